@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+# gpulease build. Object lists are in Kbuild; this file holds rules only.
+#
+#   make                 build everything into $(O)
+#   make V=1             show full commands
+#   make O=dir           build out of tree (default: build, or build-san
+#                        when SANITIZE is set)
+#   make SANITIZE=address,undefined
+#   make check           install missing packages, build, run every test
+#   make run             install missing packages, build, mount /gpu (CPU)
+#   make bench           run the benchmarks
+#   make clean
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+O ?= build
+else
+O ?= build-san
+endif
+override O := $(abspath $(O))
+SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+include $(SRC)/Kbuild
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-7s %s\n'
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := fuse3 liburcu-bp liburcu-cds
+
+WARNINGS := -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
+	-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) -MMD -MP \
+	-I$(SRC) -fno-strict-aliasing
+LDLIBS_BASE := -pthread
+
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+
+obj = $(addprefix $(O)/,$(1))
+
+UNIT_SRC := $(sort $(wildcard $(SRC)/selftests/unit/*.c))
+FS_SRC := $(sort $(wildcard $(SRC)/selftests/fs/*.c))
+UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
+FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
+
+PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops
+TESTS := $(UNIT_TESTS) $(FS_TESTS)
+
+.DELETE_ON_ERROR:
+.PHONY: all check run bench deps clean tests
+
+all: $(PROGS) $(TESTS)
+
+$(O)/%.o: $(SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/gpuleased: $(call obj,$(gpuleased-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+
+$(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE) -lm
+
+$(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
+		$(call obj,$(daemon-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+
+$(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
+		$(call obj,$(selftests-lib-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+deps:
+	$(Q)$(SRC)/scripts/install-deps.sh
+
+check: deps
+	$(Q)$(MAKE) -f $(SRC)/Makefile all
+	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE)
+
+run: deps
+	$(Q)$(MAKE) -f $(SRC)/Makefile $(O)/gpuleased
+	$(Q)$(SRC)/scripts/run.sh $(O)/gpuleased
+
+bench: all
+	$(Q)$(O)/tools/bench/lease-ops
+
+clean:
+	$(quiet) CLEAN $(O)
+	$(Q)rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

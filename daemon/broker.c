@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Broker setup and teardown, and the few helpers every part shares.
+ * Invariant: between broker_init and broker_destroy, b->leases, b->devs
+ * and the reaper exist; broker_destroy leaves no lease and no memory.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon/broker.h"
+#include "daemon/lease.h"
+#include "daemon/log.h"
+
+int broker_init(struct broker *b, const struct broker_config *cfg)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	if (cfg->max_ttl < GL_TTL_MIN || cfg->max_ttl > GL_TTL_LIMIT ||
+	    cfg->default_ttl < GL_TTL_MIN || cfg->default_ttl > cfg->max_ttl)
+		return -EINVAL;
+	atomic_init(&b->pol.default_vram, cfg->default_vram);
+	atomic_init(&b->pol.default_ttl, cfg->default_ttl);
+	atomic_init(&b->pol.max_ttl, cfg->max_ttl);
+	atomic_init(&b->next_id, 1);
+	err = -pthread_mutex_init(&b->pol.lock, NULL);
+	if (err)
+		return err;
+	err = dev_set_probe(&b->devs, cfg->cpu_vram);
+	if (err)
+		goto err_pol;
+	err = account_init(&b->acct);
+	if (err)
+		goto err_devs;
+	b->leases = lease_table_new();
+	if (!b->leases) {
+		err = -ENOMEM;
+		goto err_acct;
+	}
+	err = reaper_init(&b->reaper, b);
+	if (err)
+		goto err_table;
+	err = reaper_start(&b->reaper);
+	if (err)
+		goto err_reaper;
+	return 0;
+
+err_reaper:
+	reaper_destroy(&b->reaper);
+err_table:
+	cds_lfht_destroy(b->leases, NULL);
+err_acct:
+	account_destroy(&b->acct);
+err_devs:
+	dev_set_teardown(&b->devs);
+err_pol:
+	pthread_mutex_destroy(&b->pol.lock);
+	return err;
+}
+
+void broker_set_events(struct broker *b, const struct broker_events *ev,
+		       void *ctx)
+{
+	b->ev = ev;
+	b->ev_ctx = ctx;
+}
+
+void broker_quiesce(struct broker *b)
+{
+	reaper_stop(&b->reaper);
+}
+
+void broker_destroy(struct broker *b)
+{
+	struct cds_lfht_iter iter;
+	struct lease *l;
+
+	reaper_stop(&b->reaper);
+	rcu_read_lock();
+	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+		if (!lease_get_unless_zero(l))
+			continue;
+		lease_drop(b, l, 0, false);
+		lease_put(l);
+	}
+	rcu_read_unlock();
+	reaper_destroy(&b->reaper);
+	rcu_barrier();
+	cds_lfht_destroy(b->leases, NULL);
+	b->leases = NULL;
+	account_destroy(&b->acct);
+	dev_set_teardown(&b->devs);
+	pthread_mutex_destroy(&b->pol.lock);
+}
+
+void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)
+{
+	if (b->ev && b->ev->lease_event)
+		b->ev->lease_event(b->ev_ctx, l, ev);
+}
+
+int broker_check_ttl(struct broker *b, uint64_t secs)
+{
+	if (secs < GL_TTL_MIN || secs > atomic_load(&b->pol.max_ttl))
+		return -EINVAL;
+	return 0;
+}

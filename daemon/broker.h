@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker: everything the daemon owns, in one struct (no hidden global
+ * state). fusefs/ holds one and calls into it; the broker calls back only
+ * through struct broker_events.
+ */
+#ifndef GL_BROKER_H
+#define GL_BROKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/account.h"
+#include "daemon/clock.h"
+#include "daemon/dev.h"
+#include "daemon/reaper.h"
+
+struct lease;
+struct cds_lfht;
+
+enum lease_event {
+	LEASE_EV_RESIZED,	/* vram size changed */
+	LEASE_EV_EXPIRED,	/* TTL ran out; memory is gone */
+	LEASE_EV_DROPPED,	/* removed other than by rmdir (bind, teardown) */
+};
+
+/*
+ * Callbacks into the front end. Called from any thread, with no broker
+ * lock held; the callee takes its own lease reference if it keeps @l.
+ */
+struct broker_events {
+	void (*lease_event)(void *ctx, struct lease *l, enum lease_event ev);
+};
+
+struct policy {
+	pthread_mutex_t lock;		/* serialises writers of /gpu/ctl */
+	_Atomic uint64_t default_vram;	/* bytes for a plain mkdir */
+	_Atomic uint32_t default_ttl;	/* seconds, <= max_ttl */
+	_Atomic uint32_t max_ttl;	/* seconds, <= GL_TTL_LIMIT */
+};
+
+struct broker_config {
+	uint64_t cpu_vram;		/* bytes of the CPU device */
+	uint64_t default_vram;
+	uint32_t default_ttl;
+	uint32_t max_ttl;
+};
+
+struct broker {
+	struct cds_lfht *leases;	/* name -> lease, RCU (urcu-bp) */
+	struct dev_set devs;		/* fixed after broker_init */
+	struct account acct;
+	struct policy pol;
+	struct gl_clock clock;
+	struct reaper reaper;
+	_Atomic uint64_t next_id;	/* lease ids, never reused */
+	const struct broker_events *ev;	/* may be NULL */
+	void *ev_ctx;
+};
+
+/*
+ * broker_init - probe devices, set policy, start the reaper. Returns 0,
+ * -EINVAL for an inconsistent @cfg, -ENOMEM, -ENODEV.
+ */
+int broker_init(struct broker *b, const struct broker_config *cfg);
+
+/* broker_set_events - set the callbacks before the first lease exists. */
+void broker_set_events(struct broker *b, const struct broker_events *ev,
+		       void *ctx);
+
+/* broker_quiesce - stop the reaper: no event is emitted after this
+ * returns except from the caller's own operations. */
+void broker_quiesce(struct broker *b);
+
+/*
+ * broker_destroy - stop the reaper, drop every lease (memory freed, no
+ * events), wait for RCU callbacks, free the table and the devices.
+ */
+void broker_destroy(struct broker *b);
+
+/* broker_emit - deliver @ev for @l, if anyone listens. No lock held. */
+void broker_emit(struct broker *b, struct lease *l, enum lease_event ev);
+
+/* broker_check_ttl - 0 when 1 <= @secs <= max_ttl, else -EINVAL. */
+int broker_check_ttl(struct broker *b, uint64_t secs);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CPU device: each region is one memfd of exactly its size, committed
+ * up front with fallocate() so a reservation is real memory, and mapped
+ * shared into the daemon. Capacity is enforced by accounting above us.
+ *
+ * Invariant: a live cpu_region always has fd >= 0, map != NULL and
+ * base.bytes == the memfd's size == the mapping's length.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daemon/dev.h"
+#include "uapi/gpulease.h"
+
+struct cpu_region {
+	struct dev_region base;
+	int fd;		/* memfd, owned */
+	void *map;	/* MAP_SHARED of fd, base.bytes long */
+};
+
+static struct cpu_region *to_cpu(struct dev_region *r)
+{
+	return (struct cpu_region *)r;
+}
+
+/* Map fallocate's view of "no memory" onto the device's ENOSPC. */
+static int cpu_commit(int fd, uint64_t off, uint64_t len)
+{
+	if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
+		return 0;
+	return (errno == ENOSPC || errno == ENOMEM) ? -ENOSPC : -errno;
+}
+
+static int cpu_probe(struct dev *devs, int max, uint64_t cpu_vram)
+{
+	if (max < 1)
+		return 0;
+	snprintf(devs[0].name, sizeof(devs[0].name), "cpu0");
+	devs[0].capacity = cpu_vram;
+	return 1;
+}
+
+static int cpu_reserve(struct dev *d, uint64_t bytes,
+		       struct dev_region **out)
+{
+	struct cpu_region *r;
+	int err;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = memfd_create("gpulease", MFD_CLOEXEC);
+	if (r->fd < 0) {
+		err = -errno;
+		goto err_free;
+	}
+	if (ftruncate(r->fd, (off_t)bytes)) {
+		err = -errno;
+		goto err_close;
+	}
+	err = cpu_commit(r->fd, 0, bytes);
+	if (err)
+		goto err_close;
+	r->map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		      0);
+	if (r->map == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	r->base.dev = d;
+	r->base.bytes = bytes;
+	*out = &r->base;
+	return 0;
+
+err_close:
+	close(r->fd);
+err_free:
+	free(r);
+	return err;
+}
+
+static int cpu_resize(struct dev_region *base, uint64_t bytes)
+{
+	struct cpu_region *r = to_cpu(base);
+	uint64_t old = base->bytes;
+	void *map;
+	int err;
+
+	if (bytes > old) {
+		if (ftruncate(r->fd, (off_t)bytes))
+			return -errno;
+		err = cpu_commit(r->fd, old, bytes - old);
+		if (err)
+			goto err_shrink;
+	}
+	map = mremap(r->map, old, bytes, MREMAP_MAYMOVE);
+	if (map == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err_shrink;
+	}
+	r->map = map;
+	/*
+	 * Shrinking an unsealed memfd cannot fail; if it ever did, the tail
+	 * pages would stay allocated but unreachable until the next resize or
+	 * the release, which frees them; the region itself is consistent.
+	 */
+	if (bytes < old)
+		(void)!ftruncate(r->fd, (off_t)bytes);
+	base->bytes = bytes;
+	return 0;
+
+err_shrink:
+	if (bytes > old && ftruncate(r->fd, (off_t)old))
+		return -EIO;
+	return err;
+}
+
+static void cpu_release(struct dev_region *base)
+{
+	struct cpu_region *r = to_cpu(base);
+
+	munmap(r->map, base->bytes);
+	close(r->fd);
+	free(r);
+}
+
+static int cpu_copy_in(struct dev_region *base, uint64_t off,
+		       const void *src, size_t len)
+{
+	memcpy((char *)to_cpu(base)->map + off, src, len);
+	return 0;
+}
+
+static int cpu_copy_out(struct dev_region *base, uint64_t off, void *dst,
+			size_t len)
+{
+	memcpy(dst, (const char *)to_cpu(base)->map + off, len);
+	return 0;
+}
+
+static int cpu_zero(struct dev_region *base, uint64_t off, uint64_t len)
+{
+	memset((char *)to_cpu(base)->map + off, 0, len);
+	return 0;
+}
+
+static void cpu_teardown(struct dev *d)
+{
+	(void)d;
+}
+
+const struct dev_ops dev_cpu_ops = {
+	.kind = GL_KIND_CPU,
+	.probe = cpu_probe,
+	.reserve = cpu_reserve,
+	.resize = cpu_resize,
+	.release = cpu_release,
+	.copy_in = cpu_copy_in,
+	.copy_out = cpu_copy_out,
+	.zero = cpu_zero,
+	.teardown = cpu_teardown,
+};

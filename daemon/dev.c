@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device set: probes the backends once at start. Invariant: devices
+ * are indexed 0..count-1 and never change after dev_set_probe().
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon/dev.h"
+
+static const struct dev_ops *const backends[] = {
+	&dev_cpu_ops,
+};
+
+int dev_set_probe(struct dev_set *s, uint64_t cpu_vram)
+{
+	size_t i;
+	int n;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		const struct dev_ops *ops = backends[i];
+		int j;
+
+		n = ops->probe(s->devs + s->count, GL_MAX_DEVICES - s->count,
+			       cpu_vram);
+		if (n < 0)
+			continue;
+		for (j = s->count; j < s->count + n; j++) {
+			s->devs[j].index = j;
+			s->devs[j].ops = ops;
+		}
+		s->count += n;
+	}
+	return s->count ? 0 : -ENODEV;
+}
+
+struct dev *dev_set_get(struct dev_set *s, unsigned index)
+{
+	if (index >= (unsigned)s->count)
+		return NULL;
+	return &s->devs[index];
+}
+
+void dev_set_teardown(struct dev_set *s)
+{
+	int i;
+
+	for (i = 0; i < s->count; i++)
+		s->devs[i].ops->teardown(&s->devs[i]);
+	s->count = 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices: one ops table per backend and the set of probed devices. A
+ * backend sees regions and bytes, never leases or the lease table.
+ */
+#ifndef GL_DEV_H
+#define GL_DEV_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GL_MAX_DEVICES 16
+
+struct dev;
+
+/* One lease's memory on a device. Backends extend it (first member). */
+struct dev_region {
+	struct dev *dev;
+	uint64_t bytes;		/* exact size, fixed between resizes */
+};
+
+/*
+ * The backend contract. All ops return 0 or -errno. A region is used by
+ * one thread at a time for resize/release (the lease's mem_lock write
+ * side) and by many for copies (its read side). Grown at the end only.
+ */
+struct dev_ops {
+	const char *kind;	/* GL_KIND_CPU, GL_KIND_CUDA */
+	/* probe - fill in devices; returns how many were added, or -errno */
+	int (*probe)(struct dev *devs, int max, uint64_t cpu_vram);
+	/* reserve - commit @bytes (> 0) of real memory: -ENOSPC, -ENOMEM */
+	int (*reserve)(struct dev *d, uint64_t bytes, struct dev_region **out);
+	/* resize - to @bytes (> 0), keeping the common prefix; on error the
+	 * region is unchanged */
+	int (*resize)(struct dev_region *r, uint64_t bytes);
+	/* release - free at once; never fails */
+	void (*release)(struct dev_region *r);
+	/* copy_in/copy_out - bounds were checked by the caller */
+	int (*copy_in)(struct dev_region *r, uint64_t off, const void *src,
+		       size_t len);
+	int (*copy_out)(struct dev_region *r, uint64_t off, void *dst,
+			size_t len);
+	/* zero - clear [off, off + len) */
+	int (*zero)(struct dev_region *r, uint64_t off, uint64_t len);
+	/* teardown - release the device itself */
+	void (*teardown)(struct dev *d);
+};
+
+struct dev {
+	int index;
+	const struct dev_ops *ops;
+	char name[32];
+	uint64_t capacity;		/* bytes offered to leases, fixed */
+	_Atomic uint64_t used;		/* bytes reserved; written under
+					 * the account lock */
+	_Atomic uint32_t leases;	/* active leases on it; lease.c */
+	void *priv;			/* backend state */
+};
+
+struct dev_set {
+	struct dev devs[GL_MAX_DEVICES];
+	int count;
+};
+
+/*
+ * dev_set_probe - probe the backends; the CPU backend (with @cpu_vram
+ * bytes) is added when no other device exists. Returns 0 or -errno.
+ */
+int dev_set_probe(struct dev_set *s, uint64_t cpu_vram);
+
+/* dev_set_get - device @index or NULL. */
+struct dev *dev_set_get(struct dev_set *s, unsigned index);
+
+/* dev_set_teardown - release every device. Regions must be gone. */
+void dev_set_teardown(struct dev_set *s);
+
+extern const struct dev_ops dev_cpu_ops;
+
+#endif

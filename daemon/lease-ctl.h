@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lease ctl grammars: leases/<name>/ctl (vram, ttl, renew, bind,
+ * unbind) and leases/ctl (acquire). One command per write, all or nothing.
+ */
+#ifndef GL_LEASE_CTL_H
+#define GL_LEASE_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct broker;
+struct lease;
+struct strbuf;
+
+/*
+ * lease_ctl_write - apply one command to @l; @token is the open file it
+ * came through (for bind). Returns 0, -EINVAL, -EFBIG, -ENOSPC, -EDQUOT,
+ * -EKEYEXPIRED, -ENOMEM.
+ */
+int lease_ctl_write(struct lease *l, const char *data, size_t len,
+		    const void *token);
+
+/*
+ * leases_ctl_write - "acquire NAME [vram=SIZE] [ttl=SECS] [device=N]
+ * [bind]" for @uid/@gid; sets *bound when the new lease is bound to
+ * @token. Returns 0 or the errnos of lease_acquire, -EFBIG.
+ */
+int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
+		     const char *data, size_t len, const void *token,
+		     bool *bound);
+
+/* leases_ctl_show - one acquire line per lease @uid may see. */
+void leases_ctl_show(struct broker *b, uid_t uid, struct strbuf *sb);
+
+#endif

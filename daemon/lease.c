@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lease table and a lease's lifecycle: acquire, lookup, resize, renew,
+ * bind, expiry and drop, and the copies into and out of its memory.
+ *
+ * Invariants: a lease is in the table from acquire until the one
+ * successful cds_lfht_del (rmdir, bind release or teardown); whoever's
+ * del succeeds frees the memory and puts the table's reference. Memory
+ * (region, accounting, dev->leases) is held exactly while state is
+ * LEASE_ACTIVE, and changes only under the write side of mem_lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/broker.h"
+#include "daemon/lease.h"
+#include "daemon/log.h"
+#include "daemon/parse.h"
+#include "daemon/strbuf.h"
+
+static unsigned long lease_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
+	return (unsigned long)h;
+}
+
+static int lease_match(struct cds_lfht_node *node, const void *key)
+{
+	struct lease *l = caa_container_of(node, struct lease, node);
+
+	return !strcmp(l->name, key);
+}
+
+struct cds_lfht *lease_table_new(void)
+{
+	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+			    NULL);
+}
+
+static void lease_free_rcu(struct rcu_head *head)
+{
+	struct lease *l = caa_container_of(head, struct lease, rcu);
+
+	pthread_rwlock_destroy(&l->mem_lock);
+	pthread_mutex_destroy(&l->err_lock);
+	free(l);
+}
+
+void lease_get(struct lease *l)
+{
+	atomic_fetch_add(&l->refs, 1);
+}
+
+bool lease_get_unless_zero(struct lease *l)
+{
+	long r = atomic_load(&l->refs);
+
+	do {
+		if (r == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&l->refs, &r, r + 1));
+	return true;
+}
+
+void lease_put(struct lease *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) == 1)
+		call_rcu(&l->rcu, lease_free_rcu);
+}
+
+struct lease *lease_lookup(struct broker *b, const char *name)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct lease *l = NULL;
+
+	rcu_read_lock();
+	cds_lfht_lookup(b->leases, lease_hash(name), lease_match, name, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (node) {
+		l = caa_container_of(node, struct lease, node);
+		if (!lease_get_unless_zero(l))
+			l = NULL;
+	}
+	rcu_read_unlock();
+	return l;
+}
+
+static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
+				 struct dev *dev)
+{
+	struct lease *l;
+
+	l = aligned_alloc(64, sizeof(*l));
+	if (!l)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	if (pthread_rwlock_init(&l->mem_lock, NULL))
+		goto err_free;
+	if (pthread_mutex_init(&l->err_lock, NULL))
+		goto err_rwlock;
+	cds_lfht_node_init(&l->node);
+	atomic_init(&l->refs, 1);
+	l->b = b;
+	l->id = atomic_fetch_add(&b->next_id, 1);
+	strcpy(l->name, req->name);
+	l->owner = req->uid;
+	l->group = req->gid;
+	l->dev = dev;
+	clock_gettime(CLOCK_REALTIME, &l->born);
+	l->state = LEASE_ACTIVE;
+	atomic_init(&l->ttl, req->ttl);
+	l->heap_idx = REAPER_NOT_QUEUED;
+	atomic_init(&l->bound_to, req->bind);
+	return l;
+
+err_rwlock:
+	pthread_rwlock_destroy(&l->mem_lock);
+err_free:
+	free(l);
+	return NULL;
+}
+
+/* Free the memory of an active lease. Called with mem_lock held (write). */
+static void lease_free_memory(struct lease *l)
+{
+	uint64_t bytes = atomic_load(&l->vram);
+
+	if (l->region) {
+		l->dev->ops->release(l->region);
+		l->region = NULL;
+	}
+	account_uncharge(&l->b->acct, l->dev, l->owner, bytes);
+	atomic_store(&l->vram, 0);
+	atomic_fetch_sub(&l->dev->leases, 1);
+}
+
+int lease_acquire(struct broker *b, const struct lease_req *req,
+		  struct lease **out)
+{
+	struct cds_lfht_node *node;
+	struct lease *l;
+	struct dev *dev;
+	int err;
+
+	if (parse_name(req->name))
+		return gl_fail_name(req->name, -EINVAL, "invalid lease name");
+	if (broker_check_ttl(b, req->ttl))
+		return gl_fail_name(req->name, -EINVAL,
+				    "ttl %u outside 1..max_ttl", req->ttl);
+	dev = dev_set_get(&b->devs, req->dev);
+	if (!dev)
+		return gl_fail_name(req->name, -ENOENT, "no device %u",
+				    req->dev);
+	l = lease_lookup(b, req->name);
+	if (l) {
+		lease_put(l);
+		return -EEXIST;
+	}
+	err = account_charge(&b->acct, dev, req->uid, req->vram);
+	if (err == -EDQUOT)
+		return gl_fail_name(req->name, err,
+				    "uid %u quota: %llu bytes held, %llu asked",
+				    (unsigned)req->uid,
+				    (unsigned long long)account_used(&b->acct,
+								     req->uid),
+				    (unsigned long long)req->vram);
+	if (err)
+		return gl_fail_name(req->name, err,
+				    "device %u: %llu bytes asked, %llu free",
+				    req->dev, (unsigned long long)req->vram,
+				    (unsigned long long)(dev->capacity -
+							 atomic_load(&dev->used)));
+	l = lease_alloc(b, req, dev);
+	if (!l) {
+		err = -ENOMEM;
+		goto err_uncharge;
+	}
+	if (req->vram) {
+		err = dev->ops->reserve(dev, req->vram, &l->region);
+		if (err)
+			goto err_free;
+	}
+	atomic_store(&l->vram, req->vram);
+	atomic_fetch_add(&dev->leases, 1);
+
+	rcu_read_lock();
+	node = cds_lfht_add_unique(b->leases, lease_hash(l->name), lease_match,
+				   l->name, &l->node);
+	rcu_read_unlock();
+	if (node != &l->node) {
+		/* lost a race for the name: never visible, free at once */
+		pthread_rwlock_wrlock(&l->mem_lock);
+		lease_free_memory(l);
+		pthread_rwlock_unlock(&l->mem_lock);
+		lease_put(l);
+		return -EEXIST;
+	}
+	lease_get(l);	/* the caller's; the table keeps the first */
+	err = reaper_add(&b->reaper, l,
+			 clock_now(&b->clock) + (int64_t)req->ttl * NSEC_PER_SEC);
+	if (err) {
+		lease_drop(b, l, 0, false);
+		lease_put(l);
+		return gl_fail_name(req->name, err, "cannot queue the deadline");
+	}
+	*out = l;
+	return 0;
+
+err_free:
+	pthread_rwlock_destroy(&l->mem_lock);
+	pthread_mutex_destroy(&l->err_lock);
+	free(l);
+err_uncharge:
+	account_uncharge(&b->acct, dev, req->uid, req->vram);
+	return gl_fail_name(req->name, err, "cannot reserve %llu bytes",
+			    (unsigned long long)req->vram);
+}
+
+int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
+{
+	int ret;
+
+	if (uid != 0 && uid != l->owner)
+		return gl_fail(l, -EACCES, "uid %u may not drop it",
+			       (unsigned)uid);
+	rcu_read_lock();
+	ret = cds_lfht_del(b->leases, &l->node);
+	rcu_read_unlock();
+	if (ret)
+		return -ENOENT;
+	reaper_remove(&b->reaper, l);
+	atomic_store(&l->bound_to, NULL);
+	pthread_rwlock_wrlock(&l->mem_lock);
+	if (l->state == LEASE_ACTIVE)
+		lease_free_memory(l);
+	l->state = LEASE_DROPPED;
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (notify)
+		broker_emit(b, l, LEASE_EV_DROPPED);
+	lease_put(l);	/* the table's reference */
+	return 0;
+}
+
+void lease_expire(struct lease *l)
+{
+	bool expired = false;
+
+	pthread_rwlock_wrlock(&l->mem_lock);
+	if (l->state == LEASE_ACTIVE) {
+		lease_free_memory(l);
+		l->state = LEASE_EXPIRED;
+		expired = true;
+	}
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (!expired)
+		return;
+	gl_fail(l, -EKEYEXPIRED, "ttl ran out; memory freed");
+	broker_emit(l->b, l, LEASE_EV_EXPIRED);
+}
+
+/* The errno of a lease that is not active. Called with mem_lock held. */
+static int lease_state_err(struct lease *l)
+{
+	switch (l->state) {
+	case LEASE_ACTIVE:
+		return 0;
+	case LEASE_EXPIRED:
+		return -EKEYEXPIRED;
+	default:
+		return -ENOENT;
+	}
+}
+
+int lease_check(struct lease *l)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	err = lease_state_err(l);
+	pthread_rwlock_unlock(&l->mem_lock);
+	return err;
+}
+
+int lease_resize(struct lease *l, uint64_t bytes)
+{
+	const struct dev_ops *ops = l->dev->ops;
+	struct broker *b = l->b;
+	uint64_t old;
+	int err;
+
+	pthread_rwlock_wrlock(&l->mem_lock);
+	err = lease_state_err(l);
+	if (err)
+		goto out;
+	old = atomic_load(&l->vram);
+	if (bytes > old) {
+		err = account_charge(&b->acct, l->dev, l->owner, bytes - old);
+		if (err)
+			goto out;
+	}
+	if (bytes == old)
+		err = 0;
+	else if (!old)
+		err = ops->reserve(l->dev, bytes, &l->region);
+	else if (!bytes)
+		ops->release(l->region), l->region = NULL;
+	else
+		err = ops->resize(l->region, bytes);
+	if (err) {
+		if (bytes > old)
+			account_uncharge(&b->acct, l->dev, l->owner,
+					 bytes - old);
+		goto out;
+	}
+	if (bytes < old)
+		account_uncharge(&b->acct, l->dev, l->owner, old - bytes);
+	atomic_store(&l->vram, bytes);
+	atomic_fetch_add(&l->stats.resizes, 1);
+out:
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (err == -EDQUOT)
+		return gl_fail(l, err, "vram %llu: over uid %u's quota",
+			       (unsigned long long)bytes, (unsigned)l->owner);
+	if (err == -ENOSPC)
+		return gl_fail(l, err, "vram %llu: device %d has %llu free",
+			       (unsigned long long)bytes, l->dev->index,
+			       (unsigned long long)(l->dev->capacity -
+						    atomic_load(&l->dev->used)));
+	if (err)
+		return gl_fail(l, err, "vram %llu refused",
+			       (unsigned long long)bytes);
+	broker_emit(b, l, LEASE_EV_RESIZED);
+	return 0;
+}
+
+int lease_renew(struct lease *l, uint32_t secs, bool set_ttl)
+{
+	struct broker *b = l->b;
+	uint32_t s;
+	int err;
+
+	if (secs && broker_check_ttl(b, secs))
+		return gl_fail(l, -EINVAL, "%u seconds outside 1..max_ttl",
+			       secs);
+	err = lease_check(l);
+	if (err)
+		return gl_fail(l, err, "renew of a lease that is gone");
+	s = secs ? secs : atomic_load(&l->ttl);
+	err = reaper_update(&b->reaper, l,
+			    clock_now(&b->clock) + (int64_t)s * NSEC_PER_SEC);
+	if (err)
+		return gl_fail(l, err, "renew too late: expiring");
+	if (set_ttl)
+		atomic_store(&l->ttl, secs);
+	atomic_fetch_add(&l->stats.renews, 1);
+	return 0;
+}
+
+int lease_bind(struct lease *l, const void *token)
+{
+	int err = lease_check(l);
+
+	if (err)
+		return gl_fail(l, err, "bind of a lease that is gone");
+	atomic_store(&l->bound_to, token);
+	return 0;
+}
+
+void lease_release_token(struct broker *b, const void *token)
+{
+	struct cds_lfht_iter iter;
+	struct lease *l;
+
+	rcu_read_lock();
+	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+		if (atomic_load(&l->bound_to) != token)
+			continue;
+		if (!lease_get_unless_zero(l))
+			continue;
+		gl_info("lease %s: its bound file was closed; dropping",
+			l->name);
+		lease_drop(b, l, 0, true);
+		lease_put(l);
+	}
+	rcu_read_unlock();
+}
+
+ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off)
+{
+	uint64_t vram;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	ret = lease_state_err(l);
+	if (ret)
+		goto out;
+	vram = atomic_load(&l->vram);
+	if (off >= vram)
+		goto out;
+	if (len > vram - off)
+		len = (size_t)(vram - off);
+	ret = l->dev->ops->copy_out(l->region, off, buf, len);
+	if (ret)
+		goto out;
+	ret = (ssize_t)len;
+	atomic_fetch_add(&l->stats.reads, 1);
+	atomic_fetch_add(&l->stats.bytes_out, len);
+out:
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (ret < 0)
+		return gl_fail(l, (int)ret, "vram read of %zu at %llu", len,
+			       (unsigned long long)off);
+	return ret;
+}
+
+ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
+		     uint64_t off)
+{
+	uint64_t vram = 0;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	ret = lease_state_err(l);
+	if (ret)
+		goto out;
+	vram = atomic_load(&l->vram);
+	if (off > vram || len > vram - off) {
+		ret = -EFBIG;
+		goto out;
+	}
+	if (len)
+		ret = l->dev->ops->copy_in(l->region, off, buf, len);
+	if (ret)
+		goto out;
+	ret = (ssize_t)len;
+	atomic_fetch_add(&l->stats.writes, 1);
+	atomic_fetch_add(&l->stats.bytes_in, len);
+out:
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (ret == -EFBIG)
+		return gl_fail(l, -EFBIG,
+			       "vram write of %zu at %llu past the end (%llu)",
+			       len, (unsigned long long)off,
+			       (unsigned long long)vram);
+	if (ret < 0)
+		return gl_fail(l, (int)ret, "vram write of %zu at %llu", len,
+			       (unsigned long long)off);
+	return ret;
+}
+
+int lease_zero_from(struct lease *l, uint64_t off)
+{
+	uint64_t vram;
+	int err;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	err = lease_state_err(l);
+	vram = atomic_load(&l->vram);
+	if (!err && off < vram)
+		err = l->dev->ops->zero(l->region, off, vram - off);
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (err)
+		return gl_fail(l, err, "truncate to %llu",
+			       (unsigned long long)off);
+	return 0;
+}
+
+uint64_t lease_expires_in(struct lease *l)
+{
+	int64_t left = atomic_load(&l->deadline_ns) - clock_now(&l->b->clock);
+
+	return left > 0 ? (uint64_t)(left / NSEC_PER_SEC) : 0;
+}
+
+static const char *lease_state_name(struct lease *l)
+{
+	return l->state == LEASE_ACTIVE ? GL_STATE_ACTIVE : GL_STATE_EXPIRED;
+}
+
+void lease_show(struct lease *l, struct strbuf *sb)
+{
+	enum lease_state state;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	state = l->state;
+	strbuf_printf(sb, "name %s\nstate %s\ndevice %d\nvram %llu\nused 0\n",
+		      l->name, lease_state_name(l), l->dev->index,
+		      (unsigned long long)atomic_load(&l->vram));
+	pthread_rwlock_unlock(&l->mem_lock);
+	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n",
+		      atomic_load(&l->ttl),
+		      (unsigned long long)(state == LEASE_ACTIVE ?
+					   lease_expires_in(l) : 0),
+		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL);
+	pthread_mutex_lock(&l->err_lock);
+	strbuf_printf(sb, "last_error %s\n",
+		      l->last_error[0] ? l->last_error : "-");
+	pthread_mutex_unlock(&l->err_lock);
+}
+
+void lease_show_stats(struct lease *l, struct strbuf *sb)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	strbuf_printf(sb,
+		      "reads %llu\nwrites %llu\nbytes_in %llu\n"
+		      "bytes_out %llu\nrenews %llu\nresizes %llu\nage %lld\n",
+		      (unsigned long long)atomic_load(&l->stats.reads),
+		      (unsigned long long)atomic_load(&l->stats.writes),
+		      (unsigned long long)atomic_load(&l->stats.bytes_in),
+		      (unsigned long long)atomic_load(&l->stats.bytes_out),
+		      (unsigned long long)atomic_load(&l->stats.renews),
+		      (unsigned long long)atomic_load(&l->stats.resizes),
+		      (long long)(now.tv_sec - l->born.tv_sec));
+}
+
+void lease_set_error(struct lease *l, const char *msg)
+{
+	pthread_mutex_lock(&l->err_lock);
+	snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
+	pthread_mutex_unlock(&l->err_lock);
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leases: a name, an owner, a reservation of device memory and a deadline.
+ * The table is a liburcu lock-free hash table keyed by name: lookups take
+ * no lock, only an RCU read-side section and a get-unless-zero reference.
+ *
+ * Lifetime: the table holds one reference while the lease is in it, the
+ * reaper one while it is queued, and every user one per lease_lookup or
+ * lease_get. The last lease_put frees through call_rcu.
+ */
+#ifndef GL_LEASE_H
+#define GL_LEASE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include "uapi/gpulease.h"
+
+struct broker;
+struct dev;
+struct dev_region;
+struct strbuf;
+
+enum lease_state {
+	LEASE_ACTIVE,
+	LEASE_EXPIRED,	/* memory freed; files fail with EKEYEXPIRED */
+	LEASE_DROPPED,	/* out of the table; waits for its last reference */
+};
+
+struct lease_stats {
+	_Atomic uint64_t reads;		/* vram read calls */
+	_Atomic uint64_t writes;	/* vram write calls */
+	_Atomic uint64_t bytes_in;	/* bytes written into vram */
+	_Atomic uint64_t bytes_out;	/* bytes read from vram */
+	_Atomic uint64_t renews;
+	_Atomic uint64_t resizes;
+};
+
+struct lease {
+	struct cds_lfht_node node;	/* in broker->leases, keyed by name */
+	struct rcu_head rcu;		/* for the deferred free */
+	_Atomic long refs;
+	struct broker *b;
+	uint64_t id;			/* unique for the daemon's life */
+	char name[GL_NAME_MAX + 1];
+	uid_t owner;
+	gid_t group;
+	struct dev *dev;		/* fixed */
+	struct timespec born;		/* CLOCK_REALTIME at acquire */
+
+	pthread_rwlock_t mem_lock;	/* copies: read; resize, expiry,
+					 * drop: write */
+	enum lease_state state;		/* mem_lock */
+	struct dev_region *region;	/* mem_lock; NULL when vram == 0 */
+	_Atomic uint64_t vram;		/* bytes reserved; written under
+					 * mem_lock (write) */
+
+	_Atomic uint32_t ttl;		/* seconds a renew extends by */
+	_Atomic int64_t deadline_ns;	/* lease clock; written under the
+					 * reaper lock */
+	size_t heap_idx;		/* reaper lock */
+
+	_Atomic(const void *) bound_to;	/* bind token (an open file), or
+					 * NULL */
+	pthread_mutex_t err_lock;	/* guards last_error */
+	char last_error[160];		/* "ENOSPC: reason" or "" */
+	struct lease_stats stats;
+};
+
+struct lease_req {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+	uint64_t vram;			/* bytes, may be 0 */
+	uint32_t ttl;			/* seconds, checked against policy */
+	unsigned dev;			/* device index */
+	const void *bind;		/* token to bind to, or NULL */
+};
+
+/* lease_table_new - an empty table. NULL on -ENOMEM. */
+struct cds_lfht *lease_table_new(void);
+
+/*
+ * lease_acquire - create lease @req->name with its memory reserved, its
+ * deadline queued and (with @req->bind) bound, all or nothing. On success
+ * *out holds a reference the caller puts. Returns 0, -EINVAL (name, ttl),
+ * -ENOENT (device), -EEXIST, -EDQUOT, -ENOSPC, -ENOMEM.
+ */
+int lease_acquire(struct broker *b, const struct lease_req *req,
+		  struct lease **out);
+
+/* lease_lookup - the lease named @name with a reference, or NULL. Takes
+ * its own RCU read-side section; callable from any thread. */
+struct lease *lease_lookup(struct broker *b, const char *name);
+
+/* lease_get_unless_zero - a reference if @l is still alive; call inside
+ * an RCU read-side section. */
+bool lease_get_unless_zero(struct lease *l);
+
+void lease_get(struct lease *l);
+/* lease_put - drop a reference; the last one frees through call_rcu. */
+void lease_put(struct lease *l);
+
+/*
+ * lease_drop - take @l out of the table, free its memory and return;
+ * the capacity is free when it returns. @uid must own it or be root.
+ * With @notify, the front end hears LEASE_EV_DROPPED. Returns 0, -EACCES,
+ * -ENOENT (already dropped).
+ */
+int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
+
+/* lease_expire - the reaper's half: free the memory, state expired. */
+void lease_expire(struct lease *l);
+
+/* lease_check - 0 for an active lease, -EKEYEXPIRED, -ENOENT (dropped). */
+int lease_check(struct lease *l);
+
+/* lease_resize - reserve exactly @bytes, keeping the common prefix.
+ * Returns 0, -EKEYEXPIRED, -ENOSPC, -EDQUOT, -ENOMEM. */
+int lease_resize(struct lease *l, uint64_t bytes);
+
+/* lease_renew - deadline = now + @secs (0: the lease's ttl); with
+ * @set_ttl, @secs also becomes the ttl. 0, -EINVAL, -EKEYEXPIRED. */
+int lease_renew(struct lease *l, uint32_t secs, bool set_ttl);
+
+/* lease_bind - bind @l to @token (NULL unbinds). 0 or -EKEYEXPIRED. */
+int lease_bind(struct lease *l, const void *token);
+
+/* lease_release_token - drop every lease bound to @token (an open file
+ * being closed). Walks the table under RCU. */
+void lease_release_token(struct broker *b, const void *token);
+
+/*
+ * lease_pread/lease_pwrite - copy out of / into the memory at @off under
+ * the read side of mem_lock. pread returns bytes copied (0 at or past the
+ * end); pwrite returns @len or -EFBIG when any byte would land past the
+ * end. Both: -EKEYEXPIRED, -ENOENT.
+ */
+ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off);
+ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
+		     uint64_t off);
+
+/* lease_zero_from - clear the bytes from @off to the end (truncate). */
+int lease_zero_from(struct lease *l, uint64_t off);
+
+/* lease_expires_in - whole seconds until the deadline, 0 when past. */
+uint64_t lease_expires_in(struct lease *l);
+
+/* lease_show/lease_show_stats - the ctl and stats texts. */
+void lease_show(struct lease *l, struct strbuf *sb);
+void lease_show_stats(struct lease *l, struct strbuf *sb);
+
+/* lease_set_error - record @msg as last_error. */
+void lease_set_error(struct lease *l, const char *msg);
+
+#endif

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Directory operations: lookup/forget (the kernel's references), getattr
+ * and setattr, mkdir (acquire), rmdir (drop) and readdir.
+ * Invariant: every fs_* here ends in exactly one fuse_reply_*; a lease
+ * reference handed to the kernel in an entry is put back by forget.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/lease.h"
+#include "daemon/log.h"
+#include "fusefs/fs.h"
+
+/* Put the reference a lease node carries, if any. */
+static void fs_node_put(struct fs_node *n)
+{
+	if (fs_is_lease(n->kind) && n->lease)
+		lease_put(n->lease);
+}
+
+void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node dir, child;
+	int err;
+
+	err = fs_node_of(fs, parent, &dir);
+	if (err)
+		goto out_err;
+	if (!fs_is_dir(dir.kind)) {
+		err = -ENOTDIR;
+		goto out_err;
+	}
+	err = fs_child(fs, &dir, name, &child);
+	if (err)
+		goto out_err;
+	if (fs_reply_entry(req, fs, &child))
+		fs_node_put(&child);	/* the kernel never got it */
+	return;
+out_err:
+	fuse_reply_err(req, -err);
+}
+
+static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_node n;
+
+	if (fs_node_of(fs, ino, &n) || !fs_is_lease(n.kind))
+		return;
+	while (nlookup--)
+		lease_put(n.lease);
+}
+
+void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_forget_multi(fuse_req_t req, size_t count,
+		     struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		fs_forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* The errno of a node whose lease is gone or expired. Directories of
+ * expired leases stay visible so they can be removed. */
+static int fs_node_check(const struct fs_node *n)
+{
+	int err;
+
+	if (!fs_is_lease(n->kind))
+		return 0;
+	err = lease_check(n->lease);
+	if (err == -EKEYEXPIRED && n->kind == FS_LEASE_DIR)
+		return 0;
+	return err;
+}
+
+static void fs_reply_stat(fuse_req_t req, struct fs *fs,
+			  const struct fs_node *n)
+{
+	struct stat st;
+
+	fs_stat(fs, n, &st);
+	fuse_reply_attr(req, &st, fs_is_lease(n->kind) ? 0.0 : 60.0);
+}
+
+void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node n;
+	int err;
+
+	err = fs_node_of(fs, ino, &n);
+	if (!err)
+		err = fs_node_check(&n);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fs_reply_stat(req, fs, &n);
+}
+
+/*
+ * Time updates renew a lease (touch); a size change on vram zeroes the
+ * tail and keeps the size; a size change on a text file is the O_TRUNC of
+ * "echo > ctl" and means nothing. Everything else is refused.
+ */
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		int to_set, struct fuse_file_info *fi)
+{
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			  FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+			  FUSE_SET_ATTR_CTIME;
+	struct fs *fs = fs_of(req);
+	struct fs_node n;
+	int err;
+
+	err = fs_node_of(fs, ino, &n);
+	if (!err)
+		err = fs_node_check(&n);
+	if (err)
+		goto out_err;
+	if (to_set & ~(times | FUSE_SET_ATTR_SIZE)) {
+		err = -EPERM;
+		goto out_err;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (fs_is_dir(n.kind)) {
+			err = -EISDIR;
+			goto out_err;
+		}
+		if (n.kind == FS_LEASE_VRAM) {
+			err = lease_zero_from(n.lease, (uint64_t)attr->st_size);
+			if (err)
+				goto out_err;
+			broker_emit(&fs->broker, n.lease, LEASE_EV_RESIZED);
+		}
+	}
+	if ((to_set & times) && n.kind == FS_LEASE_DIR) {
+		err = lease_renew(n.lease, 0, false);
+		if (err)
+			goto out_err;
+	}
+	fs_reply_stat(req, fs, &n);
+	return;
+out_err:
+	fuse_reply_err(req, -err);
+}
+
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = fs_of(req);
+	struct lease_req lr = {
+		.name = name,
+		.uid = ctx->uid,
+		.gid = ctx->gid,
+		.vram = atomic_load(&fs->broker.pol.default_vram),
+		.ttl = atomic_load(&fs->broker.pol.default_ttl),
+	};
+	struct fs_node n = { .kind = FS_LEASE_DIR };
+	int err;
+
+	if (parent != FUSE_ROOT_ID + FS_LEASES) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!strcmp(name, GL_FILE_CTL)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	err = lease_acquire(&fs->broker, &lr, &n.lease);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fs_reply_entry(req, fs, &n))
+		lease_put(n.lease);
+}
+
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = fs_of(req);
+	struct lease *l;
+	int err;
+
+	if (parent != FUSE_ROOT_ID + FS_LEASES) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	l = lease_lookup(&fs->broker, name);
+	if (!l) {
+		fuse_reply_err(req, !strcmp(name, GL_FILE_CTL) ? ENOTDIR :
+								 ENOENT);
+		return;
+	}
+	err = lease_drop(&fs->broker, l, ctx->uid, false);
+	lease_put(l);
+	fuse_reply_err(req, -err);
+}
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *h;
+	struct fs_node n;
+	int err;
+
+	err = fs_node_of(fs, ino, &n);
+	if (!err && fs_is_lease(n.kind))
+		err = lease_check(n.lease);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	h = fs_handle_new(fs, &n);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi))
+		fs_handle_free(fs, h);
+}
+
+struct fs_dirent {
+	char name[GL_NAME_MAX + 1];
+	fuse_ino_t ino;
+	mode_t mode;
+};
+
+struct fs_dirlist {
+	struct fs_dirent *ents;
+	size_t nr, cap;
+};
+
+static int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
+			  const struct fs_node *n, const char *name)
+{
+	struct fs_dirent *e;
+	struct stat st;
+
+	if (d->nr == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+
+		e = realloc(d->ents, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		d->ents = e;
+		d->cap = cap;
+	}
+	e = &d->ents[d->nr++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->ino = fs_ino(n);
+	fs_stat(fs, n, &st);
+	e->mode = st.st_mode;
+	return 0;
+}
+
+/* Snapshot the entries of @dir, "." and ".." first. */
+static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
+			   const struct fs_node *dir)
+{
+	struct fs_node n = *dir;
+	int k, i, err;
+
+	err = fs_dirlist_add(d, fs, dir, ".");
+	if (!err)
+		err = fs_dirlist_add(d, fs, dir, "..");
+	for (k = 0; !err && k < FS_NR_KINDS; k++) {
+		if (fs_is_lease(k) != fs_is_lease(dir->kind))
+			continue;
+		if (!fs_static_name(k) || fs_static_parent(k) != dir->kind)
+			continue;
+		n.kind = (enum fs_kind)k;
+		err = fs_dirlist_add(d, fs, &n, fs_static_name(k));
+	}
+	if (err)
+		return err;
+	if (dir->kind == FS_DEVICES) {
+		for (i = 0; !err && i < fs->broker.devs.count; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%d", i);
+			n.kind = FS_DEV_DIR;
+			n.dev = (unsigned)i;
+			err = fs_dirlist_add(d, fs, &n, name);
+		}
+	} else if (dir->kind == FS_LEASES) {
+		struct cds_lfht_iter iter;
+		struct lease *l;
+
+		n.kind = FS_LEASE_DIR;
+		rcu_read_lock();
+		cds_lfht_for_each_entry(fs->broker.leases, &iter, l, node) {
+			n.lease = l;
+			err = fs_dirlist_add(d, fs, &n, l->name);
+			if (err)
+				break;
+		}
+		rcu_read_unlock();
+	}
+	return err;
+}
+
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_dirlist d = { NULL, 0, 0 };
+	size_t pos = 0, i;
+	char *buf;
+	int err = 0;
+
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (off == 0 || !h->text) {
+		err = fs_dirlist_fill(&d, fs_of(req), &h->node);
+		if (err) {
+			free(d.ents);
+			goto out;
+		}
+		free(h->text);
+		h->text = (char *)d.ents;
+		h->len = d.nr;
+	}
+	for (i = (size_t)off; i < h->len; i++) {
+		const struct fs_dirent *e = (struct fs_dirent *)h->text + i;
+		struct stat st = { .st_ino = e->ino, .st_mode = e->mode };
+		size_t n;
+
+		n = fuse_add_direntry(req, buf + pos, size - pos, e->name, &st,
+				      (off_t)(i + 1));
+		if (n > size - pos)
+			break;
+		pos += n;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}

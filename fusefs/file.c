@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File operations: open, read, write, release. vram goes through the page
+ * cache (so mmap works); every other file is direct I/O text, rendered
+ * afresh by a read at offset 0.
+ * Invariant: a handle holds its own lease reference until release, and a
+ * handle that a lease was bound to drops those leases at release.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/lease.h"
+#include "fusefs/fs.h"
+
+struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n)
+{
+	struct fs_handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	if (pthread_mutex_init(&h->lock, NULL)) {
+		free(h);
+		return NULL;
+	}
+	h->node = *n;
+	if (fs_is_lease(n->kind)) {
+		h->lease = n->lease;
+		lease_get(h->lease);
+	}
+	return h;
+}
+
+void fs_handle_free(struct fs *fs, struct fs_handle *h)
+{
+	if (h->binds)
+		lease_release_token(&fs->broker, h);
+	if (h->lease)
+		lease_put(h->lease);
+	free(h->text);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static struct fs_handle *fs_handle_of(struct fuse_file_info *fi)
+{
+	return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *h;
+	struct fs_node n;
+	int err;
+
+	err = fs_node_of(fs, ino, &n);
+	if (!err && fs_is_dir(n.kind))
+		err = -EISDIR;
+	if (!err && fs_is_lease(n.kind))
+		err = lease_check(n.lease);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	h = fs_handle_new(fs, &n);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = n.kind != FS_LEASE_VRAM;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi))
+		fs_handle_free(fs, h);
+}
+
+static void fs_read_vram(fuse_req_t req, struct fs_handle *h, size_t size,
+			 off_t off)
+{
+	ssize_t n;
+	char *buf;
+
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = lease_pread(h->lease, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct fs *fs = fs_of(req);
+	int err = 0;
+
+	if (h->node.kind == FS_LEASE_VRAM) {
+		fs_read_vram(req, h, size, off);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (off == 0 || !h->text) {
+		char *text;
+		size_t len;
+
+		err = fs_text_render(fs, &h->node, fuse_req_ctx(req)->uid,
+				     &text, &len);
+		if (!err) {
+			free(h->text);
+			h->text = text;
+			h->len = len;
+		}
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else if ((size_t)off >= h->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, h->text + off,
+			       h->len - (size_t)off < size ?
+				       h->len - (size_t)off : size);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_handle *h = fs_handle_of(fi);
+	ssize_t n;
+	int err;
+
+	if (h->node.kind == FS_LEASE_VRAM) {
+		n = lease_pwrite(h->lease, buf, size, (uint64_t)off);
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	err = fs_text_write(fs_of(req), h, ctx->uid, ctx->gid, buf, size);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle_free(fs_of(req), fs_handle_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* Copies into a lease are synchronous: there is nothing to flush. */
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}

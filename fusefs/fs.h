@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE front end's shared types: the node kinds of the tree, how an
+ * inode number maps to one, open-file handles, and the fs_* operations.
+ *
+ * Inode numbers: static nodes are small constants; device files are
+ * FS_INO_DEV_BASE + 16 * device + kind; lease nodes are the lease's
+ * address (64-byte aligned) ORed with the kind. The kernel holds one lease
+ * reference per lookup it counts, put back by forget, so a lease address
+ * stays valid for as long as the kernel may send it.
+ */
+#ifndef GL_FS_H
+#define GL_FS_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "daemon/broker.h"
+
+struct lease;
+
+enum fs_kind {
+	/* static */
+	FS_ROOT,
+	FS_CTL,
+	FS_DEVICES,
+	FS_LEASES,
+	FS_LEASES_CTL,
+	FS_NR_STATIC,
+	/* per device */
+	FS_DEV_DIR = FS_NR_STATIC,
+	FS_DEV_NAME,
+	FS_DEV_KIND,
+	FS_DEV_CAP,
+	FS_DEV_USED,
+	FS_DEV_FREE,
+	FS_DEV_LEASES,
+	/* per lease */
+	FS_LEASE_DIR,
+	FS_LEASE_CTL,
+	FS_LEASE_VRAM,
+	FS_LEASE_STATS,
+	FS_NR_KINDS,
+};
+
+#define FS_INO_DEV_BASE 0x100u
+#define FS_INO_LEASE_MIN 0x1000u
+
+struct fs_node {
+	enum fs_kind kind;
+	unsigned dev;		/* FS_DEV_*: device index */
+	struct lease *lease;	/* FS_LEASE_*: borrowed from the kernel's
+				 * lookup reference */
+};
+
+struct fs_notify;
+
+struct fs {
+	struct broker broker;
+	struct fuse_session *se;
+	struct fs_notify *notify;
+	struct timespec started;	/* times of static nodes */
+};
+
+/* One open file or directory. */
+struct fs_handle {
+	struct fs_node node;
+	struct lease *lease;	/* own reference, lease nodes only */
+	pthread_mutex_t lock;	/* guards text, len */
+	char *text;		/* files: rendered text; dirs: fs_dirent[] */
+	size_t len;		/* files: bytes; dirs: entries */
+	bool binds;		/* a lease may be bound to this handle */
+};
+
+/* ino.c */
+fuse_ino_t fs_ino(const struct fs_node *n);
+int fs_node_of(struct fs *fs, fuse_ino_t ino, struct fs_node *n);
+int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
+	     struct fs_node *out);
+void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st);
+bool fs_is_dir(enum fs_kind kind);
+bool fs_is_lease(enum fs_kind kind);
+const char *fs_static_name(enum fs_kind kind);
+enum fs_kind fs_static_parent(enum fs_kind kind);
+int fs_reply_entry(fuse_req_t req, struct fs *fs, const struct fs_node *n);
+
+/* text.c */
+int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
+		   char **text, size_t *len);
+int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
+		  const char *buf, size_t size);
+
+/* notify.c */
+int fs_notify_start(struct fs *fs);
+void fs_notify_stop(struct fs *fs);
+extern const struct broker_events fs_broker_events;
+
+/* dir.c */
+void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_forget_multi(fuse_req_t req, size_t count,
+		     struct fuse_forget_data *forgets);
+void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		int to_set, struct fuse_file_info *fi);
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode);
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+		   struct fuse_file_info *fi);
+
+/* file.c */
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n);
+void fs_handle_free(struct fs *fs, struct fs_handle *h);
+
+static inline struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+#endif

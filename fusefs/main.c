@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpuleased: parse the command line, set up the broker, mount the tree and
+ * serve it until SIGINT/SIGTERM or an unmount, then tear down in reverse.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "daemon/parse.h"
+#include "fusefs/fs.h"
+#include "uapi/gpulease.h"
+
+#define GPULEASED_VERSION "0.1.0"
+
+static const char usage[] =
+"usage: gpuleased [options] MOUNTPOINT\n"
+"\n"
+"Serve the machine's GPU memory as leases on a FUSE tree at MOUNTPOINT\n"
+"(normally /gpu). Runs as root. Without a GPU the CPU device serves.\n"
+"\n"
+"options:\n"
+"  -f, --foreground         stay in the foreground (log to stderr)\n"
+"  -d, --debug              FUSE debug output (implies -f)\n"
+"      --cpu-vram SIZE      memory the CPU device offers (default 1G)\n"
+"      --default-vram SIZE  vram of a plain mkdir (default 0)\n"
+"      --default-ttl SECS   TTL of a plain mkdir (default 3600)\n"
+"      --max-ttl SECS       the longest TTL anyone may ask for (default 86400)\n"
+"      --quota UID:SIZE     most vram UID may hold; repeatable\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"SIZE takes K, M, G suffixes (powers of 1024). SIGINT or SIGTERM unmounts\n"
+"and exits 0. See gpuleased(8) and Documentation/admin-guide.md.\n";
+
+enum {
+	OPT_CPU_VRAM = 256,
+	OPT_DEFAULT_VRAM,
+	OPT_DEFAULT_TTL,
+	OPT_MAX_TTL,
+	OPT_QUOTA,
+};
+
+struct quota_arg {
+	uid_t uid;
+	uint64_t bytes;
+};
+
+struct options {
+	struct broker_config cfg;
+	const char *mountpoint;
+	bool foreground;
+	bool debug;
+	struct quota_arg quotas[64];
+	int nr_quotas;
+};
+
+static int opt_fail(const char *opt, const char *arg)
+{
+	fprintf(stderr, "gpuleased: invalid %s '%s' (see --help)\n", opt,
+		arg);
+	return -EINVAL;
+}
+
+static int parse_quota_arg(struct options *o, const char *arg)
+{
+	char buf[64], *colon;
+	uint32_t uid;
+
+	if (o->nr_quotas == (int)(sizeof(o->quotas) / sizeof(o->quotas[0])))
+		return opt_fail("--quota (too many)", arg);
+	snprintf(buf, sizeof(buf), "%s", arg);
+	colon = strchr(buf, ':');
+	if (!colon)
+		return opt_fail("--quota", arg);
+	*colon = '\0';
+	if (parse_u32(buf, &uid) || parse_size(colon + 1,
+					       &o->quotas[o->nr_quotas].bytes))
+		return opt_fail("--quota", arg);
+	o->quotas[o->nr_quotas++].uid = (uid_t)uid;
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help, version), -EINVAL to exit 2. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "cpu-vram", required_argument, NULL, OPT_CPU_VRAM },
+		{ "default-vram", required_argument, NULL, OPT_DEFAULT_VRAM },
+		{ "default-ttl", required_argument, NULL, OPT_DEFAULT_TTL },
+		{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
+		{ "quota", required_argument, NULL, OPT_QUOTA },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->cfg.cpu_vram = 1ull << 30;
+	o->cfg.default_ttl = 3600;
+	o->cfg.max_ttl = 86400;
+	while ((c = getopt_long(argc, argv, "fdhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'd':
+			o->debug = o->foreground = true;
+			break;
+		case OPT_CPU_VRAM:
+			if (parse_size(optarg, &o->cfg.cpu_vram))
+				return opt_fail("--cpu-vram", optarg);
+			break;
+		case OPT_DEFAULT_VRAM:
+			if (parse_size(optarg, &o->cfg.default_vram))
+				return opt_fail("--default-vram", optarg);
+			break;
+		case OPT_DEFAULT_TTL:
+			if (parse_u32(optarg, &o->cfg.default_ttl))
+				return opt_fail("--default-ttl", optarg);
+			break;
+		case OPT_MAX_TTL:
+			if (parse_u32(optarg, &o->cfg.max_ttl))
+				return opt_fail("--max-ttl", optarg);
+			break;
+		case OPT_QUOTA:
+			if (parse_quota_arg(o, optarg))
+				return -EINVAL;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		case 'V':
+			printf("gpuleased %s (ABI %d)\n", GPULEASED_VERSION,
+			       GL_ABI_VERSION);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "gpuleased: expected one MOUNTPOINT\n%s", usage);
+		return -EINVAL;
+	}
+	o->mountpoint = argv[optind];
+	if (o->cfg.max_ttl < GL_TTL_MIN || o->cfg.max_ttl > GL_TTL_LIMIT ||
+	    o->cfg.default_ttl < GL_TTL_MIN ||
+	    o->cfg.default_ttl > o->cfg.max_ttl) {
+		fprintf(stderr, "gpuleased: need 1 <= --default-ttl <= "
+				"--max-ttl <= %u\n", GL_TTL_LIMIT);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* vram is write-through: a write returns once the lease has it */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want &= ~FUSE_CAP_SPLICE_READ;
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.mkdir = fs_mkdir,
+	.rmdir = fs_rmdir,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.release = fs_release,
+	.fsync = fs_fsync,
+};
+
+static int fs_serve(struct fs *fs, struct options *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config loop = { .clone_fd = 0,
+					 .max_idle_threads = 16 };
+	int err = -ENOMEM;
+
+	if (fuse_opt_add_arg(&args, "gpuleased") ||
+	    fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, "allow_other,default_permissions,"
+				    "fsname=gpulease,subtype=gpulease") ||
+	    (o->debug && fuse_opt_add_arg(&args, "-d")))
+		goto out_args;
+	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!fs->se) {
+		err = -EINVAL;
+		goto out_args;
+	}
+	err = -EIO;
+	if (fuse_set_signal_handlers(fs->se))
+		goto out_session;
+	if (fuse_session_mount(fs->se, o->mountpoint)) {
+		fprintf(stderr, "gpuleased: cannot mount on %s\n",
+			o->mountpoint);
+		goto out_signals;
+	}
+	if (fuse_daemonize(o->foreground))
+		goto out_unmount;
+	err = fs_notify_start(fs);
+	if (err)
+		goto out_unmount;
+	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
+		fs->broker.devs.devs[0].name,
+		(unsigned long long)fs->broker.devs.devs[0].capacity);
+	err = fuse_session_loop_mt(fs->se, &loop);
+	if (err > 0)	/* ended by a signal: a clean stop */
+		err = 0;
+	fuse_session_unmount(fs->se);
+	/* no event may race the notifier's teardown: stop their sources */
+	broker_quiesce(&fs->broker);
+	fs_notify_stop(fs);
+	goto out_signals;
+
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_session:
+	fuse_session_destroy(fs->se);
+	fs->se = NULL;
+out_args:
+	fuse_opt_free_args(&args);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct fs *fs;
+	int err, i;
+
+	err = parse_options(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return 1;
+	clock_gettime(CLOCK_REALTIME, &fs->started);
+	err = broker_init(&fs->broker, &o.cfg);
+	if (err) {
+		fprintf(stderr, "gpuleased: cannot start the broker: %s\n",
+			strerror(-err));
+		free(fs);
+		return 1;
+	}
+	for (i = 0; i < o.nr_quotas && !err; i++)
+		err = account_set_quota(&fs->broker.acct, o.quotas[i].uid,
+					o.quotas[i].bytes);
+	broker_set_events(&fs->broker, &fs_broker_events, fs);
+	if (!err)
+		err = fs_serve(fs, &o);
+	broker_destroy(&fs->broker);
+	free(fs);
+	if (err)
+		fprintf(stderr, "gpuleased: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cache invalidation. The broker reports lease changes from any thread
+ * (reaper, ops); they are queued here and a dedicated thread tells the
+ * kernel, because a notify_inval_* must never run inside an operation or
+ * under a lock an operation takes.
+ * Invariant: each queued item holds a lease reference, put once sent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/lease.h"
+#include "daemon/log.h"
+#include "fusefs/fs.h"
+
+struct notify_item {
+	struct notify_item *next;
+	struct lease *lease;	/* reference */
+	enum lease_event ev;
+};
+
+struct fs_notify {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct notify_item *head, **tail;	/* lock; FIFO */
+	bool stop;				/* lock */
+	pthread_t thread;
+	struct fs *fs;
+};
+
+static void notify_inval(struct fs *fs, struct lease *l, enum fs_kind kind)
+{
+	struct fs_node n = { .kind = kind, .lease = l };
+
+	fuse_lowlevel_notify_inval_inode(fs->se, fs_ino(&n), 0, 0);
+}
+
+static void notify_send(struct fs *fs, struct notify_item *it)
+{
+	struct lease *l = it->lease;
+
+	switch (it->ev) {
+	case LEASE_EV_DROPPED:
+		fuse_lowlevel_notify_inval_entry(fs->se,
+						 FUSE_ROOT_ID + FS_LEASES,
+						 l->name, strlen(l->name));
+		break;
+	case LEASE_EV_EXPIRED:
+		notify_inval(fs, l, FS_LEASE_DIR);
+		/* fall through */
+	case LEASE_EV_RESIZED:
+		notify_inval(fs, l, FS_LEASE_VRAM);
+		break;
+	}
+}
+
+static void *notify_main(void *arg)
+{
+	struct fs_notify *nt = arg;
+	struct notify_item *it;
+
+	pthread_mutex_lock(&nt->lock);
+	for (;;) {
+		while (!nt->head && !nt->stop)
+			pthread_cond_wait(&nt->cond, &nt->lock);
+		it = nt->head;
+		if (!it)
+			break;	/* stopping, queue drained */
+		nt->head = it->next;
+		if (!nt->head)
+			nt->tail = &nt->head;
+		pthread_mutex_unlock(&nt->lock);
+		if (!nt->stop)
+			notify_send(nt->fs, it);
+		lease_put(it->lease);
+		free(it);
+		pthread_mutex_lock(&nt->lock);
+	}
+	pthread_mutex_unlock(&nt->lock);
+	return NULL;
+}
+
+static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
+{
+	struct fs_notify *nt = ((struct fs *)ctx)->notify;
+	struct notify_item *it;
+
+	if (!nt)
+		return;
+	it = malloc(sizeof(*it));
+	if (!it) {
+		/* the kernel's caches expire on their own (timeout 0) */
+		gl_info("lease %s: no memory to queue an invalidation",
+			l->name);
+		return;
+	}
+	lease_get(l);
+	it->lease = l;
+	it->ev = ev;
+	it->next = NULL;
+	pthread_mutex_lock(&nt->lock);
+	*nt->tail = it;
+	nt->tail = &it->next;
+	pthread_cond_signal(&nt->cond);
+	pthread_mutex_unlock(&nt->lock);
+}
+
+const struct broker_events fs_broker_events = {
+	.lease_event = fs_lease_event,
+};
+
+int fs_notify_start(struct fs *fs)
+{
+	struct fs_notify *nt = calloc(1, sizeof(*nt));
+	int err;
+
+	if (!nt)
+		return -ENOMEM;
+	nt->tail = &nt->head;
+	nt->fs = fs;
+	pthread_mutex_init(&nt->lock, NULL);
+	pthread_cond_init(&nt->cond, NULL);
+	err = pthread_create(&nt->thread, NULL, notify_main, nt);
+	if (err) {
+		pthread_cond_destroy(&nt->cond);
+		pthread_mutex_destroy(&nt->lock);
+		free(nt);
+		return -err;
+	}
+	fs->notify = nt;
+	return 0;
+}
+
+void fs_notify_stop(struct fs *fs)
+{
+	struct fs_notify *nt = fs->notify;
+
+	if (!nt)
+		return;
+	pthread_mutex_lock(&nt->lock);
+	nt->stop = true;
+	pthread_cond_signal(&nt->cond);
+	pthread_mutex_unlock(&nt->lock);
+	pthread_join(nt->thread, NULL);
+	fs->notify = NULL;
+	pthread_cond_destroy(&nt->cond);
+	pthread_mutex_destroy(&nt->lock);
+	free(nt);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The text files of the tree: what each one reads as, and where a write to
+ * a ctl file goes. Rendering and parsing live in daemon/; this file only
+ * routes by node kind.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "daemon/lease-ctl.h"
+#include "daemon/lease.h"
+#include "daemon/policy.h"
+#include "daemon/strbuf.h"
+#include "fusefs/fs.h"
+
+static void fs_dev_render(struct dev *d, enum fs_kind kind,
+			  struct strbuf *sb)
+{
+	uint64_t used = atomic_load(&d->used);
+
+	switch (kind) {
+	case FS_DEV_NAME:
+		strbuf_printf(sb, "%s\n", d->name);
+		break;
+	case FS_DEV_KIND:
+		strbuf_printf(sb, "%s\n", d->ops->kind);
+		break;
+	case FS_DEV_CAP:
+		strbuf_printf(sb, "%llu\n", (unsigned long long)d->capacity);
+		break;
+	case FS_DEV_USED:
+		strbuf_printf(sb, "%llu\n", (unsigned long long)used);
+		break;
+	case FS_DEV_FREE:
+		strbuf_printf(sb, "%llu\n",
+			      (unsigned long long)(d->capacity - used));
+		break;
+	default:
+		strbuf_printf(sb, "%u\n", atomic_load(&d->leases));
+		break;
+	}
+}
+
+int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
+		   char **text, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int err = 0;
+
+	switch (n->kind) {
+	case FS_CTL:
+		policy_show(&fs->broker, &sb);
+		break;
+	case FS_LEASES_CTL:
+		leases_ctl_show(&fs->broker, uid, &sb);
+		break;
+	case FS_LEASE_CTL:
+	case FS_LEASE_STATS:
+		err = lease_check(n->lease);
+		if (err)
+			return err;
+		if (n->kind == FS_LEASE_CTL)
+			lease_show(n->lease, &sb);
+		else
+			lease_show_stats(n->lease, &sb);
+		break;
+	default:
+		fs_dev_render(dev_set_get(&fs->broker.devs, n->dev), n->kind,
+			      &sb);
+		break;
+	}
+	*text = strbuf_detach(&sb, len);
+	return *text ? 0 : -ENOMEM;
+}
+
+int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
+		  const char *buf, size_t size)
+{
+	bool bound = false;
+	int err;
+
+	switch (h->node.kind) {
+	case FS_CTL:
+		return policy_write(&fs->broker, uid, buf, size);
+	case FS_LEASES_CTL:
+		err = leases_ctl_write(&fs->broker, uid, gid, buf, size, h,
+				       &bound);
+		if (bound)
+			h->binds = true;
+		return err;
+	case FS_LEASE_CTL:
+		err = lease_check(h->lease);
+		if (!err)
+			err = lease_ctl_write(h->lease, buf, size, h);
+		if (atomic_load(&h->lease->bound_to) == h)
+			h->binds = true;
+		return err;
+	default:
+		return -EACCES;
+	}
+}
