@@ -23,9 +23,13 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	atomic_init(&b->pol.default_ttl, cfg->default_ttl);
 	atomic_init(&b->pol.max_ttl, cfg->max_ttl);
 	atomic_init(&b->next_id, 1);
-	err = -pthread_mutex_init(&b->pol.lock, NULL);
+	CDS_INIT_LIST_HEAD(&b->all_leases);
+	err = -pthread_mutex_init(&b->all_lock, NULL);
 	if (err)
 		return err;
+	err = -pthread_mutex_init(&b->pol.lock, NULL);
+	if (err)
+		goto err_all;
 	err = dev_set_probe(&b->devs, cfg->cpu_vram);
 	if (err)
 		goto err_pol;
@@ -55,6 +59,8 @@ err_devs:
 	dev_set_teardown(&b->devs);
 err_pol:
 	pthread_mutex_destroy(&b->pol.lock);
+err_all:
+	pthread_mutex_destroy(&b->all_lock);
 	return err;
 }
 
@@ -86,11 +92,13 @@ void broker_destroy(struct broker *b)
 	rcu_read_unlock();
 	reaper_destroy(&b->reaper);
 	rcu_barrier();
+	lease_free_all(b);
 	cds_lfht_destroy(b->leases, NULL);
 	b->leases = NULL;
 	account_destroy(&b->acct);
 	dev_set_teardown(&b->devs);
 	pthread_mutex_destroy(&b->pol.lock);
+	pthread_mutex_destroy(&b->all_lock);
 }
 
 void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <urcu/list.h>
+
 #include "daemon/account.h"
 #include "daemon/clock.h"
 #include "daemon/dev.h"
@@ -51,6 +53,9 @@ struct broker_config {
 
 struct broker {
 	struct cds_lfht *leases;	/* name -> lease, RCU (urcu-bp) */
+	pthread_mutex_t all_lock;	/* guards all_leases; alloc and free
+					 * only, never a lookup */
+	struct cds_list_head all_leases; /* every allocated lease */
 	struct dev_set devs;		/* fixed after broker_init */
 	struct account acct;
 	struct policy pol;

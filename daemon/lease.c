@@ -42,13 +42,34 @@ struct cds_lfht *lease_table_new(void)
 			    NULL);
 }
 
-static void lease_free_rcu(struct rcu_head *head)
+static void lease_free(struct lease *l)
 {
-	struct lease *l = caa_container_of(head, struct lease, rcu);
-
 	pthread_rwlock_destroy(&l->mem_lock);
 	pthread_mutex_destroy(&l->err_lock);
 	free(l);
+}
+
+static void lease_free_rcu(struct rcu_head *head)
+{
+	struct lease *l = caa_container_of(head, struct lease, rcu);
+	struct broker *b = l->b;
+
+	pthread_mutex_lock(&b->all_lock);
+	cds_list_del(&l->all);
+	pthread_mutex_unlock(&b->all_lock);
+	lease_free(l);
+}
+
+void lease_free_all(struct broker *b)
+{
+	struct lease *l, *tmp;
+
+	pthread_mutex_lock(&b->all_lock);
+	cds_list_for_each_entry_safe(l, tmp, &b->all_leases, all) {
+		cds_list_del(&l->all);
+		lease_free(l);
+	}
+	pthread_mutex_unlock(&b->all_lock);
 }
 
 void lease_get(struct lease *l)
@@ -96,8 +117,8 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 {
 	struct lease *l;
 
-	l = aligned_alloc(64, sizeof(*l));
-	if (!l)
+	/* 64-byte aligned: fusefs/ packs a node kind into the low bits */
+	if (posix_memalign((void **)&l, 64, sizeof(*l)))
 		return NULL;
 	memset(l, 0, sizeof(*l));
 	if (pthread_rwlock_init(&l->mem_lock, NULL))
@@ -117,6 +138,9 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	atomic_init(&l->ttl, req->ttl);
 	l->heap_idx = REAPER_NOT_QUEUED;
 	atomic_init(&l->bound_to, req->bind);
+	pthread_mutex_lock(&b->all_lock);
+	cds_list_add(&l->all, &b->all_leases);
+	pthread_mutex_unlock(&b->all_lock);
 	return l;
 
 err_rwlock:
@@ -213,9 +237,7 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 	return 0;
 
 err_free:
-	pthread_rwlock_destroy(&l->mem_lock);
-	pthread_mutex_destroy(&l->err_lock);
-	free(l);
+	lease_put(l);	/* never visible: frees through the same path */
 err_uncharge:
 	account_uncharge(&b->acct, dev, req->uid, req->vram);
 	return gl_fail_name(req->name, err, "cannot reserve %llu bytes",

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <urcu-bp.h>
+#include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
 #include "uapi/gpulease.h"
@@ -47,6 +48,7 @@ struct lease_stats {
 struct lease {
 	struct cds_lfht_node node;	/* in broker->leases, keyed by name */
 	struct rcu_head rcu;		/* for the deferred free */
+	struct cds_list_head all;	/* broker->all_leases; all_lock */
 	_Atomic long refs;
 	struct broker *b;
 	uint64_t id;			/* unique for the daemon's life */
@@ -96,6 +98,11 @@ struct cds_lfht *lease_table_new(void);
  */
 int lease_acquire(struct broker *b, const struct lease_req *req,
 		  struct lease **out);
+
+/* lease_free_all - free every lease struct still allocated; only at
+ * teardown, after rcu_barrier(), when no reference can be used again
+ * (the kernel's lookup references die with the mount). */
+void lease_free_all(struct broker *b);
 
 /* lease_lookup - the lease named @name with a reference, or NULL. Takes
  * its own RCU read-side section; callable from any thread. */

@@ -28,11 +28,17 @@ struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n)
 		h->lease = n->lease;
 		lease_get(h->lease);
 	}
+	pthread_mutex_lock(&fs->handles_lock);
+	cds_list_add(&h->link, &fs->handles);
+	pthread_mutex_unlock(&fs->handles_lock);
 	return h;
 }
 
 void fs_handle_free(struct fs *fs, struct fs_handle *h)
 {
+	pthread_mutex_lock(&fs->handles_lock);
+	cds_list_del(&h->link);
+	pthread_mutex_unlock(&fs->handles_lock);
 	if (h->binds)
 		lease_release_token(&fs->broker, h);
 	if (h->lease)
@@ -40,6 +46,22 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	free(h->text);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void fs_handle_free_all(struct fs *fs)
+{
+	struct fs_handle *h;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->handles_lock);
+		h = cds_list_empty(&fs->handles) ? NULL :
+			cds_list_first_entry(&fs->handles, struct fs_handle,
+					     link);
+		pthread_mutex_unlock(&fs->handles_lock);
+		if (!h)
+			return;
+		fs_handle_free(fs, h);
+	}
 }
 
 static struct fs_handle *fs_handle_of(struct fuse_file_info *fi)

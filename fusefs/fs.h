@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <urcu/list.h>
 
 #include "daemon/broker.h"
 
@@ -64,10 +65,14 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_notify *notify;
 	struct timespec started;	/* times of static nodes */
+	pthread_mutex_t handles_lock;	/* guards handles */
+	struct cds_list_head handles;	/* open handles, freed at exit if
+					 * the kernel never released them */
 };
 
 /* One open file or directory. */
 struct fs_handle {
+	struct cds_list_head link;	/* fs->handles; handles_lock */
 	struct fs_node node;
 	struct lease *lease;	/* own reference, lease nodes only */
 	pthread_mutex_t lock;	/* guards text, len */
@@ -127,6 +132,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi);
 struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n);
 void fs_handle_free(struct fs *fs, struct fs_handle *h);
+void fs_handle_free_all(struct fs *fs);
 
 static inline struct fs *fs_of(fuse_req_t req)
 {

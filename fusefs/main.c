@@ -229,6 +229,7 @@ static int fs_serve(struct fs *fs, struct options *o)
 	/* no event may race the notifier's teardown: stop their sources */
 	broker_quiesce(&fs->broker);
 	fs_notify_stop(fs);
+	fs_handle_free_all(fs);
 	goto out_signals;
 
 out_unmount:
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
 	if (!fs)
 		return 1;
 	clock_gettime(CLOCK_REALTIME, &fs->started);
+	CDS_INIT_LIST_HEAD(&fs->handles);
+	pthread_mutex_init(&fs->handles_lock, NULL);
 	err = broker_init(&fs->broker, &o.cfg);
 	if (err) {
 		fprintf(stderr, "gpuleased: cannot start the broker: %s\n",
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
 	if (!err)
 		err = fs_serve(fs, &o);
 	broker_destroy(&fs->broker);
+	pthread_mutex_destroy(&fs->handles_lock);
 	free(fs);
 	if (err)
 		fprintf(stderr, "gpuleased: %s\n", strerror(-err));
