@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Attention, CPU twins of kernels/attention.cu: attn_scores (scaled
+ * Q.K^T with an optional causal mask) and attn_values (the probability-
+ * weighted sum of V), with grouped-query heads (n_heads a multiple of
+ * n_kv_heads; head h reads kv head h / (n_heads / n_kv_heads)).
+ *
+ * Layouts: q and out [seq_q][n_heads][head_dim], k and v
+ * [seq_k][n_kv_heads][head_dim], s and p [n_heads][seq_q][seq_k].
+ * Invariant: one thread per output element, summing over its own
+ * reduction axis in index order; a masked score is -INFINITY, so a
+ * following softmax gives it exactly 0.
+ */
+#include <math.h>
+
+#include "kernels/cpu.h"
+
+struct attn {
+	uint64_t seq_q, seq_k, n_heads, n_kv_heads, head_dim, group;
+	uint64_t pos0;
+	bool causal;
+	float scale;
+	const float *q;		/* q, or p for attn_values */
+	const float *k;		/* k, or v */
+	float *out;		/* s, or out */
+};
+
+static void attn_scores_thread(const void *arg, uint64_t i)
+{
+	const struct attn *a = arg;
+	uint64_t j = i % a->seq_k, r = i / a->seq_k;
+	uint64_t qi = r % a->seq_q, h = r / a->seq_q;
+	const float *q, *k;
+	float dot = 0.0f;
+	uint64_t d;
+
+	if (a->causal && j > a->pos0 + qi) {
+		a->out[i] = -INFINITY;
+		return;
+	}
+	q = a->q + (qi * a->n_heads + h) * a->head_dim;
+	k = a->k + (j * a->n_kv_heads + h / a->group) * a->head_dim;
+	for (d = 0; d < a->head_dim; d++)
+		dot += q[d] * k[d];
+	a->out[i] = a->scale * dot;
+}
+
+static void attn_values_thread(const void *arg, uint64_t i)
+{
+	const struct attn *a = arg;
+	uint64_t d = i % a->head_dim, r = i / a->head_dim;
+	uint64_t h = r % a->n_heads, qi = r / a->n_heads;
+	const float *p = a->q + (h * a->seq_q + qi) * a->seq_k;
+	const float *v = a->k + (h / a->group) * a->head_dim + d;
+	uint64_t vstride = a->n_kv_heads * a->head_dim;
+	float sum = 0.0f;
+	uint64_t j;
+
+	for (j = 0; j < a->seq_k; j++)
+		sum += p[j] * v[j * vstride];
+	a->out[i] = sum;
+}
+
+/*
+ * attn_load - the five leading u32 of both kernels into @a. Returns 0,
+ * or -EINVAL when the kv heads do not divide the heads.
+ */
+static int attn_load(const struct gl_kargs *args, struct attn *a)
+{
+	a->seq_q = GL_ARG_U32(args, 0);
+	a->seq_k = GL_ARG_U32(args, 1);
+	a->n_heads = GL_ARG_U32(args, 2);
+	a->n_kv_heads = GL_ARG_U32(args, 3);
+	a->head_dim = GL_ARG_U32(args, 4);
+	if (!a->n_kv_heads)
+		return a->n_heads ? -EINVAL : 0;
+	if (a->n_heads % a->n_kv_heads)
+		return -EINVAL;
+	a->group = a->n_heads / a->n_kv_heads;
+	return 0;
+}
+
+/*
+ * attn_check - grid, heads, and buffers @bq (seq_q rows of n_heads
+ * heads), @bkv (seq_k rows of kv heads) and @bs (n_heads * seq_q * seq_k)
+ * for scores; attn_values passes p as @bs and out as @bq.
+ */
+static int attn_check(const struct gl_kargs *args, const struct gl_grid *grid,
+		      unsigned int bq, unsigned int bkv, unsigned int bs)
+{
+	struct attn a;
+	int err;
+
+	err = gl_kernel_grid_check_1d(grid);
+	if (err)
+		return err;
+	err = attn_load(args, &a);
+	if (err)
+		return err;
+	err = gl_cpu_need_f32(args, bq, a.seq_q * a.n_heads * a.head_dim);
+	if (err)
+		return err;
+	err = gl_cpu_need_f32(args, bkv,
+			      a.seq_k * a.n_kv_heads * a.head_dim);
+	if (err)
+		return err;
+	return gl_cpu_need_f32(args, bs, a.n_heads * a.seq_q * a.seq_k);
+}
+
+/*
+ * attn_scores(u32 seq_q, u32 seq_k, u32 n_heads, u32 n_kv_heads,
+ *	       u32 head_dim, u32 pos0, u32 causal, f32 scale,
+ *	       buf q, buf k, buf s)
+ */
+int gl_attn_scores_check(const struct gl_kargs *args,
+			 const struct gl_grid *grid)
+{
+	return attn_check(args, grid, 8, 9, 10);
+}
+
+int gl_attn_scores_cpu(const struct gl_kargs *args,
+		       const struct gl_grid *grid, struct gl_kctx *ctx)
+{
+	struct attn a = { 0 };
+	int err;
+
+	err = gl_attn_scores_check(args, grid);
+	if (err)
+		return err;
+	attn_load(args, &a);
+	a.pos0 = GL_ARG_U32(args, 5);
+	a.causal = GL_ARG_U32(args, 6) != 0;
+	a.scale = GL_ARG_F32(args, 7);
+	a.q = GL_ARG_PTR(args, 8);
+	a.k = GL_ARG_PTR(args, 9);
+	a.out = GL_ARG_PTR(args, 10);
+	return gl_cpu_1d(grid, ctx, a.n_heads * a.seq_q * a.seq_k,
+			 attn_scores_thread, &a);
+}
+
+/*
+ * attn_values(u32 seq_q, u32 seq_k, u32 n_heads, u32 n_kv_heads,
+ *	       u32 head_dim, buf p, buf v, buf out)
+ */
+int gl_attn_values_check(const struct gl_kargs *args,
+			 const struct gl_grid *grid)
+{
+	return attn_check(args, grid, 7, 6, 5);
+}
+
+int gl_attn_values_cpu(const struct gl_kargs *args,
+		       const struct gl_grid *grid, struct gl_kctx *ctx)
+{
+	struct attn a = { 0 };
+	int err;
+
+	err = gl_attn_values_check(args, grid);
+	if (err)
+		return err;
+	attn_load(args, &a);
+	a.q = GL_ARG_PTR(args, 5);
+	a.k = GL_ARG_PTR(args, 6);
+	a.out = GL_ARG_PTR(args, 7);
+	return gl_cpu_1d(grid, ctx, a.seq_q * a.n_heads * a.head_dim,
+			 attn_values_thread, &a);
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Elementwise kernels on CUDA: fill, copy, add, mul, scale, saxpy,
+ * bias_add, relu, gelu, silu. Twins: kernels/elementwise.c.
+ *
+ * Invariant: element i is computed only by the thread GL_GRID_STRIDE
+ * gives it, from element i of the inputs, so in-place launches are safe.
+ */
+#include "kernels/cuda.cuh"
+
+GL_GLOBAL void fill(unsigned int n, float value, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = value;
+}
+
+GL_GLOBAL void copy(unsigned int n, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = x[i];
+}
+
+GL_GLOBAL void add(unsigned int n, const float *a, const float *b, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = a[i] + b[i];
+}
+
+GL_GLOBAL void mul(unsigned int n, const float *a, const float *b, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = a[i] * b[i];
+}
+
+GL_GLOBAL void scale(unsigned int n, float a, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = a * x[i];
+}
+
+GL_GLOBAL void saxpy(unsigned int n, float a, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n)
+		y[i] = a * x[i] + y[i];
+}
+
+GL_GLOBAL void bias_add(unsigned int rows, unsigned int cols,
+			const float *bias, float *x)
+{
+	GL_GRID_STRIDE(i, (unsigned long long)rows * cols)
+		x[i] += bias[i % cols];
+}
+
+GL_GLOBAL void relu(unsigned int n, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n) {
+		float v = x[i];
+
+		y[i] = v > 0.0f ? v : 0.0f;
+	}
+}
+
+/* tanh form, as kernels/elementwise.c. */
+GL_GLOBAL void gelu(unsigned int n, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n) {
+		float v = x[i];
+		float u = 0.7978845608f * (v + 0.044715f * v * v * v);
+
+		y[i] = 0.5f * v * (1.0f + tanhf(u));
+	}
+}
+
+GL_GLOBAL void silu(unsigned int n, const float *x, float *y)
+{
+	GL_GRID_STRIDE(i, n) {
+		float v = x[i];
+
+		y[i] = v / (1.0f + expf(-v));
+	}
+}
