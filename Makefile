@@ -39,7 +39,7 @@ WARNINGS := -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) -MMD -MP \
 	-I$(SRC) -fno-strict-aliasing
-LDLIBS_BASE := -pthread
+LDLIBS_BASE := -pthread -lopenblas -lm -ldl
 
 ifneq ($(SANITIZE),)
 BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
@@ -59,7 +59,7 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops
-TESTS := $(UNIT_TESTS) $(FS_TESTS)
+TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
 .PHONY: all check run bench deps clean tests
@@ -80,7 +80,7 @@ $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE) -lm
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y))
+		$(call obj,$(daemon-y) $(kernels-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 
@@ -88,6 +88,8 @@ $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+include $(SRC)/kernels/kernels.mk
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh

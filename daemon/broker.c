@@ -22,6 +22,8 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	atomic_init(&b->pol.default_vram, cfg->default_vram);
 	atomic_init(&b->pol.default_ttl, cfg->default_ttl);
 	atomic_init(&b->pol.max_ttl, cfg->max_ttl);
+	atomic_init(&b->pol.launch_timeout_ms,
+		    cfg->launch_timeout_ms ? cfg->launch_timeout_ms : 10000);
 	atomic_init(&b->next_id, 1);
 	CDS_INIT_LIST_HEAD(&b->all_leases);
 	err = -pthread_mutex_init(&b->all_lock, NULL);
@@ -44,11 +46,19 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	err = reaper_init(&b->reaper, b);
 	if (err)
 		goto err_table;
-	err = reaper_start(&b->reaper);
+	err = registry_init(&b->reg);
 	if (err)
 		goto err_reaper;
+	err = launcher_start(b, cfg->executors ? cfg->executors : 4);
+	if (err)
+		goto err_reaper;
+	err = reaper_start(&b->reaper);
+	if (err)
+		goto err_launcher;
 	return 0;
 
+err_launcher:
+	launcher_stop(b);
 err_reaper:
 	reaper_destroy(&b->reaper);
 err_table:
@@ -73,7 +83,19 @@ void broker_set_events(struct broker *b, const struct broker_events *ev,
 
 void broker_quiesce(struct broker *b)
 {
+	struct cds_lfht_iter iter;
+	struct lease *l;
+
 	reaper_stop(&b->reaper);
+	rcu_read_lock();
+	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+		if (!lease_get_unless_zero(l))
+			continue;
+		launch_close(l, -ECANCELED, true);
+		lease_put(l);
+	}
+	rcu_read_unlock();
+	launcher_stop(b);
 }
 
 void broker_destroy(struct broker *b)
@@ -81,7 +103,7 @@ void broker_destroy(struct broker *b)
 	struct cds_lfht_iter iter;
 	struct lease *l;
 
-	reaper_stop(&b->reaper);
+	broker_quiesce(b);
 	rcu_read_lock();
 	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
 		if (!lease_get_unless_zero(l))

@@ -18,7 +18,9 @@
 #include "daemon/account.h"
 #include "daemon/clock.h"
 #include "daemon/dev.h"
+#include "daemon/launch.h"
 #include "daemon/reaper.h"
+#include "daemon/registry.h"
 
 struct lease;
 struct cds_lfht;
@@ -42,6 +44,7 @@ struct policy {
 	_Atomic uint64_t default_vram;	/* bytes for a plain mkdir */
 	_Atomic uint32_t default_ttl;	/* seconds, <= max_ttl */
 	_Atomic uint32_t max_ttl;	/* seconds, <= GL_TTL_LIMIT */
+	_Atomic uint32_t launch_timeout_ms; /* watchdog default, >= 1 */
 };
 
 struct broker_config {
@@ -49,6 +52,8 @@ struct broker_config {
 	uint64_t default_vram;
 	uint32_t default_ttl;
 	uint32_t max_ttl;
+	uint32_t launch_timeout_ms;
+	unsigned executors;		/* launch executor threads */
 };
 
 struct broker {
@@ -61,6 +66,8 @@ struct broker {
 	struct policy pol;
 	struct gl_clock clock;
 	struct reaper reaper;
+	struct registry reg;		/* fixed after broker_init */
+	struct launcher launcher;
 	_Atomic uint64_t next_id;	/* lease ids, never reused */
 	const struct broker_events *ev;	/* may be NULL */
 	void *ev_ctx;
@@ -76,8 +83,9 @@ int broker_init(struct broker *b, const struct broker_config *cfg);
 void broker_set_events(struct broker *b, const struct broker_events *ev,
 		       void *ctx);
 
-/* broker_quiesce - stop the reaper: no event is emitted after this
- * returns except from the caller's own operations. */
+/* broker_quiesce - stop the reaper, close every launch queue (queued
+ * and running launches end with ECANCELED) and stop the executors: no
+ * event or launch completion happens after this returns. */
 void broker_quiesce(struct broker *b);
 
 /*

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/dev.h"
+#include "daemon/pool.h"
 #include "uapi/gpulease.h"
 
 struct cpu_region {
@@ -37,12 +38,33 @@ static int cpu_commit(int fd, uint64_t off, uint64_t len)
 	return (errno == ENOSPC || errno == ENOMEM) ? -ENOSPC : -errno;
 }
 
+/* One launch split over the device's worker pool by block ranges. */
+struct cpu_launch {
+	const struct gl_kernel *k;
+	const struct gl_kargs *args;
+	const struct gl_grid *grid;
+	atomic_int *cancel;
+	uint64_t blocks;
+	unsigned parts;
+	atomic_int err;		/* first failure, 0 if none */
+};
+
 static int cpu_probe(struct dev *devs, int max, uint64_t cpu_vram)
 {
+	struct pool *pool;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int err;
+
 	if (max < 1)
 		return 0;
+	err = pool_create(&pool, n > 0 ? (unsigned)n : 1);
+	if (err)
+		return err;
+	/* the pool owns the parallelism: each part's sgemm is one thread */
+	gl_kernel_cpu_init(1);
 	snprintf(devs[0].name, sizeof(devs[0].name), "cpu0");
 	devs[0].capacity = cpu_vram;
+	devs[0].priv = pool;
 	return 1;
 }
 
@@ -152,7 +174,50 @@ static int cpu_zero(struct dev_region *base, uint64_t off, uint64_t len)
 
 static void cpu_teardown(struct dev *d)
 {
-	(void)d;
+	pool_destroy(d->priv);
+	d->priv = NULL;
+}
+
+static int cpu_resolve(struct dev_region *base, uint64_t off, uint64_t len,
+		       void **ptr)
+{
+	*ptr = base ? (char *)to_cpu(base)->map + off : NULL;
+	return 0;
+}
+
+static void cpu_part(void *arg, unsigned i)
+{
+	struct cpu_launch *cl = arg;
+	struct gl_kctx ctx = {
+		.cancel = cl->cancel,
+		.block_begin = cl->blocks * i / cl->parts,
+		.block_end = cl->blocks * (i + 1) / cl->parts,
+	};
+	int zero = 0, err;
+
+	err = cl->k->cpu(cl->args, cl->grid, &ctx);
+	if (err)
+		atomic_compare_exchange_strong(&cl->err, &zero, err);
+}
+
+static int cpu_launch(struct dev *d, const struct gl_kernel *k,
+		      const struct gl_kargs *args, const struct gl_grid *grid,
+		      atomic_int *cancel)
+{
+	struct pool *pool = d->priv;
+	struct cpu_launch cl = {
+		.k = k,
+		.args = args,
+		.grid = grid,
+		.cancel = cancel,
+		.blocks = (uint64_t)grid->grid.x * grid->grid.y * grid->grid.z,
+	};
+	uint64_t most = 4ull * (pool_threads(pool) + 1);
+
+	cl.parts = (unsigned)(cl.blocks < most ? cl.blocks : most);
+	atomic_init(&cl.err, 0);
+	pool_run(pool, cpu_part, &cl, cl.parts ? cl.parts : 1);
+	return atomic_load(&cl.err);
 }
 
 const struct dev_ops dev_cpu_ops = {
@@ -165,4 +230,6 @@ const struct dev_ops dev_cpu_ops = {
 	.copy_out = cpu_copy_out,
 	.zero = cpu_zero,
 	.teardown = cpu_teardown,
+	.resolve = cpu_resolve,
+	.launch = cpu_launch,
 };

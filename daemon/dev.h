@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
+
 #define GL_MAX_DEVICES 16
 
 struct dev;
@@ -45,6 +47,16 @@ struct dev_ops {
 	int (*zero)(struct dev_region *r, uint64_t off, uint64_t len);
 	/* teardown - release the device itself */
 	void (*teardown)(struct dev *d);
+	/* resolve - the kernel-visible address of [off, off + len) of @r;
+	 * bounds were checked by the caller */
+	int (*resolve)(struct dev_region *r, uint64_t off, uint64_t len,
+		       void **ptr);
+	/* launch - run @k to completion or cancellation; the caller holds
+	 * the regions the args point into. 0, -EINVAL, -EFAULT, -EIO,
+	 * -(*cancel) */
+	int (*launch)(struct dev *d, const struct gl_kernel *k,
+		      const struct gl_kargs *args, const struct gl_grid *grid,
+		      atomic_int *cancel);
 };
 
 struct dev {

@@ -44,6 +44,7 @@ struct cds_lfht *lease_table_new(void)
 
 static void lease_free(struct lease *l)
 {
+	launch_queue_destroy(&l->lq);
 	pthread_rwlock_destroy(&l->mem_lock);
 	pthread_mutex_destroy(&l->err_lock);
 	free(l);
@@ -120,11 +121,22 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	/* 64-byte aligned: fusefs/ packs a node kind into the low bits */
 	if (posix_memalign((void **)&l, 64, sizeof(*l)))
 		return NULL;
+	pthread_rwlockattr_t attr;
+	int err;
+
 	memset(l, 0, sizeof(*l));
-	if (pthread_rwlock_init(&l->mem_lock, NULL))
+	/* writers (resize, expiry, drop) must not starve behind launches */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	err = pthread_rwlock_init(&l->mem_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (err)
 		goto err_free;
 	if (pthread_mutex_init(&l->err_lock, NULL))
 		goto err_rwlock;
+	if (launch_queue_init(&l->lq))
+		goto err_mutex;
 	cds_lfht_node_init(&l->node);
 	atomic_init(&l->refs, 1);
 	l->b = b;
@@ -143,6 +155,8 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	pthread_mutex_unlock(&b->all_lock);
 	return l;
 
+err_mutex:
+	pthread_mutex_destroy(&l->err_lock);
 err_rwlock:
 	pthread_rwlock_destroy(&l->mem_lock);
 err_free:
@@ -258,6 +272,8 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 		return -ENOENT;
 	reaper_remove(&b->reaper, l);
 	atomic_store(&l->bound_to, NULL);
+	/* queued launches fail, the running one finishes, then memory goes */
+	launch_close(l, -ECANCELED, false);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	if (l->state == LEASE_ACTIVE)
 		lease_free_memory(l);
@@ -273,6 +289,8 @@ void lease_expire(struct lease *l)
 {
 	bool expired = false;
 
+	/* in-flight work ends with EKEYEXPIRED, never a partial result */
+	launch_close(l, -EKEYEXPIRED, true);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	if (l->state == LEASE_ACTIVE) {
 		lease_free_memory(l);
@@ -515,11 +533,13 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      l->name, lease_state_name(l), l->dev->index,
 		      (unsigned long long)atomic_load(&l->vram));
 	pthread_rwlock_unlock(&l->mem_lock);
-	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n",
+	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
+			  "launches %llu\n",
 		      atomic_load(&l->ttl),
 		      (unsigned long long)(state == LEASE_ACTIVE ?
 					   lease_expires_in(l) : 0),
-		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL);
+		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
+		      (unsigned long long)atomic_load(&l->lq.launches));
 	pthread_mutex_lock(&l->err_lock);
 	strbuf_printf(sb, "last_error %s\n",
 		      l->last_error[0] ? l->last_error : "-");
@@ -533,14 +553,18 @@ void lease_show_stats(struct lease *l, struct strbuf *sb)
 	clock_gettime(CLOCK_REALTIME, &now);
 	strbuf_printf(sb,
 		      "reads %llu\nwrites %llu\nbytes_in %llu\n"
-		      "bytes_out %llu\nrenews %llu\nresizes %llu\nage %lld\n",
+		      "bytes_out %llu\nrenews %llu\nresizes %llu\nage %lld\n"
+		      "launches %llu\nlaunch_failures %llu\nlaunch_ns %llu\n",
 		      (unsigned long long)atomic_load(&l->stats.reads),
 		      (unsigned long long)atomic_load(&l->stats.writes),
 		      (unsigned long long)atomic_load(&l->stats.bytes_in),
 		      (unsigned long long)atomic_load(&l->stats.bytes_out),
 		      (unsigned long long)atomic_load(&l->stats.renews),
 		      (unsigned long long)atomic_load(&l->stats.resizes),
-		      (long long)(now.tv_sec - l->born.tv_sec));
+		      (long long)(now.tv_sec - l->born.tv_sec),
+		      (unsigned long long)atomic_load(&l->lq.launches),
+		      (unsigned long long)atomic_load(&l->lq.failures),
+		      (unsigned long long)atomic_load(&l->lq.ns));
 }
 
 void lease_set_error(struct lease *l, const char *msg)

@@ -23,6 +23,7 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
+#include "daemon/launch.h"
 #include "uapi/gpulease.h"
 
 struct broker;
@@ -75,6 +76,7 @@ struct lease {
 	pthread_mutex_t err_lock;	/* guards last_error */
 	char last_error[160];		/* "ENOSPC: reason" or "" */
 	struct lease_stats stats;
+	struct launch_queue lq;		/* its launches */
 };
 
 struct lease_req {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon/lease.h"
+#include "daemon/registry.h"
 #include "daemon/log.h"
 #include "fusefs/fs.h"
 
@@ -288,13 +289,22 @@ static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 	}
 	if (err)
 		return err;
-	if (dir->kind == FS_DEVICES) {
+	if (dir->kind == FS_KERNELS) {
+		const struct kernel_entry *e;
+
+		n.kind = FS_KERNEL;
+		for (i = 0; !err && (e = registry_get(&fs->broker.reg,
+						      (unsigned)i)); i++) {
+			n.idx = (unsigned)i;
+			err = fs_dirlist_add(d, fs, &n, e->k->name);
+		}
+	} else if (dir->kind == FS_DEVICES) {
 		for (i = 0; !err && i < fs->broker.devs.count; i++) {
 			char name[16];
 
 			snprintf(name, sizeof(name), "%d", i);
 			n.kind = FS_DEV_DIR;
-			n.dev = (unsigned)i;
+			n.idx = (unsigned)i;
 			err = fs_dirlist_add(d, fs, &n, name);
 		}
 	} else if (dir->kind == FS_LEASES) {

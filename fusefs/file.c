@@ -7,6 +7,7 @@
  * handle that a lease was bound to drops those leases at release.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	pthread_mutex_lock(&fs->handles_lock);
 	cds_list_del(&h->link);
 	pthread_mutex_unlock(&fs->handles_lock);
+	fs_submit_release(h);
 	if (h->binds)
 		lease_release_token(&fs->broker, h);
 	if (h->lease)
@@ -90,6 +92,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (n.kind == FS_LEASE_SUBMIT && fs_submit_open(h)) {
+		fs_handle_free(fs, h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = n.kind != FS_LEASE_VRAM;
 	fi->keep_cache = 0;
@@ -125,6 +132,10 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (h->node.kind == FS_LEASE_VRAM) {
 		fs_read_vram(req, h, size, off);
+		return;
+	}
+	if (h->node.kind == FS_LEASE_SUBMIT) {
+		fs_submit_read(req, h, size, fi->flags & O_NONBLOCK);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -165,6 +176,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			fuse_reply_err(req, (int)-n);
 		else
 			fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	if (h->node.kind == FS_LEASE_SUBMIT) {
+		fs_submit_write(req, h, buf, size, fi->flags & O_NONBLOCK);
 		return;
 	}
 	err = fs_text_write(fs_of(req), h, ctx->uid, ctx->gid, buf, size);

@@ -4,7 +4,8 @@
  * inode number maps to one, open-file handles, and the fs_* operations.
  *
  * Inode numbers: static nodes are small constants; device files are
- * FS_INO_DEV_BASE + 16 * device + kind; lease nodes are the lease's
+ * FS_INO_DEV_BASE + 16 * device + kind; kernel files are
+ * FS_INO_KERNEL_BASE + registry index; lease nodes are the lease's
  * address (64-byte aligned) ORed with the kind. The kernel holds one lease
  * reference per lookup it counts, put back by forget, so a lease address
  * stays valid for as long as the kernel may send it.
@@ -31,9 +32,13 @@ enum fs_kind {
 	FS_DEVICES,
 	FS_LEASES,
 	FS_LEASES_CTL,
+	FS_KERNELS,
+	FS_KERNELS_CTL,
 	FS_NR_STATIC,
+	/* per kernel */
+	FS_KERNEL = FS_NR_STATIC,
 	/* per device */
-	FS_DEV_DIR = FS_NR_STATIC,
+	FS_DEV_DIR,
 	FS_DEV_NAME,
 	FS_DEV_KIND,
 	FS_DEV_CAP,
@@ -45,15 +50,17 @@ enum fs_kind {
 	FS_LEASE_CTL,
 	FS_LEASE_VRAM,
 	FS_LEASE_STATS,
+	FS_LEASE_SUBMIT,
 	FS_NR_KINDS,
 };
 
 #define FS_INO_DEV_BASE 0x100u
+#define FS_INO_KERNEL_BASE 0x200u
 #define FS_INO_LEASE_MIN 0x1000u
 
 struct fs_node {
 	enum fs_kind kind;
-	unsigned dev;		/* FS_DEV_*: device index */
+	unsigned idx;		/* FS_DEV_*: device; FS_KERNEL: registry */
 	struct lease *lease;	/* FS_LEASE_*: borrowed from the kernel's
 				 * lookup reference */
 };
@@ -79,6 +86,8 @@ struct fs_handle {
 	char *text;		/* files: rendered text; dirs: fs_dirent[] */
 	size_t len;		/* files: bytes; dirs: entries */
 	bool binds;		/* a lease may be bound to this handle */
+	struct fs_cq *cq;	/* submit: completions of O_NONBLOCK
+				 * launches made through this handle */
 };
 
 /* ino.c */
@@ -98,6 +107,14 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		   char **text, size_t *len);
 int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		  const char *buf, size_t size);
+
+/* submit.c */
+int fs_submit_open(struct fs_handle *h);
+void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
+		     size_t size, bool nonblock);
+void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,
+		    bool nonblock);
+void fs_submit_release(struct fs_handle *h);
 
 /* notify.c */
 int fs_notify_start(struct fs *fs);

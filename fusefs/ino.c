@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/lease.h"
+#include "daemon/registry.h"
 #include "fusefs/fs.h"
 
 /* Names of the fixed children, by kind. */
@@ -20,6 +21,8 @@ static const char *const kind_names[FS_NR_KINDS] = {
 	[FS_DEVICES] = GL_FILE_DEVICES,
 	[FS_LEASES] = GL_FILE_LEASES,
 	[FS_LEASES_CTL] = GL_FILE_CTL,
+	[FS_KERNELS] = "kernels",
+	[FS_KERNELS_CTL] = GL_FILE_CTL,
 	[FS_DEV_NAME] = "name",
 	[FS_DEV_KIND] = "kind",
 	[FS_DEV_CAP] = "vram.capacity",
@@ -29,6 +32,7 @@ static const char *const kind_names[FS_NR_KINDS] = {
 	[FS_LEASE_CTL] = GL_FILE_CTL,
 	[FS_LEASE_VRAM] = GL_FILE_VRAM,
 	[FS_LEASE_STATS] = GL_FILE_STATS,
+	[FS_LEASE_SUBMIT] = "submit",
 };
 
 /* Which directory each fixed child lives in. */
@@ -37,6 +41,8 @@ static const enum fs_kind kind_parent[FS_NR_KINDS] = {
 	[FS_DEVICES] = FS_ROOT,
 	[FS_LEASES] = FS_ROOT,
 	[FS_LEASES_CTL] = FS_LEASES,
+	[FS_KERNELS] = FS_ROOT,
+	[FS_KERNELS_CTL] = FS_KERNELS,
 	[FS_DEV_NAME] = FS_DEV_DIR,
 	[FS_DEV_KIND] = FS_DEV_DIR,
 	[FS_DEV_CAP] = FS_DEV_DIR,
@@ -46,6 +52,7 @@ static const enum fs_kind kind_parent[FS_NR_KINDS] = {
 	[FS_LEASE_CTL] = FS_LEASE_DIR,
 	[FS_LEASE_VRAM] = FS_LEASE_DIR,
 	[FS_LEASE_STATS] = FS_LEASE_DIR,
+	[FS_LEASE_SUBMIT] = FS_LEASE_DIR,
 };
 
 static const mode_t kind_mode[FS_NR_KINDS] = {
@@ -54,6 +61,9 @@ static const mode_t kind_mode[FS_NR_KINDS] = {
 	[FS_DEVICES] = S_IFDIR | 0755,
 	[FS_LEASES] = S_IFDIR | 0777,
 	[FS_LEASES_CTL] = S_IFREG | 0666,
+	[FS_KERNELS] = S_IFDIR | 0755,
+	[FS_KERNELS_CTL] = S_IFREG | 0644,
+	[FS_KERNEL] = S_IFREG | 0444,
 	[FS_DEV_DIR] = S_IFDIR | 0555,
 	[FS_DEV_NAME] = S_IFREG | 0444,
 	[FS_DEV_KIND] = S_IFREG | 0444,
@@ -65,6 +75,7 @@ static const mode_t kind_mode[FS_NR_KINDS] = {
 	[FS_LEASE_CTL] = S_IFREG | 0600,
 	[FS_LEASE_VRAM] = S_IFREG | 0600,
 	[FS_LEASE_STATS] = S_IFREG | 0400,
+	[FS_LEASE_SUBMIT] = S_IFREG | 0600,
 };
 
 _Static_assert(FS_NR_KINDS - FS_LEASE_DIR <= 64,
@@ -94,8 +105,10 @@ fuse_ino_t fs_ino(const struct fs_node *n)
 {
 	if (n->kind < FS_NR_STATIC)
 		return FUSE_ROOT_ID + n->kind;
+	if (n->kind == FS_KERNEL)
+		return FS_INO_KERNEL_BASE + n->idx;
 	if (!fs_is_lease(n->kind))
-		return FS_INO_DEV_BASE + 16 * n->dev + (n->kind - FS_DEV_DIR);
+		return FS_INO_DEV_BASE + 16 * n->idx + (n->kind - FS_DEV_DIR);
 	return (fuse_ino_t)(uintptr_t)n->lease + (n->kind - FS_LEASE_DIR);
 }
 
@@ -106,11 +119,16 @@ int fs_node_of(struct fs *fs, fuse_ino_t ino, struct fs_node *n)
 		n->kind = (enum fs_kind)(ino - FUSE_ROOT_ID);
 		return 0;
 	}
+	if (ino >= FS_INO_KERNEL_BASE && ino < FS_INO_KERNEL_BASE + 0x100) {
+		n->kind = FS_KERNEL;
+		n->idx = (unsigned)(ino - FS_INO_KERNEL_BASE);
+		return registry_get(&fs->broker.reg, n->idx) ? 0 : -ENOENT;
+	}
 	if (ino >= FS_INO_DEV_BASE && ino < FS_INO_DEV_BASE + 16 * 16) {
-		n->dev = (unsigned)((ino - FS_INO_DEV_BASE) / 16);
+		n->idx = (unsigned)((ino - FS_INO_DEV_BASE) / 16);
 		n->kind = FS_DEV_DIR + (ino - FS_INO_DEV_BASE) % 16;
 		if (n->kind >= FS_LEASE_DIR ||
-		    !dev_set_get(&fs->broker.devs, n->dev))
+		    !dev_set_get(&fs->broker.devs, n->idx))
 			return -ENOENT;
 		return 0;
 	}
@@ -146,6 +164,19 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 	int err;
 
 	switch (dir->kind) {
+	case FS_KERNELS: {
+		const struct kernel_entry *e;
+
+		if (!fs_fixed_child(dir, name, out))
+			return 0;
+		e = registry_find(&fs->broker.reg, name);
+		if (!e)
+			return -ENOENT;
+		memset(out, 0, sizeof(*out));
+		out->kind = FS_KERNEL;
+		out->idx = (unsigned)(e - fs->broker.reg.ents);
+		return 0;
+	}
 	case FS_DEVICES:
 		if (name[0] < '0' || name[0] > '9' ||
 		    (name[0] == '0' && name[1]))
@@ -156,7 +187,7 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 			return -ENOENT;
 		memset(out, 0, sizeof(*out));
 		out->kind = FS_DEV_DIR;
-		out->dev = (unsigned)idx;
+		out->idx = (unsigned)idx;
 		return 0;
 	case FS_LEASES:
 		if (!fs_fixed_child(dir, name, out))

@@ -9,6 +9,7 @@
 
 #include "daemon/lease-ctl.h"
 #include "daemon/lease.h"
+#include "daemon/registry.h"
 #include "daemon/policy.h"
 #include "daemon/strbuf.h"
 #include "fusefs/fs.h"
@@ -54,6 +55,11 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 	case FS_LEASES_CTL:
 		leases_ctl_show(&fs->broker, uid, &sb);
 		break;
+	case FS_KERNELS_CTL:
+		break;	/* write-only: registering is the one command */
+	case FS_KERNEL:
+		registry_show(registry_get(&fs->broker.reg, n->idx), &sb);
+		break;
 	case FS_LEASE_CTL:
 	case FS_LEASE_STATS:
 		err = lease_check(n->lease);
@@ -65,7 +71,7 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 			lease_show_stats(n->lease, &sb);
 		break;
 	default:
-		fs_dev_render(dev_set_get(&fs->broker.devs, n->dev), n->kind,
+		fs_dev_render(dev_set_get(&fs->broker.devs, n->idx), n->kind,
 			      &sb);
 		break;
 	}
@@ -88,6 +94,8 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		if (bound)
 			h->binds = true;
 		return err;
+	case FS_KERNELS_CTL:
+		return registry_add(&fs->broker.reg, uid, buf, size);
 	case FS_LEASE_CTL:
 		err = lease_check(h->lease);
 		if (!err)

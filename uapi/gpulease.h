@@ -15,6 +15,13 @@
 
 #define GL_ABI_VERSION		1
 
+/* Layout checks that read the same in C and C++. */
+#ifdef __cplusplus
+#define GL_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define GL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
 /* Default mount point of gpuleased. */
 #define GL_MOUNT_DEFAULT	"/gpu"
 

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Launch queues, executors and the watchdog.
+ *
+ * Invariants: a lease is on launcher->ready at most once (lq.ready), and
+ * only while no launch of it runs, so its launches run one at a time in
+ * submission order. A running launch holds the read side of its lease's
+ * mem_lock for its whole run, so resize, expiry and drop (write side)
+ * wait for it and memory never moves under a kernel. Lock order:
+ * lq.lock, then launcher->lock; mem_lock is never taken under either.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/broker.h"
+#include "daemon/launch.h"
+#include "daemon/lease.h"
+#include "daemon/log.h"
+#include "daemon/registry.h"
+
+int launch_queue_init(struct launch_queue *q)
+{
+	int err;
+
+	memset(q, 0, sizeof(*q));
+	CDS_INIT_LIST_HEAD(&q->queue);
+	CDS_INIT_LIST_HEAD(&q->ready_link);
+	q->next_seq = 1;
+	err = pthread_mutex_init(&q->lock, NULL);
+	if (err)
+		return -err;
+	err = pthread_cond_init(&q->idle, NULL);
+	if (err) {
+		pthread_mutex_destroy(&q->lock);
+		return -err;
+	}
+	return 0;
+}
+
+void launch_queue_destroy(struct launch_queue *q)
+{
+	pthread_cond_destroy(&q->idle);
+	pthread_mutex_destroy(&q->lock);
+}
+
+static const enum gl_ktype arg_ktype[] = {
+	[GL_ARG_U32] = GL_KT_U32, [GL_ARG_I32] = GL_KT_I32,
+	[GL_ARG_U64] = GL_KT_U64, [GL_ARG_F32] = GL_KT_F32,
+	[GL_ARG_F64] = GL_KT_F64, [GL_ARG_BUF] = GL_KT_BUF,
+	[GL_ARG_IO] = GL_KT_IO,
+};
+
+/*
+ * Turn the descriptor's arguments into kernel arguments, checking every
+ * range against @vram bytes of lease memory (and no io region yet).
+ * With @region, buffers become host pointers; without, ptr stays NULL
+ * (validation only). Returns 0, -EINVAL, -EFAULT.
+ */
+static int launch_bind(const struct launch_desc *d,
+		       const struct kernel_entry *ke, uint64_t vram,
+		       struct dev *dev, struct dev_region *region,
+		       struct gl_kargs *out)
+{
+	uint32_t i;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (d->nargs != ke->sig.count)
+		return -EINVAL;
+	out->count = d->nargs;
+	for (i = 0; i < d->nargs; i++) {
+		const struct gl_launch_arg *a = &d->args[i];
+		struct gl_karg *k = &out->v[i];
+		uint32_t bits;
+
+		if (arg_ktype[a->type] != ke->sig.param[i].type)
+			return -EINVAL;
+		k->type = arg_ktype[a->type];
+		switch (a->type) {
+		case GL_ARG_U32:
+			k->u32 = (uint32_t)a->value;
+			break;
+		case GL_ARG_I32:
+			k->i32 = (int32_t)a->value;
+			break;
+		case GL_ARG_U64:
+			k->u64 = a->value;
+			break;
+		case GL_ARG_F32:
+			bits = (uint32_t)a->value;
+			memcpy(&k->f32, &bits, sizeof(bits));
+			break;
+		case GL_ARG_F64:
+			memcpy(&k->f64, &a->value, sizeof(k->f64));
+			break;
+		case GL_ARG_IO:
+			return -EFAULT;	/* no io region on this lease */
+		case GL_ARG_BUF:
+			if (a->value > vram || a->len > vram - a->value)
+				return -EFAULT;
+			k->buf.len = a->len;
+			if (!region)
+				break;
+			err = dev->ops->resolve(region, a->value, a->len,
+						&k->buf.ptr);
+			if (err)
+				return err;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* State check and binding of @la's arguments to its lease's memory.
+ * Called with the lease's mem_lock held (either side). */
+static int launch_resolve(struct launch *la, struct gl_kargs *args)
+{
+	struct lease *l = la->lease;
+
+	if (l->state != LEASE_ACTIVE)
+		return l->state == LEASE_EXPIRED ? -EKEYEXPIRED : -ECANCELED;
+	return launch_bind(&la->desc, la->ke, atomic_load(&l->vram), l->dev,
+			   l->region, args);
+}
+
+static void launch_grid(const struct launch_desc *d,
+			const struct kernel_entry *ke, struct gl_grid *g)
+{
+	g->grid.x = d->grid[0];
+	g->grid.y = d->grid[1];
+	g->grid.z = d->grid[2];
+	if (!d->block[0]) {
+		g->block.x = ke->k->block;
+		g->block.y = g->block.z = 1;
+		return;
+	}
+	g->block.x = d->block[0];
+	g->block.y = d->block[1];
+	g->block.z = d->block[2];
+}
+
+int launch_submit(struct broker *b, struct lease *l,
+		  const struct launch_desc *d, launch_done_fn done,
+		  void *ctx, uint64_t *seq)
+{
+	struct launch_queue *q = &l->lq;
+	const struct kernel_entry *ke;
+	struct launcher *lr = &b->launcher;
+	struct gl_kargs args;
+	struct launch *la;
+	int err;
+
+	ke = registry_find(&b->reg, d->kernel);
+	if (!ke)
+		return gl_fail(l, -EINVAL, "no kernel '%.32s'", d->kernel);
+	la = calloc(1, sizeof(*la));
+	if (!la)
+		return gl_fail(l, -ENOMEM, "no memory for a launch");
+	la->ke = ke;
+	la->desc = *d;
+	la->lease = l;
+	launch_grid(d, ke, &la->grid);
+	/* validate now, so a bad launch fails its write, not later */
+	pthread_rwlock_rdlock(&l->mem_lock);
+	err = launch_resolve(la, &args);
+	if (err) {
+		pthread_rwlock_unlock(&l->mem_lock);
+		free(la);
+		return gl_fail(l, err, "%s: %s", ke->k->name,
+			       err == -EFAULT ? "argument outside the lease" :
+			       err == -EINVAL ? "arguments do not match the "
+						"signature" :
+						"the lease is going away");
+	}
+	err = ke->k->check(&args, &la->grid);
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (err) {
+		free(la);
+		return gl_fail(l, err, "%s: launch refused by the kernel's "
+				       "check (grid, block or sizes)",
+			       ke->k->name);
+	}
+	la->timeout_ms = d->timeout_ms ? d->timeout_ms :
+		atomic_load(&b->pol.launch_timeout_ms);
+	la->done = done;
+	la->ctx = ctx;
+	lease_get(l);
+
+	pthread_mutex_lock(&q->lock);
+	err = q->closed;
+	if (!err)
+		err = lease_check(l);
+	if (err) {
+		pthread_mutex_unlock(&q->lock);
+		lease_put(l);
+		free(la);
+		return gl_fail(l, err, "%s: the lease is going away",
+			       ke->k->name);
+	}
+	la->seq = q->next_seq++;
+	*seq = la->seq;
+	cds_list_add_tail(&la->link, &q->queue);
+	if (!q->running && !q->ready) {
+		q->ready = true;
+		lease_get(l);	/* the ready list's */
+		pthread_mutex_lock(&lr->lock);
+		cds_list_add_tail(&q->ready_link, &lr->ready);
+		pthread_cond_signal(&lr->work);
+		pthread_mutex_unlock(&lr->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+static void launch_finish(struct launch *la)
+{
+	struct lease *l = la->lease;
+
+	atomic_fetch_add(&l->lq.launches, 1);
+	if (la->status)
+		atomic_fetch_add(&l->lq.failures, 1);
+	atomic_fetch_add(&l->lq.ns, la->duration_ns);
+	registry_account(la->ke, la->status, la->duration_ns);
+	if (la->status)
+		gl_fail(l, la->status, "%s launch %llu failed",
+			la->ke->k->name, (unsigned long long)la->seq);
+	la->done(la);
+	lease_put(l);
+	free(la);
+}
+
+/* Run @la on its lease's device. Holds mem_lock (read) throughout. */
+static void launch_run(struct launcher *lr, struct launch *la)
+{
+	struct lease *l = la->lease;
+	struct gl_kargs args;
+	int64_t t0, t1;
+	int err, c;
+
+	t0 = clock_mono();
+	pthread_mutex_lock(&lr->lock);
+	la->deadline_ns = t0 + (int64_t)la->timeout_ms * 1000000;
+	cds_list_add_tail(&la->link, &lr->running);
+	pthread_cond_signal(&lr->wd);
+	pthread_mutex_unlock(&lr->lock);
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	err = launch_resolve(la, &args);
+	if (!err)
+		err = l->dev->ops->launch(l->dev, la->ke->k, &args, &la->grid,
+					  &la->cancel);
+	pthread_rwlock_unlock(&l->mem_lock);
+	t1 = clock_mono();
+
+	pthread_mutex_lock(&lr->lock);
+	cds_list_del(&la->link);
+	pthread_mutex_unlock(&lr->lock);
+	c = atomic_load(&la->cancel);
+	la->status = c ? -c : err;
+	la->duration_ns = (uint64_t)(t1 - t0);
+}
+
+static void *launcher_main(void *arg)
+{
+	struct broker *b = arg;
+	struct launcher *lr = &b->launcher;
+	struct launch_queue *q;
+	struct launch *la;
+	struct lease *l;
+
+	for (;;) {
+		pthread_mutex_lock(&lr->lock);
+		while (!lr->stop && cds_list_empty(&lr->ready))
+			pthread_cond_wait(&lr->work, &lr->lock);
+		if (lr->stop) {
+			pthread_mutex_unlock(&lr->lock);
+			return NULL;
+		}
+		q = cds_list_first_entry(&lr->ready, struct launch_queue,
+					 ready_link);
+		cds_list_del_init(&q->ready_link);
+		pthread_mutex_unlock(&lr->lock);
+		l = caa_container_of(q, struct lease, lq);
+
+		pthread_mutex_lock(&q->lock);
+		q->ready = false;
+		la = NULL;
+		if (!cds_list_empty(&q->queue)) {
+			la = cds_list_first_entry(&q->queue, struct launch,
+						  link);
+			cds_list_del(&la->link);
+			q->running = la;
+		}
+		pthread_mutex_unlock(&q->lock);
+
+		if (la) {
+			launch_run(lr, la);
+			pthread_mutex_lock(&q->lock);
+			q->running = NULL;
+			pthread_cond_broadcast(&q->idle);
+			if (!cds_list_empty(&q->queue) && !q->closed) {
+				q->ready = true;
+				lease_get(l);
+				pthread_mutex_lock(&lr->lock);
+				cds_list_add_tail(&q->ready_link, &lr->ready);
+				pthread_cond_signal(&lr->work);
+				pthread_mutex_unlock(&lr->lock);
+			}
+			pthread_mutex_unlock(&q->lock);
+			launch_finish(la);
+		}
+		lease_put(l);	/* the ready list's */
+	}
+}
+
+/* Cancel every running launch past its deadline with ETIMEDOUT. */
+static void *watchdog_main(void *arg)
+{
+	struct launcher *lr = &((struct broker *)arg)->launcher;
+	struct launch *la;
+
+	pthread_mutex_lock(&lr->lock);
+	while (!lr->stop) {
+		int64_t now = clock_mono(), next = INT64_MAX;
+		struct timespec ts;
+
+		cds_list_for_each_entry(la, &lr->running, link) {
+			if (la->deadline_ns <= now) {
+				int zero = 0;
+
+				atomic_compare_exchange_strong(&la->cancel,
+							       &zero,
+							       ETIMEDOUT);
+			} else if (la->deadline_ns < next) {
+				next = la->deadline_ns;
+			}
+		}
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&lr->wd, &lr->lock);
+			continue;
+		}
+		ts.tv_sec = next / NSEC_PER_SEC;
+		ts.tv_nsec = next % NSEC_PER_SEC;
+		pthread_cond_timedwait(&lr->wd, &lr->lock, &ts);
+	}
+	pthread_mutex_unlock(&lr->lock);
+	return NULL;
+}
+
+int launcher_start(struct broker *b, unsigned nthreads)
+{
+	struct launcher *lr = &b->launcher;
+	pthread_condattr_t attr;
+	unsigned i;
+	int err;
+
+	memset(lr, 0, sizeof(*lr));
+	CDS_INIT_LIST_HEAD(&lr->ready);
+	CDS_INIT_LIST_HEAD(&lr->running);
+	pthread_mutex_init(&lr->lock, NULL);
+	pthread_cond_init(&lr->work, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&lr->wd, &attr);
+	pthread_condattr_destroy(&attr);
+	lr->threads = calloc(nthreads, sizeof(*lr->threads));
+	if (!lr->threads)
+		return -ENOMEM;
+	err = pthread_create(&lr->watchdog, NULL, watchdog_main, b);
+	if (err) {
+		free(lr->threads);
+		return -err;
+	}
+	lr->started = true;
+	for (i = 0; i < nthreads; i++) {
+		err = pthread_create(&lr->threads[i], NULL, launcher_main, b);
+		if (err)
+			break;
+		lr->nthreads++;
+	}
+	if (err) {
+		launcher_stop(b);
+		return -err;
+	}
+	return 0;
+}
+
+void launcher_stop(struct broker *b)
+{
+	struct launcher *lr = &b->launcher;
+	struct launch_queue *q, *tmp;
+	unsigned i;
+
+	if (!lr->started)
+		return;
+	pthread_mutex_lock(&lr->lock);
+	lr->stop = true;
+	pthread_cond_broadcast(&lr->work);
+	pthread_cond_broadcast(&lr->wd);
+	pthread_mutex_unlock(&lr->lock);
+	for (i = 0; i < lr->nthreads; i++)
+		pthread_join(lr->threads[i], NULL);
+	pthread_join(lr->watchdog, NULL);
+	/* closed queues may still sit on the ready list: drop their refs */
+	cds_list_for_each_entry_safe(q, tmp, &lr->ready, ready_link) {
+		cds_list_del_init(&q->ready_link);
+		q->ready = false;
+		lease_put(caa_container_of(q, struct lease, lq));
+	}
+	free(lr->threads);
+	pthread_cond_destroy(&lr->work);
+	pthread_cond_destroy(&lr->wd);
+	pthread_mutex_destroy(&lr->lock);
+	lr->started = false;
+}
+
+void launch_close(struct lease *l, int err, bool cancel)
+{
+	struct launch_queue *q = &l->lq;
+	struct cds_list_head stolen;
+	struct launch *la, *tmp;
+
+	CDS_INIT_LIST_HEAD(&stolen);
+	pthread_mutex_lock(&q->lock);
+	if (!q->closed)
+		q->closed = err;
+	cds_list_splice(&q->queue, &stolen);
+	CDS_INIT_LIST_HEAD(&q->queue);
+	if (cancel && q->running) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong(&q->running->cancel, &zero,
+					       -err);
+	}
+	while (q->running)
+		pthread_cond_wait(&q->idle, &q->lock);
+	pthread_mutex_unlock(&q->lock);
+	cds_list_for_each_entry_safe(la, tmp, &stolen, link) {
+		cds_list_del(&la->link);
+		la->status = err;
+		launch_finish(la);
+	}
+}

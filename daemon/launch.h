@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Launches: validation of a descriptor against a lease and a kernel, the
+ * per-lease FIFO (launches of one lease run in order, those of different
+ * leases concurrently on the executor threads), the watchdog, and the
+ * drain that rmdir and expiry run before freeing memory.
+ */
+#ifndef GL_LAUNCH_H
+#define GL_LAUNCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/list.h>
+
+#include "daemon/launch-parse.h"
+#include "kernels/kernels.h"
+
+struct broker;
+struct lease;
+struct kernel_entry;
+struct launch;
+
+/* Called once per accepted launch, from any thread, with no lock held;
+ * @la is freed when it returns. */
+typedef void (*launch_done_fn)(struct launch *la);
+
+struct launch {
+	struct cds_list_head link;	/* lq.queue or launcher->running */
+	struct lease *lease;		/* reference */
+	const struct kernel_entry *ke;
+	struct launch_desc desc;
+	struct gl_grid grid;		/* block defaulted */
+	uint64_t seq;			/* per lease, from 1 */
+	uint32_t timeout_ms;		/* resolved: never 0 */
+	atomic_int cancel;		/* 0, or the positive errno to stop
+					 * with (ETIMEDOUT, EKEYEXPIRED...) */
+	int64_t deadline_ns;		/* CLOCK_MONOTONIC; launcher lock */
+	int status;			/* 0 or -errno, set before done() */
+	uint64_t duration_ns;		/* run time, set before done() */
+	launch_done_fn done;
+	void *ctx;			/* the front end's */
+};
+
+/* Per-lease launch state, embedded in struct lease. */
+struct launch_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t idle;		/* running went NULL */
+	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
+	struct launch *running;		/* lock */
+	bool ready;			/* lock; on launcher->ready */
+	int closed;			/* lock; 0 or the -errno of refusal */
+	uint64_t next_seq;		/* lock */
+	struct cds_list_head ready_link;/* launcher->ready; launcher lock */
+	_Atomic uint64_t launches;	/* finished, any status */
+	_Atomic uint64_t failures;	/* finished with status != 0 */
+	_Atomic uint64_t ns;		/* run time summed */
+};
+
+struct launcher {
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* ready gained a lease, or stop */
+	pthread_cond_t wd;		/* running changed, or stop */
+	struct cds_list_head ready;	/* lock; leases (referenced) */
+	struct cds_list_head running;	/* lock; launches, for watchdog */
+	bool stop;			/* lock */
+	unsigned nthreads;
+	pthread_t *threads;
+	pthread_t watchdog;
+	bool started;
+};
+
+int launch_queue_init(struct launch_queue *q);
+void launch_queue_destroy(struct launch_queue *q);
+
+/* launcher_start - @nthreads executors and the watchdog. 0 or -errno. */
+int launcher_start(struct broker *b, unsigned nthreads);
+
+/* launcher_stop - join every thread; queues must be closed first. */
+void launcher_stop(struct broker *b);
+
+/*
+ * launch_submit - validate @d against @l's memory and the registry, then
+ * queue it. On 0 the launch is queued, *seq is its number, and @done will
+ * be called exactly once. Errors (nothing queued, @done never called):
+ * -EINVAL (unknown kernel, arity, types, grid, block), -EFAULT (a range
+ * outside the lease), -EKEYEXPIRED, -ECANCELED (lease being dropped),
+ * -ENOMEM.
+ */
+int launch_submit(struct broker *b, struct lease *l,
+		  const struct launch_desc *d, launch_done_fn done,
+		  void *ctx, uint64_t *seq);
+
+/*
+ * launch_close - refuse new launches of @l with @err, complete the queued
+ * ones with @err, and wait for the running one; with @cancel, ask it to
+ * stop at its next block boundary with @err. Sleeps; no lock held.
+ */
+void launch_close(struct lease *l, int err, bool cancel);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * leases/<name>/submit: a write is one launch descriptor. A blocking write
+ * is answered when the launch finishes, with its errno; an O_NONBLOCK
+ * write is answered once queued, and its completion line is read back
+ * from the same open file. No FUSE worker thread ever waits for a launch:
+ * replies are sent from the completion callback.
+ *
+ * Invariant: a cq lives while its handle or any launch queued through it
+ * holds a reference; a reader parked on it is answered exactly once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/launch.h"
+#include "daemon/lease.h"
+#include "daemon/log.h"
+#include "daemon/registry.h"
+#include "daemon/strbuf.h"
+#include "fusefs/fs.h"
+
+struct fs_cq {
+	atomic_int refs;
+	pthread_mutex_t lock;
+	struct strbuf lines;	/* lock; completion lines not yet read */
+	size_t head;		/* lock; bytes of lines already read */
+	unsigned outstanding;	/* lock; O_NONBLOCK launches running */
+	fuse_req_t reader;	/* lock; a parked blocking read, or NULL */
+	size_t reader_size;	/* lock */
+};
+
+/* A blocking write waiting for its launch. */
+struct fs_wait {
+	fuse_req_t req;
+	size_t size;
+};
+
+static void cq_put(struct fs_cq *cq)
+{
+	if (atomic_fetch_sub(&cq->refs, 1) != 1)
+		return;
+	strbuf_release(&cq->lines);
+	pthread_mutex_destroy(&cq->lock);
+	free(cq);
+}
+
+int fs_submit_open(struct fs_handle *h)
+{
+	struct fs_cq *cq = calloc(1, sizeof(*cq));
+
+	if (!cq)
+		return -ENOMEM;
+	atomic_init(&cq->refs, 1);
+	pthread_mutex_init(&cq->lock, NULL);
+	h->cq = cq;
+	return 0;
+}
+
+/* Answer a read from the unread lines. Called with cq->lock held. */
+static void cq_reply(struct fs_cq *cq, fuse_req_t req, size_t size)
+{
+	size_t n = cq->lines.len - cq->head;
+
+	if (n > size)
+		n = size;
+	fuse_reply_buf(req, n ? cq->lines.buf + cq->head : NULL, n);
+	cq->head += n;
+	if (cq->head == cq->lines.len) {
+		strbuf_release(&cq->lines);
+		cq->head = 0;
+	}
+}
+
+static void submit_done_nonblock(struct launch *la)
+{
+	struct fs_cq *cq = la->ctx;
+
+	pthread_mutex_lock(&cq->lock);
+	strbuf_printf(&cq->lines,
+		      "seq=%llu status=%d duration_ns=%llu user_data=%llu "
+		      "kernel=%s\n",
+		      (unsigned long long)la->seq, la->status,
+		      (unsigned long long)la->duration_ns,
+		      (unsigned long long)la->desc.user_data,
+		      la->ke->k->name);
+	cq->outstanding--;
+	if (cq->reader) {
+		cq_reply(cq, cq->reader, cq->reader_size);
+		cq->reader = NULL;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	cq_put(cq);
+}
+
+static void submit_done_wait(struct launch *la)
+{
+	struct fs_wait *w = la->ctx;
+
+	if (la->status)
+		fuse_reply_err(w->req, -la->status);
+	else
+		fuse_reply_write(w->req, w->size);
+	free(w);
+}
+
+void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
+		     size_t size, bool nonblock)
+{
+	struct launch_desc d;
+	struct fs_cq *cq = h->cq;
+	struct fs_wait *w = NULL;
+	uint64_t seq;
+	int err;
+
+	err = launch_parse(buf, size, &d);
+	if (err) {
+		fuse_reply_err(req, -gl_fail(h->lease, err,
+					      "malformed launch descriptor"));
+		return;
+	}
+	if (nonblock) {
+		atomic_fetch_add(&cq->refs, 1);
+		pthread_mutex_lock(&cq->lock);
+		cq->outstanding++;
+		pthread_mutex_unlock(&cq->lock);
+		err = launch_submit(&fs_of(req)->broker, h->lease, &d,
+				    submit_done_nonblock, cq, &seq);
+		if (err) {
+			pthread_mutex_lock(&cq->lock);
+			cq->outstanding--;
+			pthread_mutex_unlock(&cq->lock);
+			cq_put(cq);
+			fuse_reply_err(req, -err);
+			return;
+		}
+		fuse_reply_write(req, size);
+		return;
+	}
+	w = malloc(sizeof(*w));
+	if (!w) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	w->req = req;
+	w->size = size;
+	err = launch_submit(&fs_of(req)->broker, h->lease, &d,
+			    submit_done_wait, w, &seq);
+	if (err) {
+		free(w);
+		fuse_reply_err(req, -err);
+	}
+	/* else submit_done_wait answers */
+}
+
+void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,
+		    bool nonblock)
+{
+	struct fs_cq *cq = h->cq;
+
+	pthread_mutex_lock(&cq->lock);
+	if (cq->lines.len > cq->head || !cq->outstanding)
+		cq_reply(cq, req, size);	/* lines, or end of file */
+	else if (nonblock)
+		fuse_reply_err(req, EAGAIN);
+	else if (cq->reader)
+		fuse_reply_err(req, EBUSY);	/* one parked reader */
+	else {
+		cq->reader = req;
+		cq->reader_size = size;
+	}
+	pthread_mutex_unlock(&cq->lock);
+}
+
+void fs_submit_release(struct fs_handle *h)
+{
+	struct fs_cq *cq = h->cq;
+
+	if (!cq)
+		return;
+	pthread_mutex_lock(&cq->lock);
+	if (cq->reader) {	/* only at teardown: end its wait */
+		fuse_reply_buf(cq->reader, NULL, 0);
+		cq->reader = NULL;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	h->cq = NULL;
+	cq_put(cq);
+}
