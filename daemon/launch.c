@@ -75,9 +75,11 @@ static int launch_bind(const struct launch_desc *d,
 		struct gl_karg *k = &out->v[i];
 		uint32_t bits;
 
-		if (arg_ktype[a->type] != ke->sig.param[i].type)
+		k->type = ke->sig.param[i].type;
+		/* io:OFF:LEN names memory as buf:OFF:LEN does, elsewhere */
+		if (arg_ktype[a->type] != k->type &&
+		    !(a->type == GL_ARG_IO && k->type == GL_KT_BUF))
 			return -EINVAL;
-		k->type = arg_ktype[a->type];
 		switch (a->type) {
 		case GL_ARG_U32:
 			k->u32 = (uint32_t)a->value;
@@ -202,6 +204,7 @@ int launch_submit(struct broker *b, struct lease *l,
 	la->seq = q->next_seq++;
 	*seq = la->seq;
 	cds_list_add_tail(&la->link, &q->queue);
+	atomic_fetch_add(&q->nr_queued, 1);
 	if (!q->running && !q->ready) {
 		q->ready = true;
 		lease_get(l);	/* the ready list's */
@@ -291,6 +294,7 @@ static void *launcher_main(void *arg)
 			la = cds_list_first_entry(&q->queue, struct launch,
 						  link);
 			cds_list_del(&la->link);
+			atomic_fetch_sub(&q->nr_queued, 1);
 			q->running = la;
 		}
 		pthread_mutex_unlock(&q->lock);
@@ -428,6 +432,7 @@ void launch_close(struct lease *l, int err, bool cancel)
 		q->closed = err;
 	cds_list_splice(&q->queue, &stolen);
 	CDS_INIT_LIST_HEAD(&q->queue);
+	atomic_store(&q->nr_queued, 0);
 	if (cancel && q->running) {
 		int zero = 0;
 

@@ -52,6 +52,8 @@ struct launch_queue {
 	bool ready;			/* lock; on launcher->ready */
 	int closed;			/* lock; 0 or the -errno of refusal */
 	uint64_t next_seq;		/* lock */
+	_Atomic uint32_t nr_queued;	/* waiting launches; written under
+					 * lock */
 	struct cds_list_head ready_link;/* launcher->ready; launcher lock */
 	_Atomic uint64_t launches;	/* finished, any status */
 	_Atomic uint64_t failures;	/* finished with status != 0 */

@@ -534,12 +534,13 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&l->vram));
 	pthread_rwlock_unlock(&l->mem_lock);
 	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
-			  "launches %llu\n",
+			  "launches %llu\nqueued %u\n",
 		      atomic_load(&l->ttl),
 		      (unsigned long long)(state == LEASE_ACTIVE ?
 					   lease_expires_in(l) : 0),
 		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
-		      (unsigned long long)atomic_load(&l->lq.launches));
+		      (unsigned long long)atomic_load(&l->lq.launches),
+		      atomic_load(&l->lq.nr_queued));
 	pthread_mutex_lock(&l->err_lock);
 	strbuf_printf(sb, "last_error %s\n",
 		      l->last_error[0] ? l->last_error : "-");
