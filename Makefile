@@ -91,6 +91,26 @@ $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 
 include $(SRC)/kernels/kernels.mk
 
+# libFuzzer targets (clang): make fuzz builds them; selftests run them for
+# FUZZ_SECONDS each from the seeds in selftests/fuzz/corpus/.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl
+fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
+	daemon/parse.c
+fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
+
+.PHONY: fuzz
+fuzz: $(FUZZERS)
+
+$(O)/fuzz/%: $(SRC)/selftests/fuzz/%.c $(SRC)/daemon/parse.c \
+		$(SRC)/daemon/launch-parse.c
+	@mkdir -p $(dir $@)
+	$(quiet) FUZZ $(patsubst $(O)/%,%,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
+		$(addprefix $(SRC)/,$(fuzz-$*-src))
+
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
 
