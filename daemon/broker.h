@@ -19,6 +19,7 @@
 #include "daemon/clock.h"
 #include "daemon/dev.h"
 #include "daemon/launch.h"
+#include "daemon/metrics.h"
 #include "daemon/reaper.h"
 #include "daemon/registry.h"
 
@@ -68,6 +69,7 @@ struct broker {
 	struct reaper reaper;
 	struct registry reg;		/* fixed after broker_init */
 	struct launcher launcher;
+	struct metrics metrics;		/* atomics; never reset */
 	_Atomic uint64_t next_id;	/* lease ids, never reused */
 	const struct broker_events *ev;	/* may be NULL */
 	void *ev_ctx;

@@ -18,6 +18,7 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
+#include "daemon/probes.h"
 #include "daemon/registry.h"
 
 int launch_queue_init(struct launch_queue *q)
@@ -249,6 +250,7 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	pthread_cond_signal(&lr->wd);
 	pthread_mutex_unlock(&lr->lock);
 
+	PROBE_LAUNCH_START(la);
 	pthread_rwlock_rdlock(&l->mem_lock);
 	err = launch_resolve(la, &args);
 	if (!err)
@@ -263,6 +265,7 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	c = atomic_load(&la->cancel);
 	la->status = c ? -c : err;
 	la->duration_ns = (uint64_t)(t1 - t0);
+	PROBE_LAUNCH_END(la);
 }
 
 static void *launcher_main(void *arg)

@@ -18,6 +18,7 @@
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/parse.h"
+#include "daemon/probes.h"
 #include "daemon/strbuf.h"
 
 static unsigned long lease_hash(const char *name)
@@ -146,6 +147,7 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	l->group = req->gid;
 	l->dev = dev;
 	clock_gettime(CLOCK_REALTIME, &l->born);
+	l->born_mono = clock_mono();
 	l->state = LEASE_ACTIVE;
 	atomic_init(&l->ttl, req->ttl);
 	l->heap_idx = REAPER_NOT_QUEUED;
@@ -247,6 +249,8 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 		lease_put(l);
 		return gl_fail_name(req->name, err, "cannot queue the deadline");
 	}
+	atomic_fetch_add(&b->metrics.acquired, 1);
+	PROBE_LEASE_ACQUIRE(l);
 	*out = l;
 	return 0;
 
@@ -260,6 +264,8 @@ err_uncharge:
 
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 {
+	uint64_t bytes;
+	int64_t age;
 	int ret;
 
 	if (uid != 0 && uid != l->owner)
@@ -275,10 +281,15 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	/* queued launches fail, the running one finishes, then memory goes */
 	launch_close(l, -ECANCELED, false);
 	pthread_rwlock_wrlock(&l->mem_lock);
+	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE)
 		lease_free_memory(l);
 	l->state = LEASE_DROPPED;
 	pthread_rwlock_unlock(&l->mem_lock);
+	age = clock_mono() - l->born_mono;
+	atomic_fetch_add(&b->metrics.dropped, 1);
+	atomic_fetch_add(&b->metrics.dropped_ns, (uint64_t)age);
+	PROBE_LEASE_DROP(l, bytes, age);
 	if (notify)
 		broker_emit(b, l, LEASE_EV_DROPPED);
 	lease_put(l);	/* the table's reference */
@@ -288,10 +299,12 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 void lease_expire(struct lease *l)
 {
 	bool expired = false;
+	uint64_t bytes;
 
 	/* in-flight work ends with EKEYEXPIRED, never a partial result */
 	launch_close(l, -EKEYEXPIRED, true);
 	pthread_rwlock_wrlock(&l->mem_lock);
+	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE) {
 		lease_free_memory(l);
 		l->state = LEASE_EXPIRED;
@@ -300,6 +313,8 @@ void lease_expire(struct lease *l)
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (!expired)
 		return;
+	atomic_fetch_add(&l->b->metrics.expired, 1);
+	PROBE_LEASE_EXPIRE(l, bytes);
 	gl_fail(l, -EKEYEXPIRED, "ttl ran out; memory freed");
 	broker_emit(l->b, l, LEASE_EV_EXPIRED);
 }
@@ -451,6 +466,7 @@ ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off)
 	ret = (ssize_t)len;
 	atomic_fetch_add(&l->stats.reads, 1);
 	atomic_fetch_add(&l->stats.bytes_out, len);
+	atomic_fetch_add(&l->b->metrics.bytes_out, len);
 out:
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (ret < 0)
@@ -481,6 +497,7 @@ ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
 	ret = (ssize_t)len;
 	atomic_fetch_add(&l->stats.writes, 1);
 	atomic_fetch_add(&l->stats.bytes_in, len);
+	atomic_fetch_add(&l->b->metrics.bytes_in, len);
 out:
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (ret == -EFBIG)

@@ -58,10 +58,12 @@ struct lease {
 	gid_t group;
 	struct dev *dev;		/* fixed */
 	struct timespec born;		/* CLOCK_REALTIME at acquire */
+	int64_t born_mono;		/* CLOCK_MONOTONIC ns at acquire */
 
 	pthread_rwlock_t mem_lock;	/* copies: read; resize, expiry,
 					 * drop: write */
-	enum lease_state state;		/* mem_lock */
+	_Atomic(enum lease_state) state; /* written under mem_lock (write);
+					 * read lock-free by metrics */
 	struct dev_region *region;	/* mem_lock; NULL when vram == 0 */
 	_Atomic uint64_t vram;		/* bytes reserved; written under
 					 * mem_lock (write) */

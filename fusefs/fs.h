@@ -29,6 +29,7 @@ enum fs_kind {
 	/* static */
 	FS_ROOT,
 	FS_CTL,
+	FS_METRICS,
 	FS_DEVICES,
 	FS_LEASES,
 	FS_LEASES_CTL,

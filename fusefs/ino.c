@@ -18,6 +18,7 @@
 /* Names of the fixed children, by kind. */
 static const char *const kind_names[FS_NR_KINDS] = {
 	[FS_CTL] = GL_FILE_CTL,
+	[FS_METRICS] = "metrics",
 	[FS_DEVICES] = GL_FILE_DEVICES,
 	[FS_LEASES] = GL_FILE_LEASES,
 	[FS_LEASES_CTL] = GL_FILE_CTL,
@@ -38,6 +39,7 @@ static const char *const kind_names[FS_NR_KINDS] = {
 /* Which directory each fixed child lives in. */
 static const enum fs_kind kind_parent[FS_NR_KINDS] = {
 	[FS_CTL] = FS_ROOT,
+	[FS_METRICS] = FS_ROOT,
 	[FS_DEVICES] = FS_ROOT,
 	[FS_LEASES] = FS_ROOT,
 	[FS_LEASES_CTL] = FS_LEASES,
@@ -58,6 +60,7 @@ static const enum fs_kind kind_parent[FS_NR_KINDS] = {
 static const mode_t kind_mode[FS_NR_KINDS] = {
 	[FS_ROOT] = S_IFDIR | 0755,
 	[FS_CTL] = S_IFREG | 0644,
+	[FS_METRICS] = S_IFREG | 0444,
 	[FS_DEVICES] = S_IFDIR | 0755,
 	[FS_LEASES] = S_IFDIR | 0777,
 	[FS_LEASES_CTL] = S_IFREG | 0666,

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus text exposition (format 0.0.4) of the broker. Invariant:
+ * every metric has one HELP and one TYPE line before its samples, label
+ * values are escaped, and counters are read from monotonic sources only.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "daemon/broker.h"
+#include "daemon/lease.h"
+#include "daemon/metrics.h"
+#include "daemon/strbuf.h"
+
+/* Upper bounds of the latency buckets, ms; +Inf is implied. */
+static const double lat_le_ms[METRICS_LAT_BUCKETS] = {
+	0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000,
+};
+
+void metrics_observe_latency(struct metrics *m, uint64_t us)
+{
+	int i;
+
+	for (i = 0; i < METRICS_LAT_BUCKETS; i++)
+		if ((double)us / 1000.0 <= lat_le_ms[i])
+			break;
+	if (i < METRICS_LAT_BUCKETS)
+		atomic_fetch_add(&m->lat_bucket[i], 1);
+	atomic_fetch_add(&m->lat_count, 1);
+	atomic_fetch_add(&m->lat_sum_us, us);
+}
+
+void metrics_escape(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			strbuf_printf(sb, "\\\\");
+		else if (*s == '"')
+			strbuf_printf(sb, "\\\"");
+		else if (*s == '\n')
+			strbuf_printf(sb, "\\n");
+		else
+			strbuf_printf(sb, "%c", *s);
+	}
+}
+
+static void head(struct strbuf *sb, const char *name, const char *type,
+		 const char *help)
+{
+	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+		      type);
+}
+
+static void counter(struct strbuf *sb, const char *name, const char *help,
+		    uint64_t v)
+{
+	head(sb, name, "counter", help);
+	strbuf_printf(sb, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void show_leases(struct broker *b, struct strbuf *sb)
+{
+	uint64_t active = 0, expired = 0;
+	struct cds_lfht_iter iter;
+	int64_t now = clock_mono();
+	struct lease *l;
+
+	head(sb, "gpulease_lease_seconds_total", "counter",
+	     "Seconds each live lease has been held.");
+	rcu_read_lock();
+	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+		/* state is atomic: no lease lock is taken here */
+		if (atomic_load(&l->state) == LEASE_EXPIRED)
+			expired++;
+		else
+			active++;
+		strbuf_printf(sb, "gpulease_lease_seconds_total{lease=\"");
+		metrics_escape(sb, l->name);
+		strbuf_printf(sb, "\",model=\"\"} %.3f\n",
+			      (double)(now - l->born_mono) / NSEC_PER_SEC);
+	}
+	rcu_read_unlock();
+	counter(sb, "gpulease_dropped_lease_seconds_total",
+		"Seconds held by leases that have been dropped.",
+		atomic_load(&b->metrics.dropped_ns) / NSEC_PER_SEC);
+	head(sb, "gpulease_leases", "gauge", "Leases by state.");
+	strbuf_printf(sb, "gpulease_leases{state=\"active\"} %llu\n"
+			  "gpulease_leases{state=\"expired\"} %llu\n",
+		      (unsigned long long)active,
+		      (unsigned long long)expired);
+}
+
+static void show_devices(struct broker *b, struct strbuf *sb)
+{
+	int i;
+
+	head(sb, "gpulease_vram_bytes", "gauge",
+	     "Device memory by device and state.");
+	for (i = 0; i < b->devs.count; i++) {
+		struct dev *d = &b->devs.devs[i];
+		uint64_t used = atomic_load(&d->used);
+
+		strbuf_printf(sb,
+			      "gpulease_vram_bytes{device=\"%d\",state=\"used\"}"
+			      " %llu\n"
+			      "gpulease_vram_bytes{device=\"%d\",state=\"free\"}"
+			      " %llu\n",
+			      i, (unsigned long long)used, i,
+			      (unsigned long long)(d->capacity - used));
+	}
+}
+
+static void show_kernels(struct broker *b, struct strbuf *sb)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} series[] = {
+		{ "gpulease_kernel_launch_total", "Launches finished.",
+		  offsetof(struct kernel_entry, launches) },
+		{ "gpulease_kernel_fail_total",
+		  "Launches finished with an error.",
+		  offsetof(struct kernel_entry, failures) },
+		{ "gpulease_kernel_seconds_total", "Time spent in launches.",
+		  offsetof(struct kernel_entry, ns) },
+	};
+	const struct kernel_entry *e;
+	size_t s;
+	unsigned i;
+
+	for (s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+		head(sb, series[s].name, "counter", series[s].help);
+		for (i = 0; (e = registry_get(&b->reg, i)); i++) {
+			uint64_t v = atomic_load((_Atomic uint64_t *)
+						 ((char *)e + series[s].off));
+
+			strbuf_printf(sb, "%s{kernel=\"", series[s].name);
+			metrics_escape(sb, e->k->name);
+			if (series[s].off == offsetof(struct kernel_entry, ns))
+				strbuf_printf(sb, "\"} %.9f\n",
+					      (double)v / NSEC_PER_SEC);
+			else
+				strbuf_printf(sb, "\"} %llu\n",
+					      (unsigned long long)v);
+		}
+	}
+}
+
+static void show_latency(struct metrics *m, struct strbuf *sb)
+{
+	uint64_t cum = 0;
+	int i;
+
+	head(sb, "gpulease_inference_latency_ms", "histogram",
+	     "Inference request latency in milliseconds.");
+	for (i = 0; i < METRICS_LAT_BUCKETS; i++) {
+		cum += atomic_load(&m->lat_bucket[i]);
+		strbuf_printf(sb,
+			      "gpulease_inference_latency_ms_bucket{le=\"%g\"}"
+			      " %llu\n", lat_le_ms[i],
+			      (unsigned long long)cum);
+	}
+	strbuf_printf(sb,
+		      "gpulease_inference_latency_ms_bucket{le=\"+Inf\"} %llu\n"
+		      "gpulease_inference_latency_ms_sum %.3f\n"
+		      "gpulease_inference_latency_ms_count %llu\n",
+		      (unsigned long long)atomic_load(&m->lat_count),
+		      (double)atomic_load(&m->lat_sum_us) / 1000.0,
+		      (unsigned long long)atomic_load(&m->lat_count));
+}
+
+void metrics_show(struct broker *b, struct strbuf *sb)
+{
+	struct metrics *m = &b->metrics;
+
+	show_leases(b, sb);
+	counter(sb, "gpulease_leases_acquired_total", "Leases acquired.",
+		atomic_load(&m->acquired));
+	counter(sb, "gpulease_leases_dropped_total", "Leases dropped.",
+		atomic_load(&m->dropped));
+	counter(sb, "gpulease_leases_expired_total",
+		"Leases that reached their TTL.", atomic_load(&m->expired));
+	show_devices(b, sb);
+	counter(sb, "gpulease_bytes_in_total",
+		"Bytes copied into lease memory.", atomic_load(&m->bytes_in));
+	counter(sb, "gpulease_bytes_out_total",
+		"Bytes copied out of lease memory.",
+		atomic_load(&m->bytes_out));
+	show_kernels(b, sb);
+	show_latency(m, sb);
+}
