@@ -28,6 +28,7 @@ struct cds_lfht;
 
 enum lease_event {
 	LEASE_EV_RESIZED,	/* vram size changed */
+	LEASE_EV_DATA,		/* the daemon wrote the memory (a launch) */
 	LEASE_EV_EXPIRED,	/* TTL ran out; memory is gone */
 	LEASE_EV_DROPPED,	/* removed other than by rmdir (bind, teardown) */
 };

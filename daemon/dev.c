@@ -8,7 +8,9 @@
 
 #include "daemon/dev.h"
 
+/* In order; the CPU backend comes last and only where nothing else is. */
 static const struct dev_ops *const backends[] = {
+	&dev_cuda_ops,
 	&dev_cpu_ops,
 };
 
@@ -22,6 +24,8 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram)
 		const struct dev_ops *ops = backends[i];
 		int j;
 
+		if (ops == &dev_cpu_ops && s->count)
+			break;
 		n = ops->probe(s->devs + s->count, GL_MAX_DEVICES - s->count,
 			       cpu_vram);
 		if (n < 0)

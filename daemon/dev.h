@@ -88,5 +88,6 @@ struct dev *dev_set_get(struct dev_set *s, unsigned index);
 void dev_set_teardown(struct dev_set *s);
 
 extern const struct dev_ops dev_cpu_ops;
+extern const struct dev_ops dev_cuda_ops;
 
 #endif

@@ -206,7 +206,7 @@ int launch_submit(struct broker *b, struct lease *l,
 	*seq = la->seq;
 	cds_list_add_tail(&la->link, &q->queue);
 	atomic_fetch_add(&q->nr_queued, 1);
-	if (!q->running && !q->ready) {
+	if (!q->running && !q->finishing && !q->ready) {
 		q->ready = true;
 		lease_get(l);	/* the ready list's */
 		pthread_mutex_lock(&lr->lock);
@@ -227,6 +227,7 @@ static void launch_finish(struct launch *la)
 		atomic_fetch_add(&l->lq.failures, 1);
 	atomic_fetch_add(&l->lq.ns, la->duration_ns);
 	registry_account(la->ke, la->status, la->duration_ns);
+	broker_emit(l->b, l, LEASE_EV_DATA);
 	if (la->status)
 		gl_fail(l, la->status, "%s launch %llu failed",
 			la->ke->k->name, (unsigned long long)la->seq);
@@ -256,6 +257,8 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	if (!err)
 		err = l->dev->ops->launch(l->dev, la->ke->k, &args, &la->grid,
 					  &la->cancel);
+	/* a kernel writes the memory behind any page cache of vram */
+	lease_touch_data(l);
 	pthread_rwlock_unlock(&l->mem_lock);
 	t1 = clock_mono();
 
@@ -304,8 +307,15 @@ static void *launcher_main(void *arg)
 
 		if (la) {
 			launch_run(lr, la);
+			/* deliver before the next launch of this lease can
+			 * run: completions arrive in submission order */
 			pthread_mutex_lock(&q->lock);
 			q->running = NULL;
+			q->finishing = true;
+			pthread_mutex_unlock(&q->lock);
+			launch_finish(la);
+			pthread_mutex_lock(&q->lock);
+			q->finishing = false;
 			pthread_cond_broadcast(&q->idle);
 			if (!cds_list_empty(&q->queue) && !q->closed) {
 				q->ready = true;
@@ -316,7 +326,6 @@ static void *launcher_main(void *arg)
 				pthread_mutex_unlock(&lr->lock);
 			}
 			pthread_mutex_unlock(&q->lock);
-			launch_finish(la);
 		}
 		lease_put(l);	/* the ready list's */
 	}
@@ -442,7 +451,7 @@ void launch_close(struct lease *l, int err, bool cancel)
 		atomic_compare_exchange_strong(&q->running->cancel, &zero,
 					       -err);
 	}
-	while (q->running)
+	while (q->running || q->finishing)
 		pthread_cond_wait(&q->idle, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 	cds_list_for_each_entry_safe(la, tmp, &stolen, link) {

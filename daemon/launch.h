@@ -46,9 +46,11 @@ struct launch {
 /* Per-lease launch state, embedded in struct lease. */
 struct launch_queue {
 	pthread_mutex_t lock;
-	pthread_cond_t idle;		/* running went NULL */
+	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
 	struct launch *running;		/* lock */
+	bool finishing;			/* lock; a finished launch's
+					 * completion is being delivered */
 	bool ready;			/* lock; on launcher->ready */
 	int closed;			/* lock; 0 or the -errno of refusal */
 	uint64_t next_seq;		/* lock */

@@ -64,7 +64,7 @@ int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
 	struct lease *l;
 	struct cmdline cl;
 	const char *v;
-	uint64_t n;
+	uint32_t dev;
 	int i, err;
 
 	*bound = false;
@@ -84,9 +84,10 @@ int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
 			if (parse_u32(v, &req.ttl) || !req.ttl)
 				goto bad;
 		} else if (parse_key(w, "device", &v)) {
-			if (parse_u64(v, &n) || n >= GL_MAX_DEVICES)
+			/* a number; no such device is ENOENT from acquire */
+			if (parse_u32(v, &dev))
 				goto bad;
-			req.dev = (unsigned)n;
+			req.dev = dev;
 		} else if (!strcmp(w, "bind")) {
 			req.bind = token;
 		} else {

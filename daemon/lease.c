@@ -148,6 +148,8 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	l->dev = dev;
 	clock_gettime(CLOCK_REALTIME, &l->born);
 	l->born_mono = clock_mono();
+	atomic_init(&l->data_mtime,
+		    l->born.tv_sec * NSEC_PER_SEC + l->born.tv_nsec);
 	l->state = LEASE_ACTIVE;
 	atomic_init(&l->ttl, req->ttl);
 	l->heap_idx = REAPER_NOT_QUEUED;
@@ -377,6 +379,7 @@ int lease_resize(struct lease *l, uint64_t bytes)
 		account_uncharge(&b->acct, l->dev, l->owner, old - bytes);
 	atomic_store(&l->vram, bytes);
 	atomic_fetch_add(&l->stats.resizes, 1);
+	lease_touch_data(l);
 out:
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (err == -EDQUOT)
@@ -511,6 +514,19 @@ out:
 	return ret;
 }
 
+void lease_touch_data(struct lease *l)
+{
+	struct timespec ts;
+	int64_t now, old = atomic_load(&l->data_mtime);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	do {
+		if (now <= old)
+			now = old + 1;
+	} while (!atomic_compare_exchange_weak(&l->data_mtime, &old, now));
+}
+
 int lease_zero_from(struct lease *l, uint64_t off)
 {
 	uint64_t vram;
@@ -521,6 +537,8 @@ int lease_zero_from(struct lease *l, uint64_t off)
 	vram = atomic_load(&l->vram);
 	if (!err && off < vram)
 		err = l->dev->ops->zero(l->region, off, vram - off);
+	if (!err)
+		lease_touch_data(l);
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (err)
 		return gl_fail(l, err, "truncate to %llu",

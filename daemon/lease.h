@@ -59,6 +59,10 @@ struct lease {
 	struct dev *dev;		/* fixed */
 	struct timespec born;		/* CLOCK_REALTIME at acquire */
 	int64_t born_mono;		/* CLOCK_MONOTONIC ns at acquire */
+	_Atomic int64_t data_mtime;	/* CLOCK_REALTIME ns of the last change
+					 * made to the memory by the daemon
+					 * (truncate, resize, launch); strictly
+					 * increasing, so page caches notice */
 
 	pthread_rwlock_t mem_lock;	/* copies: read; resize, expiry,
 					 * drop: write */
@@ -158,6 +162,9 @@ void lease_release_token(struct broker *b, const void *token);
 ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off);
 ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
 		     uint64_t off);
+
+/* lease_touch_data - the memory changed behind the page cache. */
+void lease_touch_data(struct lease *l);
 
 /* lease_zero_from - clear the bytes from @off to the end (truncate). */
 int lease_zero_from(struct lease *l, uint64_t off);

@@ -24,7 +24,7 @@ struct metrics {
 	_Atomic uint64_t bytes_in;	/* bytes written into leases */
 	_Atomic uint64_t bytes_out;	/* bytes read out of leases */
 	_Atomic uint64_t dropped_ns;	/* lifetimes of dropped leases */
-	/* gpulease_inference_latency_ms: cumulative buckets at render */
+	/* gpulease_inference_latency_seconds: per bucket, summed at render */
 	_Atomic uint64_t lat_bucket[METRICS_LAT_BUCKETS];
 	_Atomic uint64_t lat_count;
 	_Atomic uint64_t lat_sum_us;

@@ -77,7 +77,7 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 			return -EINVAL;
 		err = clock_advance_to(&b->clock, v);
 		if (!err)
-			reaper_kick(&b->reaper);
+			reaper_run_due(&b->reaper);
 		return err;
 	}
 	return -EINVAL;

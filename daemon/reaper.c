@@ -154,9 +154,26 @@ void reaper_remove(struct reaper *r, struct lease *l)
 		lease_put(got);
 }
 
-void reaper_kick(struct reaper *r)
+/* Expire every lease whose deadline has passed. Called with r->lock
+ * held; drops it around each expiry. */
+static void reaper_expire_due(struct reaper *r)
+{
+	struct lease *l;
+
+	while (r->nr && atomic_load(&r->heap[0]->deadline_ns) <=
+			clock_now(&r->b->clock)) {
+		l = heap_take(r, 0);
+		pthread_mutex_unlock(&r->lock);
+		lease_expire(l);
+		lease_put(l);
+		pthread_mutex_lock(&r->lock);
+	}
+}
+
+void reaper_run_due(struct reaper *r)
 {
 	pthread_mutex_lock(&r->lock);
+	reaper_expire_due(r);
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -168,29 +185,22 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		int64_t wait_ns, deadline;
+		int64_t wait_ns, at;
 		struct timespec ts;
-		struct lease *l;
 
+		reaper_expire_due(r);
+		if (r->stop)
+			break;
 		if (!r->nr) {
 			pthread_cond_wait(&r->cond, &r->lock);
 			continue;
 		}
-		deadline = atomic_load(&r->heap[0]->deadline_ns);
-		wait_ns = deadline - clock_now(&b->clock);
-		if (wait_ns > 0) {
-			int64_t at = clock_mono() + wait_ns;
-
-			ts.tv_sec = at / NSEC_PER_SEC;
-			ts.tv_nsec = at % NSEC_PER_SEC;
-			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-			continue;
-		}
-		l = heap_take(r, 0);
-		pthread_mutex_unlock(&r->lock);
-		lease_expire(l);
-		lease_put(l);
-		pthread_mutex_lock(&r->lock);
+		wait_ns = atomic_load(&r->heap[0]->deadline_ns) -
+			  clock_now(&b->clock);
+		at = clock_mono() + wait_ns;
+		ts.tv_sec = at / NSEC_PER_SEC;
+		ts.tv_nsec = at % NSEC_PER_SEC;
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;

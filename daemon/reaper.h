@@ -54,7 +54,9 @@ int reaper_update(struct reaper *r, struct lease *l, int64_t deadline);
 /* reaper_remove - unqueue @l if queued and drop the heap's reference. */
 void reaper_remove(struct reaper *r, struct lease *l);
 
-/* reaper_kick - re-read the clock (after clock_offset moved). */
-void reaper_kick(struct reaper *r);
+/* reaper_run_due - expire, in the calling thread, every lease whose
+ * deadline has passed: clock_offset's expiries are done when its write
+ * returns. Sleeps (waits for running launches of expiring leases). */
+void reaper_run_due(struct reaper *r);
 
 #endif

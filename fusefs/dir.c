@@ -139,11 +139,16 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			err = -EISDIR;
 			goto out_err;
 		}
+		/*
+		 * The size stays, so the kernel keeps its cached pages: have
+		 * them dropped before the reply. Bounded: with dirty mmap
+		 * pages the kernel flushes them only after our reply.
+		 */
 		if (n.kind == FS_LEASE_VRAM) {
 			err = lease_zero_from(n.lease, (uint64_t)attr->st_size);
 			if (err)
 				goto out_err;
-			broker_emit(&fs->broker, n.lease, LEASE_EV_RESIZED);
+			fs_notify_wait(fs, n.lease, LEASE_EV_DATA, 200);
 		}
 	}
 	if ((to_set & times) && n.kind == FS_LEASE_DIR) {

@@ -83,6 +83,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = -EISDIR;
 	if (!err && fs_is_lease(n.kind))
 		err = lease_check(n.lease);
+	/* atomic O_TRUNC: vram keeps its size and reads zero from 0 on */
+	if (!err && n.kind == FS_LEASE_VRAM && (fi->flags & O_TRUNC))
+		err = lease_zero_from(n.lease, 0);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -128,6 +131,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_handle *h = fs_handle_of(fi);
 	struct fs *fs = fs_of(req);
+	char *out = NULL;
+	size_t n = 0;
 	int err = 0;
 
 	if (h->node.kind == FS_LEASE_VRAM) {
@@ -151,15 +156,25 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			h->len = len;
 		}
 	}
+	/*
+	 * Copy the slice out: once the reply is sent the client may close
+	 * and release may free @h on another thread, so nothing of @h may
+	 * be touched after fuse_reply_*.
+	 */
+	if (!err && (size_t)off < h->len) {
+		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+		out = malloc(n);
+		if (out)
+			memcpy(out, h->text + off, n);
+		else
+			err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&h->lock);
 	if (err)
 		fuse_reply_err(req, -err);
-	else if ((size_t)off >= h->len)
-		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, h->text + off,
-			       h->len - (size_t)off < size ?
-				       h->len - (size_t)off : size);
-	pthread_mutex_unlock(&h->lock);
+		fuse_reply_buf(req, out, n);
+	free(out);
 }
 
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

@@ -120,6 +120,14 @@ void fs_submit_release(struct fs_handle *h);
 /* notify.c */
 int fs_notify_start(struct fs *fs);
 void fs_notify_stop(struct fs *fs);
+/*
+ * fs_notify_wait - send @ev for @l from the notifier and wait for it, at
+ * most @timeout_ms: an operation may not notify itself (the kernel may
+ * hold what the notification needs until the operation's reply), but it
+ * may wait a bounded time for the notifier to have done it.
+ */
+void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
+		    int timeout_ms);
 extern const struct broker_events fs_broker_events;
 
 /* dir.c */

@@ -227,6 +227,12 @@ void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st)
 	st->st_gid = n->lease->group;
 	st->st_atim = st->st_mtim = st->st_ctim = n->lease->born;
 	if (n->kind == FS_LEASE_VRAM) {
+		int64_t t = atomic_load(&n->lease->data_mtime);
+
+		/* a new mtime makes the kernel drop stale cached pages */
+		st->st_mtim.tv_sec = t / NSEC_PER_SEC;
+		st->st_mtim.tv_nsec = t % NSEC_PER_SEC;
+		st->st_ctim = st->st_mtim;
 		st->st_size = (off_t)atomic_load(&n->lease->vram);
 		st->st_blocks = (st->st_size + 511) / 512;
 	}

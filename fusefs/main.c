@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,22 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * The signals that stop the daemon. libfuse blocks them in its workers,
+ * and the main thread waits for them in fuse_session_loop_mt(); every
+ * other thread (broker, notifier, urcu) must block them too, or a signal
+ * delivered there would set the exit flag without waking anyone.
+ */
+static sigset_t *stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	return set;
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* vram is write-through: a write returns once the lease has it */
@@ -193,6 +210,7 @@ static int fs_serve(struct fs *fs, struct options *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config loop = { .clone_fd = 0,
 					 .max_idle_threads = 16 };
+	sigset_t set;
 	int err = -ENOMEM;
 
 	if (fuse_opt_add_arg(&args, "gpuleased") ||
@@ -222,6 +240,8 @@ static int fs_serve(struct fs *fs, struct options *o)
 	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
 		fs->broker.devs.devs[0].name,
 		(unsigned long long)fs->broker.devs.devs[0].capacity);
+	/* only this thread may take SIGINT/SIGTERM: it ends the loop */
+	pthread_sigmask(SIG_UNBLOCK, stop_signals(&set), NULL);
 	err = fuse_session_loop_mt(fs->se, &loop);
 	if (err > 0)	/* ended by a signal: a clean stop */
 		err = 0;
@@ -247,12 +267,15 @@ out_args:
 int main(int argc, char **argv)
 {
 	struct options o;
+	sigset_t set;
 	struct fs *fs;
 	int err, i;
 
 	err = parse_options(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : 2;
+	/* before any thread exists: they all inherit the blocked set */
+	pthread_sigmask(SIG_BLOCK, stop_signals(&set), NULL);
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return 1;

@@ -18,11 +18,13 @@ struct notify_item {
 	struct notify_item *next;
 	struct lease *lease;	/* reference */
 	enum lease_event ev;
+	bool *done;		/* set under nt->lock once sent, or NULL */
 };
 
 struct fs_notify {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t sent;			/* an item with done was sent */
 	struct notify_item *head, **tail;	/* lock; FIFO */
 	bool stop;				/* lock */
 	pthread_t thread;
@@ -50,6 +52,7 @@ static void notify_send(struct fs *fs, struct notify_item *it)
 		notify_inval(fs, l, FS_LEASE_DIR);
 		/* fall through */
 	case LEASE_EV_RESIZED:
+	case LEASE_EV_DATA:
 		notify_inval(fs, l, FS_LEASE_VRAM);
 		break;
 	}
@@ -74,35 +77,69 @@ static void *notify_main(void *arg)
 		if (!nt->stop)
 			notify_send(nt->fs, it);
 		lease_put(it->lease);
-		free(it);
 		pthread_mutex_lock(&nt->lock);
+		if (it->done) {
+			*it->done = true;
+			pthread_cond_broadcast(&nt->sent);
+		}
+		free(it);
 	}
 	pthread_mutex_unlock(&nt->lock);
 	return NULL;
 }
 
-static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
+/* Queue @ev for @l; with @done, the caller waits on nt->sent for it. */
+static struct fs_notify *notify_queue(struct fs *fs, struct lease *l,
+				      enum lease_event ev, bool *done)
 {
-	struct fs_notify *nt = ((struct fs *)ctx)->notify;
+	struct fs_notify *nt = fs->notify;
 	struct notify_item *it;
 
 	if (!nt)
-		return;
+		return NULL;
 	it = malloc(sizeof(*it));
 	if (!it) {
-		/* the kernel's caches expire on their own (timeout 0) */
+		/* attributes are never cached; pages are, until next open */
 		gl_info("lease %s: no memory to queue an invalidation",
 			l->name);
-		return;
+		return NULL;
 	}
 	lease_get(l);
 	it->lease = l;
 	it->ev = ev;
 	it->next = NULL;
+	it->done = done;
 	pthread_mutex_lock(&nt->lock);
 	*nt->tail = it;
 	nt->tail = &it->next;
 	pthread_cond_signal(&nt->cond);
+	if (!done)
+		pthread_mutex_unlock(&nt->lock);
+	return nt;
+}
+
+static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
+{
+	notify_queue(ctx, l, ev, NULL);
+}
+
+void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
+		    int timeout_ms)
+{
+	struct timespec ts;
+	struct fs_notify *nt;
+	bool done = false;
+
+	nt = notify_queue(fs, l, ev, &done);
+	if (!nt)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)timeout_ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	while (!done)
+		if (pthread_cond_timedwait(&nt->sent, &nt->lock, &ts))
+			break;
 	pthread_mutex_unlock(&nt->lock);
 }
 
@@ -121,6 +158,7 @@ int fs_notify_start(struct fs *fs)
 	nt->fs = fs;
 	pthread_mutex_init(&nt->lock, NULL);
 	pthread_cond_init(&nt->cond, NULL);
+	pthread_cond_init(&nt->sent, NULL);
 	err = pthread_create(&nt->thread, NULL, notify_main, nt);
 	if (err) {
 		pthread_cond_destroy(&nt->cond);
@@ -144,6 +182,7 @@ void fs_notify_stop(struct fs *fs)
 	pthread_mutex_unlock(&nt->lock);
 	pthread_join(nt->thread, NULL);
 	fs->notify = NULL;
+	pthread_cond_destroy(&nt->sent);
 	pthread_cond_destroy(&nt->cond);
 	pthread_mutex_destroy(&nt->lock);
 	free(nt);

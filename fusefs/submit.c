@@ -159,6 +159,8 @@ void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,
 {
 	struct fs_cq *cq = h->cq;
 
+	/* our own reference: after the reply, release may put the handle's */
+	atomic_fetch_add(&cq->refs, 1);
 	pthread_mutex_lock(&cq->lock);
 	if (cq->lines.len > cq->head || !cq->outstanding)
 		cq_reply(cq, req, size);	/* lines, or end of file */
@@ -171,6 +173,7 @@ void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,
 		cq->reader_size = size;
 	}
 	pthread_mutex_unlock(&cq->lock);
+	cq_put(cq);
 }
 
 void fs_submit_release(struct fs_handle *h)

@@ -1,0 +1,912 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CUDA device: libcuda.so.1 (and libcublas) through dlopen, so the
+ * daemon runs where no driver exists; memory through the virtual memory
+ * management API; kernels from the embedded fatbin.
+ *
+ * A region is one physical handle (cuMemCreate, its size rounded up to
+ * the allocation granularity) mapped read-write at its own reserved
+ * address range, plus one non-blocking stream. Every operation on a
+ * region is ordered on that stream and waited for before it returns, so
+ * no device work of a region outlives the call that queued it: copies,
+ * zeroing, resizes and launches (a cancelled launch too: a kernel cannot
+ * be preempted, so the wait ends only when it is done). A resize maps a
+ * new handle of the new size at a new range, copies the common prefix
+ * and frees the old one: the address moves, which is safe because a
+ * resize holds the lease's mem_lock for writing and launches resolve
+ * their addresses afresh under its read side.
+ *
+ * Invariants: a live cuda_region has exactly one handle, mapped over its
+ * whole reserved range (mem.size bytes, a multiple of the granularity,
+ * >= base.bytes); it is on its device's region list, whose lock guards
+ * the list and every region's mem fields against launch lookups. Bytes
+ * past base.bytes are unspecified and are zeroed when a resize makes
+ * them part of the lease.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/cuda-api.h"
+#include "daemon/dev.h"
+#include "daemon/log.h"
+#include "kernels/fatbin.h"
+#include "uapi/gpulease.h"
+
+/*
+ * Weak, so programs that link the daemon core without kernels/fatbin.o
+ * (the unit tests) still link; gpuleased always has it. Without it a
+ * device is not used (its kernels could not run).
+ */
+#pragma weak gl_fatbin
+#pragma weak gl_fatbin_len
+
+/* Device memory kept out of capacity: context, module, cuBLAS. */
+#define CUDA_HEADROOM_MIN	(256ull << 20)
+#define CUDA_HEADROOM_SHIFT	5		/* total / 32 */
+
+/* Stream polling while a launch runs: first sleep, longest sleep. */
+#define CUDA_POLL_MIN_NS	2000L
+#define CUDA_POLL_MAX_NS	500000L
+
+/* The loaded libraries; set up by the first probe, never unloaded. */
+static struct {
+	void *lib;		/* libcuda, NULL until loaded */
+	struct cuda_api cu;
+	void *blas_lib;		/* NULL: matmul runs the fatbin's kernel */
+	struct cublas_api blas;
+} cuda;
+
+struct cuda_region;
+
+struct cuda_dev {
+	CUdevice cudev;
+	CUcontext ctx;			/* primary context, retained */
+	CUmodule mod;
+	CUfunction fn[GL_K_COUNT];	/* by kernel id; NULL: missing */
+	size_t gran;			/* bytes, allocation granularity */
+	CUstream stream;		/* launches that name no region */
+	cublasHandle_t blas;		/* NULL: no cuBLAS on this device */
+	pthread_mutex_t blas_lock;	/* guards blas's stream binding */
+	pthread_mutex_t lock;		/* guards regions and their mem */
+	struct cuda_region *regions;	/* live regions, a list */
+};
+
+/* One physical handle mapped at one reserved range. */
+struct cuda_mem {
+	CUdeviceptr va;
+	CUmemGenericAllocationHandle handle;
+	size_t size;			/* bytes, mapped and reserved */
+};
+
+struct cuda_region {
+	struct dev_region base;
+	struct cuda_mem mem;		/* writes under cuda_dev.lock */
+	CUstream stream;		/* owned; every op of the region */
+	struct cuda_region *next, *prev; /* cuda_dev.regions, its lock */
+};
+
+static struct cuda_region *to_cuda(struct dev_region *r)
+{
+	return (struct cuda_region *)r;
+}
+
+static struct cuda_dev *cuda_of(struct dev_region *r)
+{
+	return r->dev->priv;
+}
+
+/*
+ * Map a CUresult onto an errno: out of memory is ENOSPC (the caller
+ * reports it), anything else EIO with a log line naming @what.
+ */
+static int cuda_err(CUresult rc, const char *what)
+{
+	const char *name = NULL;
+
+	if (rc == CUDA_SUCCESS)
+		return 0;
+	if (rc == CUDA_ERROR_OUT_OF_MEMORY)
+		return -ENOSPC;
+	if (cuda.cu.GetErrorName)
+		cuda.cu.GetErrorName(rc, &name);
+	gl_info("cuda: %s: %s (%d)", what, name ? name : "unknown error",
+		rc);
+	return -EIO;
+}
+
+/* The driver's current context is per thread: set it on every entry. */
+static int cuda_enter(struct cuda_dev *cd)
+{
+	return cuda_err(cuda.cu.CtxSetCurrent(cd->ctx), "cuCtxSetCurrent");
+}
+
+#define CU_SYM(field, suffix)						\
+	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field) }
+
+static const struct cuda_sym {
+	const char *name;	/* as cuGetProcAddress knows it */
+	const char *export;	/* as dlsym finds it */
+	size_t off;
+} cuda_syms[] = {
+	CU_SYM(GetErrorName, ""),
+	CU_SYM(Init, ""),
+	CU_SYM(DriverGetVersion, ""),
+	CU_SYM(DeviceGetCount, ""),
+	CU_SYM(DeviceGet, ""),
+	CU_SYM(DeviceGetName, ""),
+	CU_SYM(DeviceGetAttribute, ""),
+	CU_SYM(DeviceTotalMem, "_v2"),
+	CU_SYM(DevicePrimaryCtxRetain, ""),
+	CU_SYM(DevicePrimaryCtxRelease, "_v2"),
+	CU_SYM(CtxSetCurrent, ""),
+	CU_SYM(MemGetInfo, "_v2"),
+	CU_SYM(MemGetAllocationGranularity, ""),
+	CU_SYM(MemCreate, ""),
+	CU_SYM(MemRelease, ""),
+	CU_SYM(MemAddressReserve, ""),
+	CU_SYM(MemAddressFree, ""),
+	CU_SYM(MemMap, ""),
+	CU_SYM(MemUnmap, ""),
+	CU_SYM(MemSetAccess, ""),
+	CU_SYM(MemcpyHtoDAsync, "_v2"),
+	CU_SYM(MemcpyDtoHAsync, "_v2"),
+	CU_SYM(MemcpyDtoDAsync, "_v2"),
+	CU_SYM(MemsetD8Async, ""),
+	CU_SYM(StreamCreate, ""),
+	CU_SYM(StreamDestroy, "_v2"),
+	CU_SYM(StreamQuery, ""),
+	CU_SYM(StreamSynchronize, ""),
+	CU_SYM(ModuleLoadData, ""),
+	CU_SYM(ModuleUnload, ""),
+	CU_SYM(ModuleGetFunction, ""),
+	CU_SYM(LaunchKernel, ""),
+};
+
+#undef CU_SYM
+
+#define BLAS_SYM(field, export) { export, offsetof(struct cublas_api, field) }
+
+static const struct blas_sym {
+	const char *export;
+	size_t off;
+} blas_syms[] = {
+	BLAS_SYM(Create, "cublasCreate_v2"),
+	BLAS_SYM(Destroy, "cublasDestroy_v2"),
+	BLAS_SYM(SetStream, "cublasSetStream_v2"),
+	BLAS_SYM(SetWorkspace, "cublasSetWorkspace_v2"),
+	BLAS_SYM(SgemmStridedBatched, "cublasSgemmStridedBatched"),
+};
+
+#undef BLAS_SYM
+
+/*
+ * Load libcuda ($GL_LIBCUDA, else libcuda.so.1) and every entry point:
+ * through cuGetProcAddress_v2 at the 12.0 ABI where the driver has it,
+ * else (or for a symbol it does not give) by the versioned export.
+ */
+static int cuda_load(void)
+{
+	const char *path = getenv("GL_LIBCUDA");
+	cuda_get_proc_fn gpa;
+	struct cuda_api cu;
+	void *lib, *f;
+	size_t i;
+
+	if (cuda.lib)
+		return 0;
+	if (!path || !*path)
+		path = "libcuda.so.1";
+	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		gl_info("cuda: no driver (%s not loaded): no CUDA device",
+			path);
+		return -ENODEV;
+	}
+	*(void **)&gpa = dlsym(lib, "cuGetProcAddress_v2");
+	memset(&cu, 0, sizeof(cu));
+	for (i = 0; i < sizeof(cuda_syms) / sizeof(cuda_syms[0]); i++) {
+		int status = -1;
+
+		f = NULL;
+		if (gpa && (gpa(cuda_syms[i].name, &f, CUDA_API_ABI_VERSION,
+				CU_GET_PROC_ADDRESS_LEGACY_STREAM, &status) ||
+			    status != CU_GET_PROC_ADDRESS_SUCCESS))
+			f = NULL;
+		if (!f)
+			f = dlsym(lib, cuda_syms[i].export);
+		if (!f) {
+			gl_info("cuda: %s lacks %s: no CUDA device", path,
+				cuda_syms[i].export);
+			dlclose(lib);
+			return -ENODEV;
+		}
+		memcpy((char *)&cu + cuda_syms[i].off, &f, sizeof(f));
+	}
+	cuda.cu = cu;
+	cuda.lib = lib;
+	return 0;
+}
+
+/*
+ * Load cuBLAS ($GL_LIBCUBLAS, else the newest soname found). Quiet when
+ * absent; matmul then runs the fatbin's tiled kernel.
+ */
+static void cuda_load_blas(void)
+{
+	static const char *const names[] = {
+		"libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
+		"libcublas.so",
+	};
+	const char *path = getenv("GL_LIBCUBLAS");
+	struct cublas_api blas;
+	void *lib = NULL, *f;
+	size_t i;
+
+	if (cuda.blas_lib)
+		return;
+	if (path && *path)
+		lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	for (i = 0; !path && !lib && i < sizeof(names) / sizeof(names[0]);
+	     i++)
+		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return;
+	for (i = 0; i < sizeof(blas_syms) / sizeof(blas_syms[0]); i++) {
+		f = dlsym(lib, blas_syms[i].export);
+		if (!f) {
+			gl_info("cuda: cuBLAS lacks %s: matmul uses the "
+				"built-in kernel", blas_syms[i].export);
+			dlclose(lib);
+			return;
+		}
+		memcpy((char *)&blas + blas_syms[i].off, &f, sizeof(f));
+	}
+	cuda.blas = blas;
+	cuda.blas_lib = lib;
+}
+
+static void cuda_prop(const struct cuda_dev *cd, CUmemAllocationProp *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p->requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+	p->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	p->location.id = cd->cudev;
+}
+
+/* Undo cuda_dev_open() on a device it finished or left half done. */
+static void cuda_dev_close(struct cuda_dev *cd)
+{
+	if (cd->ctx)
+		cuda.cu.CtxSetCurrent(cd->ctx);
+	if (cd->blas)
+		cuda.blas.Destroy(cd->blas);
+	if (cd->stream)
+		cuda.cu.StreamDestroy(cd->stream);
+	if (cd->mod)
+		cuda.cu.ModuleUnload(cd->mod);
+	if (cd->ctx) {
+		cuda.cu.CtxSetCurrent(NULL);
+		cuda.cu.DevicePrimaryCtxRelease(cd->cudev);
+	}
+	pthread_mutex_destroy(&cd->blas_lock);
+	pthread_mutex_destroy(&cd->lock);
+	free(cd);
+}
+
+/* The device's kernels, from the fatbin; 0 or -ENODEV (logged). */
+static int cuda_dev_module(struct cuda_dev *cd, struct dev *d)
+{
+	const struct gl_kernel *k;
+	CUresult rc;
+	unsigned int id;
+
+	if (!gl_fatbin || !gl_fatbin_len) {
+		gl_info("cuda: %s: no kernel fatbin in this program: not used",
+			d->name);
+		return -ENODEV;
+	}
+	rc = cuda.cu.ModuleLoadData(&cd->mod, gl_fatbin);
+	if (rc) {
+		cd->mod = NULL;
+		cuda_err(rc, "cuModuleLoadData");
+		gl_info("cuda: %s: the kernels do not load: not used",
+			d->name);
+		return -ENODEV;
+	}
+	for (id = 0; id < GL_K_COUNT; id++) {
+		k = gl_kernel_get(id);
+		if (cuda.cu.ModuleGetFunction(&cd->fn[id], cd->mod, k->name)) {
+			cd->fn[id] = NULL;
+			gl_info("cuda: %s: no kernel %s in the fatbin",
+				d->name, k->name);
+		}
+	}
+	return 0;
+}
+
+/* One cuBLAS handle per device, workspace-free (see cuda_matmul). */
+static void cuda_dev_blas(struct cuda_dev *cd)
+{
+	if (!cuda.blas_lib)
+		return;
+	if (cuda.blas.Create(&cd->blas) != CUBLAS_STATUS_SUCCESS) {
+		cd->blas = NULL;
+		gl_info("cuda: cublasCreate failed: matmul uses the built-in "
+			"kernel");
+	}
+}
+
+/*
+ * Open device @ordinal into @d: context, granularity, kernels, cuBLAS,
+ * capacity. Returns 0, or -errno when the device is not to be used.
+ */
+static int cuda_dev_open(struct dev *d, int ordinal)
+{
+	CUmemAllocationProp prop;
+	size_t total, free_b, headroom;
+	struct cuda_dev *cd;
+	int vmm = 0, err;
+
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		return -ENOMEM;
+	pthread_mutex_init(&cd->lock, NULL);
+	pthread_mutex_init(&cd->blas_lock, NULL);
+	err = cuda_err(cuda.cu.DeviceGet(&cd->cudev, ordinal), "cuDeviceGet");
+	if (err)
+		goto err_close;
+	if (cuda.cu.DeviceGetName(d->name, sizeof(d->name), cd->cudev))
+		snprintf(d->name, sizeof(d->name), "cuda%d", ordinal);
+	d->name[sizeof(d->name) - 1] = '\0';
+	if (cuda.cu.DeviceGetAttribute(&vmm,
+		CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+		cd->cudev) || !vmm) {
+		gl_info("cuda: %s: no virtual memory management: not used",
+			d->name);
+		err = -ENODEV;
+		goto err_close;
+	}
+	err = cuda_err(cuda.cu.DeviceTotalMem(&total, cd->cudev),
+		       "cuDeviceTotalMem");
+	if (err)
+		goto err_close;
+	err = cuda_err(cuda.cu.DevicePrimaryCtxRetain(&cd->ctx, cd->cudev),
+		       "cuDevicePrimaryCtxRetain");
+	if (err) {
+		cd->ctx = NULL;
+		goto err_close;
+	}
+	err = cuda_enter(cd);
+	if (err)
+		goto err_close;
+	cuda_prop(cd, &prop);
+	err = cuda_err(cuda.cu.MemGetAllocationGranularity(&cd->gran, &prop,
+				CU_MEM_ALLOC_GRANULARITY_MINIMUM),
+		       "cuMemGetAllocationGranularity");
+	if (!err && !cd->gran)
+		err = -EIO;
+	if (err)
+		goto err_close;
+	err = cuda_err(cuda.cu.StreamCreate(&cd->stream,
+					    CU_STREAM_NON_BLOCKING),
+		       "cuStreamCreate");
+	if (err) {
+		cd->stream = NULL;
+		goto err_close;
+	}
+	err = cuda_dev_module(cd, d);
+	if (err)
+		goto err_close;
+	cuda_dev_blas(cd);
+	err = cuda_err(cuda.cu.MemGetInfo(&free_b, &total), "cuMemGetInfo");
+	if (err)
+		goto err_close;
+	headroom = total >> CUDA_HEADROOM_SHIFT;
+	if (headroom < CUDA_HEADROOM_MIN)
+		headroom = CUDA_HEADROOM_MIN;
+	if (free_b <= headroom + cd->gran) {
+		gl_info("cuda: %s: too little free memory: not used",
+			d->name);
+		err = -ENOSPC;
+		goto err_close;
+	}
+	d->capacity = (free_b - headroom) / cd->gran * cd->gran;
+	d->priv = cd;
+	return 0;
+
+err_close:
+	cuda_dev_close(cd);
+	return err;
+}
+
+static int cuda_probe(struct dev *devs, int max, uint64_t cpu_vram)
+{
+	int count = 0, i, n = 0;
+	CUresult rc;
+
+	if (max < 1 || cuda_load())
+		return 0;
+	rc = cuda.cu.Init(0);
+	if (!rc)
+		rc = cuda.cu.DeviceGetCount(&count);
+	if (rc || count <= 0) {
+		gl_info("cuda: driver loaded, no usable device (%d)", rc);
+		return 0;
+	}
+	cuda_load_blas();
+	for (i = 0; i < count && n < max; i++) {
+		memset(&devs[n], 0, sizeof(devs[n]));
+		if (!cuda_dev_open(&devs[n], i))
+			n++;
+	}
+	cuda.cu.CtxSetCurrent(NULL);
+	return n;
+}
+
+/* Wait for @s to drain; 0 or -EIO (logged). */
+static int cuda_sync(CUstream s, const char *what)
+{
+	return cuda_err(cuda.cu.StreamSynchronize(s), what);
+}
+
+/* Unmap, release and unreserve @m; the range must be idle. */
+static void cuda_mem_free(const struct cuda_mem *m)
+{
+	cuda.cu.MemUnmap(m->va, m->size);
+	cuda.cu.MemRelease(m->handle);
+	cuda.cu.MemAddressFree(m->va, m->size);
+}
+
+/* One handle of @size bytes mapped read-write at a fresh range. */
+static int cuda_mem_alloc(struct cuda_dev *cd, size_t size,
+			  struct cuda_mem *m)
+{
+	CUmemAllocationProp prop;
+	CUmemAccessDesc access;
+	int err;
+
+	cuda_prop(cd, &prop);
+	m->size = size;
+	err = cuda_err(cuda.cu.MemCreate(&m->handle, size, &prop, 0),
+		       "cuMemCreate");
+	if (err)
+		return err;
+	err = cuda_err(cuda.cu.MemAddressReserve(&m->va, size, cd->gran, 0,
+						 0), "cuMemAddressReserve");
+	if (err)
+		goto err_release;
+	err = cuda_err(cuda.cu.MemMap(m->va, size, 0, m->handle, 0),
+		       "cuMemMap");
+	if (err)
+		goto err_free;
+	memset(&access, 0, sizeof(access));
+	access.location = prop.location;
+	access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+	err = cuda_err(cuda.cu.MemSetAccess(m->va, size, &access, 1),
+		       "cuMemSetAccess");
+	if (err)
+		goto err_unmap;
+	return 0;
+
+err_unmap:
+	cuda.cu.MemUnmap(m->va, size);
+err_free:
+	cuda.cu.MemAddressFree(m->va, size);
+err_release:
+	cuda.cu.MemRelease(m->handle);
+	return err;
+}
+
+/* @bytes rounded up to the granularity; -ENOSPC when it cannot be. */
+static int cuda_round(const struct cuda_dev *cd, uint64_t bytes,
+		      size_t *size)
+{
+	if (bytes > SIZE_MAX - cd->gran)
+		return -ENOSPC;
+	*size = (size_t)((bytes + cd->gran - 1) / cd->gran * cd->gran);
+	return 0;
+}
+
+static int cuda_zero_sync(struct cuda_region *r, uint64_t off, uint64_t len)
+{
+	int err;
+
+	if (!len)
+		return 0;
+	err = cuda_err(cuda.cu.MemsetD8Async(r->mem.va + off, 0, len,
+					     r->stream), "cuMemsetD8Async");
+	if (!err)
+		err = cuda_sync(r->stream, "zero");
+	return err;
+}
+
+static int cuda_reserve(struct dev *d, uint64_t bytes,
+			struct dev_region **out)
+{
+	struct cuda_dev *cd = d->priv;
+	struct cuda_region *r;
+	size_t size;
+	int err;
+
+	err = cuda_round(cd, bytes, &size);
+	if (err)
+		return err;
+	err = cuda_enter(cd);
+	if (err)
+		return err;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	err = cuda_err(cuda.cu.StreamCreate(&r->stream,
+					    CU_STREAM_NON_BLOCKING),
+		       "cuStreamCreate");
+	if (err)
+		goto err_free;
+	err = cuda_mem_alloc(cd, size, &r->mem);
+	if (err)
+		goto err_stream;
+	/* no lease ever sees another's bytes */
+	err = cuda_zero_sync(r, 0, bytes);
+	if (err)
+		goto err_mem;
+	r->base.dev = d;
+	r->base.bytes = bytes;
+	pthread_mutex_lock(&cd->lock);
+	r->next = cd->regions;
+	if (r->next)
+		r->next->prev = r;
+	cd->regions = r;
+	pthread_mutex_unlock(&cd->lock);
+	*out = &r->base;
+	return 0;
+
+err_mem:
+	cuda_mem_free(&r->mem);
+err_stream:
+	cuda.cu.StreamDestroy(r->stream);
+err_free:
+	free(r);
+	return err;
+}
+
+static int cuda_resize(struct dev_region *base, uint64_t bytes)
+{
+	struct cuda_region *r = to_cuda(base);
+	struct cuda_dev *cd = cuda_of(base);
+	uint64_t old = base->bytes;
+	struct cuda_mem m, prev;
+	size_t size;
+	int err;
+
+	err = cuda_round(cd, bytes, &size);
+	if (!err)
+		err = cuda_enter(cd);
+	if (err)
+		return err;
+	if (size == r->mem.size) {
+		/* the handle fits: only the newly exposed tail changes */
+		err = bytes > old ? cuda_zero_sync(r, old, bytes - old) : 0;
+		if (!err)
+			base->bytes = bytes;
+		return err;
+	}
+	err = cuda_mem_alloc(cd, size, &m);
+	if (err)
+		return err;
+	err = cuda_err(cuda.cu.MemcpyDtoDAsync(m.va, r->mem.va,
+					       old < bytes ? old : bytes,
+					       r->stream), "cuMemcpyDtoDAsync");
+	if (!err && bytes > old)
+		err = cuda_err(cuda.cu.MemsetD8Async(m.va + old, 0,
+						     bytes - old, r->stream),
+			       "cuMemsetD8Async");
+	if (!err)
+		err = cuda_sync(r->stream, "resize");
+	if (err) {
+		cuda_sync(r->stream, "resize");
+		cuda_mem_free(&m);
+		return err;
+	}
+	pthread_mutex_lock(&cd->lock);
+	prev = r->mem;
+	r->mem = m;
+	pthread_mutex_unlock(&cd->lock);
+	cuda_mem_free(&prev);
+	base->bytes = bytes;
+	return 0;
+}
+
+static void cuda_release(struct dev_region *base)
+{
+	struct cuda_region *r = to_cuda(base);
+	struct cuda_dev *cd = cuda_of(base);
+
+	cuda_enter(cd);
+	cuda_sync(r->stream, "release");
+	pthread_mutex_lock(&cd->lock);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		cd->regions = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&cd->lock);
+	cuda_mem_free(&r->mem);
+	cuda.cu.StreamDestroy(r->stream);
+	free(r);
+}
+
+static int cuda_copy_in(struct dev_region *base, uint64_t off,
+			const void *src, size_t len)
+{
+	struct cuda_region *r = to_cuda(base);
+	int err;
+
+	if (!len)
+		return 0;
+	err = cuda_enter(cuda_of(base));
+	if (!err)
+		err = cuda_err(cuda.cu.MemcpyHtoDAsync(r->mem.va + off, src,
+						       len, r->stream),
+			       "cuMemcpyHtoDAsync");
+	/* pageable source: wait before the caller may reuse it */
+	if (!err)
+		err = cuda_sync(r->stream, "copy in");
+	return err;
+}
+
+static int cuda_copy_out(struct dev_region *base, uint64_t off, void *dst,
+			 size_t len)
+{
+	struct cuda_region *r = to_cuda(base);
+	int err;
+
+	if (!len)
+		return 0;
+	err = cuda_enter(cuda_of(base));
+	if (!err)
+		err = cuda_err(cuda.cu.MemcpyDtoHAsync(dst, r->mem.va + off,
+						       len, r->stream),
+			       "cuMemcpyDtoHAsync");
+	if (!err)
+		err = cuda_sync(r->stream, "copy out");
+	return err;
+}
+
+static int cuda_zero(struct dev_region *base, uint64_t off, uint64_t len)
+{
+	int err = cuda_enter(cuda_of(base));
+
+	return err ? err : cuda_zero_sync(to_cuda(base), off, len);
+}
+
+static void cuda_teardown(struct dev *d)
+{
+	struct cuda_dev *cd = d->priv;
+
+	if (!cd)
+		return;
+	if (cd->regions)
+		gl_info("cuda: %s: teardown with live regions", d->name);
+	cuda_dev_close(cd);
+	d->priv = NULL;
+}
+
+static int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
+			void **ptr)
+{
+	*ptr = base ? (void *)(uintptr_t)(to_cuda(base)->mem.va + off) : NULL;
+	return 0;
+}
+
+/*
+ * The stream of the region @args point into (the caller holds it for
+ * the whole launch), or the device's own for a launch with no buffer.
+ */
+static CUstream cuda_stream_of(struct cuda_dev *cd,
+			       const struct gl_kargs *args)
+{
+	CUstream s = cd->stream;
+	struct cuda_region *r;
+	CUdeviceptr p = 0;
+	uint32_t i;
+
+	for (i = 0; i < args->count && !p; i++)
+		if (args->v[i].type == GL_KT_BUF)
+			p = (CUdeviceptr)(uintptr_t)args->v[i].buf.ptr;
+	if (!p)
+		return s;
+	pthread_mutex_lock(&cd->lock);
+	for (r = cd->regions; r; r = r->next)
+		if (p >= r->mem.va && p - r->mem.va < r->mem.size) {
+			s = r->stream;
+			break;
+		}
+	pthread_mutex_unlock(&cd->lock);
+	return s;
+}
+
+/*
+ * Wait for @s by polling, so a cancel is seen while the kernel runs. A
+ * kernel cannot be preempted: on cancel the wait goes on until the
+ * stream drains, then the cancel's errno is returned.
+ */
+static int cuda_wait(CUstream s, atomic_int *cancel)
+{
+	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
+	CUresult rc;
+	int c;
+
+	for (;;) {
+		rc = cuda.cu.StreamQuery(s);
+		if (rc != CUDA_ERROR_NOT_READY)
+			return cuda_err(rc, "kernel");
+		c = 0;
+		if (c) {
+			cuda_sync(s, "cancelled kernel");
+			return -c;
+		}
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < CUDA_POLL_MAX_NS)
+			ts.tv_nsec *= 2;
+	}
+}
+
+static uint32_t cuda_ld(uint32_t ld, uint32_t cols)
+{
+	if (ld)
+		return ld;
+	return cols ? cols : 1;
+}
+
+/*
+ * matmul through cuBLAS. Our matrices are row-major; cuBLAS's are
+ * column-major, and a row-major r x c matrix is the column-major c x r
+ * matrix of its transpose with the same leading dimension. So
+ * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: cuBLAS gets
+ * (B, A) in that order, m and n swapped, each op as the client wrote
+ * it. cuBLAS runs with no workspace: one handle is shared by every
+ * stream of the device (rebound under blas_lock, only for the enqueue),
+ * and no device memory is used outside the leases. -EIO on failure.
+ */
+static int cuda_matmul(struct cuda_dev *cd, CUstream s,
+		       const struct gl_kargs *a)
+{
+	uint32_t m = a->v[0].u32, n = a->v[1].u32, k = a->v[2].u32;
+	uint32_t ta = a->v[3].u32, tb = a->v[4].u32, batch = a->v[5].u32;
+	uint32_t lda = cuda_ld(a->v[6].u32, ta ? m : k);
+	uint32_t ldb = cuda_ld(a->v[7].u32, tb ? k : n);
+	uint32_t ldc = cuda_ld(a->v[8].u32, n);
+	long long sa = batch > 1 ? (long long)a->v[9].u64 : 0;
+	long long sb = batch > 1 ? (long long)a->v[10].u64 : 0;
+	long long sc = batch > 1 ? (long long)a->v[11].u64 : 0;
+	float alpha = a->v[12].f32, beta = a->v[13].f32;
+	cublasStatus_t st;
+
+	if (!batch || !m || !n)
+		return 0;
+	pthread_mutex_lock(&cd->blas_lock);
+	st = cuda.blas.SetStream(cd->blas, s);
+	if (!st)
+		st = cuda.blas.SetWorkspace(cd->blas, NULL, 0);
+	if (!st)
+		st = cuda.blas.SgemmStridedBatched(cd->blas,
+				tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+				ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+				(int)n, (int)m, (int)k, &alpha,
+				a->v[15].buf.ptr, (int)ldb, sb,
+				a->v[14].buf.ptr, (int)lda, sa, &beta,
+				a->v[16].buf.ptr, (int)ldc, sc, (int)batch);
+	pthread_mutex_unlock(&cd->blas_lock);
+	if (st) {
+		gl_info("cuda: cublasSgemmStridedBatched: status %d", st);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Point params[i] at each argument's value, buffers as device pointers. */
+static int cuda_params(const struct gl_kargs *args, uint64_t *vals,
+		       void **params)
+{
+	uint32_t i;
+
+	if (args->count > GL_KPARAMS_MAX)
+		return -EINVAL;
+	for (i = 0; i < args->count; i++) {
+		const struct gl_karg *a = &args->v[i];
+
+		vals[i] = 0;
+		switch (a->type) {
+		case GL_KT_U32:
+			memcpy(&vals[i], &a->u32, sizeof(a->u32));
+			break;
+		case GL_KT_I32:
+			memcpy(&vals[i], &a->i32, sizeof(a->i32));
+			break;
+		case GL_KT_U64:
+			vals[i] = a->u64;
+			break;
+		case GL_KT_F32:
+			memcpy(&vals[i], &a->f32, sizeof(a->f32));
+			break;
+		case GL_KT_F64:
+			memcpy(&vals[i], &a->f64, sizeof(a->f64));
+			break;
+		case GL_KT_BUF:
+		case GL_KT_IO:
+			vals[i] = (CUdeviceptr)(uintptr_t)a->buf.ptr;
+			break;
+		default:
+			return -EINVAL;
+		}
+		params[i] = &vals[i];
+	}
+	return 0;
+}
+
+static int cuda_launch(struct dev *d, const struct gl_kernel *k,
+		       const struct gl_kargs *args, const struct gl_grid *grid,
+		       atomic_int *cancel)
+{
+	struct cuda_dev *cd = d->priv;
+	void *params[GL_KPARAMS_MAX];
+	uint64_t vals[GL_KPARAMS_MAX];
+	CUfunction f;
+	CUstream s;
+	int err, c;
+
+	/* the only length check on the device side: never skip it */
+	err = k->check(args, grid);
+	if (err)
+		return err;
+	c = cancel ? atomic_load(cancel) : 0;
+	if (c)
+		return -c;
+	err = cuda_params(args, vals, params);
+	if (err)
+		return err;
+	err = cuda_enter(cd);
+	if (err)
+		return err;
+	s = cuda_stream_of(cd, args);
+	if (k->id == GL_K_matmul && cd->blas) {
+		err = cuda_matmul(cd, s, args);
+		return err ? err : cuda_wait(s, cancel);
+	}
+	f = k->id < GL_K_COUNT ? cd->fn[k->id] : NULL;
+	if (!f) {
+		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
+			k->name);
+		return -EIO;
+	}
+	err = cuda_err(cuda.cu.LaunchKernel(f, grid->grid.x, grid->grid.y,
+					    grid->grid.z, grid->block.x,
+					    grid->block.y, grid->block.z, 0, s,
+					    args->count ? params : NULL,
+					    NULL), k->name);
+	if (err == -ENOSPC)
+		err = -EIO;	/* launch resources, not lease memory */
+	return err ? err : cuda_wait(s, cancel);
+}
+
+const struct dev_ops dev_cuda_ops = {
+	.kind = GL_KIND_CUDA,
+	.probe = cuda_probe,
+	.reserve = cuda_reserve,
+	.resize = cuda_resize,
+	.release = cuda_release,
+	.copy_in = cuda_copy_in,
+	.copy_out = cuda_copy_out,
+	.zero = cuda_zero,
+	.teardown = cuda_teardown,
+	.resolve = cuda_resolve,
+	.launch = cuda_launch,
+};
