@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bounds.c - bounds safety of every kernel: a buffer one byte shorter
+ * than the element counts need fails the launch with -EFAULT before
+ * anything is written; at exactly the length the check accepts, the
+ * twin runs inside it (the buffers are malloc'ed at that size, so an
+ * address-sanitizer build catches any access past them); and for a few
+ * kernels that length is the one Documentation/kernels.md states.
+ */
+#include <errno.h>
+
+#include "selftests/harness.h"
+#include "selftests/kernels/ktest.h"
+
+TEST(short_buffer_is_efault_and_untouched)
+{
+	struct krand r = { 51 };
+	struct klaunch l;
+	unsigned int id, i;
+
+	for (id = 0; id < GL_K_COUNT; id++) {
+		const struct gl_kernel *k = gl_kernel_get(id);
+		struct gl_grid g = kgrid(2, k->block);
+
+		ASSERT_EQ(klaunch_init(&l, k, &g, &r), 0)
+			TH_LOG("kernel %s", k->name);
+		for (i = 0; i < l.sig.count; i++) {
+			struct gl_kbuf *b = &l.args.v[i].buf;
+			unsigned char *copy[GL_KPARAMS_MAX] = { 0 };
+			unsigned int j;
+
+			if (l.sig.param[i].type != GL_KT_BUF || !b->len)
+				continue;
+			for (j = 0; j < l.sig.count; j++) {
+				if (!l.buf[j])
+					continue;
+				copy[j] = malloc(l.args.v[j].buf.len + 1);
+				ASSERT_TRUE(copy[j] != NULL);
+				memcpy(copy[j], l.buf[j],
+				       l.args.v[j].buf.len);
+			}
+			b->len--;
+			EXPECT_EQ(gl_kernel_run_cpu(k, &l.args, &g, NULL),
+				  -EFAULT)
+				TH_LOG("kernel %s, %s one byte short", k->name,
+				       l.sig.param[i].name);
+			b->len++;
+			for (j = 0; j < l.sig.count; j++) {
+				if (!copy[j])
+					continue;
+				EXPECT_EQ(memcmp(copy[j], l.buf[j],
+						 l.args.v[j].buf.len), 0)
+					TH_LOG("kernel %s wrote %s on -EFAULT",
+					       k->name, l.sig.param[j].name);
+				free(copy[j]);
+			}
+		}
+		/* At the exact lengths it runs, within them. */
+		EXPECT_EQ(gl_kernel_run_cpu(k, &l.args, &g, NULL), 0)
+			TH_LOG("kernel %s", k->name);
+		klaunch_free(&l);
+	}
+}
+
+/* The least lengths the checks accept are the documented ones. */
+TEST(documented_lengths)
+{
+	static const struct {
+		const char *kernel, *param;
+		uint64_t bytes;
+	} want[] = {
+		{ "saxpy", "x", 1029 * 4 },
+		{ "saxpy", "y", 1029 * 4 },
+		{ "bias_add", "bias", 37 * 4 },
+		{ "bias_add", "x", 5 * 37 * 4 },
+		{ "argmax", "out", 5 * 4 },
+		{ "embedding", "ids", 5 * 4 },
+		{ "embedding", "table", 11 * 6 * 4 },
+		{ "layernorm", "beta", 37 * 4 },
+		{ "rope", "x", 3 * 4 * 8 * 4 },
+		{ "attn_scores", "k", 6 * 2 * 8 * 4 },
+		{ "attn_scores", "s", 4 * 3 * 6 * 4 },
+		/* (batch - 1) * stride + rows * ld, trans_a: A is k x m */
+		{ "matmul", "a", (2 * 35 + 7 * 5) * 4 },
+		{ "matmul", "b", (2 * 42 + 7 * 6) * 4 },
+		{ "matmul", "c", (2 * 30 + 5 * 6) * 4 },
+	};
+	struct krand r = { 52 };
+	struct klaunch l;
+	unsigned int w, i;
+
+	for (w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		const struct gl_kernel *k = gl_kernel_find(want[w].kernel);
+		struct gl_grid g = kgrid(1, k->block);
+
+		ASSERT_EQ(klaunch_init(&l, k, &g, &r), 0);
+		for (i = 0; i < l.sig.count; i++)
+			if (!strcmp(l.sig.param[i].name, want[w].param))
+				break;
+		ASSERT_LT(i, l.sig.count);
+		EXPECT_EQ(l.args.v[i].buf.len, want[w].bytes)
+			TH_LOG("%s.%s", want[w].kernel, want[w].param);
+		klaunch_free(&l);
+	}
+}
+
+/* A NULL pointer with a non-zero need is a fault too. */
+TEST(null_buffer_is_efault)
+{
+	struct gl_grid g = kgrid(1, 32);
+	struct gl_kargs a = { 0 };
+	float x[4] = { 0 };
+
+	kargs_u32(&a, 4);
+	kargs_buf(&a, NULL, sizeof(x));
+	kargs_buf(&a, x, sizeof(x));
+	EXPECT_EQ(krun("copy", &a, &g), -EFAULT);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gltest.h - fixture and verb helpers for tests against a mounted gpulease
+ * tree: start a private gpuleased on a fresh temp mount, then acquire,
+ * configure, read and drop leases with one call per contract verb.
+ *
+ * Invariant: every helper returns >= 0 or -errno and leaves no file open;
+ * paths are always inside the fixture's own mount point.
+ */
+#ifndef GL_SELFTEST_GLTEST_H
+#define GL_SELFTEST_GLTEST_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "uapi/gpulease.h"
+
+#define GL_NOBODY_UID	65534
+#define GL_NOBODY_GID	65534
+
+#define GL_TEXT_MAX	8192	/* buffer for reading any ctl file */
+
+struct gl_daemon {
+	pid_t pid;		/* daemon (or its wrapper); 0: not running */
+	int wrapped;		/* started under GL_DAEMON_WRAPPER */
+	char dir[64];		/* private temp dir: mnt/ and daemon.log */
+	char mnt[96];		/* the mount point */
+	char log[96];		/* daemon stdout+stderr */
+};
+
+/*
+ * Why the daemon cannot run here (not root, no /dev/fuse), or NULL.
+ * Tests SKIP with this reason.
+ */
+const char *gl_daemon_unavailable(void);
+
+/*
+ * Start gpuleased -f [extra_args] MNT on a fresh temp mount and wait for
+ * MNT/ctl.  Binary: $GPULEASED, else ../../gpuleased next to this test.
+ * Wrapper: $GL_DAEMON_WRAPPER split on spaces.  Returns 0 or -errno (the
+ * log is printed on failure); d is valid for gl_daemon_stop() either way.
+ */
+int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args);
+
+/*
+ * SIGTERM the daemon and wait; SIGKILL and lazy unmount when it does not
+ * exit in time.  Removes the temp dir.  Prints the daemon log when the exit
+ * is not clean or @dump_log is set.  Returns the exit status (0 for a clean
+ * exit, 128 + signal when killed) or -errno; 0 when nothing was started.
+ */
+int gl_daemon_stop(struct gl_daemon *d, int dump_log);
+
+/* Print the daemon log as "# " lines. */
+void gl_daemon_dump_log(const struct gl_daemon *d);
+
+/* The daemon's VmRSS in KiB, or -errno. */
+long gl_daemon_rss_kb(const struct gl_daemon *d);
+
+/*
+ * Absolute path of a file under the mount: gl_path(d, "leases/%s/ctl", n).
+ * Returns one of a few rotating thread-local buffers: valid until the
+ * fourth-next call on the same thread.
+ */
+const char *gl_path(const struct gl_daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* mkdir / rmdir leases/NAME: 0 or -errno. */
+int lease_create(const struct gl_daemon *d, const char *name);
+int lease_remove(const struct gl_daemon *d, const char *name);
+
+/* Open leases/NAME/FILE with @flags: an fd or -errno. */
+int lease_open(const struct gl_daemon *d, const char *name, const char *file,
+	       int flags);
+
+/* One write(2) of the formatted line to leases/NAME/FILE: 0 or -errno. */
+int lease_write(const struct gl_daemon *d, const char *name, const char *file,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Read leases/NAME/FILE into buf, NUL-terminated: bytes read or -errno. */
+int lease_read(const struct gl_daemon *d, const char *name, const char *file,
+	       char *buf, size_t size);
+
+/* Value of "KEY value" in leases/NAME/ctl: 0 or -errno (-ENOKEY absent). */
+int lease_read_key(const struct gl_daemon *d, const char *name,
+		   const char *key, long long *val);
+int lease_read_key_str(const struct gl_daemon *d, const char *name,
+		       const char *key, char *buf, size_t size);
+
+/* One write(2) of the formatted line to REL ("ctl", "leases/ctl"). */
+int gl_ctl_write(const struct gl_daemon *d, const char *rel,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* One write(2) of exactly @len bytes to REL: 0 or -errno. */
+int gl_write_raw(const struct gl_daemon *d, const char *rel, const void *buf,
+		 size_t len);
+
+/* Read REL into buf, NUL-terminated: bytes read or -errno. */
+int gl_read(const struct gl_daemon *d, const char *rel, char *buf,
+	    size_t size);
+
+/* "KEY value" of REL: 0 or -errno (-ENOKEY when the key is absent). */
+int gl_read_key(const struct gl_daemon *d, const char *rel, const char *key,
+		long long *val);
+int gl_read_key_str(const struct gl_daemon *d, const char *rel,
+		    const char *key, char *buf, size_t size);
+
+/* devices/DEV/FILE as a number: >= 0 or -errno. */
+long long dev_read_u64(const struct gl_daemon *d, int dev, const char *file);
+
+/* Number of entries in leases/ (ctl not counted), or -errno. */
+int gl_count_leases(const struct gl_daemon *d);
+
+/*
+ * Poll until leases/NAME is gone (ENOENT) or @timeout_ms passes: 0 or
+ * -ETIMEDOUT.  For asynchronous drops (bind on close, expiry).
+ */
+int gl_wait_gone(const struct gl_daemon *d, const char *name, int timeout_ms);
+
+/* Poll until @cond(@arg) returns nonzero: 0 or -ETIMEDOUT. */
+int gl_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
+
+/*
+ * Run @fn(@arg) in a forked child as uid/gid (supplementary groups
+ * dropped); returns what fn returned (an int >= 0 or -errno), or -ECHILD
+ * when the child died.
+ */
+int gl_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+int gl_run_as_nobody(int (*fn)(void *arg), void *arg);
+
+/* Deterministic pseudo-random bytes; xorshift64 state in *seed. */
+void gl_fill_random(void *buf, size_t len, unsigned long long *seed);
+unsigned long long gl_rand(unsigned long long *seed);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+long long gl_now_ms(void);
+
+/* Timeouts scale under a wrapper: @ms times GL_SLOW when wrapped. */
+int gl_scale_ms(const struct gl_daemon *d, int ms);
+
+/*
+ * Fixture glue for harness.h users: skip without root or FUSE, start the
+ * daemon (ASSERT), and at teardown expect a clean exit 0.
+ */
+#define GL_DAEMON_SETUP(d, args) do { \
+		const char *_gl_why = gl_daemon_unavailable(); \
+		if (_gl_why) \
+			SKIP(return, "%s", _gl_why); \
+		ASSERT_EQ(gl_daemon_start(d, args), 0); \
+	} while (0)
+
+#define GL_DAEMON_TEARDOWN(d) \
+	EXPECT_EQ(gl_daemon_stop(d, th_failed()), 0) \
+		TH_LOG("gpuleased did not exit 0 (log above)")
+
+#endif /* GL_SELFTEST_GLTEST_H */

@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# run_tests.sh - run every selftest program against the build in $1 and
+# sum their TAP: unit tests, kernel tests (if built), fs tests, shell tests,
+# and with VALGRIND=1 the fs tests once more with the daemon under
+# valgrind.  Each program's output is shown indented as "# " lines; the
+# last line is "N passed, N failed, N skipped" over all test cases.
+# Exit status: 0 when nothing failed, 1 otherwise.
+#
+# Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
+# TESTS="glob ..." to run only matching programs (e.g. "fs/bind* sh/*").
+
+O=${1:-$(dirname "$0")/../build}
+O=$(cd "$O" 2>/dev/null && pwd) || { echo "no build dir $1" >&2; exit 1; }
+SRC=$(cd "$(dirname "$0")" && pwd)
+GPULEASED=${GPULEASED:-$O/gpuleased}
+export GPULEASED
+
+: "${GL_VALGRIND:=valgrind --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite -q}"
+
+PASS=0
+FAIL=0
+SKIP=0
+N=0
+LIST=$(mktemp /tmp/gl-run-tests.XXXXXX)
+OUT=$(mktemp /tmp/gl-run-tests-out.XXXXXX)
+trap 'rm -f "$LIST" "$OUT"' EXIT
+
+selected() {
+	[ -z "$TESTS" ] && return 0
+	for pat in $TESTS; do
+		# shellcheck disable=SC2254
+		case $1 in
+		$pat) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# add KIND NAME CMD: queue one program ("env VAR=x prog" allowed).
+add() {
+	selected "$2" && printf '%s\t%s\n' "$2" "$3" >>"$LIST"
+}
+
+for f in "$O"/selftests/unit/* "$O"/selftests/kernels/* "$O"/selftests/fs/*
+do
+	{ [ -f "$f" ] && [ -x "$f" ]; } || continue
+	case $f in
+	*.o | *.d) continue ;;
+	esac
+	rel=${f#"$O"/selftests/}
+	add prog "$rel" "$f"
+done
+for f in "$SRC"/sh/*.sh; do
+	case $f in
+	*/lib.sh) continue ;;
+	esac
+	add sh "sh/$(basename "$f")" "sh $f"
+done
+if [ "$VALGRIND" = 1 ]; then
+	if command -v valgrind >/dev/null; then
+		for f in "$O"/selftests/fs/*; do
+			{ [ -f "$f" ] && [ -x "$f" ]; } || continue
+			case $f in
+			*.o | *.d | */soak) continue ;;
+			esac
+			rel=valgrind/${f#"$O"/selftests/}
+			add prog "$rel" "env TH_TIMEOUT_MULT=10 $f"
+		done
+	else
+		echo "# VALGRIND=1 but no valgrind installed: not run"
+		FAIL=$((FAIL + 1))
+	fi
+fi
+
+total=$(wc -l <"$LIST")
+echo "TAP version 13"
+echo "1..$total"
+while IFS='	' read -r name cmd; do
+	N=$((N + 1))
+	echo "# selftests: $name"
+	case $name in
+	valgrind/*)
+		GL_DAEMON_WRAPPER=$GL_VALGRIND
+		export GL_DAEMON_WRAPPER
+		;;
+	*)
+		unset GL_DAEMON_WRAPPER
+		;;
+	esac
+	# shellcheck disable=SC2086
+	$cmd >"$OUT" 2>&1 </dev/null
+	rc=$?
+	sed 's/^/# /' "$OUT"
+	totals=$(grep '^# Totals:' "$OUT" | tail -n 1)
+	p=$(echo "$totals" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
+	f=$(echo "$totals" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
+	s=$(echo "$totals" | sed -n 's/.* skip:\([0-9]*\).*/\1/p')
+	if [ -z "$totals" ]; then
+		echo "# $name: no '# Totals:' line (exit $rc)"
+		p=0
+		f=1
+		s=0
+	elif [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ "${f:-0}" = 0 ]; then
+		echo "# $name: exit $rc with no failed test case"
+		f=1
+	fi
+	PASS=$((PASS + ${p:-0}))
+	FAIL=$((FAIL + ${f:-0}))
+	SKIP=$((SKIP + ${s:-0}))
+	case $rc in
+	0) echo "ok $N selftests: $name" ;;
+	4) echo "ok $N selftests: $name # SKIP" ;;
+	*) echo "not ok $N selftests: $name # exit=$rc" ;;
+	esac
+done <"$LIST"
+
+echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" = 0 ]

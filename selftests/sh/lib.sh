@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+# lib.sh - TAP output and a private gpuleased for shell tests.
+#
+# Source it, call gl_plan N, gl_start [daemon args], run checks with
+# gl_ok/gl_check, and end with gl_done (stops the daemon, expects exit 0,
+# prints "# Totals:", exits 0, 1 or 4 like the C harness).
+# The daemon is $GPULEASED, else build/gpuleased next to the source tree.
+
+GL_N=0
+GL_PASS=0
+GL_FAIL=0
+GL_SKIP=0
+GL_PID=
+GL_DIR=
+GL_MNT=
+
+GL_SRC=$(cd "$(dirname "$0")/../.." && pwd)
+: "${GPULEASED:=$GL_SRC/build/gpuleased}"
+
+gl_plan() {
+	echo "TAP version 13"
+	echo "1..$1"
+}
+
+gl_ok() {
+	GL_N=$((GL_N + 1))
+	GL_PASS=$((GL_PASS + 1))
+	echo "ok $GL_N $*"
+}
+
+gl_not_ok() {
+	GL_N=$((GL_N + 1))
+	GL_FAIL=$((GL_FAIL + 1))
+	echo "not ok $GL_N $*"
+}
+
+gl_skip() {
+	GL_N=$((GL_N + 1))
+	GL_SKIP=$((GL_SKIP + 1))
+	echo "ok $GL_N $1 # SKIP $2"
+}
+
+gl_log() {
+	echo "# $*"
+}
+
+# gl_check DESC CMD...: one test point from a command's status.
+gl_check() {
+	desc=$1
+	shift
+	if out=$("$@" 2>&1); then
+		gl_ok "$desc"
+	else
+		gl_not_ok "$desc"
+		gl_log "failed: $*"
+		[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+}
+
+# Poll (bounded, in 50 ms steps) until CMD... succeeds.
+gl_wait_for() {
+	tries=$1
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+gl_dump_log() {
+	[ -f "$GL_DIR/daemon.log" ] || return 0
+	sed 's/^/# | /' "$GL_DIR/daemon.log"
+}
+
+gl_mounted() {
+	[ -e "$GL_MNT/ctl" ]
+}
+
+# Why the daemon cannot run here, or nothing.
+gl_unavailable() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "needs root"
+	elif [ ! -c /dev/fuse ]; then
+		echo "no /dev/fuse"
+	elif [ ! -x "$GPULEASED" ]; then
+		echo "no daemon at $GPULEASED"
+	fi
+}
+
+# Skip every planned test point and exit 4.
+gl_skip_all() {
+	n=$1
+	shift
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		gl_skip "test $((i + 1))" "$*"
+		i=$((i + 1))
+	done
+	gl_totals
+	exit 4
+}
+
+gl_start() {
+	GL_DIR=$(mktemp -d /tmp/glsh.XXXXXX) || return 1
+	chmod 755 "$GL_DIR"
+	GL_MNT=$GL_DIR/mnt
+	mkdir "$GL_MNT"
+	# shellcheck disable=SC2086
+	$GL_DAEMON_WRAPPER "$GPULEASED" -f "$@" "$GL_MNT" \
+		>"$GL_DIR/daemon.log" 2>&1 </dev/null &
+	GL_PID=$!
+	if ! gl_wait_for 400 gl_mounted; then
+		gl_log "gpuleased did not mount $GL_MNT"
+		gl_dump_log
+		return 1
+	fi
+}
+
+# Stop the daemon; returns its exit status.
+gl_stop() {
+	st=0
+	if [ -n "$GL_PID" ]; then
+		kill -TERM "$GL_PID" 2>/dev/null
+		if ! gl_wait_for 200 gl_gone_pid; then
+			gl_log "gpuleased ignored SIGTERM, killing it"
+			kill -KILL "$GL_PID" 2>/dev/null
+		fi
+		wait "$GL_PID"
+		st=$?
+		GL_PID=
+	fi
+	if [ -n "$GL_DIR" ]; then
+		umount -l "$GL_MNT" 2>/dev/null
+		[ "$st" = 0 ] || gl_dump_log
+		rm -rf "$GL_DIR"
+		GL_DIR=
+	fi
+	return "$st"
+}
+
+gl_gone_pid() {
+	! kill -0 "$GL_PID" 2>/dev/null
+}
+
+gl_totals() {
+	echo "# Totals: pass:$GL_PASS fail:$GL_FAIL xfail:0 xpass:0" \
+		"skip:$GL_SKIP error:0"
+}
+
+# Last test point: the daemon exits 0; then totals and the exit status.
+gl_done() {
+	if gl_stop; then
+		gl_ok "gpuleased exits 0 on SIGTERM"
+	else
+		gl_not_ok "gpuleased exits 0 on SIGTERM"
+	fi
+	gl_totals
+	[ "$GL_FAIL" = 0 ] || exit 1
+	[ "$GL_PASS" = 0 ] && [ "$GL_SKIP" != 0 ] && exit 4
+	exit 0
+}
+
+trap 'gl_stop >/dev/null 2>&1' EXIT
