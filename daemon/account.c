@@ -134,7 +134,8 @@ void account_show_quotas(struct account *a, struct strbuf *sb)
 	size_t i;
 
 	pthread_mutex_lock(&a->lock);
-	qsort(a->uids, a->nr_uids, sizeof(*a->uids), uid_cmp);
+	if (a->nr_uids)
+		qsort(a->uids, a->nr_uids, sizeof(*a->uids), uid_cmp);
 	for (i = 0; i < a->nr_uids; i++)
 		if (a->uids[i].quota != ACCOUNT_NO_QUOTA)
 			strbuf_printf(sb, "quota %u %llu\n",
