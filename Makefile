@@ -38,7 +38,7 @@ WARNINGS := -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) -MMD -MP \
-	-I$(SRC) -fno-strict-aliasing
+	-I$(SRC) -fno-strict-aliasing -fmacro-prefix-map=$(SRC)/=
 LDLIBS_BASE := -pthread -lopenblas -lm -ldl
 
 ifneq ($(SANITIZE),)

@@ -224,6 +224,14 @@ static int fs_serve(struct fs *fs, struct options *o)
 		err = -EINVAL;
 		goto out_args;
 	}
+	/*
+	 * libfuse installs its handlers only over SIG_DFL: a daemon started
+	 * with "&" from a script inherits SIGINT ignored, and would ignore
+	 * Ctrl-C's twin from a supervisor. Take the defaults back first.
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	err = -EIO;
 	if (fuse_set_signal_handlers(fs->se))
 		goto out_session;
