@@ -90,6 +90,7 @@ $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 include $(SRC)/kernels/kernels.mk
+include $(SRC)/selftests/fakecuda/fakecuda.mk
 
 # libFuzzer targets (clang): make fuzz builds them; selftests run them for
 # FUZZ_SECONDS each from the seeds in selftests/fuzz/corpus/.

@@ -107,7 +107,7 @@ struct cuda_api {
 	CUresult (*DevicePrimaryCtxRetain)(CUcontext *ctx, CUdevice dev);
 	CUresult (*DevicePrimaryCtxRelease)(CUdevice dev);	   /* _v2 */
 	CUresult (*CtxSetCurrent)(CUcontext ctx);
-	CUresult (*MemGetInfo)(size_t *free_b, size_t *total);	   /* _v2 */
+	CUresult (*MemGetInfo)(size_t *free_b, size_t *total);	/* _v2 */
 	CUresult (*MemGetAllocationGranularity)(size_t *gran,
 					       const CUmemAllocationProp *p,
 					       int option);
@@ -134,7 +134,7 @@ struct cuda_api {
 	CUresult (*MemsetD8Async)(CUdeviceptr dst, unsigned char value,
 				  size_t len, CUstream s);
 	CUresult (*StreamCreate)(CUstream *s, unsigned int flags);
-	CUresult (*StreamDestroy)(CUstream s);			   /* _v2 */
+	CUresult (*StreamDestroy)(CUstream s);			/* _v2 */
 	CUresult (*StreamQuery)(CUstream s);
 	CUresult (*StreamSynchronize)(CUstream s);
 	CUresult (*ModuleLoadData)(CUmodule *mod, const void *image);

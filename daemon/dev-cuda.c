@@ -58,7 +58,7 @@
 static struct {
 	void *lib;		/* libcuda, NULL until loaded */
 	struct cuda_api cu;
-	void *blas_lib;		/* NULL: matmul runs the fatbin's kernel */
+	void *blas_lib;		/* NULL: matmul runs the fatbin kernel */
 	struct cublas_api blas;
 } cuda;
 
@@ -352,6 +352,7 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 	CUmemAllocationProp prop;
 	size_t total, free_b, headroom;
 	struct cuda_dev *cd;
+	char product[64];
 	int vmm = 0, err;
 
 	cd = calloc(1, sizeof(*cd));
@@ -362,9 +363,11 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 	err = cuda_err(cuda.cu.DeviceGet(&cd->cudev, ordinal), "cuDeviceGet");
 	if (err)
 		goto err_close;
-	if (cuda.cu.DeviceGetName(d->name, sizeof(d->name), cd->cudev))
-		snprintf(d->name, sizeof(d->name), "cuda%d", ordinal);
-	d->name[sizeof(d->name) - 1] = '\0';
+	/* one word, as "cpu0": devices/<n>/name; the product name is logged */
+	snprintf(d->name, sizeof(d->name), "cuda%d", ordinal);
+	if (cuda.cu.DeviceGetName(product, sizeof(product), cd->cudev))
+		snprintf(product, sizeof(product), "unknown");
+	product[sizeof(product) - 1] = '\0';
 	if (cuda.cu.DeviceGetAttribute(&vmm,
 		CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
 		cd->cudev) || !vmm) {
@@ -419,6 +422,9 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 	}
 	d->capacity = (free_b - headroom) / cd->gran * cd->gran;
 	d->priv = cd;
+	gl_info("cuda: %s: %s, %zu MiB, %llu MiB for leases%s", d->name,
+		product, total >> 20, (unsigned long long)(d->capacity >> 20),
+		cd->blas ? "" : ", no cuBLAS");
 	return 0;
 
 err_close:
@@ -748,7 +754,7 @@ static int cuda_wait(CUstream s, atomic_int *cancel)
 		rc = cuda.cu.StreamQuery(s);
 		if (rc != CUDA_ERROR_NOT_READY)
 			return cuda_err(rc, "kernel");
-		c = 0;
+		c = cancel ? atomic_load(cancel) : 0;
 		if (c) {
 			cuda_sync(s, "cancelled kernel");
 			return -c;

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fake CUDA driver's control block, shared by the fake
+ * (selftests/fakecuda/fakecuda.c, built as libcuda.so.1) and the tests
+ * that load the CUDA backend against it (selftests/unit/dev_cuda.c).
+ * A test dlopens the same file the backend does, gets the one instance
+ * through fakecuda_state(), sets knobs and reads counters.
+ *
+ * Invariant: counters change only inside fake entry points; every
+ * "live" counter (handles, mapped, reserved, streams...) is 0 again once
+ * everything the backend made is released.
+ */
+#ifndef GL_FAKECUDA_H
+#define GL_FAKECUDA_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FAKECUDA_PARAMS_MAX	24
+
+/* The last cuLaunchKernel, parameters decoded by the kernel's signature. */
+struct fakecuda_launch {
+	char name[32];
+	unsigned int grid[3], block[3], shared;
+	const void *stream;
+	unsigned int nparams;
+	unsigned int size[FAKECUDA_PARAMS_MAX];	/* 4 or 8 bytes */
+	uint64_t value[FAKECUDA_PARAMS_MAX];	/* bytes, zero-extended */
+};
+
+/* The last cublasSgemmStridedBatched (it also computes, on host). */
+struct fakecuda_gemm {
+	int transa, transb, m, n, k, lda, ldb, ldc, batch;
+	long long stride_a, stride_b, stride_c;
+	float alpha, beta;
+	const void *a, *b, *c;
+	const void *stream;
+	const void *workspace;
+	size_t workspace_bytes;
+};
+
+struct fakecuda {
+	/* knobs: read at cuInit/probe time unless said otherwise */
+	int ndev;		/* devices; default 1 */
+	int init_result;	/* cuInit's result; default 0 */
+	int no_vmm;		/* devices lack virtual memory management */
+	int gpa_off;		/* cuGetProcAddress finds nothing */
+	uint64_t total;		/* bytes per device; default 1 GiB */
+	size_t gran;		/* allocation granularity; default 2 MiB */
+	atomic_int hold;	/* any time: streams stay busy while set */
+	atomic_int fault;	/* any time: stream query/sync return it */
+
+	/* live objects */
+	atomic_int handles, mapped, reserved, streams, modules, contexts;
+	atomic_int blas_handles;
+	_Atomic uint64_t handle_bytes;
+
+	/* calls */
+	atomic_int no_ctx;	/* calls with no current context */
+	atomic_int gpa_calls;
+	int gpa_version;	/* the version cuGetProcAddress was asked */
+	atomic_int launches, queries, syncs, sgemms;
+	const void *image;	/* cuModuleLoadData's image */
+	const void *last_stream; /* the last stream created */
+	struct fakecuda_launch last;
+	struct fakecuda_gemm gemm;
+};
+
+/* fakecuda_state - the fake's one control block. */
+struct fakecuda *fakecuda_state(void);
+typedef struct fakecuda *(*fakecuda_state_fn)(void);
+
+#endif /* GL_FAKECUDA_H */
