@@ -5,7 +5,11 @@
  * and the reaper exist; broker_destroy leaves no lease and no memory.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/broker.h"
 #include "daemon/lease.h"
@@ -24,11 +28,21 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	atomic_init(&b->pol.max_ttl, cfg->max_ttl);
 	atomic_init(&b->pol.launch_timeout_ms,
 		    cfg->launch_timeout_ms ? cfg->launch_timeout_ms : 10000);
+	atomic_init(&b->pol.ring_idle_us, 1000);
+	/* private to this daemon: several may run on one machine */
+	snprintf(b->io_dir, sizeof(b->io_dir), "%s/gpulease.XXXXXX",
+		 cfg->io_parent ? cfg->io_parent : "/dev/shm");
+	if (!mkdtemp(b->io_dir))
+		return -errno;
+	if (chmod(b->io_dir, 0711)) {
+		err = -errno;
+		goto err_io;
+	}
 	atomic_init(&b->next_id, 1);
 	CDS_INIT_LIST_HEAD(&b->all_leases);
 	err = -pthread_mutex_init(&b->all_lock, NULL);
 	if (err)
-		return err;
+		goto err_io;
 	err = -pthread_mutex_init(&b->pol.lock, NULL);
 	if (err)
 		goto err_all;
@@ -71,6 +85,8 @@ err_pol:
 	pthread_mutex_destroy(&b->pol.lock);
 err_all:
 	pthread_mutex_destroy(&b->all_lock);
+err_io:
+	rmdir(b->io_dir);
 	return err;
 }
 
@@ -121,6 +137,7 @@ void broker_destroy(struct broker *b)
 	dev_set_teardown(&b->devs);
 	pthread_mutex_destroy(&b->pol.lock);
 	pthread_mutex_destroy(&b->all_lock);
+	rmdir(b->io_dir);
 }
 
 void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)

@@ -47,6 +47,7 @@ struct policy {
 	_Atomic uint32_t default_ttl;	/* seconds, <= max_ttl */
 	_Atomic uint32_t max_ttl;	/* seconds, <= GL_TTL_LIMIT */
 	_Atomic uint32_t launch_timeout_ms; /* watchdog default, >= 1 */
+	_Atomic uint32_t ring_idle_us;	/* a poller spins this long idle */
 };
 
 struct broker_config {
@@ -56,6 +57,7 @@ struct broker_config {
 	uint32_t max_ttl;
 	uint32_t launch_timeout_ms;
 	unsigned executors;		/* launch executor threads */
+	const char *io_parent;		/* where io files go: a tmpfs */
 };
 
 struct broker {
@@ -71,6 +73,7 @@ struct broker {
 	struct registry reg;		/* fixed after broker_init */
 	struct launcher launcher;
 	struct metrics metrics;		/* atomics; never reset */
+	char io_dir[128];		/* this daemon's io files, 0711 */
 	_Atomic uint64_t next_id;	/* lease ids, never reused */
 	const struct broker_events *ev;	/* may be NULL */
 	void *ev_ctx;

@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
+#include "daemon/ring.h"
 
 int launch_queue_init(struct launch_queue *q)
 {
@@ -60,10 +61,11 @@ static const enum gl_ktype arg_ktype[] = {
  * (validation only). Returns 0, -EINVAL, -EFAULT.
  */
 static int launch_bind(const struct launch_desc *d,
-		       const struct kernel_entry *ke, uint64_t vram,
-		       struct dev *dev, struct dev_region *region,
+		       const struct kernel_entry *ke, struct lease *l,
 		       struct gl_kargs *out)
 {
+	uint64_t vram = atomic_load(&l->vram);
+	struct ring *io = l->ring;
 	uint32_t i;
 	int err;
 
@@ -99,15 +101,20 @@ static int launch_bind(const struct launch_desc *d,
 			memcpy(&k->f64, &a->value, sizeof(k->f64));
 			break;
 		case GL_ARG_IO:
-			return -EFAULT;	/* no io region on this lease */
+			/* the client's own pages: host memory, CPU only */
+			if (!io || strcmp(l->dev->ops->kind, GL_KIND_CPU) ||
+			    a->value > io->data_size ||
+			    a->len > io->data_size - a->value)
+				return -EFAULT;
+			k->buf.len = a->len;
+			k->buf.ptr = io->data + a->value;
+			break;
 		case GL_ARG_BUF:
 			if (a->value > vram || a->len > vram - a->value)
 				return -EFAULT;
 			k->buf.len = a->len;
-			if (!region)
-				break;
-			err = dev->ops->resolve(region, a->value, a->len,
-						&k->buf.ptr);
+			err = l->dev->ops->resolve(l->region, a->value, a->len,
+						   &k->buf.ptr);
 			if (err)
 				return err;
 			break;
@@ -124,8 +131,7 @@ static int launch_resolve(struct launch *la, struct gl_kargs *args)
 
 	if (l->state != LEASE_ACTIVE)
 		return l->state == LEASE_EXPIRED ? -EKEYEXPIRED : -ECANCELED;
-	return launch_bind(&la->desc, la->ke, atomic_load(&l->vram), l->dev,
-			   l->region, args);
+	return launch_bind(&la->desc, la->ke, l, args);
 }
 
 static void launch_grid(const struct launch_desc *d,

@@ -31,6 +31,11 @@ int lease_ctl_write(struct lease *l, const char *data, size_t len,
 			goto bad;
 		return lease_resize(l, size);
 	}
+	if (!strcmp(verb, "io")) {
+		if (cl.argc != 2 || parse_size(cl.argv[1], &size))
+			goto bad;
+		return lease_set_io(l, size);
+	}
 	if (!strcmp(verb, "ttl")) {
 		if (cl.argc != 2 || parse_u32(cl.argv[1], &secs) || !secs)
 			goto bad;

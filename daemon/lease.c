@@ -19,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/parse.h"
 #include "daemon/probes.h"
+#include "daemon/ring.h"
 #include "daemon/strbuf.h"
 
 static unsigned long lease_hash(const char *name)
@@ -45,6 +46,7 @@ struct cds_lfht *lease_table_new(void)
 
 static void lease_free(struct lease *l)
 {
+	pthread_mutex_destroy(&l->io_lock);
 	launch_queue_destroy(&l->lq);
 	pthread_rwlock_destroy(&l->mem_lock);
 	pthread_mutex_destroy(&l->err_lock);
@@ -138,6 +140,8 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 		goto err_rwlock;
 	if (launch_queue_init(&l->lq))
 		goto err_mutex;
+	if (pthread_mutex_init(&l->io_lock, NULL))
+		goto err_lq;
 	cds_lfht_node_init(&l->node);
 	atomic_init(&l->refs, 1);
 	l->b = b;
@@ -159,6 +163,8 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	pthread_mutex_unlock(&b->all_lock);
 	return l;
 
+err_lq:
+	launch_queue_destroy(&l->lq);
 err_mutex:
 	pthread_mutex_destroy(&l->err_lock);
 err_rwlock:
@@ -168,11 +174,18 @@ err_free:
 	return NULL;
 }
 
-/* Free the memory of an active lease. Called with mem_lock held (write). */
+/* Free the memory of an active lease. Called with mem_lock held (write)
+ * and io_lock, after its ring's poller stopped and its launches ended. */
 static void lease_free_memory(struct lease *l)
 {
 	uint64_t bytes = atomic_load(&l->vram);
 
+	if (l->ring) {
+		account_uncharge(&l->b->acct, l->dev, l->owner,
+				 l->ring->size);
+		ring_destroy(l->ring);
+		l->ring = NULL;
+	}
 	if (l->region) {
 		l->dev->ops->release(l->region);
 		l->region = NULL;
@@ -282,12 +295,16 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	atomic_store(&l->bound_to, NULL);
 	/* queued launches fail, the running one finishes, then memory goes */
 	launch_close(l, -ECANCELED, false);
+	pthread_mutex_lock(&l->io_lock);
+	if (l->ring)
+		ring_stop(l->ring);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE)
 		lease_free_memory(l);
 	l->state = LEASE_DROPPED;
 	pthread_rwlock_unlock(&l->mem_lock);
+	pthread_mutex_unlock(&l->io_lock);
 	age = clock_mono() - l->born_mono;
 	atomic_fetch_add(&b->metrics.dropped, 1);
 	atomic_fetch_add(&b->metrics.dropped_ns, (uint64_t)age);
@@ -305,6 +322,9 @@ void lease_expire(struct lease *l)
 
 	/* in-flight work ends with EKEYEXPIRED, never a partial result */
 	launch_close(l, -EKEYEXPIRED, true);
+	pthread_mutex_lock(&l->io_lock);
+	if (l->ring)
+		ring_stop(l->ring);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE) {
@@ -313,6 +333,7 @@ void lease_expire(struct lease *l)
 		expired = true;
 	}
 	pthread_rwlock_unlock(&l->mem_lock);
+	pthread_mutex_unlock(&l->io_lock);
 	if (!expired)
 		return;
 	atomic_fetch_add(&l->b->metrics.expired, 1);
@@ -395,6 +416,84 @@ out:
 			       (unsigned long long)bytes);
 	broker_emit(b, l, LEASE_EV_RESIZED);
 	return 0;
+}
+
+/* Wait until no CQE of @r is promised to work in flight. */
+static void ring_drain(struct ring *r)
+{
+	struct timespec ts = { 0, 100000 };
+
+	for (;;) {
+		pthread_mutex_lock(&r->cq_lock);
+		if (!r->reserved) {
+			pthread_mutex_unlock(&r->cq_lock);
+			return;
+		}
+		pthread_mutex_unlock(&r->cq_lock);
+		nanosleep(&ts, NULL);
+	}
+}
+
+int lease_set_io(struct lease *l, uint64_t bytes)
+{
+	struct broker *b = l->b;
+	struct ring *old, *new = NULL;
+	int err;
+
+	if (bytes && (bytes < GL_RING_SIZE_MIN || bytes > GL_RING_SIZE_MAX ||
+		      bytes % 4096))
+		return gl_fail(l, -EINVAL, "io %llu: 0, or %u..%llu bytes "
+			       "in 4K pages", (unsigned long long)bytes,
+			       GL_RING_SIZE_MIN,
+			       (unsigned long long)GL_RING_SIZE_MAX);
+	pthread_mutex_lock(&l->io_lock);
+	err = lease_check(l);
+	if (err)
+		goto out;
+	/* the new region first: on any error nothing changed */
+	if (bytes) {
+		err = account_charge(&b->acct, l->dev, l->owner, bytes);
+		if (err)
+			goto out;
+		err = ring_create(l, b->io_dir, bytes, l->owner, l->group,
+				  &new);
+		if (err) {
+			account_uncharge(&b->acct, l->dev, l->owner, bytes);
+			goto out;
+		}
+	}
+	pthread_rwlock_wrlock(&l->mem_lock);
+	old = l->ring;
+	l->ring = new;
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (old) {
+		ring_stop(old);
+		ring_drain(old);
+		/* launches from submit may still point into it: wait */
+		pthread_rwlock_wrlock(&l->mem_lock);
+		pthread_rwlock_unlock(&l->mem_lock);
+		account_uncharge(&b->acct, l->dev, l->owner, old->size);
+		ring_destroy(old);
+	}
+out:
+	pthread_mutex_unlock(&l->io_lock);
+	if (err)
+		return gl_fail(l, err, "io %llu refused",
+			       (unsigned long long)bytes);
+	return 0;
+}
+
+int lease_io_path(struct lease *l, char *buf, size_t size)
+{
+	int err = -ENOENT;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	if (l->ring && l->state == LEASE_ACTIVE) {
+		snprintf(buf, size, "%s", l->ring->path);
+		err = 0;
+	}
+	pthread_rwlock_unlock(&l->mem_lock);
+	return err;
 }
 
 int lease_renew(struct lease *l, uint32_t secs, bool set_ttl)
@@ -564,9 +663,10 @@ void lease_show(struct lease *l, struct strbuf *sb)
 
 	pthread_rwlock_rdlock(&l->mem_lock);
 	state = l->state;
-	strbuf_printf(sb, "name %s\nstate %s\ndevice %d\nvram %llu\nused 0\n",
+	strbuf_printf(sb, "name %s\nstate %s\ndevice %d\nvram %llu\nused %llu\n",
 		      l->name, lease_state_name(l), l->dev->index,
-		      (unsigned long long)atomic_load(&l->vram));
+		      (unsigned long long)atomic_load(&l->vram),
+		      (unsigned long long)(l->ring ? l->ring->size : 0));
 	pthread_rwlock_unlock(&l->mem_lock);
 	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
 			  "launches %llu\nqueued %u\n",

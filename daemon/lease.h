@@ -30,6 +30,7 @@ struct broker;
 struct dev;
 struct dev_region;
 struct strbuf;
+struct ring;
 
 enum lease_state {
 	LEASE_ACTIVE,
@@ -69,6 +70,9 @@ struct lease {
 	_Atomic(enum lease_state) state; /* written under mem_lock (write);
 					 * read lock-free by metrics */
 	struct dev_region *region;	/* mem_lock; NULL when vram == 0 */
+	pthread_mutex_t io_lock;	/* serialises io region changes */
+	struct ring *ring;		/* mem_lock (write) and io_lock to
+					 * change; NULL without io region */
 	_Atomic uint64_t vram;		/* bytes reserved; written under
 					 * mem_lock (write) */
 
@@ -141,6 +145,16 @@ int lease_check(struct lease *l);
 /* lease_resize - reserve exactly @bytes, keeping the common prefix.
  * Returns 0, -EKEYEXPIRED, -ENOSPC, -EDQUOT, -ENOMEM. */
 int lease_resize(struct lease *l, uint64_t bytes);
+
+/*
+ * lease_set_io - give @l an io region (ring) of @bytes, replacing any old
+ * one, or none with 0; charged like vram. Returns 0, -EINVAL (size),
+ * -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOMEM. Sleeps.
+ */
+int lease_set_io(struct lease *l, uint64_t bytes);
+
+/* lease_io_path - the io file's path into @buf, or -ENOENT. */
+int lease_io_path(struct lease *l, char *buf, size_t size);
 
 /* lease_renew - deadline = now + @secs (0: the lease's ttl); with
  * @set_ttl, @secs also becomes the ttl. 0, -EINVAL, -EKEYEXPIRED. */

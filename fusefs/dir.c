@@ -289,6 +289,8 @@ static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 			continue;
 		if (!fs_static_name(k) || fs_static_parent(k) != dir->kind)
 			continue;
+		if (k == FS_LEASE_IO && !fs_has_io(dir->lease))
+			continue;
 		n.kind = (enum fs_kind)k;
 		err = fs_dirlist_add(d, fs, &n, fs_static_name(k));
 	}
@@ -372,6 +374,26 @@ out:
 	else
 		fuse_reply_buf(req, buf, pos);
 	free(buf);
+}
+
+void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	char path[256];
+	struct fs_node n;
+	int err;
+
+	err = fs_node_of(fs, ino, &n);
+	if (!err && n.kind != FS_LEASE_IO)
+		err = -EINVAL;
+	if (!err)
+		err = lease_check(n.lease);
+	if (!err)
+		err = lease_io_path(n.lease, path, sizeof(path));
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_readlink(req, path);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -52,6 +52,7 @@ enum fs_kind {
 	FS_LEASE_VRAM,
 	FS_LEASE_STATS,
 	FS_LEASE_SUBMIT,
+	FS_LEASE_IO,		/* symlink to the io file, while there is one */
 	FS_NR_KINDS,
 };
 
@@ -99,6 +100,7 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st);
 bool fs_is_dir(enum fs_kind kind);
 bool fs_is_lease(enum fs_kind kind);
+bool fs_has_io(struct lease *l);
 const char *fs_static_name(enum fs_kind kind);
 enum fs_kind fs_static_parent(enum fs_kind kind);
 int fs_reply_entry(fuse_req_t req, struct fs *fs, const struct fs_node *n);
@@ -146,6 +148,7 @@ void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 		   struct fuse_file_info *fi);
+void fs_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* file.c */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -34,6 +34,7 @@ static const char *const kind_names[FS_NR_KINDS] = {
 	[FS_LEASE_VRAM] = GL_FILE_VRAM,
 	[FS_LEASE_STATS] = GL_FILE_STATS,
 	[FS_LEASE_SUBMIT] = "submit",
+	[FS_LEASE_IO] = "io",
 };
 
 /* Which directory each fixed child lives in. */
@@ -55,6 +56,7 @@ static const enum fs_kind kind_parent[FS_NR_KINDS] = {
 	[FS_LEASE_VRAM] = FS_LEASE_DIR,
 	[FS_LEASE_STATS] = FS_LEASE_DIR,
 	[FS_LEASE_SUBMIT] = FS_LEASE_DIR,
+	[FS_LEASE_IO] = FS_LEASE_DIR,
 };
 
 static const mode_t kind_mode[FS_NR_KINDS] = {
@@ -79,10 +81,18 @@ static const mode_t kind_mode[FS_NR_KINDS] = {
 	[FS_LEASE_VRAM] = S_IFREG | 0600,
 	[FS_LEASE_STATS] = S_IFREG | 0400,
 	[FS_LEASE_SUBMIT] = S_IFREG | 0600,
+	[FS_LEASE_IO] = S_IFLNK | 0777,
 };
 
 _Static_assert(FS_NR_KINDS - FS_LEASE_DIR <= 64,
 	       "lease kinds fit below the lease's 64-byte alignment");
+
+bool fs_has_io(struct lease *l)
+{
+	char path[8];
+
+	return lease_io_path(l, path, sizeof(path)) == 0;
+}
 
 bool fs_is_dir(enum fs_kind kind)
 {
@@ -205,6 +215,8 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 		if (err)
 			return err;
 		err = fs_fixed_child(dir, name, out);
+		if (!err && out->kind == FS_LEASE_IO && !fs_has_io(dir->lease))
+			err = -ENOENT;
 		if (!err)
 			lease_get(out->lease);
 		return err;

@@ -198,6 +198,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.releasedir = fs_releasedir,
+	.readlink = fs_readlink,
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,

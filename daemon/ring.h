@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A lease's io region: one shared-memory file laid out as uapi/ring.h
+ * says, owned by the lease's uid, mapped by the daemon and by the client,
+ * and served by its own poller thread. Everything the client writes into
+ * it is untrusted.
+ */
+#ifndef GL_RING_H
+#define GL_RING_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uapi/ring.h"
+
+struct broker;
+struct lease;
+
+struct ring {
+	struct lease *lease;		/* owner; the ring dies before it */
+	char path[256];			/* the file; leases/<name>/io points
+					 * here */
+	int fd;
+	void *map;			/* the whole file, MAP_SHARED */
+	uint64_t size;			/* bytes of the file */
+	struct gl_ring_hdr *hdr;
+	struct gl_sqe *sq;
+	struct gl_cqe *cq;
+	char *data;			/* the data area */
+	uint64_t data_size;
+	uint32_t sq_mask;
+	uint32_t cq_mask;
+	uint32_t sq_head;		/* poller only: next SQE to read */
+
+	pthread_mutex_t cq_lock;	/* serialises CQE producers */
+	uint32_t cq_tail;		/* cq_lock: next CQE to fill */
+	uint32_t reserved;		/* cq_lock: CQ slots promised to work
+					 * in flight */
+	pthread_t poller;
+	bool poller_started;
+	atomic_bool stop;
+	atomic_bool broken;
+	_Atomic uint64_t polls;		/* SQEs consumed, for stats */
+};
+
+/*
+ * ring_create - make the io file of @bytes for lease @l in @dir, owned by
+ * @uid/@gid, mode 0600, committed, mapped, its header written, and start
+ * its poller. Returns 0, -EINVAL (size), -ENOSPC, -ENOMEM, -errno.
+ */
+int ring_create(struct lease *l, const char *dir, uint64_t bytes,
+		uid_t uid, gid_t gid, struct ring **out);
+
+/* ring_stop - stop and join the poller. No lock held (it may be waiting
+ * for the lease's mem_lock). Idempotent. */
+void ring_stop(struct ring *r);
+
+/* ring_destroy - mark the header DEAD, unmap, unlink, free. After
+ * ring_stop, with no launch of the ring in flight. */
+void ring_destroy(struct ring *r);
+
+/*
+ * ring_complete - post one CQE into the slot reserved when its SQE was
+ * consumed; wakes a client sleeping on the CQ. Any thread.
+ */
+void ring_complete(struct ring *r, uint64_t user_data, int status,
+		   uint64_t duration_ns);
+
+/* ring_poll_main - the poller thread (ring-poll.c). */
+void *ring_poll_main(void *arg);
+
+/* ring_futex_wake - FUTEX_WAKE on a word of the shared header. */
+void ring_futex_wake(uint32_t *word);
+
+#endif

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring.c - a lease's io region (uapi/ring.h) driven by a minimal client
+ * written here from the ABI alone: every entry type round trips and
+ * matches the same work done through submit and vram; many outstanding
+ * entries, a full queue, index wrap-around, corrupt indices and entries,
+ * a lease dropped with entries in flight, two rings at once, and another
+ * uid cannot open the io file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "selftests/harness.h"
+#include "selftests/lib/gltest.h"
+#include "uapi/launch.h"
+#include "uapi/ring.h"
+
+static const char *const args[] = { "--cpu-vram", "256M", NULL };
+
+struct tring {
+	void *map;
+	size_t size;
+	struct gl_ring_hdr *h;
+	struct gl_sqe *sq;
+	struct gl_cqe *cq;
+	char *data;
+};
+
+static int tring_open(const struct gl_daemon *d, const char *name,
+		      struct tring *r)
+{
+	struct stat st;
+	int fd = lease_open(d, name, "io", O_RDWR);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -errno;
+	}
+	r->size = (size_t)st.st_size;
+	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0);
+	close(fd);
+	if (r->map == MAP_FAILED)
+		return -errno;
+	r->h = r->map;
+	if (r->h->magic != GL_RING_MAGIC || r->h->version != GL_RING_VERSION)
+		return -EINVAL;
+	r->sq = (struct gl_sqe *)((char *)r->map + r->h->sq_off);
+	r->cq = (struct gl_cqe *)((char *)r->map + r->h->cq_off);
+	r->data = (char *)r->map + r->h->data_off;
+	return 0;
+}
+
+static void tring_close(struct tring *r)
+{
+	if (r->map && r->map != MAP_FAILED)
+		munmap(r->map, r->size);
+	r->map = NULL;
+}
+
+/* Queue one SQE; -EBUSY when the SQ is full. Wakes a sleeping poller. */
+static int tring_push(struct tring *r, const struct gl_sqe *sqe)
+{
+	struct gl_ring_hdr *h = r->h;
+	uint32_t tail = h->sq_tail;
+
+	if (tail - __atomic_load_n(&h->sq_head, __ATOMIC_ACQUIRE) ==
+	    h->sq_entries)
+		return -EBUSY;
+	r->sq[tail & (h->sq_entries - 1)] = *sqe;
+	__atomic_store_n(&h->sq_tail, tail + 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+	    GL_RING_NEED_WAKEUP) {
+		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+	return 0;
+}
+
+/* Take one CQE, sleeping on cq_futex up to @ms: 0 or -ETIMEDOUT. */
+static int tring_pop(struct tring *r, struct gl_cqe *out, int ms)
+{
+	struct gl_ring_hdr *h = r->h;
+	long long end = gl_now_ms() + ms;
+
+	for (;;) {
+		uint32_t v = __atomic_load_n(&h->cq_futex, __ATOMIC_SEQ_CST);
+		uint32_t head = h->cq_head;
+		struct timespec ts = { 0, 10 * 1000000 };
+
+		if (head != __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE)) {
+			*out = r->cq[head & (h->cq_entries - 1)];
+			__atomic_store_n(&h->cq_head, head + 1,
+					 __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (gl_now_ms() > end ||
+		    (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+		     (GL_RING_DEAD | GL_RING_BROKEN)))
+			return -ETIMEDOUT;
+		__atomic_add_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &h->cq_futex, FUTEX_WAIT, v, &ts, NULL, 0);
+		__atomic_sub_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static struct gl_sqe sqe_of(uint8_t op, uint64_t off, uint64_t addr,
+			    uint32_t len, uint64_t ud)
+{
+	struct gl_sqe s;
+
+	memset(&s, 0, sizeof(s));
+	s.opcode = op;
+	s.off = off;
+	s.addr = addr;
+	s.len = len;
+	s.user_data = ud;
+	return s;
+}
+
+FIXTURE(ring) {
+	struct gl_daemon d;
+	struct tring r;
+};
+
+FIXTURE_SETUP(ring)
+{
+	GL_DAEMON_SETUP(&self->d, args);
+	ASSERT_EQ(lease_create(&self->d, "r"), 0);
+	ASSERT_EQ(lease_write(&self->d, "r", "ctl", "vram 1M\n"), 0);
+	ASSERT_EQ(lease_write(&self->d, "r", "ctl", "io 1M\n"), 0);
+	ASSERT_EQ(tring_open(&self->d, "r", &self->r), 0);
+}
+
+FIXTURE_TEARDOWN(ring)
+{
+	tring_close(&self->r);
+	GL_DAEMON_TEARDOWN(&self->d);
+}
+
+TEST_F(ring, layout_and_accounting)
+{
+	struct gl_ring_hdr *h = self->r.h;
+	long long used;
+
+	EXPECT_EQ(h->size, 1u << 20);
+	EXPECT_EQ(h->sqe_size, sizeof(struct gl_sqe));
+	EXPECT_EQ(h->cqe_size, sizeof(struct gl_cqe));
+	EXPECT_GE(h->cq_entries, h->sq_entries);
+	EXPECT_EQ(h->sq_entries & (h->sq_entries - 1), 0u);
+	EXPECT_EQ(h->data_off + h->data_size, h->size);
+	ASSERT_EQ(lease_read_key(&self->d, "r", "used", &used), 0);
+	EXPECT_EQ(used, 1 << 20);
+	EXPECT_EQ(dev_read_u64(&self->d, 0, "vram.used"), 2 << 20);
+	EXPECT_EQ(lease_write(&self->d, "r", "ctl", "io 1000\n"), -EINVAL);
+	EXPECT_EQ(lease_write(&self->d, "r", "ctl", "io 1G\n"), -ENOSPC);
+}
+
+/* Every entry type, and results identical to submit + vram. */
+TEST_F(ring, every_entry_type_round_trips)
+{
+	struct tring *r = &self->r;
+	struct gl_launch_desc *b = (void *)(r->data + 65536);
+	struct gl_cqe c;
+	float *x = (float *)r->data, got[256], want[256];
+	uint32_t bits;
+	float two = 2.0f;
+	int i;
+
+	ASSERT_EQ(tring_push(r, &(struct gl_sqe){ .opcode = GL_OP_NOP,
+						   .user_data = 1 }), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 1u);
+	EXPECT_EQ(c.status, 0);
+
+	for (i = 0; i < 256; i++)
+		x[i] = (float)i;
+	struct gl_sqe in = sqe_of(GL_OP_COPY_IN, 4096, 0, 1024, 2);
+	ASSERT_EQ(tring_push(r, &in), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 2u);
+	EXPECT_EQ(c.status, 0);
+
+	/* scale y = 2 * x in place, x read from io (zero copy) */
+	memset(b, 0, sizeof(*b));
+	b->magic = GL_LAUNCH_MAGIC;
+	b->version = GL_LAUNCH_VERSION;
+	b->nargs = 4;
+	strcpy(b->kernel, "scale");
+	b->grid[0] = b->grid[1] = b->grid[2] = 1;
+	b->block[0] = 256;
+	b->block[1] = b->block[2] = 1;
+	b->args[0].type = GL_ARG_U32;
+	b->args[0].value = 256;
+	b->args[1].type = GL_ARG_F32;
+	memcpy(&bits, &two, 4);
+	b->args[1].value = bits;
+	b->args[2].type = GL_ARG_IO;
+	b->args[2].value = 0;
+	b->args[2].len = 1024;
+	b->args[3].type = GL_ARG_BUF;
+	b->args[3].value = 8192;
+	b->args[3].len = 1024;
+	struct gl_sqe la = sqe_of(GL_OP_LAUNCH, 0, 65536,
+				  GL_LAUNCH_DESC_SIZE(4), 3);
+	ASSERT_EQ(tring_push(r, &la), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 3u);
+	EXPECT_EQ(c.status, 0);
+
+	struct gl_sqe out = sqe_of(GL_OP_COPY_OUT, 8192, 2048, 1024, 4);
+	ASSERT_EQ(tring_push(r, &out), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, 0);
+	memcpy(got, r->data + 2048, sizeof(got));
+
+	/* the same through vram and submit */
+	ASSERT_EQ(lease_write(&self->d, "r", "submit",
+			      "scale grid=1 u32:256 f32:2 buf:4096:1024 "
+			      "buf:12288:1024"), 0);
+	i = lease_open(&self->d, "r", "vram", O_RDONLY);
+	ASSERT_GE(i, 0);
+	ASSERT_EQ(pread(i, want, sizeof(want), 12288), (ssize_t)sizeof(want));
+	close(i);
+	EXPECT_EQ(memcmp(got, want, sizeof(got)), 0);
+	EXPECT_EQ(got[255], 510.0f);
+}
+
+TEST_F(ring, bad_entries_fail_alone)
+{
+	struct tring *r = &self->r;
+	struct gl_sqe s;
+	struct gl_cqe c;
+
+	s = sqe_of(GL_OP_COPY_IN, (1 << 20) - 10, 0, 11, 1);	/* vram end */
+	ASSERT_EQ(tring_push(r, &s), 0);
+	s = sqe_of(GL_OP_COPY_OUT, 0, r->h->data_size - 10, 11, 2);
+	ASSERT_EQ(tring_push(r, &s), 0);
+	s = sqe_of(99, 0, 0, 0, 3);
+	ASSERT_EQ(tring_push(r, &s), 0);
+	s = sqe_of(GL_OP_NOP, 0, 0, 0, 4);
+	s.reserved[2] = 1;
+	ASSERT_EQ(tring_push(r, &s), 0);
+	s = sqe_of(GL_OP_LAUNCH, 0, 0, 7, 5);	/* garbage descriptor */
+	ASSERT_EQ(tring_push(r, &s), 0);
+	s = sqe_of(GL_OP_NOP, 0, 0, 0, 6);
+	ASSERT_EQ(tring_push(r, &s), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, -EFAULT);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, -EFAULT);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, -EINVAL);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, -EINVAL);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, -EINVAL);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.status, 0);
+	EXPECT_EQ(c.user_data, 6u);
+	EXPECT_EQ(r->h->flags & GL_RING_BROKEN, 0u);
+}
+
+/* Far more entries than the queues hold: the client waits when full,
+ * nothing is lost or duplicated, indices wrap many times over. */
+TEST_F(ring, many_outstanding_and_wraparound)
+{
+	struct tring *r = &self->r;
+	unsigned total = 20 * r->h->cq_entries, sent = 0, got = 0;
+	unsigned char *seen = calloc(total, 1);
+	struct gl_cqe c;
+
+	ASSERT_NE(seen, NULL);
+	while (got < total) {
+		while (sent < total) {
+			struct gl_sqe s = sqe_of(GL_OP_NOP, 0, 0, 0, sent);
+
+			if (tring_push(r, &s))
+				break;	/* SQ full: the client sees it */
+			sent++;
+		}
+		ASSERT_EQ(tring_pop(r, &c, 5000), 0) TH_LOG("got %u", got);
+		ASSERT_LT(c.user_data, total);
+		EXPECT_EQ(seen[c.user_data], 0) TH_LOG("twice %llu",
+				(unsigned long long)c.user_data);
+		seen[c.user_data] = 1;
+		EXPECT_EQ(c.user_data, got);	/* in order */
+		got++;
+	}
+	EXPECT_GT(r->h->sq_head, r->h->sq_entries * 10);
+	free(seen);
+}
+
+/* A client that never reads: the daemon fills the CQ and waits, never
+ * overwriting an unread completion. */
+TEST_F(ring, full_cq_is_never_overrun)
+{
+	struct tring *r = &self->r;
+	unsigned n = r->h->cq_entries + r->h->sq_entries, i, pushed = 0;
+	unsigned waits = 0;
+	struct gl_cqe c;
+
+	/* fill the CQ, then the SQ behind it */
+	while (pushed < n && waits < 500) {
+		struct gl_sqe s = sqe_of(GL_OP_NOP, 0, 0, 0, pushed);
+
+		if (!tring_push(r, &s)) {
+			pushed++;
+		} else {
+			usleep(1000);
+			waits++;
+		}
+	}
+	EXPECT_EQ(pushed, n);
+	usleep(20000);
+	EXPECT_EQ(r->h->cq_tail - r->h->cq_head, r->h->cq_entries);
+	for (i = 0; i < pushed; i++) {
+		ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+		EXPECT_EQ(c.user_data, i);
+	}
+}
+
+TEST_F(ring, corrupt_index_breaks_only_this_ring)
+{
+	struct tring *r = &self->r;
+	struct gl_cqe c;
+
+	r->h->sq_tail += 3 * r->h->sq_entries;	/* nonsense */
+	__atomic_add_fetch(&r->h->sq_futex, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &r->h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
+	for (int i = 0; i < 200 && !(r->h->flags & GL_RING_BROKEN); i++)
+		usleep(5000);
+	EXPECT_NE(r->h->flags & GL_RING_BROKEN, 0u);
+	/* the daemon serves everything else */
+	EXPECT_EQ(lease_write(&self->d, "r", "submit", "noop grid=1"), 0);
+	ASSERT_EQ(lease_create(&self->d, "s"), 0);
+	ASSERT_EQ(lease_write(&self->d, "s", "ctl", "io 64K\n"), 0);
+	struct tring r2 = { 0 };
+	ASSERT_EQ(tring_open(&self->d, "s", &r2), 0);
+	ASSERT_EQ(tring_push(&r2, &(struct gl_sqe){ .opcode = GL_OP_NOP,
+						     .user_data = 9 }), 0);
+	EXPECT_EQ(tring_pop(&r2, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 9u);
+	tring_close(&r2);
+}
+
+#define SLOW_MATMUL "matmul grid=64 block=256 u32:512 u32:512 u32:512 " \
+	"u32:0 u32:0 u32:1 u32:0 u32:0 u32:0 u64:0 u64:0 u64:0 f32:1 f32:0 " \
+	"buf:0:1M buf:0:1M buf:0:1M"
+
+/* Dropping the lease with entries in flight: ECANCELED completions or a
+ * DEAD header, never a hang, and the file is gone. */
+TEST_F(ring, drop_with_entries_in_flight)
+{
+	struct tring *r = &self->r;
+	struct gl_cqe c;
+	char path[256];
+	ssize_t n;
+	int i, fd;
+
+	n = readlink(gl_path(&self->d, "leases/r/io"), path, sizeof(path) - 1);
+	ASSERT_GT(n, 0);
+	path[n] = '\0';
+	fd = lease_open(&self->d, "r", "submit", O_WRONLY | O_NONBLOCK);
+	ASSERT_GE(fd, 0);
+	ASSERT_GT(write(fd, SLOW_MATMUL, strlen(SLOW_MATMUL)), 0);
+	close(fd);
+	for (i = 0; i < 8; i++) {
+		struct gl_sqe s = sqe_of(GL_OP_COPY_IN, 0, 0, 4096, i);
+
+		ASSERT_EQ(tring_push(r, &s), 0);
+	}
+	EXPECT_EQ(lease_remove(&self->d, "r"), 0);
+	EXPECT_NE(r->h->flags & GL_RING_DEAD, 0u);
+	EXPECT_EQ(access(path, F_OK), -1);
+	/* whatever completed is in the CQ; then nothing more */
+	while (!tring_pop(r, &c, 10))
+		EXPECT_TRUE(c.status == 0 || c.status == -ECANCELED);
+	EXPECT_EQ(dev_read_u64(&self->d, 0, "vram.used"), 0);
+}
+
+static int open_io_as_nobody(void *arg)
+{
+	int fd = open(arg, O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+TEST_F(ring, other_uid_cannot_open)
+{
+	char path[256];
+	struct stat st;
+	ssize_t n;
+
+	n = readlink(gl_path(&self->d, "leases/r/io"), path, sizeof(path) - 1);
+	ASSERT_GT(n, 0);
+	path[n] = '\0';
+	ASSERT_EQ(stat(path, &st), 0);
+	EXPECT_EQ(st.st_mode & 0777, 0600u);
+	EXPECT_EQ(gl_run_as_nobody(open_io_as_nobody, path), -EACCES);
+	EXPECT_EQ(open_io_as_nobody(path), 0);	/* the owner can */
+}
+
+/* A client killed while it submits leaves the ring usable for the next
+ * one and the daemon serving: an SQE only counts once its tail is out. */
+TEST_F(ring, client_killed_mid_submission)
+{
+	struct tring *r = &self->r;
+	struct gl_cqe c;
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct tring mine;
+		uint64_t k = 0;
+
+		if (tring_open(&self->d, "r", &mine))
+			_exit(2);
+		for (;;) {	/* push and never read: killed mid-stream */
+			struct gl_sqe s = sqe_of(GL_OP_COPY_IN, 0, 0, 64,
+						 k);
+
+			/* half an entry in a free slot, tail not moved */
+			if (mine.h->sq_tail - __atomic_load_n(&mine.h->sq_head,
+					__ATOMIC_ACQUIRE) < mine.h->sq_entries)
+				memset(&mine.sq[mine.h->sq_tail &
+						(mine.h->sq_entries - 1)],
+				       0xff, 32);
+			if (!tring_push(&mine, &s))
+				k++;
+		}
+	}
+	usleep(50000);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	/* drain what the dead client queued: all well formed */
+	while (!tring_pop(r, &c, 200))
+		ASSERT_EQ(c.status, 0) TH_LOG("user_data %llu",
+					      (unsigned long long)c.user_data);
+	EXPECT_EQ(r->h->flags & GL_RING_BROKEN, 0u);
+	ASSERT_EQ(tring_push(r, &(struct gl_sqe){ .opcode = GL_OP_NOP,
+						   .user_data = 77 }), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 77u);
+	EXPECT_EQ(lease_write(&self->d, "r", "submit", "noop grid=1"), 0);
+}
+
+/* Two processes drive two leases' rings at once. */
+TEST_F(ring, two_rings_two_processes)
+{
+	pid_t pid[2];
+	int i, st;
+
+	ASSERT_EQ(lease_create(&self->d, "s"), 0);
+	ASSERT_EQ(lease_write(&self->d, "s", "ctl", "vram 1M\n"), 0);
+	ASSERT_EQ(lease_write(&self->d, "s", "ctl", "io 256K\n"), 0);
+	tring_close(&self->r);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (pid[i] == 0) {
+			struct tring r;
+			struct gl_cqe c;
+			unsigned k;
+
+			if (tring_open(&self->d, i ? "s" : "r", &r))
+				_exit(2);
+			for (k = 0; k < 5000; k++) {
+				struct gl_sqe s = sqe_of(GL_OP_COPY_IN, k % 256,
+							 0, 64, k);
+
+				if (tring_push(&r, &s) ||
+				    tring_pop(&r, &c, 5000) ||
+				    c.user_data != k || c.status)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(waitpid(pid[i], &st, 0), pid[i]);
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			TH_LOG("client %d: status %d", i, st);
+	}
+}
+
+/* utime + stime of @pid in clock ticks, or -1 */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return -1;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+			  "%llu", &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/* After its idle period a poller sleeps: an idle ring costs no CPU. */
+TEST_F(ring, idle_ring_sleeps)
+{
+	struct tring *r = &self->r;
+	long long t0, t1, hz = sysconf(_SC_CLK_TCK);
+	struct gl_cqe c;
+
+	ASSERT_EQ(tring_push(r, &(struct gl_sqe){ .opcode = GL_OP_NOP }), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	usleep(100000);		/* well past ring_idle_us (1 ms) */
+	EXPECT_NE(r->h->flags & GL_RING_NEED_WAKEUP, 0u);
+	t0 = cpu_ticks(self->d.pid);
+	sleep(1);
+	t1 = cpu_ticks(self->d.pid);
+	ASSERT_GE(t0, 0);
+	/* a spinning poller would burn a whole second of CPU here */
+	EXPECT_LT(t1 - t0, hz / 10) TH_LOG("%lld ticks in 1 s", t1 - t0);
+	/* and wakes up when asked */
+	ASSERT_EQ(tring_push(r, &(struct gl_sqe){ .opcode = GL_OP_NOP,
+						   .user_data = 5 }), 0);
+	ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+	EXPECT_EQ(c.user_data, 5u);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpulease ring ABI: the layout of a lease's shared-memory io region
+ * (leases/<name>/io), through which a colocated client exchanges work with
+ * the daemon without a system call while the daemon polls.
+ * Documentation/ring.md explains the protocol.
+ *
+ * The region is one file: a header, a submission queue (SQ) of gl_sqe, a
+ * completion queue (CQ) of gl_cqe, and a data area. Each queue has one
+ * producer and one consumer: the client produces SQEs and consumes CQEs,
+ * the daemon the reverse. Indices are free-running uint32_t; an entry's
+ * slot is index & (entries - 1). Fields are plain integers: both sides
+ * access the indices, flags and futex words with atomic loads and stores
+ * (acquire on the consumer's read of the producer's index, release on the
+ * producer's store), as the helpers in tools/lib do.
+ *
+ * Invariant: fixed-width fields, explicit padding, reserved fields zero;
+ * the header and entry layouts never change within GL_RING_VERSION.
+ */
+#ifndef GPULEASE_UAPI_RING_H
+#define GPULEASE_UAPI_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpulease.h"
+
+#define GL_RING_MAGIC		0x31524c47u	/* "GLR1" */
+#define GL_RING_VERSION		1
+
+/* Bounds of `io SIZE` in a lease's ctl. */
+#define GL_RING_SIZE_MIN	(64u * 1024)
+#define GL_RING_SIZE_MAX	(1024ull * 1024 * 1024)
+
+/* header.flags, written by the daemon */
+#define GL_RING_NEED_WAKEUP	(1u << 0)	/* the poller sleeps: after
+						 * pushing SQEs, bump and
+						 * FUTEX_WAKE sq_futex */
+#define GL_RING_BROKEN		(1u << 1)	/* a corrupt index or entry:
+						 * the daemon stopped serving
+						 * this ring */
+#define GL_RING_DEAD		(1u << 2)	/* the lease was dropped or
+						 * expired: nothing more will
+						 * complete */
+
+/* Opcodes of a submission. */
+enum gl_ring_op {
+	GL_OP_NOP = 0,		/* completes at once with status 0 */
+	GL_OP_LAUNCH = 1,	/* addr: data-area offset of a gl_launch_desc
+				 * of len bytes; its io: args name data-area
+				 * ranges, used in place (zero copy) */
+	GL_OP_COPY_IN = 2,	/* len bytes: data area at addr -> vram at
+				 * off */
+	GL_OP_COPY_OUT = 3,	/* len bytes: vram at off -> data area at
+				 * addr */
+};
+
+struct gl_sqe {
+	uint8_t opcode;		/* enum gl_ring_op */
+	uint8_t flags;		/* must be 0 */
+	uint16_t reserved0;	/* must be 0 */
+	uint32_t len;		/* bytes (copy, launch descriptor) */
+	uint64_t off;		/* vram offset (copies) */
+	uint64_t addr;		/* data-area offset */
+	uint64_t user_data;	/* echoed in the completion */
+	uint64_t reserved[4];	/* must be 0 */
+};
+
+struct gl_cqe {
+	uint64_t user_data;
+	int32_t status;		/* 0 or -errno */
+	uint32_t flags;		/* 0 */
+	uint64_t duration_ns;	/* time the daemon spent on it */
+	uint64_t reserved;
+};
+
+/*
+ * The header, at offset 0. The first cache line is fixed by the daemon at
+ * creation and never changes; each of the next lines is written by one
+ * side only.
+ */
+struct gl_ring_hdr {
+	/* geometry, read-only */
+	uint32_t magic;		/* GL_RING_MAGIC */
+	uint32_t version;	/* GL_RING_VERSION */
+	uint32_t sq_entries;	/* power of two */
+	uint32_t cq_entries;	/* power of two, >= sq_entries */
+	uint32_t sqe_size;	/* sizeof(struct gl_sqe) */
+	uint32_t cqe_size;	/* sizeof(struct gl_cqe) */
+	uint64_t sq_off;	/* byte offset of the SQ array */
+	uint64_t cq_off;	/* byte offset of the CQ array */
+	uint64_t data_off;	/* byte offset of the data area */
+	uint64_t data_size;	/* bytes of the data area */
+	uint64_t size;		/* bytes of the whole file */
+	/* written by the client */
+	uint32_t sq_tail __attribute__((aligned(64)));	/* next SQE to fill */
+	uint32_t cq_head;	/* next CQE to read */
+	uint32_t cq_waiters;	/* > 0 while a client sleeps on cq_futex */
+	uint32_t reserved1;
+	/* written by the daemon */
+	uint32_t sq_head __attribute__((aligned(64)));	/* next SQE it reads */
+	uint32_t cq_tail;	/* next CQE it fills */
+	uint32_t flags;		/* GL_RING_* */
+	uint32_t reserved2;
+	/* futex words */
+	uint32_t sq_futex __attribute__((aligned(64)));	/* poller sleeps */
+	uint32_t cq_futex;	/* bumped after completions */
+	uint32_t reserved3[14];
+};
+
+GL_STATIC_ASSERT(sizeof(struct gl_sqe) == 64, "gl_sqe ABI");
+GL_STATIC_ASSERT(sizeof(struct gl_cqe) == 32, "gl_cqe ABI");
+GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_tail) == 64, "hdr ABI");
+GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_head) == 128, "hdr ABI");
+GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_futex) == 192, "hdr ABI");
+GL_STATIC_ASSERT(sizeof(struct gl_ring_hdr) == 256, "hdr ABI");
+
+#endif /* GPULEASE_UAPI_RING_H */
