@@ -97,10 +97,13 @@ include $(SRC)/selftests/fakecuda/fakecuda.mk
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl
+FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
+# the ring target runs a whole broker in process
+fuzz-ring-src := selftests/fuzz/ring.c $(daemon-y:.o=.c) $(kernels-y:.o=.c)
+fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) -lopenblas -lm -ldl -pthread
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)
@@ -110,7 +113,9 @@ $(O)/fuzz/%: $(SRC)/selftests/fuzz/%.c $(SRC)/daemon/parse.c \
 	@mkdir -p $(dir $@)
 	$(quiet) FUZZ $(patsubst $(O)/%,%,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
-		$(addprefix $(SRC)/,$(fuzz-$*-src))
+		$(addprefix $(SRC)/,$(fuzz-$*-src)) $(fuzz-$*-libs)
+
+$(O)/fuzz/ring: $(addprefix $(SRC)/,$(fuzz-ring-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh

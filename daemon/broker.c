@@ -104,7 +104,7 @@ void broker_quiesce(struct broker *b)
 
 	reaper_stop(&b->reaper);
 	rcu_read_lock();
-	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+	lease_for_each(b->leases, &iter, l) {
 		if (!lease_get_unless_zero(l))
 			continue;
 		launch_close(l, -ECANCELED, true);
@@ -121,7 +121,7 @@ void broker_destroy(struct broker *b)
 
 	broker_quiesce(b);
 	rcu_read_lock();
-	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+	lease_for_each(b->leases, &iter, l) {
 		if (!lease_get_unless_zero(l))
 			continue;
 		lease_drop(b, l, 0, false);

@@ -116,7 +116,7 @@ void leases_ctl_show(struct broker *b, uid_t uid, struct strbuf *sb)
 	struct lease *l;
 
 	rcu_read_lock();
-	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+	lease_for_each(b->leases, &iter, l) {
 		if (uid != 0 && uid != l->owner)
 			continue;
 		strbuf_printf(sb, "acquire %s vram=%llu ttl=%u device=%d\n",

@@ -345,7 +345,7 @@ void lease_expire(struct lease *l)
 /* The errno of a lease that is not active. Called with mem_lock held. */
 static int lease_state_err(struct lease *l)
 {
-	switch (l->state) {
+	switch (atomic_load(&l->state)) {
 	case LEASE_ACTIVE:
 		return 0;
 	case LEASE_EXPIRED:
@@ -535,7 +535,7 @@ void lease_release_token(struct broker *b, const void *token)
 	struct lease *l;
 
 	rcu_read_lock();
-	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+	lease_for_each(b->leases, &iter, l) {
 		if (atomic_load(&l->bound_to) != token)
 			continue;
 		if (!lease_get_unless_zero(l))

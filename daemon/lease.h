@@ -99,6 +99,18 @@ struct lease_req {
 	const void *bind;		/* token to bind to, or NULL */
 };
 
+/*
+ * lease_for_each - walk @table inside an RCU read-side section, @l set
+ * to each lease. liburcu's cds_lfht_for_each_entry computes the container
+ * of the NULL end node, which UBSan rightly rejects; this never does.
+ */
+#define lease_for_each(table, iter, l)					\
+	for (cds_lfht_first(table, iter);				\
+	     cds_lfht_iter_get_node(iter) &&				\
+	     ((l) = caa_container_of(cds_lfht_iter_get_node(iter),	\
+				     struct lease, node));		\
+	     cds_lfht_next(table, iter))
+
 /* lease_table_new - an empty table. NULL on -ENOMEM. */
 struct cds_lfht *lease_table_new(void);
 

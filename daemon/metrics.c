@@ -68,7 +68,7 @@ static void show_leases(struct broker *b, struct strbuf *sb)
 	head(sb, "gpulease_lease_seconds_total", "counter",
 	     "Seconds each live lease has been held.");
 	rcu_read_lock();
-	cds_lfht_for_each_entry(b->leases, &iter, l, node) {
+	lease_for_each(b->leases, &iter, l) {
 		/* state is atomic: no lease lock is taken here */
 		if (atomic_load(&l->state) == LEASE_EXPIRED)
 			expired++;

@@ -320,7 +320,7 @@ static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 
 		n.kind = FS_LEASE_DIR;
 		rcu_read_lock();
-		cds_lfht_for_each_entry(fs->broker.leases, &iter, l, node) {
+		lease_for_each(fs->broker.leases, &iter, l) {
 			n.lease = l;
 			err = fs_dirlist_add(d, fs, &n, l->name);
 			if (err)
