@@ -58,7 +58,8 @@ FS_SRC := $(sort $(wildcard $(SRC)/selftests/fs/*.c))
 UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
-PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops
+PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
+	$(O)/tools/bench/metrics
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
@@ -78,6 +79,14 @@ $(O)/gpuleased: $(call obj,$(gpuleased-y))
 $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE) -lm
+
+$(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+
+$(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
 		$(call obj,$(daemon-y) $(kernels-y))
@@ -121,7 +130,7 @@ deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
 
 check: deps
-	$(Q)$(MAKE) -f $(SRC)/Makefile all
+	$(Q)$(MAKE) -f $(SRC)/Makefile all fuzz
 	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE)
 
 run: deps
@@ -130,6 +139,8 @@ run: deps
 
 bench: all
 	$(Q)$(O)/tools/bench/lease-ops
+	$(Q)$(O)/tools/bench/launch
+	$(Q)$(O)/tools/bench/metrics
 
 clean:
 	$(quiet) CLEAN $(O)

@@ -32,15 +32,18 @@ void metrics_observe_latency(struct metrics *m, uint64_t us)
 
 void metrics_escape(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\')
-			strbuf_printf(sb, "\\\\");
-		else if (*s == '"')
-			strbuf_printf(sb, "\\\"");
-		else if (*s == '\n')
-			strbuf_printf(sb, "\\n");
-		else
-			strbuf_printf(sb, "%c", *s);
+	size_t run;
+
+	for (;;) {
+		/* copy the longest run that needs no escape in one go */
+		run = strcspn(s, "\\\"\n");
+		strbuf_add(sb, s, run);
+		s += run;
+		if (!*s)
+			return;
+		strbuf_add(sb, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" :
+							   "\\\\", 2);
+		s++;
 	}
 }
 
@@ -58,6 +61,8 @@ static void counter(struct strbuf *sb, const char *name, const char *help,
 	strbuf_printf(sb, "%s %llu\n", name, (unsigned long long)v);
 }
 
+#define LEASE_SECONDS "gpulease_lease_seconds_total{lease=\""
+
 static void show_leases(struct broker *b, struct strbuf *sb)
 {
 	uint64_t active = 0, expired = 0;
@@ -74,7 +79,7 @@ static void show_leases(struct broker *b, struct strbuf *sb)
 			expired++;
 		else
 			active++;
-		strbuf_printf(sb, "gpulease_lease_seconds_total{lease=\"");
+		strbuf_add(sb, LEASE_SECONDS, sizeof(LEASE_SECONDS) - 1);
 		metrics_escape(sb, l->name);
 		strbuf_printf(sb, "\",model=\"\"} %.3f\n",
 			      (double)(now - l->born_mono) / NSEC_PER_SEC);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/strbuf.h"
 
@@ -36,17 +37,35 @@ int strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 
 	if (sb->err)
 		return sb->err;
+	/* format once into the room there is; again only when it did not fit */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL,
+		      sb->buf ? sb->cap - sb->len : 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
+	if (sb->buf && (size_t)n < sb->cap - sb->len) {
+		sb->len += (size_t)n;
+		return 0;
+	}
 	if (strbuf_grow(sb, sb->len + (size_t)n + 1))
 		return -ENOMEM;
 	va_start(ap, fmt);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	sb->len += (size_t)n;
+	return 0;
+}
+
+int strbuf_add(struct strbuf *sb, const char *s, size_t len)
+{
+	if (sb->err)
+		return sb->err;
+	if (strbuf_grow(sb, sb->len + len + 1))
+		return -ENOMEM;
+	memcpy(sb->buf + sb->len, s, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
 	return 0;
 }
 

@@ -22,6 +22,9 @@ struct strbuf {
 int strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* strbuf_add - append @len bytes of @s. Returns 0 or -ENOMEM. */
+int strbuf_add(struct strbuf *sb, const char *s, size_t len);
+
 /* strbuf_release - free the text; the buffer is empty again. */
 void strbuf_release(struct strbuf *sb);
 

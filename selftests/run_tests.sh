@@ -58,6 +58,8 @@ for f in "$SRC"/sh/*.sh; do
 	esac
 	add sh "sh/$(basename "$f")" "sh $f"
 done
+# the fuzz targets, for FUZZ_SECONDS each (libFuzzer, built by make fuzz)
+add fuzz "fuzz/run.sh" "sh $SRC/fuzz/run.sh $O"
 if [ "$VALGRIND" = 1 ]; then
 	if command -v valgrind >/dev/null; then
 		for f in "$O"/selftests/fs/*; do

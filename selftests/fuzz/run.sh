@@ -10,6 +10,7 @@ targets=$(ls "$O"/fuzz 2>/dev/null)
 echo "TAP version 13"
 if [ -z "$targets" ]; then
 	echo "1..0 # SKIP no fuzz targets built (make fuzz needs clang)"
+	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
 	exit 4
 fi
 set -- $targets

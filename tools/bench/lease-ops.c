@@ -14,24 +14,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "uapi/gpulease.h"
 #include "nullfs.h"
+#include "spawn.h"
 #include "stats.h"
 
 #define BENCH_CYCLES		2000
@@ -39,8 +34,6 @@
 #define BENCH_WARMUP		100
 #define BENCH_VRAM		"64K"
 #define BENCH_CPU_VRAM		"1G"
-#define BENCH_MOUNT_MS		10000
-#define BENCH_STOP_MS		5000
 
 enum bench_fs { FS_GPULEASE, FS_NULLFS, FS_COUNT };
 enum bench_op { OP_CYCLE, OP_MKDIR, OP_CTL, OP_RMDIR, OP_COUNT };
@@ -65,34 +58,16 @@ struct bench {
 	char base[32];			/* temp dir holding both mount points */
 	char mnt[FS_COUNT][64];
 	char dir[FS_COUNT][96];		/* where the cycles mkdir */
-	pid_t daemon_pid;		/* 0 when not running */
+	struct spawn_daemon daemon_proc; /* gpuleased, unless A/A */
 	struct nullfs nfs[FS_COUNT];	/* nfs[FS_GPULEASE] only in A/A */
 	long seq;			/* names are unique per run */
 	uint64_t *ns[FS_COUNT][OP_COUNT];
 	long done[FS_COUNT];		/* timed cycles so far */
 };
 
-static volatile sig_atomic_t bench_stop;
-
-static void bench_on_signal(int sig)
-{
-	bench_stop = sig;
-}
-
-static uint64_t bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void bench_sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_nsec = ms * 1000 * 1000L };
-
-	nanosleep(&ts, NULL);
-}
+static const char *const bench_daemon_args[] = {
+	"--cpu-vram", BENCH_CPU_VRAM, NULL,
+};
 
 static void bench_usage(FILE *f)
 {
@@ -125,49 +100,6 @@ static void bench_usage(FILE *f)
 		BENCH_CYCLES, BENCH_ROUND, BENCH_WARMUP);
 }
 
-static int bench_parse_long(const char *arg, long min, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* The highest CPU we may run on (CPU 0 takes most interrupts), or -1. */
-static long bench_last_cpu(void)
-{
-	cpu_set_t set;
-	long cpu;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return -1;
-	for (cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--)
-		if (CPU_ISSET(cpu, &set))
-			return cpu;
-	return -1;
-}
-
-/* Default daemon: $(dirname /proc/self/exe)/../../gpuleased. */
-static int bench_default_daemon(char *buf, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return -errno;
-	exe[n] = '\0';
-	if ((size_t)snprintf(buf, size, "%s/../../gpuleased", dirname(exe)) >=
-	    size)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 enum {
 	OPT_DAEMON = 256, OPT_VRAM, OPT_NULL_TIMEOUT, OPT_NULL_SINGLE, OPT_AA,
 	OPT_CPU, OPT_NO_PIN,
@@ -197,22 +129,22 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 	b->round = BENCH_ROUND;
 	b->warmup = BENCH_WARMUP;
 	b->null_opts.timeout = 0.0;
-	b->cpu = bench_last_cpu();
-	if (bench_default_daemon(b->daemon, sizeof(b->daemon)))
+	b->cpu = spawn_last_cpu();
+	if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
 		b->daemon[0] = '\0';
 
 	while ((c = getopt_long(argc, argv, "n:r:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (bench_parse_long(optarg, 1, &b->cycles))
+			if (spawn_parse_long(optarg, 1, &b->cycles))
 				goto bad;
 			break;
 		case 'r':
-			if (bench_parse_long(optarg, 1, &b->round))
+			if (spawn_parse_long(optarg, 1, &b->round))
 				goto bad;
 			break;
 		case 'w':
-			if (bench_parse_long(optarg, 0, &b->warmup))
+			if (spawn_parse_long(optarg, 0, &b->warmup))
 				goto bad;
 			break;
 		case OPT_DAEMON:
@@ -237,7 +169,7 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			b->aa = true;
 			break;
 		case OPT_CPU:
-			if (bench_parse_long(optarg, 0, &b->cpu) ||
+			if (spawn_parse_long(optarg, 0, &b->cpu) ||
 			    b->cpu >= CPU_SETSIZE)
 				goto bad;
 			break;
@@ -265,135 +197,12 @@ bad:
 	return -EINVAL;
 }
 
-/* True once something other than the parent's file system is at MNT. */
-static bool bench_mounted(const struct bench *b, const char *mnt)
-{
-	struct stat base, sb;
-
-	if (stat(b->base, &base) || stat(mnt, &sb))
-		return false;
-	return base.st_dev != sb.st_dev;
-}
-
-/* Waits up to MS ms for PID; returns its wait status or -ETIMEDOUT. */
-static int bench_wait(pid_t pid, int ms)
-{
-	int status;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (ms <= 0)
-			return -ETIMEDOUT;
-		bench_sleep_ms(10);
-		ms -= 10;
-	}
-}
-
-static void bench_describe_status(const char *what, int status)
-{
-	if (WIFEXITED(status))
-		fprintf(stderr, "lease-ops: %s exited with status %d\n", what,
-			WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		fprintf(stderr, "lease-ops: %s killed by signal %d\n", what,
-			WTERMSIG(status));
-}
-
-static int bench_daemon_start(struct bench *b)
-{
-	const char *mnt = b->mnt[FS_GPULEASE];
-	pid_t parent = getpid(), pid;
-	char leases[PATH_MAX + 16];
-	struct stat sb;
-	int status, ms;
-
-	if (access(b->daemon, X_OK)) {
-		fprintf(stderr,
-			"lease-ops: no gpuleased at %s (build it with make, or pass --daemon PATH)\n",
-			b->daemon[0] ? b->daemon : "(unknown)");
-		return -ENOENT;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		char *const argv[] = {
-			b->daemon, (char *)"-f", (char *)"--cpu-vram",
-			(char *)BENCH_CPU_VRAM, (char *)mnt, NULL,
-		};
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		execv(b->daemon, argv);
-		fprintf(stderr, "lease-ops: exec %s: %s\n", b->daemon,
-			strerror(errno));
-		_exit(127);
-	}
-	b->daemon_pid = pid;
-
-	snprintf(leases, sizeof(leases), "%s/%s", mnt, GL_FILE_LEASES);
-	for (ms = 0; ms < BENCH_MOUNT_MS; ms += 10) {
-		if (bench_mounted(b, mnt) && !stat(leases, &sb))
-			return 0;
-		status = bench_wait(pid, 0);
-		if (status >= 0) {
-			b->daemon_pid = 0;
-			bench_describe_status("gpuleased", status);
-			return -ECHILD;
-		}
-		bench_sleep_ms(10);
-	}
-	fprintf(stderr, "lease-ops: gpuleased did not mount %s in %d ms\n",
-		mnt, BENCH_MOUNT_MS);
-	return -ETIMEDOUT;
-}
-
-/* SIGTERM must unmount and exit 0; anything else is reported. */
-static int bench_daemon_stop(struct bench *b)
-{
-	const char *mnt = b->mnt[FS_GPULEASE];
-	int status, ret = 0;
-
-	if (!b->daemon_pid)
-		return 0;
-	kill(b->daemon_pid, SIGTERM);
-	status = bench_wait(b->daemon_pid, BENCH_STOP_MS);
-	if (status == -ETIMEDOUT) {
-		fprintf(stderr,
-			"lease-ops: gpuleased ignored SIGTERM for %d ms; killing it\n",
-			BENCH_STOP_MS);
-		kill(b->daemon_pid, SIGKILL);
-		waitpid(b->daemon_pid, NULL, 0);
-		ret = -ETIMEDOUT;
-	} else if (status < 0) {
-		ret = status;
-	} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		bench_describe_status("gpuleased (on SIGTERM)", status);
-		ret = -EIO;
-	}
-	b->daemon_pid = 0;
-	if (bench_mounted(b, mnt)) {
-		fprintf(stderr, "lease-ops: %s still mounted; detaching it\n",
-			mnt);
-		umount2(mnt, MNT_DETACH);
-		ret = ret ? ret : -EBUSY;
-	}
-	return ret;
-}
-
 /* Takes down whatever is up; safe at any point after bench_parse(). */
 static int bench_cleanup(struct bench *b)
 {
 	int ret = 0, err, fs, op;
 
-	err = bench_daemon_stop(b);
+	err = spawn_daemon_stop(&b->daemon_proc);
 	if (err)
 		ret = err;
 	for (fs = 0; fs < FS_COUNT; fs++) {
@@ -471,10 +280,10 @@ static int bench_cycle(struct bench *b, int fs, bool timed)
 		 b->seq++);
 	snprintf(ctl, sizeof(ctl), "%s/%s", dir, GL_FILE_CTL);
 
-	t0 = bench_now();
+	t0 = stats_now_ns();
 	if (mkdir(dir, 0700))
 		return bench_fail(bench_fs_name[fs], "mkdir", dir, -errno);
-	t1 = bench_now();
+	t1 = stats_now_ns();
 	fd = open(ctl, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = bench_fail(bench_fs_name[fs], "open", ctl, -errno);
@@ -491,10 +300,10 @@ static int bench_cycle(struct bench *b, int fs, bool timed)
 		err = bench_fail(bench_fs_name[fs], "close", ctl, -errno);
 		goto out_rmdir;
 	}
-	t2 = bench_now();
+	t2 = stats_now_ns();
 	if (rmdir(dir))
 		return bench_fail(bench_fs_name[fs], "rmdir", dir, -errno);
-	t3 = bench_now();
+	t3 = stats_now_ns();
 
 	if (timed) {
 		long i = b->done[fs]++;
@@ -524,7 +333,7 @@ static int bench_rounds(struct bench *b, long count, bool timed)
 		for (i = 0; i < FS_COUNT; i++) {
 			fs = (r & 1) ? FS_COUNT - 1 - i : i;
 			for (k = 0; k < b->round && left[fs]; k++, left[fs]--) {
-				if (bench_stop)
+				if (spawn_stop)
 					return -EINTR;
 				err = bench_cycle(b, fs, timed);
 				if (err)
@@ -600,28 +409,6 @@ static void bench_check_leak(struct bench *b)
 			buf);
 }
 
-/*
- * Pins this program to CPU, or does nothing for -1. Children inherit the
- * mask and execv keeps it, so pinning before the servers start pins them.
- */
-static int bench_pin(long cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		int err = -errno;
-
-		fprintf(stderr, "lease-ops: cannot pin to CPU %ld: %s\n",
-			cpu, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
 static int bench_nullfs_start(struct bench *b, int fs)
 {
 	int err;
@@ -635,7 +422,6 @@ static int bench_nullfs_start(struct bench *b, int fs)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa;
 	struct bench *b;
 	int err, ret = 1;
 
@@ -649,14 +435,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = bench_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	spawn_signals();
 
-	if (bench_pin(b->cpu))
+	if (spawn_pin(b->cpu))
 		goto out;
 	err = bench_setup(b);
 	if (err) {
@@ -664,7 +445,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	err = b->aa ? bench_nullfs_start(b, FS_GPULEASE) :
-		      bench_daemon_start(b);
+		      spawn_daemon_start(&b->daemon_proc, b->daemon,
+					 b->mnt[FS_GPULEASE], bench_daemon_args);
 	if (!err)
 		err = bench_nullfs_start(b, FS_NULLFS);
 	if (err)
@@ -674,7 +456,7 @@ int main(int argc, char **argv)
 		err = bench_rounds(b, b->cycles, true);
 	if (err == -EINTR)
 		fprintf(stderr, "lease-ops: interrupted by signal %d\n",
-			(int)bench_stop);
+			(int)spawn_stop);
 	if (err)
 		goto out;
 	bench_check_leak(b);

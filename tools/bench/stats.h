@@ -18,6 +18,9 @@ struct stats_summary {
 	double mean;		/* ns */
 };
 
+/* stats_now_ns() - CLOCK_MONOTONIC in ns, what every sample is taken with. */
+uint64_t stats_now_ns(void);
+
 /* stats_sort() - sort N samples in place, ascending. */
 void stats_sort(uint64_t *v, size_t n);
 

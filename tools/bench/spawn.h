@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawn: what every benchmark does around its measurement. Starts
+ * gpuleased in the foreground on a temporary mount point and waits for
+ * the mount, stops it (SIGTERM must unmount and exit 0), pins CPUs and
+ * turns SIGINT, SIGTERM and SIGHUP into a flag the measuring loops poll,
+ * so each bench can unwind and clean up instead of dying mid-run.
+ */
+#ifndef GL_BENCH_SPAWN_H
+#define GL_BENCH_SPAWN_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct spawn_daemon {
+	pid_t pid;		/* 0 when not running */
+	dev_t parent_dev;	/* st_dev of the mount point before the mount */
+	char mnt[PATH_MAX];	/* where it is mounted */
+};
+
+/* The last of SIGINT, SIGTERM, SIGHUP received since spawn_signals(). */
+extern volatile sig_atomic_t spawn_stop;
+
+/* spawn_signals() - make SIGINT, SIGTERM and SIGHUP set spawn_stop. */
+void spawn_signals(void);
+
+/*
+ * spawn_default_daemon() - write $(dirname /proc/self/exe)/../../gpuleased,
+ * i.e. $(O)/gpuleased for a bench in $(O)/tools/bench, into BUF.
+ * Returns 0, or -errno (-ENAMETOOLONG when SIZE is too small).
+ */
+int spawn_default_daemon(char *buf, size_t size);
+
+/*
+ * spawn_daemon_start() - fork and exec DAEMON -f ARGS... MNT, where MNT is
+ * an existing empty directory and ARGS a NULL-terminated list (may be
+ * NULL), and wait until MNT/leases exists on the new mount. The child
+ * inherits this process's CPU mask and gets SIGTERM should we die first.
+ *
+ * Returns 0 with D->pid set, or -errno: -ENOENT (no executable DAEMON),
+ * -ECHILD (it exited; its status is printed), -ETIMEDOUT (no mount after
+ * 10 s; D->pid stays set so spawn_daemon_stop() reaps it). Not
+ * thread-safe (it forks).
+ */
+int spawn_daemon_start(struct spawn_daemon *d, const char *daemon,
+		       const char *mnt, const char *const *args);
+
+/*
+ * spawn_daemon_stop() - SIGTERM the daemon of D and wait for it to exit 0
+ * and unmount. Past 5 s it is SIGKILLed; a mount left behind is detached.
+ * Returns 0, -ETIMEDOUT, -EIO (a bad exit status, printed) or -EBUSY (it
+ * left its mount). Safe on a D that never started, and twice.
+ */
+int spawn_daemon_stop(struct spawn_daemon *d);
+
+/*
+ * spawn_mountpoint() - make the directory BASE/NAME, its path into OUT
+ * (SIZE bytes; "" when it was not made). Returns 0 or -errno.
+ */
+int spawn_mountpoint(const char *base, const char *name, char *out,
+		     size_t size);
+
+/* spawn_last_cpu() - the highest CPU this process may run on, or -1. */
+long spawn_last_cpu(void);
+
+/*
+ * spawn_pin() - restrict this process to CPU, or do nothing for -1.
+ * Children inherit the mask and execv keeps it, so pinning before a
+ * server starts pins the server. Returns 0 or -errno (printed).
+ */
+int spawn_pin(long cpu);
+
+/*
+ * spawn_parse_long() - ARG as a decimal long >= MIN into OUT.
+ * Returns 0 or -EINVAL.
+ */
+int spawn_parse_long(const char *arg, long min, long *out);
+
+#endif /* GL_BENCH_SPAWN_H */
