@@ -100,6 +100,7 @@ $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 
 include $(SRC)/kernels/kernels.mk
 include $(SRC)/selftests/fakecuda/fakecuda.mk
+include $(SRC)/tools/tools.mk
 
 # libFuzzer targets (clang): make fuzz builds them; selftests run them for
 # FUZZ_SECONDS each from the seeds in selftests/fuzz/corpus/.

@@ -19,6 +19,7 @@ PACKAGES="
 	libopenblas-dev
 	liburcu-dev
 	linux-perf
+	man-db
 	mount
 	pkg-config
 	procps

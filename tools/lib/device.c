@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices: devices/<n>/ read as a struct, and the list of all of them.
+ *
+ * Invariant: each figure is one read of its own file, so the fields of
+ * one struct are each exact but not a snapshot together (used and free
+ * may straddle an acquire).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/lib/internal.h"
+
+/* Read devices/@index/@file as one word into @buf. Length or -errno. */
+static int dev_read(struct gl *g, unsigned int index, const char *file,
+		    char *buf, size_t size)
+{
+	char path[64];
+	int len;
+
+	snprintf(path, sizeof(path), GL_FILE_DEVICES "/%u/%s", index, file);
+	len = __gl_read_at(g, path, buf, size);
+	if (len < 0)
+		return len;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	return len;
+}
+
+static int dev_read_u64(struct gl *g, unsigned int index, const char *file,
+			uint64_t *out)
+{
+	char buf[32], *end;
+	int len;
+
+	len = dev_read(g, index, file, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EPROTO;
+	errno = 0;
+	*out = strtoull(buf, &end, 10);
+	return errno || *end ? -EPROTO : 0;
+}
+
+/*
+ * gl_device_info - read devices/@index/ into @info. Returns 0 or -ENOENT
+ * (no such device), -ENOTCONN, -EPROTO.
+ */
+GL_EXPORT int gl_device_info(struct gl *g, unsigned int index,
+			     struct gl_device_info *info)
+{
+	uint64_t leases;
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	err = dev_read(g, index, "name", info->name, sizeof(info->name));
+	if (err < 0)
+		return err;
+	err = dev_read(g, index, "kind", info->kind, sizeof(info->kind));
+	if (err < 0)
+		return err;
+	err = dev_read_u64(g, index, "vram.capacity", &info->capacity);
+	if (!err)
+		err = dev_read_u64(g, index, "vram.used", &info->used);
+	if (!err)
+		err = dev_read_u64(g, index, "vram.free", &info->free);
+	if (!err)
+		err = dev_read_u64(g, index, "leases", &leases);
+	if (err)
+		return err;
+	info->leases = leases > UINT32_MAX ? UINT32_MAX : (uint32_t)leases;
+	return 0;
+}
+
+static int dev_cmp(const void *a, const void *b)
+{
+	const struct gl_device_info *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The index a devices/ entry names, or -1 for anything else. */
+static long dev_index(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end || v > INT32_MAX ? -1 : v;
+}
+
+/*
+ * gl_device_list - every device, sorted by index, in *@out (free(3) it;
+ * NULL when there are none). Returns the count or -ENOTCONN, -ENOMEM,
+ * -EPROTO, or opendir/readdir's -errno.
+ */
+GL_EXPORT int gl_device_list(struct gl *g, struct gl_device_info **out)
+{
+	struct gl_device_info *list = NULL, *grown;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	long idx;
+	int fd, err = 0;
+
+	*out = NULL;
+	fd = openat(g->root, GL_FILE_DEVICES, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			err = -errno;
+			break;
+		}
+		idx = dev_index(de->d_name);
+		if (idx < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4;
+			grown = reallocarray(list, cap, sizeof(*list));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			list = grown;
+		}
+		err = gl_device_info(g, (unsigned int)idx, &list[n]);
+		if (err)
+			break;
+		n++;
+	}
+	closedir(dir);
+	if (err || !n) {
+		free(list);
+		return err;
+	}
+	qsort(list, n, sizeof(*list), dev_cmp);
+	*out = list;
+	return (int)n;
+}
