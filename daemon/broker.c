@@ -46,7 +46,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	err = -pthread_mutex_init(&b->pol.lock, NULL);
 	if (err)
 		goto err_all;
-	err = dev_set_probe(&b->devs, cfg->cpu_vram);
+	err = dev_set_probe(&b->devs, cfg->cpu_vram, cfg->cpu_only);
 	if (err)
 		goto err_pol;
 	err = account_init(&b->acct);

@@ -58,6 +58,7 @@ struct broker_config {
 	uint32_t launch_timeout_ms;
 	unsigned executors;		/* launch executor threads */
 	const char *io_parent;		/* where io files go: a tmpfs */
+	bool cpu_only;			/* the CPU device even with a GPU */
 };
 
 struct broker {

@@ -14,7 +14,7 @@ static const struct dev_ops *const backends[] = {
 	&dev_cpu_ops,
 };
 
-int dev_set_probe(struct dev_set *s, uint64_t cpu_vram)
+int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only)
 {
 	size_t i;
 	int n;
@@ -26,6 +26,8 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram)
 
 		if (ops == &dev_cpu_ops && s->count)
 			break;
+		if (ops != &dev_cpu_ops && cpu_only)
+			continue;
 		n = ops->probe(s->devs + s->count, GL_MAX_DEVICES - s->count,
 			       cpu_vram);
 		if (n < 0)

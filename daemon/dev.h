@@ -7,6 +7,7 @@
 #define GL_DEV_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,9 +78,10 @@ struct dev_set {
 
 /*
  * dev_set_probe - probe the backends; the CPU backend (with @cpu_vram
- * bytes) is added when no other device exists. Returns 0 or -errno.
+ * bytes) is added when no other device exists, or alone with @cpu_only.
+ * Returns 0 or -errno.
  */
-int dev_set_probe(struct dev_set *s, uint64_t cpu_vram);
+int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only);
 
 /* dev_set_get - device @index or NULL. */
 struct dev *dev_set_get(struct dev_set *s, unsigned index);

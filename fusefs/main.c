@@ -27,6 +27,7 @@ static const char usage[] =
 "options:\n"
 "  -f, --foreground         stay in the foreground (log to stderr)\n"
 "  -d, --debug              FUSE debug output (implies -f)\n"
+"      --cpu                serve the CPU device even where a GPU exists\n"
 "      --cpu-vram SIZE      memory the CPU device offers (default 1G)\n"
 "      --default-vram SIZE  vram of a plain mkdir (default 0)\n"
 "      --default-ttl SECS   TTL of a plain mkdir (default 3600)\n"
@@ -39,7 +40,8 @@ static const char usage[] =
 "and exits 0. See gpuleased(8) and Documentation/admin-guide.md.\n";
 
 enum {
-	OPT_CPU_VRAM = 256,
+	OPT_CPU = 256,
+	OPT_CPU_VRAM,
 	OPT_DEFAULT_VRAM,
 	OPT_DEFAULT_TTL,
 	OPT_MAX_TTL,
@@ -92,6 +94,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "cpu", no_argument, NULL, OPT_CPU },
 		{ "cpu-vram", required_argument, NULL, OPT_CPU_VRAM },
 		{ "default-vram", required_argument, NULL, OPT_DEFAULT_VRAM },
 		{ "default-ttl", required_argument, NULL, OPT_DEFAULT_TTL },
@@ -114,6 +117,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'd':
 			o->debug = o->foreground = true;
+			break;
+		case OPT_CPU:
+			o->cfg.cpu_only = true;
 			break;
 		case OPT_CPU_VRAM:
 			if (parse_size(optarg, &o->cfg.cpu_vram))

@@ -17,7 +17,9 @@ GPULEASED=${GPULEASED:-$O/gpuleased}
 export GPULEASED
 
 : "${GL_VALGRIND:=valgrind --error-exitcode=99 --leak-check=full \
---errors-for-leak-kinds=definite -q}"
+--errors-for-leak-kinds=definite --fair-sched=yes -q}"
+# (--fair-sched: valgrind runs one thread at a time; without it a kernel
+# running on a worker starves the FUSE threads for seconds)
 
 PASS=0
 FAIL=0

@@ -149,6 +149,8 @@ static int gl_daemon_argv(struct gl_daemon *d, char *bin, char *wrap,
 	}
 	argv[argc++] = bin;
 	argv[argc++] = "-f";
+	/* the tests are written against the CPU device, GPU or not */
+	argv[argc++] = "--cpu";
 	for (; extra && *extra && argc < GL_MAX_ARGS - 2; extra++)
 		argv[argc++] = (char *)*extra;
 	argv[argc++] = d->mnt;

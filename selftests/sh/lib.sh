@@ -108,7 +108,8 @@ gl_start() {
 	GL_MNT=$GL_DIR/mnt
 	mkdir "$GL_MNT"
 	# shellcheck disable=SC2086
-	$GL_DAEMON_WRAPPER "$GPULEASED" -f "$@" "$GL_MNT" \
+	# the tests are written against the CPU device, GPU or not
+	$GL_DAEMON_WRAPPER "$GPULEASED" -f --cpu "$@" "$GL_MNT" \
 		>"$GL_DIR/daemon.log" 2>&1 </dev/null &
 	GL_PID=$!
 	if ! gl_wait_for 400 gl_mounted; then

@@ -622,7 +622,7 @@ TEST_F(cuda, device_set_gpu)
 {
 	struct dev_set s;
 
-	ASSERT_EQ(dev_set_probe(&s, 64 * MIB), 0);
+	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, false), 0);
 	EXPECT_EQ(s.count, 1) TH_LOG("no CPU device beside a GPU");
 	EXPECT_TRUE(s.devs[0].ops == &dev_cuda_ops);
 	EXPECT_EQ(s.devs[0].index, 0);
@@ -630,12 +630,24 @@ TEST_F(cuda, device_set_gpu)
 	EXPECT_EQ(self->fc->contexts, 0);
 }
 
+/* --cpu: the CPU device serves even beside a GPU */
+TEST_F(cuda, device_set_cpu_only)
+{
+	struct dev_set s;
+
+	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, true), 0);
+	EXPECT_EQ(s.count, 1);
+	EXPECT_TRUE(s.devs[0].ops == &dev_cpu_ops);
+	EXPECT_EQ(self->fc->contexts, 0) TH_LOG("the GPU was not left alone");
+	dev_set_teardown(&s);
+}
+
 TEST(device_set_no_driver)
 {
 	struct dev_set s;
 
 	setenv("GL_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
-	ASSERT_EQ(dev_set_probe(&s, 64 * MIB), 0);
+	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, false), 0);
 	EXPECT_EQ(s.count, 1);
 	EXPECT_TRUE(s.devs[0].ops == &dev_cpu_ops);
 	EXPECT_EQ(s.devs[0].capacity, 64 * MIB);

@@ -113,7 +113,7 @@ static void spawn_describe(const char *what, int status)
 static void spawn_exec(const char *daemon, const char *mnt,
 		       const char *const *args, pid_t parent)
 {
-	char *argv[SPAWN_ARGS_MAX + 4];
+	char *argv[SPAWN_ARGS_MAX + 5];
 	int n = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -121,6 +121,7 @@ static void spawn_exec(const char *daemon, const char *mnt,
 		_exit(127);
 	argv[n++] = (char *)daemon;
 	argv[n++] = (char *)"-f";
+	argv[n++] = (char *)"--cpu";	/* the benches measure the CPU device */
 	while (args && *args && n < SPAWN_ARGS_MAX + 2)
 		argv[n++] = (char *)*args++;
 	argv[n++] = (char *)mnt;
