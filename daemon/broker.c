@@ -65,7 +65,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		goto err_reaper;
 	err = launcher_start(b, cfg->executors ? cfg->executors : 4);
 	if (err)
-		goto err_reaper;
+		goto err_registry;
 	err = reaper_start(&b->reaper);
 	if (err)
 		goto err_launcher;
@@ -73,6 +73,8 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 
 err_launcher:
 	launcher_stop(b);
+err_registry:
+	registry_destroy(&b->reg);
 err_reaper:
 	reaper_destroy(&b->reaper);
 err_table:
@@ -129,6 +131,7 @@ void broker_destroy(struct broker *b)
 	}
 	rcu_read_unlock();
 	reaper_destroy(&b->reaper);
+	registry_destroy(&b->reg);
 	rcu_barrier();
 	lease_free_all(b);
 	cds_lfht_destroy(b->leases, NULL);

@@ -205,7 +205,11 @@ static int cpu_launch(struct dev *d, const struct gl_kernel *k,
 		      atomic_int *cancel)
 {
 	struct pool *pool = d->priv;
-	struct cpu_launch cl = {
+	struct cpu_launch cl;
+
+	if (!k->cpu)
+		return -EINVAL;	/* a registered kernel: device code only */
+	cl = (struct cpu_launch){
 		.k = k,
 		.args = args,
 		.grid = grid,

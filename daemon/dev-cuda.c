@@ -35,6 +35,7 @@
 #include "daemon/cuda-api.h"
 #include "daemon/dev.h"
 #include "daemon/log.h"
+#include "daemon/registry.h"
 #include "kernels/fatbin.h"
 #include "uapi/gpulease.h"
 
@@ -69,6 +70,10 @@ struct cuda_dev {
 	CUcontext ctx;			/* primary context, retained */
 	CUmodule mod;
 	CUfunction fn[GL_K_COUNT];	/* by kernel id; NULL: missing */
+	/* kernels root registered, by id - GL_K_COUNT; set once, under the
+	 * registry's add lock, before the id is published */
+	CUmodule dyn_mod[REGISTRY_MAX - GL_K_COUNT];
+	CUfunction dyn_fn[REGISTRY_MAX - GL_K_COUNT];
 	size_t gran;			/* bytes, allocation granularity */
 	CUstream stream;		/* launches that name no region */
 	cublasHandle_t blas;		/* NULL: no cuBLAS on this device */
@@ -291,6 +296,9 @@ static void cuda_dev_close(struct cuda_dev *cd)
 		cuda.cu.StreamDestroy(cd->stream);
 	if (cd->mod)
 		cuda.cu.ModuleUnload(cd->mod);
+	for (size_t i = 0; i < REGISTRY_MAX - GL_K_COUNT; i++)
+		if (cd->dyn_mod[i])
+			cuda.cu.ModuleUnload(cd->dyn_mod[i]);
 	if (cd->ctx) {
 		cuda.cu.CtxSetCurrent(NULL);
 		cuda.cu.DevicePrimaryCtxRelease(cd->cudev);
@@ -887,7 +895,8 @@ static int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		err = cuda_matmul(cd, s, args);
 		return err ? err : cuda_wait(s, cancel);
 	}
-	f = k->id < GL_K_COUNT ? cd->fn[k->id] : NULL;
+	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
+	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
 	if (!f) {
 		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
 			k->name);
@@ -903,6 +912,39 @@ static int cuda_launch(struct dev *d, const struct gl_kernel *k,
 	return err ? err : cuda_wait(s, cancel);
 }
 
+static int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
+			    const void *image, size_t len)
+{
+	struct cuda_dev *cd = d->priv;
+	unsigned slot = (unsigned)k->id - GL_K_COUNT;
+	CUmodule mod;
+	CUfunction f;
+	int err;
+
+	if (k->id < GL_K_COUNT || k->id >= REGISTRY_MAX || !len)
+		return -EINVAL;
+	err = cuda_enter(cd);
+	if (err)
+		return err;
+	/* a cubin, a fatbin, or NUL-terminated PTX: the driver tells */
+	err = cuda_err(cuda.cu.ModuleLoadData(&mod, image),
+		       "cuModuleLoadData");
+	if (err)
+		return err == -ENOSPC ? -EIO : -EINVAL;
+	if (cuda.cu.ModuleGetFunction(&f, mod, k->name)) {
+		gl_info("cuda: %s: no kernel %s in the module", d->name,
+			k->name);
+		cuda.cu.ModuleUnload(mod);
+		return -EINVAL;
+	}
+	/* a slot left by an add that failed on another device */
+	if (cd->dyn_mod[slot])
+		cuda.cu.ModuleUnload(cd->dyn_mod[slot]);
+	cd->dyn_mod[slot] = mod;
+	cd->dyn_fn[slot] = f;
+	return 0;
+}
+
 const struct dev_ops dev_cuda_ops = {
 	.kind = GL_KIND_CUDA,
 	.probe = cuda_probe,
@@ -915,4 +957,5 @@ const struct dev_ops dev_cuda_ops = {
 	.teardown = cuda_teardown,
 	.resolve = cuda_resolve,
 	.launch = cuda_launch,
+	.load_kernel = cuda_load_kernel,
 };

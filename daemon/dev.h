@@ -58,6 +58,11 @@ struct dev_ops {
 	int (*launch)(struct dev *d, const struct gl_kernel *k,
 		      const struct gl_kargs *args, const struct gl_grid *grid,
 		      atomic_int *cancel);
+	/* load_kernel - load @image (a cubin, fatbin or PTX) and find @k's
+	 * function in it, for launches of k->id (>= GL_K_COUNT) later.
+	 * NULL where the device runs only built-ins. 0, -EINVAL, -EIO */
+	int (*load_kernel)(struct dev *d, const struct gl_kernel *k,
+			   const void *image, size_t len);
 };
 
 struct dev {

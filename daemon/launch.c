@@ -164,6 +164,9 @@ int launch_submit(struct broker *b, struct lease *l,
 	ke = registry_find(&b->reg, d->kernel);
 	if (!ke)
 		return gl_fail(l, -EINVAL, "no kernel '%.32s'", d->kernel);
+	if (!ke->k->cpu && !l->dev->ops->load_kernel)
+		return gl_fail(l, -EINVAL, "kernel %s has no code for a %s "
+			       "device", ke->k->name, l->dev->ops->kind);
 	la = calloc(1, sizeof(*la));
 	if (!la)
 		return gl_fail(l, -ENOMEM, "no memory for a launch");

@@ -24,6 +24,7 @@ static const struct {
 	{ EEXIST, "EEXIST" },		{ EACCES, "EACCES" },
 	{ EPERM, "EPERM" },		{ ENOMEM, "ENOMEM" },
 	{ ECANCELED, "ECANCELED" },	{ ENODEV, "ENODEV" },
+	{ EOPNOTSUPP, "EOPNOTSUPP" },
 };
 
 const char *gl_errno_name(int err)

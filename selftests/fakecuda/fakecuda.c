@@ -61,6 +61,39 @@ static const struct fake_func funcs[] = {
 #undef FAKE_FUNC
 };
 
+/*
+ * Modules other than the fatbin: an image "FAKEMOD\nNAME SIGNATURE\n..."
+ * defines functions NAME with those signatures, as a cubin would.
+ */
+#define FAKE_EXTRA_MAX 8
+static struct {
+	struct fake_func f;
+	char name[64];
+	char sig[256];
+} fake_extra[FAKE_EXTRA_MAX];
+static unsigned int nr_extra;
+
+static void load_fake_module(const char *image)
+{
+	const char *p = image + 8, *nl, *sp;
+
+	while (*p && nr_extra < FAKE_EXTRA_MAX) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		sp = memchr(p, ' ', (size_t)(nl - p));
+		if (sp && sp - p < 64 && nl - sp - 1 < 256) {
+			memcpy(fake_extra[nr_extra].name, p, (size_t)(sp - p));
+			memcpy(fake_extra[nr_extra].sig, sp + 1,
+			       (size_t)(nl - sp - 1));
+			fake_extra[nr_extra].f.name = fake_extra[nr_extra].name;
+			fake_extra[nr_extra].f.sig = fake_extra[nr_extra].sig;
+			nr_extra++;
+		}
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
 EXPORT struct fakecuda *fakecuda_state(void)
 {
 	return &st;
@@ -476,6 +509,10 @@ CUresult cuModuleLoadData(CUmodule *mod, const void *image)
 
 	if (rc)
 		return rc;
+	if (!strncmp(image, "FAKEMOD\n", 8))
+		load_fake_module(image);
+	else if (!strncmp(image, "BROKEN", 6))
+		return CUDA_ERROR_INVALID_IMAGE;
 	st.image = image;
 	st.modules++;
 	*mod = (CUmodule)&st;
@@ -498,6 +535,11 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod, const char *name)
 	for (i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		if (!strcmp(funcs[i].name, name)) {
 			*f = (CUfunction)&funcs[i];
+			return 0;
+		}
+	for (i = 0; i < nr_extra; i++)
+		if (!strcmp(fake_extra[i].name, name)) {
+			*f = (CUfunction)&fake_extra[i].f;
 			return 0;
 		}
 	return CUDA_ERROR_NOT_FOUND;

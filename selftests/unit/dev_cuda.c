@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/dev.h"
+#include "daemon/registry.h"
 #include "kernels/fatbin.h"
 #include "selftests/fakecuda/fakecuda.h"
 #include "selftests/harness.h"
@@ -628,6 +629,100 @@ TEST_F(cuda, device_set_gpu)
 	EXPECT_EQ(s.devs[0].index, 0);
 	dev_set_teardown(&s);
 	EXPECT_EQ(self->fc->contexts, 0);
+}
+
+/* A module file of the fake's format, in a temp file: its path. */
+static int write_module(char *path, const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/glmod.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Root registers a kernel from a module on the cuda device; it launches
+ * there with its own signature, never on a CPU device. */
+TEST_F(cuda, registry_add_module)
+{
+	struct registry reg;
+	struct dev_set s, c;
+	const struct kernel_entry *e;
+	struct dev_region *r;
+	struct gl_kargs a = { 0 };
+	struct gl_grid g = grid1(2, 64);
+	char mod[32], bad[32], line[128];
+	void *x;
+
+	ASSERT_EQ(write_module(mod, "FAKEMOD\nmykern u32 n, f32 a, buf x\n"),
+		  0);
+	ASSERT_EQ(write_module(bad, "BROKEN"), 0);
+	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, false), 0);
+	ASSERT_TRUE(s.devs[0].ops == &dev_cuda_ops);
+	ASSERT_EQ(registry_init(&reg), 0);
+	snprintf(line, sizeof(line), "add mykern %s u32 n, f32 a, buf x\n",
+		 mod);
+	EXPECT_EQ(registry_add(&reg, &s, 1000, line, strlen(line)), -EPERM);
+	ASSERT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), 0);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EEXIST);
+	e = registry_find(&reg, "mykern");
+	ASSERT_TRUE(e != NULL);
+	EXPECT_EQ(e->idx, (unsigned)GL_K_COUNT);
+	EXPECT_TRUE(e->k->cpu == NULL);
+	EXPECT_EQ(e->sig.count, 3u);
+	EXPECT_TRUE(registry_get(&reg, GL_K_COUNT) == e);
+	EXPECT_TRUE(registry_get(&reg, GL_K_COUNT + 1) == NULL);
+
+	/* malformed lines, a missing file, an image the driver refuses */
+	EXPECT_EQ(registry_add(&reg, &s, 0, "add k2", 6), -EINVAL);
+	EXPECT_EQ(registry_add(&reg, &s, 0, "add k2 rel/path u32 n", 21),
+		  -EINVAL);
+	EXPECT_EQ(registry_add(&reg, &s, 0, "add k2 /nonexistent u32 n", 25),
+		  -ENOENT);
+	snprintf(line, sizeof(line), "add k2 %s u32 n, bogus b", mod);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add k2 %s u32 n", bad);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add notinmod %s u32 n", mod);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	EXPECT_TRUE(registry_get(&reg, GL_K_COUNT + 1) == NULL);
+
+	/* it runs on the device with what the signature says */
+	ASSERT_EQ(s.devs[0].ops->reserve(&s.devs[0], 4096, &r), 0);
+	ASSERT_EQ(s.devs[0].ops->resolve(r, 0, 256, &x), 0);
+	karg_u32(&a, 64);
+	karg_f32(&a, 0.5f);
+	karg_buf(&a, x, 256);
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
+	EXPECT_STREQ(self->fc->last.name, "mykern");
+	EXPECT_EQ(self->fc->last.nparams, 3u);
+	EXPECT_EQ(self->fc->last.value[0], 64u);
+	EXPECT_EQ(self->fc->last.value[2], (uint64_t)(uintptr_t)x);
+	g.block.x = 2048;	/* the generic check still holds */
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	s.devs[0].ops->release(r);
+
+	/* a CPU device cannot load modules, nor run what has no twin */
+	ASSERT_EQ(dev_set_probe(&c, 64 * MIB, true), 0);
+	snprintf(line, sizeof(line), "add k3 %s u32 n", mod);
+	EXPECT_EQ(registry_add(&reg, &c, 0, line, strlen(line)), -EOPNOTSUPP);
+	EXPECT_EQ(c.devs[0].ops->launch(&c.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	dev_set_teardown(&c);
+
+	registry_destroy(&reg);
+	dev_set_teardown(&s);
+	unlink(mod);
+	unlink(bad);
+	EXPECT_EQ(self->fc->modules, 0) TH_LOG("modules left loaded");
 }
 
 /* --cpu: the CPU device serves even beside a GPU */
