@@ -59,7 +59,7 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
-	$(O)/tools/bench/metrics
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
@@ -87,6 +87,12 @@ $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 $(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+# the ring bench is a libgpulease client (tools/tools.mk builds the library)
+$(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
+		$(O)/tools/lib/libgpulease.a
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
 		$(call obj,$(daemon-y) $(kernels-y))
@@ -130,9 +136,12 @@ $(O)/fuzz/ring: $(addprefix $(SRC)/,$(fuzz-ring-src))
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
 
+# The plain run also runs the fs tests with the daemon under valgrind
+# (which cannot watch a sanitizer build).
 check: deps
 	$(Q)$(MAKE) -f $(SRC)/Makefile all fuzz
-	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE)
+	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE) \
+		VALGRIND=$(if $(SANITIZE),0,1)
 
 run: deps
 	$(Q)$(MAKE) -f $(SRC)/Makefile $(O)/gpuleased
@@ -142,6 +151,7 @@ bench: all
 	$(Q)$(O)/tools/bench/lease-ops
 	$(Q)$(O)/tools/bench/launch
 	$(Q)$(O)/tools/bench/metrics
+	$(Q)$(O)/tools/bench/ring
 
 clean:
 	$(quiet) CLEAN $(O)
