@@ -187,7 +187,7 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 			return -ENOENT;
 		memset(out, 0, sizeof(*out));
 		out->kind = FS_KERNEL;
-		out->idx = (unsigned)(e - fs->broker.reg.ents);
+		out->idx = e->idx;
 		return 0;
 	}
 	case FS_DEVICES:

@@ -98,7 +98,8 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 			h->binds = true;
 		return err;
 	case FS_KERNELS_CTL:
-		return registry_add(&fs->broker.reg, uid, buf, size);
+		return registry_add(&fs->broker.reg, &fs->broker.devs, uid, buf,
+				    size);
 	case FS_LEASE_CTL:
 		err = lease_check(h->lease);
 		if (!err)
