@@ -85,3 +85,7 @@ install-tools: tools
 		$(DESTDIR)$(PREFIX)/share/man/man3/
 	$(Q)install -m644 $(SRC)/Documentation/man/*.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
+
+# selftests/fs/libring.c tests the library: it links libgpulease.a on top
+# of the fs tests' usual objects (their rule's $^ takes this too).
+$(O)/selftests/fs/libring: $(GL_LIB_A)

@@ -18,6 +18,7 @@
 
 #include "uapi/gpulease.h"
 #include "uapi/launch.h"
+#include "uapi/ring.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,9 +110,36 @@ int gl_launch_arg_f32(struct gl_launch_desc *desc, float value);
 int gl_launch_arg_f64(struct gl_launch_desc *desc, double value);
 
 /*
- * Rings (the zero-copy path of DESIGN.md) will live in tools/lib/ring.c
- * under their own version node; nothing above depends on them.
+ * Rings: a lease's shared-memory io region (tools/lib/ring.c, version node
+ * LIBGPULEASE_0.2; Documentation/ring.md). One thread drives a ring at a
+ * time: prepare SQEs with gl_ring_get_sqe() and a gl_ring_prep_*() helper,
+ * publish them with gl_ring_submit(), take completions with
+ * gl_ring_peek_cqe() or gl_ring_wait_cqe() and hand each back with
+ * gl_ring_cqe_seen().
  */
+struct gl_ring;
+
+/* How long gl_ring_wait_cqe() spins before it sleeps on the futex. */
+#define GL_RING_SPIN_US		50
+
+int gl_ring_setup(struct gl *g, const char *name, uint64_t bytes);
+int gl_ring_open(struct gl *g, const char *name, struct gl_ring **out);
+void gl_ring_close(struct gl_ring *ring);
+void *gl_ring_data(struct gl_ring *ring, size_t *size);
+struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring);
+int gl_ring_submit(struct gl_ring *ring);
+void gl_ring_prep_nop(struct gl_sqe *sqe, uint64_t user_data);
+void gl_ring_prep_copy_in(struct gl_sqe *sqe, uint64_t vram_off,
+			  uint64_t data_off, uint32_t len, uint64_t user_data);
+void gl_ring_prep_copy_out(struct gl_sqe *sqe, uint64_t data_off,
+			   uint64_t vram_off, uint32_t len,
+			   uint64_t user_data);
+void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off, uint32_t len,
+			 uint64_t user_data);
+int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe);
+int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
+		     int timeout_ms);
+void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe);
 
 /* The meaning of an errno in gpulease terms (tools/lib/error.c). */
 const char *gl_strerror(int err);

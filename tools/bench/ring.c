@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring: what a round trip through a lease's ring costs, against the other
+ * ways to get the same work done. Three workloads: a no-op entry, and a
+ * 4 KiB and a 1 MiB copy-in + scale (in place in vram) + copy-out. Five
+ * contenders: the ring with the daemon's poller spinning (ring_idle_us
+ * 1000000), the ring with a futex wake-up per submission (ring_idle_us
+ * 0), the submit file with vram pwrite/pread, a loopback TCP echo of the
+ * same bytes, and the floor: a two-process shared-memory ping-pong doing
+ * the ring's handshake and work with no daemon (tools/bench/peer.c).
+ *
+ * Invariant: the contenders of a workload run in rounds, the order
+ * rotated every round, so machine noise falls on all alike; a spinning
+ * party (the daemon's poller, the ping-pong partner) spins only during
+ * its own contender's rounds. Every result is checked. Whatever was
+ * mounted, started or created is taken down on every exit path, errors
+ * and SIGINT included.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tools/lib/gpulease.h"
+#include "peer.h"
+#include "spawn.h"
+#include "stats.h"
+#include "verbs.h"
+
+#define BENCH_OPS		5000
+#define BENCH_ROUND		100
+#define BENCH_WARMUP		200
+#define BENCH_BATCH		32
+#define BENCH_RING_LEASE	"bench-ring"
+#define BENCH_SUB_LEASE		"bench-submit"
+#define BENCH_VRAM		(2u << 20)
+#define BENCH_IO		(4u << 20)
+#define BENCH_DESC_OFF		(2u << 20)	/* the descriptor's offset */
+#define BENCH_WAIT_MS		10000
+#define BENCH_POLL_IDLE_US	1000000
+#define BENCH_SCALE		2.0f
+
+enum bench_who { C_FLOOR, C_POLL, C_FUTEX, C_SUBMIT, C_TCP, C_COUNT };
+enum bench_work { W_NOP, W_4K, W_1M, W_COUNT };
+
+static const char *const who_name[C_COUNT] = {
+	"shm ping-pong (floor)", "ring, polling", "ring, futex wake",
+	"submit + vram", "TCP loopback echo",
+};
+static const char *const work_name[W_COUNT] = {
+	"no-op", "4 KiB copy+scale", "1 MiB copy+scale",
+};
+static const uint32_t work_len[W_COUNT] = { 0, 4096, 1u << 20 };
+
+struct bench {
+	/* options */
+	long ops;			/* timed ops (no-op, 4K) */
+	long round, warmup, batch;
+	long cpu;			/* the client's CPU; -1: not pinned */
+	char daemon[PATH_MAX];
+
+	/* run state */
+	cpu_set_t all_cpus, others;	/* others: the servers' CPUs */
+	char base[32], mnt[64], ctl[128];
+	struct spawn_daemon gl;
+	struct gl *g;
+	struct gl_ring *ring;
+	char *data;			/* the ring's data area */
+	const struct gl_ring_hdr *hdr;	/* its header, read only */
+	bool ring_lease, sub_lease;
+	int submit_fd, vram_fd;		/* -1 when closed */
+	struct peer_pp pp;
+	struct peer_tcp tcp;
+	float *src, *dst;
+	char scale_line[160];		/* the submit form of the kernel */
+	uint32_t desc_len;		/* the ring form, at BENCH_DESC_OFF */
+	uint64_t *ns[W_COUNT][C_COUNT];
+	long count[W_COUNT], done[W_COUNT][C_COUNT];
+	double batch_ops[2];		/* batched no-ops/s: poll, futex */
+};
+
+static void bench_usage(FILE *f)
+{
+	fprintf(f,
+"usage: ring [options]\n"
+"\n"
+"Times round trips through a lease's ring on gpuleased (CPU device,\n"
+"temporary mount under /tmp) against the submit file, a TCP echo on\n"
+"127.0.0.1 and a shared-memory ping-pong between two processes (the\n"
+"floor). Workloads: a no-op; a 4 KiB and a 1 MiB copy-in + scale in vram\n"
+"+ copy-out. The ring runs once with the daemon polling (ring_idle_us\n"
+"%d) and once woken by a futex per submission (ring_idle_us 0). The\n"
+"contenders alternate in rounds; prints p50, p99, ops/s and ratios. Run\n"
+"it as root (allow_other). The client is pinned to one CPU, the daemon,\n"
+"the ping-pong partner and the TCP server to the others.\n"
+"\n"
+"  -n, --ops N        timed ops per contender for the no-op and 4 KiB\n"
+"                     (default %d; 1 MiB runs N/20, at least 20)\n"
+"  -r, --round N      ops per round before switching (default %d; 1 MiB:\n"
+"                     N/5)\n"
+"  -w, --warmup N     untimed ops per contender first (default %d)\n"
+"  -b, --batch N      no-ops per gl_ring_submit() in the batched\n"
+"                     throughput run (default %d)\n"
+"      --daemon PATH  the gpuleased binary (default: ../../gpuleased\n"
+"                     relative to this program's directory)\n"
+"      --cpu N        the client's CPU (default: the last CPU)\n"
+"      --no-pin       pin nothing\n"
+"  -h, --help         this text\n"
+"\n"
+"Exit status: 0 done, 1 a step or a check failed, 2 bad options.\n",
+		BENCH_POLL_IDLE_US, BENCH_OPS, BENCH_ROUND, BENCH_WARMUP,
+		BENCH_BATCH);
+}
+
+enum { OPT_DAEMON = 256, OPT_CPU, OPT_NO_PIN };
+
+static int bench_parse(struct bench *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ops", required_argument, NULL, 'n' },
+		{ "round", required_argument, NULL, 'r' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "daemon", required_argument, NULL, OPT_DAEMON },
+		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	b->ops = BENCH_OPS;
+	b->round = BENCH_ROUND;
+	b->warmup = BENCH_WARMUP;
+	b->batch = BENCH_BATCH;
+	b->cpu = spawn_last_cpu();
+	if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
+		b->daemon[0] = '\0';
+	while ((c = getopt_long(argc, argv, "n:r:w:b:h", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (spawn_parse_long(optarg, 1, &b->ops) ||
+			    b->ops > 10000000)
+				goto bad;
+			break;
+		case 'r':
+			if (spawn_parse_long(optarg, 1, &b->round))
+				goto bad;
+			break;
+		case 'w':
+			if (spawn_parse_long(optarg, 0, &b->warmup))
+				goto bad;
+			break;
+		case 'b':
+			if (spawn_parse_long(optarg, 1, &b->batch) ||
+			    b->batch > 1024)
+				goto bad;
+			break;
+		case OPT_DAEMON:
+			if (strlen(optarg) >= sizeof(b->daemon))
+				goto bad;
+			strcpy(b->daemon, optarg);
+			break;
+		case OPT_CPU:
+			if (spawn_parse_long(optarg, 0, &b->cpu) ||
+			    b->cpu >= CPU_SETSIZE)
+				goto bad;
+			break;
+		case OPT_NO_PIN:
+			b->cpu = -1;
+			break;
+		case 'h':
+			bench_usage(stdout);
+			exit(0);
+		default:
+			bench_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ring: unexpected argument '%s'\n",
+			argv[optind]);
+		bench_usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "ring: bad value '%s' (see --help)\n", optarg);
+	return -EINVAL;
+}
+
+static int bench_fail(const char *what, int err)
+{
+	fprintf(stderr, "ring: %s: %s\n", what, gl_strerror(err));
+	return err;
+}
+
+static int bench_idle_us(struct bench *b, unsigned int us)
+{
+	char line[48];
+
+	snprintf(line, sizeof(line), "ring_idle_us %u\n", us);
+	return verb_write_file(b->ctl, line);
+}
+
+/* The daemon and the peers on every CPU but the client's, then pin. */
+static int bench_start(struct bench *b)
+{
+	static const char *const args[] = { "--cpu-vram", "256M", NULL };
+	int err;
+	long i;
+
+	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
+	if (!mkdtemp(b->base)) {
+		b->base[0] = '\0';
+		return -errno;
+	}
+	err = spawn_mountpoint(b->base, "gpulease", b->mnt, sizeof(b->mnt));
+	if (err)
+		return err;
+	snprintf(b->ctl, sizeof(b->ctl), "%s/%s", b->mnt, GL_FILE_CTL);
+	b->others = b->all_cpus;
+	if (b->cpu >= 0) {
+		if (!CPU_ISSET(b->cpu, &b->all_cpus)) {
+			fprintf(stderr, "ring: CPU %ld is not ours\n", b->cpu);
+			return -EINVAL;
+		}
+		CPU_CLR(b->cpu, &b->others);
+		if (!CPU_COUNT(&b->others)) {
+			fprintf(stderr, "ring: one CPU only: the spinning "
+				"contenders share it with the client\n");
+			b->others = b->all_cpus;
+		}
+		if (sched_setaffinity(0, sizeof(b->others), &b->others))
+			return -errno;
+	}
+	err = spawn_daemon_start(&b->gl, b->daemon, b->mnt, args);
+	if (!err)
+		err = peer_pp_start(&b->pp, b->cpu >= 0 ? &b->others : NULL);
+	if (!err)
+		err = peer_tcp_start(&b->tcp, b->cpu >= 0 ? &b->others : NULL);
+	if (!err)
+		err = spawn_pin(b->cpu);
+	if (err)
+		return err;
+	printf("ring: %d CPUs; client on CPU %ld, daemon and peers on",
+	       CPU_COUNT(&b->all_cpus), b->cpu);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &b->others))
+			printf(" %ld", i);
+	printf("%s\n", b->cpu < 0 ? " (not pinned)" : "");
+	return 0;
+}
+
+/* Both leases, the ring, the submit and vram files. */
+static int bench_leases(struct bench *b)
+{
+	void *map;
+	int err, fd;
+
+	err = gl_open(b->mnt, &b->g);
+	if (err)
+		return bench_fail("gl_open", err);
+	err = bench_idle_us(b, 0);
+	if (err)
+		return err;
+	err = gl_lease_acquire(b->g, BENCH_RING_LEASE, BENCH_VRAM, 0, -1, 0);
+	if (err)
+		return bench_fail("acquire " BENCH_RING_LEASE, err);
+	b->ring_lease = true;
+	err = gl_lease_acquire(b->g, BENCH_SUB_LEASE, BENCH_VRAM, 0, -1, 0);
+	if (err)
+		return bench_fail("acquire " BENCH_SUB_LEASE, err);
+	b->sub_lease = true;
+	err = gl_ring_setup(b->g, BENCH_RING_LEASE, BENCH_IO);
+	if (!err)
+		err = gl_ring_open(b->g, BENCH_RING_LEASE, &b->ring);
+	if (err)
+		return bench_fail("the ring of " BENCH_RING_LEASE, err);
+	b->data = gl_ring_data(b->ring, NULL);
+	fd = gl_lease_openat(b->g, BENCH_RING_LEASE, "io", O_RDONLY);
+	if (fd < 0)
+		return bench_fail("open io", fd);
+	map = mmap(NULL, sizeof(*b->hdr), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return bench_fail("mmap io", -errno);
+	b->hdr = map;
+	b->submit_fd = gl_lease_openat(b->g, BENCH_SUB_LEASE, "submit",
+				       O_WRONLY);
+	if (b->submit_fd < 0)
+		return bench_fail("open submit", b->submit_fd);
+	b->vram_fd = gl_lease_openat(b->g, BENCH_SUB_LEASE, GL_FILE_VRAM,
+				     O_RDWR);
+	if (b->vram_fd < 0)
+		return bench_fail("open vram", b->vram_fd);
+	return 0;
+}
+
+static int bench_cleanup(struct bench *b)
+{
+	int ret = 0, err, w, c;
+
+	if (b->submit_fd >= 0)
+		close(b->submit_fd);
+	if (b->vram_fd >= 0)
+		close(b->vram_fd);
+	gl_ring_close(b->ring);
+	if (b->hdr)
+		munmap((void *)b->hdr, sizeof(*b->hdr));
+	if (b->gl.pid && b->ring_lease &&
+	    (err = gl_lease_drop(b->g, BENCH_RING_LEASE)))
+		ret = bench_fail("drop " BENCH_RING_LEASE, err);
+	if (b->gl.pid && b->sub_lease &&
+	    (err = gl_lease_drop(b->g, BENCH_SUB_LEASE)))
+		ret = bench_fail("drop " BENCH_SUB_LEASE, err);
+	gl_close(b->g);
+	if (peer_pp_stop(&b->pp))
+		ret = bench_fail("ping-pong partner did not exit cleanly",
+				 -EIO);
+	if (peer_tcp_stop(&b->tcp))
+		ret = bench_fail("TCP server did not exit cleanly", -EIO);
+	err = spawn_daemon_stop(&b->gl);
+	ret = ret ? ret : err;
+	if (b->mnt[0])
+		rmdir(b->mnt);
+	if (b->base[0])
+		rmdir(b->base);
+	for (w = 0; w < W_COUNT; w++)
+		for (c = 0; c < C_COUNT; c++)
+			free(b->ns[w][c]);
+	free(b->src);
+	free(b->dst);
+	return ret;
+}
+
+/* Take @n completions; the first failing status is returned. */
+static int ring_reap(struct bench *b, int n)
+{
+	struct gl_cqe *cqe;
+	int err, st = 0;
+
+	while (n--) {
+		err = gl_ring_wait_cqe(b->ring, &cqe, BENCH_WAIT_MS);
+		if (err)
+			return bench_fail("gl_ring_wait_cqe", err);
+		if (cqe->status && !st)
+			st = bench_fail("a ring entry", cqe->status);
+		gl_ring_cqe_seen(b->ring, cqe);
+	}
+	return st;
+}
+
+static int ring_call(struct bench *b, uint32_t len)
+{
+	struct gl_sqe *s;
+	int err;
+
+	if (!len) {
+		gl_ring_prep_nop(gl_ring_get_sqe(b->ring), 1);
+		err = gl_ring_submit(b->ring);
+		return err < 0 ? err : ring_reap(b, 1);
+	}
+	memcpy(b->data, b->src, len);
+	gl_ring_prep_copy_in(gl_ring_get_sqe(b->ring), 0, 0, len, 1);
+	s = gl_ring_get_sqe(b->ring);
+	gl_ring_prep_launch(s, BENCH_DESC_OFF, b->desc_len, 2);
+	err = gl_ring_submit(b->ring);
+	if (err >= 0)
+		err = ring_reap(b, 2);
+	if (err)
+		return err;
+	/* only now: a copy does not wait for a launch before it */
+	gl_ring_prep_copy_out(gl_ring_get_sqe(b->ring), 0, 0, len, 3);
+	err = gl_ring_submit(b->ring);
+	if (err >= 0)
+		err = ring_reap(b, 1);
+	if (!err)
+		memcpy(b->dst, b->data, len);
+	return err;
+}
+
+static int submit_call(struct bench *b, uint32_t len)
+{
+	const char *line = len ? b->scale_line : "noop grid=1";
+	size_t n = strlen(line);
+
+	if (len && pwrite(b->vram_fd, b->src, len, 0) != (ssize_t)len)
+		return bench_fail("pwrite vram", -errno);
+	if (write(b->submit_fd, line, n) != (ssize_t)n)
+		return bench_fail("write submit", -errno);
+	/*
+	 * vram is not direct_io: pages this fd cached by the pwrite would
+	 * hide what the kernel wrote (the daemon does not invalidate them).
+	 * Drop them first, as any client keeping vram open must.
+	 */
+	if (len && posix_fadvise(b->vram_fd, 0, len, POSIX_FADV_DONTNEED))
+		return bench_fail("posix_fadvise vram", -EIO);
+	if (len && pread(b->vram_fd, b->dst, len, 0) != (ssize_t)len)
+		return bench_fail("pread vram", -errno);
+	return 0;
+}
+
+/*
+ * Untimed: wait until the poller sleeps (its flag is set, and 30 us more
+ * for it to reach FUTEX_WAIT), so that the futex contender
+ * measures a wake-up every time rather than catching the poller on its
+ * way to sleep. 0, or -ETIMEDOUT after a second.
+ */
+static int bench_asleep(struct bench *b)
+{
+	uint64_t end = stats_now_ns() + 1000000000ull;
+
+	while (!(__atomic_load_n(&b->hdr->flags, __ATOMIC_ACQUIRE) &
+		 GL_RING_NEED_WAKEUP)) {
+		if (stats_now_ns() > end)
+			return bench_fail("the poller never sleeps",
+					  -ETIMEDOUT);
+		sched_yield();
+	}
+	/* the flag is set just before FUTEX_WAIT: give it time to get there */
+	end = stats_now_ns() + 30000;
+	while (stats_now_ns() < end)
+		;
+	return 0;
+}
+
+/* One op of @who on workload @w; its time in *@ns when timed. */
+static int bench_once(struct bench *b, int w, int who, uint64_t *ns)
+{
+	uint32_t len = work_len[w], last = len ? len / 4 - 1 : 0;
+	float want0 = b->src[0] * (who == C_TCP ? 1 : BENCH_SCALE);
+	float want1 = b->src[last] * (who == C_TCP ? 1 : BENCH_SCALE);
+	uint64_t t0, t1;
+	int err = 0;
+
+	b->dst[0] = b->dst[last] = -1;
+	if (who == C_FUTEX) {
+		err = bench_asleep(b);
+		if (err)
+			return err;
+	}
+	t0 = stats_now_ns();
+	switch (who) {
+	case C_FLOOR:
+		if (len)
+			memcpy(b->pp.shm->data, b->src, len);
+		err = peer_pp_call(&b->pp, len ? PEER_SCALE : PEER_NOP, len,
+				   BENCH_SCALE);
+		if (!err && len)
+			memcpy(b->dst, b->pp.shm->data, len);
+		break;
+	case C_POLL:
+	case C_FUTEX:
+		err = ring_call(b, len);
+		break;
+	case C_SUBMIT:
+		err = submit_call(b, len);
+		break;
+	case C_TCP:	/* the no-op moves one SQE's worth */
+		err = peer_tcp_call(&b->tcp, b->src, b->dst,
+				    len ? len : sizeof(struct gl_sqe));
+		if (err)
+			bench_fail("TCP echo", err);
+		break;
+	}
+	t1 = stats_now_ns();
+	if (err)
+		return err;
+	if ((len || who == C_TCP) &&
+	    (b->dst[0] != want0 || b->dst[last] != want1)) {
+		fprintf(stderr, "ring: %s, %s: wrong result (%g %g, want "
+			"%g %g)\n", who_name[who], work_name[w], b->dst[0],
+			b->dst[last], want0, want1);
+		return -EIO;
+	}
+	if (ns)
+		*ns = t1 - t0;
+	return 0;
+}
+
+/* A contender's round starts or ends: only it may spin meanwhile. */
+static int bench_round_edge(struct bench *b, int who, bool begin)
+{
+	if (who == C_FLOOR)
+		peer_pp_active(&b->pp, begin);
+	if (who == C_POLL)
+		return bench_idle_us(b, begin ? BENCH_POLL_IDLE_US : 0);
+	return 0;
+}
+
+/* @count ops of each contender in rotated rounds of @round. */
+static int bench_rounds(struct bench *b, int w, long count, long round,
+			bool timed)
+{
+	long left[C_COUNT], k, r, total = count * C_COUNT;
+	int i, who, err;
+
+	for (i = 0; i < C_COUNT; i++)
+		left[i] = count;
+	for (r = 0; total; r++) {
+		for (i = 0; i < C_COUNT; i++) {
+			who = (int)((i + r) % C_COUNT);
+			if (!left[who])
+				continue;
+			err = bench_round_edge(b, who, true);
+			/* one untimed op: the poller or partner wakes up */
+			if (!err)
+				err = bench_once(b, w, who, NULL);
+			for (k = 0; !err && k < round && left[who]; k++) {
+				uint64_t *slot = timed ?
+					&b->ns[w][who][b->done[w][who]++] :
+					NULL;
+
+				err = spawn_stop ? -EINTR :
+				      bench_once(b, w, who, slot);
+				left[who]--;
+				total--;
+			}
+			if (bench_round_edge(b, who, false) && !err)
+				err = -EIO;
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Batched no-ops: @b->batch per gl_ring_submit(), ops/s. */
+static int bench_batched(struct bench *b, int who, double *ops_s)
+{
+	long n = b->ops - b->ops % b->batch, i, k;
+	uint64_t t0;
+	int err;
+
+	if (!n)
+		n = b->batch;
+	err = bench_round_edge(b, who, true);
+	if (!err)
+		err = ring_call(b, 0);
+	t0 = stats_now_ns();
+	for (i = 0; !err && i < n; i += b->batch) {
+		for (k = 0; k < b->batch; k++)
+			gl_ring_prep_nop(gl_ring_get_sqe(b->ring), 9);
+		err = gl_ring_submit(b->ring);
+		err = err < 0 ? err : ring_reap(b, (int)b->batch);
+	}
+	*ops_s = (double)n * 1e9 / (double)(stats_now_ns() - t0);
+	if (bench_round_edge(b, who, false) && !err)
+		err = -EIO;
+	return err;
+}
+
+/* The scale kernel over LEN bytes, in both forms. */
+static int bench_kernel(struct bench *b, uint32_t len)
+{
+	struct gl_launch_desc d;
+	uint32_t n = len / 4, grid = (n + 255) / 256;
+
+	snprintf(b->scale_line, sizeof(b->scale_line),
+		 "scale grid=%u block=256 u32:%u f32:2 buf:0:%u buf:0:%u",
+		 grid, n, len, len);
+	if (gl_launch_init(&d, "scale", grid, 256) ||
+	    gl_launch_arg(&d, GL_ARG_U32, n, 0) ||
+	    gl_launch_arg_f32(&d, BENCH_SCALE) ||
+	    gl_launch_arg(&d, GL_ARG_BUF, 0, len) ||
+	    gl_launch_arg(&d, GL_ARG_BUF, 0, len))
+		return -EINVAL;
+	b->desc_len = (uint32_t)GL_LAUNCH_DESC_SIZE(d.nargs);
+	memcpy(b->data + BENCH_DESC_OFF, &d, b->desc_len);
+	return 0;
+}
+
+static int bench_run(struct bench *b)
+{
+	long round;
+	int w, c, err;
+
+	for (w = 0; w < W_COUNT; w++) {
+		b->count[w] = w == W_1M ? (b->ops / 20 > 20 ? b->ops / 20 : 20)
+					: b->ops;
+		round = w == W_1M ? (b->round / 5 ? b->round / 5 : 1)
+				  : b->round;
+		for (c = 0; c < C_COUNT; c++) {
+			b->ns[w][c] = calloc((size_t)b->count[w],
+					     sizeof(uint64_t));
+			if (!b->ns[w][c])
+				return -ENOMEM;
+		}
+		if (work_len[w]) {
+			err = bench_kernel(b, work_len[w]);
+			if (err)
+				return err;
+		}
+		err = bench_rounds(b, w, w == W_1M ? b->warmup / 10 + 1 :
+				   b->warmup, round, false);
+		if (!err)
+			err = bench_rounds(b, w, b->count[w], round, true);
+		if (err)
+			return err;
+	}
+	err = bench_batched(b, C_POLL, &b->batch_ops[0]);
+	if (!err)
+		err = bench_batched(b, C_FUTEX, &b->batch_ops[1]);
+	return err;
+}
+
+static void bench_report(struct bench *b)
+{
+	struct stats_summary s[W_COUNT][C_COUNT];
+	int w, c;
+
+	for (w = 0; w < W_COUNT; w++)
+		for (c = 0; c < C_COUNT; c++)
+			stats_summarize(b->ns[w][c], (size_t)b->count[w],
+					&s[w][c]);
+	printf("\nround trips, one at a time; times in microseconds; ops/s "
+	       "= 1 / mean\n\n");
+	printf("%-17s %-22s | %9s %9s %9s | %7s %7s | %9s\n", "workload",
+	       "contender", "p50", "p99", "ops/s", "p50/flr", "p99/flr",
+	       "submit/x");
+	for (w = 0; w < W_COUNT; w++) {
+		printf("%-17s (%ld each)\n", work_name[w], b->count[w]);
+		for (c = 0; c < C_COUNT; c++) {
+			struct stats_summary *x = &s[w][c];
+
+			printf("%-17s %-22s | %9.2f %9.2f %9.0f | %7.2f "
+			       "%7.2f | %9.1f\n", "", who_name[c],
+			       (double)x->p50 / 1e3, (double)x->p99 / 1e3,
+			       1e9 / x->mean,
+			       (double)x->p50 / (double)s[w][C_FLOOR].p50,
+			       (double)x->p99 / (double)s[w][C_FLOOR].p99,
+			       (double)s[w][C_SUBMIT].p50 / (double)x->p50);
+		}
+	}
+	printf("\nbatched no-ops, %ld per gl_ring_submit(): polling %.0f "
+	       "ops/s, futex wake %.0f ops/s\n", b->batch, b->batch_ops[0],
+	       b->batch_ops[1]);
+	printf("targets (reported, not asserted): polling ring no-op p50 "
+	       "within 2x the floor: %.2fx; at least 50x faster than "
+	       "submit: %.1fx\n",
+	       (double)s[W_NOP][C_POLL].p50 / (double)s[W_NOP][C_FLOOR].p50,
+	       (double)s[W_NOP][C_SUBMIT].p50 / (double)s[W_NOP][C_POLL].p50);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench *b;
+	size_t i;
+	int err, ret = 1;
+
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		perror("ring");
+		return 1;
+	}
+	b->submit_fd = b->vram_fd = b->tcp.fd = -1;
+	if (bench_parse(b, argc, argv)) {
+		free(b);
+		return 2;
+	}
+	spawn_signals();
+	b->src = malloc(PEER_DATA_MAX);
+	b->dst = malloc(PEER_DATA_MAX);
+	if (!b->src || !b->dst ||
+	    sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus)) {
+		perror("ring");
+		goto out;
+	}
+	for (i = 0; i < PEER_DATA_MAX / 4; i++)
+		b->src[i] = (float)(i % 1000) + 0.5f;
+	err = bench_start(b);
+	if (!err)
+		err = bench_leases(b);
+	if (!err)
+		err = bench_run(b);
+	if (err == -EINTR)
+		fprintf(stderr, "ring: interrupted by signal %d\n",
+			(int)spawn_stop);
+	else if (err)
+		fprintf(stderr, "ring: %s\n", strerror(-err));
+	if (!err) {
+		bench_report(b);
+		ret = 0;
+	}
+out:
+	if (bench_cleanup(b))
+		ret = 1;
+	free(b);
+	return ret;
+}

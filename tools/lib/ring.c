@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of a lease's io region (uapi/ring.h, the protocol in
+ * Documentation/ring.md): map it, hand out submission entries, publish
+ * them in batches, and take completions, spinning briefly and then
+ * sleeping on the CQ futex. liburing is the model.
+ *
+ * Invariant: this process writes only the client's words of the header
+ * (sq_tail, cq_head, cq_waiters, the futex counters it bumps) and SQ
+ * slots between the published sq_tail and the daemon's sq_head plus
+ * sq_entries; everything the daemon writes is read with acquire loads
+ * and never trusted for a pointer without a bounds check. One thread
+ * drives a ring at a time; the library takes no locks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/lib/internal.h"
+
+#define RING_FILE		"io"
+#define RING_ENTRIES_MAX	(1u << 20)	/* sanity bound on geometry */
+#define RING_ALIVE_MS		1000	/* sleep slice between liveness
+					 * checks of the lease */
+
+struct gl_ring {
+	void *map;		/* the whole file, MAP_SHARED */
+	size_t size;		/* bytes mapped */
+	struct gl_ring_hdr *hdr;
+	struct gl_sqe *sq;
+	struct gl_cqe *cq;
+	char *data;
+	size_t data_size;
+	uint32_t sq_mask, cq_mask, sq_entries;
+	uint32_t sqe_tail;	/* next SQE handed out, not yet published */
+	uint32_t sqe_pub;	/* sq_tail as last published */
+	int dir;		/* O_PATH fd of leases/<name>: daemon alive? */
+};
+
+static inline void ring_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t ring_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* The header's geometry against the file's @size: 0 or -EINVAL. */
+static int ring_check(const struct gl_ring_hdr *h, uint64_t size)
+{
+	uint64_t sq_bytes, cq_bytes;
+
+	if (h->magic != GL_RING_MAGIC || h->version != GL_RING_VERSION ||
+	    h->size != size || h->sqe_size != sizeof(struct gl_sqe) ||
+	    h->cqe_size != sizeof(struct gl_cqe))
+		return -EINVAL;
+	if (!is_pow2(h->sq_entries) || !is_pow2(h->cq_entries) ||
+	    h->sq_entries > RING_ENTRIES_MAX ||
+	    h->cq_entries > RING_ENTRIES_MAX ||
+	    h->cq_entries < h->sq_entries)
+		return -EINVAL;
+	sq_bytes = (uint64_t)h->sq_entries * sizeof(struct gl_sqe);
+	cq_bytes = (uint64_t)h->cq_entries * sizeof(struct gl_cqe);
+	/* header, SQ, CQ, data: in this order, inside the file, aligned */
+	if (h->sq_off < sizeof(*h) || h->sq_off % 64 || h->cq_off % 64 ||
+	    h->sq_off > size || sq_bytes > size - h->sq_off ||
+	    h->cq_off < h->sq_off + sq_bytes || h->cq_off > size ||
+	    cq_bytes > size - h->cq_off ||
+	    h->data_off < h->cq_off + cq_bytes || h->data_off % 4096 ||
+	    h->data_off > size || h->data_size > size - h->data_off)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * gl_ring_setup - give lease @name an io region of @bytes (GL_RING_SIZE_MIN
+ * to GL_RING_SIZE_MAX, a multiple of 4096), replacing the one it has (work
+ * in flight completes first; a ring still open on the old one sees
+ * GL_RING_DEAD), or remove it with @bytes 0. One write of "io BYTES" to
+ * the lease's ctl. The bytes are charged to the lease's device and uid.
+ * Returns 0 or -EINVAL (size), -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOENT,
+ * -EACCES, -ENOTCONN.
+ */
+GL_EXPORT int gl_ring_setup(struct gl *g, const char *name, uint64_t bytes)
+{
+	char path[GL_PATH_MAX], line[48];
+	int err;
+
+	err = __gl_lease_path(path, sizeof(path), name, GL_FILE_CTL);
+	if (err)
+		return err;
+	snprintf(line, sizeof(line), "io %" PRIu64 "\n", bytes);
+	return __gl_write_at(g, path, line);
+}
+
+/*
+ * gl_ring_open - map the io region of lease @name and check its header
+ * (magic, version, entry sizes, geometry against the file size). The ring
+ * keeps no reference to @g. Returns 0 with *@out set (free it with
+ * gl_ring_close()), or -ENOENT (no such lease, or it has no io region:
+ * see gl_ring_setup()), -EINVAL (a bad name or header), -ENOMEM,
+ * -EKEYEXPIRED, -EACCES, -ENOTCONN.
+ */
+GL_EXPORT int gl_ring_open(struct gl *g, const char *name,
+			   struct gl_ring **out)
+{
+	char path[GL_PATH_MAX];
+	struct gl_ring *r;
+	struct stat st;
+	int fd, err;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->dir = -1;
+	r->map = MAP_FAILED;
+	err = __gl_lease_path(path, sizeof(path), name, NULL);
+	if (err)
+		goto fail;
+	r->dir = openat(g->root, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->dir < 0) {
+		err = -errno;
+		goto fail;
+	}
+	fd = gl_lease_openat(g, name, RING_FILE, O_RDWR);
+	if (fd < 0) {
+		err = fd;
+		goto fail;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	if (st.st_size < (off_t)sizeof(struct gl_ring_hdr) ||
+	    (uint64_t)st.st_size > GL_RING_SIZE_MAX) {
+		err = -EINVAL;
+		close(fd);
+		goto fail;
+	}
+	r->size = (size_t)st.st_size;
+	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0);
+	err = r->map == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (err)
+		goto fail;
+	r->hdr = r->map;
+	err = ring_check(r->hdr, r->size);
+	if (err)
+		goto fail;
+	r->sq = (struct gl_sqe *)((char *)r->map + r->hdr->sq_off);
+	r->cq = (struct gl_cqe *)((char *)r->map + r->hdr->cq_off);
+	r->data = (char *)r->map + r->hdr->data_off;
+	r->data_size = (size_t)r->hdr->data_size;
+	r->sq_entries = r->hdr->sq_entries;
+	r->sq_mask = r->hdr->sq_entries - 1;
+	r->cq_mask = r->hdr->cq_entries - 1;
+	/* our own word: the daemon never writes it */
+	r->sqe_pub = __atomic_load_n(&r->hdr->sq_tail, __ATOMIC_RELAXED);
+	r->sqe_tail = r->sqe_pub;
+	*out = r;
+	return 0;
+fail:
+	gl_ring_close(r);
+	return err;
+}
+
+/*
+ * gl_ring_close - unmap @ring and free it; NULL is ignored. Completions
+ * not yet taken are left for the next gl_ring_open(); the region itself
+ * stays until gl_ring_setup(g, name, 0) or the lease goes.
+ */
+GL_EXPORT void gl_ring_close(struct gl_ring *ring)
+{
+	if (!ring)
+		return;
+	if (ring->map != MAP_FAILED)
+		munmap(ring->map, ring->size);
+	if (ring->dir >= 0)
+		close(ring->dir);
+	free(ring);
+}
+
+/*
+ * gl_ring_data - the data area: copy sources, copy destinations, launch
+ * descriptors and io: arguments are byte offsets into it. Returns its
+ * address and stores its size in *@size (when not NULL). Valid until
+ * gl_ring_close().
+ */
+GL_EXPORT void *gl_ring_data(struct gl_ring *ring, size_t *size)
+{
+	if (size)
+		*size = ring->data_size;
+	return ring->data;
+}
+
+/*
+ * gl_ring_get_sqe - the next free submission entry, zeroed, or NULL when
+ * the SQ is full (submit, then take completions: the daemon frees a slot
+ * when it takes the entry). The entry goes to the daemon at the next
+ * gl_ring_submit().
+ */
+GL_EXPORT struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring)
+{
+	uint32_t head = __atomic_load_n(&ring->hdr->sq_head, __ATOMIC_ACQUIRE);
+	struct gl_sqe *sqe;
+
+	if (ring->sqe_tail - head >= ring->sq_entries)
+		return NULL;
+	sqe = &ring->sq[ring->sqe_tail & ring->sq_mask];
+	memset(sqe, 0, sizeof(*sqe));
+	ring->sqe_tail++;
+	return sqe;
+}
+
+/*
+ * gl_ring_submit - publish every entry prepared since the last call with
+ * one release store of sq_tail, then wake the daemon's poller only when
+ * the header says it sleeps (GL_RING_NEED_WAKEUP): while it polls, no
+ * system call. Returns the number of entries published (0 when none were
+ * prepared), or -EKEYEXPIRED when the ring is dead (the lease was dropped
+ * or expired) or -EPROTO when it is broken; then nothing is published.
+ */
+GL_EXPORT int gl_ring_submit(struct gl_ring *ring)
+{
+	struct gl_ring_hdr *h = ring->hdr;
+	uint32_t n = ring->sqe_tail - ring->sqe_pub;
+	uint32_t flags;
+
+	flags = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
+	if (flags & GL_RING_DEAD)
+		return -EKEYEXPIRED;
+	if (flags & GL_RING_BROKEN)
+		return -EPROTO;
+	if (!n)
+		return 0;
+	__atomic_store_n(&h->sq_tail, ring->sqe_tail, __ATOMIC_RELEASE);
+	ring->sqe_pub = ring->sqe_tail;
+	/* the store before the flag's load: pairs with the poller setting
+	 * NEED_WAKEUP and then re-reading sq_tail */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) &
+	    GL_RING_NEED_WAKEUP) {
+		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+	return (int)n;
+}
+
+static void prep(struct gl_sqe *sqe, uint8_t op, uint64_t off, uint64_t addr,
+		 uint32_t len, uint64_t user_data)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->off = off;
+	sqe->addr = addr;
+	sqe->len = len;
+	sqe->user_data = user_data;
+}
+
+/* gl_ring_prep_nop - an entry that completes with 0. No return value. */
+GL_EXPORT void gl_ring_prep_nop(struct gl_sqe *sqe, uint64_t user_data)
+{
+	prep(sqe, GL_OP_NOP, 0, 0, 0, user_data);
+}
+
+/*
+ * gl_ring_prep_copy_in - copy @len bytes at @data_off of the data area to
+ * @vram_off of the lease's vram. No return value; the completion carries
+ * 0 or -EFAULT (a range outside the data area or the lease).
+ */
+GL_EXPORT void gl_ring_prep_copy_in(struct gl_sqe *sqe, uint64_t vram_off,
+				    uint64_t data_off, uint32_t len,
+				    uint64_t user_data)
+{
+	prep(sqe, GL_OP_COPY_IN, vram_off, data_off, len, user_data);
+}
+
+/*
+ * gl_ring_prep_copy_out - copy @len bytes at @vram_off of the lease's
+ * vram to @data_off of the data area. No return value; the completion
+ * carries 0 or -EFAULT.
+ */
+GL_EXPORT void gl_ring_prep_copy_out(struct gl_sqe *sqe, uint64_t data_off,
+				     uint64_t vram_off, uint32_t len,
+				     uint64_t user_data)
+{
+	prep(sqe, GL_OP_COPY_OUT, vram_off, data_off, len, user_data);
+}
+
+/*
+ * gl_ring_prep_launch - launch the struct gl_launch_desc of @len bytes
+ * (GL_LAUNCH_DESC_SIZE(nargs)) at @data_off of the data area; its own
+ * user_data is replaced by @user_data. No return value; the completion
+ * carries the launch's status, as a write to submit would
+ * (Documentation/kernels.md).
+ */
+GL_EXPORT void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off,
+				   uint32_t len, uint64_t user_data)
+{
+	prep(sqe, GL_OP_LAUNCH, 0, data_off, len, user_data);
+}
+
+/* The CQE at cq_head, or NULL. */
+static struct gl_cqe *ring_cqe(struct gl_ring *ring)
+{
+	struct gl_ring_hdr *h = ring->hdr;
+	uint32_t head = __atomic_load_n(&h->cq_head, __ATOMIC_RELAXED);
+
+	if (head == __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE))
+		return NULL;
+	return &ring->cq[head & ring->cq_mask];
+}
+
+/* Nothing in the CQ: why not, or -EAGAIN when more may come. */
+static int ring_empty_reason(struct gl_ring *ring, struct gl_cqe **cqe)
+{
+	uint32_t flags = __atomic_load_n(&ring->hdr->flags, __ATOMIC_ACQUIRE);
+
+	if (!(flags & (GL_RING_DEAD | GL_RING_BROKEN)))
+		return -EAGAIN;
+	/* a completion stored just before the flag still counts */
+	*cqe = ring_cqe(ring);
+	if (*cqe)
+		return 0;
+	return flags & GL_RING_DEAD ? -EKEYEXPIRED : -EPROTO;
+}
+
+/*
+ * gl_ring_peek_cqe - the oldest completion, without blocking. Returns 0
+ * with *@cqe pointing into the CQ (valid until gl_ring_cqe_seen()), or
+ * -EAGAIN when there is none yet, -EKEYEXPIRED when there is none and the
+ * ring is dead (the lease was dropped or expired: none will come),
+ * -EPROTO when it is broken (the daemon stopped serving it, see the
+ * lease's last_error).
+ */
+GL_EXPORT int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe)
+{
+	*cqe = ring_cqe(ring);
+	if (*cqe)
+		return 0;
+	return ring_empty_reason(ring, cqe);
+}
+
+/* Sleep on cq_futex for up to @ms (< 0: RING_ALIVE_MS) unless a CQE came. */
+static void ring_sleep(struct gl_ring *ring, int64_t ms)
+{
+	struct gl_ring_hdr *h = ring->hdr;
+	struct timespec ts;
+	uint32_t v;
+
+	if (ms < 0 || ms > RING_ALIVE_MS)
+		ms = RING_ALIVE_MS;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	v = __atomic_load_n(&h->cq_futex, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+	if (!ring_cqe(ring) &&
+	    !(__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+	      (GL_RING_DEAD | GL_RING_BROKEN)))
+		syscall(SYS_futex, &h->cq_futex, FUTEX_WAIT, v, &ts, NULL, 0);
+	__atomic_sub_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * gl_ring_wait_cqe - the oldest completion, waiting up to @timeout_ms
+ * (< 0: no limit, 0: do not wait): it spins for up to GL_RING_SPIN_US,
+ * then sleeps on the CQ futex, which the daemon wakes only for clients
+ * that sleep. Returns 0 with *@cqe set as gl_ring_peek_cqe(), or
+ * -ETIMEDOUT, -EKEYEXPIRED (dead ring: the lease was dropped or expired,
+ * and no completion is left), -EPROTO (broken ring), -ENOTCONN (the
+ * daemon is gone: checked about once a second while sleeping).
+ */
+GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
+			       int timeout_ms)
+{
+	int64_t now = ring_now_ns(), end, spin_end;
+	struct stat st;
+	unsigned int i;
+	int err;
+
+	end = timeout_ms < 0 ? INT64_MAX : now + (int64_t)timeout_ms * 1000000;
+	spin_end = now + GL_RING_SPIN_US * 1000;
+	if (spin_end > end)
+		spin_end = end;
+	for (i = 0;; i++) {
+		err = gl_ring_peek_cqe(ring, cqe);
+		if (err != -EAGAIN)
+			return err;
+		if (!(i & 63) && ring_now_ns() >= spin_end)
+			break;
+		ring_relax();
+	}
+	for (;;) {
+		now = ring_now_ns();
+		if (now >= end)
+			return -ETIMEDOUT;
+		ring_sleep(ring, timeout_ms < 0 ? -1 :
+			   (end - now + 999999) / 1000000);
+		err = gl_ring_peek_cqe(ring, cqe);
+		if (err != -EAGAIN)
+			return err;
+		/* a daemon that died sets no flag: ask its file system */
+		if (fstat(ring->dir, &st) && errno == ENOTCONN)
+			return -ENOTCONN;
+	}
+}
+
+/*
+ * gl_ring_cqe_seen - hand the completion gl_ring_peek_cqe() or
+ * gl_ring_wait_cqe() returned back to the daemon (one release store of
+ * cq_head); its slot may be reused at once. Completions are seen in
+ * order. No return value.
+ */
+GL_EXPORT void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe)
+{
+	uint32_t head = __atomic_load_n(&ring->hdr->cq_head, __ATOMIC_RELAXED);
+
+	(void)cqe;
+	__atomic_store_n(&ring->hdr->cq_head, head + 1, __ATOMIC_RELEASE);
+}
