@@ -134,6 +134,16 @@ static int launch_resolve(struct launch *la, struct gl_kargs *args)
 	return launch_bind(&la->desc, la->ke, l, args);
 }
 
+bool launch_touches_vram(const struct launch *la)
+{
+	uint32_t i;
+
+	for (i = 0; i < la->desc.nargs; i++)
+		if (la->desc.args[i].type == GL_ARG_BUF)
+			return true;
+	return false;
+}
+
 static void launch_grid(const struct launch_desc *d,
 			const struct kernel_entry *ke, struct gl_grid *g)
 {
@@ -236,7 +246,6 @@ static void launch_finish(struct launch *la)
 		atomic_fetch_add(&l->lq.failures, 1);
 	atomic_fetch_add(&l->lq.ns, la->duration_ns);
 	registry_account(la->ke, la->status, la->duration_ns);
-	broker_emit(l->b, l, LEASE_EV_DATA);
 	if (la->status)
 		gl_fail(l, la->status, "%s launch %llu failed",
 			la->ke->k->name, (unsigned long long)la->seq);
@@ -267,7 +276,8 @@ static void launch_run(struct launcher *lr, struct launch *la)
 		err = l->dev->ops->launch(l->dev, la->ke->k, &args, &la->grid,
 					  &la->cancel);
 	/* a kernel writes the memory behind any page cache of vram */
-	lease_touch_data(l);
+	if (launch_touches_vram(la))
+		lease_touch_data(l);
 	pthread_rwlock_unlock(&l->mem_lock);
 	t1 = clock_mono();
 

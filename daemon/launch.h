@@ -96,6 +96,10 @@ int launch_submit(struct broker *b, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
 
+/* launch_touches_vram - whether @la names any vram range (a buf arg):
+ * only then can it have changed the lease's memory. */
+bool launch_touches_vram(const struct launch *la);
+
 /*
  * launch_close - refuse new launches of @l with @err, complete the queued
  * ones with @err, and wait for the running one; with @cancel, ask it to

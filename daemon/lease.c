@@ -418,18 +418,18 @@ out:
 	return 0;
 }
 
-/* Wait until no CQE of @r is promised to work in flight. */
+/* Wait until every CQE promised by @r's (stopped) poller is posted. */
 static void ring_drain(struct ring *r)
 {
 	struct timespec ts = { 0, 100000 };
+	bool done;
 
 	for (;;) {
 		pthread_mutex_lock(&r->cq_lock);
-		if (!r->reserved) {
-			pthread_mutex_unlock(&r->cq_lock);
-			return;
-		}
+		done = r->cq_tail == atomic_load(&r->committed);
 		pthread_mutex_unlock(&r->cq_lock);
+		if (done)
+			return;
 		nanosleep(&ts, NULL);
 	}
 }

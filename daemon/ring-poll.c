@@ -24,6 +24,16 @@
 #include "daemon/log.h"
 #include "daemon/ring.h"
 
+/* A spin-wait hint: lets the sibling hyperthread run, saves power. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 static void ring_break(struct ring *r, const char *why)
 {
 	atomic_store(&r->broken, true);
@@ -34,8 +44,12 @@ static void ring_break(struct ring *r, const char *why)
 /* A ring launch finished: its CQE goes where its slot was reserved. */
 static void ring_launch_done(struct launch *la)
 {
-	ring_complete(la->ctx, la->desc.user_data, la->status,
-		      la->duration_ns);
+	struct ring *r = la->ctx;
+
+	if (launch_touches_vram(la))
+		broker_emit(la->lease->b, la->lease, LEASE_EV_DATA);
+	atomic_fetch_sub(&r->launches, 1);
+	ring_complete(r, la->desc.user_data, la->status, la->duration_ns);
 }
 
 static int ring_launch(struct ring *r, const struct gl_sqe *sqe)
@@ -55,15 +69,23 @@ static int ring_launch(struct ring *r, const struct gl_sqe *sqe)
 	if (err)
 		return err;
 	d.user_data = sqe->user_data;
-	return launch_submit(r->lease->b, r->lease, &d, ring_launch_done, r,
-			     &seq);
+	atomic_fetch_add(&r->launches, 1);
+	err = launch_submit(r->lease->b, r->lease, &d, ring_launch_done, r,
+			    &seq);
+	if (err)
+		atomic_fetch_sub(&r->launches, 1);
+	return err;
 }
 
-/* Copies between the data area and vram; bounds are the lease's. */
+/* Copies between the data area and vram; bounds are the lease's. Entries
+ * run in order: a copy first waits for the ring's earlier launches. */
 static int ring_copy(struct ring *r, const struct gl_sqe *sqe)
 {
+	struct timespec ts = { 0, 20000 };
 	ssize_t n;
 
+	while (atomic_load(&r->launches) && !atomic_load(&r->stop))
+		nanosleep(&ts, NULL);
 	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)
 		return -EFAULT;
 	if (sqe->opcode == GL_OP_COPY_IN)
@@ -80,18 +102,26 @@ static int ring_copy(struct ring *r, const struct gl_sqe *sqe)
 /* Run one SQE whose CQ slot is reserved; completes it unless queued. */
 static void ring_exec(struct ring *r, const struct gl_sqe *sqe)
 {
-	int64_t t0 = clock_mono();
+	int64_t t0 = 0;
 	int err;
+
+	if (sqe->opcode == GL_OP_NOP && !sqe->flags) {
+		/* the hot path of the latency floor: no clock, no lock */
+		if (sqe->reserved0 || sqe->reserved[0] || sqe->reserved[1] ||
+		    sqe->reserved[2] || sqe->reserved[3])
+			ring_complete(r, sqe->user_data, -EINVAL, 0);
+		else
+			ring_complete(r, sqe->user_data, 0, 0);
+		return;
+	}
+	t0 = clock_mono();
 
 	if (sqe->flags || sqe->reserved0 || sqe->reserved[0] ||
 	    sqe->reserved[1] || sqe->reserved[2] || sqe->reserved[3]) {
 		err = -EINVAL;
 		goto done;
 	}
-	switch (sqe->opcode) {
-	case GL_OP_NOP:
-		err = 0;
-		break;
+	switch (sqe->opcode) {	/* GL_OP_NOP was done above */
 	case GL_OP_LAUNCH:
 		err = ring_launch(r, sqe);
 		if (!err)
@@ -124,20 +154,19 @@ static int ring_reap(struct ring *r)
 		return 0;
 	}
 	while (r->sq_head != tail) {
+		uint32_t committed = atomic_load(&r->committed);
+
+		/* promised slots vs what the client released: no lock, the
+		 * poller is the only one that promises */
 		head = __atomic_load_n(&h->cq_head, __ATOMIC_ACQUIRE);
-		pthread_mutex_lock(&r->cq_lock);
-		if (r->cq_tail - head > h->cq_entries) {
-			pthread_mutex_unlock(&r->cq_lock);
+		if (committed - head > h->cq_entries) {
 			ring_break(r, "cq_head runs ahead of the queue");
 			return n;
 		}
-		room = h->cq_entries - (r->cq_tail - head) - r->reserved;
-		if (!room) {
-			pthread_mutex_unlock(&r->cq_lock);
+		room = h->cq_entries - (committed - head);
+		if (!room)
 			return n ? n : -1;
-		}
-		r->reserved++;
-		pthread_mutex_unlock(&r->cq_lock);
+		atomic_store(&r->committed, committed + 1);
 		/* one copy of the entry: later client writes cannot race */
 		memcpy(&sqe, &r->sq[r->sq_head & r->sq_mask], sizeof(sqe));
 		r->sq_head++;
@@ -168,6 +197,7 @@ void *ring_poll_main(void *arg)
 	struct ring *r = arg;
 	struct broker *b = r->lease->b;
 	int64_t idle_since = clock_mono();
+	unsigned spins = 0;
 	int n;
 
 	while (!atomic_load(&r->stop)) {
@@ -177,7 +207,7 @@ void *ring_poll_main(void *arg)
 		}
 		n = ring_reap(r);
 		if (n > 0) {
-			idle_since = clock_mono();
+			idle_since = 0;	/* read the clock when idle again */
 			continue;
 		}
 		if (n < 0) {	/* CQ full: the client has to read first */
@@ -186,11 +216,19 @@ void *ring_poll_main(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		if (clock_mono() - idle_since <
-		    (int64_t)atomic_load(&b->pol.ring_idle_us) * 1000) {
-			sched_yield();
+		/* spin cheaply: a pause per turn, the clock and a yield to
+		 * whoever shares the core only every so often */
+		if (++spins & 63) {
+			cpu_relax();
 			continue;
 		}
+		if (!(spins & 1023))
+			sched_yield();
+		if (!idle_since)
+			idle_since = clock_mono();
+		if (clock_mono() - idle_since <
+		    (int64_t)atomic_load(&b->pol.ring_idle_us) * 1000)
+			continue;
 		ring_sleep(r);
 		idle_since = clock_mono();
 	}

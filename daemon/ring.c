@@ -3,7 +3,7 @@
  * io regions: creation, teardown and completion posting. Invariant: the
  * daemon never reads back an index it owns from the shared header (it
  * keeps its own copy), and a CQE is only written to a slot the client has
- * released: cq_tail - cq_head + reserved <= cq_entries.
+ * released: committed - cq_head <= cq_entries, cq_tail <= committed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -149,7 +149,6 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	struct gl_cqe *cqe;
 
 	pthread_mutex_lock(&r->cq_lock);
-	r->reserved--;
 	cqe = &r->cq[r->cq_tail & r->cq_mask];
 	cqe->user_data = user_data;
 	cqe->status = status;

@@ -37,13 +37,16 @@ struct ring {
 
 	pthread_mutex_t cq_lock;	/* serialises CQE producers */
 	uint32_t cq_tail;		/* cq_lock: next CQE to fill */
-	uint32_t reserved;		/* cq_lock: CQ slots promised to work
-					 * in flight */
+	_Atomic uint32_t committed;	/* written by the poller only: CQ
+					 * slots promised so far; cq_tail <=
+					 * committed, the rest is in flight */
 	pthread_t poller;
 	bool poller_started;
 	atomic_bool stop;
 	atomic_bool broken;
 	_Atomic uint64_t polls;		/* SQEs consumed, for stats */
+	atomic_uint launches;		/* launches of this ring not yet
+					 * completed; copies wait for them */
 };
 
 /*

@@ -95,7 +95,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (n.kind == FS_LEASE_SUBMIT && fs_submit_open(h)) {
+	if (n.kind == FS_LEASE_SUBMIT && fs_submit_open(fs, h)) {
 		fs_handle_free(fs, h);
 		fuse_reply_err(req, ENOMEM);
 		return;

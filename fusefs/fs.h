@@ -112,7 +112,7 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		  const char *buf, size_t size);
 
 /* submit.c */
-int fs_submit_open(struct fs_handle *h);
+int fs_submit_open(struct fs *fs, struct fs_handle *h);
 void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		     size_t size, bool nonblock);
 void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,

@@ -23,6 +23,7 @@
 
 struct fs_cq {
 	atomic_int refs;
+	struct fs *fs;
 	pthread_mutex_t lock;
 	struct strbuf lines;	/* lock; completion lines not yet read */
 	size_t head;		/* lock; bytes of lines already read */
@@ -35,7 +36,19 @@ struct fs_cq {
 struct fs_wait {
 	fuse_req_t req;
 	size_t size;
+	struct fs *fs;
 };
+
+/*
+ * The launch wrote the lease's memory: pages of vram cached before are
+ * stale. Have them dropped before the client hears of the completion,
+ * so a pread right after it sees the kernel's result.
+ */
+static void submit_inval(struct fs *fs, struct launch *la)
+{
+	if (launch_touches_vram(la))
+		fs_notify_wait(fs, la->lease, LEASE_EV_DATA, 200);
+}
 
 static void cq_put(struct fs_cq *cq)
 {
@@ -46,12 +59,13 @@ static void cq_put(struct fs_cq *cq)
 	free(cq);
 }
 
-int fs_submit_open(struct fs_handle *h)
+int fs_submit_open(struct fs *fs, struct fs_handle *h)
 {
 	struct fs_cq *cq = calloc(1, sizeof(*cq));
 
 	if (!cq)
 		return -ENOMEM;
+	cq->fs = fs;
 	atomic_init(&cq->refs, 1);
 	pthread_mutex_init(&cq->lock, NULL);
 	h->cq = cq;
@@ -77,6 +91,7 @@ static void submit_done_nonblock(struct launch *la)
 {
 	struct fs_cq *cq = la->ctx;
 
+	submit_inval(cq->fs, la);
 	pthread_mutex_lock(&cq->lock);
 	strbuf_printf(&cq->lines,
 		      "seq=%llu status=%d duration_ns=%llu user_data=%llu "
@@ -98,6 +113,7 @@ static void submit_done_wait(struct launch *la)
 {
 	struct fs_wait *w = la->ctx;
 
+	submit_inval(w->fs, la);
 	if (la->status)
 		fuse_reply_err(w->req, -la->status);
 	else
@@ -145,6 +161,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	}
 	w->req = req;
 	w->size = size;
+	w->fs = fs_of(req);
 	err = launch_submit(&fs_of(req)->broker, h->lease, &d,
 			    submit_done_wait, w, &seq);
 	if (err) {

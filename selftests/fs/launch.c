@@ -89,6 +89,31 @@ TEST_F(launch, saxpy_matches_reference)
 	}
 }
 
+/* A vram file kept open across launches reads each kernel's result: the
+ * pages it cached before are dropped before the write to submit returns. */
+TEST_F(launch, open_vram_sees_each_result)
+{
+	struct gl_daemon *d = &self->d;
+	static float got[1 << 18];	/* 1 MiB */
+	int fd, i, stale = 0;
+
+	ASSERT_EQ(lease_sized(d, "c", sizeof(got)), 0);
+	fd = lease_open(d, "c", "vram", O_RDWR);
+	ASSERT_GE(fd, 0);
+	for (i = 1; i <= 50; i++) {
+		/* the client's own bytes through the page cache, then a
+		 * kernel changes them behind it */
+		ASSERT_EQ(pwrite(fd, got, sizeof(got), 0), (ssize_t)sizeof(got));
+		ASSERT_EQ(lease_write(d, "c", "submit",
+				      "fill grid=1024 u32:262144 f32:%d "
+				      "buf:0:1M", i), 0);
+		ASSERT_EQ(pread(fd, got, sizeof(got), 0), (ssize_t)sizeof(got));
+		stale += got[0] != (float)i || got[262143] != (float)i;
+	}
+	EXPECT_EQ(stale, 0) TH_LOG("%d of 50 reads were stale", stale);
+	close(fd);
+}
+
 /* The binary descriptor of uapi/launch.h does what the text line does. */
 TEST_F(launch, binary_matches_text)
 {

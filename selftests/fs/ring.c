@@ -237,6 +237,56 @@ TEST_F(ring, every_entry_type_round_trips)
 	EXPECT_EQ(got[255], 510.0f);
 }
 
+/* One batch: copy in, launch, copy out. The copy out waits for the
+ * launch before it, so it reads the kernel's result. */
+TEST_F(ring, batch_runs_in_order)
+{
+	struct tring *r = &self->r;
+	struct gl_launch_desc *b = (void *)(r->data + 65536);
+	float *x = (float *)r->data, *out = (float *)(r->data + 8192);
+	struct gl_cqe c;
+	int i;
+
+	for (i = 0; i < 1024; i++)
+		x[i] = 1.0f;
+	memset(b, 0, sizeof(*b));
+	b->magic = GL_LAUNCH_MAGIC;
+	b->version = GL_LAUNCH_VERSION;
+	b->nargs = 3;
+	strcpy(b->kernel, "fill");
+	b->grid[0] = 4;
+	b->grid[1] = b->grid[2] = 1;
+	b->block[0] = 256;
+	b->block[1] = b->block[2] = 1;
+	b->args[0].type = GL_ARG_U32;
+	b->args[0].value = 1024;
+	b->args[1].type = GL_ARG_F32;
+	b->args[1].value = 0x40e00000;	/* 7.0f */
+	b->args[2].type = GL_ARG_BUF;
+	b->args[2].value = 0;
+	b->args[2].len = 4096;
+	struct gl_sqe in = sqe_of(GL_OP_COPY_IN, 0, 0, 4096, 1);
+	struct gl_sqe la = sqe_of(GL_OP_LAUNCH, 0, 65536,
+				  GL_LAUNCH_DESC_SIZE(3), 2);
+	struct gl_sqe co = sqe_of(GL_OP_COPY_OUT, 0, 8192, 4096, 3);
+	uint32_t tail = r->h->sq_tail, mask = r->h->sq_entries - 1;
+
+	/* publish the three at once: one tail store, one wake-up */
+	r->sq[tail & mask] = in;
+	r->sq[(tail + 1) & mask] = la;
+	r->sq[(tail + 2) & mask] = co;
+	__atomic_store_n(&r->h->sq_tail, tail + 3, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&r->h->sq_futex, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &r->h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(tring_pop(r, &c, 5000), 0);
+		EXPECT_EQ(c.status, 0) TH_LOG("entry %llu",
+					      (unsigned long long)c.user_data);
+	}
+	EXPECT_EQ(out[0], 7.0f);
+	EXPECT_EQ(out[1023], 7.0f);
+}
+
 TEST_F(ring, bad_entries_fail_alone)
 {
 	struct tring *r = &self->r;
