@@ -107,66 +107,53 @@ static void bench_usage(FILE *f)
 }
 
 enum {
-	OPT_DAEMON = 256, OPT_CPU, OPT_NO_PIN, OPT_SETTLE, OPT_NO_OVERHEAD,
+	OPT_SETTLE = 256, OPT_NO_OVERHEAD,
 	OPT_NO_MATMUL,
 };
 
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
+	const struct spawn_common common = {
+		.count = &b->launches,
+		.count_max = 0,
+		.round = &b->round,
+		.warmup = &b->warmup,
+		.cpu = &b->cpu,
+		.daemon = b->daemon,
+		.daemon_size = sizeof(b->daemon),
+	};
 	static const struct option longopts[] = {
 		{ "launches", required_argument, NULL, 'n' },
 		{ "round", required_argument, NULL, 'r' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "settle", required_argument, NULL, OPT_SETTLE },
-		{ "daemon", required_argument, NULL, OPT_DAEMON },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
+		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
+		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
 		{ "no-overhead", no_argument, NULL, OPT_NO_OVERHEAD },
 		{ "no-matmul", no_argument, NULL, OPT_NO_MATMUL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, err;
 
 	b->launches = BENCH_LAUNCHES;
 	b->round = BENCH_ROUND;
 	b->warmup = BENCH_WARMUP;
 	b->settle_ms = BENCH_SETTLE_MS;
-	b->cpu = spawn_last_cpu();
-	if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
-		b->daemon[0] = '\0';
+	spawn_common_defaults(&common);
 
 	while ((c = getopt_long(argc, argv, "n:r:w:h", longopts, NULL)) != -1) {
+		err = spawn_common_opt(&common, c, optarg);
+		if (err < 0)
+			goto bad;
+		if (err)
+			continue;
 		switch (c) {
-		case 'n':
-			if (spawn_parse_long(optarg, 1, &b->launches))
-				goto bad;
-			break;
-		case 'r':
-			if (spawn_parse_long(optarg, 1, &b->round))
-				goto bad;
-			break;
-		case 'w':
-			if (spawn_parse_long(optarg, 0, &b->warmup))
-				goto bad;
-			break;
 		case OPT_SETTLE:
 			if (spawn_parse_long(optarg, 0, &b->settle_ms) ||
 			    b->settle_ms > 10000)
 				goto bad;
-			break;
-		case OPT_DAEMON:
-			if (strlen(optarg) >= sizeof(b->daemon))
-				goto bad;
-			strcpy(b->daemon, optarg);
-			break;
-		case OPT_CPU:
-			if (spawn_parse_long(optarg, 0, &b->cpu) ||
-			    b->cpu >= CPU_SETSIZE)
-				goto bad;
-			break;
-		case OPT_NO_PIN:
-			b->cpu = -1;
 			break;
 		case OPT_NO_OVERHEAD:
 			b->skip_overhead = true;

@@ -101,57 +101,51 @@ static void bench_usage(FILE *f)
 }
 
 enum {
-	OPT_DAEMON = 256, OPT_VRAM, OPT_NULL_TIMEOUT, OPT_NULL_SINGLE, OPT_AA,
-	OPT_CPU, OPT_NO_PIN,
+	OPT_VRAM = 256, OPT_NULL_TIMEOUT, OPT_NULL_SINGLE, OPT_AA,
 };
 
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
+	const struct spawn_common common = {
+		.count = &b->cycles,
+		.count_max = 0,
+		.round = &b->round,
+		.warmup = &b->warmup,
+		.cpu = &b->cpu,
+		.daemon = b->daemon,
+		.daemon_size = sizeof(b->daemon),
+	};
 	static const struct option longopts[] = {
 		{ "cycles", required_argument, NULL, 'n' },
 		{ "round", required_argument, NULL, 'r' },
 		{ "warmup", required_argument, NULL, 'w' },
-		{ "daemon", required_argument, NULL, OPT_DAEMON },
+		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
 		{ "vram", required_argument, NULL, OPT_VRAM },
 		{ "null-timeout", required_argument, NULL, OPT_NULL_TIMEOUT },
 		{ "null-single", no_argument, NULL, OPT_NULL_SINGLE },
 		{ "aa", no_argument, NULL, OPT_AA },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
+		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *vram = BENCH_VRAM;
 	char *end;
-	int c;
+	int c, err;
 
 	b->cycles = BENCH_CYCLES;
 	b->round = BENCH_ROUND;
 	b->warmup = BENCH_WARMUP;
 	b->null_opts.timeout = 0.0;
-	b->cpu = spawn_last_cpu();
-	if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
-		b->daemon[0] = '\0';
+	spawn_common_defaults(&common);
 
 	while ((c = getopt_long(argc, argv, "n:r:w:h", longopts, NULL)) != -1) {
+		err = spawn_common_opt(&common, c, optarg);
+		if (err < 0)
+			goto bad;
+		if (err)
+			continue;
 		switch (c) {
-		case 'n':
-			if (spawn_parse_long(optarg, 1, &b->cycles))
-				goto bad;
-			break;
-		case 'r':
-			if (spawn_parse_long(optarg, 1, &b->round))
-				goto bad;
-			break;
-		case 'w':
-			if (spawn_parse_long(optarg, 0, &b->warmup))
-				goto bad;
-			break;
-		case OPT_DAEMON:
-			if (strlen(optarg) >= sizeof(b->daemon))
-				goto bad;
-			strcpy(b->daemon, optarg);
-			break;
 		case OPT_VRAM:
 			if (strlen(optarg) > 32)
 				goto bad;
@@ -167,14 +161,6 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			break;
 		case OPT_AA:
 			b->aa = true;
-			break;
-		case OPT_CPU:
-			if (spawn_parse_long(optarg, 0, &b->cpu) ||
-			    b->cpu >= CPU_SETSIZE)
-				goto bad;
-			break;
-		case OPT_NO_PIN:
-			b->cpu = -1;
 			break;
 		case 'h':
 			bench_usage(stdout);

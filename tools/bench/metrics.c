@@ -88,63 +88,49 @@ static void bench_usage(FILE *f)
 		BENCH_READS, BENCH_ROUND, BENCH_WARMUP, BENCH_LEASES);
 }
 
-enum { OPT_DAEMON = 256, OPT_CPU, OPT_NO_PIN };
 
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
+	const struct spawn_common common = {
+		.count = &b->reads,
+		.count_max = 0,
+		.round = &b->round,
+		.warmup = &b->warmup,
+		.cpu = &b->cpu,
+		.daemon = b->daemon,
+		.daemon_size = sizeof(b->daemon),
+	};
 	static const struct option longopts[] = {
 		{ "reads", required_argument, NULL, 'n' },
 		{ "round", required_argument, NULL, 'r' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "leases", required_argument, NULL, 'l' },
-		{ "daemon", required_argument, NULL, OPT_DAEMON },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
+		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
+		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, err;
 
 	b->reads = BENCH_READS;
 	b->round = BENCH_ROUND;
 	b->warmup = BENCH_WARMUP;
 	b->leases = BENCH_LEASES;
-	b->cpu = spawn_last_cpu();
-	if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
-		b->daemon[0] = '\0';
+	spawn_common_defaults(&common);
 
 	while ((c = getopt_long(argc, argv, "n:r:w:l:h", longopts, NULL)) !=
 	       -1) {
+		err = spawn_common_opt(&common, c, optarg);
+		if (err < 0)
+			goto bad;
+		if (err)
+			continue;
 		switch (c) {
-		case 'n':
-			if (spawn_parse_long(optarg, 1, &b->reads))
-				goto bad;
-			break;
-		case 'r':
-			if (spawn_parse_long(optarg, 1, &b->round))
-				goto bad;
-			break;
-		case 'w':
-			if (spawn_parse_long(optarg, 0, &b->warmup))
-				goto bad;
-			break;
 		case 'l':
 			if (spawn_parse_long(optarg, 0, &b->leases) ||
 			    b->leases > 10000000)
 				goto bad;
-			break;
-		case OPT_DAEMON:
-			if (strlen(optarg) >= sizeof(b->daemon))
-				goto bad;
-			strcpy(b->daemon, optarg);
-			break;
-		case OPT_CPU:
-			if (spawn_parse_long(optarg, 0, &b->cpu) ||
-			    b->cpu >= CPU_SETSIZE)
-				goto bad;
-			break;
-		case OPT_NO_PIN:
-			b->cpu = -1;
 			break;
 		case 'h':
 			bench_usage(stdout);

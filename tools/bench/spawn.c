@@ -267,3 +267,39 @@ int spawn_parse_long(const char *arg, long min, long *out)
 	*out = v;
 	return 0;
 }
+
+void spawn_common_defaults(const struct spawn_common *o)
+{
+	*o->cpu = spawn_last_cpu();
+	if (spawn_default_daemon(o->daemon, o->daemon_size))
+		o->daemon[0] = '\0';
+}
+
+int spawn_common_opt(const struct spawn_common *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'n':
+		if (spawn_parse_long(arg, 1, o->count) ||
+		    (o->count_max && *o->count > o->count_max))
+			return -EINVAL;
+		return 1;
+	case 'r':
+		return spawn_parse_long(arg, 1, o->round) ? -EINVAL : 1;
+	case 'w':
+		return spawn_parse_long(arg, 0, o->warmup) ? -EINVAL : 1;
+	case SPAWN_OPT_DAEMON:
+		if (strlen(arg) >= o->daemon_size)
+			return -EINVAL;
+		strcpy(o->daemon, arg);
+		return 1;
+	case SPAWN_OPT_CPU:
+		if (spawn_parse_long(arg, 0, o->cpu) || *o->cpu >= CPU_SETSIZE)
+			return -EINVAL;
+		return 1;
+	case SPAWN_OPT_NO_PIN:
+		*o->cpu = -1;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -79,4 +79,32 @@ int spawn_pin(long cpu);
  */
 int spawn_parse_long(const char *arg, long min, long *out);
 
+/* Option values of the options every bench takes (getopt_long vals). */
+enum {
+	SPAWN_OPT_DAEMON = 0x1000,	/* --daemon PATH */
+	SPAWN_OPT_CPU,			/* --cpu N */
+	SPAWN_OPT_NO_PIN,		/* --no-pin */
+};
+
+/* Where a bench keeps the values of the shared options. */
+struct spawn_common {
+	long *count;		/* -n: timed operations, >= 1 */
+	long count_max;		/* upper bound of -n, 0: none */
+	long *round;		/* -r: operations per round, >= 1 */
+	long *warmup;		/* -w: untimed operations, >= 0 */
+	long *cpu;		/* --cpu, --no-pin (-1) */
+	char *daemon;		/* --daemon */
+	size_t daemon_size;
+};
+
+/* spawn_common_defaults() - --cpu: the last CPU; --daemon: the default. */
+void spawn_common_defaults(const struct spawn_common *o);
+
+/*
+ * spawn_common_opt() - take getopt_long's @c with @arg if it is one of
+ * the shared options. Returns 1 when taken, 0 when not one of them,
+ * -EINVAL for a bad value.
+ */
+int spawn_common_opt(const struct spawn_common *o, int c, const char *arg);
+
 #endif /* GL_BENCH_SPAWN_H */
