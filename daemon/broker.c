@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/broker.h"
+#include "daemon/iodir.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 
@@ -30,14 +31,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		    cfg->launch_timeout_ms ? cfg->launch_timeout_ms : 10000);
 	atomic_init(&b->pol.ring_idle_us, 1000);
 	/* private to this daemon: several may run on one machine */
-	snprintf(b->io_dir, sizeof(b->io_dir), "%s/gpulease.XXXXXX",
-		 cfg->io_parent ? cfg->io_parent : "/dev/shm");
-	if (!mkdtemp(b->io_dir))
-		return -errno;
-	if (chmod(b->io_dir, 0711)) {
-		err = -errno;
-		goto err_io;
-	}
+	err = iodir_create(cfg->io_parent ? cfg->io_parent : "/dev/shm",
+			   b->io_dir, sizeof(b->io_dir));
+	if (err)
+		return err;
 	atomic_init(&b->next_id, 1);
 	CDS_INIT_LIST_HEAD(&b->all_leases);
 	err = -pthread_mutex_init(&b->all_lock, NULL);
@@ -88,7 +85,7 @@ err_pol:
 err_all:
 	pthread_mutex_destroy(&b->all_lock);
 err_io:
-	rmdir(b->io_dir);
+	iodir_remove(b->io_dir);
 	return err;
 }
 
@@ -140,7 +137,7 @@ void broker_destroy(struct broker *b)
 	dev_set_teardown(&b->devs);
 	pthread_mutex_destroy(&b->pol.lock);
 	pthread_mutex_destroy(&b->all_lock);
-	rmdir(b->io_dir);
+	iodir_remove(b->io_dir);
 }
 
 void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)

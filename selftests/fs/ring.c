@@ -550,6 +550,31 @@ TEST_F(ring, two_rings_two_processes)
 	}
 }
 
+/* A daemon killed with SIGKILL leaves its io directory (and ring files)
+ * on the tmpfs; the next daemon to start removes them. */
+TEST(crashed_daemon_leftovers_swept)
+{
+	struct gl_daemon d1, d2;
+	char path[256], dir[256];
+	ssize_t n;
+
+	GL_DAEMON_SETUP(&d1, args);
+	ASSERT_EQ(lease_create(&d1, "k"), 0);
+	ASSERT_EQ(lease_write(&d1, "k", "ctl", "io 64K\n"), 0);
+	n = readlink(gl_path(&d1, "leases/k/io"), path, sizeof(path) - 1);
+	ASSERT_GT(n, 0);
+	path[n] = '\0';
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	kill(d1.pid, SIGKILL);
+	EXPECT_EQ(gl_daemon_stop(&d1, 0), 128 + SIGKILL);
+	EXPECT_EQ(access(path, F_OK), 0) TH_LOG("nothing was left to sweep");
+	ASSERT_EQ(gl_daemon_start(&d2, args), 0);
+	EXPECT_EQ(access(path, F_OK), -1);
+	EXPECT_EQ(access(dir, F_OK), -1) TH_LOG("%s still there", dir);
+	EXPECT_EQ(gl_daemon_stop(&d2, 0), 0);
+}
+
 /* utime + stime of @pid in clock ticks, or -1 */
 static long long cpu_ticks(pid_t pid)
 {
