@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lease table and a lease's lifecycle: acquire, lookup, resize, renew,
- * bind, expiry and drop, and the copies into and out of its memory.
+ * The lease table and a lease's lifecycle: acquire, lookup, renew, bind,
+ * expiry and drop, and its ctl and stats text. Its memory (resize, the io
+ * region, copies) is lease-mem.c.
  *
  * Invariants: a lease is in the table from acquire until the one
  * successful cds_lfht_del (rmdir, bind release or teardown); whoever's
@@ -342,8 +343,7 @@ void lease_expire(struct lease *l)
 	broker_emit(l->b, l, LEASE_EV_EXPIRED);
 }
 
-/* The errno of a lease that is not active. Called with mem_lock held. */
-static int lease_state_err(struct lease *l)
+int lease_state_err(struct lease *l)
 {
 	switch (atomic_load(&l->state)) {
 	case LEASE_ACTIVE:
@@ -361,137 +361,6 @@ int lease_check(struct lease *l)
 
 	pthread_rwlock_rdlock(&l->mem_lock);
 	err = lease_state_err(l);
-	pthread_rwlock_unlock(&l->mem_lock);
-	return err;
-}
-
-int lease_resize(struct lease *l, uint64_t bytes)
-{
-	const struct dev_ops *ops = l->dev->ops;
-	struct broker *b = l->b;
-	uint64_t old;
-	int err;
-
-	pthread_rwlock_wrlock(&l->mem_lock);
-	err = lease_state_err(l);
-	if (err)
-		goto out;
-	old = atomic_load(&l->vram);
-	if (bytes > old) {
-		err = account_charge(&b->acct, l->dev, l->owner, bytes - old);
-		if (err)
-			goto out;
-	}
-	if (bytes == old)
-		err = 0;
-	else if (!old)
-		err = ops->reserve(l->dev, bytes, &l->region);
-	else if (!bytes)
-		ops->release(l->region), l->region = NULL;
-	else
-		err = ops->resize(l->region, bytes);
-	if (err) {
-		if (bytes > old)
-			account_uncharge(&b->acct, l->dev, l->owner,
-					 bytes - old);
-		goto out;
-	}
-	if (bytes < old)
-		account_uncharge(&b->acct, l->dev, l->owner, old - bytes);
-	atomic_store(&l->vram, bytes);
-	atomic_fetch_add(&l->stats.resizes, 1);
-	lease_touch_data(l);
-out:
-	pthread_rwlock_unlock(&l->mem_lock);
-	if (err == -EDQUOT)
-		return gl_fail(l, err, "vram %llu: over uid %u's quota",
-			       (unsigned long long)bytes, (unsigned)l->owner);
-	if (err == -ENOSPC)
-		return gl_fail(l, err, "vram %llu: device %d has %llu free",
-			       (unsigned long long)bytes, l->dev->index,
-			       (unsigned long long)(l->dev->capacity -
-						    atomic_load(&l->dev->used)));
-	if (err)
-		return gl_fail(l, err, "vram %llu refused",
-			       (unsigned long long)bytes);
-	broker_emit(b, l, LEASE_EV_RESIZED);
-	return 0;
-}
-
-/* Wait until every CQE promised by @r's (stopped) poller is posted. */
-static void ring_drain(struct ring *r)
-{
-	struct timespec ts = { 0, 100000 };
-	bool done;
-
-	for (;;) {
-		pthread_mutex_lock(&r->cq_lock);
-		done = r->cq_tail == atomic_load(&r->committed);
-		pthread_mutex_unlock(&r->cq_lock);
-		if (done)
-			return;
-		nanosleep(&ts, NULL);
-	}
-}
-
-int lease_set_io(struct lease *l, uint64_t bytes)
-{
-	struct broker *b = l->b;
-	struct ring *old, *new = NULL;
-	int err;
-
-	if (bytes && (bytes < GL_RING_SIZE_MIN || bytes > GL_RING_SIZE_MAX ||
-		      bytes % 4096))
-		return gl_fail(l, -EINVAL, "io %llu: 0, or %u..%llu bytes "
-			       "in 4K pages", (unsigned long long)bytes,
-			       GL_RING_SIZE_MIN,
-			       (unsigned long long)GL_RING_SIZE_MAX);
-	pthread_mutex_lock(&l->io_lock);
-	err = lease_check(l);
-	if (err)
-		goto out;
-	/* the new region first: on any error nothing changed */
-	if (bytes) {
-		err = account_charge(&b->acct, l->dev, l->owner, bytes);
-		if (err)
-			goto out;
-		err = ring_create(l, b->io_dir, bytes, l->owner, l->group,
-				  &new);
-		if (err) {
-			account_uncharge(&b->acct, l->dev, l->owner, bytes);
-			goto out;
-		}
-	}
-	pthread_rwlock_wrlock(&l->mem_lock);
-	old = l->ring;
-	l->ring = new;
-	pthread_rwlock_unlock(&l->mem_lock);
-	if (old) {
-		ring_stop(old);
-		ring_drain(old);
-		/* launches from submit may still point into it: wait */
-		pthread_rwlock_wrlock(&l->mem_lock);
-		pthread_rwlock_unlock(&l->mem_lock);
-		account_uncharge(&b->acct, l->dev, l->owner, old->size);
-		ring_destroy(old);
-	}
-out:
-	pthread_mutex_unlock(&l->io_lock);
-	if (err)
-		return gl_fail(l, err, "io %llu refused",
-			       (unsigned long long)bytes);
-	return 0;
-}
-
-int lease_io_path(struct lease *l, char *buf, size_t size)
-{
-	int err = -ENOENT;
-
-	pthread_rwlock_rdlock(&l->mem_lock);
-	if (l->ring && l->state == LEASE_ACTIVE) {
-		snprintf(buf, size, "%s", l->ring->path);
-		err = 0;
-	}
 	pthread_rwlock_unlock(&l->mem_lock);
 	return err;
 }
@@ -546,103 +415,6 @@ void lease_release_token(struct broker *b, const void *token)
 		lease_put(l);
 	}
 	rcu_read_unlock();
-}
-
-ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off)
-{
-	uint64_t vram;
-	ssize_t ret;
-
-	pthread_rwlock_rdlock(&l->mem_lock);
-	ret = lease_state_err(l);
-	if (ret)
-		goto out;
-	vram = atomic_load(&l->vram);
-	if (off >= vram)
-		goto out;
-	if (len > vram - off)
-		len = (size_t)(vram - off);
-	ret = l->dev->ops->copy_out(l->region, off, buf, len);
-	if (ret)
-		goto out;
-	ret = (ssize_t)len;
-	atomic_fetch_add(&l->stats.reads, 1);
-	atomic_fetch_add(&l->stats.bytes_out, len);
-	atomic_fetch_add(&l->b->metrics.bytes_out, len);
-out:
-	pthread_rwlock_unlock(&l->mem_lock);
-	if (ret < 0)
-		return gl_fail(l, (int)ret, "vram read of %zu at %llu", len,
-			       (unsigned long long)off);
-	return ret;
-}
-
-ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
-		     uint64_t off)
-{
-	uint64_t vram = 0;
-	ssize_t ret;
-
-	pthread_rwlock_rdlock(&l->mem_lock);
-	ret = lease_state_err(l);
-	if (ret)
-		goto out;
-	vram = atomic_load(&l->vram);
-	if (off > vram || len > vram - off) {
-		ret = -EFBIG;
-		goto out;
-	}
-	if (len)
-		ret = l->dev->ops->copy_in(l->region, off, buf, len);
-	if (ret)
-		goto out;
-	ret = (ssize_t)len;
-	atomic_fetch_add(&l->stats.writes, 1);
-	atomic_fetch_add(&l->stats.bytes_in, len);
-	atomic_fetch_add(&l->b->metrics.bytes_in, len);
-out:
-	pthread_rwlock_unlock(&l->mem_lock);
-	if (ret == -EFBIG)
-		return gl_fail(l, -EFBIG,
-			       "vram write of %zu at %llu past the end (%llu)",
-			       len, (unsigned long long)off,
-			       (unsigned long long)vram);
-	if (ret < 0)
-		return gl_fail(l, (int)ret, "vram write of %zu at %llu", len,
-			       (unsigned long long)off);
-	return ret;
-}
-
-void lease_touch_data(struct lease *l)
-{
-	struct timespec ts;
-	int64_t now, old = atomic_load(&l->data_mtime);
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-	do {
-		if (now <= old)
-			now = old + 1;
-	} while (!atomic_compare_exchange_weak(&l->data_mtime, &old, now));
-}
-
-int lease_zero_from(struct lease *l, uint64_t off)
-{
-	uint64_t vram;
-	int err;
-
-	pthread_rwlock_rdlock(&l->mem_lock);
-	err = lease_state_err(l);
-	vram = atomic_load(&l->vram);
-	if (!err && off < vram)
-		err = l->dev->ops->zero(l->region, off, vram - off);
-	if (!err)
-		lease_touch_data(l);
-	pthread_rwlock_unlock(&l->mem_lock);
-	if (err)
-		return gl_fail(l, err, "truncate to %llu",
-			       (unsigned long long)off);
-	return 0;
 }
 
 uint64_t lease_expires_in(struct lease *l)

@@ -151,6 +151,10 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
 /* lease_expire - the reaper's half: free the memory, state expired. */
 void lease_expire(struct lease *l);
 
+/* lease_state_err - lease_check with mem_lock already held (either
+ * side). */
+int lease_state_err(struct lease *l);
+
 /* lease_check - 0 for an active lease, -EKEYEXPIRED, -ENOENT (dropped). */
 int lease_check(struct lease *l);
 
