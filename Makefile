@@ -107,6 +107,8 @@ $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 include $(SRC)/kernels/kernels.mk
 include $(SRC)/selftests/fakecuda/fakecuda.mk
 include $(SRC)/tools/tools.mk
+# the fragments' lists exist only now: prerequisites expand when read
+all: $(KERNEL_TESTS)
 
 # libFuzzer targets (clang): make fuzz builds them; selftests run them for
 # FUZZ_SECONDS each from the seeds in selftests/fuzz/corpus/.

@@ -23,7 +23,7 @@
 #include "kernels/cpu.h"
 
 /* Rows of C one sgemm call computes between two cancel checks. */
-#define MATMUL_CPU_ROWS 64
+#define MATMUL_CPU_ROWS 256
 
 struct matmul {
 	uint64_t m, n, k;

@@ -31,12 +31,15 @@ trap 'rm -f "$LIST" "$OUT"' EXIT
 
 selected() {
 	[ -z "$TESTS" ] && return 0
+	# the patterns are for case, not for the shell to glob in the cwd
+	set -f
 	for pat in $TESTS; do
 		# shellcheck disable=SC2254
 		case $1 in
-		$pat) return 0 ;;
+		$pat) set +f; return 0 ;;
 		esac
 	done
+	set +f
 	return 1
 }
 
