@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CUDA device: libcuda.so.1 (and libcublas) through dlopen, so the
- * daemon runs where no driver exists; memory through the virtual memory
- * management API; kernels from the embedded fatbin.
+ * The CUDA device: probing, contexts and memory through the virtual
+ * memory management API (the libraries are loaded by cuda-lib.c, launches
+ * are cuda-launch.c); kernels from the embedded fatbin.
  *
  * A region is one physical handle (cuMemCreate, its size rounded up to
  * the allocation granularity) mapped read-write at its own reserved
@@ -32,8 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/cuda-api.h"
-#include "daemon/dev.h"
+#include "daemon/cuda-dev.h"
 #include "daemon/log.h"
 #include "daemon/registry.h"
 #include "kernels/fatbin.h"
@@ -51,50 +50,6 @@
 #define CUDA_HEADROOM_MIN	(256ull << 20)
 #define CUDA_HEADROOM_SHIFT	5		/* total / 32 */
 
-/* Stream polling while a launch runs: first sleep, longest sleep. */
-#define CUDA_POLL_MIN_NS	2000L
-#define CUDA_POLL_MAX_NS	500000L
-
-/* The loaded libraries; set up by the first probe, never unloaded. */
-static struct {
-	void *lib;		/* libcuda, NULL until loaded */
-	struct cuda_api cu;
-	void *blas_lib;		/* NULL: matmul runs the fatbin kernel */
-	struct cublas_api blas;
-} cuda;
-
-struct cuda_region;
-
-struct cuda_dev {
-	CUdevice cudev;
-	CUcontext ctx;			/* primary context, retained */
-	CUmodule mod;
-	CUfunction fn[GL_K_COUNT];	/* by kernel id; NULL: missing */
-	/* kernels root registered, by id - GL_K_COUNT; set once, under the
-	 * registry's add lock, before the id is published */
-	CUmodule dyn_mod[REGISTRY_MAX - GL_K_COUNT];
-	CUfunction dyn_fn[REGISTRY_MAX - GL_K_COUNT];
-	size_t gran;			/* bytes, allocation granularity */
-	CUstream stream;		/* launches that name no region */
-	cublasHandle_t blas;		/* NULL: no cuBLAS on this device */
-	pthread_mutex_t blas_lock;	/* guards blas's stream binding */
-	pthread_mutex_t lock;		/* guards regions and their mem */
-	struct cuda_region *regions;	/* live regions, a list */
-};
-
-/* One physical handle mapped at one reserved range. */
-struct cuda_mem {
-	CUdeviceptr va;
-	CUmemGenericAllocationHandle handle;
-	size_t size;			/* bytes, mapped and reserved */
-};
-
-struct cuda_region {
-	struct dev_region base;
-	struct cuda_mem mem;		/* writes under cuda_dev.lock */
-	CUstream stream;		/* owned; every op of the region */
-	struct cuda_region *next, *prev; /* cuda_dev.regions, its lock */
-};
 
 static struct cuda_region *to_cuda(struct dev_region *r)
 {
@@ -110,7 +65,7 @@ static struct cuda_dev *cuda_of(struct dev_region *r)
  * Map a CUresult onto an errno: out of memory is ENOSPC (the caller
  * reports it), anything else EIO with a log line naming @what.
  */
-static int cuda_err(CUresult rc, const char *what)
+int cuda_err(CUresult rc, const char *what)
 {
 	const char *name = NULL;
 
@@ -126,154 +81,9 @@ static int cuda_err(CUresult rc, const char *what)
 }
 
 /* The driver's current context is per thread: set it on every entry. */
-static int cuda_enter(struct cuda_dev *cd)
+int cuda_enter(struct cuda_dev *cd)
 {
 	return cuda_err(cuda.cu.CtxSetCurrent(cd->ctx), "cuCtxSetCurrent");
-}
-
-#define CU_SYM(field, suffix)						\
-	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field) }
-
-static const struct cuda_sym {
-	const char *name;	/* as cuGetProcAddress knows it */
-	const char *export;	/* as dlsym finds it */
-	size_t off;
-} cuda_syms[] = {
-	CU_SYM(GetErrorName, ""),
-	CU_SYM(Init, ""),
-	CU_SYM(DriverGetVersion, ""),
-	CU_SYM(DeviceGetCount, ""),
-	CU_SYM(DeviceGet, ""),
-	CU_SYM(DeviceGetName, ""),
-	CU_SYM(DeviceGetAttribute, ""),
-	CU_SYM(DeviceTotalMem, "_v2"),
-	CU_SYM(DevicePrimaryCtxRetain, ""),
-	CU_SYM(DevicePrimaryCtxRelease, "_v2"),
-	CU_SYM(CtxSetCurrent, ""),
-	CU_SYM(MemGetInfo, "_v2"),
-	CU_SYM(MemGetAllocationGranularity, ""),
-	CU_SYM(MemCreate, ""),
-	CU_SYM(MemRelease, ""),
-	CU_SYM(MemAddressReserve, ""),
-	CU_SYM(MemAddressFree, ""),
-	CU_SYM(MemMap, ""),
-	CU_SYM(MemUnmap, ""),
-	CU_SYM(MemSetAccess, ""),
-	CU_SYM(MemcpyHtoDAsync, "_v2"),
-	CU_SYM(MemcpyDtoHAsync, "_v2"),
-	CU_SYM(MemcpyDtoDAsync, "_v2"),
-	CU_SYM(MemsetD8Async, ""),
-	CU_SYM(StreamCreate, ""),
-	CU_SYM(StreamDestroy, "_v2"),
-	CU_SYM(StreamQuery, ""),
-	CU_SYM(StreamSynchronize, ""),
-	CU_SYM(ModuleLoadData, ""),
-	CU_SYM(ModuleUnload, ""),
-	CU_SYM(ModuleGetFunction, ""),
-	CU_SYM(LaunchKernel, ""),
-};
-
-#undef CU_SYM
-
-#define BLAS_SYM(field, export) { export, offsetof(struct cublas_api, field) }
-
-static const struct blas_sym {
-	const char *export;
-	size_t off;
-} blas_syms[] = {
-	BLAS_SYM(Create, "cublasCreate_v2"),
-	BLAS_SYM(Destroy, "cublasDestroy_v2"),
-	BLAS_SYM(SetStream, "cublasSetStream_v2"),
-	BLAS_SYM(SetWorkspace, "cublasSetWorkspace_v2"),
-	BLAS_SYM(SgemmStridedBatched, "cublasSgemmStridedBatched"),
-};
-
-#undef BLAS_SYM
-
-/*
- * Load libcuda ($GL_LIBCUDA, else libcuda.so.1) and every entry point:
- * through cuGetProcAddress_v2 at the 12.0 ABI where the driver has it,
- * else (or for a symbol it does not give) by the versioned export.
- */
-static int cuda_load(void)
-{
-	const char *path = getenv("GL_LIBCUDA");
-	cuda_get_proc_fn gpa;
-	struct cuda_api cu;
-	void *lib, *f;
-	size_t i;
-
-	if (cuda.lib)
-		return 0;
-	if (!path || !*path)
-		path = "libcuda.so.1";
-	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		gl_info("cuda: no driver (%s not loaded): no CUDA device",
-			path);
-		return -ENODEV;
-	}
-	*(void **)&gpa = dlsym(lib, "cuGetProcAddress_v2");
-	memset(&cu, 0, sizeof(cu));
-	for (i = 0; i < sizeof(cuda_syms) / sizeof(cuda_syms[0]); i++) {
-		int status = -1;
-
-		f = NULL;
-		if (gpa && (gpa(cuda_syms[i].name, &f, CUDA_API_ABI_VERSION,
-				CU_GET_PROC_ADDRESS_LEGACY_STREAM, &status) ||
-			    status != CU_GET_PROC_ADDRESS_SUCCESS))
-			f = NULL;
-		if (!f)
-			f = dlsym(lib, cuda_syms[i].export);
-		if (!f) {
-			gl_info("cuda: %s lacks %s: no CUDA device", path,
-				cuda_syms[i].export);
-			dlclose(lib);
-			return -ENODEV;
-		}
-		memcpy((char *)&cu + cuda_syms[i].off, &f, sizeof(f));
-	}
-	cuda.cu = cu;
-	cuda.lib = lib;
-	return 0;
-}
-
-/*
- * Load cuBLAS ($GL_LIBCUBLAS, else the newest soname found). Quiet when
- * absent; matmul then runs the fatbin's tiled kernel.
- */
-static void cuda_load_blas(void)
-{
-	static const char *const names[] = {
-		"libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
-		"libcublas.so",
-	};
-	const char *path = getenv("GL_LIBCUBLAS");
-	struct cublas_api blas;
-	void *lib = NULL, *f;
-	size_t i;
-
-	if (cuda.blas_lib)
-		return;
-	if (path && *path)
-		lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	for (i = 0; !path && !lib && i < sizeof(names) / sizeof(names[0]);
-	     i++)
-		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		return;
-	for (i = 0; i < sizeof(blas_syms) / sizeof(blas_syms[0]); i++) {
-		f = dlsym(lib, blas_syms[i].export);
-		if (!f) {
-			gl_info("cuda: cuBLAS lacks %s: matmul uses the "
-				"built-in kernel", blas_syms[i].export);
-			dlclose(lib);
-			return;
-		}
-		memcpy((char *)&blas + blas_syms[i].off, &f, sizeof(f));
-	}
-	cuda.blas = blas;
-	cuda.blas_lib = lib;
 }
 
 static void cuda_prop(const struct cuda_dev *cd, CUmemAllocationProp *p)
@@ -445,7 +255,7 @@ static int cuda_probe(struct dev *devs, int max, uint64_t cpu_vram)
 	int count = 0, i, n = 0;
 	CUresult rc;
 
-	if (max < 1 || cuda_load())
+	if (max < 1 || cuda_lib_load())
 		return 0;
 	rc = cuda.cu.Init(0);
 	if (!rc)
@@ -454,7 +264,7 @@ static int cuda_probe(struct dev *devs, int max, uint64_t cpu_vram)
 		gl_info("cuda: driver loaded, no usable device (%d)", rc);
 		return 0;
 	}
-	cuda_load_blas();
+	cuda_lib_load_blas();
 	for (i = 0; i < count && n < max; i++) {
 		memset(&devs[n], 0, sizeof(devs[n]));
 		if (!cuda_dev_open(&devs[n], i))
@@ -465,7 +275,7 @@ static int cuda_probe(struct dev *devs, int max, uint64_t cpu_vram)
 }
 
 /* Wait for @s to drain; 0 or -EIO (logged). */
-static int cuda_sync(CUstream s, const char *what)
+int cuda_sync(CUstream s, const char *what)
 {
 	return cuda_err(cuda.cu.StreamSynchronize(s), what);
 }
@@ -717,231 +527,6 @@ static int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
 			void **ptr)
 {
 	*ptr = base ? (void *)(uintptr_t)(to_cuda(base)->mem.va + off) : NULL;
-	return 0;
-}
-
-/*
- * The stream of the region @args point into (the caller holds it for
- * the whole launch), or the device's own for a launch with no buffer.
- */
-static CUstream cuda_stream_of(struct cuda_dev *cd,
-			       const struct gl_kargs *args)
-{
-	CUstream s = cd->stream;
-	struct cuda_region *r;
-	CUdeviceptr p = 0;
-	uint32_t i;
-
-	for (i = 0; i < args->count && !p; i++)
-		if (args->v[i].type == GL_KT_BUF)
-			p = (CUdeviceptr)(uintptr_t)args->v[i].buf.ptr;
-	if (!p)
-		return s;
-	pthread_mutex_lock(&cd->lock);
-	for (r = cd->regions; r; r = r->next)
-		if (p >= r->mem.va && p - r->mem.va < r->mem.size) {
-			s = r->stream;
-			break;
-		}
-	pthread_mutex_unlock(&cd->lock);
-	return s;
-}
-
-/*
- * Wait for @s by polling, so a cancel is seen while the kernel runs. A
- * kernel cannot be preempted: on cancel the wait goes on until the
- * stream drains, then the cancel's errno is returned.
- */
-static int cuda_wait(CUstream s, atomic_int *cancel)
-{
-	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
-	CUresult rc;
-	int c;
-
-	for (;;) {
-		rc = cuda.cu.StreamQuery(s);
-		if (rc != CUDA_ERROR_NOT_READY)
-			return cuda_err(rc, "kernel");
-		c = cancel ? atomic_load(cancel) : 0;
-		if (c) {
-			cuda_sync(s, "cancelled kernel");
-			return -c;
-		}
-		nanosleep(&ts, NULL);
-		if (ts.tv_nsec < CUDA_POLL_MAX_NS)
-			ts.tv_nsec *= 2;
-	}
-}
-
-static uint32_t cuda_ld(uint32_t ld, uint32_t cols)
-{
-	if (ld)
-		return ld;
-	return cols ? cols : 1;
-}
-
-/*
- * matmul through cuBLAS. Our matrices are row-major; cuBLAS's are
- * column-major, and a row-major r x c matrix is the column-major c x r
- * matrix of its transpose with the same leading dimension. So
- * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: cuBLAS gets
- * (B, A) in that order, m and n swapped, each op as the client wrote
- * it. cuBLAS runs with no workspace: one handle is shared by every
- * stream of the device (rebound under blas_lock, only for the enqueue),
- * and no device memory is used outside the leases. -EIO on failure.
- */
-static int cuda_matmul(struct cuda_dev *cd, CUstream s,
-		       const struct gl_kargs *a)
-{
-	uint32_t m = a->v[0].u32, n = a->v[1].u32, k = a->v[2].u32;
-	uint32_t ta = a->v[3].u32, tb = a->v[4].u32, batch = a->v[5].u32;
-	uint32_t lda = cuda_ld(a->v[6].u32, ta ? m : k);
-	uint32_t ldb = cuda_ld(a->v[7].u32, tb ? k : n);
-	uint32_t ldc = cuda_ld(a->v[8].u32, n);
-	long long sa = batch > 1 ? (long long)a->v[9].u64 : 0;
-	long long sb = batch > 1 ? (long long)a->v[10].u64 : 0;
-	long long sc = batch > 1 ? (long long)a->v[11].u64 : 0;
-	float alpha = a->v[12].f32, beta = a->v[13].f32;
-	cublasStatus_t st;
-
-	if (!batch || !m || !n)
-		return 0;
-	pthread_mutex_lock(&cd->blas_lock);
-	st = cuda.blas.SetStream(cd->blas, s);
-	if (!st)
-		st = cuda.blas.SetWorkspace(cd->blas, NULL, 0);
-	if (!st)
-		st = cuda.blas.SgemmStridedBatched(cd->blas,
-				tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-				ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-				(int)n, (int)m, (int)k, &alpha,
-				a->v[15].buf.ptr, (int)ldb, sb,
-				a->v[14].buf.ptr, (int)lda, sa, &beta,
-				a->v[16].buf.ptr, (int)ldc, sc, (int)batch);
-	pthread_mutex_unlock(&cd->blas_lock);
-	if (st) {
-		gl_info("cuda: cublasSgemmStridedBatched: status %d", st);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Point params[i] at each argument's value, buffers as device pointers. */
-static int cuda_params(const struct gl_kargs *args, uint64_t *vals,
-		       void **params)
-{
-	uint32_t i;
-
-	if (args->count > GL_KPARAMS_MAX)
-		return -EINVAL;
-	for (i = 0; i < args->count; i++) {
-		const struct gl_karg *a = &args->v[i];
-
-		vals[i] = 0;
-		switch (a->type) {
-		case GL_KT_U32:
-			memcpy(&vals[i], &a->u32, sizeof(a->u32));
-			break;
-		case GL_KT_I32:
-			memcpy(&vals[i], &a->i32, sizeof(a->i32));
-			break;
-		case GL_KT_U64:
-			vals[i] = a->u64;
-			break;
-		case GL_KT_F32:
-			memcpy(&vals[i], &a->f32, sizeof(a->f32));
-			break;
-		case GL_KT_F64:
-			memcpy(&vals[i], &a->f64, sizeof(a->f64));
-			break;
-		case GL_KT_BUF:
-		case GL_KT_IO:
-			vals[i] = (CUdeviceptr)(uintptr_t)a->buf.ptr;
-			break;
-		default:
-			return -EINVAL;
-		}
-		params[i] = &vals[i];
-	}
-	return 0;
-}
-
-static int cuda_launch(struct dev *d, const struct gl_kernel *k,
-		       const struct gl_kargs *args, const struct gl_grid *grid,
-		       atomic_int *cancel)
-{
-	struct cuda_dev *cd = d->priv;
-	void *params[GL_KPARAMS_MAX];
-	uint64_t vals[GL_KPARAMS_MAX];
-	CUfunction f;
-	CUstream s;
-	int err, c;
-
-	/* the only length check on the device side: never skip it */
-	err = k->check(args, grid);
-	if (err)
-		return err;
-	c = cancel ? atomic_load(cancel) : 0;
-	if (c)
-		return -c;
-	err = cuda_params(args, vals, params);
-	if (err)
-		return err;
-	err = cuda_enter(cd);
-	if (err)
-		return err;
-	s = cuda_stream_of(cd, args);
-	if (k->id == GL_K_matmul && cd->blas) {
-		err = cuda_matmul(cd, s, args);
-		return err ? err : cuda_wait(s, cancel);
-	}
-	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
-	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
-	if (!f) {
-		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
-			k->name);
-		return -EIO;
-	}
-	err = cuda_err(cuda.cu.LaunchKernel(f, grid->grid.x, grid->grid.y,
-					    grid->grid.z, grid->block.x,
-					    grid->block.y, grid->block.z, 0, s,
-					    args->count ? params : NULL,
-					    NULL), k->name);
-	if (err == -ENOSPC)
-		err = -EIO;	/* launch resources, not lease memory */
-	return err ? err : cuda_wait(s, cancel);
-}
-
-static int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
-			    const void *image, size_t len)
-{
-	struct cuda_dev *cd = d->priv;
-	unsigned slot = (unsigned)k->id - GL_K_COUNT;
-	CUmodule mod;
-	CUfunction f;
-	int err;
-
-	if (k->id < GL_K_COUNT || k->id >= REGISTRY_MAX || !len)
-		return -EINVAL;
-	err = cuda_enter(cd);
-	if (err)
-		return err;
-	/* a cubin, a fatbin, or NUL-terminated PTX: the driver tells */
-	err = cuda_err(cuda.cu.ModuleLoadData(&mod, image),
-		       "cuModuleLoadData");
-	if (err)
-		return err == -ENOSPC ? -EIO : -EINVAL;
-	if (cuda.cu.ModuleGetFunction(&f, mod, k->name)) {
-		gl_info("cuda: %s: no kernel %s in the module", d->name,
-			k->name);
-		cuda.cu.ModuleUnload(mod);
-		return -EINVAL;
-	}
-	/* a slot left by an add that failed on another device */
-	if (cd->dyn_mod[slot])
-		cuda.cu.ModuleUnload(cd->dyn_mod[slot]);
-	cd->dyn_mod[slot] = mod;
-	cd->dyn_fn[slot] = f;
 	return 0;
 }
 

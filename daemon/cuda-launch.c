@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Launches on the CUDA device: the kernel's check, parameters marshalled
+ * from the resolved arguments, cuLaunchKernel (or cuBLAS for matmul) on
+ * the stream of the region the arguments point into, and a wait that
+ * polls the stream so the cancel flag can end it; and loading the modules
+ * of kernels root registers.
+ *
+ * Invariant: a launch returns only when its device work is done, a
+ * cancelled one too (a kernel cannot be preempted).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/cuda-dev.h"
+#include "daemon/log.h"
+#include "kernels/kernels.h"
+
+/* Stream polling while a launch runs: first sleep, longest sleep. */
+#define CUDA_POLL_MIN_NS	2000L
+#define CUDA_POLL_MAX_NS	500000L
+
+/*
+ * The stream of the region @args point into (the caller holds it for
+ * the whole launch), or the device's own for a launch with no buffer.
+ */
+static CUstream cuda_stream_of(struct cuda_dev *cd,
+			       const struct gl_kargs *args)
+{
+	CUstream s = cd->stream;
+	struct cuda_region *r;
+	CUdeviceptr p = 0;
+	uint32_t i;
+
+	for (i = 0; i < args->count && !p; i++)
+		if (args->v[i].type == GL_KT_BUF)
+			p = (CUdeviceptr)(uintptr_t)args->v[i].buf.ptr;
+	if (!p)
+		return s;
+	pthread_mutex_lock(&cd->lock);
+	for (r = cd->regions; r; r = r->next)
+		if (p >= r->mem.va && p - r->mem.va < r->mem.size) {
+			s = r->stream;
+			break;
+		}
+	pthread_mutex_unlock(&cd->lock);
+	return s;
+}
+
+/*
+ * Wait for @s by polling, so a cancel is seen while the kernel runs. A
+ * kernel cannot be preempted: on cancel the wait goes on until the
+ * stream drains, then the cancel's errno is returned.
+ */
+static int cuda_wait(CUstream s, atomic_int *cancel)
+{
+	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
+	CUresult rc;
+	int c;
+
+	for (;;) {
+		rc = cuda.cu.StreamQuery(s);
+		if (rc != CUDA_ERROR_NOT_READY)
+			return cuda_err(rc, "kernel");
+		c = cancel ? atomic_load(cancel) : 0;
+		if (c) {
+			cuda_sync(s, "cancelled kernel");
+			return -c;
+		}
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < CUDA_POLL_MAX_NS)
+			ts.tv_nsec *= 2;
+	}
+}
+
+static uint32_t cuda_ld(uint32_t ld, uint32_t cols)
+{
+	if (ld)
+		return ld;
+	return cols ? cols : 1;
+}
+
+/*
+ * matmul through cuBLAS. Our matrices are row-major; cuBLAS's are
+ * column-major, and a row-major r x c matrix is the column-major c x r
+ * matrix of its transpose with the same leading dimension. So
+ * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: cuBLAS gets
+ * (B, A) in that order, m and n swapped, each op as the client wrote
+ * it. cuBLAS runs with no workspace: one handle is shared by every
+ * stream of the device (rebound under blas_lock, only for the enqueue),
+ * and no device memory is used outside the leases. -EIO on failure.
+ */
+static int cuda_matmul(struct cuda_dev *cd, CUstream s,
+		       const struct gl_kargs *a)
+{
+	uint32_t m = a->v[0].u32, n = a->v[1].u32, k = a->v[2].u32;
+	uint32_t ta = a->v[3].u32, tb = a->v[4].u32, batch = a->v[5].u32;
+	uint32_t lda = cuda_ld(a->v[6].u32, ta ? m : k);
+	uint32_t ldb = cuda_ld(a->v[7].u32, tb ? k : n);
+	uint32_t ldc = cuda_ld(a->v[8].u32, n);
+	long long sa = batch > 1 ? (long long)a->v[9].u64 : 0;
+	long long sb = batch > 1 ? (long long)a->v[10].u64 : 0;
+	long long sc = batch > 1 ? (long long)a->v[11].u64 : 0;
+	float alpha = a->v[12].f32, beta = a->v[13].f32;
+	cublasStatus_t st;
+
+	if (!batch || !m || !n)
+		return 0;
+	pthread_mutex_lock(&cd->blas_lock);
+	st = cuda.blas.SetStream(cd->blas, s);
+	if (!st)
+		st = cuda.blas.SetWorkspace(cd->blas, NULL, 0);
+	if (!st)
+		st = cuda.blas.SgemmStridedBatched(cd->blas,
+				tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+				ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+				(int)n, (int)m, (int)k, &alpha,
+				a->v[15].buf.ptr, (int)ldb, sb,
+				a->v[14].buf.ptr, (int)lda, sa, &beta,
+				a->v[16].buf.ptr, (int)ldc, sc, (int)batch);
+	pthread_mutex_unlock(&cd->blas_lock);
+	if (st) {
+		gl_info("cuda: cublasSgemmStridedBatched: status %d", st);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Point params[i] at each argument's value, buffers as device pointers. */
+static int cuda_params(const struct gl_kargs *args, uint64_t *vals,
+		       void **params)
+{
+	uint32_t i;
+
+	if (args->count > GL_KPARAMS_MAX)
+		return -EINVAL;
+	for (i = 0; i < args->count; i++) {
+		const struct gl_karg *a = &args->v[i];
+
+		vals[i] = 0;
+		switch (a->type) {
+		case GL_KT_U32:
+			memcpy(&vals[i], &a->u32, sizeof(a->u32));
+			break;
+		case GL_KT_I32:
+			memcpy(&vals[i], &a->i32, sizeof(a->i32));
+			break;
+		case GL_KT_U64:
+			vals[i] = a->u64;
+			break;
+		case GL_KT_F32:
+			memcpy(&vals[i], &a->f32, sizeof(a->f32));
+			break;
+		case GL_KT_F64:
+			memcpy(&vals[i], &a->f64, sizeof(a->f64));
+			break;
+		case GL_KT_BUF:
+		case GL_KT_IO:
+			vals[i] = (CUdeviceptr)(uintptr_t)a->buf.ptr;
+			break;
+		default:
+			return -EINVAL;
+		}
+		params[i] = &vals[i];
+	}
+	return 0;
+}
+
+int cuda_launch(struct dev *d, const struct gl_kernel *k,
+		       const struct gl_kargs *args, const struct gl_grid *grid,
+		       atomic_int *cancel)
+{
+	struct cuda_dev *cd = d->priv;
+	void *params[GL_KPARAMS_MAX];
+	uint64_t vals[GL_KPARAMS_MAX];
+	CUfunction f;
+	CUstream s;
+	int err, c;
+
+	/* the only length check on the device side: never skip it */
+	err = k->check(args, grid);
+	if (err)
+		return err;
+	c = cancel ? atomic_load(cancel) : 0;
+	if (c)
+		return -c;
+	err = cuda_params(args, vals, params);
+	if (err)
+		return err;
+	err = cuda_enter(cd);
+	if (err)
+		return err;
+	s = cuda_stream_of(cd, args);
+	if (k->id == GL_K_matmul && cd->blas) {
+		err = cuda_matmul(cd, s, args);
+		return err ? err : cuda_wait(s, cancel);
+	}
+	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
+	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
+	if (!f) {
+		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
+			k->name);
+		return -EIO;
+	}
+	err = cuda_err(cuda.cu.LaunchKernel(f, grid->grid.x, grid->grid.y,
+					    grid->grid.z, grid->block.x,
+					    grid->block.y, grid->block.z, 0, s,
+					    args->count ? params : NULL,
+					    NULL), k->name);
+	if (err == -ENOSPC)
+		err = -EIO;	/* launch resources, not lease memory */
+	return err ? err : cuda_wait(s, cancel);
+}
+
+int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
+			    const void *image, size_t len)
+{
+	struct cuda_dev *cd = d->priv;
+	unsigned slot = (unsigned)k->id - GL_K_COUNT;
+	CUmodule mod;
+	CUfunction f;
+	int err;
+
+	if (k->id < GL_K_COUNT || k->id >= REGISTRY_MAX || !len)
+		return -EINVAL;
+	err = cuda_enter(cd);
+	if (err)
+		return err;
+	/* a cubin, a fatbin, or NUL-terminated PTX: the driver tells */
+	err = cuda_err(cuda.cu.ModuleLoadData(&mod, image),
+		       "cuModuleLoadData");
+	if (err)
+		return err == -ENOSPC ? -EIO : -EINVAL;
+	if (cuda.cu.ModuleGetFunction(&f, mod, k->name)) {
+		gl_info("cuda: %s: no kernel %s in the module", d->name,
+			k->name);
+		cuda.cu.ModuleUnload(mod);
+		return -EINVAL;
+	}
+	/* a slot left by an add that failed on another device */
+	if (cd->dyn_mod[slot])
+		cuda.cu.ModuleUnload(cd->dyn_mod[slot]);
+	cd->dyn_mod[slot] = mod;
+	cd->dyn_fn[slot] = f;
+	return 0;
+}
