@@ -117,7 +117,7 @@ void leases_ctl_show(struct broker *b, uid_t uid, struct strbuf *sb)
 
 	rcu_read_lock();
 	lease_for_each(b->leases, &iter, l) {
-		if (uid != 0 && uid != l->owner)
+		if (!lease_visible_to(l, uid))
 			continue;
 		strbuf_printf(sb, "acquire %s vram=%llu ttl=%u device=%d\n",
 			      l->name,

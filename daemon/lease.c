@@ -39,6 +39,25 @@ static int lease_match(struct cds_lfht_node *node, const void *key)
 	return !strcmp(l->name, key);
 }
 
+/*
+ * Names leases/ holds itself (fusefs/ino.c's fixed children of leases/): a
+ * lease may never take one, or its directory could never be reached.
+ */
+static const char *const lease_reserved[] = { GL_FILE_CTL };
+
+/* 0 for a name a lease may take; -EINVAL (syntax), -EEXIST (reserved). */
+static int lease_name_check(const char *name)
+{
+	size_t i;
+
+	if (parse_name(name))
+		return -EINVAL;
+	for (i = 0; i < sizeof(lease_reserved) / sizeof(lease_reserved[0]); i++)
+		if (!strcmp(name, lease_reserved[i]))
+			return -EEXIST;
+	return 0;
+}
+
 struct cds_lfht *lease_table_new(void)
 {
 	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
@@ -204,8 +223,11 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 	struct dev *dev;
 	int err;
 
-	if (parse_name(req->name))
-		return gl_fail_name(req->name, -EINVAL, "invalid lease name");
+	err = lease_name_check(req->name);
+	if (err == -EEXIST)
+		return gl_fail_name(req->name, err, "reserved name");
+	if (err)
+		return gl_fail_name(req->name, err, "invalid lease name");
 	if (broker_check_ttl(b, req->ttl))
 		return gl_fail_name(req->name, -EINVAL,
 				    "ttl %u outside 1..max_ttl", req->ttl);

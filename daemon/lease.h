@@ -118,7 +118,9 @@ struct cds_lfht *lease_table_new(void);
  * lease_acquire - create lease @req->name with its memory reserved, its
  * deadline queued and (with @req->bind) bound, all or nothing. On success
  * *out holds a reference the caller puts. Returns 0, -EINVAL (name, ttl),
- * -ENOENT (device), -EEXIST, -EDQUOT, -ENOSPC, -ENOMEM.
+ * -ENOENT (device), -EEXIST (taken, or a name leases/ holds itself: ctl),
+ * -EDQUOT, -ENOSPC, -ENOMEM. mkdir and leases/ctl both come here: this is
+ * the one name check.
  */
 int lease_acquire(struct broker *b, const struct lease_req *req,
 		  struct lease **out);
@@ -139,6 +141,15 @@ bool lease_get_unless_zero(struct lease *l);
 void lease_get(struct lease *l);
 /* lease_put - drop a reference; the last one frees through call_rcu. */
 void lease_put(struct lease *l);
+
+/*
+ * lease_visible_to - whether @uid may see @l's name: its owner and root
+ * only. The one rule for every listing (ls leases/, leases/ctl, metrics).
+ */
+static inline bool lease_visible_to(const struct lease *l, uid_t uid)
+{
+	return uid == 0 || uid == l->owner;
+}
 
 /*
  * lease_drop - take @l out of the table, free its memory and return;

@@ -63,7 +63,7 @@ static void counter(struct strbuf *sb, const char *name, const char *help,
 
 #define LEASE_SECONDS "gpulease_lease_seconds_total{lease=\""
 
-static void show_leases(struct broker *b, struct strbuf *sb)
+static void show_leases(struct broker *b, uid_t uid, struct strbuf *sb)
 {
 	uint64_t active = 0, expired = 0;
 	struct cds_lfht_iter iter;
@@ -79,6 +79,9 @@ static void show_leases(struct broker *b, struct strbuf *sb)
 			expired++;
 		else
 			active++;
+		/* names are private to their owner and root; counts are not */
+		if (!lease_visible_to(l, uid))
+			continue;
 		strbuf_add(sb, LEASE_SECONDS, sizeof(LEASE_SECONDS) - 1);
 		metrics_escape(sb, l->name);
 		strbuf_printf(sb, "\",model=\"\"} %.3f\n",
@@ -176,11 +179,11 @@ static void show_latency(struct metrics *m, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&m->lat_count));
 }
 
-void metrics_show(struct broker *b, struct strbuf *sb)
+void metrics_show(struct broker *b, uid_t uid, struct strbuf *sb)
 {
 	struct metrics *m = &b->metrics;
 
-	show_leases(b, sb);
+	show_leases(b, uid, sb);
 	counter(sb, "gpulease_leases_acquired_total", "Leases acquired.",
 		atomic_load(&m->acquired));
 	counter(sb, "gpulease_leases_dropped_total", "Leases dropped.",

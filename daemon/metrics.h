@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct broker;
 struct strbuf;
@@ -33,8 +34,12 @@ struct metrics {
 /* metrics_observe_latency - count one inference of @us microseconds. */
 void metrics_observe_latency(struct metrics *m, uint64_t us);
 
-/* metrics_show - the whole exposition. Lock-free; any thread. */
-void metrics_show(struct broker *b, struct strbuf *sb);
+/*
+ * metrics_show - the whole exposition as @uid sees it: per-lease series
+ * only for the leases lease_visible_to(@uid) (root: all), every total
+ * daemon-wide. Lock-free; any thread.
+ */
+void metrics_show(struct broker *b, uid_t uid, struct strbuf *sb);
 
 /* metrics_escape - append @s as a Prometheus label value (\\, \", \n). */
 void metrics_escape(struct strbuf *sb, const char *s);

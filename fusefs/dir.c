@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Directory operations: lookup/forget (the kernel's references), getattr
- * and setattr, mkdir (acquire), rmdir (drop) and readdir.
+ * and setattr, mkdir (acquire), rmdir (drop), readdir, and the refusal
+ * of every other namespace change.
  * Invariant: every fs_* here ends in exactly one fuse_reply_*; a lease
  * reference handed to the kernel in an entry is put back by forget.
  */
@@ -181,10 +182,6 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (!strcmp(name, GL_FILE_CTL)) {
-		fuse_reply_err(req, EEXIST);
-		return;
-	}
 	err = lease_acquire(&fs->broker, &lr, &n.lease);
 	if (err) {
 		fuse_reply_err(req, -err);
@@ -274,9 +271,9 @@ static int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
 	return 0;
 }
 
-/* Snapshot the entries of @dir, "." and ".." first. */
+/* Snapshot the entries of @dir as @uid sees them, "." and ".." first. */
 static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
-			   const struct fs_node *dir)
+			   const struct fs_node *dir, uid_t uid)
 {
 	struct fs_node n = *dir;
 	int k, i, err;
@@ -321,6 +318,8 @@ static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 		n.kind = FS_LEASE_DIR;
 		rcu_read_lock();
 		lease_for_each(fs->broker.leases, &iter, l) {
+			if (!lease_visible_to(l, uid))
+				continue;
 			n.lease = l;
 			err = fs_dirlist_add(d, fs, &n, l->name);
 			if (err)
@@ -347,7 +346,8 @@ void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	pthread_mutex_lock(&h->lock);
 	if (off == 0 || !h->text) {
-		err = fs_dirlist_fill(&d, fs_of(req), &h->node);
+		err = fs_dirlist_fill(&d, fs_of(req), &h->node,
+				      fuse_req_ctx(req)->uid);
 		if (err) {
 			free(d.ents);
 			goto out;
@@ -400,4 +400,44 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/*
+ * The tree's names are made by mkdir (a lease) and by the daemon; nothing
+ * else creates, renames or removes one. EPERM, as configfs and cgroupfs
+ * answer, rather than the ENOSYS of an operation libfuse does not know.
+ */
+void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	     const char *newname)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EPERM);
 }

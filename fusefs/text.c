@@ -53,7 +53,7 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		policy_show(&fs->broker, &sb);
 		break;
 	case FS_METRICS:
-		metrics_show(&fs->broker, &sb);
+		metrics_show(&fs->broker, uid, &sb);
 		break;
 	case FS_LEASES_CTL:
 		leases_ctl_show(&fs->broker, uid, &sb);

@@ -3,10 +3,14 @@
  * access.c - ownership: a lease belongs to its creator's uid, mode 0700;
  * another uid (nobody) gets EACCES for every access to it, cannot write the
  * daemon policy in /ctl and does not see it in leases/ctl; nobody can still
- * make and use its own leases; root may read and drop any lease.
+ * make and use its own leases; root may read and drop any lease. Lease
+ * names are visible to their owner and root only, in every listing alike:
+ * ls leases/, leases/ctl and the per-lease series of metrics.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +148,83 @@ TEST_F(access, other_uid_own_lease_root_drops)
 	EXPECT_EQ(lease_remove(d, "n1"), 0);
 	EXPECT_EQ(lease_remove(d, "n2"), 0);
 	EXPECT_EQ(dev_read_u64(d, 0, "vram.used"), MiB);
+}
+
+/* Whether leases/ lists @name. */
+static int ls_has(const struct gl_daemon *d, const char *name)
+{
+	struct dirent *de;
+	int found = 0;
+	DIR *dir;
+
+	dir = opendir(gl_path(d, "leases"));
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		found |= !strcmp(de->d_name, name);
+	closedir(dir);
+	return found;
+}
+
+/* Whether metrics has a gpulease_lease_seconds_total sample for @name. */
+static int metrics_has(const struct gl_daemon *d, const char *name)
+{
+	char text[GL_TEXT_MAX], want[128];
+	int n = gl_read(d, "metrics", text, sizeof(text));
+
+	if (n < 0)
+		return n;
+	snprintf(want, sizeof(want),
+		 "gpulease_lease_seconds_total{lease=\"%s\",", name);
+	return strstr(text, want) != NULL;
+}
+
+/* leases/ctl lists @name. */
+static int ctl_has(const struct gl_daemon *d, const char *name)
+{
+	char text[GL_TEXT_MAX], want[128];
+	int n = gl_read(d, "leases/ctl", text, sizeof(text));
+
+	if (n < 0)
+		return n;
+	snprintf(want, sizeof(want), "acquire %s ", name);
+	return strstr(text, want) != NULL;
+}
+
+static int nobody_sees(void *arg)
+{
+	const struct gl_daemon *d = arg;
+	long long active = -1;
+
+	EXPECT_EQ(lease_create(d, "n1"), 0);
+	/* its own lease, in every listing */
+	EXPECT_EQ(ls_has(d, "n1"), 1);
+	EXPECT_EQ(ctl_has(d, "n1"), 1);
+	EXPECT_EQ(metrics_has(d, "n1"), 1);
+	/* root's lease, in none of them */
+	EXPECT_EQ(ls_has(d, "r1"), 0);
+	EXPECT_EQ(ctl_has(d, "r1"), 0);
+	EXPECT_EQ(metrics_has(d, "r1"), 0);
+	/* counts carry no names: they stay daemon-wide */
+	EXPECT_EQ(gl_read_key(d, "metrics",
+			      "gpulease_leases{state=\"active\"}", &active), 0);
+	EXPECT_EQ(active, 2);
+	return 0;
+}
+
+TEST_F(access, names_visible_to_owner_and_root)
+{
+	struct gl_daemon *d = &self->d;
+
+	EXPECT_EQ(gl_run_as_nobody(nobody_sees, d), 0);
+	/* root sees every name, in every listing */
+	EXPECT_EQ(ls_has(d, "r1"), 1);
+	EXPECT_EQ(ls_has(d, "n1"), 1);
+	EXPECT_EQ(ctl_has(d, "r1"), 1);
+	EXPECT_EQ(ctl_has(d, "n1"), 1);
+	EXPECT_EQ(metrics_has(d, "r1"), 1);
+	EXPECT_EQ(metrics_has(d, "n1"), 1);
+	EXPECT_EQ(gl_count_leases(d), 2);
 }
 
 TEST_HARNESS_MAIN
