@@ -48,6 +48,9 @@ struct policy {
 	_Atomic uint32_t max_ttl;	/* seconds, <= GL_TTL_LIMIT */
 	_Atomic uint32_t launch_timeout_ms; /* watchdog default, >= 1 */
 	_Atomic uint32_t ring_idle_us;	/* a poller spins this long idle */
+	_Atomic uint32_t notify_delay_ms; /* debug: the front end's notifier
+					 * sleeps this long before each
+					 * invalidation; 0 in service */
 };
 
 struct broker_config {

@@ -4,11 +4,13 @@
  * (reaper, ops); they are queued here and a dedicated thread tells the
  * kernel, because a notify_inval_* must never run inside an operation or
  * under a lock an operation takes.
- * Invariant: each queued item holds a lease reference, put once sent.
+ * Invariant: each queued item holds a lease reference, put once sent; a
+ * waiter's flag is written only while that waiter still waits for it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/lease.h"
 #include "daemon/log.h"
@@ -18,7 +20,8 @@ struct notify_item {
 	struct notify_item *next;
 	struct lease *lease;	/* reference */
 	enum lease_event ev;
-	bool *done;		/* set under nt->lock once sent, or NULL */
+	bool *done;		/* lock: a waiter's flag, set once sent; NULL
+				 * when nobody waits (any more) */
 };
 
 struct fs_notify {
@@ -41,7 +44,14 @@ static void notify_inval(struct fs *fs, struct lease *l, enum fs_kind kind)
 static void notify_send(struct fs *fs, struct notify_item *it)
 {
 	struct lease *l = it->lease;
+	uint32_t delay_ms = atomic_load(&fs->broker.pol.notify_delay_ms);
 
+	if (delay_ms) {		/* debug knob: a slow notifier */
+		struct timespec ts = { delay_ms / 1000,
+				       (long)(delay_ms % 1000) * 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
 	switch (it->ev) {
 	case LEASE_EV_DROPPED:
 		fuse_lowlevel_notify_inval_entry(fs->se,
@@ -78,6 +88,7 @@ static void *notify_main(void *arg)
 			notify_send(nt->fs, it);
 		lease_put(it->lease);
 		pthread_mutex_lock(&nt->lock);
+		/* a waiter that timed out cleared it->done under the lock */
 		if (it->done) {
 			*it->done = true;
 			pthread_cond_broadcast(&nt->sent);
@@ -88,15 +99,18 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
-/* Queue @ev for @l; with @done, the caller waits on nt->sent for it. */
-static struct fs_notify *notify_queue(struct fs *fs, struct lease *l,
-				      enum lease_event ev, bool *done)
+/*
+ * Queue @ev for @l. With @done, the item is returned so that the waiter
+ * can disown it; it stays valid while the caller holds nt->lock and
+ * *@done is false. NULL when nothing was queued. Never returns with
+ * nt->lock held.
+ */
+static struct notify_item *notify_queue(struct fs_notify *nt,
+					struct lease *l, enum lease_event ev,
+					bool *done)
 {
-	struct fs_notify *nt = fs->notify;
 	struct notify_item *it;
 
-	if (!nt)
-		return NULL;
 	it = malloc(sizeof(*it));
 	if (!it) {
 		/* attributes are never cached; pages are, until next open */
@@ -113,33 +127,46 @@ static struct fs_notify *notify_queue(struct fs *fs, struct lease *l,
 	*nt->tail = it;
 	nt->tail = &it->next;
 	pthread_cond_signal(&nt->cond);
-	if (!done)
-		pthread_mutex_unlock(&nt->lock);
-	return nt;
+	pthread_mutex_unlock(&nt->lock);
+	return it;
 }
 
 static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
 {
-	notify_queue(ctx, l, ev, NULL);
+	struct fs *fs = ctx;
+
+	if (fs->notify)
+		notify_queue(fs->notify, l, ev, NULL);
 }
 
 void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 		    int timeout_ms)
 {
+	struct fs_notify *nt = fs->notify;
+	struct notify_item *it;
 	struct timespec ts;
-	struct fs_notify *nt;
 	bool done = false;
 
-	nt = notify_queue(fs, l, ev, &done);
 	if (!nt)
+		return;
+	it = notify_queue(nt, l, ev, &done);
+	if (!it)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += (long)timeout_ms * 1000000;
 	ts.tv_sec += ts.tv_nsec / 1000000000;
 	ts.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&nt->lock);
 	while (!done)
 		if (pthread_cond_timedwait(&nt->sent, &nt->lock, &ts))
 			break;
+	/*
+	 * Timed out: the item is still queued or being sent (the notifier
+	 * frees it only after setting done, under this lock). Disown it, so
+	 * that nothing writes to @done once this frame is gone.
+	 */
+	if (!done)
+		it->done = NULL;
 	pthread_mutex_unlock(&nt->lock);
 }
 
