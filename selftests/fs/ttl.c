@@ -2,8 +2,9 @@
 /*
  * ttl.c - TTL and renewal: "ttl SECS" sets and renews, "renew" extends by
  * ttl, "renew SECS" by SECS with ttl unchanged, touch on the directory
- * renews, limits follow max_ttl; policy defaults and their flags.  Time
- * moves through the clock_offset knob, never by sleeping.
+ * renews, limits follow max_ttl; expiry falls on the second; policy
+ * defaults and their flags.  Time moves through the clock_offset knob,
+ * never by sleeping.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +156,54 @@ TEST_F(ttl, default_ttl_applies)
 	ASSERT_EQ(gl_ctl_write(d, "leases/ctl", "acquire t3 ttl=7\n"), 0);
 	EXPECT_EQ(key(d, "t3", "ttl"), 7);
 	EXPECT_EXPIRES_IN(d, "t3", 7);
+}
+
+/* The lease is still active: its ctl reads (expires_in >= 0). */
+static int active(const struct gl_daemon *d, const char *name)
+{
+	return key(d, name, "expires_in") >= 0;
+}
+
+/*
+ * Expiry on the second, not one late or early: ttl=10 is active at +9 and
+ * expired at +10, after acquire and after a renew; expires_in is whole
+ * seconds left, rounded down, so never ttl right after either. The +10
+ * checks are exact (the clock only moves forward); the +9 ones hold when
+ * less than a second of real time passed since the acquire or renew, and
+ * are only logged on a machine slower than that.
+ */
+TEST_F(ttl, expiry_on_the_second)
+{
+	struct gl_daemon *d = &self->d;
+	long long t0;
+
+	t0 = gl_now_ms();
+	ASSERT_EQ(gl_ctl_write(d, "leases/ctl", "acquire b1 ttl=10\n"), 0);
+	EXPECT_LE(key(d, "b1", "expires_in"), 9);
+	EXPECT_GE(key(d, "b1", "expires_in"), 9 - SLACK);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 9\n"), 0);
+	if (gl_now_ms() - t0 < 900)
+		EXPECT_TRUE(active(d, "b1")) TH_LOG("b1 expired at +9 of 10");
+	else
+		TH_LOG("slow machine: +9 check of b1 not made");
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 10\n"), 0);
+	EXPECT_EQ(key(d, "b1", "expires_in"), -EKEYEXPIRED)
+		TH_LOG("b1 still active at +10 of 10");
+
+	/* the same after a renew, made at +10 */
+	ASSERT_EQ(gl_ctl_write(d, "leases/ctl", "acquire b2 ttl=10\n"), 0);
+	t0 = gl_now_ms();
+	ASSERT_EQ(lease_write(d, "b2", "ctl", "renew\n"), 0);
+	EXPECT_LE(key(d, "b2", "expires_in"), 9);
+	EXPECT_GE(key(d, "b2", "expires_in"), 9 - SLACK);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 19\n"), 0);
+	if (gl_now_ms() - t0 < 900)
+		EXPECT_TRUE(active(d, "b2")) TH_LOG("b2 expired at +9 of 10");
+	else
+		TH_LOG("slow machine: +9 check of b2 not made");
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 20\n"), 0);
+	EXPECT_EQ(key(d, "b2", "expires_in"), -EKEYEXPIRED)
+		TH_LOG("b2 still active at +10 of 10 after renew");
 }
 
 static const char *const flag_args[] = {
