@@ -4,11 +4,13 @@
 # exposition; counters follow what the test does and never go back; and
 # Prometheus, scraping node_exporter's textfile collector pointed at
 # /gpu/metrics on loopback, answers gpulease_leases as the test set it.
+# "Never go back" is checked on every sample of every counter family,
+# before and after a drop and an expiry of leases that moved bytes.
 
 # shellcheck source=selftests/sh/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-PLAN=9
+PLAN=11
 gl_plan "$PLAN"
 why=$(gl_unavailable)
 [ -z "$why" ] || gl_skip_all "$PLAN" "$why"
@@ -46,12 +48,45 @@ expired_1() {
 	[ "$(value 'gpulease_leases{state="expired"}')" = 1 ]
 }
 gl_check "an expired lease moves to state expired" gl_wait_for 400 expired_1
+# counters FILE: "sample value" of every sample of a "# TYPE ... counter"
+counters() {
+	awk '$1 == "#" && $2 == "TYPE" { c[$3] = $4 == "counter"; next }
+	     /^#/ { next }
+	     { n = $1; sub(/\{.*/, "", n); if (c[n]) print $1, $2 }' \
+		"$M/metrics" >"$1"
+}
+# went_back A B: fails naming each sample present in both that decreased
+went_back() {
+	awk 'NR == FNR { a[$1] = $2; next }
+	     $1 in a { n++; if ($2 + 0 < a[$1] + 0) {
+		print "went back: " $1 " " a[$1] " -> " $2; bad = 1 } }
+	     END { if (n < 10) { print "only " n " counters"; bad = 1 }
+		   exit bad }' "$1" "$2"
+}
+C=$(mktemp -d /tmp/glcnt.XXXXXX)
+counters "$C/a"
 before=$(value gpulease_leases_acquired_total)
 rmdir "$M/leases/m1" "$M/leases/gone"
+counters "$C/b"
+gl_check "no counter goes back across a drop" went_back "$C/a" "$C/b"
 gl_check "counters keep the totals of dropped leases" sh -c "
 	[ '$(value gpulease_leases_acquired_total)' = '$before' ] &&
 	[ '$(value gpulease_bytes_in_total)' = 12345 ] &&
 	[ '$(value gpulease_leases_dropped_total)' = 3 ]"
+mkdir "$M/leases/m4"
+echo "vram 64K" >"$M/leases/m4/ctl"
+head -c 4096 /dev/zero | dd of="$M/leases/m4/vram" conv=notrunc 2>/dev/null
+dd if="$M/leases/m4/vram" of=/dev/null bs=4096 count=1 2>/dev/null
+counters "$C/c"
+echo "clock_offset 7200" >"$M/ctl"
+counters "$C/d"
+# m4 expired (its ctl fails) and nothing went back meanwhile
+expiry_kept() {
+	! cat "$M/leases/m4/ctl" >/dev/null 2>&1 && went_back "$C/c" "$C/d"
+}
+gl_check "no counter goes back across an expiry" expiry_kept
+rmdir "$M/leases/m4"
+rm -rf "$C"
 
 # --- Prometheus and node_exporter on loopback ---------------------------
 if ! command -v prometheus >/dev/null ||
