@@ -131,11 +131,19 @@ static struct notify_item *notify_queue(struct fs_notify *nt,
 	return it;
 }
 
+/*
+ * DATA comes from a ring launch's completion, on the launcher thread and
+ * before its CQE is posted: wait for it, bounded, as submit.c does, so a
+ * client that sees the CQE finds no stale page in a live mapping. Every
+ * other event may come from inside an operation: queue it only.
+ */
 static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
 {
 	struct fs *fs = ctx;
 
-	if (fs->notify)
+	if (ev == LEASE_EV_DATA)
+		fs_notify_wait(fs, l, ev, 200);
+	else if (fs->notify)
 		notify_queue(fs->notify, l, ev, NULL);
 }
 

@@ -86,6 +86,7 @@ install-tools: tools
 	$(Q)install -m644 $(SRC)/Documentation/man/*.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
 
-# selftests/fs/libring.c tests the library: it links libgpulease.a on top
-# of the fs tests' usual objects (their rule's $^ takes this too).
-$(O)/selftests/fs/libring: $(GL_LIB_A)
+# selftests/fs/libring.c tests the library, live_map.c uses its ring API:
+# they link libgpulease.a on top of the fs tests' usual objects (their
+# rule's $^ takes this too).
+$(O)/selftests/fs/libring $(O)/selftests/fs/live_map: $(GL_LIB_A)
