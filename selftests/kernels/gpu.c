@@ -5,7 +5,9 @@
  * exactly the checked lengths) runs through the CUDA driver API on the
  * embedded fatbin and on the CPU, under the default block and a short
  * grid-stride grid, and every buffer must agree afterwards within
- * 1e-5 + 1e-4 |cpu| (argmax and embedding come out exact). SKIPs when
+ * 1e-5 + 1e-4 |cpu| (argmax and embedding come out exact). Then the
+ * cases where the numerics matter (rows.c's): softmax of logits above 88,
+ * norms of rows whose mean square is near eps, eps = 1. SKIPs when
  * libcuda.so.1 cannot be loaded or has no device.
  *
  * The few driver API types and prototypes are declared here, so the
@@ -160,15 +162,57 @@ out:
 	return err;
 }
 
+/*
+ * twin_compare - run @l on the GPU and on the CPU; every buffer must
+ * agree afterwards (argmax and token ids exactly). @tag names the case.
+ */
+static void twin_compare(struct cu_api *cu, struct klaunch *l,
+			 const char *tag)
+{
+	void *out[GL_KPARAMS_MAX] = { 0 };
+	const struct gl_kernel *k = l->k;
+	const struct gl_grid *g = &l->grid;
+	char what[128];
+	unsigned int i;
+	uint64_t j;
+
+	for (i = 0; i < l->sig.count; i++)
+		if (l->buf[i])
+			out[i] = malloc(l->args.v[i].buf.len + 4);
+	EXPECT_EQ(gpu_launch(cu, l, out), 0)
+		TH_LOG("kernel %s on the GPU (%s)", k->name, tag);
+	EXPECT_EQ(gl_kernel_run_cpu(k, &l->args, g, NULL), 0);
+	for (i = 0; i < l->sig.count; i++) {
+		uint64_t n = l->args.v[i].buf.len / 4;
+		double *want;
+
+		if (!out[i])
+			continue;
+		want = malloc(n * sizeof(double) + 8);
+		ASSERT_TRUE(want != NULL);
+		for (j = 0; j < n; j++)
+			want[j] = ((float *)l->buf[i])[j];
+		snprintf(what, sizeof(what), "%s.%s grid=%u %s GPU vs CPU",
+			 k->name, l->sig.param[i].name, g->grid.x, tag);
+		if (!strcmp(k->name, "argmax") ||
+		    !strcmp(l->sig.param[i].name, "ids"))
+			EXPECT_EQ(memcmp(out[i], l->buf[i], n * 4), 0)
+				TH_LOG("%s", what);
+		else
+			EXPECT_EQ(kcompare(what, out[i], want, n, 1e-5, 1e-4),
+				  0u);
+		free(want);
+		free(out[i]);
+	}
+}
+
 TEST(twins_agree)
 {
 	struct krand r = { 71 };
 	const char *why = NULL;
 	struct klaunch l;
 	struct cu_api cu;
-	unsigned int id, gi, i;
-	uint64_t j;
-	char what[96];
+	unsigned int id, gi;
 
 	if (cu_load(&cu, &why))
 		SKIP(return, "%s", why);
@@ -179,40 +223,84 @@ TEST(twins_agree)
 		for (gi = 0; gi < 2; gi++) {
 			struct gl_grid g = gi ? kgrid(3, k->block) :
 						kgrid(64, k->block);
-			void *out[GL_KPARAMS_MAX] = { 0 };
 
 			ASSERT_EQ(klaunch_init(&l, k, &g, &r), 0);
-			for (i = 0; i < l.sig.count; i++)
-				if (l.buf[i])
-					out[i] = malloc(l.args.v[i].buf.len +
-							4);
-			EXPECT_EQ(gpu_launch(&cu, &l, out), 0)
-				TH_LOG("kernel %s on the GPU", k->name);
-			EXPECT_EQ(gl_kernel_run_cpu(k, &l.args, &g, NULL), 0);
-			for (i = 0; i < l.sig.count; i++) {
-				uint64_t n = l.args.v[i].buf.len / 4;
-				double *want;
+			twin_compare(&cu, &l, "generic");
+			klaunch_free(&l);
+		}
+	}
+	cu.module_unload(cu.mod);
+	cu.primary_release(cu.dev);
+}
 
-				if (!out[i])
-					continue;
-				want = malloc(n * sizeof(double) + 8);
-				ASSERT_TRUE(want != NULL);
-				for (j = 0; j < n; j++)
-					want[j] = ((float *)l.buf[i])[j];
-				snprintf(what, sizeof(what),
-					 "%s.%s grid=%u GPU vs CPU", k->name,
-					 l.sig.param[i].name, g.grid.x);
-				if (!strcmp(k->name, "argmax") ||
-				    !strcmp(l.sig.param[i].name, "ids"))
-					EXPECT_EQ(memcmp(out[i], l.buf[i],
-							 n * 4), 0)
-						TH_LOG("%s", what);
-				else
-					EXPECT_EQ(kcompare(what, out[i], want,
-							   n, 1e-5, 1e-4), 0u);
-				free(want);
-				free(out[i]);
+/* The index of parameter @name of @l, or -1. */
+static int param_of(const struct klaunch *l, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->sig.count; i++)
+		if (!strcmp(l->sig.param[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The cases of selftests/kernels/rows.c where the numerics matter, GPU
+ * against CPU: softmax of logits above 88, norms of rows whose mean
+ * square is near eps or far below it, and eps = 1.
+ */
+TEST(numerics_agree)
+{
+	static const struct {
+		const char *kernel;
+		float eps;		/* < 0: no eps parameter */
+		float lo, hi;		/* x uniform in [lo, hi) */
+	} cases[] = {
+		{ "softmax", -1, 88.5f, 89.5f },
+		{ "softmax", -1, 80.0f, 200.0f },
+		{ "softmax", -1, -100.0f, 100.0f },
+		{ "rmsnorm", 1e-5f, -5.477e-3f, 5.477e-3f },
+		{ "rmsnorm", 1e-5f, -5.477e-4f, 5.477e-4f },
+		{ "rmsnorm", 1.0f, -4.0f, 4.0f },
+		{ "layernorm", 1e-5f, -5.477e-3f, 5.477e-3f },
+		{ "layernorm", 1e-5f, -5.477e-4f, 5.477e-4f },
+		{ "layernorm", 1.0f, -4.0f, 4.0f },
+	};
+	struct krand r = { 72 };
+	const char *why = NULL;
+	struct klaunch l;
+	struct cu_api cu;
+	unsigned int c, id, gi;
+	char tag[64];
+	int x, e;
+
+	if (cu_load(&cu, &why))
+		SKIP(return, "%s", why);
+	ASSERT_EQ(cu.module_load_data(&cu.mod, gl_fatbin), 0);
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct gl_kernel *k = NULL;
+
+		for (id = 0; id < GL_K_COUNT; id++)
+			if (!strcmp(gl_kernel_get(id)->name, cases[c].kernel))
+				k = gl_kernel_get(id);
+		ASSERT_TRUE(k != NULL) TH_LOG("%s", cases[c].kernel);
+		for (gi = 0; gi < 2; gi++) {
+			struct gl_grid g = gi ? kgrid(3, k->block) :
+						kgrid(64, k->block);
+
+			ASSERT_EQ(klaunch_init(&l, k, &g, &r), 0);
+			x = param_of(&l, "x");
+			e = param_of(&l, "eps");
+			ASSERT_GE(x, 0);
+			krand_fill(&r, l.buf[x], l.args.v[x].buf.len / 4,
+				   cases[c].lo, cases[c].hi);
+			if (cases[c].eps >= 0) {
+				ASSERT_GE(e, 0);
+				l.args.v[e].f32 = cases[c].eps;
 			}
+			snprintf(tag, sizeof(tag), "x in [%g, %g) eps %g",
+				 cases[c].lo, cases[c].hi, cases[c].eps);
+			twin_compare(&cu, &l, tag);
 			klaunch_free(&l);
 		}
 	}

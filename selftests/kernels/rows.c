@@ -6,6 +6,11 @@
  * and a grid-stride grid of 2 blocks. Tolerances: softmax 1e-6 + 1e-5
  * |want|; layernorm and rmsnorm 1e-5 + 1e-4 |want| (f32 sums of up to
  * 4097 terms); argmax exact, ties to the lowest column, NaN never wins.
+ * Where the numerics matter: softmax of logits above 88 (exp overflows
+ * f32 unless the row maximum is subtracted); norms of rows whose mean
+ * square (variance) is near eps or far below it, and with eps = 1, where
+ * an eps added twice or left out shows (inputs in [-4, 4] with eps 1e-5
+ * hide it within tolerance).
  */
 #include <errno.h>
 
@@ -69,10 +74,11 @@ static struct rows_bufs *rows_bufs(void)
 	return rb;
 }
 
-TEST(softmax)
+/* softmax over every shape, logits uniform in [@lo, @hi). */
+static void softmax_case(float lo, float hi, unsigned int seed)
 {
 	struct rows_bufs *rb = rows_bufs();
-	struct krand r = { 11 };
+	struct krand r = { seed };
 	struct gl_kargs a;
 	unsigned int ci, bi, gi, i;
 	char what[96];
@@ -84,7 +90,7 @@ TEST(softmax)
 		};
 
 		for (gi = 0; gi < 2; gi++) {
-			krand_fill(&r, rb->x, n, -20.0f, 20.0f);
+			krand_fill(&r, rb->x, n, lo, hi);
 			for (i = 0; i < ROWS; i++)
 				ref_softmax(rb->x + i * cols,
 					    rb->want + i * cols, cols);
@@ -95,13 +101,27 @@ TEST(softmax)
 			/* odd grids run in place: y == x */
 			kargs_buf(&a, gi ? rb->x : rb->y, n * 4);
 			EXPECT_EQ(krun("softmax", &a, &grids[gi]), 0);
-			snprintf(what, sizeof(what), "softmax cols=%u block=%u"
-				 " grid #%u", cols, blocks[bi], gi);
+			snprintf(what, sizeof(what), "softmax [%g, %g) cols=%u "
+				 "block=%u grid #%u", lo, hi, cols, blocks[bi],
+				 gi);
 			EXPECT_EQ(kcompare(what, gi ? rb->x : rb->y, rb->want,
 					   n, 1e-6, 1e-5), 0u);
 		}
 	}
 	free(rb);
+}
+
+TEST(softmax)
+{
+	softmax_case(-20.0f, 20.0f, 11);
+}
+
+/* exp(88.8) is past FLT_MAX: only a max-subtracting softmax survives. */
+TEST(softmax_large_logits)
+{
+	softmax_case(88.5f, 89.5f, 15);
+	softmax_case(80.0f, 200.0f, 16);
+	softmax_case(-100.0f, 100.0f, 17);
 }
 
 /* -inf entries (a causal mask) get 0; an all -inf row is all 0. */
@@ -123,11 +143,12 @@ TEST(softmax_masked)
 	EXPECT_EQ(kcompare("softmax masked", x, want, 8, 1e-7, 1e-6), 0u);
 }
 
-static void norm_case(const char *name, bool layer)
+/* @name over every shape: eps @eps, x uniform in [-@span, @span). */
+static void norm_case(const char *name, bool layer, float eps, float span,
+		      unsigned int seed)
 {
 	struct rows_bufs *rb = rows_bufs();
-	struct krand r = { layer ? 12u : 13u };
-	const float eps = 1e-5f;
+	struct krand r = { seed };
 	struct gl_kargs a;
 	unsigned int ci, bi, gi, i;
 	char what[96];
@@ -139,7 +160,7 @@ static void norm_case(const char *name, bool layer)
 		};
 
 		for (gi = 0; gi < 2; gi++) {
-			krand_fill(&r, rb->x, n, -4.0f, 4.0f);
+			krand_fill(&r, rb->x, n, -span, span);
 			krand_fill(&r, rb->g, cols, 0.5f, 1.5f);
 			krand_fill(&r, rb->b, cols, -1.0f, 1.0f);
 			for (i = 0; i < ROWS; i++)
@@ -156,8 +177,9 @@ static void norm_case(const char *name, bool layer)
 				kargs_buf(&a, rb->b, cols * 4);
 			kargs_buf(&a, gi ? rb->x : rb->y, n * 4);
 			EXPECT_EQ(krun(name, &a, &grids[gi]), 0);
-			snprintf(what, sizeof(what), "%s cols=%u block=%u"
-				 " grid #%u", name, cols, blocks[bi], gi);
+			snprintf(what, sizeof(what), "%s eps=%g span=%g cols=%u"
+				 " block=%u grid #%u", name, eps, span, cols,
+				 blocks[bi], gi);
 			EXPECT_EQ(kcompare(what, gi ? rb->x : rb->y, rb->want,
 					   n, 1e-5, 1e-4), 0u);
 		}
@@ -165,14 +187,36 @@ static void norm_case(const char *name, bool layer)
 	free(rb);
 }
 
+/*
+ * Uniform in [-s, s) has mean square s^2 / 3: span sqrt(3 eps) puts it at
+ * eps, a tenth of that far below; eps = 1 makes eps as large as the data.
+ */
+static void norm_numerics(const char *name, bool layer)
+{
+	norm_case(name, layer, 1e-5f, 5.477e-3f, 21);	/* ms ~ eps */
+	norm_case(name, layer, 1e-5f, 5.477e-4f, 22);	/* ms ~ eps / 100 */
+	norm_case(name, layer, 1.0f, 4.0f, 23);
+	norm_case(name, layer, 1.0f, 1.0f, 24);
+}
+
 TEST(layernorm)
 {
-	norm_case("layernorm", true);
+	norm_case("layernorm", true, 1e-5f, 4.0f, 12);
 }
 
 TEST(rmsnorm)
 {
-	norm_case("rmsnorm", false);
+	norm_case("rmsnorm", false, 1e-5f, 4.0f, 13);
+}
+
+TEST(layernorm_eps_matters)
+{
+	norm_numerics("layernorm", true);
+}
+
+TEST(rmsnorm_eps_matters)
+{
+	norm_numerics("rmsnorm", false);
 }
 
 static uint32_t ref_argmax(const float *x, uint32_t cols)
