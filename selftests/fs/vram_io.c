@@ -4,7 +4,8 @@
  * what was written (checked against a shadow copy at random, odd and page
  * boundary offsets), the size is the reservation, reads at the end return
  * 0, writes past it fail whole with EFBIG (per write request: FUSE splits
- * writes over its max_write), truncate and O_TRUNC keep the size and zero
+ * writes over its max_write, and the page cache at a page it filled only
+ * partly), truncate and O_TRUNC keep the size and zero
  * the tail, resizes keep the contents up to the smaller size.
  */
 #include <errno.h>
@@ -167,6 +168,49 @@ TEST_F(vram, past_end)
 	ASSERT_EQ(lseek(self->fd, SIZE - 1, SEEK_SET), SIZE - 1);
 	EXPECT_EQ(write(self->fd, two, 2), -1);
 	EXPECT_EQ(errno, EFBIG);
+}
+
+/*
+ * An 8K lease, fresh: its end is a page boundary. One request crossing it
+ * (O_DIRECT: one request up to 1 MiB) fails whole and stores nothing.
+ * Through the page cache the kernel ends a request at the end of a page it
+ * filled partly and did not hold, so a buffered write crossing the end
+ * may store the bytes that fit and return that count; it never stores a
+ * byte past the end, and the next write fails with EFBIG.
+ */
+TEST_F(vram, past_page_aligned_end)
+{
+	struct gl_daemon *d = &self->d;
+	char two[2] = { 'x', 'y' }, got[2] = { 0 };
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	ASSERT_EQ(lease_create(d, "p8"), 0);
+	ASSERT_EQ(lease_write(d, "p8", "ctl", "vram 8K\n"), 0);
+	fd = lease_open(d, "p8", "vram", O_RDWR | O_DIRECT);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(pwrite(fd, two, 2, 8191), -1);
+	EXPECT_EQ(errno, EFBIG);
+	EXPECT_EQ(pwrite(fd, self->buf, 4096, 8000), -1);
+	EXPECT_EQ(errno, EFBIG);
+	ASSERT_EQ(pread(fd, got, 2, 8190), 2);
+	EXPECT_EQ(got[0], 0);
+	EXPECT_EQ(got[1], 0);
+	close(fd);
+
+	fd = lease_open(d, "p8", "vram", O_RDWR);
+	ASSERT_GE(fd, 0);
+	n = pwrite(fd, two, 2, 8191);
+	if (n < 0)
+		EXPECT_EQ(errno, EFBIG);
+	else
+		EXPECT_EQ(n, 1);	/* the byte that fits, no more */
+	EXPECT_EQ(pwrite(fd, two + 1, 1, 8192), -1);
+	EXPECT_EQ(errno, EFBIG);
+	close(fd);
+	ASSERT_EQ(stat(gl_path(d, "leases/p8/vram"), &st), 0);
+	EXPECT_EQ(st.st_size, 8192);
 }
 
 TEST_F(vram, sequential_io)
