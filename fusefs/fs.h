@@ -126,7 +126,8 @@ void fs_notify_stop(struct fs *fs);
  * fs_notify_wait - send @ev for @l from the notifier and wait for it, at
  * most @timeout_ms: an operation may not notify itself (the kernel may
  * hold what the notification needs until the operation's reply), but it
- * may wait a bounded time for the notifier to have done it.
+ * may wait a bounded time for the notifier to have done it. On timeout the
+ * notification is still sent, later, and touches nothing of the caller's.
  */
 void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 		    int timeout_ms);

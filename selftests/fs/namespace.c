@@ -76,15 +76,15 @@ static int namespace_eperm(void *arg)
 	const struct gl_daemon *d = arg;
 
 	/* rename: a lease, a file in it, leases/ctl */
-	EXPECT_EQ(err_of(rename(gl_path(d, "leases/a"), gl_path(d, "leases/b"))),
-		  -EPERM);
+	EXPECT_EQ(err_of(rename(gl_path(d, "leases/a"),
+				gl_path(d, "leases/b"))), -EPERM);
 	EXPECT_EQ(err_of(rename(gl_path(d, "leases/a/ctl"),
 				gl_path(d, "leases/a/c2"))), -EPERM);
 	EXPECT_EQ(err_of(rename(gl_path(d, "leases/ctl"),
 				gl_path(d, "leases/c2"))), -EPERM);
 	/* create, in leases/ and in a lease */
-	EXPECT_EQ(err_of(open(gl_path(d, "leases/x"), O_CREAT | O_WRONLY, 0600)),
-		  -EPERM);
+	EXPECT_EQ(err_of(open(gl_path(d, "leases/x"),
+			      O_CREAT | O_WRONLY, 0600)), -EPERM);
 	EXPECT_EQ(err_of(open(gl_path(d, "leases/a/x"),
 			      O_CREAT | O_EXCL | O_WRONLY, 0600)), -EPERM);
 	/* mknod */

@@ -194,7 +194,7 @@ static void norm_case(const char *name, bool layer, float eps, float span,
 static void norm_numerics(const char *name, bool layer)
 {
 	norm_case(name, layer, 1e-5f, 5.477e-3f, 21);	/* ms ~ eps */
-	norm_case(name, layer, 1e-5f, 5.477e-4f, 22);	/* ms ~ eps / 100 */
+	norm_case(name, layer, 1e-5f, 5.477e-4f, 22);	/* ms ~ eps/100 */
 	norm_case(name, layer, 1.0f, 4.0f, 23);
 	norm_case(name, layer, 1.0f, 1.0f, 24);
 }
