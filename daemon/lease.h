@@ -83,6 +83,10 @@ struct lease {
 
 	_Atomic(const void *) bound_to;	/* bind token (an open file), or
 					 * NULL */
+	_Atomic uint32_t vram_open;	/* vram files the front end has open;
+					 * while 0 no page of vram can be
+					 * cached stale (an open drops them).
+					 * Only fusefs/ touches it */
 	pthread_mutex_t err_lock;	/* guards last_error */
 	char last_error[160];		/* "ENOSPC: reason" or "" */
 	struct lease_stats stats;

@@ -29,6 +29,8 @@ struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n)
 		h->lease = n->lease;
 		lease_get(h->lease);
 	}
+	if (n->kind == FS_LEASE_VRAM)
+		atomic_fetch_add(&h->lease->vram_open, 1);
 	pthread_mutex_lock(&fs->handles_lock);
 	cds_list_add(&h->link, &fs->handles);
 	pthread_mutex_unlock(&fs->handles_lock);
@@ -43,6 +45,8 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	fs_submit_release(h);
 	if (h->binds)
 		lease_release_token(&fs->broker, h);
+	if (h->node.kind == FS_LEASE_VRAM)
+		atomic_fetch_sub(&h->lease->vram_open, 1);
 	if (h->lease)
 		lease_put(h->lease);
 	free(h->text);

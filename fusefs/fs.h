@@ -128,6 +128,8 @@ void fs_notify_stop(struct fs *fs);
  * hold what the notification needs until the operation's reply), but it
  * may wait a bounded time for the notifier to have done it. On timeout the
  * notification is still sent, later, and touches nothing of the caller's.
+ * LEASE_EV_DATA while no vram file of @l is open is skipped: the next
+ * open drops whatever pages are cached.
  */
 void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 		    int timeout_ms);

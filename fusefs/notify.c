@@ -157,6 +157,9 @@ void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 
 	if (!nt)
 		return;
+	/* no vram file open: none of its pages is cached past an open */
+	if (ev == LEASE_EV_DATA && !atomic_load(&l->vram_open))
+		return;
 	it = notify_queue(nt, l, ev, &done);
 	if (!it)
 		return;
