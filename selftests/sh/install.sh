@@ -149,9 +149,13 @@ int main(int argc, char **argv)
 }
 EOF
 
-# shellcheck disable=SC2046
+# (a sanitizer build's library needs the sanitizer runtime in the client)
+# shellcheck disable=SC2046,SC2086
 build_client() {
-	cc -Wall -Wextra -Werror -o "$WORK/client" "$WORK/client.c" \
+	san=
+	readelf -d "$ROOT/lib/libgpulease.so.$LIBVER" |
+		grep -q 'NEEDED.*libasan' && san=-fsanitize=address,undefined
+	cc -Wall -Wextra -Werror $san -o "$WORK/client" "$WORK/client.c" \
 		$(pc --cflags --libs) -Wl,-rpath,"$ROOT/lib" &&
 	readelf -d "$WORK/client" | grep -q 'NEEDED.*\[libgpulease\.so\.0\]'
 }
