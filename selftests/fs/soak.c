@@ -8,10 +8,10 @@
  * After a warm-up and at the end the daemon is measured at rest: its open
  * files (/proc/PID/fd), its threads (/proc/PID/task), the entries of its
  * io directory (/dev/shm/gpulease.<pid>) and its mappings of them must be
- * equal; VmRSS may grow by less than RSS_GROWTH_KB. SOAK=N sets the cycle
- * count; a sanitizer build runs CYCLES_SAN by default, as its RSS says
- * nothing and each cycle costs more. run_tests.sh does not run it under
- * valgrind.
+ * equal; VmRSS may grow by less than RSS_GROWTH_KB (and FUSE_WORKER_KB for
+ * each worker libfuse added meanwhile). SOAK=N sets the cycle count; a
+ * sanitizer build runs CYCLES_SAN by default, as its RSS says nothing and
+ * each cycle costs more. run_tests.sh does not run it under valgrind.
  *
  * Threads: libfuse adds a worker whenever a request finds none idle, up to
  * its max_threads, and with our max_idle_threads never removes one, so how
@@ -40,13 +40,21 @@
 #define RING_BYTES	(64 << 10)	/* the smallest io region */
 #define N		256	/* floats the kernels scale */
 /*
- * glibc keeps freed memory in per-thread arenas and returns only the top of
- * each heap, and a FUSE worker libfuse adds after the warm-up brings an
- * arena and a stack of its own: RSS at two points of rest differs by a few
- * hundred KiB without any leak. 1 MiB over 98,000 cycles still catches a
- * leak of 11 bytes a cycle, or 512 bytes a ring cycle.
+ * RSS. The daemon runs with one malloc arena and fixed mmap and trim
+ * thresholds (MALLOC_TUNABLES): by default glibc gives threads arenas of
+ * their own and raises its thresholds as it goes, and keeps hundreds of
+ * KiB more or less resident at two points of rest without any leak. What
+ * is left was measured at 100-150 KiB (heap fragmentation); RSS_GROWTH_KB
+ * over 98,000 cycles still catches a leak of 11 bytes a cycle. Each worker
+ * libfuse adds after the warm-up brings its stack and receive buffer (the
+ * pages requests touched), measured at about 130 KiB resident:
+ * FUSE_WORKER_KB more is allowed for each.
  */
 #define RSS_GROWTH_KB	1024
+#define FUSE_WORKER_KB	256
+#define MALLOC_TUNABLES	"glibc.malloc.arena_max=1:" \
+			"glibc.malloc.mmap_threshold=131072:" \
+			"glibc.malloc.trim_threshold=131072"
 #define REST_MS		10000	/* bound on waiting for the daemon at rest */
 
 static const char *const args[] = { "--cpu-vram", "64M", NULL };
@@ -57,6 +65,7 @@ FIXTURE(soak) {
 
 FIXTURE_SETUP(soak)
 {
+	setenv("GLIBC_TUNABLES", MALLOC_TUNABLES, 1);
 	GL_DAEMON_SETUP(&self->d, args);
 }
 
@@ -492,7 +501,8 @@ TEST_F_TIMEOUT(soak, acquire_size_drop_with_rings, 600)
 	EXPECT_EQ(end.io_maps, 0);
 	EXPECT_EQ(warm.io_maps, 0);
 	if (plain)
-		EXPECT_LT(rss_end - rss_warm, RSS_GROWTH_KB);
+		EXPECT_LT(rss_end - rss_warm, RSS_GROWTH_KB + FUSE_WORKER_KB *
+			  (long)(end.fuse_idle - warm.fuse_idle));
 	else
 		TH_LOG("sanitizer: RSS growth not checked");
 }
