@@ -9,6 +9,8 @@
 #   make check           install missing packages, build, run every test
 #   make run             install missing packages, build, mount /gpu (CPU)
 #   make bench           run the benchmarks
+#   make install         install what make built in $(O): PREFIX=/usr/local,
+#                        DESTDIR= (staging); make uninstall, with the same
 #   make clean
 
 SANITIZE ?=
@@ -63,7 +65,19 @@ PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
-.PHONY: all check run bench deps clean tests
+.PHONY: all check run bench deps clean tests install uninstall
+
+# Where make install puts things (Documentation/admin-guide.md, "Installing").
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# systemd reads /usr/local/lib/systemd/system and /usr/lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES := $(notdir $(wildcard $(SRC)/Documentation/man/*.[138]))
 
 all: $(PROGS) $(TESTS)
 
@@ -154,6 +168,31 @@ bench: all
 	$(Q)$(O)/tools/bench/launch
 	$(Q)$(O)/tools/bench/metrics
 	$(Q)$(O)/tools/bench/ring
+
+# install takes the files from $(O) as they are (make; then make install as
+# root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.
+install: install-tools $(O)/gpuleased
+	$(quiet) INSTALL $(DESTDIR)$(SBINDIR)/gpuleased
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man,1 3 8)
+	$(Q)install -m755 $(O)/gpuleased $(DESTDIR)$(SBINDIR)/
+	$(Q)sed 's#/usr/local/sbin/gpuleased#$(SBINDIR)/gpuleased#' \
+		$(SRC)/tools/systemd/gpuleased.service \
+		>$(DESTDIR)$(UNITDIR)/gpuleased.service
+	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/gpuleased.service
+	$(Q)for p in $(MAN_PAGES); do \
+		install -m644 $(SRC)/Documentation/man/$$p \
+			$(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit; \
+	done
+
+# Removes exactly what install put there, and no directory but ours.
+uninstall: uninstall-tools
+	$(quiet) UNINST $(DESTDIR)$(SBINDIR)/gpuleased
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/gpuleased \
+		$(DESTDIR)$(UNITDIR)/gpuleased.service
+	$(Q)for p in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; \
+	done
 
 clean:
 	$(quiet) CLEAN $(O)

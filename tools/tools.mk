@@ -2,10 +2,12 @@
 # tools/: libgpulease (static and shared) and the gpulease command.
 # Included by the top Makefile; the object lists libgpulease-y and
 # gpulease-y are in Kbuild. Uses the top Makefile's O, SRC, Q, quiet,
-# ALL_CFLAGS, LDFLAGS, LDLIBS_BASE and obj.
+# ALL_CFLAGS, LDFLAGS, LDLIBS_BASE, obj and the install directories.
 #
 #   make tools                   the library, the command, the header check
-#   make install-tools [DESTDIR=] [PREFIX=/usr/local]
+#   make install-tools           the library, its headers and libgpulease.pc,
+#                                the command (part of make install; the
+#                                directories are the top Makefile's)
 
 GL_LIB_VERSION := 0.1.0
 GL_LIB_SONAME := libgpulease.so.0
@@ -18,10 +20,9 @@ GL_HDR_STAMP := $(GL_LIB_DIR)/gpulease.h.stamp
 # The command needs libc and pthreads only, not the daemon's BLAS.
 GL_CLI_LIBS := $(filter-out -lopenblas -ldl,$(LDLIBS_BASE))
 
-PREFIX ?= /usr/local
 CXX ?= c++
 
-.PHONY: tools install-tools
+.PHONY: tools install-tools uninstall-tools
 all: tools
 tools: $(GL_LIB_A) $(GL_LIB_SO) $(GL_CLI) $(GL_HDR_STAMP)
 
@@ -60,33 +61,46 @@ $(GL_HDR_STAMP): $(SRC)/tools/lib/gpulease.h $(wildcard $(SRC)/uapi/*.h)
 		-fsyntax-only -x c++ -
 	$(Q)touch $@
 
-install-tools: tools
-	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
-	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include/gpulease/uapi \
-		$(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/man/man3 \
-		$(DESTDIR)$(PREFIX)/share/man/man8
-	$(Q)install -m755 $(GL_CLI) $(DESTDIR)$(PREFIX)/bin/
-	$(Q)install -m644 $(GL_LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	$(Q)install -m755 $(GL_LIB_DIR)/libgpulease.so.$(GL_LIB_VERSION) \
-		$(DESTDIR)$(PREFIX)/lib/
-	$(Q)ln -sf libgpulease.so.$(GL_LIB_VERSION) \
-		$(DESTDIR)$(PREFIX)/lib/$(GL_LIB_SONAME)
-	$(Q)ln -sf libgpulease.so.$(GL_LIB_VERSION) \
-		$(DESTDIR)$(PREFIX)/lib/libgpulease.so
-	$(Q)install -m644 $(SRC)/tools/lib/gpulease.h \
-		$(DESTDIR)$(PREFIX)/include/gpulease/
-	$(Q)install -m644 $(SRC)/uapi/*.h \
-		$(DESTDIR)$(PREFIX)/include/gpulease/uapi/
-	$(Q)install -m644 $(SRC)/Documentation/man/*.1 \
-		$(DESTDIR)$(PREFIX)/share/man/man1/
-	$(Q)install -m644 $(SRC)/Documentation/man/*.3 \
-		$(DESTDIR)$(PREFIX)/share/man/man3/
-	$(Q)install -m644 $(SRC)/Documentation/man/*.8 \
-		$(DESTDIR)$(PREFIX)/share/man/man8/
+# The library's public headers, installed as <gpulease/gpulease.h> and
+# <gpulease/uapi/*.h>: the header's "uapi/x.h" includes find the uapi/
+# next to it when installed, and $(SRC)/uapi through -I$(SRC) in the tree.
+GL_UAPI_HDRS := $(notdir $(wildcard $(SRC)/uapi/*.h))
+GL_INC := $(DESTDIR)$(INCLUDEDIR)/gpulease
 
-# selftests/fs/libring.c tests the library, live_map.c uses its ring API:
-# they link libgpulease.a on top of the fs tests' usual objects (their
-# rule's $^ takes this too).
-$(O)/selftests/fs/libring $(O)/selftests/fs/live_map: $(GL_LIB_A)
+install-tools: tools
+	$(quiet) INSTALL $(DESTDIR)$(LIBDIR)/libgpulease.so.$(GL_LIB_VERSION)
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(GL_INC)/uapi
+	$(Q)install -m755 $(GL_CLI) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m644 $(GL_LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m755 $(GL_LIB_DIR)/libgpulease.so.$(GL_LIB_VERSION) \
+		$(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libgpulease.so.$(GL_LIB_VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(GL_LIB_SONAME)
+	$(Q)ln -sf libgpulease.so.$(GL_LIB_VERSION) \
+		$(DESTDIR)$(LIBDIR)/libgpulease.so
+	$(Q)install -m644 $(SRC)/tools/lib/gpulease.h $(GL_INC)/
+	$(Q)install -m644 $(addprefix $(SRC)/uapi/,$(GL_UAPI_HDRS)) \
+		$(GL_INC)/uapi/
+	$(Q)sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' \
+		-e 's#@INCLUDEDIR@#$(INCLUDEDIR)#' \
+		-e 's#@VERSION@#$(GL_LIB_VERSION)#' \
+		$(SRC)/tools/lib/libgpulease.pc.in \
+		>$(DESTDIR)$(PKGCONFIGDIR)/libgpulease.pc
+	$(Q)chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libgpulease.pc
+
+uninstall-tools:
+	$(quiet) UNINST $(DESTDIR)$(LIBDIR)/libgpulease.so.$(GL_LIB_VERSION)
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/gpulease \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libgpulease.a \
+			libgpulease.so.$(GL_LIB_VERSION) $(GL_LIB_SONAME) \
+			libgpulease.so) \
+		$(DESTDIR)$(PKGCONFIGDIR)/libgpulease.pc \
+		$(GL_INC)/gpulease.h $(addprefix $(GL_INC)/uapi/,$(GL_UAPI_HDRS))
+	$(Q)rmdir $(GL_INC)/uapi $(GL_INC) 2>/dev/null || true
+
+# selftests/fs/libring.c tests the library; live_map.c and soak.c drive
+# rings through its API: they link libgpulease.a on top of the fs tests'
+# usual objects (their rule's $^ takes this too).
+$(O)/selftests/fs/libring $(O)/selftests/fs/live_map \
+		$(O)/selftests/fs/soak: $(GL_LIB_A)

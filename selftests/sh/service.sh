@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # service.sh - tools/systemd/gpuleased.service: it has the settings the
-# admin guide promises; systemd-analyze verify accepts it (on a temp copy
-# whose ExecStart points at a temp install of gpuleased, with MANPATH at
-# a copy of Documentation/man so its Documentation= pages must exist) and rejects a
-# copy whose binary is missing; and its own command lines, run as systemd
-# would run them on a temp mount point, create the mount point, mount the
-# tree with the options of the environment file, stop on KillSignal with
-# status 0 and clean up. Nothing is written outside temp directories.
+# admin guide promises and none that would give it a mount namespace of
+# its own; systemd-analyze verify accepts it (on a temp copy whose
+# ExecStart points at a temp install of gpuleased, with MANPATH at a copy
+# of Documentation/man so its Documentation= pages must exist) and rejects
+# a copy whose binary is missing; and its own command lines, run as
+# systemd would run them on a temp mount point, create the mount point,
+# mount the tree with the options of the environment file, return from
+# ExecStartPost only once the tree is served, stop on KillSignal with
+# status 0, the mount gone and no process left, and clean up after a
+# crash. Nothing is written outside temp directories.
 # Needs systemd-analyze (Debian package systemd; installed with apt-get
 # when missing and root, else those checks SKIP).
 
@@ -17,7 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 
 UNIT=$GL_SRC/tools/systemd/gpuleased.service
-PLAN=12
+PLAN=15
 gl_plan "$PLAN"
 
 key_is() {
@@ -29,6 +32,9 @@ gl_check "ExecStartPre creates /gpu" key_is "ExecStartPre=/bin/mkdir -p /gpu"
 # shellcheck disable=SC2016 # the unit's line, $GPULEASED_OPTS and all
 gl_check "ExecStart runs /usr/local/sbin/gpuleased -f ... /gpu" \
 	key_is 'ExecStart=/usr/local/sbin/gpuleased -f $GPULEASED_OPTS /gpu'
+# shellcheck disable=SC2016 # the unit's line, quotes and all
+gl_check "ExecStartPost waits until the tree is served" \
+	key_is "ExecStartPost=/bin/sh -c 'until test -e /gpu/ctl; do sleep 0.1; done'"
 gl_check "options from EnvironmentFile=-/etc/default/gpuleased" \
 	key_is "EnvironmentFile=-/etc/default/gpuleased"
 gl_check "ExecStopPost unmounts, failure ignored" \
@@ -36,6 +42,11 @@ gl_check "ExecStopPost unmounts, failure ignored" \
 gl_check "KillSignal=SIGTERM, Restart=on-failure" \
 	sh -c "grep -qx KillSignal=SIGTERM '$UNIT' &&
 	       grep -qx Restart=on-failure '$UNIT'"
+# a namespace of its own would hide the mount from every other process
+NS_KEYS='PrivateMounts|PrivateTmp|ProtectSystem|ProtectHome|MountFlags'
+NS_KEYS="$NS_KEYS|TemporaryFileSystem|ReadOnlyPaths|InaccessiblePaths"
+gl_check "no private mount namespace" \
+	sh -c "! grep -Eq '^($NS_KEYS)=' '$UNIT'"
 
 GL_DIR=$(mktemp -d /tmp/glsvc.XXXXXX) || exit 1
 chmod 755 "$GL_DIR"
@@ -45,7 +56,7 @@ BIN=$GL_DIR/sbin/gpuleased
 # The unit with the binary and the mount point moved under $GL_DIR.
 mkdir "$GL_DIR/sbin" "$GL_DIR/unit"
 sed -E -e "s#/usr/local/sbin/gpuleased#$BIN#" \
-	-e "s#([ =])/gpu( |\$)#\\1$GL_MNT\\2#g" "$UNIT" \
+	-e "s#([ =])/gpu([ /]|\$)#\\1$GL_MNT\\2#g" "$UNIT" \
 	>"$GL_DIR/unit/gpuleased.service"
 sed "s#^ExecStart=[^ ]*#ExecStart=$GL_DIR/sbin/missing#" \
 	"$GL_DIR/unit/gpuleased.service" >"$GL_DIR/gpuleased.service"
@@ -86,8 +97,9 @@ cmd() {
 why=$(gl_unavailable)
 if [ -n "$why" ]; then
 	for d in "ExecStartPre creates the mount point" \
+		 "ExecStartPost returns once the tree is served" \
 		 "ExecStart mounts with GPULEASED_OPTS" \
-		 "KillSignal: exits 0, unmounted" \
+		 "KillSignal: exits 0, unmounted, no process left" \
 		 "ExecStopPost unmounts after a SIGKILL"; do
 		gl_skip "$d" "$why"
 	done
@@ -106,10 +118,22 @@ export GPULEASED_OPTS
 start() {
 	eval "$(cmd ExecStart) >'$GL_DIR/daemon.log' 2>&1 </dev/null &"
 	GL_PID=$!
-	gl_wait_for 400 gl_mounted
+}
+
+# ExecStartPost as systemd runs it, bounded here by timeout(1) as by
+# TimeoutStartSec= there.
+start_post() {
+	eval "timeout 60 $(cmd ExecStartPost)" && gl_mounted
+}
+
+# Exit status 0, the mount gone, and nothing running on the mount point
+# (pgrep matches this test's own temp path only).
+stopped_clean() {
+	[ "$1" = 0 ] && ! mountpoint -q "$GL_MNT" && ! pgrep -f -- "$GL_MNT"
 }
 
 start
+gl_check "ExecStartPost returns once the tree is served" start_post
 gl_check "ExecStart mounts with GPULEASED_OPTS" sh -c \
 	"test \$(cat '$GL_MNT/devices/0/vram.capacity') = 33554432 &&
 	 grep -qx 'default_ttl 600' '$GL_MNT/ctl'"
@@ -118,12 +142,13 @@ kill -s "${sig:-TERM}" "$GL_PID"
 wait "$GL_PID"
 st=$?
 GL_PID=
-gl_check "KillSignal: exits 0, unmounted" \
-	sh -c "test $st = 0 && ! test -e '$GL_MNT/ctl'"
+gl_check "KillSignal: exits 0, unmounted, no process left" \
+	stopped_clean "$st"
 [ "$st" = 0 ] || gl_dump_log
 
 # A crash leaves a dead FUSE mount (ENOTCONN); ExecStopPost clears it.
 start
+gl_wait_for 400 gl_mounted
 kill -KILL "$GL_PID"
 wait "$GL_PID" 2>/dev/null
 GL_PID=
