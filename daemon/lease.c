@@ -294,8 +294,8 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 		return -ENOENT;
 	reaper_remove(&b->reaper, l);
 	atomic_store(&l->bound_to, NULL);
-	/* queued launches fail, the running one finishes, then memory goes */
-	launch_close(l, -ECANCELED, false);
+	/* queued launches fail, the running one stops, then memory goes */
+	launch_close(l, -ECANCELED, true);
 	pthread_mutex_lock(&l->io_lock);
 	if (l->ring)
 		ring_stop(l->ring);
@@ -316,13 +316,13 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	return 0;
 }
 
-void lease_expire(struct lease *l)
+/* The second half of an expiry, once no launch of @l runs: free the
+ * memory and turn expired. The reaper's thread or an executor's. */
+static void lease_expire_finish(struct lease *l)
 {
 	bool expired = false;
 	uint64_t bytes;
 
-	/* in-flight work ends with EKEYEXPIRED, never a partial result */
-	launch_close(l, -EKEYEXPIRED, true);
 	pthread_mutex_lock(&l->io_lock);
 	if (l->ring)
 		ring_stop(l->ring);
@@ -341,6 +341,16 @@ void lease_expire(struct lease *l)
 	PROBE_LEASE_EXPIRE(l, bytes);
 	gl_fail(l, -EKEYEXPIRED, "ttl ran out; memory freed");
 	broker_emit(l->b, l, LEASE_EV_EXPIRED);
+}
+
+void lease_expire(struct lease *l, bool wait)
+{
+	/* in-flight work ends with EKEYEXPIRED, never a partial result */
+	if (wait)
+		launch_close(l, -EKEYEXPIRED, true);
+	else if (!launch_close_async(l, -EKEYEXPIRED, lease_expire_finish))
+		return;	/* the launch's executor finishes it */
+	lease_expire_finish(l);
 }
 
 int lease_state_err(struct lease *l)
@@ -398,23 +408,41 @@ int lease_bind(struct lease *l, const void *token)
 	return 0;
 }
 
-void lease_release_token(struct broker *b, const void *token)
+struct lease *lease_find(struct broker *b,
+			 bool (*match)(struct lease *l, const void *arg),
+			 const void *arg)
 {
 	struct cds_lfht_iter iter;
-	struct lease *l;
+	struct lease *l, *found = NULL;
 
 	rcu_read_lock();
 	lease_for_each(b->leases, &iter, l) {
-		if (atomic_load(&l->bound_to) != token)
-			continue;
-		if (!lease_get_unless_zero(l))
-			continue;
+		if (match(l, arg) && lease_get_unless_zero(l)) {
+			found = l;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+static bool lease_bound_to(struct lease *l, const void *token)
+{
+	return atomic_load(&l->bound_to) == token;
+}
+
+void lease_release_token(struct broker *b, const void *token)
+{
+	struct lease *l;
+
+	/* a drop sleeps: never inside the read-side section that found it;
+	 * a dropped lease is out of the table, so this ends */
+	while ((l = lease_find(b, lease_bound_to, token))) {
 		gl_info("lease %s: its bound file was closed; dropping",
 			l->name);
 		lease_drop(b, l, 0, true);
 		lease_put(l);
 	}
-	rcu_read_unlock();
 }
 
 uint64_t lease_expires_in(struct lease *l)
@@ -441,13 +469,15 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      (unsigned long long)(l->ring ? l->ring->size : 0));
 	pthread_rwlock_unlock(&l->mem_lock);
 	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
-			  "launches %llu\nqueued %u\n",
+			  "launches %llu\nqueued %u\nrunning %u\n"
+			  "queue_max %u\n",
 		      atomic_load(&l->ttl),
 		      (unsigned long long)(state == LEASE_ACTIVE ?
 					   lease_expires_in(l) : 0),
 		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
 		      (unsigned long long)atomic_load(&l->lq.launches),
-		      atomic_load(&l->lq.nr_queued));
+		      atomic_load(&l->lq.nr_queued), launch_running(l),
+		      GL_LAUNCH_QUEUE_MAX);
 	pthread_mutex_lock(&l->err_lock);
 	strbuf_printf(sb, "last_error %s\n",
 		      l->last_error[0] ? l->last_error : "-");

@@ -155,8 +155,10 @@ void reaper_remove(struct reaper *r, struct lease *l)
 }
 
 /* Expire every lease whose deadline has passed. Called with r->lock
- * held; drops it around each expiry. */
-static void reaper_expire_due(struct reaper *r)
+ * held; drops it around each expiry. Without @wait no expiry waits for
+ * a launch (lease_expire()), so one lease's work never delays
+ * another's deadline. */
+static void reaper_expire_due(struct reaper *r, bool wait)
 {
 	struct lease *l;
 
@@ -164,7 +166,7 @@ static void reaper_expire_due(struct reaper *r)
 			clock_now(&r->b->clock)) {
 		l = heap_take(r, 0);
 		pthread_mutex_unlock(&r->lock);
-		lease_expire(l);
+		lease_expire(l, wait);
 		lease_put(l);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -173,7 +175,7 @@ static void reaper_expire_due(struct reaper *r)
 void reaper_run_due(struct reaper *r)
 {
 	pthread_mutex_lock(&r->lock);
-	reaper_expire_due(r);
+	reaper_expire_due(r, true);
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -188,7 +190,7 @@ static void *reaper_main(void *arg)
 		int64_t wait_ns, at;
 		struct timespec ts;
 
-		reaper_expire_due(r);
+		reaper_expire_due(r, false);
 		if (r->stop)
 			break;
 		if (!r->nr) {
