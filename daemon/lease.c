@@ -175,25 +175,46 @@ err_free:
 	return NULL;
 }
 
-/* Free the memory of an active lease. Called with mem_lock held (write)
- * and io_lock, after its ring's poller stopped and its launches ended. */
-static void lease_free_memory(struct lease *l)
+/*
+ * Take the memory of an active lease off it and out of the accounting
+ * (from here the device's free bytes count it) into @d. Called with
+ * mem_lock held (write) and io_lock, after its ring's poller stopped and
+ * its launches ended; lease_release_detached() gives it back to the
+ * device after the locks are dropped.
+ */
+static void lease_detach_memory(struct lease *l, struct lease_detached *d)
 {
 	uint64_t bytes = atomic_load(&l->vram);
 
-	if (l->ring) {
+	d->ring = l->ring;
+	d->region = l->region;
+	if (l->ring)
 		account_uncharge(&l->b->acct, l->dev, l->owner,
 				 l->ring->size);
-		ring_destroy(l->ring);
-		l->ring = NULL;
-	}
-	if (l->region) {
-		l->dev->ops->release(l->region);
-		l->region = NULL;
-	}
+	l->ring = NULL;
+	l->region = NULL;
 	account_uncharge(&l->b->acct, l->dev, l->owner, bytes);
 	atomic_store(&l->vram, 0);
 	atomic_fetch_sub(&l->dev->leases, 1);
+}
+
+void lease_release_detached(struct lease_detached *d)
+{
+	if (d->ring)
+		ring_destroy(d->ring);
+	if (d->region)
+		d->region->dev->ops->release(d->region);
+	d->ring = NULL;
+	d->region = NULL;
+}
+
+/* Free the memory of an active lease, locks held as for detach. */
+static void lease_free_memory(struct lease *l)
+{
+	struct lease_detached d;
+
+	lease_detach_memory(l, &d);
+	lease_release_detached(&d);
 }
 
 int lease_acquire(struct broker *b, const struct lease_req *req,
@@ -280,6 +301,7 @@ err_uncharge:
 
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 {
+	struct lease_detached d = { 0 };
 	uint64_t bytes;
 	int64_t age;
 	int ret;
@@ -302,10 +324,11 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE)
-		lease_free_memory(l);
+		lease_detach_memory(l, &d);
 	l->state = LEASE_DROPPED;
 	pthread_rwlock_unlock(&l->mem_lock);
 	pthread_mutex_unlock(&l->io_lock);
+	lease_release_detached(&d);
 	age = clock_mono() - l->born_mono;
 	atomic_fetch_add(&b->metrics.dropped, 1);
 	atomic_fetch_add(&b->metrics.dropped_ns, (uint64_t)age);
@@ -316,9 +339,9 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	return 0;
 }
 
-/* The second half of an expiry, once no launch of @l runs: free the
- * memory and turn expired. The reaper's thread or an executor's. */
-static void lease_expire_finish(struct lease *l)
+/* The second half of an expiry, once no launch of @l runs: take the
+ * memory off into @d and turn expired. */
+static void lease_expire_detach(struct lease *l, struct lease_detached *d)
 {
 	bool expired = false;
 	uint64_t bytes;
@@ -329,7 +352,7 @@ static void lease_expire_finish(struct lease *l)
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE) {
-		lease_free_memory(l);
+		lease_detach_memory(l, d);
 		l->state = LEASE_EXPIRED;
 		expired = true;
 	}
@@ -343,14 +366,25 @@ static void lease_expire_finish(struct lease *l)
 	broker_emit(l->b, l, LEASE_EV_EXPIRED);
 }
 
-void lease_expire(struct lease *l, bool wait)
+/* An expiry finished by the executor of @l's last launch. */
+static void lease_expire_finish(struct lease *l)
 {
+	struct lease_detached d = { 0 };
+
+	lease_expire_detach(l, &d);
+	lease_release_detached(&d);
+}
+
+void lease_expire(struct lease *l, bool wait, struct lease_detached *d)
+{
+	d->region = NULL;
+	d->ring = NULL;
 	/* in-flight work ends with EKEYEXPIRED, never a partial result */
 	if (wait)
 		launch_close(l, -EKEYEXPIRED, true);
 	else if (!launch_close_async(l, -EKEYEXPIRED, lease_expire_finish))
 		return;	/* the launch's executor finishes it */
-	lease_expire_finish(l);
+	lease_expire_detach(l, d);
 }
 
 int lease_state_err(struct lease *l)

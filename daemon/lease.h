@@ -151,13 +151,27 @@ void lease_put(struct lease *l);
  */
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
 
+/* Memory taken off a lease and out of the accounting, not yet given
+ * back to its device. */
+struct lease_detached {
+	struct dev_region *region;	/* or NULL */
+	struct ring *ring;		/* or NULL */
+};
+
 /*
  * lease_expire - the reaper's half: cancel its launches with EKEYEXPIRED,
- * free the memory, state expired. With @wait, all is done when it
- * returns; without, it never waits for a launch: when one runs, its
+ * take the memory off (the device counts it free) into @d, state
+ * expired; the caller gives @d back with lease_release_detached(), so
+ * that many leases due together turn expired before any of their pages
+ * is freed. With @wait, all is done when it returns; without, it never
+ * waits for a launch: when one runs, @d stays empty and the launch's
  * executor frees the memory as soon as it has stopped (milliseconds).
  */
-void lease_expire(struct lease *l, bool wait);
+void lease_expire(struct lease *l, bool wait, struct lease_detached *d);
+
+/* lease_release_detached - give @d's memory back to its device and empty
+ * it. No lock held. */
+void lease_release_detached(struct lease_detached *d);
 
 /* lease_state_err - lease_check with mem_lock already held (either
  * side). */
