@@ -210,10 +210,12 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	if (nonblock) {
 		pthread_mutex_lock(&cq->lock);
 		if (cq->outstanding + cq->unread >= GL_LAUNCH_QUEUE_MAX) {
+			unsigned out = cq->outstanding, unread = cq->unread;
+
 			pthread_mutex_unlock(&cq->lock);
 			fuse_reply_err(req, -gl_fail(h->lease, -EAGAIN,
-				"%u completions of this file unread",
-				cq->unread));
+				"%u launches of this file in flight and %u "
+				"completions unread", out, unread));
 			return;
 		}
 		atomic_fetch_add(&cq->refs, 1);

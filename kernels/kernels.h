@@ -136,9 +136,10 @@ struct gl_grid {
  * (may be NULL): 0 while running; a watchdog or a drop stores a positive
  * errno (ETIMEDOUT, ECANCELED, EKEYEXPIRED) and each worker returns its
  * negation at its next check: before each block, and inside long loops
- * (kernels/cpu.h) so that one block cannot run on. A worker runs the linear blocks
- * [@block_begin, @block_end) of the grid (block_end is clamped to the
- * grid); disjoint ranges that cover the grid compute the whole launch.
+ * (kernels/cpu.h) so that one block cannot run on. A worker runs the
+ * linear blocks [@block_begin, @block_end) of the grid (block_end is
+ * clamped to the grid); disjoint ranges that cover the grid compute the
+ * whole launch.
  */
 struct gl_kctx {
 	atomic_int *cancel;

@@ -43,7 +43,7 @@
 #define BENCH_GOAL_NS		10000000ull	/* 10 ms */
 #define BENCH_TTL_S		1
 #define BENCH_VRAM		(4ull << 20)
-#define BENCH_POLL_NS		100000		/* vram.used every 0.1 ms */
+#define BENCH_POLL_NS		100000	/* vram.used every 0.1 ms */
 #define BENCH_MS		1000000ull
 /* one block, 2^27 multiply-adds: a few hundred ms of work on one core */
 #define BENCH_SPIN "attn_scores grid=1 block=1 u32:512 u32:512 u32:1 " \
@@ -58,7 +58,7 @@ struct bench {
 	char base[32];
 	char mnt[64];
 	struct spawn_daemon gl;
-	int *ctl, *sub;			/* per lease fds, -1 when closed */
+	int *ctl, *sub;			/* per lease fds, -1: closed */
 	uint64_t *deadline;		/* per lease, ns of this clock */
 	uint64_t *late[2];		/* idle, busy: runs * leases */
 	size_t nlate[2];
