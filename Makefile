@@ -61,7 +61,7 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
-	$(O)/tools/bench/metrics $(O)/tools/bench/ring
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/expiry
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
@@ -97,6 +97,10 @@ $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+
+$(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -168,6 +172,7 @@ bench: all
 	$(Q)$(O)/tools/bench/launch
 	$(Q)$(O)/tools/bench/metrics
 	$(Q)$(O)/tools/bench/ring
+	$(Q)$(O)/tools/bench/expiry
 
 # install takes the files from $(O) as they are (make; then make install as
 # root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.

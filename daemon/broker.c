@@ -96,37 +96,40 @@ void broker_set_events(struct broker *b, const struct broker_events *ev,
 	b->ev_ctx = ctx;
 }
 
+static bool broker_open_queue(struct lease *l, const void *arg)
+{
+	return !launch_closed(l);
+}
+
+static bool broker_any(struct lease *l, const void *arg)
+{
+	return true;
+}
+
 void broker_quiesce(struct broker *b)
 {
-	struct cds_lfht_iter iter;
 	struct lease *l;
 
 	reaper_stop(&b->reaper);
-	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
-		if (!lease_get_unless_zero(l))
-			continue;
+	/* launch_close() sleeps: outside the read-side section lease_find()
+	 * takes; a closed queue no longer matches, so this ends */
+	while ((l = lease_find(b, broker_open_queue, NULL))) {
 		launch_close(l, -ECANCELED, true);
 		lease_put(l);
 	}
-	rcu_read_unlock();
 	launcher_stop(b);
 }
 
 void broker_destroy(struct broker *b)
 {
-	struct cds_lfht_iter iter;
 	struct lease *l;
 
 	broker_quiesce(b);
-	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
-		if (!lease_get_unless_zero(l))
-			continue;
+	/* a dropped lease is out of the table */
+	while ((l = lease_find(b, broker_any, NULL))) {
 		lease_drop(b, l, 0, false);
 		lease_put(l);
 	}
-	rcu_read_unlock();
 	reaper_destroy(&b->reaper);
 	registry_destroy(&b->reg);
 	rcu_barrier();

@@ -8,7 +8,12 @@
  * mem_lock for its whole run, so resize, expiry and drop (write side)
  * wait for it and memory never moves under a kernel. Lock order:
  * lq.lock, then launcher->lock; mem_lock is never taken under either.
+ * A lease has at most GL_LAUNCH_QUEUE_MAX launches queued or running.
+ * Nothing that frees a lease's memory waits for a launch to run out its
+ * time: drop and expiry cancel it, and the reaper never waits at all (the
+ * executor finishes an expiry through lq.idle_fn).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +143,8 @@ bool launch_touches_vram(const struct launch *la)
 {
 	uint32_t i;
 
+	if (!la->ran)
+		return false;
 	for (i = 0; i < la->desc.nargs; i++)
 		if (la->desc.args[i].type == GL_ARG_BUF)
 			return true;
@@ -214,12 +221,16 @@ int launch_submit(struct broker *b, struct lease *l,
 	err = q->closed;
 	if (!err)
 		err = lease_check(l);
+	if (!err && atomic_load(&q->nr_queued) + !!q->running >=
+		    GL_LAUNCH_QUEUE_MAX)
+		err = -EAGAIN;
 	if (err) {
 		pthread_mutex_unlock(&q->lock);
 		lease_put(l);
 		free(la);
-		return gl_fail(l, err, "%s: the lease is going away",
-			       ke->k->name);
+		return gl_fail(l, err, "%s: %s", ke->k->name,
+			       err == -EAGAIN ? "launch queue full" :
+						"the lease is going away");
 	}
 	la->seq = q->next_seq++;
 	*seq = la->seq;
@@ -237,7 +248,9 @@ int launch_submit(struct broker *b, struct lease *l,
 	return 0;
 }
 
-static void launch_finish(struct launch *la)
+/* Account @la, tell its submitter and free it. With @quiet, a failure
+ * is not logged: the caller logs one line for many. */
+static void launch_finish(struct launch *la, bool quiet)
 {
 	struct lease *l = la->lease;
 
@@ -246,7 +259,7 @@ static void launch_finish(struct launch *la)
 		atomic_fetch_add(&l->lq.failures, 1);
 	atomic_fetch_add(&l->lq.ns, la->duration_ns);
 	registry_account(la->ke, la->status, la->duration_ns);
-	if (la->status)
+	if (la->status && !quiet)
 		gl_fail(l, la->status, "%s launch %llu failed",
 			la->ke->k->name, (unsigned long long)la->seq);
 	la->done(la);
@@ -270,6 +283,7 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	pthread_mutex_unlock(&lr->lock);
 
 	PROBE_LAUNCH_START(la);
+	la->ran = true;
 	pthread_rwlock_rdlock(&l->mem_lock);
 	err = launch_resolve(la, &args);
 	if (!err)
@@ -288,6 +302,20 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	la->status = c ? -c : err;
 	la->duration_ns = (uint64_t)(t1 - t0);
 	PROBE_LAUNCH_END(la);
+}
+
+/* Run a pending idle_fn (a deferred expiry) with q->lock dropped; still
+ * finishing, so launch_close() waits for it. Called with q->lock held. */
+static void launch_run_idle(struct launch_queue *q, struct lease *l)
+{
+	void (*fn)(struct lease *) = q->idle_fn;
+
+	if (!fn)
+		return;
+	q->idle_fn = NULL;
+	pthread_mutex_unlock(&q->lock);
+	fn(l);
+	pthread_mutex_lock(&q->lock);
 }
 
 static void *launcher_main(void *arg)
@@ -321,6 +349,7 @@ static void *launcher_main(void *arg)
 			cds_list_del(&la->link);
 			atomic_fetch_sub(&q->nr_queued, 1);
 			q->running = la;
+			atomic_store(&q->nr_running, 1);
 		}
 		pthread_mutex_unlock(&q->lock);
 
@@ -330,10 +359,12 @@ static void *launcher_main(void *arg)
 			 * run: completions arrive in submission order */
 			pthread_mutex_lock(&q->lock);
 			q->running = NULL;
+			atomic_store(&q->nr_running, 0);
 			q->finishing = true;
 			pthread_mutex_unlock(&q->lock);
-			launch_finish(la);
+			launch_finish(la, false);
 			pthread_mutex_lock(&q->lock);
+			launch_run_idle(q, l);
 			q->finishing = false;
 			pthread_cond_broadcast(&q->idle);
 			if (!cds_list_empty(&q->queue) && !q->closed) {
@@ -451,31 +482,125 @@ void launcher_stop(struct broker *b)
 	lr->started = false;
 }
 
+unsigned launch_in_flight(struct lease *l)
+{
+	return atomic_load(&l->lq.nr_queued) + launch_running(l);
+}
+
+unsigned launch_running(struct lease *l)
+{
+	return atomic_load(&l->lq.nr_running);
+}
+
+bool launch_closed(struct lease *l)
+{
+	bool closed;
+
+	pthread_mutex_lock(&l->lq.lock);
+	closed = l->lq.closed != 0;
+	pthread_mutex_unlock(&l->lq.lock);
+	return closed;
+}
+
+/* Ask @la to stop with @err (a negative errno) unless it already was. */
+static void launch_stop(struct launch *la, int err)
+{
+	int zero = 0;
+
+	atomic_compare_exchange_strong(&la->cancel, &zero, -err);
+}
+
+/* Refuse new launches of @q with @err and move the queued ones to
+ * @stolen; with @cancel, ask the running one to stop. q->lock held. */
+static void launch_close_locked(struct launch_queue *q, int err,
+				bool cancel, struct cds_list_head *stolen)
+{
+	if (!q->closed)
+		q->closed = err;
+	cds_list_splice(&q->queue, stolen);
+	CDS_INIT_LIST_HEAD(&q->queue);
+	atomic_store(&q->nr_queued, 0);
+	if (cancel && q->running)
+		launch_stop(q->running, err);
+}
+
+/* Complete every launch on @stolen with @err and log one line for all. */
+static void launch_fail_stolen(struct lease *l, struct cds_list_head *stolen,
+			       int err)
+{
+	struct launch *la, *tmp;
+	unsigned long n = 0;
+
+	cds_list_for_each_entry_safe(la, tmp, stolen, link) {
+		cds_list_del(&la->link);
+		la->status = err;
+		launch_finish(la, true);
+		n++;
+	}
+	if (n)
+		gl_fail(l, err, "%lu queued launch%s failed", n,
+			n == 1 ? "" : "es");
+}
+
 void launch_close(struct lease *l, int err, bool cancel)
 {
 	struct launch_queue *q = &l->lq;
 	struct cds_list_head stolen;
-	struct launch *la, *tmp;
 
 	CDS_INIT_LIST_HEAD(&stolen);
 	pthread_mutex_lock(&q->lock);
-	if (!q->closed)
-		q->closed = err;
-	cds_list_splice(&q->queue, &stolen);
-	CDS_INIT_LIST_HEAD(&q->queue);
-	atomic_store(&q->nr_queued, 0);
-	if (cancel && q->running) {
-		int zero = 0;
-
-		atomic_compare_exchange_strong(&q->running->cancel, &zero,
-					       -err);
-	}
+	launch_close_locked(q, err, cancel, &stolen);
 	while (q->running || q->finishing)
 		pthread_cond_wait(&q->idle, &q->lock);
 	pthread_mutex_unlock(&q->lock);
-	cds_list_for_each_entry_safe(la, tmp, &stolen, link) {
-		cds_list_del(&la->link);
-		la->status = err;
-		launch_finish(la);
+	launch_fail_stolen(l, &stolen, err);
+}
+
+bool launch_close_async(struct lease *l, int err,
+			void (*idle)(struct lease *l))
+{
+	struct launch_queue *q = &l->lq;
+	struct cds_list_head stolen;
+	bool now;
+
+	CDS_INIT_LIST_HEAD(&stolen);
+	pthread_mutex_lock(&q->lock);
+	launch_close_locked(q, err, true, &stolen);
+	now = !q->running && !q->finishing;
+	if (!now) {
+		assert(!q->idle_fn);
+		q->idle_fn = idle;
 	}
+	pthread_mutex_unlock(&q->lock);
+	launch_fail_stolen(l, &stolen, err);
+	return now;
+}
+
+int launch_cancel(struct lease *l, uint64_t seq, int err)
+{
+	struct launch_queue *q = &l->lq;
+	struct launch *la, *found = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->running && q->running->seq == seq) {
+		launch_stop(q->running, err);
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	cds_list_for_each_entry(la, &q->queue, link) {
+		if (la->seq == seq) {
+			found = la;
+			break;
+		}
+	}
+	if (found) {
+		cds_list_del(&found->link);
+		atomic_fetch_sub(&q->nr_queued, 1);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (!found)
+		return -ENOENT;
+	found->status = err;
+	launch_finish(found, false);
+	return 0;
 }

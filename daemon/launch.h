@@ -39,6 +39,7 @@ struct launch {
 	int64_t deadline_ns;		/* CLOCK_MONOTONIC; launcher lock */
 	int status;			/* 0 or -errno, set before done() */
 	uint64_t duration_ns;		/* run time, set before done() */
+	bool ran;			/* the kernel was started */
 	launch_done_fn done;
 	void *ctx;			/* the front end's */
 };
@@ -49,6 +50,8 @@ struct launch_queue {
 	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
 	struct launch *running;		/* lock */
+	void (*idle_fn)(struct lease *l);/* lock; run by the executor once
+					 * the running launch has ended */
 	bool finishing;			/* lock; a finished launch's
 					 * completion is being delivered */
 	bool ready;			/* lock; on launcher->ready */
@@ -56,6 +59,8 @@ struct launch_queue {
 	uint64_t next_seq;		/* lock */
 	_Atomic uint32_t nr_queued;	/* waiting launches; written under
 					 * lock */
+	_Atomic uint32_t nr_running;	/* 0 or 1, as running; written
+					 * under lock */
 	struct cds_list_head ready_link;/* launcher->ready; launcher lock */
 	_Atomic uint64_t launches;	/* finished, any status */
 	_Atomic uint64_t failures;	/* finished with status != 0 */
@@ -90,21 +95,50 @@ void launcher_stop(struct broker *b);
  * be called exactly once. Errors (nothing queued, @done never called):
  * -EINVAL (unknown kernel, arity, types, grid, block), -EFAULT (a range
  * outside the lease), -EKEYEXPIRED, -ECANCELED (lease being dropped),
- * -ENOMEM.
+ * -EAGAIN (GL_LAUNCH_QUEUE_MAX launches of @l in flight), -ENOMEM.
  */
 int launch_submit(struct broker *b, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
 
-/* launch_touches_vram - whether @la names any vram range (a buf arg):
- * only then can it have changed the lease's memory. */
+/* launch_touches_vram - whether @la was started and names any vram
+ * range (a buf arg): only then can it have changed the lease's memory. */
 bool launch_touches_vram(const struct launch *la);
+
+/* launch_in_flight - launches of @l queued or running (the number
+ * GL_LAUNCH_QUEUE_MAX bounds); launch_running - 1 while one runs.
+ * Lock-free snapshots. */
+unsigned launch_in_flight(struct lease *l);
+unsigned launch_running(struct lease *l);
+
+/* launch_closed - whether launch_close() or launch_close_async() ran. */
+bool launch_closed(struct lease *l);
 
 /*
  * launch_close - refuse new launches of @l with @err, complete the queued
  * ones with @err, and wait for the running one; with @cancel, ask it to
- * stop at its next block boundary with @err. Sleeps; no lock held.
+ * stop with @err (kernels look at the flag inside their loops, so it ends
+ * within milliseconds on the CPU device). Sleeps; no lock held.
  */
 void launch_close(struct lease *l, int err, bool cancel);
+
+/*
+ * launch_close_async - launch_close() with cancel that never waits.
+ * Returns true when nothing of @l runs: the caller goes on at once.
+ * Returns false when a launch is still running or finishing: the
+ * executor calls @idle(@l) once it has ended (holding a reference to @l,
+ * no lock held, before any launch_close() waiting on @l returns). At
+ * most one @idle may be pending per lease. Sleeps only on short locks.
+ */
+bool launch_close_async(struct lease *l, int err,
+			void (*idle)(struct lease *l));
+
+/*
+ * launch_cancel - stop launch @seq of @l with @err: a queued one is taken
+ * off the queue and completed now (its done() runs in the caller's
+ * thread), the running one is asked to stop. Returns 0, or -ENOENT when
+ * @seq is no longer queued or running (it finished). No lock held.
+ */
+int launch_cancel(struct lease *l, uint64_t seq, int err);
 
 #endif

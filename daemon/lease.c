@@ -194,25 +194,46 @@ err_free:
 	return NULL;
 }
 
-/* Free the memory of an active lease. Called with mem_lock held (write)
- * and io_lock, after its ring's poller stopped and its launches ended. */
-static void lease_free_memory(struct lease *l)
+/*
+ * Take the memory of an active lease off it and out of the accounting
+ * (from here the device's free bytes count it) into @d. Called with
+ * mem_lock held (write) and io_lock, after its ring's poller stopped and
+ * its launches ended; lease_release_detached() gives it back to the
+ * device after the locks are dropped.
+ */
+static void lease_detach_memory(struct lease *l, struct lease_detached *d)
 {
 	uint64_t bytes = atomic_load(&l->vram);
 
-	if (l->ring) {
+	d->ring = l->ring;
+	d->region = l->region;
+	if (l->ring)
 		account_uncharge(&l->b->acct, l->dev, l->owner,
 				 l->ring->size);
-		ring_destroy(l->ring);
-		l->ring = NULL;
-	}
-	if (l->region) {
-		l->dev->ops->release(l->region);
-		l->region = NULL;
-	}
+	l->ring = NULL;
+	l->region = NULL;
 	account_uncharge(&l->b->acct, l->dev, l->owner, bytes);
 	atomic_store(&l->vram, 0);
 	atomic_fetch_sub(&l->dev->leases, 1);
+}
+
+void lease_release_detached(struct lease_detached *d)
+{
+	if (d->ring)
+		ring_destroy(d->ring);
+	if (d->region)
+		d->region->dev->ops->release(d->region);
+	d->ring = NULL;
+	d->region = NULL;
+}
+
+/* Free the memory of an active lease, locks held as for detach. */
+static void lease_free_memory(struct lease *l)
+{
+	struct lease_detached d;
+
+	lease_detach_memory(l, &d);
+	lease_release_detached(&d);
 }
 
 int lease_acquire(struct broker *b, const struct lease_req *req,
@@ -302,6 +323,7 @@ err_uncharge:
 
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 {
+	struct lease_detached d = { 0 };
 	uint64_t bytes;
 	int64_t age;
 	int ret;
@@ -316,18 +338,19 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 		return -ENOENT;
 	reaper_remove(&b->reaper, l);
 	atomic_store(&l->bound_to, NULL);
-	/* queued launches fail, the running one finishes, then memory goes */
-	launch_close(l, -ECANCELED, false);
+	/* queued launches fail, the running one stops, then memory goes */
+	launch_close(l, -ECANCELED, true);
 	pthread_mutex_lock(&l->io_lock);
 	if (l->ring)
 		ring_stop(l->ring);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE)
-		lease_free_memory(l);
+		lease_detach_memory(l, &d);
 	l->state = LEASE_DROPPED;
 	pthread_rwlock_unlock(&l->mem_lock);
 	pthread_mutex_unlock(&l->io_lock);
+	lease_release_detached(&d);
 	age = clock_mono() - l->born_mono;
 	atomic_fetch_add(&b->metrics.dropped, 1);
 	atomic_fetch_add(&b->metrics.dropped_ns, (uint64_t)age);
@@ -338,20 +361,20 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	return 0;
 }
 
-void lease_expire(struct lease *l)
+/* The second half of an expiry, once no launch of @l runs: take the
+ * memory off into @d and turn expired. */
+static void lease_expire_detach(struct lease *l, struct lease_detached *d)
 {
 	bool expired = false;
 	uint64_t bytes;
 
-	/* in-flight work ends with EKEYEXPIRED, never a partial result */
-	launch_close(l, -EKEYEXPIRED, true);
 	pthread_mutex_lock(&l->io_lock);
 	if (l->ring)
 		ring_stop(l->ring);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE) {
-		lease_free_memory(l);
+		lease_detach_memory(l, d);
 		l->state = LEASE_EXPIRED;
 		expired = true;
 	}
@@ -363,6 +386,27 @@ void lease_expire(struct lease *l)
 	PROBE_LEASE_EXPIRE(l, bytes);
 	gl_fail(l, -EKEYEXPIRED, "ttl ran out; memory freed");
 	broker_emit(l->b, l, LEASE_EV_EXPIRED);
+}
+
+/* An expiry finished by the executor of @l's last launch. */
+static void lease_expire_finish(struct lease *l)
+{
+	struct lease_detached d = { 0 };
+
+	lease_expire_detach(l, &d);
+	lease_release_detached(&d);
+}
+
+void lease_expire(struct lease *l, bool wait, struct lease_detached *d)
+{
+	d->region = NULL;
+	d->ring = NULL;
+	/* in-flight work ends with EKEYEXPIRED, never a partial result */
+	if (wait)
+		launch_close(l, -EKEYEXPIRED, true);
+	else if (!launch_close_async(l, -EKEYEXPIRED, lease_expire_finish))
+		return;	/* the launch's executor finishes it */
+	lease_expire_detach(l, d);
 }
 
 int lease_state_err(struct lease *l)
@@ -420,23 +464,41 @@ int lease_bind(struct lease *l, const void *token)
 	return 0;
 }
 
-void lease_release_token(struct broker *b, const void *token)
+struct lease *lease_find(struct broker *b,
+			 bool (*match)(struct lease *l, const void *arg),
+			 const void *arg)
 {
 	struct cds_lfht_iter iter;
-	struct lease *l;
+	struct lease *l, *found = NULL;
 
 	rcu_read_lock();
 	lease_for_each(b->leases, &iter, l) {
-		if (atomic_load(&l->bound_to) != token)
-			continue;
-		if (!lease_get_unless_zero(l))
-			continue;
+		if (match(l, arg) && lease_get_unless_zero(l)) {
+			found = l;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+static bool lease_bound_to(struct lease *l, const void *token)
+{
+	return atomic_load(&l->bound_to) == token;
+}
+
+void lease_release_token(struct broker *b, const void *token)
+{
+	struct lease *l;
+
+	/* a drop sleeps: never inside the read-side section that found it;
+	 * a dropped lease is out of the table, so this ends */
+	while ((l = lease_find(b, lease_bound_to, token))) {
 		gl_info("lease %s: its bound file was closed; dropping",
 			l->name);
 		lease_drop(b, l, 0, true);
 		lease_put(l);
 	}
-	rcu_read_unlock();
 }
 
 uint64_t lease_expires_in(struct lease *l)
@@ -463,13 +525,15 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      (unsigned long long)(l->ring ? l->ring->size : 0));
 	pthread_rwlock_unlock(&l->mem_lock);
 	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
-			  "launches %llu\nqueued %u\n",
+			  "launches %llu\nqueued %u\nrunning %u\n"
+			  "queue_max %u\n",
 		      atomic_load(&l->ttl),
 		      (unsigned long long)(state == LEASE_ACTIVE ?
 					   lease_expires_in(l) : 0),
 		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
 		      (unsigned long long)atomic_load(&l->lq.launches),
-		      atomic_load(&l->lq.nr_queued));
+		      atomic_load(&l->lq.nr_queued), launch_running(l),
+		      GL_LAUNCH_QUEUE_MAX);
 	pthread_mutex_lock(&l->err_lock);
 	strbuf_printf(sb, "last_error %s\n",
 		      l->last_error[0] ? l->last_error : "-");

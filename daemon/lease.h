@@ -156,15 +156,37 @@ static inline bool lease_visible_to(const struct lease *l, uid_t uid)
 }
 
 /*
- * lease_drop - take @l out of the table, free its memory and return;
- * the capacity is free when it returns. @uid must own it or be root.
+ * lease_drop - take @l out of the table, cancel its launches, free its
+ * memory and return; the capacity is free when it returns (the running
+ * launch ends with ECANCELED at its kernel's next cancel check, not at
+ * its timeout). @uid must own it or be root. Sleeps: never call it in
+ * an RCU read-side section.
  * With @notify, the front end hears LEASE_EV_DROPPED. Returns 0, -EACCES,
  * -ENOENT (already dropped).
  */
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
 
-/* lease_expire - the reaper's half: free the memory, state expired. */
-void lease_expire(struct lease *l);
+/* Memory taken off a lease and out of the accounting, not yet given
+ * back to its device. */
+struct lease_detached {
+	struct dev_region *region;	/* or NULL */
+	struct ring *ring;		/* or NULL */
+};
+
+/*
+ * lease_expire - the reaper's half: cancel its launches with EKEYEXPIRED,
+ * take the memory off (the device counts it free) into @d, state
+ * expired; the caller gives @d back with lease_release_detached(), so
+ * that many leases due together turn expired before any of their pages
+ * is freed. With @wait, all is done when it returns; without, it never
+ * waits for a launch: when one runs, @d stays empty and the launch's
+ * executor frees the memory as soon as it has stopped (milliseconds).
+ */
+void lease_expire(struct lease *l, bool wait, struct lease_detached *d);
+
+/* lease_release_detached - give @d's memory back to its device and empty
+ * it. No lock held. */
+void lease_release_detached(struct lease_detached *d);
 
 /* lease_state_err - lease_check with mem_lock already held (either
  * side). */
@@ -194,8 +216,15 @@ int lease_renew(struct lease *l, uint32_t secs, bool set_ttl);
 /* lease_bind - bind @l to @token (NULL unbinds). 0 or -EKEYEXPIRED. */
 int lease_bind(struct lease *l, const void *token);
 
+/* lease_find - a lease of the table for which @match(@l, @arg) holds,
+ * with a reference the caller puts, or NULL. @match runs inside an RCU
+ * read-side section and must not sleep; the caller may. */
+struct lease *lease_find(struct broker *b,
+			 bool (*match)(struct lease *l, const void *arg),
+			 const void *arg);
+
 /* lease_release_token - drop every lease bound to @token (an open file
- * being closed). Walks the table under RCU. */
+ * being closed). Sleeps; outside any RCU read-side section. */
 void lease_release_token(struct broker *b, const void *token);
 
 /*

@@ -24,7 +24,8 @@ static const struct {
 	{ EEXIST, "EEXIST" },		{ EACCES, "EACCES" },
 	{ EPERM, "EPERM" },		{ ENOMEM, "ENOMEM" },
 	{ ECANCELED, "ECANCELED" },	{ ENODEV, "ENODEV" },
-	{ EOPNOTSUPP, "EOPNOTSUPP" },
+	{ EOPNOTSUPP, "EOPNOTSUPP" },	{ EAGAIN, "EAGAIN" },
+	{ EINTR, "EINTR" },
 };
 
 const char *gl_errno_name(int err)

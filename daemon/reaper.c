@@ -15,6 +15,9 @@
 #include "daemon/lease.h"
 #include "daemon/reaper.h"
 
+/* Leases expired before the first of their memory is given back. */
+#define REAPER_BATCH 64
+
 int reaper_init(struct reaper *r, struct broker *b)
 {
 	pthread_condattr_t attr;
@@ -155,25 +158,41 @@ void reaper_remove(struct reaper *r, struct lease *l)
 }
 
 /* Expire every lease whose deadline has passed. Called with r->lock
- * held; drops it around each expiry. */
-static void reaper_expire_due(struct reaper *r)
+ * held; drops it around each expiry. Without @wait no expiry waits for
+ * a launch (lease_expire()), so one lease's work never delays
+ * another's deadline. */
+static void reaper_expire_due(struct reaper *r, bool wait)
 {
+	struct lease_detached spoils[REAPER_BATCH];
+	unsigned n = 0, i;
 	struct lease *l;
 
 	while (r->nr && atomic_load(&r->heap[0]->deadline_ns) <=
 			clock_now(&r->b->clock)) {
 		l = heap_take(r, 0);
 		pthread_mutex_unlock(&r->lock);
-		lease_expire(l);
+		lease_expire(l, wait, &spoils[n++]);
 		lease_put(l);
+		if (n == REAPER_BATCH) {
+			for (i = 0; i < n; i++)
+				lease_release_detached(&spoils[i]);
+			n = 0;
+		}
 		pthread_mutex_lock(&r->lock);
 	}
+	if (!n)
+		return;
+	/* pages go back last: freeing them is the slow part of an expiry */
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < n; i++)
+		lease_release_detached(&spoils[i]);
+	pthread_mutex_lock(&r->lock);
 }
 
 void reaper_run_due(struct reaper *r)
 {
 	pthread_mutex_lock(&r->lock);
-	reaper_expire_due(r);
+	reaper_expire_due(r, true);
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -188,7 +207,7 @@ static void *reaper_main(void *arg)
 		int64_t wait_ns, at;
 		struct timespec ts;
 
-		reaper_expire_due(r);
+		reaper_expire_due(r, false);
 		if (r->stop)
 			break;
 		if (!r->nr) {

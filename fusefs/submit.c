@@ -4,10 +4,16 @@
  * is answered when the launch finishes, with its errno; an O_NONBLOCK
  * write is answered once queued, and its completion line is read back
  * from the same open file. No FUSE worker thread ever waits for a launch:
- * replies are sent from the completion callback.
+ * replies are sent from the completion callback. A blocking writer that
+ * gets a signal (FUSE's INTERRUPT) has its launch cancelled and hears
+ * EINTR. An open file holds at most GL_LAUNCH_QUEUE_MAX launches queued
+ * or running plus completion lines not yet read: one more is EAGAIN.
  *
  * Invariant: a cq lives while its handle or any launch queued through it
- * holds a reference; a reader parked on it is answered exactly once.
+ * holds a reference; a reader parked on it is answered exactly once. A
+ * wait lives while its writer or its launch holds a reference, and its
+ * launch's completion waits for a running interrupt callback (libfuse
+ * runs it under the request's lock) before it lets go of it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,16 +34,26 @@ struct fs_cq {
 	struct strbuf lines;	/* lock; completion lines not yet read */
 	size_t head;		/* lock; bytes of lines already read */
 	unsigned outstanding;	/* lock; O_NONBLOCK launches running */
+	unsigned unread;	/* lock; whole lines not yet read */
 	fuse_req_t reader;	/* lock; a parked blocking read, or NULL */
 	size_t reader_size;	/* lock */
 };
 
 /* A blocking write waiting for its launch. */
 struct fs_wait {
+	atomic_int refs;	/* the writer's and the launch's */
 	fuse_req_t req;
 	size_t size;
 	struct fs *fs;
+	struct lease *lease;	/* reference */
+	pthread_mutex_t lock;
+	uint64_t seq;		/* lock; the launch's, 0 until queued */
+	bool interrupted;	/* lock; FUSE sent INTERRUPT */
 };
+
+/* The wait whose interrupt callback this thread is in, if any: its
+ * launch may complete right there, under the request's lock. */
+static __thread struct fs_wait *submit_interrupting;
 
 /*
  * The launch wrote the lease's memory: pages of vram cached before are
@@ -72,6 +88,18 @@ int fs_submit_open(struct fs *fs, struct fs_handle *h)
 	return 0;
 }
 
+/* @n bytes of lines were read: count the whole lines among them. */
+static void cq_count_read(struct fs_cq *cq, size_t n)
+{
+	const char *p = cq->lines.buf + cq->head, *end = p + n;
+
+	while (n && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		cq->unread--;
+		if (++p == end)
+			break;
+	}
+}
+
 /* Answer a read from the unread lines. Called with cq->lock held. */
 static void cq_reply(struct fs_cq *cq, fuse_req_t req, size_t size)
 {
@@ -80,6 +108,7 @@ static void cq_reply(struct fs_cq *cq, fuse_req_t req, size_t size)
 	if (n > size)
 		n = size;
 	fuse_reply_buf(req, n ? cq->lines.buf + cq->head : NULL, n);
+	cq_count_read(cq, n);
 	cq->head += n;
 	if (cq->head == cq->lines.len) {
 		strbuf_release(&cq->lines);
@@ -101,6 +130,7 @@ static void submit_done_nonblock(struct launch *la)
 		      (unsigned long long)la->desc.user_data,
 		      la->ke->k->name);
 	cq->outstanding--;
+	cq->unread++;
 	if (cq->reader) {
 		cq_reply(cq, cq->reader, cq->reader_size);
 		cq->reader = NULL;
@@ -109,16 +139,56 @@ static void submit_done_nonblock(struct launch *la)
 	cq_put(cq);
 }
 
+static void wait_put(struct fs_wait *w)
+{
+	if (atomic_fetch_sub(&w->refs, 1) != 1)
+		return;
+	lease_put(w->lease);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
 static void submit_done_wait(struct launch *la)
 {
 	struct fs_wait *w = la->ctx;
+	bool intr;
 
 	submit_inval(w->fs, la);
-	if (la->status)
+	/* wait out a running interrupt callback; none comes after this */
+	if (submit_interrupting != w)
+		fuse_req_interrupt_func(w->req, NULL, NULL);
+	pthread_mutex_lock(&w->lock);
+	intr = w->interrupted;
+	pthread_mutex_unlock(&w->lock);
+	if (intr && la->status == -ECANCELED)
+		fuse_reply_err(w->req, EINTR);
+	else if (la->status)
 		fuse_reply_err(w->req, -la->status);
 	else
 		fuse_reply_write(w->req, w->size);
-	free(w);
+	wait_put(w);
+}
+
+/*
+ * FUSE's INTERRUPT for a blocked writer (a signal, Ctrl-C): cancel its
+ * launch. libfuse calls it under the request's lock, so the launch's
+ * completion has not let go of @data; it may happen inside this call.
+ */
+static void submit_interrupt(fuse_req_t req, void *data)
+{
+	struct fs_wait *w = data;
+	struct lease *l = w->lease;
+	uint64_t seq;
+
+	pthread_mutex_lock(&w->lock);
+	w->interrupted = true;
+	seq = w->seq;
+	pthread_mutex_unlock(&w->lock);
+	if (!seq)
+		return;	/* not queued yet: the writer cancels it */
+	submit_interrupting = w;
+	launch_cancel(l, seq, -ECANCELED);	/* @w may be gone after */
+	submit_interrupting = NULL;
 }
 
 void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
@@ -128,6 +198,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	struct fs_cq *cq = h->cq;
 	struct fs_wait *w = NULL;
 	uint64_t seq;
+	bool intr;
 	int err;
 
 	err = launch_parse(buf, size, &d);
@@ -137,8 +208,17 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		return;
 	}
 	if (nonblock) {
-		atomic_fetch_add(&cq->refs, 1);
 		pthread_mutex_lock(&cq->lock);
+		if (cq->outstanding + cq->unread >= GL_LAUNCH_QUEUE_MAX) {
+			unsigned out = cq->outstanding, unread = cq->unread;
+
+			pthread_mutex_unlock(&cq->lock);
+			fuse_reply_err(req, -gl_fail(h->lease, -EAGAIN,
+				"%u launches of this file in flight and %u "
+				"completions unread", out, unread));
+			return;
+		}
+		atomic_fetch_add(&cq->refs, 1);
 		cq->outstanding++;
 		pthread_mutex_unlock(&cq->lock);
 		err = launch_submit(&fs_of(req)->broker, h->lease, &d,
@@ -154,21 +234,36 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		fuse_reply_write(req, size);
 		return;
 	}
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (!w) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	atomic_init(&w->refs, 2);
 	w->req = req;
 	w->size = size;
 	w->fs = fs_of(req);
+	w->lease = h->lease;
+	lease_get(w->lease);
+	pthread_mutex_init(&w->lock, NULL);
+	fuse_req_interrupt_func(req, submit_interrupt, w);
 	err = launch_submit(&fs_of(req)->broker, h->lease, &d,
 			    submit_done_wait, w, &seq);
 	if (err) {
-		free(w);
+		fuse_req_interrupt_func(req, NULL, NULL);
 		fuse_reply_err(req, -err);
+		wait_put(w);
+		wait_put(w);
+		return;
 	}
-	/* else submit_done_wait answers */
+	/* submit_done_wait answers, maybe already: only @w is ours now */
+	pthread_mutex_lock(&w->lock);
+	w->seq = seq;
+	intr = w->interrupted;
+	pthread_mutex_unlock(&w->lock);
+	if (intr)
+		launch_cancel(w->lease, seq, -ECANCELED);
+	wait_put(w);
 }
 
 void fs_submit_read(fuse_req_t req, struct fs_handle *h, size_t size,

@@ -5,7 +5,9 @@
  *
  * Invariant: a twin reads or writes a buffer only after gl_cpu_need()
  * said it holds the elements its indices can reach, and it looks at the
- * cancel flag before every block it runs.
+ * cancel flag before every block it runs and every GL_CPU_CANCEL_EVERY
+ * elements inside one, so a launch stops within milliseconds whatever
+ * its shape (grid=1 block=1 is one block doing all the work).
  */
 #ifndef GL_KERNELS_CPU_H
 #define GL_KERNELS_CPU_H
@@ -58,6 +60,11 @@ static inline int gl_cpu_cancelled(const struct gl_kctx *ctx)
 	return v > 0 ? -v : 0;
 }
 
+/* Elements a 1-D worker computes between two looks at the cancel flag:
+ * a relaxed load per this many is free, and even the costliest element
+ * (an attention score of a long head) keeps the gap well under 1 ms. */
+#define GL_CPU_CANCEL_EVERY 256
+
 /* gl_cpu_blocks - linear block count of the grid. */
 static inline uint64_t gl_cpu_blocks(const struct gl_grid *g)
 {
@@ -78,7 +85,8 @@ static inline uint64_t gl_cpu_block_end(const struct gl_kctx *ctx,
  * this worker's blocks under a 1-D grid-stride loop: thread t of block b
  * takes i = b * block.x + t, then steps by grid.x * block.x. The same
  * loop as GL_GRID_STRIDE in kernels/cuda.cuh. Returns 0 or the cancel
- * errno.
+ * errno, looked at before each block and every GL_CPU_CANCEL_EVERY
+ * elements.
  */
 static inline int gl_cpu_1d(const struct gl_grid *g, struct gl_kctx *ctx,
 			    uint64_t n, void (*body)(const void *, uint64_t),
@@ -87,15 +95,24 @@ static inline int gl_cpu_1d(const struct gl_grid *g, struct gl_kctx *ctx,
 	uint64_t bx = g->block.x, stride = (uint64_t)g->grid.x * bx;
 	uint64_t end = gl_cpu_block_end(ctx, g);
 	uint64_t b, t, i;
+	unsigned left = GL_CPU_CANCEL_EVERY;
 	int err;
 
 	for (b = ctx->block_begin; b < end; b++) {
 		err = gl_cpu_cancelled(ctx);
 		if (err)
 			return err;
-		for (t = 0; t < bx; t++)
-			for (i = b * bx + t; i < n; i += stride)
+		for (t = 0; t < bx; t++) {
+			for (i = b * bx + t; i < n; i += stride) {
 				body(arg, i);
+				if (--left)
+					continue;
+				left = GL_CPU_CANCEL_EVERY;
+				err = gl_cpu_cancelled(ctx);
+				if (err)
+					return err;
+			}
+		}
 	}
 	return 0;
 }

@@ -135,9 +135,11 @@ struct gl_grid {
  * Per-worker run state. @cancel is shared by every worker of a launch
  * (may be NULL): 0 while running; a watchdog or a drop stores a positive
  * errno (ETIMEDOUT, ECANCELED, EKEYEXPIRED) and each worker returns its
- * negation at the next block boundary. A worker runs the linear blocks
- * [@block_begin, @block_end) of the grid (block_end is clamped to the
- * grid); disjoint ranges that cover the grid compute the whole launch.
+ * negation at its next check: before each block, and inside long loops
+ * (kernels/cpu.h) so that one block cannot run on. A worker runs the
+ * linear blocks [@block_begin, @block_end) of the grid (block_end is
+ * clamped to the grid); disjoint ranges that cover the grid compute the
+ * whole launch.
  */
 struct gl_kctx {
 	atomic_int *cancel;

@@ -68,5 +68,8 @@
 #define GL_ERR_DEVICE		EIO		/* kernel or device fault */
 #define GL_ERR_TTL_SHORT	ETIME		/* TTL left too short for the work */
 #define GL_ERR_BUSY		EBUSY		/* model queue full */
+#define GL_ERR_QUEUE_FULL	EAGAIN		/* launch queue full */
+#define GL_ERR_CANCELED		ECANCELED	/* launch cancelled */
+#define GL_ERR_INTERRUPTED	EINTR		/* submit interrupted */
 
 #endif /* GPULEASE_UAPI_H */

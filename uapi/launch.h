@@ -24,6 +24,9 @@
 #define GL_LAUNCH_ARGS_MAX	24
 /* A text descriptor is one line of at most this many bytes (EFBIG). */
 #define GL_LAUNCH_TEXT_MAX	4096
+/* Launches of one lease accepted and not yet finished (queued plus the
+ * running one), through submit and io together: one more is EAGAIN. */
+#define GL_LAUNCH_QUEUE_MAX	1024
 
 /* Argument types, as in a kernel's signature. */
 enum gl_arg_type {

@@ -3,8 +3,9 @@
  * cancel.c - the cancel flag: set before a launch, every kernel returns
  * the negated errno stored there (-ECANCELED, -ETIMEDOUT) and writes
  * nothing; set from another thread while a long matmul runs, the launch
- * stops at the next block with rows of C left unwritten; and disjoint
- * block ranges of one launch compute the same result as a single run.
+ * stops at the next block with rows of C left unwritten; a launch of one
+ * block (grid=1 block=1) stops inside it; and disjoint block ranges of
+ * one launch compute the same result as a single run.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -118,6 +119,52 @@ TEST(flag_set_while_running)
 	free(a);
 	free(b);
 	free(c);
+}
+
+/*
+ * grid=1 block=1 is one block doing all the work: attn_scores at
+ * S=2048, head_dim=256 (2^30 multiply-adds) must still stop once the
+ * flag is set, with the last score unwritten, not at the end of its
+ * only block.
+ */
+TEST(one_block_stops_inside)
+{
+	const uint32_t s = 2048, hd = 256;
+	float *q = calloc((size_t)s * hd, 4), *k = calloc((size_t)s * hd, 4);
+	float *sc = malloc((size_t)s * s * 4);
+	struct gl_grid g = kgrid(1, 1);
+	struct gl_kargs args = { 0 };
+	struct canceller cn;
+	atomic_int flag;
+	pthread_t th;
+	uint64_t i;
+
+	ASSERT_TRUE(q && k && sc);
+	for (i = 0; i < (uint64_t)s * s; i++)
+		sc[i] = NAN;
+	atomic_init(&flag, 0);
+	cn.flag = &flag;
+	cn.first = sc;
+	kargs_u32(&args, s);
+	kargs_u32(&args, s);
+	kargs_u32(&args, 1);
+	kargs_u32(&args, 1);
+	kargs_u32(&args, hd);
+	kargs_u32(&args, 0);
+	kargs_u32(&args, 0);
+	kargs_f32(&args, 1.0f);
+	kargs_buf(&args, q, (uint64_t)s * hd * 4);
+	kargs_buf(&args, k, (uint64_t)s * hd * 4);
+	kargs_buf(&args, sc, (uint64_t)s * s * 4);
+	ASSERT_EQ(pthread_create(&th, NULL, cancel_when_started, &cn), 0);
+	EXPECT_EQ(gl_kernel_run_cpu(gl_kernel_find("attn_scores"), &args, &g,
+				    &flag), -ECANCELED);
+	pthread_join(th, NULL);
+	EXPECT_EQ(sc[0], 0.0f);
+	EXPECT_TRUE(isnan(sc[(uint64_t)s * s - 1]));
+	free(q);
+	free(k);
+	free(sc);
 }
 
 /* Worker-style ranges over a row kernel and an elementwise one. */

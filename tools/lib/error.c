@@ -45,6 +45,12 @@ GL_EXPORT const char *gl_strerror(int err)
 		return "lease has too little time left for the work";
 	case GL_ERR_BUSY:
 		return "queue full, try again";
+	case GL_ERR_QUEUE_FULL:
+		return "launch queue of the lease full, try again";
+	case GL_ERR_CANCELED:
+		return "launch cancelled";
+	case GL_ERR_INTERRUPTED:
+		return "interrupted; the launch was cancelled";
 	case ENOENT:
 		return "no such lease or device";
 	case EEXIST:
