@@ -61,7 +61,8 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
-	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/expiry
+	$(O)/tools/bench/expiry $(O)/tools/bench/lookup \
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
@@ -101,6 +102,15 @@ $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 $(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+# the daemon's lease table in process; the wrap counts the locks it takes
+BENCH_LOOKUP_WRAP := -Wl,--wrap=pthread_mutex_lock \
+	-Wl,--wrap=pthread_mutex_trylock -Wl,--wrap=pthread_rwlock_rdlock \
+	-Wl,--wrap=pthread_rwlock_wrlock
+$(O)/tools/bench/lookup: $(call obj,$(bench-lookup-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) $(BENCH_LOOKUP_WRAP) -o $@ $^ $(PKG_LIBS) \
+		$(LDLIBS_BASE)
 
 $(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -170,6 +180,7 @@ run: deps
 bench: all
 	$(Q)$(O)/tools/bench/lease-ops
 	$(Q)$(O)/tools/bench/launch
+	$(Q)$(O)/tools/bench/lookup
 	$(Q)$(O)/tools/bench/metrics
 	$(Q)$(O)/tools/bench/ring
 	$(Q)$(O)/tools/bench/expiry

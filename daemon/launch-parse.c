@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Launch descriptor parsers. Invariant: on success every field of the
- * launch_desc is defined (unused args zeroed) and every arg has a valid
- * type whose value fits it; on failure the caller must not use @d.
- * Both parsers are total over arbitrary bytes (fuzzed: selftests/fuzz/).
+ * Launch descriptor parsers: the one implementation of the launch grammar
+ * of Documentation/kernels.md. Invariant: on success every field of the
+ * result is defined (unused args zeroed) and every arg has a valid type
+ * whose value fits it; on failure the caller must not use it. Both
+ * parsers are total over arbitrary bytes (fuzzed: selftests/fuzz/).
+ *
+ * The text line is parsed once, into the binary struct gl_launch_desc of
+ * uapi/launch.h: the daemon turns that into its launch_desc, and the
+ * gpulease command (tools/gpulease/run.c) sends it through a ring, which
+ * takes only the binary form. So a line means the same through submit and
+ * through the ring because it is the same code. Like parse.c this is a
+ * leaf of daemon/ (libc, uapi/ and parse.c only, no daemon state) that the
+ * command links without the rest of the daemon.
  */
 #include <errno.h>
 #include <math.h>
@@ -121,51 +130,74 @@ static int parse_arg(char *word, struct gl_launch_arg *a)
 	return -EINVAL;
 }
 
-int launch_parse_text(const char *data, size_t len, struct launch_desc *d)
+int launch_text_encode(const char *data, size_t len, struct gl_launch_desc *b)
 {
 	char line[GL_LAUNCH_TEXT_MAX + 1], *save = NULL, *w;
 	bool have_grid = false;
 	const char *v;
 	int err;
 
-	if (len > GL_LAUNCH_TEXT_MAX)
-		return -EFBIG;
-	if (len && data[len - 1] == '\n')
-		len--;
-	if (!len || memchr(data, '\n', len) || memchr(data, '\0', len))
-		return -EINVAL;
-	memcpy(line, data, len);
-	line[len] = '\0';
-	memset(d, 0, sizeof(*d));
+	err = parse_line(line, GL_LAUNCH_TEXT_MAX, data, len);
+	if (err <= 0)
+		return err ? err : -EINVAL;
+	memset(b, 0, sizeof(*b));
+	b->magic = GL_LAUNCH_MAGIC;
+	b->version = GL_LAUNCH_VERSION;
 
 	w = strtok_r(line, " \t", &save);
 	if (!w || strlen(w) >= GL_KERNEL_NAME_MAX || strchr(w, '='))
 		return -EINVAL;
-	strcpy(d->kernel, w);
+	strcpy(b->kernel, w);
 	while ((w = strtok_r(NULL, " \t", &save))) {
 		if (parse_key(w, "grid", &v)) {
-			if (have_grid || parse_dims(v, d->grid))
+			if (have_grid || parse_dims(v, b->grid))
 				return -EINVAL;
 			have_grid = true;
 		} else if (parse_key(w, "block", &v)) {
-			if (d->block[0] || parse_dims(v, d->block))
+			if (b->block[0] || parse_dims(v, b->block))
 				return -EINVAL;
 		} else if (parse_key(w, "timeout_ms", &v)) {
-			if (parse_u32(v, &d->timeout_ms) || !d->timeout_ms)
+			if (parse_u32(v, &b->timeout_ms) || !b->timeout_ms)
 				return -EINVAL;
 		} else if (parse_key(w, "user_data", &v)) {
-			if (parse_u64(v, &d->user_data))
+			if (parse_u64(v, &b->user_data))
 				return -EINVAL;
 		} else {
-			if (d->nargs == GL_LAUNCH_ARGS_MAX)
+			if (b->nargs == GL_LAUNCH_ARGS_MAX)
 				return -EFBIG;
-			err = parse_arg(w, &d->args[d->nargs]);
+			err = parse_arg(w, &b->args[b->nargs]);
 			if (err)
 				return err;
-			d->nargs++;
+			b->nargs++;
 		}
 	}
 	return have_grid ? 0 : -EINVAL;
+}
+
+/* The fields of a checked @b that a launch uses, into @d. */
+static void desc_from_binary(struct launch_desc *d,
+			     const struct gl_launch_desc *b)
+{
+	memset(d, 0, sizeof(*d));
+	strcpy(d->kernel, b->kernel);
+	memcpy(d->grid, b->grid, sizeof(d->grid));
+	memcpy(d->block, b->block, sizeof(d->block));
+	memcpy(d->args, b->args, b->nargs * sizeof(b->args[0]));
+	d->timeout_ms = b->timeout_ms;
+	d->user_data = b->user_data;
+	d->nargs = b->nargs;
+}
+
+int launch_parse_text(const char *data, size_t len, struct launch_desc *d)
+{
+	struct gl_launch_desc b;
+	int err;
+
+	err = launch_text_encode(data, len, &b);
+	if (err)
+		return err;
+	desc_from_binary(d, &b);
+	return 0;
 }
 
 static int check_binary_arg(const struct gl_launch_arg *a)
@@ -210,23 +242,15 @@ int launch_parse_binary(const void *data, size_t len, struct launch_desc *d)
 		return -EINVAL;
 	if (!memchr(b.kernel, '\0', sizeof(b.kernel)) || !b.kernel[0])
 		return -EINVAL;
-	memset(d, 0, sizeof(*d));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		if (!b.grid[i] || !b.block[i])
 			return -EINVAL;
-		d->grid[i] = b.grid[i];
-		d->block[i] = b.block[i];
-	}
 	for (i = 0; i < b.nargs; i++) {
 		err = check_binary_arg(&b.args[i]);
 		if (err)
 			return err;
-		d->args[i] = b.args[i];
 	}
-	strcpy(d->kernel, b.kernel);
-	d->timeout_ms = b.timeout_ms;
-	d->user_data = b.user_data;
-	d->nargs = b.nargs;
+	desc_from_binary(d, &b);
 	return 0;
 }
 

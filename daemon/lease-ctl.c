@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Lease ctl grammars. Invariant: a command is parsed whole before anything
- * is applied, so a malformed line changes nothing.
+ * is applied, so a malformed line changes nothing. mkdir is an acquire
+ * with every option left out: both start from leases_req_init().
  */
 #include <errno.h>
 #include <string.h>
@@ -56,16 +57,23 @@ bad:
 	return gl_fail(l, -EINVAL, "bad ctl command '%.32s'", verb);
 }
 
-int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
-		     const char *data, size_t len, const void *token,
-		     bool *bound)
+void leases_req_init(struct lease_req *req, struct broker *b,
+		     const char *name, uid_t uid, gid_t gid)
 {
-	struct lease_req req = {
+	*req = (struct lease_req){
+		.name = name,
 		.uid = uid,
 		.gid = gid,
 		.vram = atomic_load(&b->pol.default_vram),
 		.ttl = atomic_load(&b->pol.default_ttl),
 	};
+}
+
+int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
+		     const char *data, size_t len, const void *token,
+		     bool *bound)
+{
+	struct lease_req req;
 	struct lease *l;
 	struct cmdline cl;
 	const char *v;
@@ -78,7 +86,7 @@ int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
 		return gl_fail_name("leases/ctl", err, "malformed line");
 	if (strcmp(cl.argv[0], "acquire") || cl.argc < 2)
 		goto bad;
-	req.name = cl.argv[1];
+	leases_req_init(&req, b, cl.argv[1], uid, gid);
 	for (i = 2; i < cl.argc; i++) {
 		const char *w = cl.argv[i];
 

@@ -12,7 +12,16 @@
 
 struct broker;
 struct lease;
+struct lease_req;
 struct strbuf;
+
+/*
+ * leases_req_init - an acquire of @name for @uid/@gid with the policy's
+ * defaults (default_vram, default_ttl, device 0, unbound): mkdir as it
+ * is, and "acquire" before its options. @name is borrowed.
+ */
+void leases_req_init(struct lease_req *req, struct broker *b,
+		     const char *name, uid_t uid, gid_t gid);
 
 /*
  * lease_ctl_write - apply one command to @l; @token is the open file it

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lexing of ctl lines: words, sizes, numbers and names. Every function is
- * pure and total: any input gives a value or -EINVAL, never a partial one.
+ * Lexing of ctl lines: the line prologue, words, sizes, numbers and names.
+ * Every function is pure and total: any input gives a value or -EINVAL,
+ * never a partial one.
+ *
+ * The one copy of this lexical layer: the daemon's ctl files, the kernel
+ * registry, the launch grammar (launch-parse.c) and the gpulease command
+ * (tools/gpulease/) all link this file. It is a leaf: it includes libc and
+ * uapi/ only, touches no daemon state, and links alone (the command links
+ * it without the rest of daemon/), so tools reach no further into the
+ * daemon through it than through uapi/.
  */
 #include <errno.h>
 #include <string.h>
@@ -12,18 +20,27 @@
 _Static_assert(sizeof(((struct cmdline *)0)->text) == GL_CTL_LINE_MAX + 1,
 	       "cmdline text holds one GL_CTL_LINE_MAX line");
 
-int parse_cmdline(struct cmdline *cl, const char *data, size_t len)
+int parse_line(char *buf, size_t max, const char *data, size_t len)
 {
-	char *p;
-
-	if (len > GL_CTL_LINE_MAX)
+	if (len > max)
 		return -EFBIG;
 	if (len && data[len - 1] == '\n')
 		len--;
 	if (memchr(data, '\n', len) || memchr(data, '\0', len))
 		return -EINVAL;
-	memcpy(cl->text, data, len);
-	cl->text[len] = '\0';
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int parse_cmdline(struct cmdline *cl, const char *data, size_t len)
+{
+	char *p;
+	int err;
+
+	err = parse_line(cl->text, GL_CTL_LINE_MAX, data, len);
+	if (err < 0)
+		return err;
 	cl->argc = 0;
 	p = cl->text;
 	for (;;) {
@@ -40,7 +57,7 @@ int parse_cmdline(struct cmdline *cl, const char *data, size_t len)
 	return cl->argc ? cl->argc : -EINVAL;
 }
 
-static int parse_digits(const char **sp, uint64_t *out)
+int parse_digits(const char **sp, uint64_t *out)
 {
 	const char *s = *sp;
 	uint64_t v = 0;
@@ -79,6 +96,20 @@ int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+unsigned parse_unit(char c)
+{
+	switch (c) {
+	case 'k': case 'K':
+		return 10;
+	case 'm': case 'M':
+		return 20;
+	case 'g': case 'G':
+		return 30;
+	default:
+		return 0;
+	}
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	unsigned shift = 0;
@@ -86,23 +117,11 @@ int parse_size(const char *s, uint64_t *out)
 
 	if (parse_digits(&s, &v))
 		return -EINVAL;
-	switch (*s) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	default:
-		return -EINVAL;
+	if (*s) {
+		shift = parse_unit(*s);
+		if (!shift || s[1])
+			return -EINVAL;
 	}
-	if (*s && s[1])
-		return -EINVAL;
 	if (shift && v > (UINT64_MAX >> shift))
 		return -EINVAL;
 	*out = v << shift;

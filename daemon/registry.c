@@ -142,21 +142,17 @@ out:
 }
 
 /* Parse "add NAME PATH SIGNATURE..." into @e (name, signature) and
- * @path. 0 or -EINVAL. */
+ * @path. 0, -EINVAL or -EFBIG (a line over GL_CTL_LINE_MAX). */
 static int parse_add(const char *data, size_t len, struct kernel_entry *e,
 		     char *path, size_t path_size)
 {
 	char line[GL_CTL_LINE_MAX + 1], *save = NULL, *verb, *name, *file;
 	char *sig;
+	int err;
 
-	if (len > GL_CTL_LINE_MAX)
-		return -EFBIG;
-	if (len && data[len - 1] == '\n')
-		len--;
-	if (memchr(data, '\n', len) || memchr(data, '\0', len))
-		return -EINVAL;
-	memcpy(line, data, len);
-	line[len] = '\0';
+	err = parse_line(line, GL_CTL_LINE_MAX, data, len);
+	if (err < 0)
+		return err;
 	verb = strtok_r(line, " \t", &save);
 	name = strtok_r(NULL, " \t", &save);
 	file = strtok_r(NULL, " \t", &save);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/lease-ctl.h"
 #include "daemon/lease.h"
 #include "daemon/registry.h"
 #include "daemon/log.h"
@@ -168,20 +169,15 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct fs *fs = fs_of(req);
-	struct lease_req lr = {
-		.name = name,
-		.uid = ctx->uid,
-		.gid = ctx->gid,
-		.vram = atomic_load(&fs->broker.pol.default_vram),
-		.ttl = atomic_load(&fs->broker.pol.default_ttl),
-	};
 	struct fs_node n = { .kind = FS_LEASE_DIR };
+	struct lease_req lr;
 	int err;
 
 	if (parent != FUSE_ROOT_ID + FS_LEASES) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
+	leases_req_init(&lr, &fs->broker, name, ctx->uid, ctx->gid);
 	err = lease_acquire(&fs->broker, &lr, &n.lease);
 	if (err) {
 		fuse_reply_err(req, -err);

@@ -3,8 +3,9 @@
 # ring-cli.sh - gpulease run through a lease's ring: saxpy with x and y
 # dd'ed into vram and y read back and compared with a*x + y computed here
 # (as saxpy.sh does through submit); the io region it makes; --submit on
-# the same lease; a batch larger than the SQ; a bad descriptor failing
-# alone; --file; an expired and a missing lease.
+# the same lease; a line the command parses as the daemon does; a batch
+# larger than the SQ; a bad descriptor failing alone; --file; an expired
+# and a missing lease.
 # The command is $GPULEASE, else tools/gpulease/gpulease next to the
 # daemon ($GPULEASED, see lib.sh).
 
@@ -13,7 +14,7 @@
 
 : "${GPULEASE:=$(dirname "$GPULEASED")/tools/gpulease/gpulease}"
 
-PLAN=13
+PLAN=14
 why=$(gl_unavailable)
 [ -n "$why" ] || [ -x "$GPULEASE" ] || why="no gpulease at $GPULEASE"
 [ -n "$why" ] || [ -x /usr/bin/python3 ] || why="no python3"
@@ -70,6 +71,13 @@ gl_check "run made a 64K io region" sh -c \
 gl_check "run --submit: the same saxpy again through submit" \
 	count_ok 1 g run r1 --submit -- "$SAXPY"
 gl_check "y is 3x + (3x + y)" y_is want2.bin
+
+# the command's parser is the daemon's: a size padded to 41 digits (and
+# n = 0, so y stays) is taken through the ring as through submit
+PAD="saxpy grid=4 block=256 u32:0 f32:3 buf:$(printf '%041d' 0):4000 buf:4000:4000"
+gl_check "a zero-padded size: the same through the ring and submit" sh -c \
+	"'$GPULEASE' --mount '$GL_MNT' run r1 -- '$PAD' &&
+	 '$GPULEASE' --mount '$GL_MNT' run r1 --submit -- '$PAD'"
 
 before=$(launches)
 i=0

@@ -51,9 +51,6 @@ int cli_help(const struct cli_cmd *cmd);
 int cli_bad_opt(const struct cli_cmd *cmd, int opt, char **argv);
 void cli_err(struct cli *c, const char *lease, int err);
 
-/* desc.c */
-int cli_desc_parse(const char *line, struct gl_launch_desc *d);
-
 /* fmt.c */
 int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_secs(const char *s, uint32_t *out);

@@ -4,7 +4,10 @@
  * "2G" in, "2.0G" out, like ls -h (powers of 1024); "5m" in, "4m59s" out.
  *
  * Invariant: parsers are total (any string gives a value or -EINVAL) and
- * formatters always leave a NUL-terminated string in the buffer.
+ * formatters always leave a NUL-terminated string in the buffer. Digits
+ * and the K/M/G units are the daemon's own lexer (daemon/parse.c, linked
+ * here alone): the command only adds what a person types on top of the
+ * daemon's grammar (T, "iB", "B"; s/m/h/d).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -13,26 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/parse.h"	/* the one lexer; a leaf, see its top */
 #include "tools/gpulease/cli.h"
-
-static int parse_digits(const char **sp, uint64_t *out)
-{
-	const char *s = *sp;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		unsigned int d = (unsigned int)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*sp = s;
-	*out = v;
-	return 0;
-}
 
 /*
  * "4096", "64K", "2G", "1T" (also "2GiB", "2GB", "512B"; powers of 1024,
@@ -41,24 +26,11 @@ static int parse_digits(const char **sp, uint64_t *out)
 int cli_parse_size(const char *s, uint64_t *out)
 {
 	uint64_t v;
-	unsigned int shift = 0;
+	unsigned int shift;
 
 	if (parse_digits(&s, &v))
 		return -EINVAL;
-	switch (*s) {
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case 't': case 'T':
-		shift = 40;
-		break;
-	}
+	shift = *s == 't' || *s == 'T' ? 40 : parse_unit(*s);
 	if (shift) {
 		s++;
 		if (*s == 'i' || *s == 'I')
@@ -107,7 +79,7 @@ int cli_parse_uint(const char *s, uint32_t max, uint32_t *out)
 {
 	uint64_t v;
 
-	if (parse_digits(&s, &v) || *s || v > max)
+	if (parse_u64(s, &v) || v > max)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;

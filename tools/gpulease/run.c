@@ -10,7 +10,10 @@
  * the order given; one that fails does not stop the rest, unless the
  * lease itself is gone. Through the ring this process holds an exclusive
  * flock(2) on the io file and tags its entries, so two runs on one lease
- * take turns and never read each other's completions.
+ * take turns and never read each other's completions. A text line is
+ * turned into the binary form by the daemon's own launch grammar
+ * (daemon/launch-parse.c, linked here alone), so it means the same
+ * through the ring as through submit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/launch-parse.h"	/* the one launch grammar, a leaf */
 #include "tools/gpulease/cli.h"
 
 #define RUN_IO_DEFAULT		(64u * 1024)
@@ -210,7 +214,7 @@ static void jobs_parse(struct run *r)
 
 	for (i = 0; i < r->njobs; i++) {
 		j = &r->jobs[i];
-		err = cli_desc_parse(j->text, &j->d);
+		err = launch_text_encode(j->text, strlen(j->text), &j->d);
 		if (!err && !j->d.block[0]) {
 			err = kernel_block(r->c, j->d.kernel, &block);
 			j->d.block[0] = block;
