@@ -164,8 +164,9 @@ static inline long long cpu_ticks(pid_t pid)
 }
 
 /*
- * CPU ticks (utime + stime) and voluntary context switches, summed over
- * the threads of @pid named @comm: 0, or -ENOENT when there is none.
+ * CPU ticks (utime + stime) and context switches (voluntary and not),
+ * summed over the threads of @pid named @comm: 0, or -ENOENT when there
+ * is none.
  */
 static inline int thread_usage(pid_t pid, const char *comm, long long *ticks,
 			       long long *wakes)
@@ -202,13 +203,20 @@ static inline int thread_usage(pid_t pid, const char *comm, long long *ticks,
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status",
 			 (int)pid, e->d_name);
 		f = fopen(path, "r");
-		v = -1;
-		while (f && fgets(buf, sizeof(buf), f))
-			if (sscanf(buf, "voluntary_ctxt_switches: %lld", &v))
-				break;
+		v = 0;
+		while (f && fgets(buf, sizeof(buf), f)) {
+			long long x;
+
+			/* a sleeper wakes voluntarily, a spinner under load
+			 * is preempted: count both */
+			if (sscanf(buf, "voluntary_ctxt_switches: %lld", &x) ||
+			    sscanf(buf, "nonvoluntary_ctxt_switches: %lld",
+				   &x))
+				v += x;
+		}
 		if (f)
 			fclose(f);
-		if (t < 0 || v < 0)
+		if (t < 0)
 			continue;
 		*ticks += t;
 		*wakes += v;
