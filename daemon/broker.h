@@ -48,8 +48,8 @@ struct policy {
 	_Atomic uint32_t max_ttl;	/* seconds, <= GL_TTL_LIMIT */
 	_Atomic uint32_t launch_timeout_ms; /* watchdog default, >= 1 */
 	_Atomic uint32_t ring_idle_us;	/* a poller spins this long idle */
-	_Atomic uint32_t ring_complete_delay_us; /* debug: a pause after
-					 * each ring completion is posted */
+	_Atomic uint32_t ring_complete_hold; /* debug: 1 holds a launch's
+					 * ring completion once posted */
 };
 
 struct broker_config {

@@ -18,13 +18,13 @@ void policy_show(struct broker *b, struct strbuf *sb)
 	strbuf_printf(sb,
 		      "default_vram %llu\ndefault_ttl %u\nmax_ttl %u\n"
 		      "launch_timeout_ms %u\nring_idle_us %u\n"
-		      "ring_complete_delay_us %u\nclock_offset %lld\n",
+		      "ring_complete_hold %u\nclock_offset %lld\n",
 		      (unsigned long long)atomic_load(&b->pol.default_vram),
 		      atomic_load(&b->pol.default_ttl),
 		      atomic_load(&b->pol.max_ttl),
 		      atomic_load(&b->pol.launch_timeout_ms),
 		      atomic_load(&b->pol.ring_idle_us),
-		      atomic_load(&b->pol.ring_complete_delay_us),
+		      atomic_load(&b->pol.ring_complete_hold),
 		      (long long)(atomic_load(&b->clock.offset_ns) /
 				  NSEC_PER_SEC));
 	account_show_quotas(&b->acct, sb);
@@ -79,10 +79,10 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		atomic_store(&b->pol.ring_idle_us, u);
 		return 0;
 	}
-	if (!strcmp(verb, "ring_complete_delay_us")) {	/* debug knob */
-		if (parse_u32(cl->argv[1], &u) || u > 10000000)
+	if (!strcmp(verb, "ring_complete_hold")) {	/* debug knob */
+		if (parse_u32(cl->argv[1], &u) || u > 1)
 			return -EINVAL;
-		atomic_store(&b->pol.ring_complete_delay_us, u);
+		atomic_store(&b->pol.ring_complete_hold, u);
 		return 0;
 	}
 	if (!strcmp(verb, "clock_offset")) {

@@ -96,6 +96,8 @@ static int ring_copy(struct ring *r, const struct gl_sqe *sqe)
 	uint32_t busy;
 	ssize_t n;
 
+	if (atomic_load(&r->launches))
+		atomic_fetch_add(&r->lease->b->metrics.ring_copy_waits, 1);
 	while ((busy = atomic_load(&r->launches)) && !atomic_load(&r->stop))
 		ring_futex_wait(&r->launches, busy, RING_SLEEP_MS, true);
 	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)

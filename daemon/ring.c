@@ -309,8 +309,9 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 {
 	struct gl_ring_hdr *h = r->hdr;
 	struct broker *b = r->lease->b;
+	bool poller = pthread_equal(pthread_self(), r->poller);
 	struct gl_cqe *cqe;
-	uint32_t delay;
+	uint32_t hold;
 
 	pthread_mutex_lock(&r->cq_lock);
 	cqe = &r->cq[r->cq_tail & r->cq_mask];
@@ -328,8 +329,8 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	 * be unmapped and @r freed; nothing of either is touched below */
 	r->cq_tail++;
 	pthread_mutex_unlock(&r->cq_lock);
-	delay = atomic_load(&b->pol.ring_complete_delay_us);
-	if (delay)
-		usleep(delay);	/* debug knob: widen the window a racing
-				 * `io 0` would hit */
+	/* debug knob: a launch's completion waits here, posted, until the
+	 * test lets it go (a racing `io 0`, a copy behind it) */
+	while (!poller && (hold = atomic_load(&b->pol.ring_complete_hold)))
+		ring_futex_wait(&b->pol.ring_complete_hold, hold, 50, true);
 }

@@ -135,14 +135,40 @@ TEST_F(ring, every_entry_type_round_trips)
 	EXPECT_EQ(got[255], 510.0f);
 }
 
-/* One batch: copy in, launch, copy out. The copy out waits for the
- * launch before it, so it reads the kernel's result. */
+struct copy_waits {
+	const struct gl_daemon *d;
+	struct tring *r;
+	long long waits;	/* the counter before the batch */
+	struct gl_cqe c;	/* a completion taken meanwhile */
+	int got;
+};
+
+/* The copy out is waiting for the launch, or (a bug) it completed. */
+static int copy_waits_or_completes(void *arg)
+{
+	struct copy_waits *w = arg;
+	long long v;
+
+	if (!w->got && !tring_pop(w->r, &w->c, 0))
+		w->got = 1;
+	if (w->got && w->c.user_data == 4)
+		return 1;
+	return !gl_read_key(w->d, "metrics", "gpulease_ring_copy_waits_total",
+			    &v) && v > w->waits;
+}
+
+/* One batch: copy in, launch, launch, copy out. The copy out waits for
+ * the launches before it, so it reads the kernel's result. Timing plays
+ * no part: the first launch's completion is held (ring_complete_hold),
+ * so the fill behind it on the lease's queue cannot run until the test
+ * sees the copy out waiting for it, or sees it completed too early. */
 TEST_F(ring, batch_runs_in_order)
 {
 	struct tring *r = &self->r;
 	struct gl_launch_desc *b = (void *)(r->data + 65536);
+	struct gl_launch_desc *nop = (void *)(r->data + 65536 + 4096);
 	float *x = (float *)r->data, *out = (float *)(r->data + 8192);
-	struct gl_cqe c;
+	struct copy_waits w = { .d = &self->d, .r = r };
 	int i;
 
 	for (i = 0; i < 1024; i++)
@@ -163,23 +189,49 @@ TEST_F(ring, batch_runs_in_order)
 	b->args[2].type = GL_ARG_BUF;
 	b->args[2].value = 0;
 	b->args[2].len = 4096;
+	memset(nop, 0, sizeof(*nop));
+	nop->magic = GL_LAUNCH_MAGIC;
+	nop->version = GL_LAUNCH_VERSION;
+	strcpy(nop->kernel, "noop");
+	nop->grid[0] = nop->grid[1] = nop->grid[2] = 1;
+	nop->block[0] = nop->block[1] = nop->block[2] = 1;
 	struct gl_sqe in = sqe_of(GL_OP_COPY_IN, 0, 0, 4096, 1);
+	struct gl_sqe hold = sqe_of(GL_OP_LAUNCH, 0, 65536 + 4096,
+				    GL_LAUNCH_DESC_SIZE(0), 2);
 	struct gl_sqe la = sqe_of(GL_OP_LAUNCH, 0, 65536,
-				  GL_LAUNCH_DESC_SIZE(3), 2);
-	struct gl_sqe co = sqe_of(GL_OP_COPY_OUT, 0, 8192, 4096, 3);
+				  GL_LAUNCH_DESC_SIZE(3), 3);
+	struct gl_sqe co = sqe_of(GL_OP_COPY_OUT, 0, 8192, 4096, 4);
 	uint32_t tail = r->h->sq_tail, mask = r->h->sq_entries - 1;
 
-	/* publish the three at once: one tail store, one wake-up */
+	ASSERT_EQ(gl_read_key(&self->d, "metrics",
+			      "gpulease_ring_copy_waits_total", &w.waits), 0);
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "ring_complete_hold 1\n"), 0);
+	/* publish the four at once: one tail store, one wake-up */
 	r->sq[tail & mask] = in;
-	r->sq[(tail + 1) & mask] = la;
-	r->sq[(tail + 2) & mask] = co;
-	__atomic_store_n(&r->h->sq_tail, tail + 3, __ATOMIC_SEQ_CST);
+	r->sq[(tail + 1) & mask] = hold;
+	r->sq[(tail + 2) & mask] = la;
+	r->sq[(tail + 3) & mask] = co;
+	__atomic_store_n(&r->h->sq_tail, tail + 4, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&r->h->sq_futex, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_futex, &r->h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(tring_pop(r, &c, 5000), 0);
-		EXPECT_EQ(c.status, 0) TH_LOG("entry %llu",
-					      (unsigned long long)c.user_data);
+	for (;;) {
+		w.got = 0;
+		i = gl_wait_until(copy_waits_or_completes, &w, 10000);
+		if (i || !w.got || w.c.user_data == 4)
+			break;		/* !w.got: the copy waits, all is well */
+		EXPECT_EQ(w.c.status, 0) TH_LOG("entry %llu",
+					(unsigned long long)w.c.user_data);
+	}
+	/* let go before any assertion: a held launch holds up exit too */
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "ring_complete_hold 0\n"), 0);
+	ASSERT_EQ(i, 0);
+	ASSERT_FALSE(w.got) TH_LOG("the copy out did not wait for the fill");
+	for (;;) {
+		ASSERT_EQ(tring_pop(r, &w.c, 5000), 0);
+		EXPECT_EQ(w.c.status, 0) TH_LOG("entry %llu",
+					(unsigned long long)w.c.user_data);
+		if (w.c.user_data == 4)
+			break;
 	}
 	EXPECT_EQ(out[0], 7.0f);
 	EXPECT_EQ(out[1023], 7.0f);

@@ -6,7 +6,7 @@
  * expiry, rmdir and SIGTERM working; a broken ring's poller and one
  * behind a full CQ sleep (CPU and wake-ups read from /proc); `io SIZE`
  * replaces a live region; `io 0` racing a completion that is still being
- * posted (widened by the ring_complete_delay_us debug knob) is safe.
+ * posted (held there by the ring_complete_hold debug knob) is safe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,7 +240,7 @@ TEST_F(hostile, io_size_replaces_the_region)
 /* A launch's completion is posted by the launcher thread; the client
  * sees it and removes the region while that thread is still inside
  * ring_complete() (held there by the debug knob). The daemon must not
- * touch the unmapped header afterwards. */
+ * touch the unmapped header once it goes on. */
 TEST_F(hostile, io_0_while_a_completion_is_posted)
 {
 	struct tring *r = &self->r;
@@ -254,18 +254,17 @@ TEST_F(hostile, io_0_while_a_completion_is_posted)
 	b->grid[0] = b->grid[1] = b->grid[2] = 1;
 	b->block[0] = b->block[1] = b->block[2] = 1;
 	ASSERT_EQ(gl_ctl_write(&self->d, "ctl",
-			       "ring_complete_delay_us 300000\n"), 0);
+			       "ring_complete_hold 1\n"), 0);
 	struct gl_sqe la = sqe_of(GL_OP_LAUNCH, 0, 0, GL_LAUNCH_DESC_SIZE(0),
 				  1);
 	ASSERT_EQ(tring_push(r, &la), 0);
 	ASSERT_EQ(tring_pop(r, &c, gl_scale_ms(&self->d, 5000)), 0);
 	EXPECT_EQ(c.status, 0);
-	/* the launcher is still in its 300 ms pause: unmap under it */
+	/* the launcher is held inside ring_complete(): unmap under it */
 	EXPECT_EQ(lease_write(&self->d, "h", "ctl", "io 0\n"), 0);
-	/* the lease's next launch starts only once that pause is over */
+	EXPECT_EQ(gl_ctl_write(&self->d, "ctl", "ring_complete_hold 0\n"), 0);
+	/* the lease's next launch starts only once that thread went on */
 	EXPECT_EQ(lease_write(&self->d, "h", "submit", "noop grid=1"), 0);
-	EXPECT_EQ(gl_ctl_write(&self->d, "ctl",
-			       "ring_complete_delay_us 0\n"), 0);
 }
 
 TEST_HARNESS_MAIN
