@@ -194,12 +194,37 @@ static int ring_reap(struct ring *r)
 	return n;
 }
 
+/*
+ * FUTEX_WAIT on the header's sq_futex holding @v and on the private park
+ * word holding @park at once (futex_waitv, Linux 5.16), RING_SLEEP_MS at
+ * most: a truncation (the handler bumps park) or ring_stop() wakes the
+ * poller even when the header page it sleeps on is gone.
+ */
+static void ring_wait_header(struct ring *r, uint32_t v, uint32_t park)
+{
+	struct futex_waitv w[2] = {
+		{ .val = v, .uaddr = (uintptr_t)&r->hdr->sq_futex,
+		  .flags = FUTEX_32 },
+		{ .val = park, .uaddr = (uintptr_t)&r->park,
+		  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+	};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += RING_SLEEP_MS / 1000;
+	if (syscall(SYS_futex_waitv, w, 2, 0, &ts, CLOCK_MONOTONIC) < 0 &&
+	    errno == ENOSYS)
+		ring_futex_wait((_Atomic uint32_t *)&r->hdr->sq_futex, v,
+				RING_SLEEP_MS, false);
+}
+
 /* Sleep until the client submits (NEED_WAKEUP) or, with @cq_full, until
  * it frees a CQ slot (CQ_WAIT); RING_SLEEP_MS at most. */
 static void ring_sleep(struct ring *r, bool cq_full)
 {
 	struct gl_ring_hdr *h = r->hdr;
 	uint32_t flag = cq_full ? GL_RING_CQ_WAIT : GL_RING_NEED_WAKEUP;
+	uint32_t park = atomic_load(&r->park);
 	uint32_t v = __atomic_load_n(&h->sq_futex, __ATOMIC_SEQ_CST);
 	bool wait;
 
@@ -213,8 +238,7 @@ static void ring_sleep(struct ring *r, bool cq_full)
 		wait = __atomic_load_n(&h->sq_tail, __ATOMIC_SEQ_CST) ==
 		       r->sq_head;
 	if (wait && !atomic_load(&r->stop) && !atomic_load(&r->broken))
-		ring_futex_wait((_Atomic uint32_t *)&h->sq_futex, v,
-				RING_SLEEP_MS, false);
+		ring_wait_header(r, v, park);
 	__atomic_and_fetch(&h->flags, ~flag, __ATOMIC_SEQ_CST);
 }
 
