@@ -71,22 +71,6 @@ out:
 	return 0;
 }
 
-/* Wait until every CQE promised by @r's (stopped) poller is posted. */
-static void ring_drain(struct ring *r)
-{
-	struct timespec ts = { 0, 100000 };
-	bool done;
-
-	for (;;) {
-		pthread_mutex_lock(&r->cq_lock);
-		done = r->cq_tail == atomic_load(&r->committed);
-		pthread_mutex_unlock(&r->cq_lock);
-		if (done)
-			return;
-		nanosleep(&ts, NULL);
-	}
-}
-
 int lease_set_io(struct lease *l, uint64_t bytes)
 {
 	struct broker *b = l->b;

@@ -196,6 +196,9 @@ void metrics_show(struct broker *b, uid_t uid, struct strbuf *sb)
 	counter(sb, "gpulease_bytes_out_total",
 		"Bytes copied out of lease memory.",
 		atomic_load(&m->bytes_out));
+	counter(sb, "gpulease_ring_copy_waits_total",
+		"Ring copies that waited for the ring's earlier launches.",
+		atomic_load(&m->ring_copy_waits));
 	show_kernels(b, sb);
 	show_latency(m, sb);
 }

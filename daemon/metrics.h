@@ -25,6 +25,8 @@ struct metrics {
 	_Atomic uint64_t bytes_in;	/* bytes written into leases */
 	_Atomic uint64_t bytes_out;	/* bytes read out of leases */
 	_Atomic uint64_t dropped_ns;	/* lifetimes of dropped leases */
+	_Atomic uint64_t ring_copy_waits; /* ring copies that waited for
+					 * the ring's earlier launches */
 	/* gpulease_inference_latency_seconds: per bucket, summed at render */
 	_Atomic uint64_t lat_bucket[METRICS_LAT_BUCKETS];
 	_Atomic uint64_t lat_count;

@@ -18,12 +18,13 @@ void policy_show(struct broker *b, struct strbuf *sb)
 	strbuf_printf(sb,
 		      "default_vram %llu\ndefault_ttl %u\nmax_ttl %u\n"
 		      "launch_timeout_ms %u\nring_idle_us %u\n"
-		      "clock_offset %lld\nnotify_delay_ms %u\n",
+		      "ring_complete_hold %u\nclock_offset %lld\nnotify_delay_ms %u\n",
 		      (unsigned long long)atomic_load(&b->pol.default_vram),
 		      atomic_load(&b->pol.default_ttl),
 		      atomic_load(&b->pol.max_ttl),
 		      atomic_load(&b->pol.launch_timeout_ms),
 		      atomic_load(&b->pol.ring_idle_us),
+		      atomic_load(&b->pol.ring_complete_hold),
 		      (long long)(atomic_load(&b->clock.offset_ns) /
 				  NSEC_PER_SEC),
 		      atomic_load(&b->pol.notify_delay_ms));
@@ -83,6 +84,12 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		if (parse_u32(cl->argv[1], &u) || u > 10000)
 			return -EINVAL;
 		atomic_store(&b->pol.notify_delay_ms, u);
+		return 0;
+	}
+	if (!strcmp(verb, "ring_complete_hold")) {	/* debug knob */
+		if (parse_u32(cl->argv[1], &u) || u > 1)
+			return -EINVAL;
+		atomic_store(&b->pol.ring_complete_hold, u);
 		return 0;
 	}
 	if (!strcmp(verb, "clock_offset")) {

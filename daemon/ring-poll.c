@@ -8,6 +8,10 @@
  * Invariant: an SQE is consumed only when a CQ slot is reserved for it, so
  * completions never overwrite an unread CQE; a corrupt index marks the
  * ring BROKEN and the poller stops reading it, the daemon carries on.
+ * Geometry is the daemon's own copy, one pass takes at most sq_entries
+ * entries, and every wait checks for stop: whatever the client writes,
+ * ring_stop() returns. A poller that has nothing it may do (idle, CQ
+ * full, broken, a copy behind launches) sleeps on a futex.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -34,6 +38,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
+#define RING_SLEEP_MS	1000	/* longest futex sleep on the header: a
+				 * client that forgets a wake-up stalls,
+				 * never hangs */
+
 static void ring_break(struct ring *r, const char *why)
 {
 	atomic_store(&r->broken, true);
@@ -48,7 +56,11 @@ static void ring_launch_done(struct launch *la)
 
 	if (launch_touches_vram(la))
 		broker_emit(la->lease->b, la->lease, LEASE_EV_DATA);
-	atomic_fetch_sub(&r->launches, 1);
+	/* a copy waiting behind it may go (its slot is still promised, so
+	 * the ring outlives the ring_complete below) */
+	if (atomic_fetch_sub(&r->launches, 1) == 1)
+		syscall(SYS_futex, &r->launches, FUTEX_WAKE_PRIVATE, 1, NULL,
+			NULL, 0);
 	ring_complete(r, la->desc.user_data, la->status, la->duration_ns);
 }
 
@@ -81,11 +93,13 @@ static int ring_launch(struct ring *r, const struct gl_sqe *sqe)
  * run in order: a copy first waits for the ring's earlier launches. */
 static int ring_copy(struct ring *r, const struct gl_sqe *sqe)
 {
-	struct timespec ts = { 0, 20000 };
+	uint32_t busy;
 	ssize_t n;
 
-	while (atomic_load(&r->launches) && !atomic_load(&r->stop))
-		nanosleep(&ts, NULL);
+	if (atomic_load(&r->launches))
+		atomic_fetch_add(&r->lease->b->metrics.ring_copy_waits, 1);
+	while ((busy = atomic_load(&r->launches)) && !atomic_load(&r->stop))
+		ring_futex_wait(&r->launches, busy, RING_SLEEP_MS, true);
 	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)
 		return -EFAULT;
 	if (sqe->opcode == GL_OP_COPY_IN)
@@ -139,8 +153,9 @@ done:
 	ring_complete(r, sqe->user_data, err, (uint64_t)(clock_mono() - t0));
 }
 
-/* Consume what the client queued, as far as CQ room allows. Returns the
- * number of SQEs run, or -1 when the CQ is full. */
+/* Consume what the client queued, as far as CQ room allows, at most one
+ * SQ's worth. Returns the number of SQEs run, or -1 when the CQ is full
+ * and nothing ran. */
 static int ring_reap(struct ring *r)
 {
 	struct gl_ring_hdr *h = r->hdr;
@@ -149,21 +164,22 @@ static int ring_reap(struct ring *r)
 	int n = 0;
 
 	tail = __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE);
-	if (tail - r->sq_head > h->sq_entries) {
+	if (tail - r->sq_head > r->sq_entries) {
 		ring_break(r, "sq_tail runs ahead of the queue");
 		return 0;
 	}
-	while (r->sq_head != tail) {
+	while (r->sq_head != tail && !atomic_load(&r->stop) &&
+	       !atomic_load(&r->broken)) {
 		uint32_t committed = atomic_load(&r->committed);
 
 		/* promised slots vs what the client released: no lock, the
 		 * poller is the only one that promises */
 		head = __atomic_load_n(&h->cq_head, __ATOMIC_ACQUIRE);
-		if (committed - head > h->cq_entries) {
+		if (committed - head > r->cq_entries) {
 			ring_break(r, "cq_head runs ahead of the queue");
 			return n;
 		}
-		room = h->cq_entries - (committed - head);
+		room = r->cq_entries - (committed - head);
 		if (!room)
 			return n ? n : -1;
 		atomic_store(&r->committed, committed + 1);
@@ -178,18 +194,64 @@ static int ring_reap(struct ring *r)
 	return n;
 }
 
-static void ring_sleep(struct ring *r)
+/*
+ * FUTEX_WAIT on the header's sq_futex holding @v and on the private park
+ * word holding @park at once (futex_waitv, Linux 5.16), RING_SLEEP_MS at
+ * most: a truncation (the handler bumps park) or ring_stop() wakes the
+ * poller even when the header page it sleeps on is gone.
+ */
+static void ring_wait_header(struct ring *r, uint32_t v, uint32_t park)
+{
+	struct futex_waitv w[2] = {
+		{ .val = v, .uaddr = (uintptr_t)&r->hdr->sq_futex,
+		  .flags = FUTEX_32 },
+		{ .val = park, .uaddr = (uintptr_t)&r->park,
+		  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+	};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += RING_SLEEP_MS / 1000;
+	if (syscall(SYS_futex_waitv, w, 2, 0, &ts, CLOCK_MONOTONIC) < 0 &&
+	    errno == ENOSYS)
+		ring_futex_wait((_Atomic uint32_t *)&r->hdr->sq_futex, v,
+				RING_SLEEP_MS, false);
+}
+
+/* Sleep until the client submits (NEED_WAKEUP) or, with @cq_full, until
+ * it frees a CQ slot (CQ_WAIT); RING_SLEEP_MS at most. */
+static void ring_sleep(struct ring *r, bool cq_full)
 {
 	struct gl_ring_hdr *h = r->hdr;
-	struct timespec ts = { .tv_sec = 1 };
+	uint32_t flag = cq_full ? GL_RING_CQ_WAIT : GL_RING_NEED_WAKEUP;
+	uint32_t park = atomic_load(&r->park);
 	uint32_t v = __atomic_load_n(&h->sq_futex, __ATOMIC_SEQ_CST);
+	bool wait;
 
-	__atomic_or_fetch(&h->flags, GL_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
-	/* a tail stored before the flag was visible must not be missed */
-	if (__atomic_load_n(&h->sq_tail, __ATOMIC_SEQ_CST) == r->sq_head &&
-	    !atomic_load(&r->stop))
-		syscall(SYS_futex, &h->sq_futex, FUTEX_WAIT, v, &ts, NULL, 0);
-	__atomic_and_fetch(&h->flags, ~GL_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&h->flags, flag, __ATOMIC_SEQ_CST);
+	/* an index stored before the flag was visible must not be missed */
+	if (cq_full)
+		wait = atomic_load(&r->committed) -
+		       __atomic_load_n(&h->cq_head, __ATOMIC_SEQ_CST) ==
+		       r->cq_entries;
+	else
+		wait = __atomic_load_n(&h->sq_tail, __ATOMIC_SEQ_CST) ==
+		       r->sq_head;
+	if (wait && !atomic_load(&r->stop) && !atomic_load(&r->broken))
+		ring_wait_header(r, v, park);
+	__atomic_and_fetch(&h->flags, ~flag, __ATOMIC_SEQ_CST);
+}
+
+/* A broken ring is never read again: sleep on the private park word
+ * (the client cannot wake it) until ring_stop(). */
+static void ring_park(struct ring *r)
+{
+	uint32_t v = atomic_load(&r->park);
+
+	if (atomic_exchange(&r->truncated, false))
+		ring_break(r, "the io file was truncated under the daemon");
+	if (!atomic_load(&r->stop))
+		ring_futex_wait(&r->park, v, -1, true);
 }
 
 void *ring_poll_main(void *arg)
@@ -202,7 +264,7 @@ void *ring_poll_main(void *arg)
 
 	while (!atomic_load(&r->stop)) {
 		if (atomic_load(&r->broken)) {
-			ring_sleep(r);
+			ring_park(r);
 			continue;
 		}
 		n = ring_reap(r);
@@ -211,9 +273,7 @@ void *ring_poll_main(void *arg)
 			continue;
 		}
 		if (n < 0) {	/* CQ full: the client has to read first */
-			struct timespec ts = { 0, 50000 };
-
-			nanosleep(&ts, NULL);
+			ring_sleep(r, true);
 			continue;
 		}
 		/* spin cheaply: a pause per turn, the clock and a yield to
@@ -229,7 +289,7 @@ void *ring_poll_main(void *arg)
 		if (clock_mono() - idle_since <
 		    (int64_t)atomic_load(&b->pol.ring_idle_us) * 1000)
 			continue;
-		ring_sleep(r);
+		ring_sleep(r, false);
 		idle_since = clock_mono();
 	}
 	return NULL;

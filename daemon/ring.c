@@ -1,27 +1,151 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io regions: creation, teardown and completion posting. Invariant: the
- * daemon never reads back an index it owns from the shared header (it
- * keeps its own copy), and a CQE is only written to a slot the client has
- * released: committed - cq_head <= cq_entries, cq_tail <= committed.
+ * io regions: creation, teardown, completion posting, and the SIGBUS
+ * guard. Invariant: the daemon never reads back an index or a geometry
+ * field from the shared header (it keeps its own copies), and a CQE is
+ * only written to a slot the client has released: committed - cq_head <=
+ * cq_entries, cq_tail <= committed.
+ *
+ * The guard: a client may truncate its io file at any moment, and the
+ * daemon's next access to the lost pages raises SIGBUS, in the poller, a
+ * launch worker or a copy. Every live mapping is on a lock-free list the
+ * handler walks (libwayland's wl_shm_buffer_begin_access idea, by address
+ * instead of a thread-local marker, so kernels reading io: arguments on
+ * worker threads are covered too): a fault inside a ring maps anonymous
+ * pages over the rest of that mapping, flags the ring truncated (its
+ * poller marks it BROKEN) and returns, so the access completes on the new
+ * pages. A fault anywhere else goes to the handler that was there before.
+ *
+ * Daemon death: the daemon holds an open-file-description write lock on
+ * the first byte of each io file for the region's life (taken before the
+ * file is handed to its owner; an OFD lock, independent of the flock(2)
+ * clients such as `gpulease run` take on the same file); a client whose
+ * F_OFD_GETLK finds no lock knows the daemon is gone. The daemon never
+ * reads the lock back, so a client can fool only itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "daemon/broker.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ring.h"
 
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ring *_Atomic guard_list;	/* live mappings; guard_lock for
+					 * writers, handler reads lock-free */
+static atomic_int guard_busy;		/* handlers walking the list */
+static struct sigaction guard_prev;	/* chained to for other faults */
+static uintptr_t guard_page;		/* page size, set before install */
+static int guard_err;			/* sigaction's errno, or 0 */
+
+static void ring_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, start, end;
+	int saved = errno;
+	struct ring *r;
+	void *p;
+
+	atomic_fetch_add(&guard_busy, 1);
+	/* only a fault the kernel raised, not a kill -BUS */
+	r = si->si_code > 0 ? atomic_load(&guard_list) : NULL;
+	for (; r; r = atomic_load(&r->guard_next))
+		if (a >= (uintptr_t)r->map &&
+		    a - (uintptr_t)r->map < r->size)
+			break;
+	if (r) {
+		start = a & ~(guard_page - 1);
+		end = (uintptr_t)r->map + r->size;
+		p = mmap((void *)start, end - start, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED) {
+			r = NULL;
+		} else {
+			atomic_store(&r->truncated, true);
+			atomic_store(&r->broken, true);
+			atomic_fetch_add(&r->park, 1);
+			syscall(SYS_futex, &r->park, FUTEX_WAKE_PRIVATE, 1,
+				NULL, NULL, 0);
+		}
+	}
+	atomic_fetch_sub(&guard_busy, 1);
+	errno = saved;
+	if (r)
+		return;	/* the access is retried on the new pages */
+	if (guard_prev.sa_flags & SA_SIGINFO) {
+		guard_prev.sa_sigaction(sig, si, uc);
+	} else if (guard_prev.sa_handler != SIG_DFL &&
+		   guard_prev.sa_handler != SIG_IGN) {
+		guard_prev.sa_handler(sig);
+	} else {
+		/* the fault repeats on return and kills as it would have */
+		signal(sig, SIG_DFL);
+	}
+}
+
+static void ring_guard_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	sa.sa_sigaction = ring_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &guard_prev))
+		guard_err = errno;
+}
+
+static int ring_guard_add(struct ring *r)
+{
+	pthread_once(&guard_once, ring_guard_install);
+	if (guard_err)
+		return -guard_err;
+	pthread_mutex_lock(&guard_lock);
+	atomic_store(&r->guard_next, atomic_load(&guard_list));
+	atomic_store(&guard_list, r);
+	pthread_mutex_unlock(&guard_lock);
+	return 0;
+}
+
+/* Off the list, and no handler still looks at @r: it may be unmapped. */
+static void ring_guard_del(struct ring *r)
+{
+	struct ring *_Atomic *pp;
+
+	pthread_mutex_lock(&guard_lock);
+	for (pp = &guard_list; atomic_load(pp) != r;
+	     pp = &atomic_load(pp)->guard_next)
+		;
+	atomic_store(pp, atomic_load(&r->guard_next));
+	pthread_mutex_unlock(&guard_lock);
+	while (atomic_load(&guard_busy))
+		sched_yield();
+}
+
 void ring_futex_wake(uint32_t *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+void ring_futex_wait(_Atomic uint32_t *word, uint32_t val, int ms,
+		     bool private)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	syscall(SYS_futex, word, private ? FUTEX_WAIT_PRIVATE : FUTEX_WAIT,
+		val, ms < 0 ? NULL : &ts, NULL, 0);
 }
 
 /* Entries for a region of @bytes: about an eighth of it for the queues. */
@@ -58,6 +182,8 @@ static void ring_layout(struct ring *r, uint64_t bytes)
 	r->cq = (struct gl_cqe *)((char *)r->map + h->cq_off);
 	r->data = (char *)r->map + h->data_off;
 	r->data_size = h->data_size;
+	r->sq_entries = n;
+	r->cq_entries = 2 * n;
 	r->sq_mask = n - 1;
 	r->cq_mask = 2 * n - 1;
 }
@@ -65,6 +191,7 @@ static void ring_layout(struct ring *r, uint64_t bytes)
 int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 		uid_t uid, gid_t gid, struct ring **out)
 {
+	static _Atomic uint64_t next_gen;
 	struct ring *r;
 	int err;
 
@@ -75,14 +202,19 @@ int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 	if (!r)
 		return -ENOMEM;
 	r->lease = l;
-	snprintf(r->path, sizeof(r->path), "%s/%s.%llu", dir, l->name,
-		 (unsigned long long)l->id);
+	/* a new name per region: `io SIZE` replaces a live one */
+	snprintf(r->path, sizeof(r->path), "%s/%s.%llu.%llu", dir, l->name,
+		 (unsigned long long)l->id,
+		 (unsigned long long)atomic_fetch_add(&next_gen, 1));
 	r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (r->fd < 0) {
 		err = -errno;
 		goto err_free;
 	}
-	if (fchown(r->fd, uid, gid) || ftruncate(r->fd, (off_t)bytes)) {
+	/* the liveness lock, before the owner can open the file */
+	if (fcntl(r->fd, F_OFD_SETLK, &(struct flock){ .l_type = F_WRLCK,
+			.l_whence = SEEK_SET, .l_len = 1 }) ||
+	    fchown(r->fd, uid, gid) || ftruncate(r->fd, (off_t)bytes)) {
 		err = -errno;
 		goto err_unlink;
 	}
@@ -100,13 +232,19 @@ int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 	r->hdr = r->map;
 	ring_layout(r, bytes);
 	pthread_mutex_init(&r->cq_lock, NULL);
-	err = -pthread_create(&r->poller, NULL, ring_poll_main, r);
+	err = ring_guard_add(r);
 	if (err)
 		goto err_unmap;
+	err = -pthread_create(&r->poller, NULL, ring_poll_main, r);
+	if (err)
+		goto err_guard;
+	pthread_setname_np(r->poller, "gl-ring");
 	r->poller_started = true;
 	*out = r;
 	return 0;
 
+err_guard:
+	ring_guard_del(r);
 err_unmap:
 	pthread_mutex_destroy(&r->cq_lock);
 	munmap(r->map, bytes);
@@ -123,18 +261,42 @@ void ring_stop(struct ring *r)
 	if (!r->poller_started)
 		return;
 	atomic_store(&r->stop, true);
+	/* wherever it sleeps: the header's futex, its park word, a copy
+	 * waiting for launches */
 	__atomic_add_fetch(&r->hdr->sq_futex, 1, __ATOMIC_SEQ_CST);
 	ring_futex_wake(&r->hdr->sq_futex);
+	atomic_fetch_add(&r->park, 1);
+	syscall(SYS_futex, &r->park, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	syscall(SYS_futex, &r->launches, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
+		NULL, 0);
 	pthread_join(r->poller, NULL);
 	r->poller_started = false;
 }
 
+void ring_drain(struct ring *r)
+{
+	struct timespec ts = { 0, 100000 };
+	bool done;
+
+	for (;;) {
+		pthread_mutex_lock(&r->cq_lock);
+		done = r->cq_tail == atomic_load(&r->committed);
+		pthread_mutex_unlock(&r->cq_lock);
+		if (done)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 void ring_destroy(struct ring *r)
 {
-	/* a client still mapping the file learns it is over */
+	ring_drain(r);
+	/* a client still mapping the file learns it is over; DEAD before
+	 * the lock goes, so a client never mistakes a drop for a crash */
 	__atomic_or_fetch(&r->hdr->flags, GL_RING_DEAD, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&r->hdr->cq_futex, 1, __ATOMIC_SEQ_CST);
 	ring_futex_wake(&r->hdr->cq_futex);
+	ring_guard_del(r);
 	munmap(r->map, r->size);
 	unlink(r->path);
 	close(r->fd);
@@ -146,7 +308,10 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 		   uint64_t duration_ns)
 {
 	struct gl_ring_hdr *h = r->hdr;
+	struct broker *b = r->lease->b;
+	bool poller = pthread_equal(pthread_self(), r->poller);
 	struct gl_cqe *cqe;
+	uint32_t hold;
 
 	pthread_mutex_lock(&r->cq_lock);
 	cqe = &r->cq[r->cq_tail & r->cq_mask];
@@ -155,11 +320,17 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	cqe->flags = 0;
 	cqe->duration_ns = duration_ns;
 	cqe->reserved = 0;
-	r->cq_tail++;
-	__atomic_store_n(&h->cq_tail, r->cq_tail, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&r->cq_lock);
+	__atomic_store_n(&h->cq_tail, r->cq_tail + 1, __ATOMIC_RELEASE);
 	/* a syscall only when a client sleeps on the CQ */
 	__atomic_add_fetch(&h->cq_futex, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&h->cq_waiters, __ATOMIC_SEQ_CST))
 		ring_futex_wake(&h->cq_futex);
+	/* last: once cq_tail reaches committed, ring_drain lets the region
+	 * be unmapped and @r freed; nothing of either is touched below */
+	r->cq_tail++;
+	pthread_mutex_unlock(&r->cq_lock);
+	/* debug knob: a launch's completion waits here, posted, until the
+	 * test lets it go (a racing `io 0`, a copy behind it) */
+	while (!poller && (hold = atomic_load(&b->pol.ring_complete_hold)))
+		ring_futex_wait(&b->pol.ring_complete_hold, hold, 50, true);
 }

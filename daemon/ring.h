@@ -3,7 +3,10 @@
  * A lease's io region: one shared-memory file laid out as uapi/ring.h
  * says, owned by the lease's uid, mapped by the daemon and by the client,
  * and served by its own poller thread. Everything the client writes into
- * it is untrusted.
+ * it is untrusted: geometry and indices come from the daemon's private
+ * copies, every loop over client memory is bounded and checks for stop,
+ * and a SIGBUS on the mapping (the client truncated the file) is caught:
+ * the faulting range turns into anonymous pages and the ring BROKEN.
  */
 #ifndef GL_RING_H
 #define GL_RING_H
@@ -31,9 +34,15 @@ struct ring {
 	struct gl_cqe *cq;
 	char *data;			/* the data area */
 	uint64_t data_size;
+	uint32_t sq_entries;		/* private geometry: never read back */
+	uint32_t cq_entries;		/* from the shared header */
 	uint32_t sq_mask;
 	uint32_t cq_mask;
 	uint32_t sq_head;		/* poller only: next SQE to read */
+	struct ring *_Atomic guard_next;/* ring_guard list; guard_lock */
+	atomic_bool truncated;		/* set by the SIGBUS handler */
+	_Atomic uint32_t park;		/* private futex word: a broken ring's
+					 * poller sleeps on it */
 
 	pthread_mutex_t cq_lock;	/* serialises CQE producers */
 	uint32_t cq_tail;		/* cq_lock: next CQE to fill */
@@ -45,8 +54,9 @@ struct ring {
 	atomic_bool stop;
 	atomic_bool broken;
 	_Atomic uint64_t polls;		/* SQEs consumed, for stats */
-	atomic_uint launches;		/* launches of this ring not yet
-					 * completed; copies wait for them */
+	_Atomic uint32_t launches;	/* launches of this ring not yet
+					 * completed; copies wait for them
+					 * (a private futex word) */
 };
 
 /*
@@ -61,13 +71,21 @@ int ring_create(struct lease *l, const char *dir, uint64_t bytes,
  * for the lease's mem_lock). Idempotent. */
 void ring_stop(struct ring *r);
 
-/* ring_destroy - mark the header DEAD, unmap, unlink, free. After
- * ring_stop, with no launch of the ring in flight. */
+/* ring_destroy - mark the header DEAD, drop the flock that tells clients
+ * the daemon lives, unmap, unlink, free. After ring_stop and once every
+ * promised completion is posted (ring_drain), with no launch of the ring
+ * in flight. */
 void ring_destroy(struct ring *r);
+
+/* ring_drain - wait until every CQE promised by @r's stopped poller is
+ * posted; after it returns no thread touches the shared header. */
+void ring_drain(struct ring *r);
 
 /*
  * ring_complete - post one CQE into the slot reserved when its SQE was
- * consumed; wakes a client sleeping on the CQ. Any thread.
+ * consumed; wakes a client sleeping on the CQ. Any thread. Every write
+ * to the header is done before the CQE counts as posted (ring_drain), so
+ * @r may be gone when this returns.
  */
 void ring_complete(struct ring *r, uint64_t user_data, int status,
 		   uint64_t duration_ns);
@@ -77,5 +95,10 @@ void *ring_poll_main(void *arg);
 
 /* ring_futex_wake - FUTEX_WAKE on a word of the shared header. */
 void ring_futex_wake(uint32_t *word);
+
+/* ring_futex_wait - FUTEX_WAIT on @word while it holds @val, up to @ms
+ * (< 0: no limit); @private for daemon-only words. */
+void ring_futex_wait(_Atomic uint32_t *word, uint32_t val, int ms,
+		     bool private);
 
 #endif

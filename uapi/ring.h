@@ -42,6 +42,10 @@
 #define GL_RING_DEAD		(1u << 2)	/* the lease was dropped or
 						 * expired: nothing more will
 						 * complete */
+#define GL_RING_CQ_WAIT		(1u << 3)	/* the poller waits for CQ
+						 * room: after advancing
+						 * cq_head, bump and
+						 * FUTEX_WAKE sq_futex */
 
 /* Opcodes of a submission. */
 enum gl_ring_op {

@@ -4,15 +4,21 @@
  * against a live daemon: setup and open (a missing region, a bad header),
  * every entry type through the prep helpers with results equal to the
  * same work through vram, a full SQ submitted with one gl_ring_submit(),
- * wait with a timeout, a failing entry, and a ring whose lease is dropped
- * reported DEAD to a waiter that sleeps.
+ * wait with a timeout, a failing entry, a ring whose lease is dropped
+ * reported DEAD to a waiter that sleeps, and a daemon killed under a
+ * sleeping waiter reported as -ENOTCONN.
  * Linked with libgpulease.a (tools/tools.mk).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "selftests/harness.h"
@@ -197,6 +203,15 @@ static void *wait_main(void *arg)
 	return NULL;
 }
 
+static void *wait_forever_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct gl_cqe *cqe;
+
+	w->err = gl_ring_wait_cqe(w->r, &cqe, -1);
+	return NULL;
+}
+
 /* A waiter asleep on the CQ learns from the header that the lease went. */
 TEST_F(libring, dead_after_rmdir_wakes_the_waiter)
 {
@@ -216,6 +231,72 @@ TEST_F(libring, dead_after_rmdir_wakes_the_waiter)
 	gl_ring_prep_nop(gl_ring_get_sqe(self->r), 1);
 	EXPECT_EQ(gl_ring_submit(self->r), -EKEYEXPIRED);
 	EXPECT_EQ(gl_ring_open(self->g, "lr", &w.r), -ENOENT);
+}
+
+/* A copy of the daemon's /dev/fuse descriptor, as a supervisor that
+ * mounted it for the daemon would hold: -errno when there is none. */
+static int steal_fuse_fd(pid_t pid)
+{
+	char path[64], link[64];
+	struct dirent *e;
+	int pfd, fd = -ENOENT;
+	DIR *dir;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while (fd == -ENOENT && (e = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", (int)pid,
+			 e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, "/dev/fuse"))
+			continue;
+		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pfd < 0) {
+			fd = -errno;
+			break;
+		}
+		fd = (int)syscall(SYS_pidfd_getfd, pfd, atoi(e->d_name), 0);
+		if (fd < 0)
+			fd = -errno;
+		close(pfd);
+	}
+	closedir(dir);
+	return fd;
+}
+
+/*
+ * kill -9 of the daemon sets no flag, and while someone else holds the
+ * FUSE device (a supervisor) its file system does not answer ENOTCONN
+ * either, it just never answers. A waiter blocked without a limit still
+ * wakes up, with -ENOTCONN, and so does everything after it.
+ */
+TEST_F(libring, daemon_killed_under_a_waiter)
+{
+	struct waiter w = { .r = self->r, .err = 1 };
+	struct gl_cqe *cqe;
+	pthread_t t;
+	int fuse;
+
+	fuse = steal_fuse_fd(self->d.pid);
+	if (fuse < 0)
+		SKIP(return, "no copy of the daemon's /dev/fuse: %s",
+		     strerror(-fuse));
+	ASSERT_EQ(pthread_create(&t, NULL, wait_forever_main, &w), 0);
+	usleep(100 * 1000);	/* let it sleep (either way ok) */
+	ASSERT_EQ(kill(self->d.pid, SIGKILL), 0);
+	pthread_join(t, NULL);
+	EXPECT_EQ(w.err, -ENOTCONN);
+	EXPECT_EQ(gl_ring_peek_cqe(self->r, &cqe), -ENOTCONN);
+	gl_ring_prep_nop(gl_ring_get_sqe(self->r), 1);
+	EXPECT_EQ(gl_ring_submit(self->r), -ENOTCONN);
+	close(fuse);	/* the connection goes: the mount can go */
+	EXPECT_EQ(gl_daemon_stop(&self->d, 0), 128 + SIGKILL);
 }
 
 TEST_HARNESS_MAIN

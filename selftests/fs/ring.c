@@ -19,115 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "selftests/fs/tring.h"
 #include "selftests/harness.h"
 #include "selftests/lib/gltest.h"
 #include "uapi/launch.h"
 #include "uapi/ring.h"
 
 static const char *const args[] = { "--cpu-vram", "256M", NULL };
-
-struct tring {
-	void *map;
-	size_t size;
-	struct gl_ring_hdr *h;
-	struct gl_sqe *sq;
-	struct gl_cqe *cq;
-	char *data;
-};
-
-static int tring_open(const struct gl_daemon *d, const char *name,
-		      struct tring *r)
-{
-	struct stat st;
-	int fd = lease_open(d, name, "io", O_RDWR);
-
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st)) {
-		close(fd);
-		return -errno;
-	}
-	r->size = (size_t)st.st_size;
-	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		      0);
-	close(fd);
-	if (r->map == MAP_FAILED)
-		return -errno;
-	r->h = r->map;
-	if (r->h->magic != GL_RING_MAGIC || r->h->version != GL_RING_VERSION)
-		return -EINVAL;
-	r->sq = (struct gl_sqe *)((char *)r->map + r->h->sq_off);
-	r->cq = (struct gl_cqe *)((char *)r->map + r->h->cq_off);
-	r->data = (char *)r->map + r->h->data_off;
-	return 0;
-}
-
-static void tring_close(struct tring *r)
-{
-	if (r->map && r->map != MAP_FAILED)
-		munmap(r->map, r->size);
-	r->map = NULL;
-}
-
-/* Queue one SQE; -EBUSY when the SQ is full. Wakes a sleeping poller. */
-static int tring_push(struct tring *r, const struct gl_sqe *sqe)
-{
-	struct gl_ring_hdr *h = r->h;
-	uint32_t tail = h->sq_tail;
-
-	if (tail - __atomic_load_n(&h->sq_head, __ATOMIC_ACQUIRE) ==
-	    h->sq_entries)
-		return -EBUSY;
-	r->sq[tail & (h->sq_entries - 1)] = *sqe;
-	__atomic_store_n(&h->sq_tail, tail + 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
-	    GL_RING_NEED_WAKEUP) {
-		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
-		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
-	}
-	return 0;
-}
-
-/* Take one CQE, sleeping on cq_futex up to @ms: 0 or -ETIMEDOUT. */
-static int tring_pop(struct tring *r, struct gl_cqe *out, int ms)
-{
-	struct gl_ring_hdr *h = r->h;
-	long long end = gl_now_ms() + ms;
-
-	for (;;) {
-		uint32_t v = __atomic_load_n(&h->cq_futex, __ATOMIC_SEQ_CST);
-		uint32_t head = h->cq_head;
-		struct timespec ts = { 0, 10 * 1000000 };
-
-		if (head != __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE)) {
-			*out = r->cq[head & (h->cq_entries - 1)];
-			__atomic_store_n(&h->cq_head, head + 1,
-					 __ATOMIC_RELEASE);
-			return 0;
-		}
-		if (gl_now_ms() > end ||
-		    (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
-		     (GL_RING_DEAD | GL_RING_BROKEN)))
-			return -ETIMEDOUT;
-		__atomic_add_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
-		syscall(SYS_futex, &h->cq_futex, FUTEX_WAIT, v, &ts, NULL, 0);
-		__atomic_sub_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
-	}
-}
-
-static struct gl_sqe sqe_of(uint8_t op, uint64_t off, uint64_t addr,
-			    uint32_t len, uint64_t ud)
-{
-	struct gl_sqe s;
-
-	memset(&s, 0, sizeof(s));
-	s.opcode = op;
-	s.off = off;
-	s.addr = addr;
-	s.len = len;
-	s.user_data = ud;
-	return s;
-}
 
 FIXTURE(ring) {
 	struct gl_daemon d;
@@ -237,14 +135,40 @@ TEST_F(ring, every_entry_type_round_trips)
 	EXPECT_EQ(got[255], 510.0f);
 }
 
-/* One batch: copy in, launch, copy out. The copy out waits for the
- * launch before it, so it reads the kernel's result. */
+struct copy_waits {
+	const struct gl_daemon *d;
+	struct tring *r;
+	long long waits;	/* the counter before the batch */
+	struct gl_cqe c;	/* a completion taken meanwhile */
+	int got;
+};
+
+/* The copy out is waiting for the launch, or (a bug) it completed. */
+static int copy_waits_or_completes(void *arg)
+{
+	struct copy_waits *w = arg;
+	long long v;
+
+	if (!w->got && !tring_pop(w->r, &w->c, 0))
+		w->got = 1;
+	if (w->got && w->c.user_data == 4)
+		return 1;
+	return !gl_read_key(w->d, "metrics", "gpulease_ring_copy_waits_total",
+			    &v) && v > w->waits;
+}
+
+/* One batch: copy in, launch, launch, copy out. The copy out waits for
+ * the launches before it, so it reads the kernel's result. Timing plays
+ * no part: the first launch's completion is held (ring_complete_hold),
+ * so the fill behind it on the lease's queue cannot run until the test
+ * sees the copy out waiting for it, or sees it completed too early. */
 TEST_F(ring, batch_runs_in_order)
 {
 	struct tring *r = &self->r;
 	struct gl_launch_desc *b = (void *)(r->data + 65536);
+	struct gl_launch_desc *nop = (void *)(r->data + 65536 + 4096);
 	float *x = (float *)r->data, *out = (float *)(r->data + 8192);
-	struct gl_cqe c;
+	struct copy_waits w = { .d = &self->d, .r = r };
 	int i;
 
 	for (i = 0; i < 1024; i++)
@@ -265,23 +189,49 @@ TEST_F(ring, batch_runs_in_order)
 	b->args[2].type = GL_ARG_BUF;
 	b->args[2].value = 0;
 	b->args[2].len = 4096;
+	memset(nop, 0, sizeof(*nop));
+	nop->magic = GL_LAUNCH_MAGIC;
+	nop->version = GL_LAUNCH_VERSION;
+	strcpy(nop->kernel, "noop");
+	nop->grid[0] = nop->grid[1] = nop->grid[2] = 1;
+	nop->block[0] = nop->block[1] = nop->block[2] = 1;
 	struct gl_sqe in = sqe_of(GL_OP_COPY_IN, 0, 0, 4096, 1);
+	struct gl_sqe hold = sqe_of(GL_OP_LAUNCH, 0, 65536 + 4096,
+				    GL_LAUNCH_DESC_SIZE(0), 2);
 	struct gl_sqe la = sqe_of(GL_OP_LAUNCH, 0, 65536,
-				  GL_LAUNCH_DESC_SIZE(3), 2);
-	struct gl_sqe co = sqe_of(GL_OP_COPY_OUT, 0, 8192, 4096, 3);
+				  GL_LAUNCH_DESC_SIZE(3), 3);
+	struct gl_sqe co = sqe_of(GL_OP_COPY_OUT, 0, 8192, 4096, 4);
 	uint32_t tail = r->h->sq_tail, mask = r->h->sq_entries - 1;
 
-	/* publish the three at once: one tail store, one wake-up */
+	ASSERT_EQ(gl_read_key(&self->d, "metrics",
+			      "gpulease_ring_copy_waits_total", &w.waits), 0);
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "ring_complete_hold 1\n"), 0);
+	/* publish the four at once: one tail store, one wake-up */
 	r->sq[tail & mask] = in;
-	r->sq[(tail + 1) & mask] = la;
-	r->sq[(tail + 2) & mask] = co;
-	__atomic_store_n(&r->h->sq_tail, tail + 3, __ATOMIC_SEQ_CST);
+	r->sq[(tail + 1) & mask] = hold;
+	r->sq[(tail + 2) & mask] = la;
+	r->sq[(tail + 3) & mask] = co;
+	__atomic_store_n(&r->h->sq_tail, tail + 4, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&r->h->sq_futex, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_futex, &r->h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(tring_pop(r, &c, 5000), 0);
-		EXPECT_EQ(c.status, 0) TH_LOG("entry %llu",
-					      (unsigned long long)c.user_data);
+	for (;;) {
+		w.got = 0;
+		i = gl_wait_until(copy_waits_or_completes, &w, 10000);
+		if (i || !w.got || w.c.user_data == 4)
+			break;		/* !w.got: the copy waits, all is well */
+		EXPECT_EQ(w.c.status, 0) TH_LOG("entry %llu",
+					(unsigned long long)w.c.user_data);
+	}
+	/* let go before any assertion: a held launch holds up exit too */
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "ring_complete_hold 0\n"), 0);
+	ASSERT_EQ(i, 0);
+	ASSERT_FALSE(w.got) TH_LOG("the copy out did not wait for the fill");
+	for (;;) {
+		ASSERT_EQ(tring_pop(r, &w.c, 5000), 0);
+		EXPECT_EQ(w.c.status, 0) TH_LOG("entry %llu",
+					(unsigned long long)w.c.user_data);
+		if (w.c.user_data == 4)
+			break;
 	}
 	EXPECT_EQ(out[0], 7.0f);
 	EXPECT_EQ(out[1023], 7.0f);
@@ -477,7 +427,7 @@ TEST_F(ring, client_killed_mid_submission)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		struct tring mine;
+		struct tring mine = { 0 };
 		uint64_t k = 0;
 
 		if (tring_open(&self->d, "r", &mine))
@@ -573,27 +523,6 @@ TEST(crashed_daemon_leftovers_swept)
 	EXPECT_EQ(access(path, F_OK), -1);
 	EXPECT_EQ(access(dir, F_OK), -1) TH_LOG("%s still there", dir);
 	EXPECT_EQ(gl_daemon_stop(&d2, 0), 0);
-}
-
-/* utime + stime of @pid in clock ticks, or -1 */
-static long long cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (!p || !(p = strrchr(buf, ')')))
-		return -1;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
-			  "%llu", &ut, &st) != 2)
-		return -1;
-	return (long long)(ut + st);
 }
 
 /* After its idle period a poller sleeps: an idle ring costs no CPU. */

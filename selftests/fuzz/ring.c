@@ -5,6 +5,13 @@
  * in this process (no FUSE), and the daemon must answer each entry with a
  * completion of a known errno or mark the ring BROKEN, never crash, hang
  * or write a completion into a slot the client still owns.
+ *
+ * Input: in[0] holds the entry count (low 3 bits) and what else the
+ * hostile client does (FZ_*); in[1] picks a header field, an index skew
+ * or a truncation size; then the entries, then data-area bytes. Header
+ * geometry rewritten by the client must change nothing (the daemon keeps
+ * its own); a bad index or a truncated file may break the ring, after
+ * which the client asks for a new region with `io SIZE`.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -61,6 +68,29 @@ static struct fuzz_state *fuzz_state(void)
 	return &fz;
 }
 
+#define FZ_GEOMETRY	0x08	/* rewrite one header field */
+#define FZ_INDEX	0x10	/* skew cq_head, scribble sq_head */
+#define FZ_TRUNCATE	0x20	/* ftruncate the io file under the daemon */
+
+/* One field of the header the daemon wrote: the client may scribble
+ * over any of them. */
+static void fuzz_geometry(struct gl_ring_hdr *h, uint8_t which, uint32_t v)
+{
+	switch (which % 11) {
+	case 0: h->sq_entries = v; break;
+	case 1: h->cq_entries = v; break;
+	case 2: h->sqe_size = v; break;
+	case 3: h->cqe_size = v; break;
+	case 4: h->sq_off = v; break;
+	case 5: h->cq_off = (uint64_t)v << 20; break;
+	case 6: h->data_off = v; break;
+	case 7: h->data_size = (uint64_t)v << 32 | v; break;
+	case 8: h->size = v; break;
+	case 9: h->magic = v; break;
+	default: h->sq_entries = h->cq_entries = 0xffffffffu; break;
+	}
+}
+
 static bool known_status(int st)
 {
 	return st == 0 || st == -EINVAL || st == -EFAULT || st == -EFBIG ||
@@ -72,8 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	struct fuzz_state *s = fuzz_state();
 	struct ring *r = s->l->ring;
 	struct gl_ring_hdr *h = r->hdr;
-	uint32_t n, i, tail, want;
+	uint32_t n, i, tail, want, v;
 	struct timespec pause = { 0, 20000 };
+	bool may_break;
 	int spins;
 
 	if (size < 2)
@@ -81,6 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	n = in[0] % 8 + 1;
 	if (size < 2 + (size_t)n * sizeof(struct gl_sqe))
 		return 0;
+	may_break = in[1] == 0xff || (in[0] & (FZ_INDEX | FZ_TRUNCATE));
+	memcpy(&v, in + 2, sizeof(v));
+	if (in[0] & FZ_GEOMETRY)
+		fuzz_geometry(h, in[1], v);
+	if (in[0] & FZ_TRUNCATE)	/* keeps in[1] % 16 pages of 16 */
+		if (ftruncate(r->fd, (off_t)(in[1] % 16) * 4096))
+			abort();
+	if (in[0] & FZ_INDEX) {
+		/* the daemon's words are never read back: scribble */
+		h->sq_head = v;
+		__atomic_fetch_add(&h->cq_head, in[1] % 4, __ATOMIC_SEQ_CST);
+	}
 	tail = h->sq_tail;
 	for (i = 0; i < n; i++)
 		memcpy(&r->sq[(tail + i) & r->sq_mask],
@@ -107,8 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	}
 	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & GL_RING_BROKEN) {
 		/* a broken ring is replaced, as a client would do */
-		if (in[1] != 0xff || lease_set_io(s->l, 0) ||
-		    lease_set_io(s->l, 64 << 10))
+		if (!may_break || lease_set_io(s->l, 64 << 10))
 			abort();
 		return 0;
 	}
@@ -121,5 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 			abort();
 		h->cq_head++;
 	}
+	/* a truncated file that the daemon happened not to touch */
+	if ((in[0] & FZ_TRUNCATE) && lease_set_io(s->l, 64 << 10))
+		abort();
 	return 0;
 }

@@ -5,6 +5,13 @@
  * them in batches, and take completions, spinning briefly and then
  * sleeping on the CQ futex. liburing is the model.
  *
+ * Daemon death: a dead daemon sets no flag. It holds an OFD write lock on
+ * the first byte of the io file while the region lives (independent of
+ * flock(2), which `gpulease run` uses between clients), so a sleeping
+ * waiter asks F_OFD_GETLK at each wake-up (about once a second): no lock
+ * means the daemon is gone and the ring answers -ENOTCONN from then on.
+ * The client can fool only itself; the daemon never looks at the lock.
+ *
  * Invariant: this process writes only the client's words of the header
  * (sq_tail, cq_head, cq_waiters, the futex counters it bumps) and SQ
  * slots between the published sq_tail and the daemon's sq_head plus
@@ -17,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +53,8 @@ struct gl_ring {
 	uint32_t sqe_tail;	/* next SQE handed out, not yet published */
 	uint32_t sqe_pub;	/* sq_tail as last published */
 	int dir;		/* O_PATH fd of leases/<name>: daemon alive? */
+	int fd;			/* the io file: its OFD lock says the same */
+	bool gone;		/* the daemon died: -ENOTCONN for good */
 };
 
 static inline void ring_relax(void)
@@ -67,6 +77,17 @@ static int64_t ring_now_ns(void)
 static int is_pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
+}
+
+/* Whether the daemon still holds its lock on the io file: 1, 0 or -errno. */
+static int ring_daemon_alive(struct gl_ring *ring)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+			    .l_len = 1 };
+
+	if (fcntl(ring->fd, F_OFD_GETLK, &fl))
+		return -errno;
+	return fl.l_type != F_UNLCK;
 }
 
 /* The header's geometry against the file's @size: 0 or -EINVAL. */
@@ -138,6 +159,7 @@ GL_EXPORT int gl_ring_open(struct gl *g, const char *name,
 	if (!r)
 		return -ENOMEM;
 	r->dir = -1;
+	r->fd = -1;
 	r->map = MAP_FAILED;
 	err = __gl_lease_path(path, sizeof(path), name, NULL);
 	if (err)
@@ -152,22 +174,20 @@ GL_EXPORT int gl_ring_open(struct gl *g, const char *name,
 		err = fd;
 		goto fail;
 	}
+	r->fd = fd;
 	if (fstat(fd, &st)) {
 		err = -errno;
-		close(fd);
 		goto fail;
 	}
 	if (st.st_size < (off_t)sizeof(struct gl_ring_hdr) ||
 	    (uint64_t)st.st_size > GL_RING_SIZE_MAX) {
 		err = -EINVAL;
-		close(fd);
 		goto fail;
 	}
 	r->size = (size_t)st.st_size;
 	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		      0);
 	err = r->map == MAP_FAILED ? -errno : 0;
-	close(fd);
 	if (err)
 		goto fail;
 	r->hdr = r->map;
@@ -204,6 +224,8 @@ GL_EXPORT void gl_ring_close(struct gl_ring *ring)
 		munmap(ring->map, ring->size);
 	if (ring->dir >= 0)
 		close(ring->dir);
+	if (ring->fd >= 0)
+		close(ring->fd);
 	free(ring);
 }
 
@@ -245,7 +267,8 @@ GL_EXPORT struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring)
  * the header says it sleeps (GL_RING_NEED_WAKEUP): while it polls, no
  * system call. Returns the number of entries published (0 when none were
  * prepared), or -EKEYEXPIRED when the ring is dead (the lease was dropped
- * or expired) or -EPROTO when it is broken; then nothing is published.
+ * or expired), -EPROTO when it is broken, -ENOTCONN when a wait found the
+ * daemon gone; then nothing is published.
  */
 GL_EXPORT int gl_ring_submit(struct gl_ring *ring)
 {
@@ -253,6 +276,8 @@ GL_EXPORT int gl_ring_submit(struct gl_ring *ring)
 	uint32_t n = ring->sqe_tail - ring->sqe_pub;
 	uint32_t flags;
 
+	if (ring->gone)
+		return -ENOTCONN;
 	flags = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
 	if (flags & GL_RING_DEAD)
 		return -EKEYEXPIRED;
@@ -344,7 +369,7 @@ static int ring_empty_reason(struct gl_ring *ring, struct gl_cqe **cqe)
 	uint32_t flags = __atomic_load_n(&ring->hdr->flags, __ATOMIC_ACQUIRE);
 
 	if (!(flags & (GL_RING_DEAD | GL_RING_BROKEN)))
-		return -EAGAIN;
+		return ring->gone ? -ENOTCONN : -EAGAIN;
 	/* a completion stored just before the flag still counts */
 	*cqe = ring_cqe(ring);
 	if (*cqe)
@@ -358,7 +383,7 @@ static int ring_empty_reason(struct gl_ring *ring, struct gl_cqe **cqe)
  * -EAGAIN when there is none yet, -EKEYEXPIRED when there is none and the
  * ring is dead (the lease was dropped or expired: none will come),
  * -EPROTO when it is broken (the daemon stopped serving it, see the
- * lease's last_error).
+ * lease's last_error), -ENOTCONN when a wait found the daemon gone.
  */
 GL_EXPORT int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe)
 {
@@ -395,7 +420,9 @@ static void ring_sleep(struct gl_ring *ring, int64_t ms)
  * that sleep. Returns 0 with *@cqe set as gl_ring_peek_cqe(), or
  * -ETIMEDOUT, -EKEYEXPIRED (dead ring: the lease was dropped or expired,
  * and no completion is left), -EPROTO (broken ring), -ENOTCONN (the
- * daemon is gone: checked about once a second while sleeping).
+ * daemon is gone: checked about once a second while sleeping, by the
+ * daemon's lock on the io file; completions it posted before it died
+ * are still returned first).
  */
 GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 			       int timeout_ms)
@@ -426,9 +453,20 @@ GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 		err = gl_ring_peek_cqe(ring, cqe);
 		if (err != -EAGAIN)
 			return err;
-		/* a daemon that died sets no flag: ask its file system */
-		if (fstat(ring->dir, &st) && errno == ENOTCONN)
+		/* a daemon that died sets no flag: ask its lock, and its
+		 * file system */
+		if (!ring_daemon_alive(ring)) {
+			/* a drop sets DEAD before it lets the lock go */
+			err = gl_ring_peek_cqe(ring, cqe);
+			if (err != -EAGAIN)
+				return err;
+			ring->gone = true;
 			return -ENOTCONN;
+		}
+		if (fstat(ring->dir, &st) && errno == ENOTCONN) {
+			ring->gone = true;
+			return -ENOTCONN;
+		}
 	}
 }
 
@@ -436,12 +474,21 @@ GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
  * gl_ring_cqe_seen - hand the completion gl_ring_peek_cqe() or
  * gl_ring_wait_cqe() returned back to the daemon (one release store of
  * cq_head); its slot may be reused at once. Completions are seen in
- * order. No return value.
+ * order. When the daemon's poller waits for CQ room (GL_RING_CQ_WAIT),
+ * it is woken. No return value.
  */
 GL_EXPORT void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe)
 {
-	uint32_t head = __atomic_load_n(&ring->hdr->cq_head, __ATOMIC_RELAXED);
+	struct gl_ring_hdr *h = ring->hdr;
+	uint32_t head = __atomic_load_n(&h->cq_head, __ATOMIC_RELAXED);
 
 	(void)cqe;
-	__atomic_store_n(&ring->hdr->cq_head, head + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->cq_head, head + 1, __ATOMIC_RELEASE);
+	/* the store before the flag's load: pairs with the poller setting
+	 * CQ_WAIT and then re-reading cq_head */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & GL_RING_CQ_WAIT) {
+		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
 }
