@@ -18,7 +18,8 @@ void policy_show(struct broker *b, struct strbuf *sb)
 	strbuf_printf(sb,
 		      "default_vram %llu\ndefault_ttl %u\nmax_ttl %u\n"
 		      "launch_timeout_ms %u\nring_idle_us %u\n"
-		      "ring_complete_hold %u\nclock_offset %lld\nnotify_delay_ms %u\n",
+		      "ring_complete_hold %u\nclock_offset %lld\n"
+		      "notify_delay_ms %u\n",
 		      (unsigned long long)atomic_load(&b->pol.default_vram),
 		      atomic_load(&b->pol.default_ttl),
 		      atomic_load(&b->pol.max_ttl),
