@@ -61,11 +61,13 @@ FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 	$(O)/tools/bench/metrics $(O)/tools/bench/ring
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
+# run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
+SELFTEST_HELPERS := $(O)/selftests/lib/subreap
 
 .DELETE_ON_ERROR:
 .PHONY: all check run bench deps clean tests
 
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(SELFTEST_HELPERS)
 
 $(O)/%.o: $(SRC)/%.c
 	@mkdir -p $(dir $@)
@@ -100,6 +102,11 @@ $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
+		$(call obj,$(selftests-lib-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(SELFTEST_HELPERS): $(O)/selftests/lib/%: $(O)/selftests/lib/%.o \
 		$(call obj,$(selftests-lib-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
