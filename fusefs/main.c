@@ -317,8 +317,7 @@ out_args:
 	return err;
 }
 
-/* Undo fs_mount; the parent of a background start leaves the mount to
- * its child (@unmount false). */
+/* Undo fs_mount; @unmount false when fs_serve has unmounted already. */
 static void fs_unmount(struct fs *fs, bool unmount)
 {
 	if (unmount)
@@ -466,10 +465,15 @@ int main(int argc, char **argv)
 		goto out_broker;
 	if (!o.foreground) {
 		err = daemonize(fs, &o);
-		if (err >= 0) {		/* the parent, done */
-			status = err;
-			fs_unmount(fs, false);
-			goto out_broker;
+		if (err >= 0) {
+			/*
+			 * The parent, done. The mount is the child's, and
+			 * libfuse cannot drop a session without unmounting
+			 * (or leaking): leave as the child would be left.
+			 */
+			fflush(stdout);
+			fflush(stderr);
+			_exit(err);
 		}
 		if (err != -1) {
 			fprintf(stderr, "gpuleased: cannot fork: %s\n",
