@@ -453,11 +453,16 @@ int main(int argc, char **argv)
 	 * never run in a process that forks afterwards).
 	 */
 	err = broker_setup(&fs->broker, &o.cfg);
+	if (err) {
+		fprintf(stderr, "gpuleased: cannot set the policy: %s\n",
+			strerror(-err));
+		goto out_fs;
+	}
 	for (i = 0; i < o.nr_quotas && !err; i++)
 		err = account_set_quota(&fs->broker.acct, o.quotas[i].uid,
 					o.quotas[i].bytes);
 	if (err) {
-		fprintf(stderr, "gpuleased: cannot set the policy: %s\n",
+		fprintf(stderr, "gpuleased: cannot set the quotas: %s\n",
 			strerror(-err));
 		goto out_broker;
 	}
@@ -485,23 +490,22 @@ int main(int argc, char **argv)
 	err = broker_start(&fs->broker, &o.cfg);
 	if (err) {
 		start_fail(&o, "cannot start the broker", err);
-		goto out_log;
+		fs_unmount(fs, true);
+	} else {
+		broker_set_events(&fs->broker, &fs_broker_events, fs);
+		if (!fs_serve(fs, &o))
+			status = 0;
+		fs_unmount(fs, false);	/* fs_serve unmounted */
 	}
-	broker_set_events(&fs->broker, &fs_broker_events, fs);
-	if (!fs_serve(fs, &o))
-		status = 0;
-	fs_unmount(fs, false);	/* fs_serve unmounted */
-	goto out_log_broker;
+	broker_destroy(&fs->broker);
+	gl_log_close();		/* after the broker's last lines */
+	goto out_fs;
 
-out_log:
-	fs_unmount(fs, true);
-out_log_broker:
-	gl_log_close();
-	goto out_broker;
 out_unmount:
 	fs_unmount(fs, true);
 out_broker:
 	broker_destroy(&fs->broker);
+out_fs:
 	pthread_mutex_destroy(&fs->handles_lock);
 	free(fs);
 	return status;
