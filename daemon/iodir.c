@@ -6,10 +6,14 @@
  * before the mode is set until it exits, so a live daemon's files are
  * never touched, whatever pid namespace it runs in. Everything is done
  * relative to directory fds, and nothing below the parent is followed.
+ * Daemons from before the lock named theirs gpulease.<pid> and took no
+ * lock: such a name is swept only when that pid does not exist either.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,22 @@ void iodir_remove(const char *dir, int fd)
 	close(fd);	/* drops the lock */
 }
 
+/*
+ * Is @name the gpulease.<pid> of a daemon from before the lock whose pid
+ * still runs? Only ever spares a directory, never condemns one.
+ */
+static bool iodir_legacy_alive(const char *name)
+{
+	const char *p = name + strlen(IODIR_PREFIX);
+	char *end;
+	long v;
+
+	v = strtol(p, &end, 10);
+	if (*end || end == p || v <= 0 || v > 0x7fffffff)
+		return false;
+	return kill((pid_t)v, 0) == 0 || errno != ESRCH;
+}
+
 /* Remove @parent/@name (open as @pfd) if it is a dead daemon's. */
 static void iodir_sweep_one(int pfd, const char *parent, const char *name)
 {
@@ -63,7 +83,7 @@ static void iodir_sweep_one(int pfd, const char *parent, const char *name)
 	/* the mode is checked under the lock: see the invariant */
 	if (flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &st) ||
 	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 07777) != IODIR_MODE) {
+	    (st.st_mode & 07777) != IODIR_MODE || iodir_legacy_alive(name)) {
 		close(fd);
 		return;		/* alive, being made, or not a daemon's */
 	}

@@ -97,10 +97,12 @@ static int plant(const char *name, uid_t uid, mode_t mode)
 
 /*
  * A dead daemon's directory (root, 0711, unlocked) goes; one of another
- * owner, of another mode, or locked by a live process stays.
+ * owner, of another mode, locked by a live process, or named
+ * gpulease.<pid> (before the lock) for a pid that runs stays.
  */
 TEST_F(sweep, only_dead_daemons_dirs)
 {
+	char legacy[64], path[128];
 	int held;
 
 	ASSERT_EQ(plant("gpulease.2147483001", 0, 0711), 0);
@@ -110,11 +112,15 @@ TEST_F(sweep, only_dead_daemons_dirs)
 	held = open("/dev/shm/gpulease.2147483004", O_RDONLY | O_DIRECTORY);
 	ASSERT_GE(held, 0);
 	ASSERT_EQ(flock(held, LOCK_EX), 0);
+	snprintf(legacy, sizeof(legacy), "gpulease.%d", (int)getpid());
+	ASSERT_EQ(plant(legacy, 0, 0711), 0);
 	ASSERT_EQ(gl_daemon_start_bg(&self->d, NULL), 0);
 	EXPECT_FALSE(exists("/dev/shm/gpulease.2147483001"));
 	EXPECT_TRUE(exists("/dev/shm/gpulease.2147483002/m1.1"));
 	EXPECT_TRUE(exists("/dev/shm/gpulease.2147483003/m1.1"));
 	EXPECT_TRUE(exists("/dev/shm/gpulease.2147483004/m1.1"));
+	snprintf(path, sizeof(path), "/dev/shm/%s/m1.1", legacy);
+	EXPECT_TRUE(exists(path)) TH_LOG("a live pid's %s went", legacy);
 	close(held);
 }
 
