@@ -5,6 +5,8 @@
 # guide, and all three say what the default (background) mode does: the
 # command returns once the tree serves, and the log goes to syslog.
 
+# Helpers run through gl_check:
+# shellcheck disable=SC2317
 # shellcheck source=selftests/sh/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -34,10 +36,13 @@ in_guide() {
 
 # $1: what; then a pattern each for --help, the man page, the guide
 says() {
-	printf '%s\n' "$HELP" | tr '\n' ' ' | grep -qiE -- "$2" &&
+	if printf '%s\n' "$HELP" | tr '\n' ' ' | grep -qiE -- "$2" &&
 		tr '\n' ' ' <"$MAN" | grep -qiE -- "$3" &&
-		tr '\n' ' ' <"$GUIDE" | grep -qiE -- "$4" ||
-		{ echo "not said everywhere: $1"; return 1; }
+		tr '\n' ' ' <"$GUIDE" | grep -qiE -- "$4"; then
+		return 0
+	fi
+	echo "not said everywhere: $1"
+	return 1
 }
 
 gl_check "every --help option is in gpuleased(8)" in_man
