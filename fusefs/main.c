@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpuleased: parse the command line, set up the broker, mount the tree and
- * serve it until SIGINT/SIGTERM or an unmount, then tear down in reverse.
+ * gpuleased: parse the command line, set the policy, mount the tree, fork
+ * to the background (unless -f), and only then start the broker (devices,
+ * io directory, threads) and serve until SIGINT/SIGTERM or an unmount,
+ * then tear down in reverse. Invariant: no thread runs and no device is
+ * open before the fork; the command's exit status is the daemon's.
  */
 #include <errno.h>
 #include <fcntl.h>
