@@ -64,6 +64,8 @@ PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 	$(O)/tools/bench/expiry $(O)/tools/bench/lookup \
 	$(O)/tools/bench/metrics $(O)/tools/bench/ring
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
+# run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
+SELFTEST_HELPERS := $(O)/selftests/lib/subreap
 
 .DELETE_ON_ERROR:
 .PHONY: all check run bench deps clean tests install uninstall
@@ -80,7 +82,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MAN_PAGES := $(notdir $(wildcard $(SRC)/Documentation/man/*.[138]))
 
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(SELFTEST_HELPERS)
 
 $(O)/%.o: $(SRC)/%.c
 	@mkdir -p $(dir $@)
@@ -128,6 +130,11 @@ $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
+		$(call obj,$(selftests-lib-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(SELFTEST_HELPERS): $(O)/selftests/lib/%: $(O)/selftests/lib/%.o \
 		$(call obj,$(selftests-lib-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)

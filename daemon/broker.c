@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Broker setup and teardown, and the few helpers every part shares.
- * Invariant: between broker_init and broker_destroy, b->leases, b->devs
- * and the reaper exist; broker_destroy leaves no lease and no memory.
+ * Start-up comes in two steps: broker_setup (policy and accounting only:
+ * no thread, no device, no file, so it may run before a fork) and
+ * broker_start (devices, io directory, threads: after any fork).
+ * Invariant: while b->started, b->leases, b->devs and the reaper exist;
+ * broker_destroy leaves no lease and no memory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,11 +19,12 @@
 #include "daemon/lease.h"
 #include "daemon/log.h"
 
-int broker_init(struct broker *b, const struct broker_config *cfg)
+int broker_setup(struct broker *b, const struct broker_config *cfg)
 {
 	int err;
 
 	memset(b, 0, sizeof(*b));
+	b->io_dir_fd = -1;
 	if (cfg->max_ttl < GL_TTL_MIN || cfg->max_ttl > GL_TTL_LIMIT ||
 	    cfg->default_ttl < GL_TTL_MIN || cfg->default_ttl > cfg->max_ttl)
 		return -EINVAL;
@@ -30,29 +34,51 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	atomic_init(&b->pol.launch_timeout_ms,
 		    cfg->launch_timeout_ms ? cfg->launch_timeout_ms : 10000);
 	atomic_init(&b->pol.ring_idle_us, 1000);
-	/* private to this daemon: several may run on one machine */
-	err = iodir_create(cfg->io_parent ? cfg->io_parent : "/dev/shm",
-			   b->io_dir, sizeof(b->io_dir));
-	if (err)
-		return err;
 	atomic_init(&b->next_id, 1);
 	CDS_INIT_LIST_HEAD(&b->all_leases);
 	err = -pthread_mutex_init(&b->all_lock, NULL);
 	if (err)
-		goto err_io;
+		return err;
 	err = -pthread_mutex_init(&b->pol.lock, NULL);
 	if (err)
 		goto err_all;
-	err = dev_set_probe(&b->devs, cfg->cpu_vram, cfg->cpu_only);
-	if (err)
-		goto err_pol;
 	err = account_init(&b->acct);
 	if (err)
-		goto err_devs;
+		goto err_pol;
+	return 0;
+
+err_pol:
+	pthread_mutex_destroy(&b->pol.lock);
+err_all:
+	pthread_mutex_destroy(&b->all_lock);
+	return err;
+}
+
+/* Undo broker_setup. */
+static void broker_unsetup(struct broker *b)
+{
+	account_destroy(&b->acct);
+	pthread_mutex_destroy(&b->pol.lock);
+	pthread_mutex_destroy(&b->all_lock);
+}
+
+int broker_start(struct broker *b, const struct broker_config *cfg)
+{
+	int err;
+
+	/* private to this daemon: several may run on one machine */
+	err = iodir_create(cfg->io_parent ? cfg->io_parent : "/dev/shm",
+			   b->io_dir, sizeof(b->io_dir));
+	if (err < 0)
+		return err;
+	b->io_dir_fd = err;
+	err = dev_set_probe(&b->devs, cfg->cpu_vram, cfg->cpu_only);
+	if (err)
+		goto err_io;
 	b->leases = lease_table_new();
 	if (!b->leases) {
 		err = -ENOMEM;
-		goto err_acct;
+		goto err_devs;
 	}
 	err = reaper_init(&b->reaper, b);
 	if (err)
@@ -66,6 +92,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	err = reaper_start(&b->reaper);
 	if (err)
 		goto err_launcher;
+	b->started = true;
 	return 0;
 
 err_launcher:
@@ -76,16 +103,24 @@ err_reaper:
 	reaper_destroy(&b->reaper);
 err_table:
 	cds_lfht_destroy(b->leases, NULL);
-err_acct:
-	account_destroy(&b->acct);
+	b->leases = NULL;
 err_devs:
 	dev_set_teardown(&b->devs);
-err_pol:
-	pthread_mutex_destroy(&b->pol.lock);
-err_all:
-	pthread_mutex_destroy(&b->all_lock);
 err_io:
-	iodir_remove(b->io_dir);
+	iodir_remove(b->io_dir, b->io_dir_fd);
+	b->io_dir_fd = -1;
+	return err;
+}
+
+int broker_init(struct broker *b, const struct broker_config *cfg)
+{
+	int err = broker_setup(b, cfg);
+
+	if (err)
+		return err;
+	err = broker_start(b, cfg);
+	if (err)
+		broker_unsetup(b);
 	return err;
 }
 
@@ -110,6 +145,8 @@ void broker_quiesce(struct broker *b)
 {
 	struct lease *l;
 
+	if (!b->started)
+		return;
 	reaper_stop(&b->reaper);
 	/* launch_close() sleeps: outside the read-side section lease_find()
 	 * takes; a closed queue no longer matches, so this ends */
@@ -124,6 +161,10 @@ void broker_destroy(struct broker *b)
 {
 	struct lease *l;
 
+	if (!b->started) {
+		broker_unsetup(b);
+		return;
+	}
 	broker_quiesce(b);
 	/* a dropped lease is out of the table */
 	while ((l = lease_find(b, broker_any, NULL))) {
@@ -136,11 +177,11 @@ void broker_destroy(struct broker *b)
 	lease_free_all(b);
 	cds_lfht_destroy(b->leases, NULL);
 	b->leases = NULL;
-	account_destroy(&b->acct);
 	dev_set_teardown(&b->devs);
-	pthread_mutex_destroy(&b->pol.lock);
-	pthread_mutex_destroy(&b->all_lock);
-	iodir_remove(b->io_dir);
+	iodir_remove(b->io_dir, b->io_dir_fd);
+	b->io_dir_fd = -1;
+	b->started = false;
+	broker_unsetup(b);
 }
 
 void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)

@@ -80,15 +80,31 @@ struct broker {
 	struct launcher launcher;
 	struct metrics metrics;		/* atomics; never reset */
 	char io_dir[128];		/* this daemon's io files, 0711 */
+	int io_dir_fd;			/* io_dir, flock()ed; -1: none */
+	bool started;			/* broker_start succeeded */
 	_Atomic uint64_t next_id;	/* lease ids, never reused */
 	const struct broker_events *ev;	/* may be NULL */
 	void *ev_ctx;
 };
 
 /*
- * broker_init - probe devices, set policy, start the reaper. Returns 0,
- * -EINVAL for an inconsistent @cfg, -ENOMEM, -ENODEV.
+ * broker_setup - check @cfg and set the policy and accounting (quotas may
+ * be set after it). Starts no thread, opens no device or file: safe
+ * before a fork. Returns 0, -EINVAL for an inconsistent @cfg, -ENOMEM.
+ * broker_destroy undoes it.
  */
+int broker_setup(struct broker *b, const struct broker_config *cfg);
+
+/*
+ * broker_start - after broker_setup, in the process that will serve:
+ * sweep and make the io directory, probe the devices (cuInit), start the
+ * executors and the reaper. Returns 0, -ENODEV, -ENOMEM or the errno of
+ * the io directory; on failure the broker is as broker_setup left it.
+ */
+int broker_start(struct broker *b, const struct broker_config *cfg);
+
+/* broker_init - broker_setup then broker_start, for a process that never
+ * forks; undone entirely on failure. */
 int broker_init(struct broker *b, const struct broker_config *cfg);
 
 /* broker_set_events - set the callbacks before the first lease exists. */
@@ -97,12 +113,14 @@ void broker_set_events(struct broker *b, const struct broker_events *ev,
 
 /* broker_quiesce - stop the reaper, close every launch queue (queued
  * and running launches end with ECANCELED) and stop the executors: no
- * event or launch completion happens after this returns. */
+ * event or launch completion happens after this returns. Nothing to do
+ * before broker_start. */
 void broker_quiesce(struct broker *b);
 
 /*
  * broker_destroy - stop the reaper, drop every lease (memory freed, no
- * events), wait for RCU callbacks, free the table and the devices.
+ * events), wait for RCU callbacks, free the table and the devices; of a
+ * broker only set up, free the policy and accounting.
  */
 void broker_destroy(struct broker *b);
 

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpuleased: parse the command line, set up the broker, mount the tree and
- * serve it until SIGINT/SIGTERM or an unmount, then tear down in reverse.
+ * gpuleased: parse the command line, set the policy, mount the tree, fork
+ * to the background (unless -f), and only then start the broker (devices,
+ * io directory, threads) and serve until SIGINT/SIGTERM or an unmount,
+ * then tear down in reverse. Invariant: no thread runs and no device is
+ * open before the fork; the command's exit status is the daemon's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
@@ -23,10 +28,16 @@ static const char usage[] =
 "\n"
 "Serve the machine's GPU memory as leases on a FUSE tree at MOUNTPOINT\n"
 "(normally /gpu). Runs as root. Without a GPU the CPU device serves.\n"
+"Without -f it mounts, goes to the background and returns once the tree\n"
+"serves: its exit status is 0 then, non-zero with a message when the\n"
+"daemon could not start.\n"
 "\n"
 "options:\n"
 "  -f, --foreground         stay in the foreground (log to stderr)\n"
 "  -d, --debug              FUSE debug output (implies -f)\n"
+"      --log TARGET         where lines go: stderr, or syslog (facility\n"
+"                           daemon, ident gpuleased); default stderr with\n"
+"                           -f, syslog in the background\n"
 "      --cpu                serve the CPU device even where a GPU exists\n"
 "      --cpu-vram SIZE      memory the CPU device offers (default 1G)\n"
 "      --default-vram SIZE  vram of a plain mkdir (default 0)\n"
@@ -37,7 +48,9 @@ static const char usage[] =
 "  -V, --version            show the version and exit\n"
 "\n"
 "SIZE takes K, M, G suffixes (powers of 1024). SIGINT or SIGTERM unmounts\n"
-"and exits 0. See gpuleased(8) and Documentation/admin-guide.md.\n";
+"and exits 0; so does an unmount (fusermount3 -u). io files live in\n"
+"/dev/shm/gpulease.XXXXXX; at start the directories of dead daemons there\n"
+"are removed. See gpuleased(8) and Documentation/admin-guide.md.\n";
 
 enum {
 	OPT_CPU = 256,
@@ -46,6 +59,7 @@ enum {
 	OPT_DEFAULT_TTL,
 	OPT_MAX_TTL,
 	OPT_QUOTA,
+	OPT_LOG,
 };
 
 struct quota_arg {
@@ -58,6 +72,8 @@ struct options {
 	const char *mountpoint;
 	bool foreground;
 	bool debug;
+	bool log_set;			/* --log given */
+	enum gl_log_target log;
 	struct quota_arg quotas[64];
 	int nr_quotas;
 };
@@ -100,6 +116,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "default-ttl", required_argument, NULL, OPT_DEFAULT_TTL },
 		{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
 		{ "quota", required_argument, NULL, OPT_QUOTA },
+		{ "log", required_argument, NULL, OPT_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -141,6 +158,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_quota_arg(o, optarg))
 				return -EINVAL;
 			break;
+		case OPT_LOG:
+			if (!strcmp(optarg, "stderr"))
+				o->log = GL_LOG_STDERR;
+			else if (!strcmp(optarg, "syslog"))
+				o->log = GL_LOG_SYSLOG;
+			else
+				return opt_fail("--log", optarg);
+			o->log_set = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -158,6 +184,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	o->mountpoint = argv[optind];
+	if (!o->log_set)
+		o->log = o->foreground ? GL_LOG_STDERR : GL_LOG_SYSLOG;
 	if (o->cfg.max_ttl < GL_TTL_MIN || o->cfg.max_ttl > GL_TTL_LIMIT ||
 	    o->cfg.default_ttl < GL_TTL_MIN ||
 	    o->cfg.default_ttl > o->cfg.max_ttl) {
@@ -184,12 +212,38 @@ static sigset_t *stop_signals(sigset_t *set)
 	return set;
 }
 
+/*
+ * Background start-up. The parent waits on a pipe until the child serves
+ * (fs_init writes one byte) or dies (end of file), and exits with the
+ * child's verdict. Set in the child before its threads start; -1 in the
+ * foreground and once the byte is sent.
+ */
+static int ready_fd = -1;
+static bool ready_keep_stderr;	/* --log stderr in the background */
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	int fd;
+
 	/* vram is write-through: a write returns once the lease has it */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want &= ~FUSE_CAP_SPLICE_READ;
+	if (ready_fd < 0)
+		return;
+	/* the tree serves: let go of the terminal, then of the parent */
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (!ready_keep_stderr)
+			dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	if (write(ready_fd, "", 1) != 1)
+		gl_info("start-up: the parent is gone");
+	close(ready_fd);
+	ready_fd = -1;
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -218,12 +272,18 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.fsync = fs_fsync,
 };
 
-static int fs_serve(struct fs *fs, struct options *o)
+/* A start-up failure: to the log, and to the terminal if that is not it. */
+static void start_fail(const struct options *o, const char *what, int err)
+{
+	gl_err("%s: %s", what, strerror(-err));
+	if (o->log != GL_LOG_STDERR)
+		fprintf(stderr, "gpuleased: %s: %s\n", what, strerror(-err));
+}
+
+/* Create the session, take the signals and mount: 0 or -errno. */
+static int fs_mount(struct fs *fs, const struct options *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config loop = { .clone_fd = 0,
-					 .max_idle_threads = 16 };
-	sigset_t set;
 	int err = -ENOMEM;
 
 	if (fuse_opt_add_arg(&args, "gpuleased") ||
@@ -253,28 +313,9 @@ static int fs_serve(struct fs *fs, struct options *o)
 			o->mountpoint);
 		goto out_signals;
 	}
-	if (fuse_daemonize(o->foreground))
-		goto out_unmount;
-	err = fs_notify_start(fs);
-	if (err)
-		goto out_unmount;
-	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
-		fs->broker.devs.devs[0].name,
-		(unsigned long long)fs->broker.devs.devs[0].capacity);
-	/* only this thread may take SIGINT/SIGTERM: it ends the loop */
-	pthread_sigmask(SIG_UNBLOCK, stop_signals(&set), NULL);
-	err = fuse_session_loop_mt(fs->se, &loop);
-	if (err > 0)	/* ended by a signal: a clean stop */
-		err = 0;
-	fuse_session_unmount(fs->se);
-	/* no event may race the notifier's teardown: stop their sources */
-	broker_quiesce(&fs->broker);
-	fs_notify_stop(fs);
-	fs_handle_free_all(fs);
-	goto out_signals;
+	fuse_opt_free_args(&args);
+	return 0;
 
-out_unmount:
-	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
 out_session:
@@ -285,12 +326,124 @@ out_args:
 	return err;
 }
 
+/* Undo fs_mount; @unmount false when fs_serve has unmounted already. */
+static void fs_unmount(struct fs *fs, bool unmount)
+{
+	if (unmount)
+		fuse_session_unmount(fs->se);
+	fuse_remove_signal_handlers(fs->se);
+	fuse_session_destroy(fs->se);
+	fs->se = NULL;
+}
+
+/* Serve until a stop signal or an unmount; 0 or -errno. */
+static int fs_serve(struct fs *fs, const struct options *o)
+{
+	struct fuse_loop_config loop = { .clone_fd = 0,
+					 .max_idle_threads = 16 };
+	sigset_t set;
+	int err;
+
+	err = fs_notify_start(fs);
+	if (err) {
+		start_fail(o, "cannot start the notifier", err);
+		return err;
+	}
+	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
+		fs->broker.devs.devs[0].name,
+		(unsigned long long)fs->broker.devs.devs[0].capacity);
+	/* only this thread may take SIGINT/SIGTERM: it ends the loop */
+	pthread_sigmask(SIG_UNBLOCK, stop_signals(&set), NULL);
+	err = fuse_session_loop_mt(fs->se, &loop);
+	if (err > 0)	/* ended by a signal: a clean stop */
+		err = 0;
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	fuse_session_unmount(fs->se);
+	/* no event may race the notifier's teardown: stop their sources */
+	broker_quiesce(&fs->broker);
+	fs_notify_stop(fs);
+	fs_handle_free_all(fs);
+	if (err)
+		gl_err("stopped: %s", strerror(-err));
+	else
+		gl_info("stopped");
+	return err;
+}
+
+/*
+ * The parent of a background start: wait for the child's byte or its
+ * end. Returns the command's exit status; a child that died before it
+ * served may have left the mount behind: unmount it (@fs).
+ */
+static int daemonize_wait(struct fs *fs, int fd, pid_t child)
+{
+	int status;
+	ssize_t n;
+	char c;
+
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n == 1)
+		return 0;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	if (WIFEXITED(status) && WEXITSTATUS(status))
+		return WEXITSTATUS(status);	/* it said why */
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "gpuleased: the daemon died while starting: "
+				"%s\n", strsignal(WTERMSIG(status)));
+		fuse_session_unmount(fs->se);
+	} else {
+		fprintf(stderr, "gpuleased: the daemon stopped before it "
+				"served\n");
+	}
+	return 1;
+}
+
+/*
+ * Fork; the parent waits (see daemonize_wait) and returns its exit status
+ * (>= 0), the child returns -1 in a session of its own, detached from the
+ * terminal once it serves. -errno when fork fails.
+ */
+static int daemonize(struct fs *fs, const struct options *o)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		pid = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return pid;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		return daemonize_wait(fs, fds[0], pid);
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
+	ready_keep_stderr = o->log == GL_LOG_STDERR;
+	setsid();
+	/* a daemon keeps no directory busy ("/" cannot fail) */
+	if (chdir("/"))
+		_exit(1);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	sigset_t set;
 	struct fs *fs;
-	int err, i;
+	int err, i, status = 1;
 
 	err = parse_options(argc, argv, &o);
 	if (err)
@@ -303,23 +456,66 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &fs->started);
 	CDS_INIT_LIST_HEAD(&fs->handles);
 	pthread_mutex_init(&fs->handles_lock, NULL);
-	err = broker_init(&fs->broker, &o.cfg);
+	/*
+	 * Nothing before the fork may start a thread, open a device or name
+	 * a file after the pid: the child would not have them (cuInit must
+	 * never run in a process that forks afterwards).
+	 */
+	err = broker_setup(&fs->broker, &o.cfg);
 	if (err) {
-		fprintf(stderr, "gpuleased: cannot start the broker: %s\n",
+		fprintf(stderr, "gpuleased: cannot set the policy: %s\n",
 			strerror(-err));
-		free(fs);
-		return 1;
+		goto out_fs;
 	}
 	for (i = 0; i < o.nr_quotas && !err; i++)
 		err = account_set_quota(&fs->broker.acct, o.quotas[i].uid,
 					o.quotas[i].bytes);
-	broker_set_events(&fs->broker, &fs_broker_events, fs);
-	if (!err)
-		err = fs_serve(fs, &o);
+	if (err) {
+		fprintf(stderr, "gpuleased: cannot set the quotas: %s\n",
+			strerror(-err));
+		goto out_broker;
+	}
+	if (fs_mount(fs, &o))
+		goto out_broker;
+	if (!o.foreground) {
+		err = daemonize(fs, &o);
+		if (err >= 0) {
+			/*
+			 * The parent, done. The mount is the child's, and
+			 * libfuse cannot drop a session without unmounting
+			 * (or leaking): leave as the child would be left.
+			 */
+			fflush(stdout);
+			fflush(stderr);
+			_exit(err);
+		}
+		if (err != -1) {
+			fprintf(stderr, "gpuleased: cannot fork: %s\n",
+				strerror(-err));
+			goto out_unmount;
+		}
+	}
+	gl_log_open(o.log);
+	err = broker_start(&fs->broker, &o.cfg);
+	if (err) {
+		start_fail(&o, "cannot start the broker", err);
+		fs_unmount(fs, true);
+	} else {
+		broker_set_events(&fs->broker, &fs_broker_events, fs);
+		if (!fs_serve(fs, &o))
+			status = 0;
+		fs_unmount(fs, false);	/* fs_serve unmounted */
+	}
 	broker_destroy(&fs->broker);
+	gl_log_close();		/* after the broker's last lines */
+	goto out_fs;
+
+out_unmount:
+	fs_unmount(fs, true);
+out_broker:
+	broker_destroy(&fs->broker);
+out_fs:
 	pthread_mutex_destroy(&fs->handles_lock);
 	free(fs);
-	if (err)
-		fprintf(stderr, "gpuleased: %s\n", strerror(-err));
-	return err ? 1 : 0;
+	return status;
 }

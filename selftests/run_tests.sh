@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: MIT
 # run_tests.sh - run every selftest program against the build in $1 and
 # sum their TAP: unit tests, kernel tests (if built), fs tests, shell tests,
-# and with VALGRIND=1 the fs tests once more with the daemon under
-# valgrind.  Each program's output is shown indented as "# " lines; the
+# the fs tests and the shell tests that start a daemon once more against
+# a daemon in its default, background mode (as bg/fs/..., bg/sh/...:
+# GL_BACKGROUND=1), and with VALGRIND=1 the fs tests once more with the
+# daemon under valgrind.  Each program's output is shown indented as "# " lines; the
 # last line is "N passed, N failed, N skipped" over all test cases.
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
 # Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
+# BACKGROUND=0 to leave out the background pass,
 # TESTS="glob ..." to run only matching programs (e.g. "fs/bind* sh/*").
 
 O=${1:-$(dirname "$0")/../build}
@@ -63,6 +66,23 @@ for f in "$SRC"/sh/*.sh; do
 	esac
 	add sh "sh/$(basename "$f")" "sh $f"
 done
+# Without -f the daemon forks before it starts its threads: the whole
+# contract once more that way (the soak and the tests that start their
+# own background daemons aside; the shell tests that start one through
+# lib.sh, but metrics and probes, whose subjects are elsewhere).
+if [ "${BACKGROUND:-1}" = 1 ]; then
+	for f in "$O"/selftests/fs/*; do
+		{ [ -f "$f" ] && [ -x "$f" ]; } || continue
+		case $f in
+		*.o | *.d | */soak | */background | */iodir_sweep) continue ;;
+		esac
+		add prog "bg/${f#"$O"/selftests/}" "env GL_BACKGROUND=1 $f"
+	done
+	for t in bind cli ring-cli saxpy seed top; do
+		[ -f "$SRC/sh/$t.sh" ] &&
+			add sh "bg/sh/$t.sh" "env GL_BACKGROUND=1 sh $SRC/sh/$t.sh"
+	done
+fi
 # the fuzz targets, for FUZZ_SECONDS each (libFuzzer, built by make fuzz)
 add fuzz "fuzz/run.sh" "sh $SRC/fuzz/run.sh $O"
 if [ "$VALGRIND" = 1 ]; then

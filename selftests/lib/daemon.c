@@ -3,8 +3,10 @@
  * daemon.c - the test fixture's private gpuleased: start it on a fresh temp
  * mount, wait for its tree, stop it and report how it exited.
  *
- * Invariant: the daemon runs in its own session with PR_SET_PDEATHSIG, so a
- * test killed by the harness timeout takes its daemon (and mount) with it;
+ * Invariant: a foreground daemon runs in its own session with
+ * PR_SET_PDEATHSIG, so a test killed by the harness timeout takes its
+ * daemon (and mount) with it; a background daemon is reparented to the
+ * test process (a child subreaper), so it can be waited for like a child.
  * gl_daemon_stop() never leaves a mount or a temp dir behind.
  */
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -131,7 +134,8 @@ static void gl_daemon_exec(const struct gl_daemon *d, char *const *argv,
 	_exit(127);
 }
 
-/* Build wrapper + binary + -f + extra + mnt into argv; returns argc. */
+/* Build wrapper + binary + -f (or --log stderr) + extra + mnt into argv;
+ * returns argc. */
 static int gl_daemon_argv(struct gl_daemon *d, char *bin, char *wrap,
 			  const char *const *extra, char **argv)
 {
@@ -148,7 +152,13 @@ static int gl_daemon_argv(struct gl_daemon *d, char *bin, char *wrap,
 		d->wrapped = argc > 0;
 	}
 	argv[argc++] = bin;
-	argv[argc++] = "-f";
+	if (d->background) {
+		/* the log file, not syslog, unless a test asks for it */
+		argv[argc++] = "--log";
+		argv[argc++] = "stderr";
+	} else {
+		argv[argc++] = "-f";
+	}
 	/* the tests are written against the CPU device, GPU or not */
 	argv[argc++] = "--cpu";
 	for (; extra && *extra && argc < GL_MAX_ARGS - 2; extra++)
@@ -185,7 +195,108 @@ static void gl_daemon_cleanup_dir(struct gl_daemon *d)
 	d->dir[0] = '\0';
 }
 
-int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args)
+pid_t gl_find_child(pid_t parent, const char *needle)
+{
+	char path[300], buf[4096], *p;
+	struct dirent *de;
+	pid_t found = -ESRCH;
+	ssize_t n, i;
+	DIR *dir;
+	int fd, ppid;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while (found < 0 && (de = readdir(dir))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "pid (comm) S ppid": comm may hold anything, even ")" */
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 ||
+		    ppid != parent)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = '\0';
+		if (strstr(buf, needle))
+			found = (pid_t)atoi(de->d_name);
+	}
+	closedir(dir);
+	return found;
+}
+
+int gl_private_shm(void)
+{
+	if (unshare(CLONE_NEWNS))
+		return -errno;
+	/* nothing mounted here may reach the other namespaces */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return -errno;
+	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=1777,size=64m"))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Background start: wait for the first process (@pid) to exit; on 0 the
+ * daemon is our child (we are its subreaper): put its pid in d->pid.
+ */
+static int gl_daemon_wait_bg(struct gl_daemon *d, pid_t pid)
+{
+	long long deadline = gl_now_ms() + gl_scale_ms(d, GL_START_MS);
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (gl_now_ms() > deadline) {
+			printf("# gltest: gpuleased did not return in %d ms\n",
+			       gl_scale_ms(d, GL_START_MS));
+			return -ETIMEDOUT;	/* d->pid: gl_daemon_stop */
+		}
+		gl_sleep_ms(10);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("# gltest: gpuleased exited (status 0x%x) before "
+		       "serving\n", status);
+		d->pid = 0;
+		return -ECHILD;
+	}
+	d->pid = gl_find_child(getpid(), d->mnt);
+	if (d->pid < 0) {
+		printf("# gltest: gpuleased returned 0 but no daemon serves "
+		       "%s\n", d->mnt);
+		d->pid = 0;
+		return -ESRCH;
+	}
+	return 0;
+}
+
+static int gl_daemon_start_as(struct gl_daemon *d,
+			      const char *const *extra_args, int background)
 {
 	char bin[PATH_MAX], wrap[GL_WRAP_MAX], *argv[GL_MAX_ARGS + 1];
 	long long deadline;
@@ -193,6 +304,7 @@ int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args)
 	pid_t pid, parent = getpid();
 
 	memset(d, 0, sizeof(*d));
+	d->background = background;
 	ret = gl_daemon_binary(bin, sizeof(bin));
 	if (ret)
 		return ret;
@@ -213,6 +325,12 @@ int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args)
 	}
 	argc = gl_daemon_argv(d, bin, wrap, extra_args, argv);
 
+	/* orphans (the background daemon) are reparented to us */
+	if (background && prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		ret = -errno;
+		gl_daemon_cleanup_dir(d);
+		return ret;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -224,6 +342,11 @@ int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args)
 	if (pid == 0)
 		gl_daemon_exec(d, argv, parent);
 	d->pid = pid;
+	if (background) {
+		ret = gl_daemon_wait_bg(d, pid);
+		if (ret)
+			goto fail;
+	}
 
 	deadline = gl_now_ms() + gl_scale_ms(d, GL_START_MS);
 	while (!gl_daemon_mounted(d)) {
@@ -251,6 +374,18 @@ fail:
 	printf("\n");
 	gl_daemon_stop(d, 1);
 	return ret;
+}
+
+int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args)
+{
+	const char *env = getenv("GL_BACKGROUND");
+
+	return gl_daemon_start_as(d, extra_args, env && !strcmp(env, "1"));
+}
+
+int gl_daemon_start_bg(struct gl_daemon *d, const char *const *extra_args)
+{
+	return gl_daemon_start_as(d, extra_args, 1);
 }
 
 /* Where each daemon thread sleeps: for a daemon that will not stop. */

@@ -24,6 +24,7 @@
 struct gl_daemon {
 	pid_t pid;		/* daemon (or its wrapper); 0: not running */
 	int wrapped;		/* started under GL_DAEMON_WRAPPER */
+	int background;		/* started without -f (GL_BACKGROUND) */
 	char dir[64];		/* private temp dir: mnt/ and daemon.log */
 	char mnt[96];		/* the mount point */
 	char log[96];		/* daemon stdout+stderr */
@@ -38,10 +39,34 @@ const char *gl_daemon_unavailable(void);
 /*
  * Start gpuleased -f [extra_args] MNT on a fresh temp mount and wait for
  * MNT/ctl.  Binary: $GPULEASED, else ../../gpuleased next to this test.
- * Wrapper: $GL_DAEMON_WRAPPER split on spaces.  Returns 0 or -errno (the
+ * Wrapper: $GL_DAEMON_WRAPPER split on spaces.  With GL_BACKGROUND=1 in
+ * the environment, as gl_daemon_start_bg().  Returns 0 or -errno (the
  * log is printed on failure); d is valid for gl_daemon_stop() either way.
  */
 int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args);
+
+/*
+ * Start gpuleased --log stderr [extra_args] MNT in its default mode: it
+ * goes to the background and its first process exits once the tree
+ * serves. The calling process becomes a child subreaper, so the daemon
+ * is its child: d->pid is the daemon's pid, and gl_daemon_stop() reports
+ * the daemon's own exit status. Returns 0, -ECHILD when the first
+ * process exits non-zero (its status printed), or -errno.
+ */
+int gl_daemon_start_bg(struct gl_daemon *d, const char *const *extra_args);
+
+/*
+ * The pid of a child of @parent whose command line contains @needle, or
+ * -ESRCH. For daemons reparented to a subreaper.
+ */
+pid_t gl_find_child(pid_t parent, const char *needle);
+
+/*
+ * Enter a mount namespace of this process's own with a fresh tmpfs on
+ * /dev/shm (mounts made afterwards, a daemon's too, are seen only by this
+ * process and its children). Returns 0 or -errno.
+ */
+int gl_private_shm(void);
 
 /*
  * SIGTERM the daemon and wait; SIGKILL and lazy unmount when it does not

@@ -5,17 +5,22 @@
 # gl_ok/gl_check, and end with gl_done (stops the daemon, expects exit 0,
 # prints "# Totals:", exits 0, 1 or 4 like the C harness).
 # The daemon is $GPULEASED, else build/gpuleased next to the source tree.
+# With GL_BACKGROUND=1 it starts in its default mode (no -f, --log stderr)
+# under the subreap helper built next to it, which adopts the daemon:
+# GL_PID is the daemon's pid either way, and gl_stop returns its status.
 
 GL_N=0
 GL_PASS=0
 GL_FAIL=0
 GL_SKIP=0
 GL_PID=
+GL_REAP=
 GL_DIR=
 GL_MNT=
 
 GL_SRC=$(cd "$(dirname "$0")/../.." && pwd)
 : "${GPULEASED:=$GL_SRC/build/gpuleased}"
+: "${GL_SUBREAP:=$(dirname "$GPULEASED")/selftests/lib/subreap}"
 
 gl_plan() {
 	echo "TAP version 13"
@@ -102,16 +107,42 @@ gl_skip_all() {
 	exit 4
 }
 
+# Background start: subreap runs gpuleased and writes the daemon's pid
+# once the command returned 0; it exits at once when the start failed.
+gl_start_bg() {
+	# shellcheck disable=SC2086
+	"$GL_SUBREAP" "$GL_DIR/pid" $GL_DAEMON_WRAPPER "$GPULEASED" \
+		--log stderr --cpu "$@" "$GL_MNT" \
+		>"$GL_DIR/daemon.log" 2>&1 </dev/null &
+	GL_REAP=$!
+	tries=400
+	while [ ! -s "$GL_DIR/pid" ]; do
+		if ! kill -0 "$GL_REAP" 2>/dev/null || [ "$tries" = 0 ]; then
+			gl_log "gpuleased did not start in the background"
+			kill "$GL_REAP" 2>/dev/null
+			GL_REAP=
+			return 1
+		fi
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	GL_PID=$(cat "$GL_DIR/pid")
+}
+
 gl_start() {
 	GL_DIR=$(mktemp -d /tmp/glsh.XXXXXX) || return 1
 	chmod 755 "$GL_DIR"
 	GL_MNT=$GL_DIR/mnt
 	mkdir "$GL_MNT"
-	# shellcheck disable=SC2086
-	# the tests are written against the CPU device, GPU or not
-	$GL_DAEMON_WRAPPER "$GPULEASED" -f --cpu "$@" "$GL_MNT" \
-		>"$GL_DIR/daemon.log" 2>&1 </dev/null &
-	GL_PID=$!
+	if [ "$GL_BACKGROUND" = 1 ]; then
+		gl_start_bg "$@" || { gl_dump_log; return 1; }
+	else
+		# shellcheck disable=SC2086
+		# the tests are written against the CPU device, GPU or not
+		$GL_DAEMON_WRAPPER "$GPULEASED" -f --cpu "$@" "$GL_MNT" \
+			>"$GL_DIR/daemon.log" 2>&1 </dev/null &
+		GL_PID=$!
+	fi
 	if ! gl_wait_for 400 gl_mounted; then
 		gl_log "gpuleased did not mount $GL_MNT"
 		gl_dump_log
@@ -128,9 +159,11 @@ gl_stop() {
 			gl_log "gpuleased ignored SIGTERM, killing it"
 			kill -KILL "$GL_PID" 2>/dev/null
 		fi
-		wait "$GL_PID"
+		# in the background, subreap has the daemon's status
+		wait "${GL_REAP:-$GL_PID}"
 		st=$?
 		GL_PID=
+		GL_REAP=
 	fi
 	if [ -n "$GL_DIR" ]; then
 		umount -l "$GL_MNT" 2>/dev/null
