@@ -47,6 +47,22 @@ static inline int gl_cpu_need_f32(const struct gl_kargs *a, unsigned int i,
 	return gl_cpu_need(a, i, count, sizeof(float));
 }
 
+/*
+ * gl_cpu_need_f32_3 - gl_cpu_need_f32() for @x * @y * @z floats (1 for
+ * an unused factor). Returns 0 or -EFAULT, also when the product wraps
+ * 64 bits: a wrapped count would vouch for a short (even empty) buffer.
+ */
+static inline int gl_cpu_need_f32_3(const struct gl_kargs *a, unsigned int i,
+				    uint64_t x, uint64_t y, uint64_t z)
+{
+	uint64_t count;
+
+	if (__builtin_mul_overflow(x, y, &count) ||
+	    __builtin_mul_overflow(count, z, &count))
+		return -EFAULT;
+	return gl_cpu_need_f32(a, i, count);
+}
+
 /* gl_cpu_cancelled - 0, or the negative errno stored in the cancel flag. */
 static inline int gl_cpu_cancelled(const struct gl_kctx *ctx)
 {
