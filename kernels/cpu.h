@@ -24,13 +24,19 @@
 
 /*
  * gl_cpu_need - whether argument @i holds @count elements of @size
- * bytes. Returns 0 or -EFAULT (also when the byte count overflows).
+ * bytes, at an address aligned to @size. Returns 0, -EINVAL for a
+ * misaligned buffer (on a GPU a misaligned load is a sticky fault that
+ * kills the whole context), or -EFAULT (also when the byte count
+ * overflows). Lease memory and io regions start page-aligned on both
+ * devices, so the address is aligned exactly when the client's offset is.
  */
 static inline int gl_cpu_need(const struct gl_kargs *a, unsigned int i,
 			      uint64_t count, uint64_t size)
 {
 	uint64_t bytes;
 
+	if ((uintptr_t)a->v[i].buf.ptr % size)
+		return -EINVAL;
 	if (__builtin_mul_overflow(count, size, &bytes))
 		return -EFAULT;
 	if (bytes > a->v[i].buf.len)

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,15 @@ static CUresult need_ctx(void)
 	return CUDA_ERROR_INVALID_CONTEXT;
 }
 
+/* need_ctx() for calls that do work: they fail once the context is
+ * poisoned (frees still succeed, so the live counters stay honest). */
+static CUresult need_live(void)
+{
+	CUresult rc = need_ctx();
+
+	return rc ? rc : atomic_load(&st.sticky);
+}
+
 /* Driver entry points, with the prototypes of daemon/cuda-api.h. */
 EXPORT CUresult cuGetErrorName(CUresult rc, const char **name);
 EXPORT CUresult cuInit(unsigned int flags);
@@ -185,6 +195,9 @@ CUresult cuGetErrorName(CUresult rc, const char **name)
 	case CUDA_ERROR_ILLEGAL_ADDRESS:
 		*name = "CUDA_ERROR_ILLEGAL_ADDRESS";
 		return 0;
+	case CUDA_ERROR_MISALIGNED_ADDRESS:
+		*name = "CUDA_ERROR_MISALIGNED_ADDRESS";
+		return 0;
 	case CUDA_ERROR_INVALID_CONTEXT:
 		*name = "CUDA_ERROR_INVALID_CONTEXT";
 		return 0;
@@ -259,7 +272,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
 
 CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
@@ -280,7 +293,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 		     const CUmemAllocationProp *p, unsigned long long flags)
 {
 	struct fake_handle *fh;
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 	void *map;
 
 	if (rc)
@@ -402,7 +415,7 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size,
 
 static CUresult need_stream(CUstream s)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (!rc && !s)
 		rc = CUDA_ERROR_INVALID_VALUE;	/* not the NULL stream */
@@ -453,7 +466,7 @@ CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t len,
 CUresult cuStreamCreate(CUstream *s, unsigned int flags)
 {
 	struct fake_stream *fs;
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
@@ -472,7 +485,10 @@ CUresult cuStreamCreate(CUstream *s, unsigned int flags)
 
 CUresult cuStreamDestroy_v2(CUstream s)
 {
-	CUresult rc = need_stream(s);
+	CUresult rc = need_ctx();
+
+	if (!rc && !s)
+		rc = CUDA_ERROR_INVALID_VALUE;
 
 	if (rc)
 		return rc;
@@ -505,7 +521,7 @@ CUresult cuStreamSynchronize(CUstream s)
 
 CUresult cuModuleLoadData(CUmodule *mod, const void *image)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
@@ -545,8 +561,10 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod, const char *name)
 	return CUDA_ERROR_NOT_FOUND;
 }
 
-/* Parameter sizes of signature @sig into @size; their count. */
-static unsigned int sig_sizes(const char *sig, unsigned int *size)
+/* Parameter sizes of signature @sig into @size, whether each is a
+ * pointer into @ptr; their count. */
+static unsigned int sig_sizes(const char *sig, unsigned int *size,
+			      bool *ptr)
 {
 	unsigned int n = 0;
 	const char *p = sig;
@@ -556,6 +574,7 @@ static unsigned int sig_sizes(const char *sig, unsigned int *size)
 			p++;
 		if (!*p)
 			break;
+		ptr[n] = !strncmp(p, "buf", 3) || !strncmp(p, "io", 2);
 		size[n++] = (!strncmp(p, "u32", 3) || !strncmp(p, "i32", 3) ||
 			     !strncmp(p, "f32", 3)) ? 4 : 8;
 		while (*p && *p != ',')
@@ -570,9 +589,11 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 			void **params, void **extra)
 {
 	const struct fake_func *ff = (const struct fake_func *)f;
+	bool ptr[FAKECUDA_PARAMS_MAX];
 	struct fakecuda_launch l;
 	CUresult rc = need_stream(s);
 	unsigned int i;
+	int fault;
 
 	if (rc)
 		return rc;
@@ -582,7 +603,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 	l.block[0] = bx, l.block[1] = by, l.block[2] = bz;
 	l.shared = shared;
 	l.stream = s;
-	l.nparams = sig_sizes(ff->sig, l.size);
+	l.nparams = sig_sizes(ff->sig, l.size, ptr);
 	if (l.nparams && !params)
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < l.nparams; i++)
@@ -591,6 +612,15 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 	st.last = l;
 	pthread_mutex_unlock(&lock);
 	st.launches++;
+	/* the kernel "runs": a misaligned float load, or the fault the
+	 * test asked for, poisons the context; the launch itself is
+	 * asynchronous and returns success, as on a GPU */
+	fault = atomic_exchange(&st.fault_launch, 0);
+	for (i = 0; i < l.nparams && !fault; i++)
+		if (ptr[i] && l.value[i] % 4)
+			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (fault)
+		atomic_store(&st.sticky, fault);
 	return 0;
 }
 

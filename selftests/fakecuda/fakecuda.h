@@ -50,6 +50,14 @@ struct fakecuda {
 	size_t gran;		/* allocation granularity; default 2 MiB */
 	atomic_int hold;	/* any time: streams stay busy while set */
 	atomic_int fault;	/* any time: stream query/sync return it */
+	atomic_int fault_launch; /* any time: the next launch faults with
+				  * it (e.g. 700), poisoning the context */
+
+	/* the context's sticky error: 0, or the fault (700 illegal address,
+	 * 716 a buf parameter not 4-byte aligned) of a launch; from then on
+	 * every call that does work returns it, as the real driver does,
+	 * until the primary context is reset */
+	atomic_int sticky;
 
 	/* live objects */
 	atomic_int handles, mapped, reserved, streams, modules, contexts;

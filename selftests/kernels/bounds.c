@@ -62,6 +62,42 @@ TEST(short_buffer_is_efault_and_untouched)
 	}
 }
 
+/*
+ * A buffer not aligned to its element size is -EINVAL for every kernel
+ * and buffer (on a GPU the load would be a sticky misaligned-address
+ * fault): the check looks at the address only, so a shifted pointer over
+ * the same length is enough.
+ */
+TEST(misaligned_buffer_is_einval)
+{
+	struct krand r = { 53 };
+	struct klaunch l;
+	unsigned int id, i, shift;
+
+	for (id = 0; id < GL_K_COUNT; id++) {
+		const struct gl_kernel *k = gl_kernel_get(id);
+		struct gl_grid g = kgrid(2, k->block);
+
+		ASSERT_EQ(klaunch_init(&l, k, &g, &r), 0);
+		for (i = 0; i < l.sig.count; i++) {
+			struct gl_kbuf *b = &l.args.v[i].buf;
+			void *keep = b->ptr;
+
+			if (l.sig.param[i].type != GL_KT_BUF || !b->len)
+				continue;
+			for (shift = 1; shift < 4; shift++) {
+				b->ptr = (char *)keep + shift;
+				EXPECT_EQ(k->check(&l.args, &g), -EINVAL)
+					TH_LOG("kernel %s, %s at +%u", k->name,
+					       l.sig.param[i].name, shift);
+			}
+			b->ptr = keep;
+		}
+		EXPECT_EQ(k->check(&l.args, &g), 0) TH_LOG("%s", k->name);
+		klaunch_free(&l);
+	}
+}
+
 /* The least lengths the checks accept are the documented ones. */
 TEST(documented_lengths)
 {

@@ -413,6 +413,40 @@ TEST_F(cuda, launch_params)
 	dev_cuda_ops.release(r);
 }
 
+/*
+ * A buf not aligned to its 4-byte floats is refused with EINVAL before
+ * the launch: on a GPU (and the fake) it is a misaligned-address fault
+ * that poisons the whole context.
+ */
+TEST_F(cuda, misaligned_buf_is_einval)
+{
+	struct fakecuda *fc = self->fc;
+	const struct gl_kernel *k = gl_kernel_find("saxpy");
+	struct gl_grid g = grid1(1, 256);
+	struct gl_kargs a = { 0 };
+	struct dev_region *r;
+	void *x, *y;
+
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 8192, &r), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 2, 64, &x), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 4096, 64, &y), 0);
+	karg_u32(&a, 16);
+	karg_f32(&a, 1.0f);
+	karg_buf(&a, x, 64);
+	karg_buf(&a, y, 64);
+	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), -EINVAL);
+	EXPECT_EQ(fc->launches, 0) TH_LOG("a misaligned launch was queued");
+	EXPECT_EQ(fc->sticky, 0) TH_LOG("the context was poisoned");
+	/* aligned, the same launch runs and the device still works */
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 4, 64, &x), 0);
+	a.v[2].buf.ptr = x;
+	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), 0);
+	EXPECT_EQ(fc->launches, 1);
+	EXPECT_EQ(fc->sticky, 0);
+	dev_cuda_ops.release(r);
+}
+
 TEST_F(cuda, launch_noop)
 {
 	struct gl_grid g = grid1(1, 1);
@@ -708,6 +742,20 @@ TEST_F(cuda, registry_add_module)
 	g.block.x = 2048;	/* the generic check still holds */
 	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
 		  -EINVAL);
+	g.block.x = 1;		/* CUDA's block.z limit is 64 */
+	g.block.z = 65;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	g.block.z = 64;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
+	g = grid1(2, 64);
+	/* its element type is unknown: buffers are 16-byte aligned */
+	a.v[2].buf.ptr = (char *)x + 4;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	a.v[2].buf.ptr = (char *)x + 16;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
+	EXPECT_EQ(self->fc->sticky, 0);
 	s.devs[0].ops->release(r);
 
 	/* a CPU device cannot load modules, nor run what has no twin */
