@@ -338,6 +338,15 @@ static int cuda_round(const struct cuda_dev *cd, uint64_t bytes,
 	return 0;
 }
 
+/* What a region of @bytes takes: whole granules (UINT64_MAX: too big). */
+static uint64_t cuda_footprint(struct dev *d, uint64_t bytes)
+{
+	struct cuda_dev *cd = d->priv;
+	size_t size;
+
+	return cuda_round(cd, bytes, &size) ? UINT64_MAX : size;
+}
+
 static int cuda_zero_sync(struct cuda_region *r, uint64_t off, uint64_t len)
 {
 	int err;
@@ -543,4 +552,6 @@ const struct dev_ops dev_cuda_ops = {
 	.resolve = cuda_resolve,
 	.launch = cuda_launch,
 	.load_kernel = cuda_load_kernel,
+	.footprint = cuda_footprint,
+	.resize_moves = true,
 };

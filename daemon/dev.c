@@ -48,6 +48,24 @@ struct dev *dev_set_get(struct dev_set *s, unsigned index)
 	return &s->devs[index];
 }
 
+uint64_t dev_footprint(struct dev *d, uint64_t bytes)
+{
+	return d->ops->footprint ? d->ops->footprint(d, bytes) : bytes;
+}
+
+void dev_resize_charge(struct dev *d, uint64_t old, uint64_t bytes,
+		       uint64_t *charge, uint64_t *refund)
+{
+	uint64_t fold = dev_footprint(d, old), fnew = dev_footprint(d, bytes);
+
+	if (d->ops->resize_moves && old && bytes && fnew != fold)
+		*charge = fnew;		/* both live while it copies */
+	else
+		*charge = fnew > fold ? fnew - fold : 0;
+	/* after: exactly fnew stays charged (fold + charge - fnew >= 0) */
+	*refund = fold - (fnew - *charge);
+}
+
 void dev_set_teardown(struct dev_set *s)
 {
 	int i;

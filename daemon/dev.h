@@ -63,6 +63,13 @@ struct dev_ops {
 	 * NULL where the device runs only built-ins. 0, -EINVAL, -EIO */
 	int (*load_kernel)(struct dev *d, const struct gl_kernel *k,
 			   const void *image, size_t len);
+	/* footprint - the device bytes a region of @bytes really takes
+	 * (rounded up to the allocation granularity), UINT64_MAX when that
+	 * overflows; NULL: exactly @bytes. What accounting charges. */
+	uint64_t (*footprint)(struct dev *d, uint64_t bytes);
+	/* resize_moves - resize maps the new size before it frees the old,
+	 * so while it runs the region takes both footprints */
+	bool resize_moves;
 };
 
 struct dev {
@@ -90,6 +97,22 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only);
 
 /* dev_set_get - device @index or NULL. */
 struct dev *dev_set_get(struct dev_set *s, unsigned index);
+
+/*
+ * dev_footprint - the bytes a region of @bytes takes on @d: what every
+ * reservation, resize and release is charged and uncharged (see
+ * dev_ops.footprint). Pure; any thread.
+ */
+uint64_t dev_footprint(struct dev *d, uint64_t bytes);
+
+/*
+ * dev_resize_charge - the accounting of a resize of a region of @d from
+ * @old to @bytes (exact sizes): *@charge to take before it (covering the
+ * old and new footprints at once where the backend moves the region),
+ * and *@refund to give back after it succeeds. Pure.
+ */
+void dev_resize_charge(struct dev *d, uint64_t old, uint64_t bytes,
+		       uint64_t *charge, uint64_t *refund);
 
 /* dev_set_teardown - release every device. Regions must be gone. */
 void dev_set_teardown(struct dev_set *s);

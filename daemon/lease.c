@@ -191,7 +191,8 @@ static void lease_free_memory(struct lease *l)
 		l->dev->ops->release(l->region);
 		l->region = NULL;
 	}
-	account_uncharge(&l->b->acct, l->dev, l->owner, bytes);
+	account_uncharge(&l->b->acct, l->dev, l->owner,
+			 dev_footprint(l->dev, bytes));
 	atomic_store(&l->vram, 0);
 	atomic_fetch_sub(&l->dev->leases, 1);
 }
@@ -218,7 +219,8 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 		lease_put(l);
 		return -EEXIST;
 	}
-	err = account_charge(&b->acct, dev, req->uid, req->vram);
+	err = account_charge(&b->acct, dev, req->uid,
+			     dev_footprint(dev, req->vram));
 	if (err == -EDQUOT)
 		return gl_fail_name(req->name, err,
 				    "uid %u quota: %llu bytes held, %llu asked",
@@ -273,7 +275,8 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 err_free:
 	lease_put(l);	/* never visible: frees through the same path */
 err_uncharge:
-	account_uncharge(&b->acct, dev, req->uid, req->vram);
+	account_uncharge(&b->acct, dev, req->uid,
+			 dev_footprint(dev, req->vram));
 	return gl_fail_name(req->name, err, "cannot reserve %llu bytes",
 			    (unsigned long long)req->vram);
 }

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define FAKECUDA_LIB
 #include "daemon/cuda-api.h"
 #include "kernels/kernels.h"
 #include "selftests/fakecuda/fakecuda.h"
@@ -319,6 +320,8 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	*h = (CUmemGenericAllocationHandle)(uintptr_t)fh;
 	st.handles++;
 	st.handle_bytes += size;
+	if (st.handle_bytes > st.handle_peak)
+		st.handle_peak = st.handle_bytes;
 	return 0;
 err:
 	if (fh->fd >= 0)

@@ -63,6 +63,7 @@ struct fakecuda {
 	atomic_int handles, mapped, reserved, streams, modules, contexts;
 	atomic_int blas_handles;
 	_Atomic uint64_t handle_bytes;
+	_Atomic uint64_t handle_peak;	/* most handle_bytes ever live */
 
 	/* calls */
 	atomic_int no_ctx;	/* calls with no current context */
@@ -78,5 +79,86 @@ struct fakecuda {
 /* fakecuda_state - the fake's one control block. */
 struct fakecuda *fakecuda_state(void);
 typedef struct fakecuda *(*fakecuda_state_fn)(void);
+
+#ifndef FAKECUDA_LIB	/* the tests' half */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * fakecuda_path - where the fake is: $GL_FAKECUDA, else
+ * ../fakecuda/libcuda.so.1 from the test program's own directory.
+ * Returns 0 or -errno.
+ */
+static inline int fakecuda_path(char *path, size_t len)
+{
+	const char *env = getenv("GL_FAKECUDA");
+	char exe[4096];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if ((size_t)snprintf(path, len, "%.*s/../fakecuda/libcuda.so.1",
+			     (int)(len / 2), exe) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * fakecuda_real - whether the tests run against the real driver: with
+ * GL_REAL_CUDA=1 (scripts/gpu-check.sh on a GPU machine) the backend
+ * loads libcuda.so.1 as the daemon does, and the tests that need the
+ * fake's knobs skip.
+ */
+static inline int fakecuda_real(void)
+{
+	const char *v = getenv("GL_REAL_CUDA");
+
+	return v && !strcmp(v, "1");
+}
+
+/*
+ * fakecuda_load - dlopen the fake at @path (see fakecuda_path()), point
+ * the backend at it ($GL_LIBCUDA, $GL_LIBCUBLAS) and return its control
+ * block; *@lib gets the handle for dlclose. NULL when it is not built,
+ * or under fakecuda_real() (then nothing is loaded or set).
+ */
+static inline struct fakecuda *fakecuda_load(const char *path, void **lib)
+{
+	fakecuda_state_fn state;
+
+	*lib = NULL;
+	if (fakecuda_real())
+		return NULL;
+	*lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*lib)
+		return NULL;
+	*(void **)&state = dlsym(*lib, "fakecuda_state");
+	if (!state) {
+		dlclose(*lib);
+		*lib = NULL;
+		return NULL;
+	}
+	setenv("GL_LIBCUDA", path, 1);
+	setenv("GL_LIBCUBLAS", path, 1);
+	return state();
+}
+
+#endif /* FAKECUDA_LIB */
 
 #endif /* GL_FAKECUDA_H */

@@ -44,44 +44,12 @@ FIXTURE(cuda) {
 	int ndev;
 };
 
-static int fake_path(char *path, size_t len)
-{
-	const char *env = getenv("GL_FAKECUDA");
-	char exe[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -errno;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(path, len, "%.*s/../fakecuda/libcuda.so.1",
-			     PATH_MAX / 2, exe) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 FIXTURE_SETUP(cuda)
 {
-	fakecuda_state_fn state;
-
-	ASSERT_EQ(fake_path(self->path, sizeof(self->path)), 0);
-	self->lib = dlopen(self->path, RTLD_NOW | RTLD_LOCAL);
-	if (!self->lib)
+	ASSERT_EQ(fakecuda_path(self->path, sizeof(self->path)), 0);
+	self->fc = fakecuda_load(self->path, &self->lib);
+	if (!self->fc)
 		SKIP(return, "fake driver not built: %s", self->path);
-	*(void **)&state = dlsym(self->lib, "fakecuda_state");
-	ASSERT_TRUE(state != NULL);
-	self->fc = state();
-	setenv("GL_LIBCUDA", self->path, 1);
-	setenv("GL_LIBCUBLAS", self->path, 1);
 }
 
 FIXTURE_TEARDOWN(cuda)

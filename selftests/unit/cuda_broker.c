@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cuda_broker.c - the broker in process on the CUDA device, no FUSE
+ * mount: leases acquired, resized and dropped through daemon/lease*.c
+ * with the backend loaded against the fake driver
+ * (selftests/fakecuda/), so accounting is checked against what the
+ * "device" really holds. With GL_REAL_CUDA=1 (scripts/gpu-check.sh on
+ * a GPU machine) the tests that need no fake knob run on the real
+ * driver; the others SKIP.
+ *
+ * Invariant: each test starts its own broker after setting the fake's
+ * knobs, and its teardown destroys it: every handle is released.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "daemon/broker.h"
+#include "daemon/lease.h"
+#include "kernels/fatbin.h"
+#include "selftests/fakecuda/fakecuda.h"
+#include "selftests/harness.h"
+#include "uapi/gpulease.h"
+
+/* The unit tests link no real fatbin: the fake takes any image. On a
+ * real GPU the tests that launch skip (this is no module). */
+const unsigned char gl_fatbin[] = "gpulease test fatbin";
+const size_t gl_fatbin_len = sizeof(gl_fatbin);
+
+#define MIB (1ull << 20)
+
+FIXTURE(cb) {
+	char path[PATH_MAX];
+	void *lib;
+	struct fakecuda *fc;
+	struct broker b;
+	bool up;
+};
+
+FIXTURE_SETUP(cb)
+{
+	ASSERT_EQ(fakecuda_path(self->path, sizeof(self->path)), 0);
+	self->fc = fakecuda_load(self->path, &self->lib);
+	if (!self->fc && !fakecuda_real())
+		SKIP(return, "fake driver not built: %s", self->path);
+}
+
+FIXTURE_TEARDOWN(cb)
+{
+	if (self->up)
+		broker_destroy(&self->b);
+	if (self->lib)
+		dlclose(self->lib);
+}
+
+/* Start the broker; the CUDA device must be device 0. */
+static int start(FIXTURE_DATA(cb) *self)
+{
+	struct broker_config cfg = {
+		.cpu_vram = 64 * MIB,
+		.default_ttl = 600,
+		.max_ttl = 3600,
+		.launch_timeout_ms = 10000,
+		.executors = 2,
+	};
+	int err = broker_init(&self->b, &cfg);
+
+	if (err)
+		return err;
+	self->up = true;
+	if (strcmp(self->b.devs.devs[0].ops->kind, GL_KIND_CUDA))
+		return -ENODEV;
+	return 0;
+}
+
+static int acquire(FIXTURE_DATA(cb) *self, const char *name, uint64_t vram,
+		   struct lease **l)
+{
+	struct lease_req req = {
+		.name = name, .vram = vram, .ttl = 600, .dev = 0,
+	};
+
+	return lease_acquire(&self->b, &req, l);
+}
+
+static void drop(FIXTURE_DATA(cb) *self, struct lease *l)
+{
+	lease_drop(&self->b, l, 0, false);
+	lease_put(l);
+}
+
+static uint64_t used(FIXTURE_DATA(cb) *self)
+{
+	return atomic_load(&self->b.devs.devs[0].used);
+}
+
+/*
+ * A lease takes whole 2 MiB granules on the device: that is what is
+ * accounted (vram.used, quotas, ENOSPC), not its byte count, which the
+ * lease keeps. 264 MiB total less 256 MiB headroom: 8 MiB, 4 granules.
+ */
+TEST_F(cb, accounting_rounds_to_granules)
+{
+	struct lease *l[5];
+	char name[8];
+	int i;
+
+	if (!self->fc)
+		SKIP(return, "needs the fake driver's knobs");
+	self->fc->total = 264 * MIB;
+	ASSERT_EQ(start(self), 0);
+	ASSERT_EQ(self->b.devs.devs[0].capacity, 8 * MIB);
+	ASSERT_EQ(acquire(self, "a", 1, &l[0]), 0);
+	EXPECT_EQ(used(self), 2 * MIB) TH_LOG("1 byte takes one granule");
+	EXPECT_EQ(atomic_load(&l[0]->vram), 1u) TH_LOG("its size stays");
+	drop(self, l[0]);
+	EXPECT_EQ(used(self), 0u);
+	ASSERT_EQ(acquire(self, "b", 2 * MIB + 1, &l[0]), 0);
+	EXPECT_EQ(used(self), 4 * MIB);
+	drop(self, l[0]);
+
+	/* four one-byte leases fill the device; a fifth does not fit */
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		ASSERT_EQ(acquire(self, name, 1, &l[i]), 0) TH_LOG("%s", name);
+	}
+	EXPECT_EQ(used(self), 8 * MIB);
+	EXPECT_EQ(acquire(self, "l4", 1, &l[4]), -ENOSPC)
+		TH_LOG("accounted 4 bytes, the device holds 8 MiB");
+	EXPECT_LE(self->fc->handle_bytes, self->b.devs.devs[0].capacity);
+	for (i = 0; i < 4; i++)
+		drop(self, l[i]);
+	EXPECT_EQ(used(self), 0u);
+	EXPECT_EQ(self->fc->handles, 0);
+}
+
+/*
+ * A resize on CUDA maps the new size before it frees the old: for that
+ * moment both are taken, and accounting must cover them, so the device
+ * never holds more than its capacity, not even briefly.
+ */
+TEST_F(cb, resize_never_exceeds_accounting)
+{
+	uint64_t cap;
+	struct lease *a, *b;
+
+	if (!self->fc)
+		SKIP(return, "needs the fake driver's knobs");
+	self->fc->total = 264 * MIB;
+	ASSERT_EQ(start(self), 0);
+	cap = self->b.devs.devs[0].capacity;
+	ASSERT_EQ(acquire(self, "a", 2 * MIB, &a), 0);
+	ASSERT_EQ(acquire(self, "b", 2 * MIB, &b), 0);
+	/* within one granule: nothing moves, nothing more is charged */
+	EXPECT_EQ(lease_resize(a, MIB), 0);
+	EXPECT_EQ(lease_resize(a, 2 * MIB), 0);
+	EXPECT_EQ(used(self), 4 * MIB);
+	/* 2 -> 4 MiB: b 2 + old 2 + new 4 = 8 MiB at the peak: fits */
+	EXPECT_EQ(lease_resize(a, 4 * MIB), 0);
+	EXPECT_EQ(used(self), 6 * MIB);
+	/* 4 -> 6 MiB: b 2 + old 4 + new 6 = 12 MiB at the peak: no */
+	EXPECT_EQ(lease_resize(a, 6 * MIB), -ENOSPC);
+	EXPECT_EQ(atomic_load(&a->vram), 4 * MIB) TH_LOG("unchanged");
+	EXPECT_EQ(used(self), 6 * MIB);
+	/* shrinking moves too: b 2 + old 4 + new 2 = 8 MiB */
+	EXPECT_EQ(lease_resize(a, 2 * MIB), 0);
+	EXPECT_EQ(used(self), 4 * MIB);
+	EXPECT_LE(self->fc->handle_peak, cap)
+		TH_LOG("the device held %llu bytes, %llu were accounted",
+		       (unsigned long long)self->fc->handle_peak,
+		       (unsigned long long)cap);
+	drop(self, a);
+	drop(self, b);
+	EXPECT_EQ(used(self), 0u);
+}
+
+TEST_HARNESS_MAIN
