@@ -59,6 +59,7 @@ enum {
 
 #define CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED	102
 #define CU_STREAM_NON_BLOCKING			0x1u
+#define CU_CTX_SCHED_BLOCKING_SYNC		0x4u
 #define CU_MEM_ALLOCATION_TYPE_PINNED		0x1
 #define CU_MEM_HANDLE_TYPE_NONE			0x0
 #define CU_MEM_LOCATION_TYPE_DEVICE		0x1
@@ -113,6 +114,8 @@ struct cuda_api {
 	CUresult (*DeviceTotalMem)(size_t *bytes, CUdevice dev);  /* _v2 */
 	CUresult (*DevicePrimaryCtxRetain)(CUcontext *ctx, CUdevice dev);
 	CUresult (*DevicePrimaryCtxRelease)(CUdevice dev);	   /* _v2 */
+	CUresult (*DevicePrimaryCtxSetFlags)(CUdevice dev,
+					     unsigned int flags);  /* _v2 */
 	CUresult (*CtxSetCurrent)(CUcontext ctx);
 	CUresult (*MemGetInfo)(size_t *free_b, size_t *total);	/* _v2 */
 	CUresult (*MemGetAllocationGranularity)(size_t *gran,

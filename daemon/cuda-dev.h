@@ -30,9 +30,15 @@ extern struct cuda_libs cuda;
  * 0, or -ENODEV where there is no usable driver (logged). */
 int cuda_lib_load(void);
 
-/* cuda_lib_load_blas - load cuBLAS if present; matmul falls back to the
+/* cuda_lib_load_blas - load cuBLAS if present (the newest soname a
+ * driver of @driver_version supports); matmul falls back to the
  * fatbin's kernel without it. */
-void cuda_lib_load_blas(void);
+void cuda_lib_load_blas(int driver_version);
+
+/* cuda_blas_soname - the @i-th cuBLAS soname to try, newest first,
+ * skipping those newer than @driver_version (1000 * major + 10 *
+ * minor); NULL past the last. Pure. */
+const char *cuda_blas_soname(int driver_version, unsigned int i);
 
 struct cuda_region;
 

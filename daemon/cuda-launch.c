@@ -179,6 +179,8 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 	CUstream s;
 	int err, c;
 
+	if (!cd)
+		return -EIO;	/* unusable device: nothing runs there */
 	/* the only length check on the device side: never skip it */
 	err = k->check(args, grid);
 	if (err)
@@ -225,6 +227,8 @@ int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 
 	if (k->id < GL_K_COUNT || k->id >= REGISTRY_MAX || !len)
 		return -EINVAL;
+	if (!cd)
+		return 0;	/* unusable device: nothing runs there */
 	err = cuda_enter(cd);
 	if (err)
 		return err;

@@ -45,6 +45,10 @@
  */
 #pragma weak gl_fatbin
 #pragma weak gl_fatbin_len
+#pragma weak gl_fatbin_cuda_version
+
+/* CUDA_DEVICE_MAX_CONNECTIONS: the hardware's most work queues. */
+#define CUDA_MAX_CONNECTIONS	"32"
 
 /* Device memory kept out of capacity: context, module, cuBLAS. */
 #define CUDA_HEADROOM_MIN	(256ull << 20)
@@ -198,6 +202,12 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 		       "cuDeviceTotalMem");
 	if (err)
 		goto err_close;
+	/* a thread waiting for the GPU sleeps instead of spinning a core;
+	 * refused (kept as it was) once another user made the context */
+	if (cuda.cu.DevicePrimaryCtxSetFlags(cd->cudev,
+					     CU_CTX_SCHED_BLOCKING_SYNC))
+		gl_info("cuda: %s: cannot set blocking sync: waits spin",
+			d->name);
 	err = cuda_err(cuda.cu.DevicePrimaryCtxRetain(&cd->ctx, cd->cudev),
 		       "cuDevicePrimaryCtxRetain");
 	if (err) {
@@ -250,21 +260,60 @@ err_close:
 	return err;
 }
 
+/*
+ * What the driver reads once, at cuInit: eager module loading (lazy
+ * loading can synchronise the whole context at a kernel's first launch,
+ * stalling every lease's stream) and as many hardware work queues as it
+ * has (32), so lease streams do not share one and serialise. Values
+ * the environment already sets are the administrator's and are kept.
+ */
+static void cuda_init_env(void)
+{
+	setenv("CUDA_MODULE_LOADING", "EAGER", 0);
+	setenv("CUDA_DEVICE_MAX_CONNECTIONS", CUDA_MAX_CONNECTIONS, 0);
+}
+
+/* The version of the toolkit that built the fatbin; 0: unknown. */
+static int cuda_build_version(void)
+{
+	return &gl_fatbin_cuda_version ? gl_fatbin_cuda_version : 0;
+}
+
 static int cuda_probe(struct dev *devs, int max, uint64_t cpu_vram)
 {
-	int count = 0, i, n = 0;
+	int count = 0, i, n = 0, drv = 0, built;
 	CUresult rc;
 
 	if (max < 1 || cuda_lib_load())
 		return 0;
+	cuda_init_env();
 	rc = cuda.cu.Init(0);
+	if (!rc)
+		rc = cuda.cu.DriverGetVersion(&drv);
 	if (!rc)
 		rc = cuda.cu.DeviceGetCount(&count);
 	if (rc || count <= 0) {
 		gl_info("cuda: driver loaded, no usable device (%d)", rc);
 		return 0;
 	}
-	cuda_lib_load_blas();
+	built = cuda_build_version();
+	if (drv < built) {
+		/* loud, and listed: never a silent fall back to the CPU */
+		for (i = 0; i < count && n < max; i++, n++) {
+			memset(&devs[n], 0, sizeof(devs[n]));
+			snprintf(devs[n].name, sizeof(devs[n].name), "cuda%d",
+				 i);
+			dev_set_unusable(&devs[n], "the driver supports CUDA "
+					 "%d.%d, older than CUDA %d.%d that "
+					 "built the kernels: update the "
+					 "driver or build with an older "
+					 "toolkit", drv / 1000,
+					 drv % 1000 / 10, built / 1000,
+					 built % 1000 / 10);
+		}
+		return n;
+	}
+	cuda_lib_load_blas(drv);
 	for (i = 0; i < count && n < max; i++) {
 		memset(&devs[n], 0, sizeof(devs[n]));
 		if (!cuda_dev_open(&devs[n], i))
@@ -344,6 +393,8 @@ static uint64_t cuda_footprint(struct dev *d, uint64_t bytes)
 	struct cuda_dev *cd = d->priv;
 	size_t size;
 
+	if (!cd)	/* unusable: capacity 0, nothing is ever reserved */
+		return bytes;
 	return cuda_round(cd, bytes, &size) ? UINT64_MAX : size;
 }
 
@@ -368,6 +419,8 @@ static int cuda_reserve(struct dev *d, uint64_t bytes,
 	size_t size;
 	int err;
 
+	if (!cd)
+		return -ENOSPC;	/* unusable: capacity 0 */
 	err = cuda_round(cd, bytes, &size);
 	if (err)
 		return err;

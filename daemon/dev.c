@@ -4,9 +4,49 @@
  * are indexed 0..count-1 and never change after dev_set_probe().
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon/dev.h"
+#include "daemon/log.h"
+
+const char *dev_state_name(int state)
+{
+	static const char *const names[DEV_NR_STATES] = {
+		[DEV_READY] = "ready",
+		[DEV_FAILED] = "failed",
+		[DEV_UNUSABLE] = "unusable",
+	};
+
+	if (state < 0 || state >= DEV_NR_STATES)
+		return "unknown";
+	return names[state];
+}
+
+void dev_set_unusable(struct dev *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+	d->capacity = 0;
+	d->priv = NULL;
+	atomic_store(&d->state, DEV_UNUSABLE);
+	gl_info("error: %s: unusable: %s", d->name, d->reason);
+}
+
+/* Whether any of the first @n devices of @s serves. */
+static bool dev_set_ready(const struct dev_set *s, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (atomic_load(&s->devs[i].state) == DEV_READY)
+			return true;
+	return false;
+}
 
 /* In order; the CPU backend comes last and only where nothing else is. */
 static const struct dev_ops *const backends[] = {
@@ -24,7 +64,7 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only)
 		const struct dev_ops *ops = backends[i];
 		int j;
 
-		if (ops == &dev_cpu_ops && s->count)
+		if (ops == &dev_cpu_ops && dev_set_ready(s, s->count))
 			break;
 		if (ops != &dev_cpu_ops && cpu_only)
 			continue;

@@ -72,6 +72,14 @@ struct dev_ops {
 	bool resize_moves;
 };
 
+/* A device's state: devices/<n>/state and gpulease_device_state. */
+enum dev_state {
+	DEV_READY,		/* serving */
+	DEV_FAILED,		/* a sticky fault: its work fails with EIO */
+	DEV_UNUSABLE,		/* never usable in this process: capacity 0 */
+	DEV_NR_STATES,
+};
+
 struct dev {
 	int index;
 	const struct dev_ops *ops;
@@ -80,8 +88,22 @@ struct dev {
 	_Atomic uint64_t used;		/* bytes reserved; written under
 					 * the account lock */
 	_Atomic uint32_t leases;	/* active leases on it; lease.c */
-	void *priv;			/* backend state */
+	void *priv;			/* backend state; NULL when unusable */
+	_Atomic int state;		/* enum dev_state; the backend's */
+	char reason[160];		/* why not ready: set before state */
 };
+
+/* dev_state_name - "ready", "failed", "unusable". */
+const char *dev_state_name(int state);
+
+/*
+ * dev_set_unusable - mark @d, which the backend found but cannot use
+ * (e.g. a driver older than the toolkit that built the kernels), with
+ * @fmt as its reason: listed in devices/ with capacity 0. Logs the
+ * reason as an error. Probe time only.
+ */
+void dev_set_unusable(struct dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 struct dev_set {
 	struct dev devs[GL_MAX_DEVICES];
@@ -90,8 +112,8 @@ struct dev_set {
 
 /*
  * dev_set_probe - probe the backends; the CPU backend (with @cpu_vram
- * bytes) is added when no other device exists, or alone with @cpu_only.
- * Returns 0 or -errno.
+ * bytes) is added when no other device is ready (unusable ones stay
+ * listed before it), or alone with @cpu_only. Returns 0 or -errno.
  */
 int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only);
 

@@ -113,6 +113,16 @@ static void show_devices(struct broker *b, struct strbuf *sb)
 			      i, (unsigned long long)used, i,
 			      (unsigned long long)(d->capacity - used));
 	}
+	head(sb, "gpulease_device_state", "gauge",
+	     "1 for the state each device is in (ready, failed, unusable).");
+	for (i = 0; i < b->devs.count; i++) {
+		int st = atomic_load(&b->devs.devs[i].state), s;
+
+		for (s = 0; s < DEV_NR_STATES; s++)
+			strbuf_printf(sb, "gpulease_device_state{device=\"%d\","
+				      "state=\"%s\"} %d\n", i,
+				      dev_state_name(s), s == st);
+	}
 }
 
 static void show_kernels(struct broker *b, struct strbuf *sb)

@@ -46,6 +46,7 @@ enum fs_kind {
 	FS_DEV_USED,
 	FS_DEV_FREE,
 	FS_DEV_LEASES,
+	FS_DEV_STATE,
 	/* per lease */
 	FS_LEASE_DIR,
 	FS_LEASE_CTL,

@@ -37,6 +37,7 @@ static struct fakecuda st = {
 	.ndev = 1,
 	.total = 1ull << 30,
 	.gran = 2u << 20,
+	.driver_version = 13000,
 };
 static __thread CUcontext cur_ctx;
 static int ctx_token;
@@ -129,6 +130,8 @@ EXPORT CUresult cuDeviceGetAttribute(int *value, int attr, CUdevice dev);
 EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev);
+EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev,
+					      unsigned int flags);
 EXPORT CUresult cuCtxSetCurrent(CUcontext ctx);
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total);
 EXPORT CUresult cuMemGetAllocationGranularity(size_t *gran,
@@ -208,14 +211,21 @@ CUresult cuGetErrorName(CUresult rc, const char **name)
 	}
 }
 
+/* $@name into @out (a char array), "" when unset */
+#define FAKE_GETENV(out, name)						\
+	snprintf(out, sizeof(out), "%s", getenv(name) ? getenv(name) : "")
+
 CUresult cuInit(unsigned int flags)
 {
+	/* what the real driver reads once, here */
+	FAKE_GETENV(st.init_loading, "CUDA_MODULE_LOADING");
+	FAKE_GETENV(st.init_connections, "CUDA_DEVICE_MAX_CONNECTIONS");
 	return st.init_result;
 }
 
 CUresult cuDriverGetVersion(int *version)
 {
-	*version = 12080;
+	*version = st.driver_version;
 	return 0;
 }
 
@@ -262,6 +272,12 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
 	st.contexts--;
+	return 0;
+}
+
+CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev, unsigned int flags)
+{
+	st.ctx_flags = flags;
 	return 0;
 }
 
@@ -642,6 +658,7 @@ static const struct {
 	PROC("cuDeviceTotalMem", cuDeviceTotalMem_v2),
 	PROC("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 	PROC("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2),
+	PROC("cuDevicePrimaryCtxSetFlags", cuDevicePrimaryCtxSetFlags_v2),
 	PROC("cuCtxSetCurrent", cuCtxSetCurrent),
 	PROC("cuMemGetInfo", cuMemGetInfo_v2),
 	PROC("cuMemGetAllocationGranularity", cuMemGetAllocationGranularity),

@@ -47,6 +47,7 @@ struct fakecuda {
 	int no_vmm;		/* devices lack virtual memory management */
 	int gpa_off;		/* cuGetProcAddress finds nothing */
 	uint64_t total;		/* bytes per device; default 1 GiB */
+	int driver_version;	/* cuDriverGetVersion's; default 13000 */
 	size_t gran;		/* allocation granularity; default 2 MiB */
 	atomic_int hold;	/* any time: streams stay busy while set */
 	atomic_int fault;	/* any time: stream query/sync return it */
@@ -67,6 +68,9 @@ struct fakecuda {
 
 	/* calls */
 	atomic_int no_ctx;	/* calls with no current context */
+	unsigned int ctx_flags;	/* cuDevicePrimaryCtxSetFlags' last */
+	char init_loading[16];	/* $CUDA_MODULE_LOADING at cuInit */
+	char init_connections[16]; /* $CUDA_DEVICE_MAX_CONNECTIONS then */
 	atomic_int gpa_calls;
 	int gpa_version;	/* the version cuGetProcAddress was asked */
 	atomic_int launches, queries, syncs, sgemms;

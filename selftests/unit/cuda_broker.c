@@ -28,6 +28,8 @@
  * real GPU the tests that launch skip (this is no module). */
 const unsigned char gl_fatbin[] = "gpulease test fatbin";
 const size_t gl_fatbin_len = sizeof(gl_fatbin);
+/* as if built by the CUDA 13.0 toolkit (the fake driver is 13.0) */
+const int gl_fatbin_cuda_version = 13000;
 
 #define MIB (1ull << 20)
 
@@ -174,6 +176,62 @@ TEST_F(cb, resize_never_exceeds_accounting)
 	drop(self, a);
 	drop(self, b);
 	EXPECT_EQ(used(self), 0u);
+}
+
+/*
+ * A driver older than the toolkit that built the kernels cannot load
+ * them: the device is listed as unusable with the reason (and an error
+ * line in the log), never silently replaced by the CPU device; the CPU
+ * device still serves after it, for device=1.
+ */
+TEST_F(cb, old_driver_is_loud)
+{
+	struct dev *d;
+	struct lease *l;
+	int err;
+
+	if (!self->fc)
+		SKIP(return, "needs the fake driver's knobs");
+	self->fc->driver_version = 12080;
+	err = start(self);
+	ASSERT_EQ(err, 0) TH_LOG("the cuda device is not device 0");
+	d = &self->b.devs.devs[0];
+	EXPECT_EQ(atomic_load(&d->state), DEV_UNUSABLE);
+	EXPECT_STREQ(dev_state_name(atomic_load(&d->state)), "unusable");
+	EXPECT_TRUE(strstr(d->reason, "12.8") && strstr(d->reason, "13.0"))
+		TH_LOG("reason: %s", d->reason);
+	EXPECT_EQ(d->capacity, 0u);
+	EXPECT_STREQ(d->name, "cuda0");
+	EXPECT_EQ(self->fc->contexts, 0) TH_LOG("the device was opened");
+	ASSERT_EQ(self->b.devs.count, 2);
+	EXPECT_STREQ(self->b.devs.devs[1].ops->kind, GL_KIND_CPU);
+	EXPECT_EQ(acquire(self, "x", 1, &l), -ENOSPC);
+	/* 13.0 and newer load it */
+	broker_destroy(&self->b);
+	self->up = false;
+	self->fc->driver_version = 13020;
+	ASSERT_EQ(start(self), 0);
+	EXPECT_EQ(atomic_load(&self->b.devs.devs[0].state), DEV_READY);
+	EXPECT_EQ(self->b.devs.count, 1) TH_LOG("no CPU beside a GPU");
+}
+
+/* What the driver reads at cuInit is set before it, and the context
+ * waits by blocking, not by spinning a core. */
+TEST_F(cb, init_environment_and_blocking_sync)
+{
+	if (!self->fc)
+		SKIP(return, "needs the fake driver's knobs");
+	unsetenv("CUDA_MODULE_LOADING");
+	setenv("CUDA_DEVICE_MAX_CONNECTIONS", "8", 1);	/* the admin's */
+	ASSERT_EQ(start(self), 0);
+	EXPECT_STREQ(self->fc->init_loading, "EAGER");
+	EXPECT_STREQ(self->fc->init_connections, "8") TH_LOG("overridden");
+	EXPECT_EQ(self->fc->ctx_flags, 0x4u) TH_LOG("blocking sync");
+	broker_destroy(&self->b);
+	self->up = false;
+	unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");
+	ASSERT_EQ(start(self), 0);
+	EXPECT_STREQ(self->fc->init_connections, "32");
 }
 
 TEST_HARNESS_MAIN

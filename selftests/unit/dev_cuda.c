@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/cuda-dev.h"
 #include "daemon/dev.h"
 #include "daemon/registry.h"
 #include "kernels/fatbin.h"
@@ -763,6 +764,19 @@ TEST(device_set_no_driver)
 	EXPECT_TRUE(s.devs[0].ops == &dev_cpu_ops);
 	EXPECT_EQ(s.devs[0].capacity, 64 * MIB);
 	dev_set_teardown(&s);
+}
+
+/* cuBLAS sonames newest first, none newer than the driver supports. */
+TEST(blas_sonames_follow_the_driver)
+{
+	EXPECT_STREQ(cuda_blas_soname(13000, 0), "libcublas.so.13");
+	EXPECT_STREQ(cuda_blas_soname(13000, 1), "libcublas.so.12");
+	EXPECT_STREQ(cuda_blas_soname(12080, 0), "libcublas.so.12");
+	EXPECT_STREQ(cuda_blas_soname(12080, 1), "libcublas.so.11");
+	EXPECT_STREQ(cuda_blas_soname(12080, 2), "libcublas.so");
+	EXPECT_TRUE(cuda_blas_soname(12080, 3) == NULL);
+	EXPECT_STREQ(cuda_blas_soname(11040, 0), "libcublas.so.11");
+	EXPECT_STREQ(cuda_blas_soname(99999, 0), "libcublas.so.13");
 }
 
 TEST_HARNESS_MAIN
