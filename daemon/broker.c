@@ -16,6 +16,35 @@
 #include "daemon/lease.h"
 #include "daemon/log.h"
 
+/*
+ * Device @d failed (a sticky fault): its leases' memory is lost and
+ * every op on them fails with EIO from now on. Wait for each one's
+ * running work to end (the write side of its mem_lock), so none still
+ * points into the device when the backend resets it, and tell its owner
+ * why in ctl. Runs on the backend's recovery thread.
+ */
+static void broker_dev_failed(void *ctx, struct dev *d)
+{
+	struct broker *b = ctx;
+	struct cds_lfht_iter iter;
+	struct lease *l;
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "EIO: device %d (%s) failed: %s; this "
+		 "lease's memory is lost: drop it", d->index, d->name,
+		 d->reason);
+	rcu_read_lock();
+	lease_for_each(b->leases, &iter, l) {
+		if (l->dev != d || !lease_get_unless_zero(l))
+			continue;
+		pthread_rwlock_wrlock(&l->mem_lock);
+		pthread_rwlock_unlock(&l->mem_lock);
+		lease_set_error(l, msg);
+		lease_put(l);
+	}
+	rcu_read_unlock();
+}
+
 int broker_init(struct broker *b, const struct broker_config *cfg)
 {
 	int err;
@@ -60,6 +89,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	err = registry_init(&b->reg);
 	if (err)
 		goto err_reaper;
+	dev_set_events(&b->devs, broker_dev_failed, b);
 	err = launcher_start(b, cfg->executors ? cfg->executors : 4);
 	if (err)
 		goto err_registry;
@@ -71,6 +101,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 err_launcher:
 	launcher_stop(b);
 err_registry:
+	dev_set_events(&b->devs, NULL, NULL);
 	registry_destroy(&b->reg);
 err_reaper:
 	reaper_destroy(&b->reaper);
@@ -102,6 +133,7 @@ void broker_quiesce(struct broker *b)
 	struct lease *l;
 
 	reaper_stop(&b->reaper);
+	dev_set_events(&b->devs, NULL, NULL);
 	rcu_read_lock();
 	lease_for_each(b->leases, &iter, l) {
 		if (!lease_get_unless_zero(l))

@@ -116,6 +116,7 @@ struct cuda_api {
 	CUresult (*DevicePrimaryCtxRelease)(CUdevice dev);	   /* _v2 */
 	CUresult (*DevicePrimaryCtxSetFlags)(CUdevice dev,
 					     unsigned int flags);  /* _v2 */
+	CUresult (*DevicePrimaryCtxReset)(CUdevice dev);	   /* _v2 */
 	CUresult (*CtxSetCurrent)(CUcontext ctx);
 	CUresult (*MemGetInfo)(size_t *free_b, size_t *total);	/* _v2 */
 	CUresult (*MemGetAllocationGranularity)(size_t *gran,

@@ -38,6 +38,7 @@ static const struct cuda_sym {
 	CU_SYM(DevicePrimaryCtxRetain, ""),
 	CU_SYM(DevicePrimaryCtxRelease, "_v2"),
 	CU_SYM(DevicePrimaryCtxSetFlags, "_v2"),
+	CU_SYM(DevicePrimaryCtxReset, "_v2"),
 	CU_SYM(CtxSetCurrent, ""),
 	CU_SYM(MemGetInfo, "_v2"),
 	CU_SYM(MemGetAllocationGranularity, ""),

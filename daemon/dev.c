@@ -60,6 +60,7 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only)
 	int n;
 
 	memset(s, 0, sizeof(*s));
+	s->event_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		const struct dev_ops *ops = backends[i];
 		int j;
@@ -75,6 +76,7 @@ int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only)
 		for (j = s->count; j < s->count + n; j++) {
 			s->devs[j].index = j;
 			s->devs[j].ops = ops;
+			s->devs[j].set = s;
 		}
 		s->count += n;
 	}
@@ -86,6 +88,26 @@ struct dev *dev_set_get(struct dev_set *s, unsigned index)
 	if (index >= (unsigned)s->count)
 		return NULL;
 	return &s->devs[index];
+}
+
+void dev_set_events(struct dev_set *s, dev_event_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&s->event_lock);
+	s->event = fn;
+	s->event_ctx = ctx;
+	pthread_mutex_unlock(&s->event_lock);
+}
+
+void dev_notify(struct dev *d)
+{
+	struct dev_set *s = d->set;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->event_lock);
+	if (s->event)
+		s->event(s->event_ctx, d);
+	pthread_mutex_unlock(&s->event_lock);
 }
 
 uint64_t dev_footprint(struct dev *d, uint64_t bytes)

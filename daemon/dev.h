@@ -6,6 +6,7 @@
 #ifndef GL_DEV_H
 #define GL_DEV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,7 +71,14 @@ struct dev_ops {
 	/* resize_moves - resize maps the new size before it frees the old,
 	 * so while it runs the region takes both footprints */
 	bool resize_moves;
+	/* reset - recover a failed device: the regions it had keep failing
+	 * with -EIO (their memory is lost) until released, new ones work.
+	 * 0, also for a ready device; -EIO when it stays failed. Blocks
+	 * until the device's running ops end. NULL: no sticky faults. */
+	int (*reset)(struct dev *d);
 };
+
+struct dev_set;
 
 /* A device's state: devices/<n>/state and gpulease_device_state. */
 enum dev_state {
@@ -91,6 +99,7 @@ struct dev {
 	void *priv;			/* backend state; NULL when unusable */
 	_Atomic int state;		/* enum dev_state; the backend's */
 	char reason[160];		/* why not ready: set before state */
+	struct dev_set *set;		/* the set it is in, or NULL */
 };
 
 /* dev_state_name - "ready", "failed", "unusable". */
@@ -105,10 +114,31 @@ const char *dev_state_name(int state);
 void dev_set_unusable(struct dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * dev_event_fn - device @d failed: @d->state is DEV_FAILED and
+ * @d->reason says why; its regions already fail with -EIO. Called on
+ * the backend's recovery thread, before the device is reset, with the
+ * set's event lock held and no other; the callee may block (it waits
+ * for work on the device's regions to end).
+ */
+typedef void (*dev_event_fn)(void *ctx, struct dev *d);
+
 struct dev_set {
 	struct dev devs[GL_MAX_DEVICES];
 	int count;
+	pthread_mutex_t event_lock;	/* guards event, event_ctx, calls */
+	dev_event_fn event;		/* may be NULL */
+	void *event_ctx;
 };
+
+/*
+ * dev_set_events - call @fn(@ctx, d) when a device of @s fails; NULL
+ * stops it: once this returns no call is running or will start.
+ */
+void dev_set_events(struct dev_set *s, dev_event_fn fn, void *ctx);
+
+/* dev_notify - run @d's set's event callback, if any. Backends only. */
+void dev_notify(struct dev *d);
 
 /*
  * dev_set_probe - probe the backends; the CPU backend (with @cpu_vram

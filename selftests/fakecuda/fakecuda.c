@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FAKECUDA_LIB
@@ -40,7 +41,7 @@ static struct fakecuda st = {
 	.driver_version = 13000,
 };
 static __thread CUcontext cur_ctx;
-static int ctx_token;
+static int ctx_token[FAKECUDA_DEV_MAX];	/* one primary context each */
 static int blas_token;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -110,13 +111,19 @@ static CUresult need_ctx(void)
 	return CUDA_ERROR_INVALID_CONTEXT;
 }
 
+/* The device of the current context (need_ctx() first). */
+static int cur_dev(void)
+{
+	return (int)((int *)cur_ctx - ctx_token);
+}
+
 /* need_ctx() for calls that do work: they fail once the context is
  * poisoned (frees still succeed, so the live counters stay honest). */
 static CUresult need_live(void)
 {
 	CUresult rc = need_ctx();
 
-	return rc ? rc : atomic_load(&st.sticky);
+	return rc ? rc : atomic_load(&st.sticky[cur_dev()]);
 }
 
 /* Driver entry points, with the prototypes of daemon/cuda-api.h. */
@@ -132,6 +139,7 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev,
 					      unsigned int flags);
+EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev);
 EXPORT CUresult cuCtxSetCurrent(CUcontext ctx);
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total);
 EXPORT CUresult cuMemGetAllocationGranularity(size_t *gran,
@@ -264,7 +272,9 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 {
-	*ctx = (CUcontext)&ctx_token;
+	if (dev < 0 || dev >= FAKECUDA_DEV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	*ctx = (CUcontext)&ctx_token[dev];
 	st.contexts++;
 	return 0;
 }
@@ -272,6 +282,21 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
 	st.contexts--;
+	return 0;
+}
+
+/* Destroys the context's state: its sticky error, its running kernels. */
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	if (dev < 0 || dev >= FAKECUDA_DEV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	while (atomic_load(&st.hold_reset))
+		nanosleep(&ts, NULL);
+	atomic_store(&st.sticky[dev], 0);
+	atomic_store(&st.hold, 0);
+	st.resets++;
 	return 0;
 }
 
@@ -639,7 +664,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 		if (ptr[i] && l.value[i] % 4)
 			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
 	if (fault)
-		atomic_store(&st.sticky, fault);
+		atomic_store(&st.sticky[cur_dev()], fault);
 	return 0;
 }
 
@@ -659,6 +684,7 @@ static const struct {
 	PROC("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 	PROC("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2),
 	PROC("cuDevicePrimaryCtxSetFlags", cuDevicePrimaryCtxSetFlags_v2),
+	PROC("cuDevicePrimaryCtxReset", cuDevicePrimaryCtxReset_v2),
 	PROC("cuCtxSetCurrent", cuCtxSetCurrent),
 	PROC("cuMemGetInfo", cuMemGetInfo_v2),
 	PROC("cuMemGetAllocationGranularity", cuMemGetAllocationGranularity),

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define FAKECUDA_PARAMS_MAX	24
+#define FAKECUDA_DEV_MAX	4	/* ndev's limit */
 
 /* The last cuLaunchKernel, parameters decoded by the kernel's signature. */
 struct fakecuda_launch {
@@ -54,11 +55,16 @@ struct fakecuda {
 	atomic_int fault_launch; /* any time: the next launch faults with
 				  * it (e.g. 700), poisoning the context */
 
-	/* the context's sticky error: 0, or the fault (700 illegal address,
-	 * 716 a buf parameter not 4-byte aligned) of a launch; from then on
-	 * every call that does work returns it, as the real driver does,
-	 * until the primary context is reset */
-	atomic_int sticky;
+	atomic_int hold_reset;	/* any time: cuDevicePrimaryCtxReset waits
+				 * while it is set */
+
+	/* each device's context's sticky error: 0, or the fault (700
+	 * illegal address, 716 a buf parameter not 4-byte aligned) of a
+	 * launch in it; from then on every call that does work in that
+	 * context returns it, as the real driver does, until its primary
+	 * context is reset (which also ends every running kernel: hold) */
+	atomic_int sticky[FAKECUDA_DEV_MAX];
+	atomic_int resets;	/* cuDevicePrimaryCtxReset calls */
 
 	/* live objects */
 	atomic_int handles, mapped, reserved, streams, modules, contexts;

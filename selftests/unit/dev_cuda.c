@@ -406,13 +406,13 @@ TEST_F(cuda, misaligned_buf_is_einval)
 	karg_buf(&a, y, 64);
 	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), -EINVAL);
 	EXPECT_EQ(fc->launches, 0) TH_LOG("a misaligned launch was queued");
-	EXPECT_EQ(fc->sticky, 0) TH_LOG("the context was poisoned");
+	EXPECT_EQ(fc->sticky[0], 0) TH_LOG("the context was poisoned");
 	/* aligned, the same launch runs and the device still works */
 	ASSERT_EQ(dev_cuda_ops.resolve(r, 4, 64, &x), 0);
 	a.v[2].buf.ptr = x;
 	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), 0);
 	EXPECT_EQ(fc->launches, 1);
-	EXPECT_EQ(fc->sticky, 0);
+	EXPECT_EQ(fc->sticky[0], 0);
 	dev_cuda_ops.release(r);
 }
 
@@ -555,7 +555,7 @@ struct launcher {
 	struct gl_kargs args;
 	struct gl_grid grid;
 	atomic_int cancel;
-	int err;
+	atomic_int err;
 };
 
 static void *launcher_main(void *arg)
@@ -574,8 +574,9 @@ TEST_F(cuda, cancel)
 	struct dev_region *r;
 	pthread_t t;
 	void *y;
-	int syncs;
+	int q;
 
+	setenv("GL_CUDA_GRACE_MS", "3600000", 1);	/* never, here */
 	ASSERT_EQ(probe(self), 1);
 	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r), 0);
 	ASSERT_EQ(dev_cuda_ops.resolve(r, 0, 4096, &y), 0);
@@ -591,19 +592,87 @@ TEST_F(cuda, cancel)
 	EXPECT_EQ(l.err, -ETIMEDOUT);
 	EXPECT_EQ(fc->launches, 0);
 
-	/* cancelled while the kernel runs: the wait ends, after a sync */
+	/* cancelled while the kernel runs: a kernel cannot be preempted,
+	 * so the wait goes on until the stream drains, then ends */
 	atomic_store(&l.cancel, 0);
+	atomic_store(&l.err, 1);
 	atomic_store(&fc->hold, 1);
-	syncs = fc->syncs;
 	ASSERT_EQ(pthread_create(&t, NULL, launcher_main, &l), 0);
 	while (fc->launches < 1 || fc->queries < 2)
 		usleep(1000);
 	atomic_store(&l.cancel, ETIMEDOUT);
-	pthread_join(t, NULL);
+	q = fc->queries;
+	while (fc->queries < q + 3)
+		usleep(1000);
+	EXPECT_EQ(l.err, 1) TH_LOG("returned before the stream drained");
 	atomic_store(&fc->hold, 0);
+	pthread_join(t, NULL);
 	EXPECT_EQ(l.err, -ETIMEDOUT);
-	EXPECT_GT(fc->syncs, syncs) TH_LOG("the stream drained first");
+	EXPECT_EQ(self->dev.state, DEV_READY);
+	EXPECT_EQ(fc->resets, 0);
 	dev_cuda_ops.release(r);
+}
+
+/*
+ * A kernel that never ends: past the grace period after its launch was
+ * cancelled, only a reset can end it, so the device fails (its regions
+ * with it) rather than the wait going on for ever, and recovers: the
+ * context, the fatbin and the registered modules are made again.
+ */
+TEST_F(cuda, runaway_kernel_fails_and_resets)
+{
+	struct fakecuda *fc = self->fc;
+	struct launcher l = { 0 };
+	struct dev_region *r, *r2;
+	char buf[8] = "abcdefg", out[8] = { 0 };
+	pthread_t t;
+	void *y;
+
+	setenv("GL_CUDA_GRACE_MS", "0", 1);
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 0, 4096, &y), 0);
+	l.dev = &self->dev;
+	l.grid = grid1(4, 256);
+	karg_u32(&l.args, 1024);
+	karg_f32(&l.args, 1.0f);
+	karg_buf(&l.args, y, 4096);
+	atomic_store(&fc->hold, 1);		/* it never ends... */
+	atomic_store(&fc->hold_reset, 1);	/* ...and the reset waits */
+	ASSERT_EQ(pthread_create(&t, NULL, launcher_main, &l), 0);
+	while (fc->launches < 1)
+		usleep(1000);
+	atomic_store(&l.cancel, ETIMEDOUT);
+	pthread_join(t, NULL);
+	EXPECT_EQ(l.err, -ETIMEDOUT);
+	EXPECT_EQ(self->dev.state, DEV_FAILED);
+	EXPECT_TRUE(strstr(self->dev.reason, "fill still ran") != NULL)
+		TH_LOG("reason: %s", self->dev.reason);
+	EXPECT_EQ(dev_cuda_ops.copy_in(r, 0, buf, sizeof(buf)), -EIO);
+	EXPECT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r2), -EIO);
+
+	/* the reset ends the kernel; the device serves again */
+	atomic_store(&fc->hold_reset, 0);
+	EXPECT_EQ(dev_cuda_ops.reset(&self->dev), 0);
+	EXPECT_EQ(self->dev.state, DEV_READY);
+	EXPECT_EQ(fc->resets, 1);
+	EXPECT_EQ(fc->hold, 0);
+	EXPECT_EQ(fc->modules, 1) TH_LOG("the fatbin, reloaded");
+	EXPECT_EQ(fc->contexts, 1);
+	/* the old region's memory is gone for good */
+	EXPECT_EQ(dev_cuda_ops.copy_in(r, 0, buf, sizeof(buf)), -EIO);
+	EXPECT_EQ(dev_cuda_ops.resolve(r, 0, 8, &y), -EIO);
+	dev_cuda_ops.release(r);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r2), 0);
+	EXPECT_EQ(dev_cuda_ops.copy_in(r2, 0, buf, sizeof(buf)), 0);
+	EXPECT_EQ(dev_cuda_ops.copy_out(r2, 0, out, sizeof(out)), 0);
+	EXPECT_STREQ(out, buf);
+	dev_cuda_ops.release(r2);
+	dev_cuda_ops.teardown(&self->dev);
+	EXPECT_EQ(fc->handles, 0);
+	EXPECT_EQ(fc->streams, 0);
+	EXPECT_EQ(fc->modules, 0);
+	EXPECT_EQ(fc->contexts, 0);
 }
 
 TEST_F(cuda, fault_is_eio)
@@ -724,7 +793,7 @@ TEST_F(cuda, registry_add_module)
 		  -EINVAL);
 	a.v[2].buf.ptr = (char *)x + 16;
 	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
-	EXPECT_EQ(self->fc->sticky, 0);
+	EXPECT_EQ(self->fc->sticky[0], 0);
 	s.devs[0].ops->release(r);
 
 	/* a CPU device cannot load modules, nor run what has no twin */
