@@ -95,7 +95,7 @@ $(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y) $(kernels-y))
+		$(call obj,$(daemon-y) $(kernels-y)) $(O)/kernels/fatbin.o
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 

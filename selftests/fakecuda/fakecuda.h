@@ -48,7 +48,8 @@ struct fakecuda {
 	int no_vmm;		/* devices lack virtual memory management */
 	int gpa_off;		/* cuGetProcAddress finds nothing */
 	uint64_t total;		/* bytes per device; default 1 GiB */
-	int driver_version;	/* cuDriverGetVersion's; default 13000 */
+	int driver_version;	/* cuDriverGetVersion's; default 99000,
+				 * newer than any toolkit */
 	size_t gran;		/* allocation granularity; default 2 MiB */
 	atomic_int hold;	/* any time: streams stay busy while set */
 	atomic_int fault;	/* any time: stream query/sync return it */
@@ -59,8 +60,8 @@ struct fakecuda {
 				 * while it is set */
 
 	/* each device's context's sticky error: 0, or the fault (700
-	 * illegal address, 716 a buf parameter not 4-byte aligned) of a
-	 * launch in it; from then on every call that does work in that
+	 * illegal address, 716 a buf parameter not 4-byte aligned or any
+	 * launch of a registered function named fault_*) of a launch in it; from then on every call that does work in that
 	 * context returns it, as the real driver does, until its primary
 	 * context is reset (which also ends every running kernel: hold) */
 	atomic_int sticky[FAKECUDA_DEV_MAX];
@@ -68,6 +69,7 @@ struct fakecuda {
 
 	/* live objects */
 	atomic_int handles, mapped, reserved, streams, modules, contexts;
+	atomic_int allocs, host_allocs;	/* cuMemAlloc, cuMemHostAlloc */
 	atomic_int blas_handles;
 	_Atomic uint64_t handle_bytes;
 	_Atomic uint64_t handle_peak;	/* most handle_bytes ever live */

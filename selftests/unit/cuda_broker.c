@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -21,18 +22,13 @@
 #include "daemon/broker.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
+#include "daemon/registry.h"
 #include "daemon/strbuf.h"
 #include "kernels/fatbin.h"
 #include "selftests/fakecuda/fakecuda.h"
 #include "selftests/harness.h"
 #include "uapi/gpulease.h"
 
-/* The unit tests link no real fatbin: the fake takes any image. On a
- * real GPU the tests that launch skip (this is no module). */
-const unsigned char gl_fatbin[] = "gpulease test fatbin";
-const size_t gl_fatbin_len = sizeof(gl_fatbin);
-/* as if built by the CUDA 13.0 toolkit (the fake driver is 13.0) */
-const int gl_fatbin_cuda_version = 13000;
 
 #define MIB (1ull << 20)
 
@@ -189,19 +185,28 @@ TEST_F(cb, resize_never_exceeds_accounting)
  */
 TEST_F(cb, old_driver_is_loud)
 {
+	char drv[32], built[32];
 	struct dev *d;
 	struct lease *l;
 	int err;
 
 	if (!self->fc)
 		SKIP(return, "needs the fake driver's knobs");
-	self->fc->driver_version = 12080;
+	ASSERT_GT(gl_fatbin_cuda_version, 10000) TH_LOG("built by nvcc");
+	/* one minor release older than the toolkit that built the fatbin */
+	self->fc->driver_version = gl_fatbin_cuda_version - 10;
+	snprintf(drv, sizeof(drv), "CUDA %d.%d,",
+		 self->fc->driver_version / 1000,
+		 self->fc->driver_version % 1000 / 10);
+	snprintf(built, sizeof(built), "CUDA %d.%d that",
+		 gl_fatbin_cuda_version / 1000,
+		 gl_fatbin_cuda_version % 1000 / 10);
 	err = start(self);
 	ASSERT_EQ(err, 0) TH_LOG("the cuda device is not device 0");
 	d = &self->b.devs.devs[0];
 	EXPECT_EQ(atomic_load(&d->state), DEV_UNUSABLE);
 	EXPECT_STREQ(dev_state_name(atomic_load(&d->state)), "unusable");
-	EXPECT_TRUE(strstr(d->reason, "12.8") && strstr(d->reason, "13.0"))
+	EXPECT_TRUE(strstr(d->reason, drv) && strstr(d->reason, built))
 		TH_LOG("reason: %s", d->reason);
 	EXPECT_EQ(d->capacity, 0u);
 	EXPECT_STREQ(d->name, "cuda0");
@@ -209,10 +214,10 @@ TEST_F(cb, old_driver_is_loud)
 	ASSERT_EQ(self->b.devs.count, 2);
 	EXPECT_STREQ(self->b.devs.devs[1].ops->kind, GL_KIND_CPU);
 	EXPECT_EQ(acquire(self, "x", 1, &l), -ENOSPC);
-	/* 13.0 and newer load it */
+	/* the toolkit's own version and newer load it */
 	broker_destroy(&self->b);
 	self->up = false;
-	self->fc->driver_version = 13020;
+	self->fc->driver_version = gl_fatbin_cuda_version;
 	ASSERT_EQ(start(self), 0);
 	EXPECT_EQ(atomic_load(&self->b.devs.devs[0].state), DEV_READY);
 	EXPECT_EQ(self->b.devs.count, 1) TH_LOG("no CPU beside a GPU");
@@ -347,6 +352,183 @@ TEST_F(cb, sticky_fault_fails_one_device_and_recovers)
 	drop(self, c);
 	EXPECT_EQ(used(self), 0u);
 	EXPECT_EQ(fc->handles, 0);
+}
+
+/* The tests below run on the real driver too (scripts/gpu-check.sh):
+ * skip there when device 0 is not a GPU. */
+#define START_ANY(self)							\
+	do {								\
+		int _e = start(self);					\
+		if (_e == -ENODEV && !(self)->fc)			\
+			SKIP(return, "no CUDA device 0 on this machine"); \
+		ASSERT_EQ(_e, 0);					\
+	} while (0)
+
+static void fill_args(struct gl_kargs *a, uint32_t n, float v, void *y)
+{
+	memset(a, 0, sizeof(*a));
+	a->count = 3;
+	a->v[0].type = GL_KT_U32;
+	a->v[0].u32 = n;
+	a->v[1].type = GL_KT_F32;
+	a->v[1].f32 = v;
+	a->v[2].type = GL_KT_BUF;
+	a->v[2].buf.ptr = y;
+	a->v[2].buf.len = (uint64_t)n * 4;
+}
+
+/* fill(n, v) into @l at byte @off, and (on a real GPU, where kernels
+ * run) that every float reads back as v. */
+static int fill_and_check(FIXTURE_DATA(cb) *self, struct lease *l,
+			  uint64_t off, uint32_t n, float v)
+{
+	struct dev *d = l->dev;
+	struct gl_grid g = { { (n + 255) / 256, 1, 1 }, { 256, 1, 1 } };
+	struct gl_kargs a;
+	float *out;
+	uint32_t i;
+	void *y;
+	int err;
+
+	err = d->ops->resolve(l->region, off, (uint64_t)n * 4, &y);
+	if (err)
+		return err;
+	fill_args(&a, n, v, y);
+	err = d->ops->launch(d, gl_kernel_find("fill"), &a, &g, NULL);
+	if (err || self->fc)
+		return err;	/* the fake runs no kernel */
+	out = malloc((size_t)n * 4);
+	if (!out)
+		return -ENOMEM;
+	if (lease_pread(l, out, (size_t)n * 4, off) != (ssize_t)n * 4)
+		err = -EIO;
+	for (i = 0; !err && i < n; i++)
+		if (out[i] != v)
+			err = -EBADMSG;
+	free(out);
+	return err;
+}
+
+/*
+ * A lease's memory on the CUDA device, through the broker: accounted in
+ * granules, bytes written read back at both ends, a grow keeps the
+ * prefix and zeroes the tail, a shrink keeps the prefix, a kernel writes
+ * it, and the drop gives every byte back.
+ */
+TEST_F(cb, lease_memory_roundtrip)
+{
+	const uint64_t size = 64 * MIB + 1, chunk = MIB;
+	unsigned char *in, *out;
+	struct lease *l;
+	struct dev *d;
+	uint64_t i;
+
+	START_ANY(self);
+	d = &self->b.devs.devs[0];
+	in = malloc(chunk);
+	out = malloc(chunk);
+	ASSERT_TRUE(in && out);
+	for (i = 0; i < chunk; i++)
+		in[i] = (unsigned char)(i * 7 + 1);
+	ASSERT_EQ(acquire(self, "rt", size, &l), 0);
+	EXPECT_EQ(used(self), dev_footprint(d, size));
+	EXPECT_EQ(lease_pwrite(l, in, chunk, 0), (ssize_t)chunk);
+	EXPECT_EQ(lease_pwrite(l, in, chunk, size - chunk), (ssize_t)chunk);
+	EXPECT_EQ(lease_pread(l, out, chunk, size - chunk), (ssize_t)chunk);
+	EXPECT_EQ(memcmp(in, out, chunk), 0);
+	/* grow: the prefix stays, the new tail is zero */
+	ASSERT_EQ(lease_resize(l, 96 * MIB), 0);
+	EXPECT_EQ(lease_pread(l, out, chunk, 0), (ssize_t)chunk);
+	EXPECT_EQ(memcmp(in, out, chunk), 0);
+	EXPECT_EQ(lease_pread(l, out, chunk, 95 * MIB), (ssize_t)chunk);
+	for (i = 0; i < chunk && !out[i]; i++)
+		;
+	EXPECT_EQ(i, chunk) TH_LOG("byte %llu of the grown tail is not 0",
+				   (unsigned long long)i);
+	/* shrink: the prefix stays */
+	ASSERT_EQ(lease_resize(l, 2 * MIB), 0);
+	EXPECT_EQ(lease_pread(l, out, chunk, 0), (ssize_t)chunk);
+	EXPECT_EQ(memcmp(in, out, chunk), 0);
+	EXPECT_EQ(used(self), dev_footprint(d, 2 * MIB));
+	EXPECT_EQ(fill_and_check(self, l, 4096, 1024, 2.5f), 0);
+	drop(self, l);
+	EXPECT_EQ(used(self), 0u);
+	free(in);
+	free(out);
+}
+
+/* A registered kernel that loads a float one byte past a buffer's start:
+ * the PTX for a GPU, the fake's module format for the fake (whose
+ * fault_* functions fault the same way). */
+static const char fault_ptx[] =
+	".version 7.0\n.target sm_80\n.address_size 64\n"
+	".visible .entry fault_misalign(.param .u64 p)\n{\n"
+	"\t.reg .b64 %rd<3>;\n\t.reg .f32 %f<2>;\n"
+	"\tld.param.u64 %rd1, [p];\n\tcvta.to.global.u64 %rd2, %rd1;\n"
+	"\tadd.s64 %rd2, %rd2, 1;\n\tld.global.f32 %f1, [%rd2];\n"
+	"\tadd.f32 %f1, %f1, 0f3F800000;\n\tst.global.f32 [%rd2], %f1;\n"
+	"\tret;\n}\n";
+static const char fault_fake[] = "FAKEMOD\nfault_misalign buf p\n";
+
+/*
+ * A forced misaligned access marks the device failed and it recovers:
+ * every lease it had fails with EIO from then on, a new lease works,
+ * and so do the kernels (the fatbin and the registered module are
+ * loaded again).
+ */
+TEST_F(cb, forced_misaligned_fault_recovers)
+{
+	struct gl_grid g = { { 1, 1, 1 }, { 1, 1, 1 } };
+	char path[] = "/tmp/gl-fault-XXXXXX", line[128];
+	const struct kernel_entry *e;
+	struct gl_kargs a = { 0 };
+	struct lease *l1, *l2, *l3;
+	char in[16] = "misaligned fault", out[16];
+	const char *mod;
+	struct dev *d;
+	void *x;
+	int fd;
+
+	START_ANY(self);
+	d = &self->b.devs.devs[0];
+	mod = self->fc ? fault_fake : fault_ptx;
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(write(fd, mod, strlen(mod)), (ssize_t)strlen(mod));
+	close(fd);
+	snprintf(line, sizeof(line), "add fault_misalign %s buf p", path);
+	ASSERT_EQ(registry_add(&self->b.reg, &self->b.devs, 0, line,
+			       strlen(line)), 0);
+	unlink(path);
+	e = registry_find(&self->b.reg, "fault_misalign");
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(acquire(self, "f1", MIB, &l1), 0);
+	ASSERT_EQ(acquire(self, "f2", MIB, &l2), 0);
+	EXPECT_EQ(lease_pwrite(l2, in, sizeof(in), 0), (ssize_t)sizeof(in));
+	ASSERT_EQ(d->ops->resolve(l1->region, 0, 64, &x), 0);
+	a.count = 1;
+	a.v[0].type = GL_KT_BUF;
+	a.v[0].buf.ptr = x;
+	a.v[0].buf.len = 64;
+	EXPECT_EQ(d->ops->launch(d, e->k, &a, &g, NULL), -EIO);
+	EXPECT_EQ(atomic_load(&d->state), DEV_FAILED);
+	TH_LOG("device 0 failed: %s", d->reason);
+	EXPECT_EQ(d->ops->reset(d), 0);
+	EXPECT_EQ(atomic_load(&d->state), DEV_READY);
+	/* both old leases lost their memory with the context */
+	EXPECT_EQ(lease_pread(l1, out, sizeof(out), 0), -EIO);
+	EXPECT_EQ(lease_pread(l2, out, sizeof(out), 0), -EIO);
+	ASSERT_EQ(acquire(self, "f3", MIB, &l3), 0);
+	EXPECT_EQ(lease_pwrite(l3, in, sizeof(in), 0), (ssize_t)sizeof(in));
+	EXPECT_EQ(lease_pread(l3, out, sizeof(out), 0), (ssize_t)sizeof(out));
+	EXPECT_EQ(memcmp(in, out, sizeof(in)), 0);
+	EXPECT_EQ(fill_and_check(self, l3, 4096, 256, -1.5f), 0);
+	if (self->fc)
+		EXPECT_EQ(self->fc->modules, 2) TH_LOG("fatbin and module");
+	drop(self, l1);
+	drop(self, l2);
+	drop(self, l3);
+	EXPECT_EQ(used(self), 0u);
 }
 
 TEST_HARNESS_MAIN

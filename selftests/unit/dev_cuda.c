@@ -31,9 +31,6 @@
 #include "selftests/harness.h"
 #include "uapi/gpulease.h"
 
-/* The unit tests link no real fatbin: this one is what the fake gets. */
-const unsigned char gl_fatbin[] = "gpulease test fatbin";
-const size_t gl_fatbin_len = sizeof(gl_fatbin);
 
 #define MIB (1ull << 20)
 
