@@ -59,7 +59,7 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
-	$(O)/tools/bench/metrics $(O)/tools/bench/ring
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/cuda
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 
 .DELETE_ON_ERROR:
@@ -79,6 +79,11 @@ $(O)/gpuleased: $(call obj,$(gpuleased-y))
 $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE) -lm
+
+# in process on the broker core: needs a GPU (scripts/gpu-check.sh)
+$(O)/tools/bench/cuda: $(call obj,$(bench-cuda-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 
 $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)

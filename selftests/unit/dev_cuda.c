@@ -47,7 +47,8 @@ FIXTURE_SETUP(cuda)
 	ASSERT_EQ(fakecuda_path(self->path, sizeof(self->path)), 0);
 	self->fc = fakecuda_load(self->path, &self->lib);
 	if (!self->fc)
-		SKIP(return, "fake driver not built: %s", self->path);
+		SKIP(return, fakecuda_real() ? "needs the fake driver" :
+		     "fake driver not built: %s", self->path);
 }
 
 FIXTURE_TEARDOWN(cuda)
