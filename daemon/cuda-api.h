@@ -152,6 +152,9 @@ struct cuda_api {
 	CUresult (*ModuleUnload)(CUmodule mod);
 	CUresult (*ModuleGetFunction)(CUfunction *f, CUmodule mod,
 				      const char *name);
+	/* optional (CUDA 12.4 and later): NULL where the driver lacks it */
+	CUresult (*FuncGetParamInfo)(CUfunction f, size_t index,
+				     size_t *offset, size_t *size);
 	CUresult (*LaunchKernel)(CUfunction f, unsigned int gx,
 				 unsigned int gy, unsigned int gz,
 				 unsigned int bx, unsigned int by,

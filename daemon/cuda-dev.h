@@ -73,11 +73,17 @@ struct cuda_dev {
 	struct cuda_region *regions;	/* live regions, a list */
 };
 
-/* One physical handle mapped at one reserved range. */
+/*
+ * One physical handle mapped at one reserved range: size bytes at va,
+ * inside a reservation of size + 2 granules from va - gran, whose first
+ * and last granule stay unmapped: guard space, so a kernel running off
+ * either end of a lease faults instead of landing in a neighbour.
+ */
 struct cuda_mem {
 	CUdeviceptr va;
 	CUmemGenericAllocationHandle handle;
-	size_t size;			/* bytes, mapped and reserved */
+	size_t size;			/* bytes mapped */
+	size_t guard;			/* bytes unmapped at each end */
 };
 
 struct cuda_region {

@@ -246,6 +246,55 @@ out:
 	return err;
 }
 
+/*
+ * Whether the function @f of module image for @k takes exactly the
+ * parameters @k's signature names, by count and size, as the driver
+ * reports them (cuFuncGetParamInfo, CUDA 12.4). 0, or -EINVAL (logged);
+ * 0 where the driver cannot tell: the signature is then trusted, as root
+ * registered it.
+ */
+static int cuda_check_params(struct dev *d, CUfunction f,
+			     const struct gl_kernel *k)
+{
+	size_t off, size, want;
+	struct gl_ksig sig;
+	uint32_t i;
+
+	if (!cuda.cu.FuncGetParamInfo)
+		return 0;
+	if (gl_ksig_parse(k->sig, &sig))
+		return -EINVAL;
+	for (i = 0; i < sig.count; i++) {
+		switch (sig.param[i].type) {
+		case GL_KT_U32:
+		case GL_KT_I32:
+		case GL_KT_F32:
+			want = 4;
+			break;
+		default:
+			want = 8;
+		}
+		if (cuda.cu.FuncGetParamInfo(f, i, &off, &size)) {
+			gl_info("cuda: %s: kernel %s has %u parameters, its "
+				"signature %u", d->name, k->name, i,
+				sig.count);
+			return -EINVAL;
+		}
+		if (size != want) {
+			gl_info("cuda: %s: parameter %u of kernel %s is %zu "
+				"bytes, its signature says %zu", d->name, i,
+				k->name, size, want);
+			return -EINVAL;
+		}
+	}
+	if (!cuda.cu.FuncGetParamInfo(f, sig.count, &off, &size)) {
+		gl_info("cuda: %s: kernel %s has more parameters than its "
+			"signature's %u", d->name, k->name, sig.count);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 			    const void *image, size_t len)
 {
@@ -281,6 +330,11 @@ int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 			k->name);
 		cuda.cu.ModuleUnload(mod);
 		err = -EINVAL;
+		goto out_unhold;
+	}
+	err = cuda_check_params(d, f, k);
+	if (err) {
+		cuda.cu.ModuleUnload(mod);
 		goto out_unhold;
 	}
 	/* a slot left by an add that failed on another device */

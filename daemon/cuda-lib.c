@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,17 @@
 struct cuda_libs cuda;
 
 #define CU_SYM(field, suffix)						\
-	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field) }
+	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field), \
+	  false }
+#define CU_SYM_OPT(field, suffix)					\
+	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field), \
+	  true }
 
 static const struct cuda_sym {
 	const char *name;	/* as cuGetProcAddress knows it */
 	const char *export;	/* as dlsym finds it */
 	size_t off;
+	bool optional;		/* left NULL where the driver lacks it */
 } cuda_syms[] = {
 	CU_SYM(GetErrorName, ""),
 	CU_SYM(Init, ""),
@@ -61,9 +67,11 @@ static const struct cuda_sym {
 	CU_SYM(ModuleUnload, ""),
 	CU_SYM(ModuleGetFunction, ""),
 	CU_SYM(LaunchKernel, ""),
+	CU_SYM_OPT(FuncGetParamInfo, ""),
 };
 
 #undef CU_SYM
+#undef CU_SYM_OPT
 
 #define BLAS_SYM(field, export) { export, offsetof(struct cublas_api, field) }
 
@@ -115,6 +123,8 @@ int cuda_lib_load(void)
 			f = NULL;
 		if (!f)
 			f = dlsym(lib, cuda_syms[i].export);
+		if (!f && cuda_syms[i].optional)
+			continue;
 		if (!f) {
 			gl_info("cuda: %s lacks %s: no CUDA device", path,
 				cuda_syms[i].export);

@@ -64,27 +64,34 @@ static void cuda_mem_free(const struct cuda_mem *m)
 {
 	cuda.cu.MemUnmap(m->va, m->size);
 	cuda.cu.MemRelease(m->handle);
-	cuda.cu.MemAddressFree(m->va, m->size);
+	cuda.cu.MemAddressFree(m->va - m->guard, m->size + 2 * m->guard);
 }
 
-/* One handle of @size bytes mapped read-write at a fresh range. */
+/* One handle of @size bytes mapped read-write at a fresh range, with a
+ * granule of unmapped guard space on either side. */
 static int cuda_mem_alloc(struct cuda_dev *cd, size_t size,
 			  struct cuda_mem *m)
 {
 	CUmemAllocationProp prop;
 	CUmemAccessDesc access;
+	CUdeviceptr base;
 	int err;
 
 	cuda_prop(cd, &prop);
 	m->size = size;
+	m->guard = cd->gran;
+	if (size > SIZE_MAX - 2 * m->guard)
+		return -ENOSPC;
 	err = cuda_err(cuda.cu.MemCreate(&m->handle, size, &prop, 0),
 		       "cuMemCreate");
 	if (err)
 		return err;
-	err = cuda_err(cuda.cu.MemAddressReserve(&m->va, size, cd->gran, 0,
-						 0), "cuMemAddressReserve");
+	err = cuda_err(cuda.cu.MemAddressReserve(&base, size + 2 * m->guard,
+						 cd->gran, 0, 0),
+		       "cuMemAddressReserve");
 	if (err)
 		goto err_release;
+	m->va = base + m->guard;
 	err = cuda_err(cuda.cu.MemMap(m->va, size, 0, m->handle, 0),
 		       "cuMemMap");
 	if (err)
@@ -101,7 +108,7 @@ static int cuda_mem_alloc(struct cuda_dev *cd, size_t size,
 err_unmap:
 	cuda.cu.MemUnmap(m->va, size);
 err_free:
-	cuda.cu.MemAddressFree(m->va, size);
+	cuda.cu.MemAddressFree(base, size + 2 * m->guard);
 err_release:
 	cuda.cu.MemRelease(m->handle);
 	return err;

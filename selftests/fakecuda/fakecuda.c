@@ -175,6 +175,8 @@ EXPORT CUresult cuModuleLoadData(CUmodule *mod, const void *image);
 EXPORT CUresult cuModuleUnload(CUmodule mod);
 EXPORT CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod,
 				    const char *name);
+EXPORT CUresult cuFuncGetParamInfo(CUfunction f, size_t index,
+				   size_t *offset, size_t *size);
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx,
 			       unsigned int gy, unsigned int gz,
 			       unsigned int bx, unsigned int by,
@@ -392,10 +394,18 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 	return 0;
 }
 
+/* Live reservations: the driver frees only a range it reserved, whole. */
+#define FAKE_RESV_MAX 1024
+static struct {
+	CUdeviceptr ptr;
+	size_t size;
+} resv[FAKE_RESV_MAX];
+
 CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 			     CUdeviceptr addr, unsigned long long flags)
 {
 	CUresult rc = need_ctx();
+	unsigned int i;
 	void *p;
 
 	if (rc)
@@ -404,6 +414,18 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < FAKE_RESV_MAX && resv[i].size; i++)
+		;
+	if (i < FAKE_RESV_MAX) {
+		resv[i].ptr = (CUdeviceptr)(uintptr_t)p;
+		resv[i].size = size;
+	}
+	pthread_mutex_unlock(&lock);
+	if (i == FAKE_RESV_MAX) {
+		munmap(p, size);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	*ptr = (CUdeviceptr)(uintptr_t)p;
 	st.reserved++;
 	return 0;
@@ -412,9 +434,20 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
 	CUresult rc = need_ctx();
+	unsigned int i;
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < FAKE_RESV_MAX; i++)
+		if (resv[i].size && resv[i].ptr == ptr &&
+		    resv[i].size == size) {
+			resv[i].size = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	if (i == FAKE_RESV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
 	munmap((void *)(uintptr_t)ptr, size);
 	st.reserved--;
 	return 0;
@@ -634,6 +667,28 @@ static unsigned int sig_sizes(const char *sig, unsigned int *size,
 	return n;
 }
 
+/* The parameter layout of @f, from its signature (naturally aligned). */
+CUresult cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
+			    size_t *size)
+{
+	const struct fake_func *ff = (const struct fake_func *)f;
+	unsigned int sizes[FAKECUDA_PARAMS_MAX], n, i;
+	bool ptr[FAKECUDA_PARAMS_MAX];
+	size_t off = 0;
+
+	n = sig_sizes(ff->sig, sizes, ptr);
+	if (index >= n)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i <= index; i++) {
+		off = (off + sizes[i] - 1) / sizes[i] * sizes[i];
+		if (i < index)
+			off += sizes[i];
+	}
+	*offset = off;
+	*size = sizes[index];
+	return 0;
+}
+
 CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 			unsigned int gz, unsigned int bx, unsigned int by,
 			unsigned int bz, unsigned int shared, CUstream s,
@@ -781,6 +836,7 @@ static const struct {
 	PROC("cuModuleUnload", cuModuleUnload),
 	PROC("cuModuleGetFunction", cuModuleGetFunction),
 	PROC("cuLaunchKernel", cuLaunchKernel),
+	PROC("cuFuncGetParamInfo", cuFuncGetParamInfo),
 #undef PROC
 };
 

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,6 +157,63 @@ TEST_F(cuda, probe)
 	EXPECT_EQ(fc->blas_handles, 0);
 	EXPECT_EQ(fc->streams, 0);
 	EXPECT_EQ(fc->no_ctx, 0);
+}
+
+/* The permissions of the host mapping holding @addr ("---p"...), or
+ * "none": the fake's device addresses are host addresses. */
+static void host_prot(uintptr_t addr, char *perm)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char p[8];
+
+	strcpy(perm, "none");
+	if (!f)
+		return;
+	while (fscanf(f, "%lx-%lx %7s%*[^\n]", &lo, &hi, p) == 3)
+		if (addr >= lo && addr < hi) {
+			strcpy(perm, p);
+			break;
+		}
+	fclose(f);
+}
+
+/* No byte of a granule before or after a region is accessible: a kernel
+ * running off a lease faults instead of reaching a neighbour. */
+TEST_F(cuda, guard_space_between_regions)
+{
+	struct dev_region *r[3];
+	uintptr_t va, end;
+	char perm[8];
+	void *p;
+	int i;
+
+	ASSERT_EQ(probe(self), 1);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r[i]), 0);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(dev_cuda_ops.resolve(r[i], 0, 4096, &p), 0);
+		va = (uintptr_t)p;
+		end = va + 2 * MIB;	/* the granule it takes */
+		host_prot(va, perm);
+		EXPECT_STREQ(perm, "rw-s");
+		host_prot(va - 1, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: byte before it is %s", i, perm);
+		host_prot(va - 2 * MIB, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: a granule before it is %s", i, perm);
+		host_prot(end, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: byte after it is %s", i, perm);
+		host_prot(end + 2 * MIB - 1, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: a granule after it is %s", i, perm);
+	}
+	for (i = 0; i < 3; i++)
+		dev_cuda_ops.release(r[i]);
+	EXPECT_EQ(self->fc->reserved, 0);
+	EXPECT_EQ(self->fc->mapped, 0);
 }
 
 TEST_F(cuda, dlsym_fallback)
@@ -728,12 +786,14 @@ TEST_F(cuda, registry_add_module)
 	struct dev_region *r;
 	struct gl_kargs a = { 0 };
 	struct gl_grid g = grid1(2, 64);
-	char mod[32], bad[32], line[128];
+	char mod[32], bad[32], mod5[32], line[128];
 	void *x;
 
 	ASSERT_EQ(write_module(mod, "FAKEMOD\nmykern u32 n, f32 a, buf x\n"),
 		  0);
 	ASSERT_EQ(write_module(bad, "BROKEN"), 0);
+	ASSERT_EQ(write_module(mod5, "FAKEMOD\nk5 u32 n, f32 a, buf x\n"),
+		  0);
 	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, false), 0);
 	ASSERT_TRUE(s.devs[0].ops == &dev_cuda_ops);
 	ASSERT_EQ(registry_init(&reg), 0);
@@ -762,6 +822,16 @@ TEST_F(cuda, registry_add_module)
 	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
 	snprintf(line, sizeof(line), "add notinmod %s u32 n", mod);
 	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	/* the signature must be the function's (cuFuncGetParamInfo):
+	 * a parameter short, one too many, one of the wrong size */
+	snprintf(line, sizeof(line), "add k5 %s u32 n, buf x", mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add k5 %s u32 n, f32 a, buf x, u32 m",
+		 mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add k5 %s u64 n, f32 a, buf x", mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+
 	EXPECT_TRUE(registry_get(&reg, GL_K_COUNT + 1) == NULL);
 
 	/* it runs on the device with what the signature says */
@@ -806,6 +876,7 @@ TEST_F(cuda, registry_add_module)
 	dev_set_teardown(&s);
 	unlink(mod);
 	unlink(bad);
+	unlink(mod5);
 	EXPECT_EQ(self->fc->modules, 0) TH_LOG("modules left loaded");
 }
 
