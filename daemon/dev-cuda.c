@@ -350,9 +350,12 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 		goto err_close;
 	}
 	d->capacity = (free_b - headroom) / cd->gran * cd->gran;
+	d->reserved = total - free_b;
 	d->priv = cd;
-	gl_info("cuda: %s: %s, %zu MiB, %llu MiB for leases%s", d->name,
-		product, total >> 20, (unsigned long long)(d->capacity >> 20),
+	gl_info("cuda: %s: %s, %zu MiB, %llu MiB for leases, %llu MiB "
+		"reserved%s", d->name, product, total >> 20,
+		(unsigned long long)(d->capacity >> 20),
+		(unsigned long long)(d->reserved >> 20),
 		cd->blas ? "" : ", no cuBLAS");
 	return 0;
 

@@ -100,6 +100,9 @@ struct dev {
 	_Atomic int state;		/* enum dev_state; the backend's */
 	char reason[160];		/* why not ready: set before state */
 	struct dev_set *set;		/* the set it is in, or NULL */
+	uint64_t reserved;		/* bytes held outside leases at probe
+					 * (context, kernels, cuBLAS, local
+					 * memory, other users); fixed */
 };
 
 /* dev_state_name - "ready", "failed", "unusable". */

@@ -109,9 +109,12 @@ static void show_devices(struct broker *b, struct strbuf *sb)
 			      "gpulease_vram_bytes{device=\"%d\",state=\"used\"}"
 			      " %llu\n"
 			      "gpulease_vram_bytes{device=\"%d\",state=\"free\"}"
-			      " %llu\n",
+			      " %llu\n"
+			      "gpulease_vram_bytes{device=\"%d\","
+			      "state=\"reserved\"} %llu\n",
 			      i, (unsigned long long)used, i,
-			      (unsigned long long)(d->capacity - used));
+			      (unsigned long long)(d->capacity - used), i,
+			      (unsigned long long)d->reserved);
 	}
 	head(sb, "gpulease_device_state", "gauge",
 	     "1 for the state each device is in (ready, failed, unusable).");

@@ -48,6 +48,7 @@ struct fakecuda {
 	int no_vmm;		/* devices lack virtual memory management */
 	int gpa_off;		/* cuGetProcAddress finds nothing */
 	uint64_t total;		/* bytes per device; default 1 GiB */
+	uint64_t ctx_bytes;	/* device memory each live context takes */
 	int driver_version;	/* cuDriverGetVersion's; default 99000,
 				 * newer than any toolkit */
 	size_t gran;		/* allocation granularity; default 2 MiB */

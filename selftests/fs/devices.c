@@ -35,7 +35,7 @@ TEST_F(dev, files_format)
 {
 	static const char *const files[] = {
 		"name", "kind", "vram.capacity", "vram.used", "vram.free",
-		"leases", "state",
+		"leases", "state", "vram.reserved",
 	};
 	struct gl_daemon *d = &self->d;
 	char buf[256], rel[64];

@@ -223,6 +223,22 @@ TEST_F(cb, old_driver_is_loud)
 	EXPECT_EQ(self->b.devs.count, 1) TH_LOG("no CPU beside a GPU");
 }
 
+/* What the context, kernels and cuBLAS take before any lease is measured
+ * at probe: devices/N/vram.reserved, kept out of capacity. */
+TEST_F(cb, reserved_is_measured)
+{
+	struct dev *d;
+
+	if (!self->fc)
+		SKIP(return, "needs the fake driver's knobs");
+	self->fc->ctx_bytes = 48 * MIB;
+	ASSERT_EQ(start(self), 0);
+	d = &self->b.devs.devs[0];
+	EXPECT_EQ(d->reserved, 48 * MIB);
+	/* 1 GiB less 48 MiB reserved and 256 MiB headroom */
+	EXPECT_EQ(d->capacity, 720 * MIB);
+}
+
 /* What the driver reads at cuInit is set before it, and the context
  * waits by blocking, not by spinning a core. */
 TEST_F(cb, init_environment_and_blocking_sync)
