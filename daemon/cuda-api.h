@@ -60,6 +60,7 @@ enum {
 #define CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED	102
 #define CU_STREAM_NON_BLOCKING			0x1u
 #define CU_CTX_SCHED_BLOCKING_SYNC		0x4u
+#define CU_MEMHOSTREGISTER_PORTABLE		0x1u
 #define CU_MEM_ALLOCATION_TYPE_PINNED		0x1
 #define CU_MEM_HANDLE_TYPE_NONE			0x0
 #define CU_MEM_LOCATION_TYPE_DEVICE		0x1
@@ -136,6 +137,9 @@ struct cuda_api {
 	CUresult (*MemUnmap)(CUdeviceptr ptr, size_t size);
 	CUresult (*MemSetAccess)(CUdeviceptr ptr, size_t size,
 				 const CUmemAccessDesc *desc, size_t count);
+	CUresult (*MemHostRegister)(void *p, size_t len,
+				    unsigned int flags);	   /* _v2 */
+	CUresult (*MemHostUnregister)(void *p);
 	CUresult (*MemcpyHtoDAsync)(CUdeviceptr dst, const void *src,
 				    size_t len, CUstream s);	   /* _v2 */
 	CUresult (*MemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t len,

@@ -142,6 +142,8 @@ int cuda_copy_out(struct dev_region *base, uint64_t off, void *dst,
 int cuda_zero(struct dev_region *base, uint64_t off, uint64_t len);
 int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
 		 void **ptr);
+int cuda_pin(struct dev *d, void *p, size_t len);
+void cuda_unpin(struct dev *d, void *p);
 
 /* cuda_region_bury - free @r's memory and stream once (errors of a
  * failed context ignored); the gate's write side, or release. */

@@ -55,6 +55,8 @@ static const struct cuda_sym {
 	CU_SYM(MemMap, ""),
 	CU_SYM(MemUnmap, ""),
 	CU_SYM(MemSetAccess, ""),
+	CU_SYM(MemHostRegister, "_v2"),
+	CU_SYM(MemHostUnregister, ""),
 	CU_SYM(MemcpyHtoDAsync, "_v2"),
 	CU_SYM(MemcpyDtoHAsync, "_v2"),
 	CU_SYM(MemcpyDtoDAsync, "_v2"),

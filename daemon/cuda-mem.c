@@ -354,6 +354,34 @@ int cuda_zero(struct dev_region *base, uint64_t off, uint64_t len)
 	return err;
 }
 
+int cuda_pin(struct dev *d, void *p, size_t len)
+{
+	struct cuda_dev *cd = d->priv;
+	int err = cuda_hold(cd);
+
+	if (err)
+		return err;
+	/* portable: every context may DMA from it, a reset's new one too */
+	err = cuda_err(cuda.cu.MemHostRegister(p, len,
+					       CU_MEMHOSTREGISTER_PORTABLE),
+		       "cuMemHostRegister");
+	cuda_unhold(cd);
+	return err == -ENOSPC ? -ENOMEM : err;
+}
+
+void cuda_unpin(struct dev *d, void *p)
+{
+	struct cuda_dev *cd = d->priv;
+
+	if (!cd)
+		return;
+	/* not cuda_hold(): a failed device unpins too (errors ignored) */
+	pthread_rwlock_rdlock(&cd->gate);
+	cuda_enter(cd);
+	cuda.cu.MemHostUnregister(p);
+	pthread_rwlock_unlock(&cd->gate);
+}
+
 int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
 		 void **ptr)
 {

@@ -456,4 +456,6 @@ const struct dev_ops dev_cuda_ops = {
 	.footprint = cuda_footprint,
 	.resize_moves = true,
 	.reset = cuda_reset,
+	.pin = cuda_pin,
+	.unpin = cuda_unpin,
 };

@@ -110,6 +110,17 @@ void dev_notify(struct dev *d)
 	pthread_mutex_unlock(&s->event_lock);
 }
 
+int dev_pin(struct dev *d, void *p, size_t len)
+{
+	return d->ops->pin ? d->ops->pin(d, p, len) : 0;
+}
+
+void dev_unpin(struct dev *d, void *p)
+{
+	if (d->ops->unpin)
+		d->ops->unpin(d, p);
+}
+
 uint64_t dev_footprint(struct dev *d, uint64_t bytes)
 {
 	return d->ops->footprint ? d->ops->footprint(d, bytes) : bytes;

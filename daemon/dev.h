@@ -76,6 +76,12 @@ struct dev_ops {
 	 * 0, also for a ready device; -EIO when it stays failed. Blocks
 	 * until the device's running ops end. NULL: no sticky faults. */
 	int (*reset)(struct dev *d);
+	/* pin - page-lock and register @len bytes of host memory at @p
+	 * (page-aligned: an io region) for DMA; unpin undoes it, also on a
+	 * failed device. NULL: the device copies from any memory. 0,
+	 * -ENOMEM, -EIO */
+	int (*pin)(struct dev *d, void *p, size_t len);
+	void (*unpin)(struct dev *d, void *p);
 };
 
 struct dev_set;
@@ -168,6 +174,10 @@ uint64_t dev_footprint(struct dev *d, uint64_t bytes);
  */
 void dev_resize_charge(struct dev *d, uint64_t old, uint64_t bytes,
 		       uint64_t *charge, uint64_t *refund);
+
+/* dev_pin, dev_unpin - dev_ops.pin and unpin, no-ops where NULL. */
+int dev_pin(struct dev *d, void *p, size_t len);
+void dev_unpin(struct dev *d, void *p);
 
 /* dev_set_teardown - release every device. Regions must be gone. */
 void dev_set_teardown(struct dev_set *s);

@@ -111,6 +111,11 @@ int lease_set_io(struct lease *l, uint64_t bytes)
 			goto out;
 		err = ring_create(l, b->io_dir, bytes, l->owner, l->group,
 				  &new);
+		/* DMA from the client's pages: pinned where the device can */
+		if (!err && dev_pin(l->dev, new->map, new->size)) {
+			ring_destroy(new);
+			err = -ENOMEM;
+		}
 		if (err) {
 			account_uncharge(&b->acct, l->dev, l->owner, bytes);
 			goto out;
@@ -127,6 +132,7 @@ int lease_set_io(struct lease *l, uint64_t bytes)
 		pthread_rwlock_wrlock(&l->mem_lock);
 		pthread_rwlock_unlock(&l->mem_lock);
 		account_uncharge(&b->acct, l->dev, l->owner, old->size);
+		dev_unpin(l->dev, old->map);
 		ring_destroy(old);
 	}
 out:

@@ -184,6 +184,7 @@ static void lease_free_memory(struct lease *l)
 	if (l->ring) {
 		account_uncharge(&l->b->acct, l->dev, l->owner,
 				 l->ring->size);
+		dev_unpin(l->dev, l->ring->map);
 		ring_destroy(l->ring);
 		l->ring = NULL;
 	}

@@ -182,6 +182,9 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx,
 			       unsigned int bx, unsigned int by,
 			       unsigned int bz, unsigned int shared,
 			       CUstream s, void **params, void **extra);
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t len,
+				     unsigned int flags);
+EXPORT CUresult cuMemHostUnregister(void *p);
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size);
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p);
 EXPORT CUresult cuMemHostAlloc(void **p, size_t size, unsigned int flags);
@@ -738,6 +741,32 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
  * plain allocations of host memory standing in for device memory and
  * pinned memory, counted like the rest.
  */
+/* Page-locks nothing: counts, and checks what the driver would. */
+CUresult cuMemHostRegister_v2(void *p, size_t len, unsigned int flags)
+{
+	CUresult rc = need_live();
+
+	if (rc)
+		return rc;
+	if (!p || !len || (uintptr_t)p % 4096)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&lock);
+	st.host_reg_ptr = p;
+	st.host_reg_len = len;
+	pthread_mutex_unlock(&lock);
+	st.host_registered++;
+	return 0;
+}
+
+CUresult cuMemHostUnregister(void *p)
+{
+	CUresult rc = need_ctx();
+
+	if (!rc)
+		st.host_registered--;
+	return rc;
+}
+
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size)
 {
 	CUresult rc = need_live();
@@ -825,6 +854,8 @@ static const struct {
 	PROC("cuMemMap", cuMemMap),
 	PROC("cuMemUnmap", cuMemUnmap),
 	PROC("cuMemSetAccess", cuMemSetAccess),
+	PROC("cuMemHostRegister", cuMemHostRegister_v2),
+	PROC("cuMemHostUnregister", cuMemHostUnregister),
 	PROC("cuMemcpyHtoDAsync", cuMemcpyHtoDAsync_v2),
 	PROC("cuMemcpyDtoHAsync", cuMemcpyDtoHAsync_v2),
 	PROC("cuMemcpyDtoDAsync", cuMemcpyDtoDAsync_v2),

@@ -71,6 +71,9 @@ struct fakecuda {
 	/* live objects */
 	atomic_int handles, mapped, reserved, streams, modules, contexts;
 	atomic_int allocs, host_allocs;	/* cuMemAlloc, cuMemHostAlloc */
+	atomic_int host_registered;	/* cuMemHostRegister'ed ranges */
+	const void *host_reg_ptr;	/* the last one registered */
+	size_t host_reg_len;
 	atomic_int blas_handles;
 	_Atomic uint64_t handle_bytes;
 	_Atomic uint64_t handle_peak;	/* most handle_bytes ever live */

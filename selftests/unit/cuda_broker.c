@@ -23,6 +23,7 @@
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
+#include "daemon/ring.h"
 #include "daemon/strbuf.h"
 #include "kernels/fatbin.h"
 #include "selftests/fakecuda/fakecuda.h"
@@ -237,6 +238,37 @@ TEST_F(cb, reserved_is_measured)
 	EXPECT_EQ(d->reserved, 48 * MIB);
 	/* 1 GiB less 48 MiB reserved and 256 MiB headroom */
 	EXPECT_EQ(d->capacity, 720 * MIB);
+}
+
+/* A lease's io region on CUDA is pinned and registered with the driver
+ * (copies from it are DMA from the client's very pages), and
+ * unregistered before it is unmapped: when removed, and when dropped. */
+TEST_F(cb, ring_region_is_pinned)
+{
+	struct fakecuda *fc = self->fc;
+	char in[16] = "from the ring!!", out[16];
+	struct lease *l;
+
+	if (!fc)
+		SKIP(return, "needs the fake driver's knobs");
+	ASSERT_EQ(start(self), 0);
+	ASSERT_EQ(acquire(self, "io", MIB, &l), 0);
+	ASSERT_EQ(lease_set_io(l, 64 << 10), 0);
+	EXPECT_EQ(fc->host_registered, 1);
+	EXPECT_TRUE(fc->host_reg_ptr == l->ring->map);
+	EXPECT_EQ(fc->host_reg_len, (size_t)(64 << 10));
+	memcpy(l->ring->data, in, sizeof(in));
+	EXPECT_EQ(lease_pwrite(l, l->ring->data, sizeof(in), 0),
+		  (ssize_t)sizeof(in));
+	EXPECT_EQ(lease_pread(l, out, sizeof(out), 0), (ssize_t)sizeof(out));
+	EXPECT_EQ(memcmp(in, out, sizeof(in)), 0);
+	ASSERT_EQ(lease_set_io(l, 0), 0);		/* removed */
+	EXPECT_EQ(fc->host_registered, 0);
+	ASSERT_EQ(lease_set_io(l, 128 << 10), 0);
+	EXPECT_EQ(fc->host_registered, 1);
+	EXPECT_TRUE(fc->host_reg_ptr == l->ring->map);
+	drop(self, l);					/* dropped */
+	EXPECT_EQ(fc->host_registered, 0);
 }
 
 /* What the driver reads at cuInit is set before it, and the context
