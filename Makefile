@@ -61,7 +61,7 @@ UNIT_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(UNIT_SRC))
 FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
-	$(O)/tools/bench/expiry $(O)/tools/bench/lookup \
+	$(O)/tools/bench/cuda $(O)/tools/bench/expiry $(O)/tools/bench/lookup \
 	$(O)/tools/bench/metrics $(O)/tools/bench/ring
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 # run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
@@ -97,6 +97,11 @@ $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE) -lm
 
+# in process on the broker core: needs a GPU (scripts/gpu-check.sh)
+$(O)/tools/bench/cuda: $(call obj,$(bench-cuda-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+
 $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
@@ -125,7 +130,7 @@ $(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y) $(kernels-y))
+		$(call obj,$(daemon-y) $(kernels-y)) $(O)/kernels/fatbin.o
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
 

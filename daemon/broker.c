@@ -19,6 +19,50 @@
 #include "daemon/lease.h"
 #include "daemon/log.h"
 
+/*
+ * Device @d failed (a sticky fault): its leases' memory is lost and
+ * every op on them fails with EIO from now on. Wait for each one's
+ * running work to end (the write side of its mem_lock), so none still
+ * points into the device when the backend resets it, and tell its owner
+ * why in ctl. Runs on the backend's recovery thread. The leases are
+ * gathered with references inside the read-side section and waited for
+ * outside it: a read-side section never sleeps.
+ */
+static void broker_dev_failed(void *ctx, struct dev *d)
+{
+	struct broker *b = ctx;
+	struct cds_lfht_iter iter;
+	struct lease *l, **v = NULL, **nv;
+	size_t n = 0, cap = 0, i;
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "EIO: device %d (%s) failed: %s; this "
+		 "lease's memory is lost: drop it", d->index, d->name,
+		 d->reason);
+	rcu_read_lock();
+	lease_for_each(b->leases, &iter, l) {
+		if (l->dev != d)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;	/* the rest still fail with EIO */
+			v = nv;
+		}
+		if (lease_get_unless_zero(l))
+			v[n++] = l;
+	}
+	rcu_read_unlock();
+	for (i = 0; i < n; i++) {
+		pthread_rwlock_wrlock(&v[i]->mem_lock);
+		pthread_rwlock_unlock(&v[i]->mem_lock);
+		lease_set_error(v[i], msg);
+		lease_put(v[i]);
+	}
+	free(v);
+}
+
 int broker_setup(struct broker *b, const struct broker_config *cfg)
 {
 	int err;
@@ -86,6 +130,7 @@ int broker_start(struct broker *b, const struct broker_config *cfg)
 	err = registry_init(&b->reg);
 	if (err)
 		goto err_reaper;
+	dev_set_events(&b->devs, broker_dev_failed, b);
 	err = launcher_start(b, cfg->executors ? cfg->executors : 4);
 	if (err)
 		goto err_registry;
@@ -98,6 +143,7 @@ int broker_start(struct broker *b, const struct broker_config *cfg)
 err_launcher:
 	launcher_stop(b);
 err_registry:
+	dev_set_events(&b->devs, NULL, NULL);
 	registry_destroy(&b->reg);
 err_reaper:
 	reaper_destroy(&b->reaper);
@@ -148,6 +194,7 @@ void broker_quiesce(struct broker *b)
 	if (!b->started)
 		return;
 	reaper_stop(&b->reaper);
+	dev_set_events(&b->devs, NULL, NULL);
 	/* launch_close() sleeps: outside the read-side section lease_find()
 	 * takes; a closed queue no longer matches, so this ends */
 	while ((l = lease_find(b, broker_open_queue, NULL))) {

@@ -40,6 +40,12 @@ enum {
 	CUDA_ERROR_NOT_FOUND = 500,
 	CUDA_ERROR_NOT_READY = 600,
 	CUDA_ERROR_ILLEGAL_ADDRESS = 700,
+	CUDA_ERROR_LAUNCH_TIMEOUT = 702,
+	CUDA_ERROR_HARDWARE_STACK_ERROR = 714,
+	CUDA_ERROR_ILLEGAL_INSTRUCTION = 715,
+	CUDA_ERROR_MISALIGNED_ADDRESS = 716,
+	CUDA_ERROR_INVALID_ADDRESS_SPACE = 717,
+	CUDA_ERROR_INVALID_PC = 718,
 	CUDA_ERROR_LAUNCH_FAILED = 719,
 };
 
@@ -53,6 +59,8 @@ enum {
 
 #define CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED	102
 #define CU_STREAM_NON_BLOCKING			0x1u
+#define CU_CTX_SCHED_BLOCKING_SYNC		0x4u
+#define CU_MEMHOSTREGISTER_PORTABLE		0x1u
 #define CU_MEM_ALLOCATION_TYPE_PINNED		0x1
 #define CU_MEM_HANDLE_TYPE_NONE			0x0
 #define CU_MEM_LOCATION_TYPE_DEVICE		0x1
@@ -107,6 +115,9 @@ struct cuda_api {
 	CUresult (*DeviceTotalMem)(size_t *bytes, CUdevice dev);  /* _v2 */
 	CUresult (*DevicePrimaryCtxRetain)(CUcontext *ctx, CUdevice dev);
 	CUresult (*DevicePrimaryCtxRelease)(CUdevice dev);	   /* _v2 */
+	CUresult (*DevicePrimaryCtxSetFlags)(CUdevice dev,
+					     unsigned int flags);  /* _v2 */
+	CUresult (*DevicePrimaryCtxReset)(CUdevice dev);	   /* _v2 */
 	CUresult (*CtxSetCurrent)(CUcontext ctx);
 	CUresult (*MemGetInfo)(size_t *free_b, size_t *total);	/* _v2 */
 	CUresult (*MemGetAllocationGranularity)(size_t *gran,
@@ -126,6 +137,9 @@ struct cuda_api {
 	CUresult (*MemUnmap)(CUdeviceptr ptr, size_t size);
 	CUresult (*MemSetAccess)(CUdeviceptr ptr, size_t size,
 				 const CUmemAccessDesc *desc, size_t count);
+	CUresult (*MemHostRegister)(void *p, size_t len,
+				    unsigned int flags);	   /* _v2 */
+	CUresult (*MemHostUnregister)(void *p);
 	CUresult (*MemcpyHtoDAsync)(CUdeviceptr dst, const void *src,
 				    size_t len, CUstream s);	   /* _v2 */
 	CUresult (*MemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t len,
@@ -142,6 +156,9 @@ struct cuda_api {
 	CUresult (*ModuleUnload)(CUmodule mod);
 	CUresult (*ModuleGetFunction)(CUfunction *f, CUmodule mod,
 				      const char *name);
+	/* optional (CUDA 12.4 and later): NULL where the driver lacks it */
+	CUresult (*FuncGetParamInfo)(CUfunction f, size_t index,
+				     size_t *offset, size_t *size);
 	CUresult (*LaunchKernel)(CUfunction f, unsigned int gx,
 				 unsigned int gy, unsigned int gz,
 				 unsigned int bx, unsigned int by,

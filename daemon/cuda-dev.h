@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "daemon/cuda-api.h"
@@ -30,21 +31,40 @@ extern struct cuda_libs cuda;
  * 0, or -ENODEV where there is no usable driver (logged). */
 int cuda_lib_load(void);
 
-/* cuda_lib_load_blas - load cuBLAS if present; matmul falls back to the
+/* cuda_lib_load_blas - load cuBLAS if present (the newest soname a
+ * driver of @driver_version supports); matmul falls back to the
  * fatbin's kernel without it. */
-void cuda_lib_load_blas(void);
+void cuda_lib_load_blas(int driver_version);
+
+/* cuda_blas_soname - the @i-th cuBLAS soname to try, newest first,
+ * skipping those newer than @driver_version (1000 * major + 10 *
+ * minor); NULL past the last. Pure. */
+const char *cuda_blas_soname(int driver_version, unsigned int i);
 
 struct cuda_region;
 
 struct cuda_dev {
+	struct dev *dev;		/* the device this is the priv of */
 	CUdevice cudev;
-	CUcontext ctx;			/* primary context, retained */
-	CUmodule mod;
+	CUcontext ctx;			/* primary context, retained; gate */
+	CUmodule mod;			/* gate (write) to change, as all
+					 * the context's objects below */
 	CUfunction fn[GL_K_COUNT];	/* by kernel id; NULL: missing */
 	/* kernels root registered, by id - GL_K_COUNT; set once, under the
-	 * registry's add lock, before the id is published */
+	 * registry's add lock, before the id is published; reloaded from
+	 * dyn_image (a private copy, NUL-terminated) by a reset */
 	CUmodule dyn_mod[REGISTRY_MAX - GL_K_COUNT];
 	CUfunction dyn_fn[REGISTRY_MAX - GL_K_COUNT];
+	void *dyn_image[REGISTRY_MAX - GL_K_COUNT];
+	const struct gl_kernel *dyn_k[REGISTRY_MAX - GL_K_COUNT];
+	/* every op holds the read side, a reset the write side */
+	pthread_rwlock_t gate;
+	pthread_mutex_t fail_lock;	/* dev->state and reason to failed,
+					 * and starting the recovery */
+	pthread_mutex_t reset_lock;	/* serialises resets */
+	pthread_t recovery;		/* fail_lock; joined at teardown */
+	bool recovery_started;		/* fail_lock */
+	unsigned int grace_ms;		/* a cancelled kernel's run-on */
 	size_t gran;			/* bytes, allocation granularity */
 	CUstream stream;		/* launches that name no region */
 	cublasHandle_t blas;		/* NULL: no cuBLAS on this device */
@@ -53,11 +73,17 @@ struct cuda_dev {
 	struct cuda_region *regions;	/* live regions, a list */
 };
 
-/* One physical handle mapped at one reserved range. */
+/*
+ * One physical handle mapped at one reserved range: size bytes at va,
+ * inside a reservation of size + 2 granules from va - gran, whose first
+ * and last granule stay unmapped: guard space, so a kernel running off
+ * either end of a lease faults instead of landing in a neighbour.
+ */
 struct cuda_mem {
 	CUdeviceptr va;
 	CUmemGenericAllocationHandle handle;
-	size_t size;			/* bytes, mapped and reserved */
+	size_t size;			/* bytes mapped */
+	size_t guard;			/* bytes unmapped at each end */
 };
 
 struct cuda_region {
@@ -65,16 +91,85 @@ struct cuda_region {
 	struct cuda_mem mem;		/* writes under cuda_dev.lock */
 	CUstream stream;		/* owned; every op of the region */
 	struct cuda_region *next, *prev; /* cuda_dev.regions, its lock */
+	atomic_bool dead;		/* its memory died with a fault */
+	bool buried;			/* memory and stream freed; under
+					 * the gate's write side, or by
+					 * release */
 };
 
-/* cuda_err - a CUresult as an errno (ENOSPC, else EIO, logged). */
+/* Stream polling while waiting: first sleep, longest sleep. */
+#define CUDA_POLL_MIN_NS	2000L
+#define CUDA_POLL_MAX_NS	500000L
+
+/* cuda_err - a CUresult as an errno (ENOSPC, else EIO, logged); a
+ * sticky error fails the device whose context is current. */
 int cuda_err(CUresult rc, const char *what);
 
-/* cuda_sync - wait for stream @s. 0, -EIO (logged with @what). */
-int cuda_sync(CUstream s, const char *what);
+/* cuda_sync - wait for stream @s of @cd by polling. 0, -EIO (logged
+ * with @what), also when the device fails while it waits. */
+int cuda_sync(struct cuda_dev *cd, CUstream s, const char *what);
 
 /* cuda_enter - make @cd's context current in this thread. 0 or -EIO. */
 int cuda_enter(struct cuda_dev *cd);
+
+/*
+ * cuda_hold - enter @cd for an op: the gate's read side held and its
+ * context current. 0, or -EIO (nothing held) when the device is not
+ * ready or is unusable (@cd NULL). cuda_unhold() ends it.
+ */
+int cuda_hold(struct cuda_dev *cd);
+void cuda_unhold(struct cuda_dev *cd);
+
+/* cuda_prop - the allocation properties of @cd's device memory. */
+void cuda_prop(const struct cuda_dev *cd, CUmemAllocationProp *p);
+
+/* dev-cuda.c: cuda_ctx_up - the primary context (blocking sync) and
+ * everything in it: stream, fatbin, registered modules, cuBLAS. 0 or
+ * -errno (logged); cuda_ctx_down() undoes a full or half one. Both with
+ * the gate's write side held, or before the device is published. */
+int cuda_ctx_up(struct cuda_dev *cd, struct dev *d);
+void cuda_ctx_down(struct cuda_dev *cd);
+
+/* cuda-mem.c: the dev_ops of memory */
+uint64_t cuda_footprint(struct dev *d, uint64_t bytes);
+int cuda_reserve(struct dev *d, uint64_t bytes, struct dev_region **out);
+int cuda_resize(struct dev_region *base, uint64_t bytes);
+void cuda_release(struct dev_region *base);
+int cuda_copy_in(struct dev_region *base, uint64_t off, const void *src,
+		 size_t len);
+int cuda_copy_out(struct dev_region *base, uint64_t off, void *dst,
+		  size_t len);
+int cuda_zero(struct dev_region *base, uint64_t off, uint64_t len);
+int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
+		 void **ptr);
+int cuda_pin(struct dev *d, void *p, size_t len);
+void cuda_unpin(struct dev *d, void *p);
+
+/* cuda_region_bury - free @r's memory and stream once (errors of a
+ * failed context ignored); the gate's write side, or release. */
+void cuda_region_bury(struct cuda_region *r);
+
+/* cuda-reset.c: sticky faults and recovery */
+
+/* cuda_sticky - whether @rc leaves the context unusable until reset. */
+bool cuda_sticky(CUresult rc);
+
+/*
+ * cuda_dev_fail - mark @cd's device failed with the reason @fmt (once
+ * per failure; logged) and start its recovery on a thread of its own:
+ * its regions die (-EIO), the device set's event callback hears it,
+ * then cuda_reset() recreates the context. Any thread; takes fail_lock.
+ */
+void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* cuda_reset - the dev_ops reset: recover a failed device. 0 (also for
+ * a ready one), -EIO when the context cannot be made again. Blocks
+ * until every op on the device has ended. */
+int cuda_reset(struct dev *d);
+
+/* cuda_recovery_join - wait for a recovery thread; teardown only. */
+void cuda_recovery_join(struct cuda_dev *cd);
 
 /* cuda-launch.c: the dev_ops launch and load_kernel of the device */
 int cuda_launch(struct dev *d, const struct gl_kernel *k,

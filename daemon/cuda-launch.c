@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,13 +19,11 @@
 #include "daemon/log.h"
 #include "kernels/kernels.h"
 
-/* Stream polling while a launch runs: first sleep, longest sleep. */
-#define CUDA_POLL_MIN_NS	2000L
-#define CUDA_POLL_MAX_NS	500000L
-
 /*
  * The stream of the region @args point into (the caller holds it for
- * the whole launch), or the device's own for a launch with no buffer.
+ * the whole launch), or the device's own for a launch with no buffer;
+ * NULL when that region died with a device fault (its range may be
+ * another region's after the reset: never launch into it).
  */
 static CUstream cuda_stream_of(struct cuda_dev *cd,
 			       const struct gl_kargs *args)
@@ -42,31 +41,52 @@ static CUstream cuda_stream_of(struct cuda_dev *cd,
 	pthread_mutex_lock(&cd->lock);
 	for (r = cd->regions; r; r = r->next)
 		if (p >= r->mem.va && p - r->mem.va < r->mem.size) {
-			s = r->stream;
+			s = atomic_load(&r->dead) ? NULL : r->stream;
 			break;
 		}
 	pthread_mutex_unlock(&cd->lock);
 	return s;
 }
 
+static int64_t cuda_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /*
- * Wait for @s by polling, so a cancel is seen while the kernel runs. A
- * kernel cannot be preempted: on cancel the wait goes on until the
- * stream drains, then the cancel's errno is returned.
+ * Wait for @s by polling, so a cancel is seen while the kernel @name
+ * runs. A kernel cannot be preempted: on cancel the wait goes on until
+ * the stream drains, then the cancel's errno is returned; if it has not
+ * drained grace_ms later, only a reset can end it, so the device fails
+ * (and is reset) and the wait ends with the cancel's errno. -EIO when
+ * the kernel faulted or the device failed meanwhile.
  */
-static int cuda_wait(CUstream s, atomic_int *cancel)
+static int cuda_wait(struct cuda_dev *cd, CUstream s, atomic_int *cancel,
+		     const char *name)
 {
 	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
+	int64_t cancelled = -1;
 	CUresult rc;
 	int c;
 
 	for (;;) {
 		rc = cuda.cu.StreamQuery(s);
-		if (rc != CUDA_ERROR_NOT_READY)
-			return cuda_err(rc, "kernel");
 		c = cancel ? atomic_load(cancel) : 0;
-		if (c) {
-			cuda_sync(s, "cancelled kernel");
+		if (rc != CUDA_ERROR_NOT_READY) {
+			rc = cuda_err(rc, name);
+			return rc ? rc : -c;
+		}
+		if (atomic_load(&cd->dev->state) != DEV_READY)
+			return -EIO;
+		if (c && cancelled < 0)
+			cancelled = cuda_now_ms();
+		if (c && cuda_now_ms() - cancelled >= cd->grace_ms) {
+			cuda_dev_fail(cd, "kernel %s still ran %u ms after "
+				      "its launch ended (%s)", name,
+				      cd->grace_ms, gl_errno_name(c));
 			return -c;
 		}
 		nanosleep(&ts, NULL);
@@ -179,6 +199,7 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 	CUstream s;
 	int err, c;
 
+
 	/* the only length check on the device side: never skip it */
 	err = k->check(args, grid);
 	if (err)
@@ -189,20 +210,27 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 	err = cuda_params(args, vals, params);
 	if (err)
 		return err;
-	err = cuda_enter(cd);
+	err = cuda_hold(cd);
 	if (err)
 		return err;
 	s = cuda_stream_of(cd, args);
+	if (!s) {
+		err = -EIO;	/* its region died with a device fault */
+		goto out;
+	}
 	if (k->id == GL_K_matmul && cd->blas) {
 		err = cuda_matmul(cd, s, args);
-		return err ? err : cuda_wait(s, cancel);
+		if (!err)
+			err = cuda_wait(cd, s, cancel, k->name);
+		goto out;
 	}
 	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
 	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
 	if (!f) {
 		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
 			k->name);
-		return -EIO;
+		err = -EIO;
+		goto out;
 	}
 	err = cuda_err(cuda.cu.LaunchKernel(f, grid->grid.x, grid->grid.y,
 					    grid->grid.z, grid->block.x,
@@ -211,7 +239,60 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 					    NULL), k->name);
 	if (err == -ENOSPC)
 		err = -EIO;	/* launch resources, not lease memory */
-	return err ? err : cuda_wait(s, cancel);
+	if (!err)
+		err = cuda_wait(cd, s, cancel, k->name);
+out:
+	cuda_unhold(cd);
+	return err;
+}
+
+/*
+ * Whether the function @f of module image for @k takes exactly the
+ * parameters @k's signature names, by count and size, as the driver
+ * reports them (cuFuncGetParamInfo, CUDA 12.4). 0, or -EINVAL (logged);
+ * 0 where the driver cannot tell: the signature is then trusted, as root
+ * registered it.
+ */
+static int cuda_check_params(struct dev *d, CUfunction f,
+			     const struct gl_kernel *k)
+{
+	size_t off, size, want;
+	struct gl_ksig sig;
+	uint32_t i;
+
+	if (!cuda.cu.FuncGetParamInfo)
+		return 0;
+	if (gl_ksig_parse(k->sig, &sig))
+		return -EINVAL;
+	for (i = 0; i < sig.count; i++) {
+		switch (sig.param[i].type) {
+		case GL_KT_U32:
+		case GL_KT_I32:
+		case GL_KT_F32:
+			want = 4;
+			break;
+		default:
+			want = 8;
+		}
+		if (cuda.cu.FuncGetParamInfo(f, i, &off, &size)) {
+			gl_info("cuda: %s: kernel %s has %u parameters, its "
+				"signature %u", d->name, k->name, i,
+				sig.count);
+			return -EINVAL;
+		}
+		if (size != want) {
+			gl_info("cuda: %s: parameter %u of kernel %s is %zu "
+				"bytes, its signature says %zu", d->name, i,
+				k->name, size, want);
+			return -EINVAL;
+		}
+	}
+	if (!cuda.cu.FuncGetParamInfo(f, sig.count, &off, &size)) {
+		gl_info("cuda: %s: kernel %s has more parameters than its "
+			"signature's %u", d->name, k->name, sig.count);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
@@ -219,30 +300,55 @@ int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 {
 	struct cuda_dev *cd = d->priv;
 	unsigned slot = (unsigned)k->id - GL_K_COUNT;
+	unsigned char *copy;
 	CUmodule mod;
 	CUfunction f;
 	int err;
 
 	if (k->id < GL_K_COUNT || k->id >= REGISTRY_MAX || !len)
 		return -EINVAL;
-	err = cuda_enter(cd);
+	if (!cd)
+		return 0;	/* unusable device: nothing runs there */
+	/* kept for the reloads after a reset; NUL-terminated for PTX */
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, image, len);
+	copy[len] = '\0';
+	err = cuda_hold(cd);
 	if (err)
-		return err;
+		goto out;
 	/* a cubin, a fatbin, or NUL-terminated PTX: the driver tells */
-	err = cuda_err(cuda.cu.ModuleLoadData(&mod, image),
+	err = cuda_err(cuda.cu.ModuleLoadData(&mod, copy),
 		       "cuModuleLoadData");
-	if (err)
-		return err == -ENOSPC ? -EIO : -EINVAL;
+	if (err) {
+		err = err == -ENOSPC ? -EIO : -EINVAL;
+		goto out_unhold;
+	}
 	if (cuda.cu.ModuleGetFunction(&f, mod, k->name)) {
 		gl_info("cuda: %s: no kernel %s in the module", d->name,
 			k->name);
 		cuda.cu.ModuleUnload(mod);
-		return -EINVAL;
+		err = -EINVAL;
+		goto out_unhold;
+	}
+	err = cuda_check_params(d, f, k);
+	if (err) {
+		cuda.cu.ModuleUnload(mod);
+		goto out_unhold;
 	}
 	/* a slot left by an add that failed on another device */
 	if (cd->dyn_mod[slot])
 		cuda.cu.ModuleUnload(cd->dyn_mod[slot]);
+	free(cd->dyn_image[slot]);
 	cd->dyn_mod[slot] = mod;
 	cd->dyn_fn[slot] = f;
-	return 0;
+	cd->dyn_image[slot] = copy;
+	cd->dyn_k[slot] = k;
+	copy = NULL;
+out_unhold:
+	cuda_unhold(cd);
+out:
+	free(copy);
+	return err;
 }

@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,17 @@
 struct cuda_libs cuda;
 
 #define CU_SYM(field, suffix)						\
-	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field) }
+	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field), \
+	  false }
+#define CU_SYM_OPT(field, suffix)					\
+	{ "cu" #field, "cu" #field suffix, offsetof(struct cuda_api, field), \
+	  true }
 
 static const struct cuda_sym {
 	const char *name;	/* as cuGetProcAddress knows it */
 	const char *export;	/* as dlsym finds it */
 	size_t off;
+	bool optional;		/* left NULL where the driver lacks it */
 } cuda_syms[] = {
 	CU_SYM(GetErrorName, ""),
 	CU_SYM(Init, ""),
@@ -37,6 +43,8 @@ static const struct cuda_sym {
 	CU_SYM(DeviceTotalMem, "_v2"),
 	CU_SYM(DevicePrimaryCtxRetain, ""),
 	CU_SYM(DevicePrimaryCtxRelease, "_v2"),
+	CU_SYM(DevicePrimaryCtxSetFlags, "_v2"),
+	CU_SYM(DevicePrimaryCtxReset, "_v2"),
 	CU_SYM(CtxSetCurrent, ""),
 	CU_SYM(MemGetInfo, "_v2"),
 	CU_SYM(MemGetAllocationGranularity, ""),
@@ -47,6 +55,8 @@ static const struct cuda_sym {
 	CU_SYM(MemMap, ""),
 	CU_SYM(MemUnmap, ""),
 	CU_SYM(MemSetAccess, ""),
+	CU_SYM(MemHostRegister, "_v2"),
+	CU_SYM(MemHostUnregister, ""),
 	CU_SYM(MemcpyHtoDAsync, "_v2"),
 	CU_SYM(MemcpyDtoHAsync, "_v2"),
 	CU_SYM(MemcpyDtoDAsync, "_v2"),
@@ -59,9 +69,11 @@ static const struct cuda_sym {
 	CU_SYM(ModuleUnload, ""),
 	CU_SYM(ModuleGetFunction, ""),
 	CU_SYM(LaunchKernel, ""),
+	CU_SYM_OPT(FuncGetParamInfo, ""),
 };
 
 #undef CU_SYM
+#undef CU_SYM_OPT
 
 #define BLAS_SYM(field, export) { export, offsetof(struct cublas_api, field) }
 
@@ -113,6 +125,8 @@ int cuda_lib_load(void)
 			f = NULL;
 		if (!f)
 			f = dlsym(lib, cuda_syms[i].export);
+		if (!f && cuda_syms[i].optional)
+			continue;
 		if (!f) {
 			gl_info("cuda: %s lacks %s: no CUDA device", path,
 				cuda_syms[i].export);
@@ -126,28 +140,46 @@ int cuda_lib_load(void)
 	return 0;
 }
 
-/*
- * Load cuBLAS ($GL_LIBCUBLAS, else the newest soname found). Quiet when
- * absent; matmul then runs the fatbin's tiled kernel.
- */
-void cuda_lib_load_blas(void)
+const char *cuda_blas_soname(int driver_version, unsigned int i)
 {
-	static const char *const names[] = {
-		"libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
-		"libcublas.so",
+	/* newest first; a cuBLAS needs a driver of at least its major */
+	static const struct {
+		const char *name;
+		int major;
+	} names[] = {
+		{ "libcublas.so.13", 13 }, { "libcublas.so.12", 12 },
+		{ "libcublas.so.11", 11 }, { "libcublas.so", 0 },
 	};
-	const char *path = getenv("GL_LIBCUBLAS");
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		if (names[k].major * 1000 > driver_version)
+			continue;
+		if (!i--)
+			return names[k].name;
+	}
+	return NULL;
+}
+
+/*
+ * Load cuBLAS ($GL_LIBCUBLAS, else the newest soname the driver of
+ * @driver_version supports). Quiet when absent; matmul then runs the
+ * fatbin's tiled kernel.
+ */
+void cuda_lib_load_blas(int driver_version)
+{
+	const char *path = getenv("GL_LIBCUBLAS"), *name;
 	struct cublas_api blas;
 	void *lib = NULL, *f;
-	size_t i;
+	unsigned int i;
 
 	if (cuda.blas_lib)
 		return;
 	if (path && *path)
 		lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	for (i = 0; !path && !lib && i < sizeof(names) / sizeof(names[0]);
-	     i++)
-		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	for (i = 0; !path && !lib &&
+	     (name = cuda_blas_soname(driver_version, i)); i++)
+		lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!lib)
 		return;
 	for (i = 0; i < sizeof(blas_syms) / sizeof(blas_syms[0]); i++) {

@@ -6,6 +6,7 @@
 #ifndef GL_DEV_H
 #define GL_DEV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +64,34 @@ struct dev_ops {
 	 * NULL where the device runs only built-ins. 0, -EINVAL, -EIO */
 	int (*load_kernel)(struct dev *d, const struct gl_kernel *k,
 			   const void *image, size_t len);
+	/* footprint - the device bytes a region of @bytes really takes
+	 * (rounded up to the allocation granularity), UINT64_MAX when that
+	 * overflows; NULL: exactly @bytes. What accounting charges. */
+	uint64_t (*footprint)(struct dev *d, uint64_t bytes);
+	/* resize_moves - resize maps the new size before it frees the old,
+	 * so while it runs the region takes both footprints */
+	bool resize_moves;
+	/* reset - recover a failed device: the regions it had keep failing
+	 * with -EIO (their memory is lost) until released, new ones work.
+	 * 0, also for a ready device; -EIO when it stays failed. Blocks
+	 * until the device's running ops end. NULL: no sticky faults. */
+	int (*reset)(struct dev *d);
+	/* pin - page-lock and register @len bytes of host memory at @p
+	 * (page-aligned: an io region) for DMA; unpin undoes it, also on a
+	 * failed device. NULL: the device copies from any memory. 0,
+	 * -ENOMEM, -EIO */
+	int (*pin)(struct dev *d, void *p, size_t len);
+	void (*unpin)(struct dev *d, void *p);
+};
+
+struct dev_set;
+
+/* A device's state: devices/<n>/state and gpulease_device_state. */
+enum dev_state {
+	DEV_READY,		/* serving */
+	DEV_FAILED,		/* a sticky fault: its work fails with EIO */
+	DEV_UNUSABLE,		/* never usable in this process: capacity 0 */
+	DEV_NR_STATES,
 };
 
 struct dev {
@@ -73,23 +102,82 @@ struct dev {
 	_Atomic uint64_t used;		/* bytes reserved; written under
 					 * the account lock */
 	_Atomic uint32_t leases;	/* active leases on it; lease.c */
-	void *priv;			/* backend state */
+	void *priv;			/* backend state; NULL when unusable */
+	_Atomic int state;		/* enum dev_state; the backend's */
+	char reason[160];		/* why not ready: set before state */
+	struct dev_set *set;		/* the set it is in, or NULL */
+	uint64_t reserved;		/* bytes held outside leases at probe
+					 * (context, kernels, cuBLAS, local
+					 * memory, other users); fixed */
 };
+
+/* dev_state_name - "ready", "failed", "unusable". */
+const char *dev_state_name(int state);
+
+/*
+ * dev_set_unusable - mark @d, which the backend found but cannot use
+ * (e.g. a driver older than the toolkit that built the kernels), with
+ * @fmt as its reason: listed in devices/ with capacity 0. Logs the
+ * reason as an error. Probe time only.
+ */
+void dev_set_unusable(struct dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * dev_event_fn - device @d failed: @d->state is DEV_FAILED and
+ * @d->reason says why; its regions already fail with -EIO. Called on
+ * the backend's recovery thread, before the device is reset, with the
+ * set's event lock held and no other; the callee may block (it waits
+ * for work on the device's regions to end).
+ */
+typedef void (*dev_event_fn)(void *ctx, struct dev *d);
 
 struct dev_set {
 	struct dev devs[GL_MAX_DEVICES];
 	int count;
+	pthread_mutex_t event_lock;	/* guards event, event_ctx, calls */
+	dev_event_fn event;		/* may be NULL */
+	void *event_ctx;
 };
 
 /*
+ * dev_set_events - call @fn(@ctx, d) when a device of @s fails; NULL
+ * stops it: once this returns no call is running or will start.
+ */
+void dev_set_events(struct dev_set *s, dev_event_fn fn, void *ctx);
+
+/* dev_notify - run @d's set's event callback, if any. Backends only. */
+void dev_notify(struct dev *d);
+
+/*
  * dev_set_probe - probe the backends; the CPU backend (with @cpu_vram
- * bytes) is added when no other device exists, or alone with @cpu_only.
- * Returns 0 or -errno.
+ * bytes) is added when no other device is ready (unusable ones stay
+ * listed before it), or alone with @cpu_only. Returns 0 or -errno.
  */
 int dev_set_probe(struct dev_set *s, uint64_t cpu_vram, bool cpu_only);
 
 /* dev_set_get - device @index or NULL. */
 struct dev *dev_set_get(struct dev_set *s, unsigned index);
+
+/*
+ * dev_footprint - the bytes a region of @bytes takes on @d: what every
+ * reservation, resize and release is charged and uncharged (see
+ * dev_ops.footprint). Pure; any thread.
+ */
+uint64_t dev_footprint(struct dev *d, uint64_t bytes);
+
+/*
+ * dev_resize_charge - the accounting of a resize of a region of @d from
+ * @old to @bytes (exact sizes): *@charge to take before it (covering the
+ * old and new footprints at once where the backend moves the region),
+ * and *@refund to give back after it succeeds. Pure.
+ */
+void dev_resize_charge(struct dev *d, uint64_t old, uint64_t bytes,
+		       uint64_t *charge, uint64_t *refund);
+
+/* dev_pin, dev_unpin - dev_ops.pin and unpin, no-ops where NULL. */
+int dev_pin(struct dev *d, void *p, size_t len);
+void dev_unpin(struct dev *d, void *p);
 
 /* dev_set_teardown - release every device. Regions must be gone. */
 void dev_set_teardown(struct dev_set *s);

@@ -22,7 +22,7 @@ int lease_resize(struct lease *l, uint64_t bytes)
 {
 	const struct dev_ops *ops = l->dev->ops;
 	struct broker *b = l->b;
-	uint64_t old;
+	uint64_t old, charge, refund;
 	int err;
 
 	pthread_rwlock_wrlock(&l->mem_lock);
@@ -30,8 +30,10 @@ int lease_resize(struct lease *l, uint64_t bytes)
 	if (err)
 		goto out;
 	old = atomic_load(&l->vram);
-	if (bytes > old) {
-		err = account_charge(&b->acct, l->dev, l->owner, bytes - old);
+	/* footprints, and both at once where the device moves the region */
+	dev_resize_charge(l->dev, old, bytes, &charge, &refund);
+	if (charge) {
+		err = account_charge(&b->acct, l->dev, l->owner, charge);
 		if (err)
 			goto out;
 	}
@@ -44,13 +46,12 @@ int lease_resize(struct lease *l, uint64_t bytes)
 	else
 		err = ops->resize(l->region, bytes);
 	if (err) {
-		if (bytes > old)
-			account_uncharge(&b->acct, l->dev, l->owner,
-					 bytes - old);
+		if (charge)
+			account_uncharge(&b->acct, l->dev, l->owner, charge);
 		goto out;
 	}
-	if (bytes < old)
-		account_uncharge(&b->acct, l->dev, l->owner, old - bytes);
+	if (refund)
+		account_uncharge(&b->acct, l->dev, l->owner, refund);
 	atomic_store(&l->vram, bytes);
 	atomic_fetch_add(&l->stats.resizes, 1);
 	lease_touch_data(l);
@@ -94,6 +95,11 @@ int lease_set_io(struct lease *l, uint64_t bytes)
 			goto out;
 		err = ring_create(l, b->io_dir, bytes, l->owner, l->group,
 				  &new);
+		/* DMA from the client's pages: pinned where the device can */
+		if (!err && dev_pin(l->dev, new->map, new->size)) {
+			ring_destroy(new);
+			err = -ENOMEM;
+		}
 		if (err) {
 			account_uncharge(&b->acct, l->dev, l->owner, bytes);
 			goto out;
@@ -110,6 +116,7 @@ int lease_set_io(struct lease *l, uint64_t bytes)
 		pthread_rwlock_wrlock(&l->mem_lock);
 		pthread_rwlock_unlock(&l->mem_lock);
 		account_uncharge(&b->acct, l->dev, l->owner, old->size);
+		dev_unpin(l->dev, old->map);
 		ring_destroy(old);
 	}
 out:

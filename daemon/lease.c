@@ -207,12 +207,15 @@ static void lease_detach_memory(struct lease *l, struct lease_detached *d)
 
 	d->ring = l->ring;
 	d->region = l->region;
-	if (l->ring)
+	if (l->ring) {
 		account_uncharge(&l->b->acct, l->dev, l->owner,
 				 l->ring->size);
+		dev_unpin(l->dev, l->ring->map);	/* before the unmap */
+	}
 	l->ring = NULL;
 	l->region = NULL;
-	account_uncharge(&l->b->acct, l->dev, l->owner, bytes);
+	account_uncharge(&l->b->acct, l->dev, l->owner,
+			 dev_footprint(l->dev, bytes));
 	atomic_store(&l->vram, 0);
 	atomic_fetch_sub(&l->dev->leases, 1);
 }
@@ -261,7 +264,8 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 		lease_put(l);
 		return -EEXIST;
 	}
-	err = account_charge(&b->acct, dev, req->uid, req->vram);
+	err = account_charge(&b->acct, dev, req->uid,
+			     dev_footprint(dev, req->vram));
 	if (err == -EDQUOT)
 		return gl_fail_name(req->name, err,
 				    "uid %u quota: %llu bytes held, %llu asked",
@@ -316,7 +320,8 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 err_free:
 	lease_put(l);	/* never visible: frees through the same path */
 err_uncharge:
-	account_uncharge(&b->acct, dev, req->uid, req->vram);
+	account_uncharge(&b->acct, dev, req->uid,
+			 dev_footprint(dev, req->vram));
 	return gl_fail_name(req->name, err, "cannot reserve %llu bytes",
 			    (unsigned long long)req->vram);
 }

@@ -112,9 +112,22 @@ static void show_devices(struct broker *b, struct strbuf *sb)
 			      "gpulease_vram_bytes{device=\"%d\",state=\"used\"}"
 			      " %llu\n"
 			      "gpulease_vram_bytes{device=\"%d\",state=\"free\"}"
-			      " %llu\n",
+			      " %llu\n"
+			      "gpulease_vram_bytes{device=\"%d\","
+			      "state=\"reserved\"} %llu\n",
 			      i, (unsigned long long)used, i,
-			      (unsigned long long)(d->capacity - used));
+			      (unsigned long long)(d->capacity - used), i,
+			      (unsigned long long)d->reserved);
+	}
+	head(sb, "gpulease_device_state", "gauge",
+	     "1 for the state each device is in (ready, failed, unusable).");
+	for (i = 0; i < b->devs.count; i++) {
+		int st = atomic_load(&b->devs.devs[i].state), s;
+
+		for (s = 0; s < DEV_NR_STATES; s++)
+			strbuf_printf(sb, "gpulease_device_state{device=\"%d\","
+				      "state=\"%s\"} %d\n", i,
+				      dev_state_name(s), s == st);
 	}
 }
 

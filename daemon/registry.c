@@ -82,19 +82,28 @@ void registry_show(const struct kernel_entry *e, struct strbuf *sb)
 }
 
 /* The rules of a registered kernel: CUDA's own limits, nothing more is
- * known of it (its buffers are checked against the lease only). */
+ * known of it (its buffers are checked against the lease only, and
+ * aligned to GL_BUF_ALIGN_MAX since their element types are unknown). */
 static int registered_check(const struct gl_kargs *args,
 			    const struct gl_grid *g)
 {
 	const struct gl_dim3 *gr = &g->grid, *b = &g->block;
+	uint32_t i;
 
 	if (!gr->x || !gr->y || !gr->z || !b->x || !b->y || !b->z)
 		return -EINVAL;
 	if (gr->x > GL_GRID_X_MAX || gr->y > GL_GRID_YZ_MAX ||
 	    gr->z > GL_GRID_YZ_MAX)
 		return -EINVAL;
+	if (b->y > GL_BLOCK_YZ_MAX || b->z > GL_BLOCK_Z_MAX)
+		return -EINVAL;
 	if ((uint64_t)b->x * b->y * b->z > GL_BLOCK_THREADS_MAX)
 		return -EINVAL;
+	for (i = 0; i < args->count; i++)
+		if ((args->v[i].type == GL_KT_BUF ||
+		     args->v[i].type == GL_KT_IO) &&
+		    (uintptr_t)args->v[i].buf.ptr % GL_BUF_ALIGN_MAX)
+			return -EINVAL;
 	return 0;
 }
 

@@ -46,6 +46,8 @@ enum fs_kind {
 	FS_DEV_USED,
 	FS_DEV_FREE,
 	FS_DEV_LEASES,
+	FS_DEV_STATE,
+	FS_DEV_RESERVED,
 	/* per lease */
 	FS_LEASE_DIR,
 	FS_LEASE_CTL,

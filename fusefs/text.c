@@ -36,6 +36,13 @@ static void fs_dev_render(struct dev *d, enum fs_kind kind,
 		strbuf_printf(sb, "%llu\n",
 			      (unsigned long long)(d->capacity - used));
 		break;
+	case FS_DEV_RESERVED:
+		strbuf_printf(sb, "%llu\n", (unsigned long long)d->reserved);
+		break;
+	case FS_DEV_STATE:
+		strbuf_printf(sb, "%s\n",
+			      dev_state_name(atomic_load(&d->state)));
+		break;
 	default:
 		strbuf_printf(sb, "%u\n", atomic_load(&d->leases));
 		break;

@@ -68,7 +68,7 @@ int gl_argmax_check(const struct gl_kargs *args, const struct gl_grid *grid)
 	err = gl_kernel_grid_check_1d(grid);
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, 2, rows * cols);
+	err = gl_cpu_need_f32_3(args, 2, rows, cols, 1);
 	if (err)
 		return err;
 	return gl_cpu_need(args, 3, rows, sizeof(uint32_t));

@@ -29,12 +29,13 @@ GL_GLOBAL void argmax(unsigned int rows, unsigned int cols, const float *x,
 	GL_ROW_STRIDE(r, rows) {
 		const float *xr = x + r * cols;
 		float bv = -INFINITY;
-		unsigned int bi = ARGMAX_NONE, c, n, half;
+		unsigned int bi = ARGMAX_NONE, n, half;
 
-		for (c = t; c < cols; c += blockDim.x) {
-			if (argmax_beats(xr[c], c, bv, bi)) {
+		/* c < cols <= UINT32_MAX: it fits the u32 answer */
+		GL_COL_STRIDE(c, cols) {
+			if (argmax_beats(xr[c], (unsigned int)c, bv, bi)) {
 				bv = xr[c];
-				bi = c;
+				bi = (unsigned int)c;
 			}
 		}
 		val[t] = bv;

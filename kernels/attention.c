@@ -97,14 +97,14 @@ static int attn_check(const struct gl_kargs *args, const struct gl_grid *grid,
 	err = attn_load(args, &a);
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, bq, a.seq_q * a.n_heads * a.head_dim);
+	err = gl_cpu_need_f32_3(args, bq, a.seq_q, a.n_heads, a.head_dim);
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, bkv,
-			      a.seq_k * a.n_kv_heads * a.head_dim);
+	err = gl_cpu_need_f32_3(args, bkv, a.seq_k, a.n_kv_heads,
+				a.head_dim);
 	if (err)
 		return err;
-	return gl_cpu_need_f32(args, bs, a.n_heads * a.seq_q * a.seq_k);
+	return gl_cpu_need_f32_3(args, bs, a.n_heads, a.seq_q, a.seq_k);
 }
 
 /*

@@ -26,13 +26,19 @@
 
 /*
  * gl_cpu_need - whether argument @i holds @count elements of @size
- * bytes. Returns 0 or -EFAULT (also when the byte count overflows).
+ * bytes, at an address aligned to @size. Returns 0, -EINVAL for a
+ * misaligned buffer (on a GPU a misaligned load is a sticky fault that
+ * kills the whole context), or -EFAULT (also when the byte count
+ * overflows). Lease memory and io regions start page-aligned on both
+ * devices, so the address is aligned exactly when the client's offset is.
  */
 static inline int gl_cpu_need(const struct gl_kargs *a, unsigned int i,
 			      uint64_t count, uint64_t size)
 {
 	uint64_t bytes;
 
+	if ((uintptr_t)a->v[i].buf.ptr % size)
+		return -EINVAL;
 	if (__builtin_mul_overflow(count, size, &bytes))
 		return -EFAULT;
 	if (bytes > a->v[i].buf.len)
@@ -47,6 +53,22 @@ static inline int gl_cpu_need_f32(const struct gl_kargs *a, unsigned int i,
 				  uint64_t count)
 {
 	return gl_cpu_need(a, i, count, sizeof(float));
+}
+
+/*
+ * gl_cpu_need_f32_3 - gl_cpu_need_f32() for @x * @y * @z floats (1 for
+ * an unused factor). Returns 0 or -EFAULT, also when the product wraps
+ * 64 bits: a wrapped count would vouch for a short (even empty) buffer.
+ */
+static inline int gl_cpu_need_f32_3(const struct gl_kargs *a, unsigned int i,
+				    uint64_t x, uint64_t y, uint64_t z)
+{
+	uint64_t count;
+
+	if (__builtin_mul_overflow(x, y, &count) ||
+	    __builtin_mul_overflow(count, z, &count))
+		return -EFAULT;
+	return gl_cpu_need_f32(a, i, count);
 }
 
 /* gl_cpu_cancelled - 0, or the negative errno stored in the cancel flag. */

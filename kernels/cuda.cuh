@@ -31,6 +31,17 @@
 	     r < (unsigned long long)(rows); r += gridDim.x)
 
 /*
+ * GL_COL_STRIDE(c, cols) - this thread's columns of a row: threadIdx.x,
+ * + blockDim.x. 64-bit: a 32-bit index wraps to a small value and loops
+ * for ever when cols > 2^32 - blockDim.x. Every loop that steps by a
+ * block or grid dimension goes through one of these macros
+ * (selftests/sh/kernels-lint.sh checks).
+ */
+#define GL_COL_STRIDE(c, cols)						\
+	for (unsigned long long c = threadIdx.x;			\
+	     c < (unsigned long long)(cols); c += blockDim.x)
+
+/*
  * gl_block_sum - the sum of @v over the block, returned to every thread.
  * Pairwise tree in shared memory over the thread index.
  */

@@ -300,7 +300,7 @@ int gl_bias_add_check(const struct gl_kargs *args,
 	err = gl_cpu_need_f32(args, 2, cols);
 	if (err)
 		return err;
-	return gl_cpu_need_f32(args, 3, rows * cols);
+	return gl_cpu_need_f32_3(args, 3, rows, cols, 1);
 }
 
 int gl_bias_add_cpu(const struct gl_kargs *args, const struct gl_grid *grid,

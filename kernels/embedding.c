@@ -38,10 +38,10 @@ int gl_embedding_check(const struct gl_kargs *args,
 	err = gl_cpu_need(args, 3, n_tokens, sizeof(uint32_t));
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, 4, vocab * dim);
+	err = gl_cpu_need_f32_3(args, 4, vocab, dim, 1);
 	if (err)
 		return err;
-	return gl_cpu_need_f32(args, 5, n_tokens * dim);
+	return gl_cpu_need_f32_3(args, 5, n_tokens, dim, 1);
 }
 
 int gl_embedding_cpu(const struct gl_kargs *args, const struct gl_grid *grid,

@@ -13,5 +13,9 @@
 
 extern const unsigned char gl_fatbin[];
 extern const size_t gl_fatbin_len;
+/* The CUDA version of the toolkit that built it, as CUDA_VERSION and
+ * cuDriverGetVersion() write it (13000 for 13.0); 0 when unknown. A
+ * driver older than that cannot load it. */
+extern const int gl_fatbin_cuda_version;
 
 #endif /* GL_KERNELS_FATBIN_H */

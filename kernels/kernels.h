@@ -57,6 +57,12 @@
 #define GL_BLOCK_THREADS_MAX	1024u		/* block.x*y*z */
 #define GL_GRID_X_MAX		2147483647u
 #define GL_GRID_YZ_MAX		65535u
+#define GL_BLOCK_YZ_MAX		1024u		/* block.y; block.z is 64 */
+#define GL_BLOCK_Z_MAX		64u
+/* A buffer's alignment: its element's size (4 for every built-in), and
+ * 16, the widest vector load (float4, double2), for registered kernels
+ * whose element types the daemon cannot know. */
+#define GL_BUF_ALIGN_MAX	16u
 #define GL_KPARAMS_MAX		24		/* per kernel */
 #define GL_KPARAM_NAME_MAX	24		/* with its NUL */
 

@@ -48,11 +48,16 @@ $(KERNELS_FATBIN): $(O)/kernels/all.cu $(KERNELS_CU_DEPS)
 	$(quiet) NVCC $(patsubst $(O)/%,%,$@)
 	$(Q)$(NVCC) $(NVCC_ALL_FLAGS) -fatbin -o $@ $<
 
+# The toolkit's version rides along (13.0 -> 13000, as CUDA_VERSION), so
+# the daemon can refuse a driver too old to load the fatbin.
 $(O)/kernels/fatbin.o: $(SRC)/kernels/fatbin.S $(KERNELS_FATBIN)
 	@mkdir -p $(dir $@)
 	$(quiet) AS $(patsubst $(O)/%,%,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -DGL_FATBIN_PATH='"$(KERNELS_FATBIN)"' \
-		-c -o $@ $<
+	$(Q)v=$$($(NVCC) --version | sed -n \
+	  's/.*release \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p' | \
+	  awk '{ print $$1 * 1000 + $$2 * 10; exit }'); \
+	$(CC) $(ALL_CFLAGS) -DGL_FATBIN_PATH='"$(KERNELS_FATBIN)"' \
+		-DGL_FATBIN_CUDA_VERSION=$${v:-0} -c -o $@ $<
 
 $(KERNEL_TESTS): $(O)/selftests/kernels/%: $(O)/selftests/kernels/%.o \
 		$(call obj,$(kernels-y)) $(O)/kernels/fatbin.o

@@ -37,8 +37,7 @@ GL_GLOBAL void matmul(unsigned int m, unsigned int n, unsigned int k,
 	unsigned long long tiles_m = (m + T - 1) / T, tiles_n = (n + T - 1) / T;
 	unsigned long long per_batch = tiles_m * tiles_n;
 
-	for (unsigned long long tile = blockIdx.x; tile < per_batch * batch;
-	     tile += gridDim.x) {
+	GL_ROW_STRIDE(tile, per_batch * batch) {
 		unsigned long long bi = tile / per_batch;
 		unsigned long long rem = tile % per_batch;
 		unsigned long long row = rem / tiles_n * T + ty;

@@ -83,7 +83,7 @@ static int norm_check(const struct gl_kargs *args, const struct gl_grid *grid,
 	err = gl_kernel_grid_check_1d(grid);
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, 3, rows * cols);
+	err = gl_cpu_need_f32_3(args, 3, rows, cols, 1);
 	if (err)
 		return err;
 	for (i = first_w; i <= last_w; i++) {
@@ -91,7 +91,7 @@ static int norm_check(const struct gl_kargs *args, const struct gl_grid *grid,
 		if (err)
 			return err;
 	}
-	return gl_cpu_need_f32(args, last_w + 1, rows * cols);
+	return gl_cpu_need_f32_3(args, last_w + 1, rows, cols, 1);
 }
 
 /* layernorm(u32 rows, u32 cols, f32 eps, buf x, buf gamma, buf beta, buf y) */

@@ -17,18 +17,17 @@ GL_GLOBAL void layernorm(unsigned int rows, unsigned int cols, float eps,
 		const float *xr = x + r * cols;
 		float *yr = y + r * cols;
 		float mean = 0.0f, var = 0.0f, d, inv;
-		unsigned int c;
 
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			mean += xr[c];
 		mean = gl_block_sum(mean) / (float)cols;
-		for (c = threadIdx.x; c < cols; c += blockDim.x) {
+		GL_COL_STRIDE(c, cols) {
 			d = xr[c] - mean;
 			var += d * d;
 		}
 		var = gl_block_sum(var) / (float)cols;
 		inv = 1.0f / sqrtf(var + eps);
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
 	}
 }
@@ -40,13 +39,12 @@ GL_GLOBAL void rmsnorm(unsigned int rows, unsigned int cols, float eps,
 		const float *xr = x + r * cols;
 		float *yr = y + r * cols;
 		float ms = 0.0f, inv;
-		unsigned int c;
 
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			ms += xr[c] * xr[c];
 		ms = gl_block_sum(ms) / (float)cols;
 		inv = 1.0f / sqrtf(ms + eps);
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			yr[c] = xr[c] * inv * w[c];
 	}
 }

@@ -45,7 +45,7 @@ int gl_rope_check(const struct gl_kargs *args, const struct gl_grid *grid)
 		return err;
 	if (head_dim % 2)
 		return -EINVAL;
-	return gl_cpu_need_f32(args, 5, seq * n_heads * head_dim);
+	return gl_cpu_need_f32_3(args, 5, seq, n_heads, head_dim);
 }
 
 int gl_rope_cpu(const struct gl_kargs *args, const struct gl_grid *grid,

@@ -46,16 +46,16 @@ static void softmax_row(const void *arg, uint64_t r, uint32_t bx)
 /* softmax(u32 rows, u32 cols, buf x, buf y); y may be x. */
 int gl_softmax_check(const struct gl_kargs *args, const struct gl_grid *grid)
 {
-	uint64_t n = (uint64_t)GL_ARG_U32(args, 0) * GL_ARG_U32(args, 1);
+	uint64_t rows = GL_ARG_U32(args, 0), cols = GL_ARG_U32(args, 1);
 	int err;
 
 	err = gl_kernel_grid_check_1d(grid);
 	if (err)
 		return err;
-	err = gl_cpu_need_f32(args, 2, n);
+	err = gl_cpu_need_f32_3(args, 2, rows, cols, 1);
 	if (err)
 		return err;
-	return gl_cpu_need_f32(args, 3, n);
+	return gl_cpu_need_f32_3(args, 3, rows, cols, 1);
 }
 
 int gl_softmax_cpu(const struct gl_kargs *args, const struct gl_grid *grid,

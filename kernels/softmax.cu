@@ -16,15 +16,14 @@ GL_GLOBAL void softmax(unsigned int rows, unsigned int cols, const float *x,
 		const float *xr = x + r * cols;
 		float *yr = y + r * cols;
 		float m = -INFINITY, sum = 0.0f;
-		unsigned int c;
 
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			m = fmaxf(m, xr[c]);
 		m = gl_block_max(m);
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			sum += expf(xr[c] - m);
 		sum = gl_block_sum(sum);
-		for (c = threadIdx.x; c < cols; c += blockDim.x)
+		GL_COL_STRIDE(c, cols)
 			yr[c] = m == -INFINITY ? 0.0f : expf(xr[c] - m) / sum;
 	}
 }

@@ -19,12 +19,15 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
+#define FAKECUDA_LIB
 #include "daemon/cuda-api.h"
 #include "kernels/kernels.h"
 #include "selftests/fakecuda/fakecuda.h"
@@ -35,9 +38,10 @@ static struct fakecuda st = {
 	.ndev = 1,
 	.total = 1ull << 30,
 	.gran = 2u << 20,
+	.driver_version = 99000,
 };
 static __thread CUcontext cur_ctx;
-static int ctx_token;
+static int ctx_token[FAKECUDA_DEV_MAX];	/* one primary context each */
 static int blas_token;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -107,6 +111,21 @@ static CUresult need_ctx(void)
 	return CUDA_ERROR_INVALID_CONTEXT;
 }
 
+/* The device of the current context (need_ctx() first). */
+static int cur_dev(void)
+{
+	return (int)((int *)cur_ctx - ctx_token);
+}
+
+/* need_ctx() for calls that do work: they fail once the context is
+ * poisoned (frees still succeed, so the live counters stay honest). */
+static CUresult need_live(void)
+{
+	CUresult rc = need_ctx();
+
+	return rc ? rc : atomic_load(&st.sticky[cur_dev()]);
+}
+
 /* Driver entry points, with the prototypes of daemon/cuda-api.h. */
 EXPORT CUresult cuGetErrorName(CUresult rc, const char **name);
 EXPORT CUresult cuInit(unsigned int flags);
@@ -118,6 +137,9 @@ EXPORT CUresult cuDeviceGetAttribute(int *value, int attr, CUdevice dev);
 EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev);
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev);
+EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev,
+					      unsigned int flags);
+EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev);
 EXPORT CUresult cuCtxSetCurrent(CUcontext ctx);
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total);
 EXPORT CUresult cuMemGetAllocationGranularity(size_t *gran,
@@ -153,11 +175,23 @@ EXPORT CUresult cuModuleLoadData(CUmodule *mod, const void *image);
 EXPORT CUresult cuModuleUnload(CUmodule mod);
 EXPORT CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod,
 				    const char *name);
+EXPORT CUresult cuFuncGetParamInfo(CUfunction f, size_t index,
+				   size_t *offset, size_t *size);
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx,
 			       unsigned int gy, unsigned int gz,
 			       unsigned int bx, unsigned int by,
 			       unsigned int bz, unsigned int shared,
 			       CUstream s, void **params, void **extra);
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t len,
+				     unsigned int flags);
+EXPORT CUresult cuMemHostUnregister(void *p);
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size);
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p);
+EXPORT CUresult cuMemHostAlloc(void **p, size_t size, unsigned int flags);
+EXPORT CUresult cuMemFreeHost(void *p);
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
+				size_t len);
+EXPORT CUresult cuCtxSynchronize(void);
 EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
 				    int version, unsigned long long flags,
 				    int *status);
@@ -185,6 +219,9 @@ CUresult cuGetErrorName(CUresult rc, const char **name)
 	case CUDA_ERROR_ILLEGAL_ADDRESS:
 		*name = "CUDA_ERROR_ILLEGAL_ADDRESS";
 		return 0;
+	case CUDA_ERROR_MISALIGNED_ADDRESS:
+		*name = "CUDA_ERROR_MISALIGNED_ADDRESS";
+		return 0;
 	case CUDA_ERROR_INVALID_CONTEXT:
 		*name = "CUDA_ERROR_INVALID_CONTEXT";
 		return 0;
@@ -194,14 +231,21 @@ CUresult cuGetErrorName(CUresult rc, const char **name)
 	}
 }
 
+/* $@name into @out (a char array), "" when unset */
+#define FAKE_GETENV(out, name)						\
+	snprintf(out, sizeof(out), "%s", getenv(name) ? getenv(name) : "")
+
 CUresult cuInit(unsigned int flags)
 {
+	/* what the real driver reads once, here */
+	FAKE_GETENV(st.init_loading, "CUDA_MODULE_LOADING");
+	FAKE_GETENV(st.init_connections, "CUDA_DEVICE_MAX_CONNECTIONS");
 	return st.init_result;
 }
 
 CUresult cuDriverGetVersion(int *version)
 {
-	*version = 12080;
+	*version = st.driver_version;
 	return 0;
 }
 
@@ -240,7 +284,9 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 {
-	*ctx = (CUcontext)&ctx_token;
+	if (dev < 0 || dev >= FAKECUDA_DEV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	*ctx = (CUcontext)&ctx_token[dev];
 	st.contexts++;
 	return 0;
 }
@@ -248,6 +294,27 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
 	st.contexts--;
+	return 0;
+}
+
+/* Destroys the context's state: its sticky error, its running kernels. */
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	if (dev < 0 || dev >= FAKECUDA_DEV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	while (atomic_load(&st.hold_reset))
+		nanosleep(&ts, NULL);
+	atomic_store(&st.sticky[dev], 0);
+	atomic_store(&st.hold, 0);
+	st.resets++;
+	return 0;
+}
+
+CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev, unsigned int flags)
+{
+	st.ctx_flags = flags;
 	return 0;
 }
 
@@ -259,12 +326,13 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
 
 CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
 	*total = st.total;
-	*free_b = st.total - st.handle_bytes;
+	*free_b = st.total - st.handle_bytes -
+		  (uint64_t)st.contexts * st.ctx_bytes;
 	return 0;
 }
 
@@ -280,7 +348,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 		     const CUmemAllocationProp *p, unsigned long long flags)
 {
 	struct fake_handle *fh;
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 	void *map;
 
 	if (rc)
@@ -306,6 +374,8 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	*h = (CUmemGenericAllocationHandle)(uintptr_t)fh;
 	st.handles++;
 	st.handle_bytes += size;
+	if (st.handle_bytes > st.handle_peak)
+		st.handle_peak = st.handle_bytes;
 	return 0;
 err:
 	if (fh->fd >= 0)
@@ -328,10 +398,18 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 	return 0;
 }
 
+/* Live reservations: the driver frees only a range it reserved, whole. */
+#define FAKE_RESV_MAX 1024
+static struct {
+	CUdeviceptr ptr;
+	size_t size;
+} resv[FAKE_RESV_MAX];
+
 CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 			     CUdeviceptr addr, unsigned long long flags)
 {
 	CUresult rc = need_ctx();
+	unsigned int i;
 	void *p;
 
 	if (rc)
@@ -340,6 +418,18 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < FAKE_RESV_MAX && resv[i].size; i++)
+		;
+	if (i < FAKE_RESV_MAX) {
+		resv[i].ptr = (CUdeviceptr)(uintptr_t)p;
+		resv[i].size = size;
+	}
+	pthread_mutex_unlock(&lock);
+	if (i == FAKE_RESV_MAX) {
+		munmap(p, size);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	*ptr = (CUdeviceptr)(uintptr_t)p;
 	st.reserved++;
 	return 0;
@@ -348,9 +438,20 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
 	CUresult rc = need_ctx();
+	unsigned int i;
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < FAKE_RESV_MAX; i++)
+		if (resv[i].size && resv[i].ptr == ptr &&
+		    resv[i].size == size) {
+			resv[i].size = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	if (i == FAKE_RESV_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
 	munmap((void *)(uintptr_t)ptr, size);
 	st.reserved--;
 	return 0;
@@ -402,7 +503,7 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size,
 
 static CUresult need_stream(CUstream s)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (!rc && !s)
 		rc = CUDA_ERROR_INVALID_VALUE;	/* not the NULL stream */
@@ -453,7 +554,7 @@ CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t len,
 CUresult cuStreamCreate(CUstream *s, unsigned int flags)
 {
 	struct fake_stream *fs;
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
@@ -472,7 +573,10 @@ CUresult cuStreamCreate(CUstream *s, unsigned int flags)
 
 CUresult cuStreamDestroy_v2(CUstream s)
 {
-	CUresult rc = need_stream(s);
+	CUresult rc = need_ctx();
+
+	if (!rc && !s)
+		rc = CUDA_ERROR_INVALID_VALUE;
 
 	if (rc)
 		return rc;
@@ -505,7 +609,7 @@ CUresult cuStreamSynchronize(CUstream s)
 
 CUresult cuModuleLoadData(CUmodule *mod, const void *image)
 {
-	CUresult rc = need_ctx();
+	CUresult rc = need_live();
 
 	if (rc)
 		return rc;
@@ -545,8 +649,10 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod, const char *name)
 	return CUDA_ERROR_NOT_FOUND;
 }
 
-/* Parameter sizes of signature @sig into @size; their count. */
-static unsigned int sig_sizes(const char *sig, unsigned int *size)
+/* Parameter sizes of signature @sig into @size, whether each is a
+ * pointer into @ptr; their count. */
+static unsigned int sig_sizes(const char *sig, unsigned int *size,
+			      bool *ptr)
 {
 	unsigned int n = 0;
 	const char *p = sig;
@@ -556,6 +662,7 @@ static unsigned int sig_sizes(const char *sig, unsigned int *size)
 			p++;
 		if (!*p)
 			break;
+		ptr[n] = !strncmp(p, "buf", 3) || !strncmp(p, "io", 2);
 		size[n++] = (!strncmp(p, "u32", 3) || !strncmp(p, "i32", 3) ||
 			     !strncmp(p, "f32", 3)) ? 4 : 8;
 		while (*p && *p != ',')
@@ -564,15 +671,39 @@ static unsigned int sig_sizes(const char *sig, unsigned int *size)
 	return n;
 }
 
+/* The parameter layout of @f, from its signature (naturally aligned). */
+CUresult cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
+			    size_t *size)
+{
+	const struct fake_func *ff = (const struct fake_func *)f;
+	unsigned int sizes[FAKECUDA_PARAMS_MAX], n, i;
+	bool ptr[FAKECUDA_PARAMS_MAX];
+	size_t off = 0;
+
+	n = sig_sizes(ff->sig, sizes, ptr);
+	if (index >= n)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i <= index; i++) {
+		off = (off + sizes[i] - 1) / sizes[i] * sizes[i];
+		if (i < index)
+			off += sizes[i];
+	}
+	*offset = off;
+	*size = sizes[index];
+	return 0;
+}
+
 CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 			unsigned int gz, unsigned int bx, unsigned int by,
 			unsigned int bz, unsigned int shared, CUstream s,
 			void **params, void **extra)
 {
 	const struct fake_func *ff = (const struct fake_func *)f;
+	bool ptr[FAKECUDA_PARAMS_MAX];
 	struct fakecuda_launch l;
 	CUresult rc = need_stream(s);
 	unsigned int i;
+	int fault;
 
 	if (rc)
 		return rc;
@@ -582,7 +713,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 	l.block[0] = bx, l.block[1] = by, l.block[2] = bz;
 	l.shared = shared;
 	l.stream = s;
-	l.nparams = sig_sizes(ff->sig, l.size);
+	l.nparams = sig_sizes(ff->sig, l.size, ptr);
 	if (l.nparams && !params)
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < l.nparams; i++)
@@ -591,7 +722,109 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 	st.last = l;
 	pthread_mutex_unlock(&lock);
 	st.launches++;
+	/* the kernel "runs": a misaligned float load, or the fault the
+	 * test asked for, poisons the context; the launch itself is
+	 * asynchronous and returns success, as on a GPU */
+	fault = atomic_exchange(&st.fault_launch, 0);
+	for (i = 0; i < l.nparams && !fault; i++)
+		if (ptr[i] && l.value[i] % 4)
+			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (!strncmp(ff->name, "fault_", 6))
+		fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (fault)
+		atomic_store(&st.sticky[cur_dev()], fault);
 	return 0;
+}
+
+/*
+ * What a benchmark compares the daemon with (tools/bench/cuda.c):
+ * plain allocations of host memory standing in for device memory and
+ * pinned memory, counted like the rest.
+ */
+/* Page-locks nothing: counts, and checks what the driver would. */
+CUresult cuMemHostRegister_v2(void *p, size_t len, unsigned int flags)
+{
+	CUresult rc = need_live();
+
+	if (rc)
+		return rc;
+	if (!p || !len || (uintptr_t)p % 4096)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&lock);
+	st.host_reg_ptr = p;
+	st.host_reg_len = len;
+	pthread_mutex_unlock(&lock);
+	st.host_registered++;
+	return 0;
+}
+
+CUresult cuMemHostUnregister(void *p)
+{
+	CUresult rc = need_ctx();
+
+	if (!rc)
+		st.host_registered--;
+	return rc;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size)
+{
+	CUresult rc = need_live();
+	void *m;
+
+	if (rc)
+		return rc;
+	m = malloc(size ? size : 1);
+	if (!m)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*p = (CUdeviceptr)(uintptr_t)m;
+	st.allocs++;
+	return 0;
+}
+
+CUresult cuMemFree_v2(CUdeviceptr p)
+{
+	CUresult rc = need_ctx();
+
+	if (rc)
+		return rc;
+	free((void *)(uintptr_t)p);
+	st.allocs--;
+	return 0;
+}
+
+CUresult cuMemHostAlloc(void **p, size_t size, unsigned int flags)
+{
+	CUresult rc = need_live();
+
+	if (rc)
+		return rc;
+	*p = malloc(size ? size : 1);
+	if (!*p)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	st.host_allocs++;
+	return 0;
+}
+
+CUresult cuMemFreeHost(void *p)
+{
+	free(p);
+	st.host_allocs--;
+	return 0;
+}
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t len)
+{
+	CUresult rc = need_live();
+
+	if (!rc)
+		memcpy((void *)(uintptr_t)dst, src, len);
+	return rc;
+}
+
+CUresult cuCtxSynchronize(void)
+{
+	return need_live();
 }
 
 static const struct {
@@ -609,6 +842,8 @@ static const struct {
 	PROC("cuDeviceTotalMem", cuDeviceTotalMem_v2),
 	PROC("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
 	PROC("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease_v2),
+	PROC("cuDevicePrimaryCtxSetFlags", cuDevicePrimaryCtxSetFlags_v2),
+	PROC("cuDevicePrimaryCtxReset", cuDevicePrimaryCtxReset_v2),
 	PROC("cuCtxSetCurrent", cuCtxSetCurrent),
 	PROC("cuMemGetInfo", cuMemGetInfo_v2),
 	PROC("cuMemGetAllocationGranularity", cuMemGetAllocationGranularity),
@@ -619,6 +854,8 @@ static const struct {
 	PROC("cuMemMap", cuMemMap),
 	PROC("cuMemUnmap", cuMemUnmap),
 	PROC("cuMemSetAccess", cuMemSetAccess),
+	PROC("cuMemHostRegister", cuMemHostRegister_v2),
+	PROC("cuMemHostUnregister", cuMemHostUnregister),
 	PROC("cuMemcpyHtoDAsync", cuMemcpyHtoDAsync_v2),
 	PROC("cuMemcpyDtoHAsync", cuMemcpyDtoHAsync_v2),
 	PROC("cuMemcpyDtoDAsync", cuMemcpyDtoDAsync_v2),
@@ -631,6 +868,7 @@ static const struct {
 	PROC("cuModuleUnload", cuModuleUnload),
 	PROC("cuModuleGetFunction", cuModuleGetFunction),
 	PROC("cuLaunchKernel", cuLaunchKernel),
+	PROC("cuFuncGetParamInfo", cuFuncGetParamInfo),
 #undef PROC
 };
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define FAKECUDA_PARAMS_MAX	24
+#define FAKECUDA_DEV_MAX	4	/* ndev's limit */
 
 /* The last cuLaunchKernel, parameters decoded by the kernel's signature. */
 struct fakecuda_launch {
@@ -47,17 +48,41 @@ struct fakecuda {
 	int no_vmm;		/* devices lack virtual memory management */
 	int gpa_off;		/* cuGetProcAddress finds nothing */
 	uint64_t total;		/* bytes per device; default 1 GiB */
+	uint64_t ctx_bytes;	/* device memory each live context takes */
+	int driver_version;	/* cuDriverGetVersion's; default 99000,
+				 * newer than any toolkit */
 	size_t gran;		/* allocation granularity; default 2 MiB */
 	atomic_int hold;	/* any time: streams stay busy while set */
 	atomic_int fault;	/* any time: stream query/sync return it */
+	atomic_int fault_launch; /* any time: the next launch faults with
+				  * it (e.g. 700), poisoning the context */
+
+	atomic_int hold_reset;	/* any time: cuDevicePrimaryCtxReset waits
+				 * while it is set */
+
+	/* each device's context's sticky error: 0, or the fault (700
+	 * illegal address, 716 a buf parameter not 4-byte aligned or any
+	 * launch of a registered function named fault_*) of a launch in it; from then on every call that does work in that
+	 * context returns it, as the real driver does, until its primary
+	 * context is reset (which also ends every running kernel: hold) */
+	atomic_int sticky[FAKECUDA_DEV_MAX];
+	atomic_int resets;	/* cuDevicePrimaryCtxReset calls */
 
 	/* live objects */
 	atomic_int handles, mapped, reserved, streams, modules, contexts;
+	atomic_int allocs, host_allocs;	/* cuMemAlloc, cuMemHostAlloc */
+	atomic_int host_registered;	/* cuMemHostRegister'ed ranges */
+	const void *host_reg_ptr;	/* the last one registered */
+	size_t host_reg_len;
 	atomic_int blas_handles;
 	_Atomic uint64_t handle_bytes;
+	_Atomic uint64_t handle_peak;	/* most handle_bytes ever live */
 
 	/* calls */
 	atomic_int no_ctx;	/* calls with no current context */
+	unsigned int ctx_flags;	/* cuDevicePrimaryCtxSetFlags' last */
+	char init_loading[16];	/* $CUDA_MODULE_LOADING at cuInit */
+	char init_connections[16]; /* $CUDA_DEVICE_MAX_CONNECTIONS then */
 	atomic_int gpa_calls;
 	int gpa_version;	/* the version cuGetProcAddress was asked */
 	atomic_int launches, queries, syncs, sgemms;
@@ -70,5 +95,86 @@ struct fakecuda {
 /* fakecuda_state - the fake's one control block. */
 struct fakecuda *fakecuda_state(void);
 typedef struct fakecuda *(*fakecuda_state_fn)(void);
+
+#ifndef FAKECUDA_LIB	/* the tests' half */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * fakecuda_path - where the fake is: $GL_FAKECUDA, else
+ * ../fakecuda/libcuda.so.1 from the test program's own directory.
+ * Returns 0 or -errno.
+ */
+static inline int fakecuda_path(char *path, size_t len)
+{
+	const char *env = getenv("GL_FAKECUDA");
+	char exe[4096];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if ((size_t)snprintf(path, len, "%.*s/../fakecuda/libcuda.so.1",
+			     (int)(len / 2), exe) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * fakecuda_real - whether the tests run against the real driver: with
+ * GL_REAL_CUDA=1 (scripts/gpu-check.sh on a GPU machine) the backend
+ * loads libcuda.so.1 as the daemon does, and the tests that need the
+ * fake's knobs skip.
+ */
+static inline int fakecuda_real(void)
+{
+	const char *v = getenv("GL_REAL_CUDA");
+
+	return v && !strcmp(v, "1");
+}
+
+/*
+ * fakecuda_load - dlopen the fake at @path (see fakecuda_path()), point
+ * the backend at it ($GL_LIBCUDA, $GL_LIBCUBLAS) and return its control
+ * block; *@lib gets the handle for dlclose. NULL when it is not built,
+ * or under fakecuda_real() (then nothing is loaded or set).
+ */
+static inline struct fakecuda *fakecuda_load(const char *path, void **lib)
+{
+	fakecuda_state_fn state;
+
+	*lib = NULL;
+	if (fakecuda_real())
+		return NULL;
+	*lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*lib)
+		return NULL;
+	*(void **)&state = dlsym(*lib, "fakecuda_state");
+	if (!state) {
+		dlclose(*lib);
+		*lib = NULL;
+		return NULL;
+	}
+	setenv("GL_LIBCUDA", path, 1);
+	setenv("GL_LIBCUBLAS", path, 1);
+	return state();
+}
+
+#endif /* FAKECUDA_LIB */
 
 #endif /* GL_FAKECUDA_H */

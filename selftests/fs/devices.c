@@ -35,7 +35,7 @@ TEST_F(dev, files_format)
 {
 	static const char *const files[] = {
 		"name", "kind", "vram.capacity", "vram.used", "vram.free",
-		"leases",
+		"leases", "state", "vram.reserved",
 	};
 	struct gl_daemon *d = &self->d;
 	char buf[256], rel[64];
@@ -51,6 +51,8 @@ TEST_F(dev, files_format)
 			TH_LOG("devices/0/%s: one line", files[i]);
 		EXPECT_FALSE(strchr(buf, ' '));
 	}
+	ASSERT_GT(gl_read(d, "devices/0/state", buf, sizeof(buf)), 0);
+	EXPECT_STREQ(buf, "ready\n");
 	ASSERT_GT(gl_read(d, "devices/0/kind", buf, sizeof(buf)), 0);
 	EXPECT_TRUE(!strcmp(buf, GL_KIND_CPU "\n") ||
 		    !strcmp(buf, GL_KIND_CUDA "\n")) TH_LOG("kind %s", buf);

@@ -190,6 +190,9 @@ TEST_F(launch, validation_errnos)
 		  -EINVAL },
 		{ "saxpy grid=1 timeout_ms=0 u32:1 f32:1 buf:0:4 buf:4:4",
 		  -EINVAL },
+		/* an offset not aligned to the element (4 bytes) */
+		{ "saxpy grid=1 u32:1 f32:1 buf:1:4 buf:8:4", -EINVAL },
+		{ "saxpy grid=1 u32:1 f32:1 buf:0:4 buf:6:4", -EINVAL },
 		/* last valid byte, then one past it: 8 KiB lease */
 		{ "saxpy grid=1 u32:1 f32:1 buf:8188:4 buf:0:4", 0 },
 		{ "saxpy grid=1 u32:1 f32:1 buf:8189:4 buf:0:4", -EFAULT },

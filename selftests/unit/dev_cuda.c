@@ -19,10 +19,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/cuda-dev.h"
 #include "daemon/dev.h"
 #include "daemon/registry.h"
 #include "kernels/fatbin.h"
@@ -30,9 +32,6 @@
 #include "selftests/harness.h"
 #include "uapi/gpulease.h"
 
-/* The unit tests link no real fatbin: this one is what the fake gets. */
-const unsigned char gl_fatbin[] = "gpulease test fatbin";
-const size_t gl_fatbin_len = sizeof(gl_fatbin);
 
 #define MIB (1ull << 20)
 
@@ -44,44 +43,13 @@ FIXTURE(cuda) {
 	int ndev;
 };
 
-static int fake_path(char *path, size_t len)
-{
-	const char *env = getenv("GL_FAKECUDA");
-	char exe[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -errno;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(path, len, "%.*s/../fakecuda/libcuda.so.1",
-			     PATH_MAX / 2, exe) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 FIXTURE_SETUP(cuda)
 {
-	fakecuda_state_fn state;
-
-	ASSERT_EQ(fake_path(self->path, sizeof(self->path)), 0);
-	self->lib = dlopen(self->path, RTLD_NOW | RTLD_LOCAL);
-	if (!self->lib)
-		SKIP(return, "fake driver not built: %s", self->path);
-	*(void **)&state = dlsym(self->lib, "fakecuda_state");
-	ASSERT_TRUE(state != NULL);
-	self->fc = state();
-	setenv("GL_LIBCUDA", self->path, 1);
-	setenv("GL_LIBCUBLAS", self->path, 1);
+	ASSERT_EQ(fakecuda_path(self->path, sizeof(self->path)), 0);
+	self->fc = fakecuda_load(self->path, &self->lib);
+	if (!self->fc)
+		SKIP(return, fakecuda_real() ? "needs the fake driver" :
+		     "fake driver not built: %s", self->path);
 }
 
 FIXTURE_TEARDOWN(cuda)
@@ -189,6 +157,63 @@ TEST_F(cuda, probe)
 	EXPECT_EQ(fc->blas_handles, 0);
 	EXPECT_EQ(fc->streams, 0);
 	EXPECT_EQ(fc->no_ctx, 0);
+}
+
+/* The permissions of the host mapping holding @addr ("---p"...), or
+ * "none": the fake's device addresses are host addresses. */
+static void host_prot(uintptr_t addr, char *perm)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char p[8];
+
+	strcpy(perm, "none");
+	if (!f)
+		return;
+	while (fscanf(f, "%lx-%lx %7s%*[^\n]", &lo, &hi, p) == 3)
+		if (addr >= lo && addr < hi) {
+			strcpy(perm, p);
+			break;
+		}
+	fclose(f);
+}
+
+/* No byte of a granule before or after a region is accessible: a kernel
+ * running off a lease faults instead of reaching a neighbour. */
+TEST_F(cuda, guard_space_between_regions)
+{
+	struct dev_region *r[3];
+	uintptr_t va, end;
+	char perm[8];
+	void *p;
+	int i;
+
+	ASSERT_EQ(probe(self), 1);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r[i]), 0);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(dev_cuda_ops.resolve(r[i], 0, 4096, &p), 0);
+		va = (uintptr_t)p;
+		end = va + 2 * MIB;	/* the granule it takes */
+		host_prot(va, perm);
+		EXPECT_STREQ(perm, "rw-s");
+		host_prot(va - 1, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: byte before it is %s", i, perm);
+		host_prot(va - 2 * MIB, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: a granule before it is %s", i, perm);
+		host_prot(end, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: byte after it is %s", i, perm);
+		host_prot(end + 2 * MIB - 1, perm);
+		EXPECT_TRUE(!strcmp(perm, "none") || perm[0] == '-')
+			TH_LOG("region %d: a granule after it is %s", i, perm);
+	}
+	for (i = 0; i < 3; i++)
+		dev_cuda_ops.release(r[i]);
+	EXPECT_EQ(self->fc->reserved, 0);
+	EXPECT_EQ(self->fc->mapped, 0);
 }
 
 TEST_F(cuda, dlsym_fallback)
@@ -413,6 +438,40 @@ TEST_F(cuda, launch_params)
 	dev_cuda_ops.release(r);
 }
 
+/*
+ * A buf not aligned to its 4-byte floats is refused with EINVAL before
+ * the launch: on a GPU (and the fake) it is a misaligned-address fault
+ * that poisons the whole context.
+ */
+TEST_F(cuda, misaligned_buf_is_einval)
+{
+	struct fakecuda *fc = self->fc;
+	const struct gl_kernel *k = gl_kernel_find("saxpy");
+	struct gl_grid g = grid1(1, 256);
+	struct gl_kargs a = { 0 };
+	struct dev_region *r;
+	void *x, *y;
+
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 8192, &r), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 2, 64, &x), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 4096, 64, &y), 0);
+	karg_u32(&a, 16);
+	karg_f32(&a, 1.0f);
+	karg_buf(&a, x, 64);
+	karg_buf(&a, y, 64);
+	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), -EINVAL);
+	EXPECT_EQ(fc->launches, 0) TH_LOG("a misaligned launch was queued");
+	EXPECT_EQ(fc->sticky[0], 0) TH_LOG("the context was poisoned");
+	/* aligned, the same launch runs and the device still works */
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 4, 64, &x), 0);
+	a.v[2].buf.ptr = x;
+	EXPECT_EQ(dev_cuda_ops.launch(&self->dev, k, &a, &g, NULL), 0);
+	EXPECT_EQ(fc->launches, 1);
+	EXPECT_EQ(fc->sticky[0], 0);
+	dev_cuda_ops.release(r);
+}
+
 TEST_F(cuda, launch_noop)
 {
 	struct gl_grid g = grid1(1, 1);
@@ -552,7 +611,7 @@ struct launcher {
 	struct gl_kargs args;
 	struct gl_grid grid;
 	atomic_int cancel;
-	int err;
+	atomic_int err;
 };
 
 static void *launcher_main(void *arg)
@@ -571,8 +630,9 @@ TEST_F(cuda, cancel)
 	struct dev_region *r;
 	pthread_t t;
 	void *y;
-	int syncs;
+	int q;
 
+	setenv("GL_CUDA_GRACE_MS", "3600000", 1);	/* never, here */
 	ASSERT_EQ(probe(self), 1);
 	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r), 0);
 	ASSERT_EQ(dev_cuda_ops.resolve(r, 0, 4096, &y), 0);
@@ -588,19 +648,87 @@ TEST_F(cuda, cancel)
 	EXPECT_EQ(l.err, -ETIMEDOUT);
 	EXPECT_EQ(fc->launches, 0);
 
-	/* cancelled while the kernel runs: the wait ends, after a sync */
+	/* cancelled while the kernel runs: a kernel cannot be preempted,
+	 * so the wait goes on until the stream drains, then ends */
 	atomic_store(&l.cancel, 0);
+	atomic_store(&l.err, 1);
 	atomic_store(&fc->hold, 1);
-	syncs = fc->syncs;
 	ASSERT_EQ(pthread_create(&t, NULL, launcher_main, &l), 0);
 	while (fc->launches < 1 || fc->queries < 2)
 		usleep(1000);
 	atomic_store(&l.cancel, ETIMEDOUT);
-	pthread_join(t, NULL);
+	q = fc->queries;
+	while (fc->queries < q + 3)
+		usleep(1000);
+	EXPECT_EQ(l.err, 1) TH_LOG("returned before the stream drained");
 	atomic_store(&fc->hold, 0);
+	pthread_join(t, NULL);
 	EXPECT_EQ(l.err, -ETIMEDOUT);
-	EXPECT_GT(fc->syncs, syncs) TH_LOG("the stream drained first");
+	EXPECT_EQ(self->dev.state, DEV_READY);
+	EXPECT_EQ(fc->resets, 0);
 	dev_cuda_ops.release(r);
+}
+
+/*
+ * A kernel that never ends: past the grace period after its launch was
+ * cancelled, only a reset can end it, so the device fails (its regions
+ * with it) rather than the wait going on for ever, and recovers: the
+ * context, the fatbin and the registered modules are made again.
+ */
+TEST_F(cuda, runaway_kernel_fails_and_resets)
+{
+	struct fakecuda *fc = self->fc;
+	struct launcher l = { 0 };
+	struct dev_region *r, *r2;
+	char buf[8] = "abcdefg", out[8] = { 0 };
+	pthread_t t;
+	void *y;
+
+	setenv("GL_CUDA_GRACE_MS", "0", 1);
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r), 0);
+	ASSERT_EQ(dev_cuda_ops.resolve(r, 0, 4096, &y), 0);
+	l.dev = &self->dev;
+	l.grid = grid1(4, 256);
+	karg_u32(&l.args, 1024);
+	karg_f32(&l.args, 1.0f);
+	karg_buf(&l.args, y, 4096);
+	atomic_store(&fc->hold, 1);		/* it never ends... */
+	atomic_store(&fc->hold_reset, 1);	/* ...and the reset waits */
+	ASSERT_EQ(pthread_create(&t, NULL, launcher_main, &l), 0);
+	while (fc->launches < 1)
+		usleep(1000);
+	atomic_store(&l.cancel, ETIMEDOUT);
+	pthread_join(t, NULL);
+	EXPECT_EQ(l.err, -ETIMEDOUT);
+	EXPECT_EQ(self->dev.state, DEV_FAILED);
+	EXPECT_TRUE(strstr(self->dev.reason, "fill still ran") != NULL)
+		TH_LOG("reason: %s", self->dev.reason);
+	EXPECT_EQ(dev_cuda_ops.copy_in(r, 0, buf, sizeof(buf)), -EIO);
+	EXPECT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r2), -EIO);
+
+	/* the reset ends the kernel; the device serves again */
+	atomic_store(&fc->hold_reset, 0);
+	EXPECT_EQ(dev_cuda_ops.reset(&self->dev), 0);
+	EXPECT_EQ(self->dev.state, DEV_READY);
+	EXPECT_EQ(fc->resets, 1);
+	EXPECT_EQ(fc->hold, 0);
+	EXPECT_EQ(fc->modules, 1) TH_LOG("the fatbin, reloaded");
+	EXPECT_EQ(fc->contexts, 1);
+	/* the old region's memory is gone for good */
+	EXPECT_EQ(dev_cuda_ops.copy_in(r, 0, buf, sizeof(buf)), -EIO);
+	EXPECT_EQ(dev_cuda_ops.resolve(r, 0, 8, &y), -EIO);
+	dev_cuda_ops.release(r);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 4096, &r2), 0);
+	EXPECT_EQ(dev_cuda_ops.copy_in(r2, 0, buf, sizeof(buf)), 0);
+	EXPECT_EQ(dev_cuda_ops.copy_out(r2, 0, out, sizeof(out)), 0);
+	EXPECT_STREQ(out, buf);
+	dev_cuda_ops.release(r2);
+	dev_cuda_ops.teardown(&self->dev);
+	EXPECT_EQ(fc->handles, 0);
+	EXPECT_EQ(fc->streams, 0);
+	EXPECT_EQ(fc->modules, 0);
+	EXPECT_EQ(fc->contexts, 0);
 }
 
 TEST_F(cuda, fault_is_eio)
@@ -658,12 +786,14 @@ TEST_F(cuda, registry_add_module)
 	struct dev_region *r;
 	struct gl_kargs a = { 0 };
 	struct gl_grid g = grid1(2, 64);
-	char mod[32], bad[32], line[128];
+	char mod[32], bad[32], mod5[32], line[128];
 	void *x;
 
 	ASSERT_EQ(write_module(mod, "FAKEMOD\nmykern u32 n, f32 a, buf x\n"),
 		  0);
 	ASSERT_EQ(write_module(bad, "BROKEN"), 0);
+	ASSERT_EQ(write_module(mod5, "FAKEMOD\nk5 u32 n, f32 a, buf x\n"),
+		  0);
 	ASSERT_EQ(dev_set_probe(&s, 64 * MIB, false), 0);
 	ASSERT_TRUE(s.devs[0].ops == &dev_cuda_ops);
 	ASSERT_EQ(registry_init(&reg), 0);
@@ -692,6 +822,16 @@ TEST_F(cuda, registry_add_module)
 	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
 	snprintf(line, sizeof(line), "add notinmod %s u32 n", mod);
 	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	/* the signature must be the function's (cuFuncGetParamInfo):
+	 * a parameter short, one too many, one of the wrong size */
+	snprintf(line, sizeof(line), "add k5 %s u32 n, buf x", mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add k5 %s u32 n, f32 a, buf x, u32 m",
+		 mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+	snprintf(line, sizeof(line), "add k5 %s u64 n, f32 a, buf x", mod5);
+	EXPECT_EQ(registry_add(&reg, &s, 0, line, strlen(line)), -EINVAL);
+
 	EXPECT_TRUE(registry_get(&reg, GL_K_COUNT + 1) == NULL);
 
 	/* it runs on the device with what the signature says */
@@ -708,6 +848,20 @@ TEST_F(cuda, registry_add_module)
 	g.block.x = 2048;	/* the generic check still holds */
 	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
 		  -EINVAL);
+	g.block.x = 1;		/* CUDA's block.z limit is 64 */
+	g.block.z = 65;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	g.block.z = 64;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
+	g = grid1(2, 64);
+	/* its element type is unknown: buffers are 16-byte aligned */
+	a.v[2].buf.ptr = (char *)x + 4;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL),
+		  -EINVAL);
+	a.v[2].buf.ptr = (char *)x + 16;
+	EXPECT_EQ(s.devs[0].ops->launch(&s.devs[0], e->k, &a, &g, NULL), 0);
+	EXPECT_EQ(self->fc->sticky[0], 0);
 	s.devs[0].ops->release(r);
 
 	/* a CPU device cannot load modules, nor run what has no twin */
@@ -722,6 +876,7 @@ TEST_F(cuda, registry_add_module)
 	dev_set_teardown(&s);
 	unlink(mod);
 	unlink(bad);
+	unlink(mod5);
 	EXPECT_EQ(self->fc->modules, 0) TH_LOG("modules left loaded");
 }
 
@@ -747,6 +902,19 @@ TEST(device_set_no_driver)
 	EXPECT_TRUE(s.devs[0].ops == &dev_cpu_ops);
 	EXPECT_EQ(s.devs[0].capacity, 64 * MIB);
 	dev_set_teardown(&s);
+}
+
+/* cuBLAS sonames newest first, none newer than the driver supports. */
+TEST(blas_sonames_follow_the_driver)
+{
+	EXPECT_STREQ(cuda_blas_soname(13000, 0), "libcublas.so.13");
+	EXPECT_STREQ(cuda_blas_soname(13000, 1), "libcublas.so.12");
+	EXPECT_STREQ(cuda_blas_soname(12080, 0), "libcublas.so.12");
+	EXPECT_STREQ(cuda_blas_soname(12080, 1), "libcublas.so.11");
+	EXPECT_STREQ(cuda_blas_soname(12080, 2), "libcublas.so");
+	EXPECT_TRUE(cuda_blas_soname(12080, 3) == NULL);
+	EXPECT_STREQ(cuda_blas_soname(11040, 0), "libcublas.so.11");
+	EXPECT_STREQ(cuda_blas_soname(99999, 0), "libcublas.so.13");
 }
 
 TEST_HARNESS_MAIN
