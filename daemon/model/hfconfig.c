@@ -16,11 +16,19 @@
 #include "daemon/model/hfconfig.h"
 #include "daemon/model/why.h"
 
+/* @root's @key, NULL when absent or null (as HF writes unset keys) */
+static const json_t *get(const json_t *root, const char *key)
+{
+	const json_t *v = json_object_get(root, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
 /* @key as a count in [1, max]; @def when absent and @def != 0 */
 static int get_count(const json_t *root, const char *key, uint32_t max,
 		     uint32_t def, uint32_t *out, char *why, size_t whylen)
 {
-	const json_t *v = json_object_get(root, key);
+	const json_t *v = get(root, key);
 	json_int_t i;
 
 	if (!v && def) {
@@ -45,7 +53,7 @@ static int get_count(const json_t *root, const char *key, uint32_t max,
 static int get_real(const json_t *root, const char *key, double max,
 		    double def, double *out, char *why, size_t whylen)
 {
-	const json_t *v = json_object_get(root, key);
+	const json_t *v = get(root, key);
 
 	if (!v) {
 		*out = def;
@@ -65,7 +73,7 @@ static int get_real(const json_t *root, const char *key, double max,
 static int get_bool(const json_t *root, const char *key, bool def,
 		    bool *out, char *why, size_t whylen)
 {
-	const json_t *v = json_object_get(root, key);
+	const json_t *v = get(root, key);
 
 	*out = def;
 	if (!v)
@@ -121,16 +129,15 @@ static int parse_llama(const json_t *root, struct hf_llama_config *c,
 				 c->head_dim);
 
 	/* well-formed, but not what this service computes */
-	v = json_object_get(root, "head_dim");
-	if (v && !json_is_null(v) && (!json_is_integer(v) ||
-				      json_integer_value(v) != c->head_dim))
+	v = get(root, "head_dim");
+	if (v && (!json_is_integer(v) || json_integer_value(v) != c->head_dim))
 		return model_why(why, whylen, -ENOTSUP,
 				 "head_dim is not hidden_size / num_attention_heads");
-	v = json_object_get(root, "rope_scaling");
-	if (v && !json_is_null(v))
+	v = get(root, "rope_scaling");
+	if (v)
 		return model_why(why, whylen, -ENOTSUP,
 				 "rope_scaling is not supported");
-	v = json_object_get(root, "hidden_act");
+	v = get(root, "hidden_act");
 	if (v && (!json_is_string(v) || strcmp(json_string_value(v), "silu")))
 		return model_why(why, whylen, -ENOTSUP,
 				 "hidden_act is not silu");

@@ -41,6 +41,16 @@ TEST(llama_defaults)
 	EXPECT_TRUE(c.llama.rms_norm_eps == 1e-6);
 	EXPECT_TRUE(c.llama.rope_theta == 10000);
 	EXPECT_FALSE(c.llama.tie_word_embeddings);
+
+	/* null is how HF writes a key it leaves unset */
+	ASSERT_EQ(cfg(&c, why, "{" BASE ",\"num_key_value_heads\":null,"
+		      "\"rope_theta\":null,\"tie_word_embeddings\":null,"
+		      "\"max_position_embeddings\":null,\"hidden_act\":null}"),
+		  0) TH_LOG("%s", why);
+	EXPECT_EQ(c.llama.n_kv_heads, 2u);
+	EXPECT_TRUE(c.llama.rope_theta == 10000);
+	EXPECT_EQ(c.llama.max_pos, 2048u);
+	EXPECT_EQ(cfg(&c, why, "{" BASE ",\"hidden_size\":null}"), -EINVAL);
 }
 
 TEST(llama_explicit)
