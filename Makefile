@@ -51,7 +51,11 @@ endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+# the model parsers' JSON library, linked only by what links $(model-y)
+MODEL_PKGS := jansson
+MODEL_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(MODEL_PKGS) 2>/dev/null)
+MODEL_LIBS = $(shell $(PKG_CONFIG) --libs $(MODEL_PKGS) 2>/dev/null)
+ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(MODEL_CFLAGS) $(CFLAGS)
 
 obj = $(addprefix $(O)/,$(1))
 
@@ -130,9 +134,14 @@ $(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
 $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y) $(kernels-y)) $(O)/kernels/fatbin.o
+		$(call obj,$(daemon-y) $(kernels-y) $(model-y)) \
+		$(O)/kernels/fatbin.o
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
+
+# the model tests run selftests/fixtures/ scripts from the source tree
+$(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
@@ -156,12 +165,26 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring
+FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
+	$(O)/fuzz/tokbin
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
 # the ring target runs a whole broker in process
 fuzz-ring-src := selftests/fuzz/ring.c $(daemon-y:.o=.c) $(kernels-y:.o=.c)
 fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) -lopenblas -lm -ldl -pthread
+# the model file parsers (daemon/model/)
+fuzz-llama2c-src := selftests/fuzz/llama2c.c daemon/model/llama2c.c \
+	daemon/model/why.c
+fuzz-safetensors-src := selftests/fuzz/safetensors.c \
+	daemon/model/safetensors.c daemon/model/half.c daemon/model/why.c
+fuzz-safetensors-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
+fuzz-hfconfig-src := selftests/fuzz/hfconfig.c daemon/model/hfconfig.c \
+	daemon/model/safetensors.c daemon/model/why.c
+fuzz-hfconfig-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
+fuzz-tokbin-src := selftests/fuzz/tokbin.c daemon/model/tokbin.c \
+	daemon/model/why.c
+fuzz-tokbin-libs = -lm
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)
@@ -174,6 +197,10 @@ $(O)/fuzz/%: $(SRC)/selftests/fuzz/%.c $(SRC)/daemon/parse.c \
 		$(addprefix $(SRC)/,$(fuzz-$*-src)) $(fuzz-$*-libs)
 
 $(O)/fuzz/ring: $(addprefix $(SRC)/,$(fuzz-ring-src))
+$(O)/fuzz/llama2c: $(addprefix $(SRC)/,$(fuzz-llama2c-src))
+$(O)/fuzz/safetensors: $(addprefix $(SRC)/,$(fuzz-safetensors-src))
+$(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))
+$(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh

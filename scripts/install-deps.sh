@@ -6,7 +6,8 @@
 set -eu
 
 # build: compilers, libraries, probes; tests: the tools they drive
-# (Prometheus and node_exporter, perf, tmux, curl, python3 for fixtures).
+# (Prometheus and node_exporter, perf, tmux, curl, python3 and numpy for
+# fixtures); jansson for the model file parsers.
 PACKAGES="
 	binutils
 	build-essential
@@ -16,6 +17,7 @@ PACKAGES="
 	fuse3
 	libclang-rt-14-dev
 	libfuse3-dev
+	libjansson-dev
 	libopenblas-dev
 	liburcu-dev
 	linux-perf
@@ -26,6 +28,7 @@ PACKAGES="
 	prometheus
 	prometheus-node-exporter
 	python3
+	python3-numpy
 	systemd
 	systemtap-sdt-dev
 	tmux
