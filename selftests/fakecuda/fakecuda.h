@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fake CUDA driver's control block, shared by the fake
- * (selftests/fakecuda/fakecuda.c, built as libcuda.so.1) and the tests
+ * (selftests/fakecuda/fakecuda*.c, built as libcuda.so.1) and the tests
  * that load the CUDA backend against it (selftests/unit/dev_cuda.c).
  * A test dlopens the same file the backend does, gets the one instance
  * through fakecuda_state(), sets knobs and reads counters.
