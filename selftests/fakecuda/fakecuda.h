@@ -2,7 +2,8 @@
 /*
  * The fake CUDA driver's control block, shared by the fake
  * (selftests/fakecuda/fakecuda*.c, built as libcuda.so.1) and the tests
- * that load the CUDA backend against it (selftests/unit/dev_cuda.c).
+ * that load the CUDA backend against it (selftests/unit/dev_cuda.c,
+ * cuda_*.c).
  * A test dlopens the same file the backend does, gets the one instance
  * through fakecuda_state(), sets knobs and reads counters.
  *

@@ -20,4 +20,5 @@ $(FAKECUDA_SO): $(FAKECUDA_SRC) $(wildcard $(SRC)/selftests/fakecuda/*.h)
 		-o $@ $(FAKECUDA_SRC) -pthread
 
 all: $(FAKECUDA_SO)
-$(O)/selftests/unit/dev_cuda: | $(FAKECUDA_SO)
+$(filter $(O)/selftests/unit/dev_cuda $(O)/selftests/unit/cuda_%, \
+	$(UNIT_TESTS)): | $(FAKECUDA_SO)
