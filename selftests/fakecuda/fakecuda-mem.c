@@ -46,7 +46,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
 	    p->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
 	    p->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (st.handle_bytes + size > st.total)
+	if (st.handle_bytes + st.blas_ws_bytes + size > st.total)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)

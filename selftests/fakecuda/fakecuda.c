@@ -202,7 +202,7 @@ CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
 	if (rc)
 		return rc;
 	*total = st.total;
-	*free_b = st.total - st.handle_bytes -
+	*free_b = st.total - st.handle_bytes - st.blas_ws_bytes -
 		  (uint64_t)st.contexts * st.ctx_bytes;
 	return 0;
 }

@@ -102,7 +102,8 @@ static inline struct gl_grid grid1(uint32_t gx, uint32_t bx)
 }
 
 /* true when @len bytes at @p all equal @c */
-static inline bool all_bytes(const unsigned char *p, size_t len, unsigned char c)
+static inline bool all_bytes(const unsigned char *p, size_t len,
+			     unsigned char c)
 {
 	size_t i;
 

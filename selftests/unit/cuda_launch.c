@@ -225,6 +225,50 @@ TEST_F(cuda, matmul_without_cublas)
 	dev_cuda_ops.release(r);
 }
 
+/*
+ * cuBLAS takes no device memory behind the accounting: a GEMM on the
+ * default workspace pool (what cublasSetStream leaves) allocates one per
+ * stream, so every rebind is followed by an explicit empty workspace.
+ * Two leases, two streams, no pool.
+ */
+TEST_F(cuda, matmul_cublas_takes_no_workspace)
+{
+	struct dev_region *r1, *r2;
+
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 16384, &r1), 0);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 16384, &r2), 0);
+	matmul_case(self, r1, 0, 0, true);
+	matmul_case(self, r2, 1, 0, true);
+	matmul_case(self, r1, 0, 1, true);
+	EXPECT_EQ(self->fc->sgemms, 3);
+	EXPECT_EQ(self->fc->blas_ws_allocs, 0)
+		TH_LOG("cuBLAS allocated %d default workspace pools",
+		       self->fc->blas_ws_allocs);
+	EXPECT_EQ(self->fc->blas_ws_bytes, 0);
+	EXPECT_TRUE(self->fc->gemm.workspace == NULL);
+	EXPECT_TRUE(self->fc->gemm.workspace_bytes == 0);
+	dev_cuda_ops.release(r1);
+	dev_cuda_ops.release(r2);
+}
+
+/* A shape cuBLAS cannot run without a workspace runs the fatbin's
+ * kernel in the lease instead: still no memory behind the accounting. */
+TEST_F(cuda, matmul_cublas_without_workspace_runs_kernel)
+{
+	struct dev_region *r;
+
+	self->fc->blas_ws_min = 16384;
+	ASSERT_EQ(probe(self), 1);
+	ASSERT_EQ(dev_cuda_ops.reserve(&self->dev, 16384, &r), 0);
+	matmul_case(self, r, 0, 1, false);
+	EXPECT_EQ(self->fc->sgemms, 0);
+	EXPECT_EQ(self->fc->launches, 1);
+	EXPECT_EQ(self->fc->blas_ws_allocs, 0);
+	EXPECT_EQ(self->fc->blas_handles, 1);
+	dev_cuda_ops.release(r);
+}
+
 /* A module file of the fake's format, in a temp file: its path. */
 static int write_module(char *path, const char *text)
 {
