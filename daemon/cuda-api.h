@@ -67,9 +67,10 @@ enum {
 #define CU_MEM_ACCESS_FLAGS_PROT_READWRITE	0x3
 #define CU_MEM_ALLOC_GRANULARITY_MINIMUM	0x0
 
-#define CUBLAS_STATUS_SUCCESS	0
-#define CUBLAS_OP_N		0
-#define CUBLAS_OP_T		1
+#define CUBLAS_STATUS_SUCCESS		0
+#define CUBLAS_STATUS_ALLOC_FAILED	3
+#define CUBLAS_OP_N			0
+#define CUBLAS_OP_T			1
 
 typedef struct CUmemLocation_st {
 	int type;		/* CU_MEM_LOCATION_TYPE_* */

@@ -108,9 +108,17 @@ static uint32_t cuda_ld(uint32_t ld, uint32_t cols)
  * matrix of its transpose with the same leading dimension. So
  * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: cuBLAS gets
  * (B, A) in that order, m and n swapped, each op as the client wrote
- * it. cuBLAS runs with no workspace: one handle is shared by every
- * stream of the device (rebound under blas_lock, only for the enqueue),
- * and no device memory is used outside the leases. -EIO on failure.
+ * it. One handle is shared by every stream of the device (rebound under
+ * blas_lock, only for the enqueue).
+ *
+ * The workspace is explicitly none: cublasSetStream resets it to
+ * cuBLAS's default pool, which cuBLAS allocates per stream on first use,
+ * device memory no lease or vram.reserved accounts for; so
+ * cublasSetWorkspace(NULL, 0) follows every rebind, before the GEMM.
+ * cuBLAS then picks only algorithms that need no workspace; where it has
+ * none for a shape (CUBLAS_STATUS_ALLOC_FAILED) this returns 1 and the
+ * caller runs the fatbin's matmul kernel instead. 0 when enqueued, 1,
+ * or -EIO on any other failure.
  */
 static int cuda_matmul(struct cuda_dev *cd, CUstream s,
 		       const struct gl_kargs *a)
@@ -141,6 +149,8 @@ static int cuda_matmul(struct cuda_dev *cd, CUstream s,
 				a->v[14].buf.ptr, (int)lda, sa, &beta,
 				a->v[16].buf.ptr, (int)ldc, sc, (int)batch);
 	pthread_mutex_unlock(&cd->blas_lock);
+	if (st == CUBLAS_STATUS_ALLOC_FAILED)
+		return 1;
 	if (st) {
 		gl_info("cuda: cublasSgemmStridedBatched: status %d", st);
 		return -EIO;
@@ -222,7 +232,9 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		err = cuda_matmul(cd, s, args);
 		if (!err)
 			err = cuda_wait(cd, s, cancel, k->name);
-		goto out;
+		if (err <= 0)
+			goto out;
+		/* no workspace-free algorithm: the kernel, in the lease */
 	}
 	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
 	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;

@@ -190,7 +190,8 @@ static int cuda_dev_module(struct cuda_dev *cd, struct dev *d)
 	return 0;
 }
 
-/* One cuBLAS handle per device, workspace-free (see cuda_matmul). */
+/* One cuBLAS handle per device; its GEMMs run with no workspace, so it
+ * takes no device memory after this (see cuda_matmul). */
 static void cuda_dev_blas(struct cuda_dev *cd)
 {
 	if (!cuda.blas_lib)

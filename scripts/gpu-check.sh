@@ -12,7 +12,8 @@
 #      on the GPU with no FUSE mount (selftests/unit/cuda_broker with
 #      GL_REAL_CUDA=1: lease memory through the broker, a fill kernel
 #      checked, a forced misaligned access that fails the device and its
-#      recovery), and the backend's own tests (dev_cuda, on the fake);
+#      recovery), and the backend's own tests (dev_cuda, cuda_launch,
+#      cuda_fault, on the fake);
 #   2. every kernel against its CPU twin (selftests/kernels/gpu);
 #   3. the daemon mounted on the GPU, if FUSE can mount here (else the
 #      part is skipped with the reason): devices/0, a lease's bytes
@@ -48,6 +49,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 O=$(cd "${1:-$SRC/build}" 2>/dev/null && pwd) ||
 	{ echo "gpu-check: no build directory ${1:-$SRC/build}" >&2; exit 2; }
 for f in gpuleased selftests/unit/cuda_broker selftests/unit/dev_cuda \
+	 selftests/unit/cuda_launch selftests/unit/cuda_fault \
 	 selftests/kernels/gpu tools/bench/cuda; do
 	[ -x "$O/$f" ] || { echo "gpu-check: $O/$f missing: build the" \
 		"tree first (make)" >&2; exit 2; }
@@ -128,8 +130,10 @@ say "In-process broker on device 0, no FUSE mount (${REAL:-fake driver}):"
 block timeout 90 env $REAL $O/selftests/unit/cuda_broker
 verdict "cuda_broker" $?
 say "The backend's own tests (they always load the fake driver):"
-block timeout 90 "$O/selftests/unit/dev_cuda"
-verdict "dev_cuda" $?
+for t in dev_cuda cuda_launch cuda_fault; do
+	block timeout 90 "$O/selftests/unit/$t"
+	verdict "$t" $?
+done
 
 say "## 2. Every kernel against its CPU twin"
 say ""

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fake CUDA driver's control block, shared by the fake
- * (selftests/fakecuda/fakecuda.c, built as libcuda.so.1) and the tests
- * that load the CUDA backend against it (selftests/unit/dev_cuda.c).
+ * (selftests/fakecuda/fakecuda*.c, built as libcuda.so.1) and the tests
+ * that load the CUDA backend against it (selftests/unit/dev_cuda.c,
+ * cuda_*.c).
  * A test dlopens the same file the backend does, gets the one instance
  * through fakecuda_state(), sets knobs and reads counters.
  *
@@ -19,6 +20,8 @@
 
 #define FAKECUDA_PARAMS_MAX	24
 #define FAKECUDA_DEV_MAX	4	/* ndev's limit */
+#define FAKECUDA_BLAS_POOL	(4u << 20) /* a default cuBLAS workspace
+					    * pool, per stream */
 
 /* The last cuLaunchKernel, parameters decoded by the kernel's signature. */
 struct fakecuda_launch {
@@ -62,9 +65,10 @@ struct fakecuda {
 
 	/* each device's context's sticky error: 0, or the fault (700
 	 * illegal address, 716 a buf parameter not 4-byte aligned or any
-	 * launch of a registered function named fault_*) of a launch in it; from then on every call that does work in that
-	 * context returns it, as the real driver does, until its primary
-	 * context is reset (which also ends every running kernel: hold) */
+	 * launch of a registered function named fault_*) of a launch in
+	 * it; from then on every call that does work in that context
+	 * returns it, as the real driver does, until its primary context
+	 * is reset (which also ends every running kernel: hold) */
 	atomic_int sticky[FAKECUDA_DEV_MAX];
 	atomic_int resets;	/* cuDevicePrimaryCtxReset calls */
 
@@ -75,6 +79,13 @@ struct fakecuda {
 	const void *host_reg_ptr;	/* the last one registered */
 	size_t host_reg_len;
 	atomic_int blas_handles;
+	/* cuBLAS workspace (fakecuda-blas.c): default pools allocated
+	 * behind the accounting, ever (a correct backend keeps it 0), and
+	 * the bytes they hold now; a knob: the least user workspace a GEMM
+	 * runs with (less: CUBLAS_STATUS_ALLOC_FAILED); default 0 */
+	atomic_int blas_ws_allocs;
+	_Atomic uint64_t blas_ws_bytes;
+	size_t blas_ws_min;
 	_Atomic uint64_t handle_bytes;
 	_Atomic uint64_t handle_peak;	/* most handle_bytes ever live */
 

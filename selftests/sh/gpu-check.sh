@@ -41,6 +41,8 @@ fi
 check "the report says it ran on the fake driver" "the FAKE driver"
 check "the in-process broker tests passed" '\*\*cuda_broker: pass'
 check "the backend's tests passed" '\*\*dev_cuda: pass'
+check "the backend's launch tests passed" '\*\*cuda_launch: pass'
+check "the backend's fault tests passed" '\*\*cuda_fault: pass'
 check "the kernel comparison skipped (no GPU)" \
 	'\*\*kernels vs twins: skipped'
 check "the FUSE part ran or said why not" \

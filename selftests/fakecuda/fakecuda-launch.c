@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fake driver's streams, modules and launches: kernels cannot run,
+ * so cuLaunchKernel records the launch (parameters decoded by
+ * GL_KERNELS()'s signatures, or a FAKEMOD image's) and succeeds; a
+ * misaligned buffer or a fault_* function poisons the context; streams
+ * report busy while the test holds them. See fakecuda.c.
+ *
+ * Invariant: st.streams and st.modules count what is live; st.last is
+ * the last launch, written under lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "selftests/fakecuda/fakecuda-int.h"
+
+struct fake_stream {
+	int id;
+};
+
+struct fake_func {
+	const char *name;
+	const char *sig;
+};
+
+static const struct fake_func funcs[] = {
+#define FAKE_FUNC(kname, ksig, kblock) { #kname, ksig },
+	GL_KERNELS(FAKE_FUNC)
+#undef FAKE_FUNC
+};
+
+/*
+ * Modules other than the fatbin: an image "FAKEMOD\nNAME SIGNATURE\n..."
+ * defines functions NAME with those signatures, as a cubin would.
+ */
+#define FAKE_EXTRA_MAX 8
+static struct {
+	struct fake_func f;
+	char name[64];
+	char sig[256];
+} fake_extra[FAKE_EXTRA_MAX];
+static unsigned int nr_extra;
+
+static void load_fake_module(const char *image)
+{
+	const char *p = image + 8, *nl, *sp;
+
+	while (*p && nr_extra < FAKE_EXTRA_MAX) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		sp = memchr(p, ' ', (size_t)(nl - p));
+		if (sp && sp - p < 64 && nl - sp - 1 < 256) {
+			memcpy(fake_extra[nr_extra].name, p, (size_t)(sp - p));
+			memcpy(fake_extra[nr_extra].sig, sp + 1,
+			       (size_t)(nl - sp - 1));
+			fake_extra[nr_extra].f.name = fake_extra[nr_extra].name;
+			fake_extra[nr_extra].f.sig = fake_extra[nr_extra].sig;
+			nr_extra++;
+		}
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
+CUresult cuStreamCreate(CUstream *s, unsigned int flags)
+{
+	struct fake_stream *fs;
+	CUresult rc = need_live();
+
+	if (rc)
+		return rc;
+	if (flags != CU_STREAM_NON_BLOCKING)
+		return CUDA_ERROR_INVALID_VALUE;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*s = (CUstream)fs;
+	pthread_mutex_lock(&lock);
+	st.last_stream = fs;
+	pthread_mutex_unlock(&lock);
+	st.streams++;
+	return 0;
+}
+
+CUresult cuStreamDestroy_v2(CUstream s)
+{
+	CUresult rc = need_ctx();
+
+	if (!rc && !s)
+		rc = CUDA_ERROR_INVALID_VALUE;
+
+	if (rc)
+		return rc;
+	free(s);
+	st.streams--;
+	return 0;
+}
+
+CUresult cuStreamQuery(CUstream s)
+{
+	CUresult rc = need_stream(s);
+
+	if (rc)
+		return rc;
+	st.queries++;
+	if (st.fault)
+		return st.fault;
+	return st.hold ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
+
+CUresult cuStreamSynchronize(CUstream s)
+{
+	CUresult rc = need_stream(s);
+
+	if (rc)
+		return rc;
+	st.syncs++;
+	return st.fault;
+}
+
+CUresult cuModuleLoadData(CUmodule *mod, const void *image)
+{
+	CUresult rc = need_live();
+
+	if (rc)
+		return rc;
+	if (!strncmp(image, "FAKEMOD\n", 8))
+		load_fake_module(image);
+	else if (!strncmp(image, "BROKEN", 6))
+		return CUDA_ERROR_INVALID_IMAGE;
+	st.image = image;
+	st.modules++;
+	*mod = (CUmodule)&st;
+	return 0;
+}
+
+CUresult cuModuleUnload(CUmodule mod)
+{
+	CUresult rc = need_ctx();
+
+	if (!rc)
+		st.modules--;
+	return rc;
+}
+
+CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		if (!strcmp(funcs[i].name, name)) {
+			*f = (CUfunction)&funcs[i];
+			return 0;
+		}
+	for (i = 0; i < nr_extra; i++)
+		if (!strcmp(fake_extra[i].name, name)) {
+			*f = (CUfunction)&fake_extra[i].f;
+			return 0;
+		}
+	return CUDA_ERROR_NOT_FOUND;
+}
+
+/* Parameter sizes of signature @sig into @size, whether each is a
+ * pointer into @ptr; their count. */
+static unsigned int sig_sizes(const char *sig, unsigned int *size,
+			      bool *ptr)
+{
+	unsigned int n = 0;
+	const char *p = sig;
+
+	while (*p && n < FAKECUDA_PARAMS_MAX) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		ptr[n] = !strncmp(p, "buf", 3) || !strncmp(p, "io", 2);
+		size[n++] = (!strncmp(p, "u32", 3) || !strncmp(p, "i32", 3) ||
+			     !strncmp(p, "f32", 3)) ? 4 : 8;
+		while (*p && *p != ',')
+			p++;
+	}
+	return n;
+}
+
+/* The parameter layout of @f, from its signature (naturally aligned). */
+CUresult cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
+			    size_t *size)
+{
+	const struct fake_func *ff = (const struct fake_func *)f;
+	unsigned int sizes[FAKECUDA_PARAMS_MAX], n, i;
+	bool ptr[FAKECUDA_PARAMS_MAX];
+	size_t off = 0;
+
+	n = sig_sizes(ff->sig, sizes, ptr);
+	if (index >= n)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i <= index; i++) {
+		off = (off + sizes[i] - 1) / sizes[i] * sizes[i];
+		if (i < index)
+			off += sizes[i];
+	}
+	*offset = off;
+	*size = sizes[index];
+	return 0;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
+			unsigned int gz, unsigned int bx, unsigned int by,
+			unsigned int bz, unsigned int shared, CUstream s,
+			void **params, void **extra)
+{
+	const struct fake_func *ff = (const struct fake_func *)f;
+	bool ptr[FAKECUDA_PARAMS_MAX];
+	struct fakecuda_launch l;
+	CUresult rc = need_stream(s);
+	unsigned int i;
+	int fault;
+
+	if (rc)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.name, sizeof(l.name), "%s", ff->name);
+	l.grid[0] = gx, l.grid[1] = gy, l.grid[2] = gz;
+	l.block[0] = bx, l.block[1] = by, l.block[2] = bz;
+	l.shared = shared;
+	l.stream = s;
+	l.nparams = sig_sizes(ff->sig, l.size, ptr);
+	if (l.nparams && !params)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < l.nparams; i++)
+		memcpy(&l.value[i], params[i], l.size[i]);
+	pthread_mutex_lock(&lock);
+	st.last = l;
+	pthread_mutex_unlock(&lock);
+	st.launches++;
+	/* the kernel "runs": a misaligned float load, or the fault the
+	 * test asked for, poisons the context; the launch itself is
+	 * asynchronous and returns success, as on a GPU */
+	fault = atomic_exchange(&st.fault_launch, 0);
+	for (i = 0; i < l.nparams && !fault; i++)
+		if (ptr[i] && l.value[i] % 4)
+			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (!strncmp(ff->name, "fault_", 6))
+		fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (fault)
+		atomic_store(&st.sticky[cur_dev()], fault);
+	return 0;
+}
