@@ -79,6 +79,10 @@ struct fs {
 	pthread_mutex_t handles_lock;	/* guards handles */
 	struct cds_list_head handles;	/* open handles, freed at exit if
 					 * the kernel never released them */
+	int ready_fd;			/* background start: the pipe fs_init
+					 * tells the waiting parent on; -1 in
+					 * the foreground and once told */
+	bool ready_keep_stderr;		/* --log stderr in the background */
 };
 
 /* One open file or directory. */

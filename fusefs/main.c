@@ -214,36 +214,33 @@ static sigset_t *stop_signals(sigset_t *set)
 
 /*
  * Background start-up. The parent waits on a pipe until the child serves
- * (fs_init writes one byte) or dies (end of file), and exits with the
- * child's verdict. Set in the child before its threads start; -1 in the
- * foreground and once the byte is sent.
+ * (fs_init writes one byte to fs->ready_fd) or dies (end of file), and
+ * exits with the child's verdict.
  */
-static int ready_fd = -1;
-static bool ready_keep_stderr;	/* --log stderr in the background */
-
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
 	int fd;
 
 	/* vram is write-through: a write returns once the lease has it */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want &= ~FUSE_CAP_SPLICE_READ;
-	if (ready_fd < 0)
+	if (fs->ready_fd < 0)
 		return;
 	/* the tree serves: let go of the terminal, then of the parent */
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		if (!ready_keep_stderr)
+		if (!fs->ready_keep_stderr)
 			dup2(fd, STDERR_FILENO);
 		close(fd);
 	}
-	if (write(ready_fd, "", 1) != 1)
+	if (write(fs->ready_fd, "", 1) != 1)
 		gl_info("start-up: the parent is gone");
-	close(ready_fd);
-	ready_fd = -1;
+	close(fs->ready_fd);
+	fs->ready_fd = -1;
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -429,8 +426,8 @@ static int daemonize(struct fs *fs, const struct options *o)
 		return daemonize_wait(fs, fds[0], pid);
 	}
 	close(fds[0]);
-	ready_fd = fds[1];
-	ready_keep_stderr = o->log == GL_LOG_STDERR;
+	fs->ready_fd = fds[1];
+	fs->ready_keep_stderr = o->log == GL_LOG_STDERR;
 	setsid();
 	/* a daemon keeps no directory busy ("/" cannot fail) */
 	if (chdir("/"))
@@ -454,6 +451,7 @@ int main(int argc, char **argv)
 	if (!fs)
 		return 1;
 	clock_gettime(CLOCK_REALTIME, &fs->started);
+	fs->ready_fd = -1;
 	CDS_INIT_LIST_HEAD(&fs->handles);
 	pthread_mutex_init(&fs->handles_lock, NULL);
 	/*
