@@ -10,6 +10,7 @@
  * (region, accounting, dev->leases) is held exactly while state is
  * LEASE_ACTIVE, and changes only under the write side of mem_lock.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,10 @@ void lease_free_all(struct broker *b)
 
 void lease_get(struct lease *l)
 {
-	atomic_fetch_add(&l->refs, 1);
+	long r = atomic_fetch_add(&l->refs, 1);
+
+	assert(r > 0);	/* only a holder may take another reference */
+	(void)r;
 }
 
 bool lease_get_unless_zero(struct lease *l)
@@ -114,7 +118,10 @@ bool lease_get_unless_zero(struct lease *l)
 
 void lease_put(struct lease *l)
 {
-	if (atomic_fetch_sub(&l->refs, 1) == 1)
+	long r = atomic_fetch_sub(&l->refs, 1);
+
+	assert(r > 0);
+	if (r == 1)
 		call_rcu(&l->rcu, lease_free_rcu);
 }
 
