@@ -79,6 +79,7 @@ static void lease_free_rcu(struct rcu_head *head)
 	struct lease *l = caa_container_of(head, struct lease, rcu);
 	struct broker *b = l->b;
 
+	assert(atomic_load(&l->refs) == 0);	/* the last put queued it */
 	pthread_mutex_lock(&b->all_lock);
 	cds_list_del(&l->all);
 	pthread_mutex_unlock(&b->all_lock);
