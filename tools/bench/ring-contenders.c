@@ -171,7 +171,8 @@ int contender_once(struct bench *b, int w, int who, uint64_t *ns)
 	if ((len || who == C_TCP) &&
 	    (b->dst[0] != want0 || b->dst[last] != want1)) {
 		fprintf(stderr, "ring: %s, %s: wrong result (%g %g, want "
-			"%g %g)\n", contender_name[who], contender_work_name[w], b->dst[0],
+			"%g %g)\n", contender_name[who],
+			contender_work_name[w], b->dst[0],
 			b->dst[last], want0, want1);
 		return -EIO;
 	}

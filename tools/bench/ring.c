@@ -370,7 +370,8 @@ static void bench_report(struct bench *b)
 	       "contender", "p50", "p99", "ops/s", "p50/flr", "p99/flr",
 	       "submit/x");
 	for (w = 0; w < W_COUNT; w++) {
-		printf("%-17s (%ld each)\n", contender_work_name[w], b->count[w]);
+		printf("%-17s (%ld each)\n", contender_work_name[w],
+		       b->count[w]);
 		for (c = 0; c < C_COUNT; c++) {
 			struct stats_summary *x = &s[w][c];
 
