@@ -4,6 +4,7 @@
  * d->used == sum of charged bytes on d <= d->capacity, and for every uid
  * used <= quota at the time each charge was made.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -88,6 +89,7 @@ void account_uncharge(struct account *a, struct dev *d, uid_t uid,
 	pthread_mutex_lock(&a->lock);
 	u = account_uid(a, uid);
 	/* a charged uid always has its entry: account_uid cannot fail */
+	assert(u && u->used >= bytes && atomic_load(&d->used) >= bytes);
 	if (u)
 		u->used -= bytes;
 	atomic_store(&d->used, atomic_load(&d->used) - bytes);

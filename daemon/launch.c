@@ -7,7 +7,9 @@
  * submission order. A running launch holds the read side of its lease's
  * mem_lock for its whole run, so resize, expiry and drop (write side)
  * wait for it and memory never moves under a kernel. Lock order:
- * lq.lock, then launcher->lock; mem_lock is never taken under either.
+ * lq.lock, then launcher->lock or the read side of mem_lock (the state
+ * check of launch_submit); neither lock is ever taken with mem_lock held,
+ * and launcher->lock and mem_lock are never held together.
  * A lease has at most GL_LAUNCH_QUEUE_MAX launches queued or running.
  * Nothing that frees a lease's memory waits for a launch to run out its
  * time: drop and expiry cancel it, and the reaper never waits at all (the
@@ -61,9 +63,12 @@ static const enum gl_ktype arg_ktype[] = {
 
 /*
  * Turn the descriptor's arguments into kernel arguments, checking every
- * range against @vram bytes of lease memory (and no io region yet).
- * With @region, buffers become host pointers; without, ptr stays NULL
- * (validation only). Returns 0, -EINVAL, -EFAULT.
+ * range: a buf against @l's vram bytes, resolved to a device pointer by
+ * its device's resolve(); an io against @l's io region, a host pointer
+ * into its data area (CPU device only). Called with @l's mem_lock held
+ * (either side). Returns 0, -EINVAL (arity, types), -EFAULT (a range
+ * outside the lease, or io without a region or off the CPU device), or
+ * resolve()'s -errno.
  */
 static int launch_bind(const struct launch_desc *d,
 		       const struct kernel_entry *ke, struct lease *l,
@@ -267,7 +272,9 @@ static void launch_finish(struct launch *la, bool quiet)
 	free(la);
 }
 
-/* Run @la on its lease's device. Holds mem_lock (read) throughout. */
+/* Run @la on its lease's device. Holds mem_lock (read) from the state
+ * check until the kernel has returned, launcher->lock only around the
+ * running list and never together with it. */
 static void launch_run(struct launcher *lr, struct launch *la)
 {
 	struct lease *l = la->lease;
@@ -341,6 +348,8 @@ static void *launcher_main(void *arg)
 		l = caa_container_of(q, struct lease, lq);
 
 		pthread_mutex_lock(&q->lock);
+		/* on the ready list only while none of it runs */
+		assert(q->ready && !q->running && !q->finishing);
 		q->ready = false;
 		la = NULL;
 		if (!cds_list_empty(&q->queue)) {
@@ -480,11 +489,6 @@ void launcher_stop(struct broker *b)
 	pthread_cond_destroy(&lr->wd);
 	pthread_mutex_destroy(&lr->lock);
 	lr->started = false;
-}
-
-unsigned launch_in_flight(struct lease *l)
-{
-	return atomic_load(&l->lq.nr_queued) + launch_running(l);
 }
 
 unsigned launch_running(struct lease *l)

@@ -105,10 +105,8 @@ int launch_submit(struct broker *b, struct lease *l,
  * range (a buf arg): only then can it have changed the lease's memory. */
 bool launch_touches_vram(const struct launch *la);
 
-/* launch_in_flight - launches of @l queued or running (the number
- * GL_LAUNCH_QUEUE_MAX bounds); launch_running - 1 while one runs.
- * Lock-free snapshots. */
-unsigned launch_in_flight(struct lease *l);
+/* launch_running - 1 while a launch of @l runs, else 0. A lock-free
+ * snapshot. */
 unsigned launch_running(struct lease *l);
 
 /* launch_closed - whether launch_close() or launch_close_async() ran. */

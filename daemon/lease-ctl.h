@@ -26,7 +26,7 @@ void leases_req_init(struct lease_req *req, struct broker *b,
 /*
  * lease_ctl_write - apply one command to @l; @token is the open file it
  * came through (for bind). Returns 0, -EINVAL, -EFBIG, -ENOSPC, -EDQUOT,
- * -EKEYEXPIRED, -ENOMEM.
+ * -EKEYEXPIRED, -ENOENT (dropped), -ENOMEM, or lease_set_io()'s errors.
  */
 int lease_ctl_write(struct lease *l, const char *data, size_t len,
 		    const void *token);

@@ -10,6 +10,7 @@
  * (region, accounting, dev->leases) is held exactly while state is
  * LEASE_ACTIVE, and changes only under the write side of mem_lock.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ static void lease_free_rcu(struct rcu_head *head)
 	struct lease *l = caa_container_of(head, struct lease, rcu);
 	struct broker *b = l->b;
 
+	assert(atomic_load(&l->refs) == 0);	/* the last put queued it */
 	pthread_mutex_lock(&b->all_lock);
 	cds_list_del(&l->all);
 	pthread_mutex_unlock(&b->all_lock);
@@ -98,7 +100,10 @@ void lease_free_all(struct broker *b)
 
 void lease_get(struct lease *l)
 {
-	atomic_fetch_add(&l->refs, 1);
+	long r = atomic_fetch_add(&l->refs, 1);
+
+	assert(r > 0);	/* only a holder may take another reference */
+	(void)r;
 }
 
 bool lease_get_unless_zero(struct lease *l)
@@ -114,7 +119,10 @@ bool lease_get_unless_zero(struct lease *l)
 
 void lease_put(struct lease *l)
 {
-	if (atomic_fetch_sub(&l->refs, 1) == 1)
+	long r = atomic_fetch_sub(&l->refs, 1);
+
+	assert(r > 0);
+	if (r == 1)
 		call_rcu(&l->rcu, lease_free_rcu);
 }
 

@@ -196,13 +196,14 @@ int lease_state_err(struct lease *l);
 int lease_check(struct lease *l);
 
 /* lease_resize - reserve exactly @bytes, keeping the common prefix.
- * Returns 0, -EKEYEXPIRED, -ENOSPC, -EDQUOT, -ENOMEM. */
+ * Returns 0, -EKEYEXPIRED, -ENOENT (dropped), -ENOSPC, -EDQUOT, -ENOMEM. */
 int lease_resize(struct lease *l, uint64_t bytes);
 
 /*
  * lease_set_io - give @l an io region (ring) of @bytes, replacing any old
  * one, or none with 0; charged like vram. Returns 0, -EINVAL (size),
- * -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOMEM. Sleeps.
+ * -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOENT (dropped), -ENOMEM, or
+ * ring_create()'s -errno. Sleeps.
  */
 int lease_set_io(struct lease *l, uint64_t bytes);
 
@@ -210,10 +211,12 @@ int lease_set_io(struct lease *l, uint64_t bytes);
 int lease_io_path(struct lease *l, char *buf, size_t size);
 
 /* lease_renew - deadline = now + @secs (0: the lease's ttl); with
- * @set_ttl, @secs also becomes the ttl. 0, -EINVAL, -EKEYEXPIRED. */
+ * @set_ttl, @secs also becomes the ttl. 0, -EINVAL, -EKEYEXPIRED,
+ * -ENOENT (dropped). */
 int lease_renew(struct lease *l, uint32_t secs, bool set_ttl);
 
-/* lease_bind - bind @l to @token (NULL unbinds). 0 or -EKEYEXPIRED. */
+/* lease_bind - bind @l to @token (NULL unbinds). 0, -EKEYEXPIRED or
+ * -ENOENT (dropped). */
 int lease_bind(struct lease *l, const void *token);
 
 /* lease_find - a lease of the table for which @match(@l, @arg) holds,
@@ -240,7 +243,9 @@ ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
 /* lease_touch_data - the memory changed behind the page cache. */
 void lease_touch_data(struct lease *l);
 
-/* lease_zero_from - clear the bytes from @off to the end (truncate). */
+/* lease_zero_from - clear the bytes from @off to the end (truncate)
+ * under the read side of mem_lock. 0, -EKEYEXPIRED, -ENOENT, or the
+ * device's -errno. */
 int lease_zero_from(struct lease *l, uint64_t off);
 
 /* lease_expires_in - whole seconds until the deadline, 0 when past. */

@@ -38,8 +38,8 @@ void gl_log_close(void);
 /*
  * gl_fail_at - log an error and record it on @l (may be NULL; then @name
  * names the object). Returns @err (a negative errno) so callers can
- * "return gl_fail(...)". Safe in any context but under the lease's
- * misc_lock.
+ * "return gl_fail(...)". Takes @l's err_lock (a leaf lock): safe in
+ * any context but under that lock.
  */
 int gl_fail_at(const char *file, int line, struct lease *l, const char *name,
 	       int err, const char *fmt, ...)

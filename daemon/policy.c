@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /gpu/ctl: daemon policy. Invariant (under pol.lock for writers):
- * 1 <= default_ttl <= max_ttl <= GL_TTL_LIMIT.
+ * GL_TTL_MIN (1) <= default_ttl <= max_ttl <= GL_TTL_LIMIT.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -119,6 +120,10 @@ int policy_write(struct broker *b, uid_t uid, const char *data, size_t len)
 		return gl_fail_name("/ctl", err, "malformed line");
 	pthread_mutex_lock(&b->pol.lock);
 	err = policy_apply(b, &cl);
+	assert(GL_TTL_MIN <= atomic_load(&b->pol.default_ttl) &&
+	       atomic_load(&b->pol.default_ttl) <=
+	       atomic_load(&b->pol.max_ttl) &&
+	       atomic_load(&b->pol.max_ttl) <= GL_TTL_LIMIT);
 	pthread_mutex_unlock(&b->pol.lock);
 	if (err)
 		return gl_fail_name("/ctl", err, "'%s' refused", cl.argv[0]);

@@ -4,6 +4,7 @@
  * parts nobody took (next < n); it is complete when done == n, and only
  * then may pool_run return and the job (on the caller's stack) vanish.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@ static struct pool_job *pool_take(struct pool *p, unsigned *part)
 	if (cds_list_empty(&p->jobs))
 		return NULL;
 	j = cds_list_first_entry(&p->jobs, struct pool_job, link);
+	assert(j->next < j->n);	/* on the list only with parts left */
 	*part = j->next++;
 	if (j->next == j->n)
 		cds_list_del_init(&j->link);
@@ -51,6 +53,7 @@ static void pool_do(struct pool *p, struct pool_job *j, unsigned part)
 	pthread_mutex_unlock(&p->lock);
 	j->fn(j->arg, part);
 	pthread_mutex_lock(&p->lock);
+	assert(j->done < j->n);
 	if (++j->done == j->n)
 		pthread_cond_signal(&j->finished);
 }

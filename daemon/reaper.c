@@ -7,6 +7,7 @@
  * Invariant: under r->lock, heap[i]->heap_idx == i for every queued
  * lease, and each queued lease holds one reference owned by the heap.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -88,6 +89,7 @@ static struct lease *heap_take(struct reaper *r, size_t i)
 {
 	struct lease *l = r->heap[i];
 
+	assert(i < r->nr && l->heap_idx == i);
 	r->nr--;
 	if (i != r->nr) {
 		r->heap[i] = r->heap[r->nr];
@@ -115,6 +117,7 @@ int reaper_add(struct reaper *r, struct lease *l, int64_t deadline)
 		r->heap = h;
 		r->cap = cap;
 	}
+	assert(l->heap_idx == REAPER_NOT_QUEUED);
 	lease_get(l);
 	atomic_store(&l->deadline_ns, deadline);
 	l->heap_idx = r->nr;
@@ -136,6 +139,7 @@ int reaper_update(struct reaper *r, struct lease *l, int64_t deadline)
 		err = -EKEYEXPIRED;
 		goto out;
 	}
+	assert(r->heap[l->heap_idx] == l);
 	atomic_store(&l->deadline_ns, deadline);
 	heap_down(r, l->heap_idx);
 	heap_up(r, l->heap_idx);

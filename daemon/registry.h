@@ -67,9 +67,11 @@ void registry_show(const struct kernel_entry *e, struct strbuf *sb);
  * registry_add - "add NAME PATH SIGNATURE": load the module file PATH on
  * every device that loads modules and register kernel NAME with that
  * signature. Returns 0, -EPERM (not root), -EINVAL (malformed line,
- * name or signature), -EEXIST, -ENOENT/-EACCES (the file), -EFBIG (file
- * over REGISTRY_MODULE_MAX, registry full), -EOPNOTSUPP (no device loads
- * modules: the CPU device runs only its built-in twins), -EIO.
+ * name or signature; the file empty or not a regular file), -EEXIST,
+ * open(2)'s -errno for the file (-ENOENT, -EACCES...), -EFBIG (a line
+ * over GL_CTL_LINE_MAX, the file over REGISTRY_MODULE_MAX, registry
+ * full), -EOPNOTSUPP (no device loads modules: the CPU device runs only
+ * its built-in twins), -ENOMEM, -EIO, or the device's load_kernel error.
  */
 int registry_add(struct registry *r, struct dev_set *devs, uid_t uid,
 		 const char *data, size_t len);

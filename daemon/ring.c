@@ -23,6 +23,7 @@
  * F_OFD_GETLK finds no lock knows the daemon is gone. The daemon never
  * reads the lock back, so a client can fool only itself.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -314,6 +315,8 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	uint32_t hold;
 
 	pthread_mutex_lock(&r->cq_lock);
+	/* a slot was reserved for it: cq_tail < committed <= cq_tail + cq */
+	assert(atomic_load(&r->committed) - r->cq_tail - 1 < r->cq_entries);
 	cqe = &r->cq[r->cq_tail & r->cq_mask];
 	cqe->user_data = user_data;
 	cqe->status = status;

@@ -67,14 +67,16 @@ struct ring {
 int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 		uid_t uid, gid_t gid, struct ring **out);
 
-/* ring_stop - stop and join the poller. No lock held (it may be waiting
- * for the lease's mem_lock). Idempotent. */
+/* ring_stop - stop and join the poller. Never with mem_lock held (the
+ * poller may be waiting for its read side); callers hold the lease's
+ * io_lock, which the poller never takes. Idempotent. */
 void ring_stop(struct ring *r);
 
-/* ring_destroy - mark the header DEAD, drop the flock that tells clients
- * the daemon lives, unmap, unlink, free. After ring_stop and once every
- * promised completion is posted (ring_drain), with no launch of the ring
- * in flight. */
+/* ring_destroy - wait until every promised completion is posted
+ * (ring_drain), mark the header DEAD, drop the OFD lock that tells
+ * clients the daemon lives (by closing the file), unmap, unlink, free.
+ * After ring_stop, with no launch reading its data area (io: arguments of
+ * a launch from submit: off the lease or past mem_lock's write side). */
 void ring_destroy(struct ring *r);
 
 /* ring_drain - wait until every CQE promised by @r's stopped poller is

@@ -6,6 +6,7 @@
  * Invariant: every fs_* here ends in exactly one fuse_reply_*; a lease
  * reference handed to the kernel in an entry is put back by forget.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 
 	if (fs_node_of(fs, ino, &n) || !fs_is_lease(n.kind))
 		return;
+	/* the kernel holds one reference per lookup it counts: the count
+	 * never goes below zero */
+	assert(atomic_load(&n.lease->refs) >= (long)nlookup);
 	while (nlookup--)
 		lease_put(n.lease);
 }

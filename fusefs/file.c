@@ -7,6 +7,7 @@
  * handle that a lease was bound to drops those leases at release.
  */
 #include <errno.h>
+#include <assert.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,10 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	fs_submit_release(h);
 	if (h->binds)
 		lease_release_token(&fs->broker, h);
-	if (h->node.kind == FS_LEASE_VRAM)
+	if (h->node.kind == FS_LEASE_VRAM) {
+		assert(atomic_load(&h->lease->vram_open) > 0);
 		atomic_fetch_sub(&h->lease->vram_open, 1);
+	}
 	if (h->lease)
 		lease_put(h->lease);
 	free(h->text);

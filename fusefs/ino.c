@@ -5,6 +5,7 @@
  * kernel may hold, and lease nodes are only handed out (fs_reply_entry)
  * together with a lease reference.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,6 +129,8 @@ fuse_ino_t fs_ino(const struct fs_node *n)
 		return FS_INO_KERNEL_BASE + n->idx;
 	if (!fs_is_lease(n->kind))
 		return FS_INO_DEV_BASE + 16 * n->idx + (n->kind - FS_DEV_DIR);
+	/* the kind lives in the low bits of the lease's address */
+	assert(!((uintptr_t)n->lease & 63) && n->kind < FS_NR_KINDS);
 	return (fuse_ino_t)(uintptr_t)n->lease + (n->kind - FS_LEASE_DIR);
 }
 

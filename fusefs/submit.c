@@ -15,6 +15,7 @@
  * launch's completion waits for a running interrupt callback (libfuse
  * runs it under the request's lock) before it lets go of it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,10 @@ static void submit_inval(struct fs *fs, struct launch *la)
 
 static void cq_put(struct fs_cq *cq)
 {
-	if (atomic_fetch_sub(&cq->refs, 1) != 1)
+	int r = atomic_fetch_sub(&cq->refs, 1);
+
+	assert(r > 0);
+	if (r != 1)
 		return;
 	strbuf_release(&cq->lines);
 	pthread_mutex_destroy(&cq->lock);
@@ -94,6 +98,7 @@ static void cq_count_read(struct fs_cq *cq, size_t n)
 	const char *p = cq->lines.buf + cq->head, *end = p + n;
 
 	while (n && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		assert(cq->unread > 0);
 		cq->unread--;
 		if (++p == end)
 			break;
@@ -129,6 +134,7 @@ static void submit_done_nonblock(struct launch *la)
 		      (unsigned long long)la->duration_ns,
 		      (unsigned long long)la->desc.user_data,
 		      la->ke->k->name);
+	assert(cq->outstanding > 0);
 	cq->outstanding--;
 	cq->unread++;
 	if (cq->reader) {
@@ -141,7 +147,10 @@ static void submit_done_nonblock(struct launch *la)
 
 static void wait_put(struct fs_wait *w)
 {
-	if (atomic_fetch_sub(&w->refs, 1) != 1)
+	int r = atomic_fetch_sub(&w->refs, 1);
+
+	assert(r > 0);
+	if (r != 1)
 		return;
 	lease_put(w->lease);
 	pthread_mutex_destroy(&w->lock);

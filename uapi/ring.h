@@ -81,10 +81,12 @@ struct gl_cqe {
 /*
  * The header, at offset 0. The first cache line is fixed by the daemon at
  * creation and never changes; each of the next lines is written by one
- * side only.
+ * side only. Each line ends in a reserved array that fills it to 64 bytes,
+ * so that no field sits in a hole the compiler made: the layout is the
+ * same with any compiler and needs no alignment attribute.
  */
 struct gl_ring_hdr {
-	/* geometry, read-only */
+	/* bytes 0..63: geometry, read-only */
 	uint32_t magic;		/* GL_RING_MAGIC */
 	uint32_t version;	/* GL_RING_VERSION */
 	uint32_t sq_entries;	/* power of two */
@@ -96,27 +98,67 @@ struct gl_ring_hdr {
 	uint64_t data_off;	/* byte offset of the data area */
 	uint64_t data_size;	/* bytes of the data area */
 	uint64_t size;		/* bytes of the whole file */
-	/* written by the client */
-	uint32_t sq_tail __attribute__((aligned(64)));	/* next SQE to fill */
+	/* bytes 64..127: written by the client */
+	uint32_t sq_tail;	/* next SQE to fill */
 	uint32_t cq_head;	/* next CQE to read */
 	uint32_t cq_waiters;	/* > 0 while a client sleeps on cq_futex */
-	uint32_t reserved1;
-	/* written by the daemon */
-	uint32_t sq_head __attribute__((aligned(64)));	/* next SQE it reads */
+	uint32_t reserved1[13];	/* 0 */
+	/* bytes 128..191: written by the daemon */
+	uint32_t sq_head;	/* next SQE it reads */
 	uint32_t cq_tail;	/* next CQE it fills */
 	uint32_t flags;		/* GL_RING_* */
-	uint32_t reserved2;
-	/* futex words */
-	uint32_t sq_futex __attribute__((aligned(64)));	/* poller sleeps */
+	uint32_t reserved2[13];	/* 0 */
+	/* bytes 192..255: futex words */
+	uint32_t sq_futex;	/* poller sleeps */
 	uint32_t cq_futex;	/* bumped after completions */
-	uint32_t reserved3[14];
+	uint32_t reserved3[14];	/* 0 */
 };
 
+/*
+ * The ABI: every field's offset and every size, as they were when the
+ * header still used aligned(64) (GL_RING_VERSION 1).
+ */
+#define GL_RING_ABI(type, field, offset) \
+	GL_STATIC_ASSERT(offsetof(struct type, field) == (offset), \
+			 #type "." #field " ABI")
 GL_STATIC_ASSERT(sizeof(struct gl_sqe) == 64, "gl_sqe ABI");
+GL_RING_ABI(gl_sqe, opcode, 0);
+GL_RING_ABI(gl_sqe, flags, 1);
+GL_RING_ABI(gl_sqe, reserved0, 2);
+GL_RING_ABI(gl_sqe, len, 4);
+GL_RING_ABI(gl_sqe, off, 8);
+GL_RING_ABI(gl_sqe, addr, 16);
+GL_RING_ABI(gl_sqe, user_data, 24);
+GL_RING_ABI(gl_sqe, reserved, 32);
 GL_STATIC_ASSERT(sizeof(struct gl_cqe) == 32, "gl_cqe ABI");
-GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_tail) == 64, "hdr ABI");
-GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_head) == 128, "hdr ABI");
-GL_STATIC_ASSERT(offsetof(struct gl_ring_hdr, sq_futex) == 192, "hdr ABI");
-GL_STATIC_ASSERT(sizeof(struct gl_ring_hdr) == 256, "hdr ABI");
+GL_RING_ABI(gl_cqe, user_data, 0);
+GL_RING_ABI(gl_cqe, status, 8);
+GL_RING_ABI(gl_cqe, flags, 12);
+GL_RING_ABI(gl_cqe, duration_ns, 16);
+GL_RING_ABI(gl_cqe, reserved, 24);
+GL_STATIC_ASSERT(sizeof(struct gl_ring_hdr) == 256, "gl_ring_hdr ABI");
+GL_RING_ABI(gl_ring_hdr, magic, 0);
+GL_RING_ABI(gl_ring_hdr, version, 4);
+GL_RING_ABI(gl_ring_hdr, sq_entries, 8);
+GL_RING_ABI(gl_ring_hdr, cq_entries, 12);
+GL_RING_ABI(gl_ring_hdr, sqe_size, 16);
+GL_RING_ABI(gl_ring_hdr, cqe_size, 20);
+GL_RING_ABI(gl_ring_hdr, sq_off, 24);
+GL_RING_ABI(gl_ring_hdr, cq_off, 32);
+GL_RING_ABI(gl_ring_hdr, data_off, 40);
+GL_RING_ABI(gl_ring_hdr, data_size, 48);
+GL_RING_ABI(gl_ring_hdr, size, 56);
+GL_RING_ABI(gl_ring_hdr, sq_tail, 64);
+GL_RING_ABI(gl_ring_hdr, cq_head, 68);
+GL_RING_ABI(gl_ring_hdr, cq_waiters, 72);
+GL_RING_ABI(gl_ring_hdr, reserved1, 76);
+GL_RING_ABI(gl_ring_hdr, sq_head, 128);
+GL_RING_ABI(gl_ring_hdr, cq_tail, 132);
+GL_RING_ABI(gl_ring_hdr, flags, 136);
+GL_RING_ABI(gl_ring_hdr, reserved2, 140);
+GL_RING_ABI(gl_ring_hdr, sq_futex, 192);
+GL_RING_ABI(gl_ring_hdr, cq_futex, 196);
+GL_RING_ABI(gl_ring_hdr, reserved3, 200);
+#undef GL_RING_ABI
 
 #endif /* GPULEASE_UAPI_RING_H */

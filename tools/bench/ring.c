@@ -8,6 +8,8 @@
  * 0), the submit file with vram pwrite/pread, a loopback TCP echo of the
  * same bytes, and the floor: a two-process shared-memory ping-pong doing
  * the ring's handshake and work with no daemon (tools/bench/peer.c).
+ * This file is the driver (options, set-up, rounds, report, teardown);
+ * one op of each contender is in ring-contenders.c.
  *
  * Invariant: the contenders of a workload run in rounds, the order
  * rotated every round, so machine noise falls on all alike; a spinning
@@ -28,63 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "tools/lib/gpulease.h"
-#include "peer.h"
-#include "spawn.h"
+#include "ring-contenders.h"
 #include "stats.h"
-#include "verbs.h"
-
-#define BENCH_OPS		5000
-#define BENCH_ROUND		100
-#define BENCH_WARMUP		200
-#define BENCH_BATCH		32
-#define BENCH_RING_LEASE	"bench-ring"
-#define BENCH_SUB_LEASE		"bench-submit"
-#define BENCH_VRAM		(2u << 20)
-#define BENCH_IO		(4u << 20)
-#define BENCH_DESC_OFF		(2u << 20)	/* the descriptor's offset */
-#define BENCH_WAIT_MS		10000
-#define BENCH_POLL_IDLE_US	1000000
-#define BENCH_SCALE		2.0f
-
-enum bench_who { C_FLOOR, C_POLL, C_FUTEX, C_SUBMIT, C_TCP, C_COUNT };
-enum bench_work { W_NOP, W_4K, W_1M, W_COUNT };
-
-static const char *const who_name[C_COUNT] = {
-	"shm ping-pong (floor)", "ring, polling", "ring, futex wake",
-	"submit + vram", "TCP loopback echo",
-};
-static const char *const work_name[W_COUNT] = {
-	"no-op", "4 KiB copy+scale", "1 MiB copy+scale",
-};
-static const uint32_t work_len[W_COUNT] = { 0, 4096, 1u << 20 };
-
-struct bench {
-	/* options */
-	long ops;			/* timed ops (no-op, 4K) */
-	long round, warmup, batch;
-	long cpu;			/* the client's CPU; -1: not pinned */
-	char daemon[PATH_MAX];
-
-	/* run state */
-	cpu_set_t all_cpus, others;	/* others: the servers' CPUs */
-	char base[32], mnt[64], ctl[128];
-	struct spawn_daemon gl;
-	struct gl *g;
-	struct gl_ring *ring;
-	char *data;			/* the ring's data area */
-	const struct gl_ring_hdr *hdr;	/* its header, read only */
-	bool ring_lease, sub_lease;
-	int submit_fd, vram_fd;		/* -1 when closed */
-	struct peer_pp pp;
-	struct peer_tcp tcp;
-	float *src, *dst;
-	char scale_line[160];		/* the submit form of the kernel */
-	uint32_t desc_len;		/* the ring form, at BENCH_DESC_OFF */
-	uint64_t *ns[W_COUNT][C_COUNT];
-	long count[W_COUNT], done[W_COUNT][C_COUNT];
-	double batch_ops[2];		/* batched no-ops/s: poll, futex */
-};
 
 static void bench_usage(FILE *f)
 {
@@ -118,7 +65,6 @@ static void bench_usage(FILE *f)
 		BENCH_POLL_IDLE_US, BENCH_OPS, BENCH_ROUND, BENCH_WARMUP,
 		BENCH_BATCH);
 }
-
 
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
@@ -182,20 +128,6 @@ bad:
 	return -EINVAL;
 }
 
-static int bench_fail(const char *what, int err)
-{
-	fprintf(stderr, "ring: %s: %s\n", what, gl_strerror(err));
-	return err;
-}
-
-static int bench_idle_us(struct bench *b, unsigned int us)
-{
-	char line[48];
-
-	snprintf(line, sizeof(line), "ring_idle_us %u\n", us);
-	return verb_write_file(b->ctl, line);
-}
-
 /* The daemon and the peers on every CPU but the client's, then pin. */
 static int bench_start(struct bench *b)
 {
@@ -253,40 +185,40 @@ static int bench_leases(struct bench *b)
 
 	err = gl_open(b->mnt, &b->g);
 	if (err)
-		return bench_fail("gl_open", err);
-	err = bench_idle_us(b, 0);
+		return contender_fail("gl_open", err);
+	err = contender_idle_us(b, 0);
 	if (err)
 		return err;
 	err = gl_lease_acquire(b->g, BENCH_RING_LEASE, BENCH_VRAM, 0, -1, 0);
 	if (err)
-		return bench_fail("acquire " BENCH_RING_LEASE, err);
+		return contender_fail("acquire " BENCH_RING_LEASE, err);
 	b->ring_lease = true;
 	err = gl_lease_acquire(b->g, BENCH_SUB_LEASE, BENCH_VRAM, 0, -1, 0);
 	if (err)
-		return bench_fail("acquire " BENCH_SUB_LEASE, err);
+		return contender_fail("acquire " BENCH_SUB_LEASE, err);
 	b->sub_lease = true;
 	err = gl_ring_setup(b->g, BENCH_RING_LEASE, BENCH_IO);
 	if (!err)
 		err = gl_ring_open(b->g, BENCH_RING_LEASE, &b->ring);
 	if (err)
-		return bench_fail("the ring of " BENCH_RING_LEASE, err);
+		return contender_fail("the ring of " BENCH_RING_LEASE, err);
 	b->data = gl_ring_data(b->ring, NULL);
 	fd = gl_lease_openat(b->g, BENCH_RING_LEASE, "io", O_RDONLY);
 	if (fd < 0)
-		return bench_fail("open io", fd);
+		return contender_fail("open io", fd);
 	map = mmap(NULL, sizeof(*b->hdr), PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return bench_fail("mmap io", -errno);
+		return contender_fail("mmap io", -errno);
 	b->hdr = map;
 	b->submit_fd = gl_lease_openat(b->g, BENCH_SUB_LEASE, "submit",
 				       O_WRONLY);
 	if (b->submit_fd < 0)
-		return bench_fail("open submit", b->submit_fd);
+		return contender_fail("open submit", b->submit_fd);
 	b->vram_fd = gl_lease_openat(b->g, BENCH_SUB_LEASE, GL_FILE_VRAM,
 				     O_RDWR);
 	if (b->vram_fd < 0)
-		return bench_fail("open vram", b->vram_fd);
+		return contender_fail("open vram", b->vram_fd);
 	return 0;
 }
 
@@ -303,16 +235,16 @@ static int bench_cleanup(struct bench *b)
 		munmap((void *)b->hdr, sizeof(*b->hdr));
 	if (b->gl.pid && b->ring_lease &&
 	    (err = gl_lease_drop(b->g, BENCH_RING_LEASE)))
-		ret = bench_fail("drop " BENCH_RING_LEASE, err);
+		ret = contender_fail("drop " BENCH_RING_LEASE, err);
 	if (b->gl.pid && b->sub_lease &&
 	    (err = gl_lease_drop(b->g, BENCH_SUB_LEASE)))
-		ret = bench_fail("drop " BENCH_SUB_LEASE, err);
+		ret = contender_fail("drop " BENCH_SUB_LEASE, err);
 	gl_close(b->g);
 	if (peer_pp_stop(&b->pp))
-		ret = bench_fail("ping-pong partner did not exit cleanly",
+		ret = contender_fail("ping-pong partner did not exit cleanly",
 				 -EIO);
 	if (peer_tcp_stop(&b->tcp))
-		ret = bench_fail("TCP server did not exit cleanly", -EIO);
+		ret = contender_fail("TCP server did not exit cleanly", -EIO);
 	err = spawn_daemon_stop(&b->gl);
 	ret = ret ? ret : err;
 	if (b->mnt[0])
@@ -325,156 +257,6 @@ static int bench_cleanup(struct bench *b)
 	free(b->src);
 	free(b->dst);
 	return ret;
-}
-
-/* Take @n completions; the first failing status is returned. */
-static int ring_reap(struct bench *b, int n)
-{
-	struct gl_cqe *cqe;
-	int err, st = 0;
-
-	while (n--) {
-		err = gl_ring_wait_cqe(b->ring, &cqe, BENCH_WAIT_MS);
-		if (err)
-			return bench_fail("gl_ring_wait_cqe", err);
-		if (cqe->status && !st)
-			st = bench_fail("a ring entry", cqe->status);
-		gl_ring_cqe_seen(b->ring, cqe);
-	}
-	return st;
-}
-
-static int ring_call(struct bench *b, uint32_t len)
-{
-	struct gl_sqe *s;
-	int err;
-
-	if (!len) {
-		gl_ring_prep_nop(gl_ring_get_sqe(b->ring), 1);
-		err = gl_ring_submit(b->ring);
-		return err < 0 ? err : ring_reap(b, 1);
-	}
-	memcpy(b->data, b->src, len);
-	gl_ring_prep_copy_in(gl_ring_get_sqe(b->ring), 0, 0, len, 1);
-	s = gl_ring_get_sqe(b->ring);
-	gl_ring_prep_launch(s, BENCH_DESC_OFF, b->desc_len, 2);
-	err = gl_ring_submit(b->ring);
-	if (err >= 0)
-		err = ring_reap(b, 2);
-	if (err)
-		return err;
-	/* only now: a copy does not wait for a launch before it */
-	gl_ring_prep_copy_out(gl_ring_get_sqe(b->ring), 0, 0, len, 3);
-	err = gl_ring_submit(b->ring);
-	if (err >= 0)
-		err = ring_reap(b, 1);
-	if (!err)
-		memcpy(b->dst, b->data, len);
-	return err;
-}
-
-static int submit_call(struct bench *b, uint32_t len)
-{
-	const char *line = len ? b->scale_line : "noop grid=1";
-	size_t n = strlen(line);
-
-	if (len && pwrite(b->vram_fd, b->src, len, 0) != (ssize_t)len)
-		return bench_fail("pwrite vram", -errno);
-	if (write(b->submit_fd, line, n) != (ssize_t)n)
-		return bench_fail("write submit", -errno);
-	/* the daemon drops the pages the pwrite cached before the write to
-	 * submit returns: the pread sees the kernel's result (checked) */
-	if (len && pread(b->vram_fd, b->dst, len, 0) != (ssize_t)len)
-		return bench_fail("pread vram", -errno);
-	return 0;
-}
-
-/*
- * Untimed: wait until the poller sleeps (its flag is set, and 30 us more
- * for it to reach FUTEX_WAIT), so that the futex contender
- * measures a wake-up every time rather than catching the poller on its
- * way to sleep. 0, or -ETIMEDOUT after a second.
- */
-static int bench_asleep(struct bench *b)
-{
-	uint64_t end = stats_now_ns() + 1000000000ull;
-
-	while (!(__atomic_load_n(&b->hdr->flags, __ATOMIC_ACQUIRE) &
-		 GL_RING_NEED_WAKEUP)) {
-		if (stats_now_ns() > end)
-			return bench_fail("the poller never sleeps",
-					  -ETIMEDOUT);
-		sched_yield();
-	}
-	/* the flag is set just before FUTEX_WAIT: give it time to get there */
-	end = stats_now_ns() + 30000;
-	while (stats_now_ns() < end)
-		;
-	return 0;
-}
-
-/* One op of @who on workload @w; its time in *@ns when timed. */
-static int bench_once(struct bench *b, int w, int who, uint64_t *ns)
-{
-	uint32_t len = work_len[w], last = len ? len / 4 - 1 : 0;
-	float want0 = b->src[0] * (who == C_TCP ? 1 : BENCH_SCALE);
-	float want1 = b->src[last] * (who == C_TCP ? 1 : BENCH_SCALE);
-	uint64_t t0, t1;
-	int err = 0;
-
-	b->dst[0] = b->dst[last] = -1;
-	if (who == C_FUTEX) {
-		err = bench_asleep(b);
-		if (err)
-			return err;
-	}
-	t0 = stats_now_ns();
-	switch (who) {
-	case C_FLOOR:
-		if (len)
-			memcpy(b->pp.shm->data, b->src, len);
-		err = peer_pp_call(&b->pp, len ? PEER_SCALE : PEER_NOP, len,
-				   BENCH_SCALE);
-		if (!err && len)
-			memcpy(b->dst, b->pp.shm->data, len);
-		break;
-	case C_POLL:
-	case C_FUTEX:
-		err = ring_call(b, len);
-		break;
-	case C_SUBMIT:
-		err = submit_call(b, len);
-		break;
-	case C_TCP:	/* the no-op moves one SQE's worth */
-		err = peer_tcp_call(&b->tcp, b->src, b->dst,
-				    len ? len : sizeof(struct gl_sqe));
-		if (err)
-			bench_fail("TCP echo", err);
-		break;
-	}
-	t1 = stats_now_ns();
-	if (err)
-		return err;
-	if ((len || who == C_TCP) &&
-	    (b->dst[0] != want0 || b->dst[last] != want1)) {
-		fprintf(stderr, "ring: %s, %s: wrong result (%g %g, want "
-			"%g %g)\n", who_name[who], work_name[w], b->dst[0],
-			b->dst[last], want0, want1);
-		return -EIO;
-	}
-	if (ns)
-		*ns = t1 - t0;
-	return 0;
-}
-
-/* A contender's round starts or ends: only it may spin meanwhile. */
-static int bench_round_edge(struct bench *b, int who, bool begin)
-{
-	if (who == C_FLOOR)
-		peer_pp_active(&b->pp, begin);
-	if (who == C_POLL)
-		return bench_idle_us(b, begin ? BENCH_POLL_IDLE_US : 0);
-	return 0;
 }
 
 /* @count ops of each contender in rotated rounds of @round. */
@@ -491,21 +273,21 @@ static int bench_rounds(struct bench *b, int w, long count, long round,
 			who = (int)((i + r) % C_COUNT);
 			if (!left[who])
 				continue;
-			err = bench_round_edge(b, who, true);
+			err = contender_round_edge(b, who, true);
 			/* one untimed op: the poller or partner wakes up */
 			if (!err)
-				err = bench_once(b, w, who, NULL);
+				err = contender_once(b, w, who, NULL);
 			for (k = 0; !err && k < round && left[who]; k++) {
 				uint64_t *slot = timed ?
 					&b->ns[w][who][b->done[w][who]++] :
 					NULL;
 
 				err = spawn_stop ? -EINTR :
-				      bench_once(b, w, who, slot);
+				      contender_once(b, w, who, slot);
 				left[who]--;
 				total--;
 			}
-			if (bench_round_edge(b, who, false) && !err)
+			if (contender_round_edge(b, who, false) && !err)
 				err = -EIO;
 			if (err)
 				return err;
@@ -523,40 +305,20 @@ static int bench_batched(struct bench *b, int who, double *ops_s)
 
 	if (!n)
 		n = b->batch;
-	err = bench_round_edge(b, who, true);
+	err = contender_round_edge(b, who, true);
 	if (!err)
-		err = ring_call(b, 0);
+		err = contender_ring_call(b, 0);
 	t0 = stats_now_ns();
 	for (i = 0; !err && i < n; i += b->batch) {
 		for (k = 0; k < b->batch; k++)
 			gl_ring_prep_nop(gl_ring_get_sqe(b->ring), 9);
 		err = gl_ring_submit(b->ring);
-		err = err < 0 ? err : ring_reap(b, (int)b->batch);
+		err = err < 0 ? err : contender_ring_reap(b, (int)b->batch);
 	}
 	*ops_s = (double)n * 1e9 / (double)(stats_now_ns() - t0);
-	if (bench_round_edge(b, who, false) && !err)
+	if (contender_round_edge(b, who, false) && !err)
 		err = -EIO;
 	return err;
-}
-
-/* The scale kernel over LEN bytes, in both forms. */
-static int bench_kernel(struct bench *b, uint32_t len)
-{
-	struct gl_launch_desc d;
-	uint32_t n = len / 4, grid = (n + 255) / 256;
-
-	snprintf(b->scale_line, sizeof(b->scale_line),
-		 "scale grid=%u block=256 u32:%u f32:2 buf:0:%u buf:0:%u",
-		 grid, n, len, len);
-	if (gl_launch_init(&d, "scale", grid, 256) ||
-	    gl_launch_arg(&d, GL_ARG_U32, n, 0) ||
-	    gl_launch_arg_f32(&d, BENCH_SCALE) ||
-	    gl_launch_arg(&d, GL_ARG_BUF, 0, len) ||
-	    gl_launch_arg(&d, GL_ARG_BUF, 0, len))
-		return -EINVAL;
-	b->desc_len = (uint32_t)GL_LAUNCH_DESC_SIZE(d.nargs);
-	memcpy(b->data + BENCH_DESC_OFF, &d, b->desc_len);
-	return 0;
 }
 
 static int bench_run(struct bench *b)
@@ -575,8 +337,8 @@ static int bench_run(struct bench *b)
 			if (!b->ns[w][c])
 				return -ENOMEM;
 		}
-		if (work_len[w]) {
-			err = bench_kernel(b, work_len[w]);
+		if (contender_work_len[w]) {
+			err = contender_kernel(b, contender_work_len[w]);
 			if (err)
 				return err;
 		}
@@ -608,12 +370,13 @@ static void bench_report(struct bench *b)
 	       "contender", "p50", "p99", "ops/s", "p50/flr", "p99/flr",
 	       "submit/x");
 	for (w = 0; w < W_COUNT; w++) {
-		printf("%-17s (%ld each)\n", work_name[w], b->count[w]);
+		printf("%-17s (%ld each)\n", contender_work_name[w],
+		       b->count[w]);
 		for (c = 0; c < C_COUNT; c++) {
 			struct stats_summary *x = &s[w][c];
 
 			printf("%-17s %-22s | %9.2f %9.2f %9.0f | %7.2f "
-			       "%7.2f | %9.1f\n", "", who_name[c],
+			       "%7.2f | %9.1f\n", "", contender_name[c],
 			       (double)x->p50 / 1e3, (double)x->p99 / 1e3,
 			       1e9 / x->mean,
 			       (double)x->p50 / (double)s[w][C_FLOOR].p50,
