@@ -399,7 +399,7 @@ static int bench_asleep(struct bench *b)
 {
 	uint64_t end = stats_now_ns() + 1000000000ull;
 
-	while (!(gl_smp_load_acquire(&b->hdr->flags) &
+	while (!(__atomic_load_n(&b->hdr->flags, __ATOMIC_ACQUIRE) &
 		 GL_RING_NEED_WAKEUP)) {
 		if (stats_now_ns() > end)
 			return bench_fail("the poller never sleeps",
