@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "daemon/broker.h"
-#include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ring.h"
@@ -38,118 +37,60 @@ static inline void cpu_relax(void)
 #endif
 }
 
-#define RING_SLEEP_MS	1000	/* longest futex sleep on the header: a
-				 * client that forgets a wake-up stalls,
-				 * never hangs */
-
 static void ring_break(struct ring *r, const char *why)
 {
 	atomic_store(&r->broken, true);
-	__atomic_or_fetch(&r->hdr->flags, GL_RING_BROKEN, __ATOMIC_SEQ_CST);
+	gl_atomic_or(&r->hdr->flags, GL_RING_BROKEN);
 	gl_fail(r->lease, -EINVAL, "ring broken: %s", why);
 }
 
-/* A ring launch finished: its CQE goes where its slot was reserved. */
-static void ring_launch_done(struct launch *la)
+/*
+ * The opcode table: a handler (ring.h, one ring-op-*.c each) and whether
+ * the poller times it. An opcode with no line, or past the end, completes
+ * with -EINVAL. A new opcode is one new file and one line here.
+ */
+struct ring_op {
+	ring_op_fn *run;
+	bool timed;		/* false: the hot path, no clock read */
+};
+
+static const struct ring_op ring_ops[] = {
+	[GL_OP_NOP]		= { ring_op_nop,	false },
+	[GL_OP_LAUNCH]		= { ring_op_launch,	true },
+	[GL_OP_COPY_IN]		= { ring_op_copy_in,	true },
+	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	true },
+};
+
+static bool ring_sqe_reserved(const struct gl_sqe *sqe)
 {
-	struct ring *r = la->ctx;
-
-	if (launch_touches_vram(la))
-		broker_emit(la->lease->b, la->lease, LEASE_EV_DATA);
-	/* a copy waiting behind it may go (its slot is still promised, so
-	 * the ring outlives the ring_complete below) */
-	if (atomic_fetch_sub(&r->launches, 1) == 1)
-		syscall(SYS_futex, &r->launches, FUTEX_WAKE_PRIVATE, 1, NULL,
-			NULL, 0);
-	ring_complete(r, la->desc.user_data, la->status, la->duration_ns);
-}
-
-static int ring_launch(struct ring *r, const struct gl_sqe *sqe)
-{
-	struct launch_desc d;
-	char buf[sizeof(struct gl_launch_desc)];
-	uint64_t seq;
-	int err;
-
-	if (sqe->len > sizeof(buf))
-		return -EFBIG;
-	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)
-		return -EFAULT;
-	/* copy first: the client may change the bytes while we parse */
-	memcpy(buf, r->data + sqe->addr, sqe->len);
-	err = launch_parse_binary(buf, sqe->len, &d);
-	if (err)
-		return err;
-	d.user_data = sqe->user_data;
-	atomic_fetch_add(&r->launches, 1);
-	err = launch_submit(r->lease->b, r->lease, &d, ring_launch_done, r,
-			    &seq);
-	if (err)
-		atomic_fetch_sub(&r->launches, 1);
-	return err;
-}
-
-/* Copies between the data area and vram; bounds are the lease's. Entries
- * run in order: a copy first waits for the ring's earlier launches. */
-static int ring_copy(struct ring *r, const struct gl_sqe *sqe)
-{
-	uint32_t busy;
-	ssize_t n;
-
-	if (atomic_load(&r->launches))
-		atomic_fetch_add(&r->lease->b->metrics.ring_copy_waits, 1);
-	while ((busy = atomic_load(&r->launches)) && !atomic_load(&r->stop))
-		ring_futex_wait(&r->launches, busy, RING_SLEEP_MS, true);
-	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)
-		return -EFAULT;
-	if (sqe->opcode == GL_OP_COPY_IN)
-		n = lease_pwrite(r->lease, r->data + sqe->addr, sqe->len,
-				 sqe->off);
-	else
-		n = lease_pread(r->lease, r->data + sqe->addr, sqe->len,
-				sqe->off);
-	if (n == -EFBIG || (n >= 0 && (size_t)n != sqe->len))
-		return -EFAULT;	/* outside the lease */
-	return n < 0 ? (int)n : 0;
+	return sqe->reserved0 || sqe->reserved[0] || sqe->reserved[1] ||
+	       sqe->reserved[2] || sqe->reserved[3];
 }
 
 /* Run one SQE whose CQ slot is reserved; completes it unless queued. */
 static void ring_exec(struct ring *r, const struct gl_sqe *sqe)
 {
-	int64_t t0 = 0;
+	const struct ring_op *op = NULL;
+	int64_t t0;
 	int err;
 
-	if (sqe->opcode == GL_OP_NOP && !sqe->flags) {
-		/* the hot path of the latency floor: no clock, no lock */
-		if (sqe->reserved0 || sqe->reserved[0] || sqe->reserved[1] ||
-		    sqe->reserved[2] || sqe->reserved[3])
-			ring_complete(r, sqe->user_data, -EINVAL, 0);
-		else
-			ring_complete(r, sqe->user_data, 0, 0);
+	if (sqe->opcode < sizeof(ring_ops) / sizeof(ring_ops[0]) &&
+	    ring_ops[sqe->opcode].run)
+		op = &ring_ops[sqe->opcode];
+	if (op && !op->timed && !sqe->flags) {
+		/* the latency floor: no clock, no lock */
+		err = ring_sqe_reserved(sqe) ? -EINVAL : op->run(r, sqe);
+		ring_complete(r, sqe->user_data, err, 0);
 		return;
 	}
 	t0 = clock_mono();
-
-	if (sqe->flags || sqe->reserved0 || sqe->reserved[0] ||
-	    sqe->reserved[1] || sqe->reserved[2] || sqe->reserved[3]) {
+	if (!op || sqe->flags || ring_sqe_reserved(sqe)) {
 		err = -EINVAL;
-		goto done;
+	} else {
+		err = op->run(r, sqe);
+		if (err == RING_OP_QUEUED)
+			return;
 	}
-	switch (sqe->opcode) {	/* GL_OP_NOP was done above */
-	case GL_OP_LAUNCH:
-		err = ring_launch(r, sqe);
-		if (!err)
-			return;	/* ring_launch_done completes it */
-		break;
-	case GL_OP_COPY_IN:
-	case GL_OP_COPY_OUT:
-		err = ring_copy(r, sqe);
-		break;
-	default:
-		err = -EINVAL;
-		break;
-	}
-done:
 	ring_complete(r, sqe->user_data, err, (uint64_t)(clock_mono() - t0));
 }
 
@@ -163,7 +104,7 @@ static int ring_reap(struct ring *r)
 	struct gl_sqe sqe;
 	int n = 0;
 
-	tail = __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE);
+	tail = gl_smp_load_acquire(&h->sq_tail);
 	if (tail - r->sq_head > r->sq_entries) {
 		ring_break(r, "sq_tail runs ahead of the queue");
 		return 0;
@@ -174,7 +115,7 @@ static int ring_reap(struct ring *r)
 
 		/* promised slots vs what the client released: no lock, the
 		 * poller is the only one that promises */
-		head = __atomic_load_n(&h->cq_head, __ATOMIC_ACQUIRE);
+		head = gl_smp_load_acquire(&h->cq_head);
 		if (committed - head > r->cq_entries) {
 			ring_break(r, "cq_head runs ahead of the queue");
 			return n;
@@ -186,7 +127,7 @@ static int ring_reap(struct ring *r)
 		/* one copy of the entry: later client writes cannot race */
 		memcpy(&sqe, &r->sq[r->sq_head & r->sq_mask], sizeof(sqe));
 		r->sq_head++;
-		__atomic_store_n(&h->sq_head, r->sq_head, __ATOMIC_RELEASE);
+		gl_smp_store_release(&h->sq_head, r->sq_head);
 		atomic_fetch_add(&r->polls, 1);
 		ring_exec(r, &sqe);
 		n++;
@@ -225,21 +166,19 @@ static void ring_sleep(struct ring *r, bool cq_full)
 	struct gl_ring_hdr *h = r->hdr;
 	uint32_t flag = cq_full ? GL_RING_CQ_WAIT : GL_RING_NEED_WAKEUP;
 	uint32_t park = atomic_load(&r->park);
-	uint32_t v = __atomic_load_n(&h->sq_futex, __ATOMIC_SEQ_CST);
+	uint32_t v = gl_atomic_load(&h->sq_futex);
 	bool wait;
 
-	__atomic_or_fetch(&h->flags, flag, __ATOMIC_SEQ_CST);
+	gl_atomic_or(&h->flags, flag);
 	/* an index stored before the flag was visible must not be missed */
 	if (cq_full)
 		wait = atomic_load(&r->committed) -
-		       __atomic_load_n(&h->cq_head, __ATOMIC_SEQ_CST) ==
-		       r->cq_entries;
+		       gl_atomic_load(&h->cq_head) == r->cq_entries;
 	else
-		wait = __atomic_load_n(&h->sq_tail, __ATOMIC_SEQ_CST) ==
-		       r->sq_head;
+		wait = gl_atomic_load(&h->sq_tail) == r->sq_head;
 	if (wait && !atomic_load(&r->stop) && !atomic_load(&r->broken))
 		ring_wait_header(r, v, park);
-	__atomic_and_fetch(&h->flags, ~flag, __ATOMIC_SEQ_CST);
+	gl_atomic_and(&h->flags, ~flag);
 }
 
 /* A broken ring is never read again: sleep on the private park word

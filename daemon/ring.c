@@ -264,7 +264,7 @@ void ring_stop(struct ring *r)
 	atomic_store(&r->stop, true);
 	/* wherever it sleeps: the header's futex, its park word, a copy
 	 * waiting for launches */
-	__atomic_add_fetch(&r->hdr->sq_futex, 1, __ATOMIC_SEQ_CST);
+	gl_atomic_add(&r->hdr->sq_futex, 1);
 	ring_futex_wake(&r->hdr->sq_futex);
 	atomic_fetch_add(&r->park, 1);
 	syscall(SYS_futex, &r->park, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -294,8 +294,8 @@ void ring_destroy(struct ring *r)
 	ring_drain(r);
 	/* a client still mapping the file learns it is over; DEAD before
 	 * the lock goes, so a client never mistakes a drop for a crash */
-	__atomic_or_fetch(&r->hdr->flags, GL_RING_DEAD, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&r->hdr->cq_futex, 1, __ATOMIC_SEQ_CST);
+	gl_atomic_or(&r->hdr->flags, GL_RING_DEAD);
+	gl_atomic_add(&r->hdr->cq_futex, 1);
 	ring_futex_wake(&r->hdr->cq_futex);
 	ring_guard_del(r);
 	munmap(r->map, r->size);
@@ -323,10 +323,10 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	cqe->flags = 0;
 	cqe->duration_ns = duration_ns;
 	cqe->reserved = 0;
-	__atomic_store_n(&h->cq_tail, r->cq_tail + 1, __ATOMIC_RELEASE);
+	gl_smp_store_release(&h->cq_tail, r->cq_tail + 1);
 	/* a syscall only when a client sleeps on the CQ */
-	__atomic_add_fetch(&h->cq_futex, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->cq_waiters, __ATOMIC_SEQ_CST))
+	gl_atomic_add(&h->cq_futex, 1);
+	if (gl_atomic_load(&h->cq_waiters))
 		ring_futex_wake(&h->cq_futex);
 	/* last: once cq_tail reaches committed, ring_drain lets the region
 	 * be unmapped and @r freed; nothing of either is touched below */

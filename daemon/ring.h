@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "uapi/barrier.h"
 #include "uapi/ring.h"
 
 struct broker;
@@ -94,6 +95,33 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 
 /* ring_poll_main - the poller thread (ring-poll.c). */
 void *ring_poll_main(void *arg);
+
+#define RING_SLEEP_MS	1000	/* longest futex sleep of the poller: a
+				 * client that forgets a wake-up stalls,
+				 * never hangs */
+
+/*
+ * Opcode handlers: one daemon/ring-op-*.c per opcode and one line of the
+ * table in ring-poll.c (Documentation/ring.md, "Adding an opcode"). The
+ * poller calls a handler with its own copy of the SQE (flags and reserved
+ * fields already checked zero), its CQ slot reserved, on the poller
+ * thread. The handler bounds-checks every offset against the ring's
+ * private geometry, copies what it parses out of the shared memory first,
+ * and checks r->stop in any wait. It returns 0 or -errno, which the
+ * poller posts as the completion, or RING_OP_QUEUED when it handed the
+ * entry on and ring_complete() will be called for it later, exactly once
+ * (an untimed handler never queues). State an opcode keeps across entries
+ * (the chains of GL_OP_CHAIN_*, to come) belongs in struct ring, freed by
+ * ring_destroy().
+ */
+#define RING_OP_QUEUED	1
+
+typedef int ring_op_fn(struct ring *r, const struct gl_sqe *sqe);
+
+ring_op_fn ring_op_nop;		/* ring-op-nop.c */
+ring_op_fn ring_op_launch;	/* ring-op-launch.c */
+ring_op_fn ring_op_copy_in;	/* ring-op-copy.c */
+ring_op_fn ring_op_copy_out;	/* ring-op-copy.c */
 
 /* ring_futex_wake - FUTEX_WAKE on a word of the shared header. */
 void ring_futex_wake(uint32_t *word);

@@ -32,6 +32,7 @@
 
 #include "peer.h"
 #include "spawn.h"
+#include "uapi/barrier.h"
 
 #define PEER_STOP_MS		5000
 #define PEER_ACCEPT_MS		10000
@@ -83,14 +84,14 @@ static void pp_serve(struct peer_shm *s)
 	float *v = (float *)vram;
 
 	for (;;) {
-		if (__atomic_load_n(&s->quit, __ATOMIC_ACQUIRE))
+		if (gl_smp_load_acquire(&s->quit))
 			_exit(0);
-		if (!__atomic_load_n(&s->active, __ATOMIC_ACQUIRE)) {
+		if (!gl_smp_load_acquire(&s->active)) {
 			syscall(SYS_futex, &s->active, FUTEX_WAIT, 0, &ts,
 				NULL, 0);
 			continue;
 		}
-		seq = __atomic_load_n(&s->req, __ATOMIC_ACQUIRE);
+		seq = gl_smp_load_acquire(&s->req);
 		if (seq == done) {
 			peer_relax();
 			continue;
@@ -102,7 +103,7 @@ static void pp_serve(struct peer_shm *s)
 			memcpy(s->data, vram, s->len);
 		}
 		done = seq;
-		__atomic_store_n(&s->resp, seq, __ATOMIC_RELEASE);
+		gl_smp_store_release(&s->resp, seq);
 	}
 }
 
@@ -133,7 +134,7 @@ int peer_pp_start(struct peer_pp *p, const cpu_set_t *cpus)
 
 void peer_pp_active(struct peer_pp *p, int on)
 {
-	__atomic_store_n(&p->shm->active, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+	gl_atomic_store(&p->shm->active, on ? 1u : 0u);
 	if (on)
 		syscall(SYS_futex, &p->shm->active, FUTEX_WAKE, 1, NULL, NULL,
 			0);
@@ -147,8 +148,8 @@ int peer_pp_call(struct peer_pp *p, enum peer_op op, uint32_t len, float a)
 	s->op = op;
 	s->len = len;
 	s->a = a;
-	__atomic_store_n(&s->req, ++p->seq, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&s->resp, __ATOMIC_ACQUIRE) != p->seq) {
+	gl_smp_store_release(&s->req, ++p->seq);
+	while (gl_smp_load_acquire(&s->resp) != p->seq) {
 		if (!(++i & 0xfffff) && spawn_stop)
 			return -EINTR;
 		peer_relax();
@@ -161,7 +162,7 @@ int peer_pp_stop(struct peer_pp *p)
 	int err = 0;
 
 	if (p->pid) {
-		__atomic_store_n(&p->shm->quit, 1u, __ATOMIC_SEQ_CST);
+		gl_atomic_store(&p->shm->quit, 1u);
 		peer_pp_active(p, 1);
 		err = peer_reap(p->pid);
 		p->pid = 0;

@@ -14,8 +14,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
+#include "uapi/barrier.h"
 #include "uapi/gpulease.h"
 #include "uapi/launch.h"
 #include "uapi/ring.h"
@@ -116,8 +118,33 @@ int gl_launch_arg_f64(struct gl_launch_desc *desc, double value);
  * publish them with gl_ring_submit(), take completions with
  * gl_ring_peek_cqe() or gl_ring_wait_cqe() and hand each back with
  * gl_ring_cqe_seen().
+ *
+ * gl_ring_get_sqe() and the gl_ring_prep_*() helpers are static inline,
+ * as liburing's are, so preparing an entry costs no call; the library
+ * also exports each as a function of the same name (tools/lib/ring-inline.c
+ * defines GL_RING_INLINE), for programs linked against an older header
+ * and for callers without a C compiler.
  */
 struct gl_ring;
+
+#ifndef GL_RING_INLINE
+#define GL_RING_INLINE static inline
+#endif
+
+/*
+ * The submission side of a ring: the first member of the opaque struct
+ * gl_ring, read and advanced by the inline gl_ring_get_sqe() (liburing's
+ * struct io_uring_sq). Part of the LIBGPULEASE_0.2 ABI; not for callers
+ * to touch.
+ */
+struct gl_ring_sq {
+	struct gl_ring_hdr *hdr;
+	struct gl_sqe *sqes;
+	uint32_t mask;		/* sq_entries - 1 */
+	uint32_t entries;	/* sq_entries */
+	uint32_t sqe_tail;	/* next SQE handed out, not yet published */
+	uint32_t sqe_pub;	/* sq_tail as last published */
+};
 
 /* How long gl_ring_wait_cqe() spins before it sleeps on the futex. */
 #define GL_RING_SPIN_US		50
@@ -126,16 +153,91 @@ int gl_ring_setup(struct gl *g, const char *name, uint64_t bytes);
 int gl_ring_open(struct gl *g, const char *name, struct gl_ring **out);
 void gl_ring_close(struct gl_ring *ring);
 void *gl_ring_data(struct gl_ring *ring, size_t *size);
-struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring);
 int gl_ring_submit(struct gl_ring *ring);
-void gl_ring_prep_nop(struct gl_sqe *sqe, uint64_t user_data);
-void gl_ring_prep_copy_in(struct gl_sqe *sqe, uint64_t vram_off,
-			  uint64_t data_off, uint32_t len, uint64_t user_data);
-void gl_ring_prep_copy_out(struct gl_sqe *sqe, uint64_t data_off,
-			   uint64_t vram_off, uint32_t len,
-			   uint64_t user_data);
-void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off, uint32_t len,
-			 uint64_t user_data);
+
+/*
+ * gl_ring_get_sqe - the next free submission entry, zeroed, or NULL when
+ * the SQ is full (submit, then take completions: the daemon frees a slot
+ * when it takes the entry). The entry goes to the daemon at the next
+ * gl_ring_submit().
+ */
+GL_RING_INLINE struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring)
+{
+	struct gl_ring_sq *sq = (struct gl_ring_sq *)ring;
+	uint32_t head = gl_smp_load_acquire(&sq->hdr->sq_head);
+	struct gl_sqe *sqe;
+
+	if (sq->sqe_tail - head >= sq->entries)
+		return NULL;
+	sqe = &sq->sqes[sq->sqe_tail & sq->mask];
+	memset(sqe, 0, sizeof(*sqe));
+	sq->sqe_tail++;
+	return sqe;
+}
+
+static inline void __gl_ring_prep(struct gl_sqe *sqe, uint8_t op,
+				  uint64_t off, uint64_t addr, uint32_t len,
+				  uint64_t user_data)
+{
+	/* every field, as a memset and then the four would */
+	sqe->opcode = op;
+	sqe->flags = 0;
+	sqe->reserved0 = 0;
+	sqe->len = len;
+	sqe->off = off;
+	sqe->addr = addr;
+	sqe->user_data = user_data;
+	sqe->reserved[0] = 0;
+	sqe->reserved[1] = 0;
+	sqe->reserved[2] = 0;
+	sqe->reserved[3] = 0;
+}
+
+/* gl_ring_prep_nop - an entry that completes with 0. No return value. */
+GL_RING_INLINE void gl_ring_prep_nop(struct gl_sqe *sqe, uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_NOP, 0, 0, 0, user_data);
+}
+
+/*
+ * gl_ring_prep_copy_in - copy @len bytes at @data_off of the data area to
+ * @vram_off of the lease's vram. No return value; the completion carries
+ * 0 or -EFAULT (a range outside the data area or the lease).
+ */
+GL_RING_INLINE void gl_ring_prep_copy_in(struct gl_sqe *sqe,
+					 uint64_t vram_off, uint64_t data_off,
+					 uint32_t len, uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_COPY_IN, vram_off, data_off, len,
+		       user_data);
+}
+
+/*
+ * gl_ring_prep_copy_out - copy @len bytes at @vram_off of the lease's
+ * vram to @data_off of the data area. No return value; the completion
+ * carries 0 or -EFAULT.
+ */
+GL_RING_INLINE void gl_ring_prep_copy_out(struct gl_sqe *sqe,
+					  uint64_t data_off, uint64_t vram_off,
+					  uint32_t len, uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_COPY_OUT, vram_off, data_off, len,
+		       user_data);
+}
+
+/*
+ * gl_ring_prep_launch - launch the struct gl_launch_desc of @len bytes
+ * (GL_LAUNCH_DESC_SIZE(nargs)) at @data_off of the data area; its own
+ * user_data is replaced by @user_data. No return value; the completion
+ * carries the launch's status, as a write to submit would
+ * (Documentation/kernels.md).
+ */
+GL_RING_INLINE void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off,
+					uint32_t len, uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_LAUNCH, 0, data_off, len, user_data);
+}
+
 int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe);
 int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 		     int timeout_ms);

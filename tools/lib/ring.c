@@ -42,16 +42,15 @@
 					 * checks of the lease */
 
 struct gl_ring {
+	struct gl_ring_sq sq;	/* first: the inline gl_ring_get_sqe()
+				 * casts the ring to it (gpulease.h) */
 	void *map;		/* the whole file, MAP_SHARED */
 	size_t size;		/* bytes mapped */
 	struct gl_ring_hdr *hdr;
-	struct gl_sqe *sq;
 	struct gl_cqe *cq;
 	char *data;
 	size_t data_size;
-	uint32_t sq_mask, cq_mask, sq_entries;
-	uint32_t sqe_tail;	/* next SQE handed out, not yet published */
-	uint32_t sqe_pub;	/* sq_tail as last published */
+	uint32_t cq_mask;
 	int dir;		/* O_PATH fd of leases/<name>: daemon alive? */
 	int fd;			/* the io file: its OFD lock says the same */
 	bool gone;		/* the daemon died: -ENOTCONN for good */
@@ -194,16 +193,17 @@ GL_EXPORT int gl_ring_open(struct gl *g, const char *name,
 	err = ring_check(r->hdr, r->size);
 	if (err)
 		goto fail;
-	r->sq = (struct gl_sqe *)((char *)r->map + r->hdr->sq_off);
+	r->sq.hdr = r->hdr;
+	r->sq.sqes = (struct gl_sqe *)((char *)r->map + r->hdr->sq_off);
 	r->cq = (struct gl_cqe *)((char *)r->map + r->hdr->cq_off);
 	r->data = (char *)r->map + r->hdr->data_off;
 	r->data_size = (size_t)r->hdr->data_size;
-	r->sq_entries = r->hdr->sq_entries;
-	r->sq_mask = r->hdr->sq_entries - 1;
+	r->sq.entries = r->hdr->sq_entries;
+	r->sq.mask = r->hdr->sq_entries - 1;
 	r->cq_mask = r->hdr->cq_entries - 1;
 	/* our own word: the daemon never writes it */
-	r->sqe_pub = __atomic_load_n(&r->hdr->sq_tail, __ATOMIC_RELAXED);
-	r->sqe_tail = r->sqe_pub;
+	r->sq.sqe_pub = gl_read_once(&r->hdr->sq_tail);
+	r->sq.sqe_tail = r->sq.sqe_pub;
 	*out = r;
 	return 0;
 fail:
@@ -243,25 +243,6 @@ GL_EXPORT void *gl_ring_data(struct gl_ring *ring, size_t *size)
 }
 
 /*
- * gl_ring_get_sqe - the next free submission entry, zeroed, or NULL when
- * the SQ is full (submit, then take completions: the daemon frees a slot
- * when it takes the entry). The entry goes to the daemon at the next
- * gl_ring_submit().
- */
-GL_EXPORT struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring)
-{
-	uint32_t head = __atomic_load_n(&ring->hdr->sq_head, __ATOMIC_ACQUIRE);
-	struct gl_sqe *sqe;
-
-	if (ring->sqe_tail - head >= ring->sq_entries)
-		return NULL;
-	sqe = &ring->sq[ring->sqe_tail & ring->sq_mask];
-	memset(sqe, 0, sizeof(*sqe));
-	ring->sqe_tail++;
-	return sqe;
-}
-
-/*
  * gl_ring_submit - publish every entry prepared since the last call with
  * one release store of sq_tail, then wake the daemon's poller only when
  * the header says it sleeps (GL_RING_NEED_WAKEUP): while it polls, no
@@ -273,92 +254,38 @@ GL_EXPORT struct gl_sqe *gl_ring_get_sqe(struct gl_ring *ring)
 GL_EXPORT int gl_ring_submit(struct gl_ring *ring)
 {
 	struct gl_ring_hdr *h = ring->hdr;
-	uint32_t n = ring->sqe_tail - ring->sqe_pub;
+	uint32_t n = ring->sq.sqe_tail - ring->sq.sqe_pub;
 	uint32_t flags;
 
 	if (ring->gone)
 		return -ENOTCONN;
-	flags = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
+	flags = gl_smp_load_acquire(&h->flags);
 	if (flags & GL_RING_DEAD)
 		return -EKEYEXPIRED;
 	if (flags & GL_RING_BROKEN)
 		return -EPROTO;
 	if (!n)
 		return 0;
-	__atomic_store_n(&h->sq_tail, ring->sqe_tail, __ATOMIC_RELEASE);
-	ring->sqe_pub = ring->sqe_tail;
+	gl_smp_store_release(&h->sq_tail, ring->sq.sqe_tail);
+	ring->sq.sqe_pub = ring->sq.sqe_tail;
 	/* the store before the flag's load: pairs with the poller setting
 	 * NEED_WAKEUP and then re-reading sq_tail */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) &
+	gl_smp_mb();
+	if (gl_read_once(&h->flags) &
 	    GL_RING_NEED_WAKEUP) {
-		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
+		gl_atomic_add(&h->sq_futex, 1);
 		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
 	return (int)n;
-}
-
-static void prep(struct gl_sqe *sqe, uint8_t op, uint64_t off, uint64_t addr,
-		 uint32_t len, uint64_t user_data)
-{
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = op;
-	sqe->off = off;
-	sqe->addr = addr;
-	sqe->len = len;
-	sqe->user_data = user_data;
-}
-
-/* gl_ring_prep_nop - an entry that completes with 0. No return value. */
-GL_EXPORT void gl_ring_prep_nop(struct gl_sqe *sqe, uint64_t user_data)
-{
-	prep(sqe, GL_OP_NOP, 0, 0, 0, user_data);
-}
-
-/*
- * gl_ring_prep_copy_in - copy @len bytes at @data_off of the data area to
- * @vram_off of the lease's vram. No return value; the completion carries
- * 0 or -EFAULT (a range outside the data area or the lease).
- */
-GL_EXPORT void gl_ring_prep_copy_in(struct gl_sqe *sqe, uint64_t vram_off,
-				    uint64_t data_off, uint32_t len,
-				    uint64_t user_data)
-{
-	prep(sqe, GL_OP_COPY_IN, vram_off, data_off, len, user_data);
-}
-
-/*
- * gl_ring_prep_copy_out - copy @len bytes at @vram_off of the lease's
- * vram to @data_off of the data area. No return value; the completion
- * carries 0 or -EFAULT.
- */
-GL_EXPORT void gl_ring_prep_copy_out(struct gl_sqe *sqe, uint64_t data_off,
-				     uint64_t vram_off, uint32_t len,
-				     uint64_t user_data)
-{
-	prep(sqe, GL_OP_COPY_OUT, vram_off, data_off, len, user_data);
-}
-
-/*
- * gl_ring_prep_launch - launch the struct gl_launch_desc of @len bytes
- * (GL_LAUNCH_DESC_SIZE(nargs)) at @data_off of the data area; its own
- * user_data is replaced by @user_data. No return value; the completion
- * carries the launch's status, as a write to submit would
- * (Documentation/kernels.md).
- */
-GL_EXPORT void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off,
-				   uint32_t len, uint64_t user_data)
-{
-	prep(sqe, GL_OP_LAUNCH, 0, data_off, len, user_data);
 }
 
 /* The CQE at cq_head, or NULL. */
 static struct gl_cqe *ring_cqe(struct gl_ring *ring)
 {
 	struct gl_ring_hdr *h = ring->hdr;
-	uint32_t head = __atomic_load_n(&h->cq_head, __ATOMIC_RELAXED);
+	uint32_t head = gl_read_once(&h->cq_head);
 
-	if (head == __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE))
+	if (head == gl_smp_load_acquire(&h->cq_tail))
 		return NULL;
 	return &ring->cq[head & ring->cq_mask];
 }
@@ -366,7 +293,7 @@ static struct gl_cqe *ring_cqe(struct gl_ring *ring)
 /* Nothing in the CQ: why not, or -EAGAIN when more may come. */
 static int ring_empty_reason(struct gl_ring *ring, struct gl_cqe **cqe)
 {
-	uint32_t flags = __atomic_load_n(&ring->hdr->flags, __ATOMIC_ACQUIRE);
+	uint32_t flags = gl_smp_load_acquire(&ring->hdr->flags);
 
 	if (!(flags & (GL_RING_DEAD | GL_RING_BROKEN)))
 		return ring->gone ? -ENOTCONN : -EAGAIN;
@@ -404,13 +331,13 @@ static void ring_sleep(struct gl_ring *ring, int64_t ms)
 		ms = RING_ALIVE_MS;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	v = __atomic_load_n(&h->cq_futex, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+	v = gl_atomic_load(&h->cq_futex);
+	gl_atomic_add(&h->cq_waiters, 1);
 	if (!ring_cqe(ring) &&
-	    !(__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+	    !(gl_atomic_load(&h->flags) &
 	      (GL_RING_DEAD | GL_RING_BROKEN)))
 		syscall(SYS_futex, &h->cq_futex, FUTEX_WAIT, v, &ts, NULL, 0);
-	__atomic_sub_fetch(&h->cq_waiters, 1, __ATOMIC_SEQ_CST);
+	gl_atomic_sub(&h->cq_waiters, 1);
 }
 
 /*
@@ -480,15 +407,15 @@ GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 GL_EXPORT void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe)
 {
 	struct gl_ring_hdr *h = ring->hdr;
-	uint32_t head = __atomic_load_n(&h->cq_head, __ATOMIC_RELAXED);
+	uint32_t head = gl_read_once(&h->cq_head);
 
 	(void)cqe;
-	__atomic_store_n(&h->cq_head, head + 1, __ATOMIC_RELEASE);
+	gl_smp_store_release(&h->cq_head, head + 1);
 	/* the store before the flag's load: pairs with the poller setting
 	 * CQ_WAIT and then re-reading cq_head */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & GL_RING_CQ_WAIT) {
-		__atomic_add_fetch(&h->sq_futex, 1, __ATOMIC_SEQ_CST);
+	gl_smp_mb();
+	if (gl_read_once(&h->flags) & GL_RING_CQ_WAIT) {
+		gl_atomic_add(&h->sq_futex, 1);
 		syscall(SYS_futex, &h->sq_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
 }
