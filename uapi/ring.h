@@ -12,7 +12,7 @@
  * slot is index & (entries - 1). Fields are plain integers: both sides
  * access the indices, flags and futex words with atomic loads and stores
  * (acquire on the consumer's read of the producer's index, release on the
- * producer's store), as the helpers in tools/lib do.
+ * producer's store), with the helpers in uapi/barrier.h.
  *
  * Invariant: fixed-width fields, explicit padding, reserved fields zero;
  * the header and entry layouts never change within GL_RING_VERSION.

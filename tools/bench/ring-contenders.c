@@ -112,7 +112,7 @@ static int bench_asleep(struct bench *b)
 {
 	uint64_t end = stats_now_ns() + 1000000000ull;
 
-	while (!(__atomic_load_n(&b->hdr->flags, __ATOMIC_ACQUIRE) &
+	while (!(gl_smp_load_acquire(&b->hdr->flags) &
 		 GL_RING_NEED_WAKEUP)) {
 		if (stats_now_ns() > end)
 			return contender_fail("the poller never sleeps",
