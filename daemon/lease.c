@@ -184,7 +184,7 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 		    l->born.tv_sec * NSEC_PER_SEC + l->born.tv_nsec);
 	l->state = LEASE_ACTIVE;
 	atomic_init(&l->ttl, req->ttl);
-	l->heap_idx = REAPER_NOT_QUEUED;
+	reaper_lease_init(l);
 	atomic_init(&l->bound_to, req->bind);
 	pthread_mutex_lock(&b->all_lock);
 	cds_list_add(&l->all, &b->all_leases);
@@ -516,7 +516,7 @@ void lease_release_token(struct broker *b, const void *token)
 
 uint64_t lease_expires_in(struct lease *l)
 {
-	int64_t left = atomic_load(&l->deadline_ns) - clock_now(&l->b->clock);
+	int64_t left = timer_deadline(&l->expiry) - clock_now(&l->b->clock);
 
 	return left > 0 ? (uint64_t)(left / NSEC_PER_SEC) : 0;
 }

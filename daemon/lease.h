@@ -5,8 +5,8 @@
  * no lock, only an RCU read-side section and a get-unless-zero reference.
  *
  * Lifetime: the table holds one reference while the lease is in it, the
- * reaper one while it is queued, and every user one per lease_lookup or
- * lease_get. The last lease_put frees through call_rcu.
+ * reaper one while its expiry timer is queued, and every user one per
+ * lease_lookup or lease_get. The last lease_put frees through call_rcu.
  */
 #ifndef GL_LEASE_H
 #define GL_LEASE_H
@@ -24,6 +24,7 @@
 #include <urcu/rculfhash.h>
 
 #include "daemon/launch.h"
+#include "daemon/timer.h"
 #include "uapi/gpulease.h"
 
 struct broker;
@@ -45,6 +46,13 @@ struct lease_stats {
 	_Atomic uint64_t bytes_out;	/* bytes read from vram */
 	_Atomic uint64_t renews;
 	_Atomic uint64_t resizes;
+};
+
+/* Memory taken off a lease and out of the accounting, not yet given
+ * back to its device. */
+struct lease_detached {
+	struct dev_region *region;	/* or NULL */
+	struct ring *ring;		/* or NULL */
 };
 
 struct lease {
@@ -77,9 +85,9 @@ struct lease {
 					 * mem_lock (write) */
 
 	_Atomic uint32_t ttl;		/* seconds a renew extends by */
-	_Atomic int64_t deadline_ns;	/* lease clock; written under the
-					 * reaper lock */
-	size_t heap_idx;		/* reaper lock */
+	struct timer expiry;		/* its deadline on the reaper's queue */
+	struct lease_detached spoils;	/* the expiry's memory until the
+					 * timer round gives it back */
 
 	_Atomic(const void *) bound_to;	/* bind token (an open file), or
 					 * NULL */
@@ -165,13 +173,6 @@ static inline bool lease_visible_to(const struct lease *l, uid_t uid)
  * -ENOENT (already dropped).
  */
 int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
-
-/* Memory taken off a lease and out of the accounting, not yet given
- * back to its device. */
-struct lease_detached {
-	struct dev_region *region;	/* or NULL */
-	struct ring *ring;		/* or NULL */
-};
 
 /*
  * lease_expire - the reaper's half: cancel its launches with EKEYEXPIRED,
