@@ -25,6 +25,7 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
+#include "daemon/pool.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
 #include "daemon/ring.h"
@@ -333,6 +334,7 @@ static void *launcher_main(void *arg)
 	struct launch *la;
 	struct lease *l;
 
+	pool_thread_batch();	/* it runs kernels too */
 	for (;;) {
 		pthread_mutex_lock(&lr->lock);
 		while (!lr->stop && cds_list_empty(&lr->ready))

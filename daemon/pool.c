@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <urcu/list.h>
@@ -58,12 +59,21 @@ static void pool_do(struct pool *p, struct pool_job *j, unsigned part)
 		pthread_cond_signal(&j->finished);
 }
 
+void pool_thread_batch(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	/* best effort: a thread that cannot change stays SCHED_OTHER */
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+}
+
 static void *pool_main(void *arg)
 {
 	struct pool *p = arg;
 	struct pool_job *j;
 	unsigned part;
 
+	pool_thread_batch();
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		j = pool_take(p, &part);

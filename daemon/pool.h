@@ -23,4 +23,12 @@ unsigned pool_threads(const struct pool *p);
 void pool_run(struct pool *p, void (*fn)(void *arg, unsigned i), void *arg,
 	      unsigned n);
 
+/*
+ * pool_thread_batch - make the calling thread SCHED_BATCH: kernels are
+ * CPU-bound batch work, so a woken thread of the daemon's control path
+ * (the timer, FUSE, a ring poller) preempts them instead of waiting for
+ * their slice to end. Best effort; any thread context.
+ */
+void pool_thread_batch(void);
+
 #endif

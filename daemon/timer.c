@@ -178,11 +178,11 @@ struct timer *timer_take_first(struct timer_base *tb)
 
 static void round_flush(struct timer_round *rd)
 {
-	unsigned i;
-
-	for (i = 0; i < rd->nr; i++)
-		rd->defer[i].fn(rd->defer[i].arg);
-	rd->nr = 0;
+	while (rd->head < rd->nr) {
+		rd->head++;
+		rd->defer[rd->head - 1].fn(rd->defer[rd->head - 1].arg);
+	}
+	rd->head = rd->nr = 0;
 }
 
 void timer_defer(struct timer_round *rd, void (*fn)(void *arg), void *arg)
@@ -200,20 +200,25 @@ void timer_defer(struct timer_round *rd, void (*fn)(void *arg), void *arg)
  * never delays another's deadline. */
 static void timer_expire_due(struct timer_base *tb, bool sync)
 {
-	struct timer_round rd = { .sync = sync, .nr = 0 };
+	struct timer_round rd = { .sync = sync, .head = 0, .nr = 0 };
 	struct timer *t;
 
-	while (tb->nr && timer_deadline(tb->heap[0]) <= clock_now(tb->clock)) {
-		t = heap_take(tb, 0);
+	for (;;) {
+		while (tb->nr &&
+		       timer_deadline(tb->heap[0]) <= clock_now(tb->clock)) {
+			t = heap_take(tb, 0);
+			pthread_mutex_unlock(&tb->lock);
+			t->fn(t, &rd);
+			pthread_mutex_lock(&tb->lock);
+		}
+		if (rd.head == rd.nr)
+			break;
+		/* one deferred item, then look for new deadlines again */
 		pthread_mutex_unlock(&tb->lock);
-		t->fn(t, &rd);
+		rd.head++;
+		rd.defer[rd.head - 1].fn(rd.defer[rd.head - 1].arg);
 		pthread_mutex_lock(&tb->lock);
 	}
-	if (!rd.nr)
-		return;
-	pthread_mutex_unlock(&tb->lock);
-	round_flush(&rd);
-	pthread_mutex_lock(&tb->lock);
 }
 
 void timer_run_due(struct timer_base *tb)

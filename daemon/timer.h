@@ -46,13 +46,17 @@ struct timer {
 
 /* Work deferred by callbacks until the timers due together have all run
  * (or TIMER_DEFER_MAX are pending): e.g. leases due together all turn
- * expired before any of their pages is freed. */
+ * expired before any of their pages is freed. A timer that falls due
+ * while the deferred work runs goes first: it runs before the next
+ * deferred item, so slow deferred work never makes a deadline late by
+ * more than one item. */
 #define TIMER_DEFER_MAX 64
 
 struct timer_round {
 	bool sync;			/* run by timer_run_due(): callbacks may
 					 * wait for other work */
-	unsigned nr;			/* pending below */
+	unsigned head;			/* next deferred item to run */
+	unsigned nr;			/* items below, run or pending */
 	struct {
 		void (*fn)(void *arg);
 		void *arg;
