@@ -3,7 +3,8 @@
  * timer.c - the generic deadline queue (daemon/timer.h) on its own: due
  * callbacks run in deadline order, timer_mod moves a deadline either way,
  * timer_del wins before the firing and loses during it, timers due
- * together run before any of their deferred work, callbacks re-arm
+ * together run before any of their deferred work, a timer due while
+ * deferred work runs goes before the next item, callbacks re-arm
  * themselves, and stop leaves pending timers queued and unfired.
  *
  * Deterministic: the lease clock is advanced by its debug offset and due
@@ -274,6 +275,56 @@ TEST(many_due_together_defer_to_round_end)
 			batch_end = MANY;
 		EXPECT_EQ(seen.deferred_saw[i], batch_end);
 	}
+	timer_base_destroy(&tb);
+}
+
+/* A deadline that falls due while deferred work runs. */
+static struct {
+	struct timer_base *tb;
+	struct tt *late;
+} due_mid;
+
+static void deferred_makes_due(void *arg)
+{
+	deferred(arg);
+	timer_mod(due_mid.tb, &due_mid.late->t,
+		  clock_now(due_mid.tb->clock));
+}
+
+static void cb_defer_two(struct timer *t, struct timer_round *rd)
+{
+	record(caa_container_of(t, struct tt, t), rd);
+	timer_defer(rd, deferred_makes_due, NULL);
+	timer_defer(rd, deferred, NULL);
+}
+
+/*
+ * Deferred work (freeing pages) is slow; a timer that falls due while it
+ * runs fires before the next deferred item, not after the whole round.
+ */
+TEST(due_timer_goes_before_the_next_deferred_item)
+{
+	static struct tt x[2];
+	struct gl_clock c = { 0 };
+	struct timer_base tb;
+	int64_t t0;
+
+	ASSERT_EQ(timer_base_init(&tb, &c), 0);
+	t0 = clock_now(&c);
+	tt_init(&x[0], 0, cb_defer_two, &tb);
+	tt_init(&x[1], 1, cb, &tb);
+	due_mid.tb = &tb;
+	due_mid.late = &x[1];
+	ASSERT_EQ(timer_add(&tb, &x[0].t, t0 + 5 * SEC), 0);
+	ASSERT_EQ(timer_add(&tb, &x[1].t, t0 + 1000 * SEC), 0);
+	ASSERT_EQ(clock_advance_to(&c, 10), 0);
+	timer_run_due(&tb);
+	ASSERT_EQ(seen.nr, 2);
+	ASSERT_EQ(seen.nr_deferred, 2);
+	EXPECT_EQ(seen.order[0], 0);
+	EXPECT_EQ(seen.order[1], 1);
+	EXPECT_EQ(seen.deferred_saw[0], 1);	/* after timer 0 */
+	EXPECT_EQ(seen.deferred_saw[1], 2);	/* after timer 1 too */
 	timer_base_destroy(&tb);
 }
 
