@@ -78,7 +78,7 @@ struct lease *lease_find(struct lease_table *lt,
 	return found;
 }
 
-static bool lease_bound_to(struct lease *l, const void *token)
+bool lease_is_bound_to(struct lease *l, const void *token)
 {
 	return atomic_load(&l->bound_to) == token;
 }
@@ -89,7 +89,7 @@ void lease_release_token(struct lease_table *lt, const void *token)
 
 	/* a drop sleeps: never inside the read-side section that found it;
 	 * a dropped lease is out of the table, so this ends */
-	while ((l = lease_find(lt, lease_bound_to, token))) {
+	while ((l = lease_find(lt, lease_is_bound_to, token))) {
 		gl_info("lease %s: its bound file was closed; dropping",
 			l->name);
 		lease_drop(l, 0, true);

@@ -376,6 +376,9 @@ struct lease *lease_find(struct lease_table *lt,
 			 bool (*match)(struct lease *l, const void *arg),
 			 const void *arg);
 
+/* lease_is_bound_to - whether @l is bound to @token now. Lock-free. */
+bool lease_is_bound_to(struct lease *l, const void *token);
+
 /* lease_release_token - drop every lease bound to @token (an open file
  * being closed). Sleeps; outside any RCU read-side section. */
 void lease_release_token(struct lease_table *lt, const void *token);

@@ -112,7 +112,7 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		err = lease_check(h->lease);
 		if (!err)
 			err = lease_ctl_write(h->lease, buf, size, h);
-		if (atomic_load(&h->lease->bound_to) == h)
+		if (lease_is_bound_to(h->lease, h))
 			h->binds = true;
 		return err;
 	default:
