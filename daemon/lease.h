@@ -317,9 +317,9 @@ static inline bool lease_visible_to(const struct lease *l, uid_t uid)
 int lease_drop(struct lease *l, uid_t uid, bool notify);
 
 /*
- * lease_expire - the reaper's half: cancel its launches with EKEYEXPIRED,
- * take the memory off (the device counts it free) into @d, state
- * expired; the caller gives @d back with lease_release_detached(), so
+ * lease_expire - the expiry timer's half: cancel its launches with
+ * EKEYEXPIRED, take the memory off (the device counts it free) into @d,
+ * state expired; the caller gives @d back with lease_release_detached(), so
  * that many leases due together turn expired before any of their pages
  * is freed. With @wait, all is done when it returns; without, it never
  * waits for a launch: when one runs, @d stays empty and the launch's
