@@ -5,7 +5,8 @@
  * no thread, no device, no file, so it may run before a fork) and
  * broker_start (devices, io directory, threads: after any fork).
  * Invariant: while b->started, b->leases, b->devs and the reaper exist;
- * broker_destroy leaves no lease and no memory.
+ * broker_destroy leaves no lease and no memory. The broker is the only
+ * module that knows them all: it wires each to the ones it needs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,45 +23,19 @@
 /*
  * Device @d failed (a sticky fault): its leases' memory is lost and
  * every op on them fails with EIO from now on. Wait for each one's
- * running work to end (the write side of its mem_lock), so none still
- * points into the device when the backend resets it, and tell its owner
- * why in ctl. Runs on the backend's recovery thread. The leases are
- * gathered with references inside the read-side section and waited for
- * outside it: a read-side section never sleeps.
+ * running work to end, so none still points into the device when the
+ * backend resets it, and tell its owner why in ctl. Runs on the
+ * backend's recovery thread.
  */
 static void broker_dev_failed(void *ctx, struct dev *d)
 {
 	struct broker *b = ctx;
-	struct cds_lfht_iter iter;
-	struct lease *l, **v = NULL, **nv;
-	size_t n = 0, cap = 0, i;
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), "EIO: device %d (%s) failed: %s; this "
 		 "lease's memory is lost: drop it", d->index, d->name,
 		 d->reason);
-	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
-		if (l->dev != d)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv)
-				break;	/* the rest still fail with EIO */
-			v = nv;
-		}
-		if (lease_get_unless_zero(l))
-			v[n++] = l;
-	}
-	rcu_read_unlock();
-	for (i = 0; i < n; i++) {
-		pthread_rwlock_wrlock(&v[i]->mem_lock);
-		pthread_rwlock_unlock(&v[i]->mem_lock);
-		lease_set_error(v[i], msg);
-		lease_put(v[i]);
-	}
-	free(v);
+	lease_table_dev_failed(&b->leases, d, msg);
 }
 
 int broker_setup(struct broker *b, const struct broker_config *cfg)
@@ -78,23 +53,20 @@ int broker_setup(struct broker *b, const struct broker_config *cfg)
 	atomic_init(&b->pol.launch_timeout_ms,
 		    cfg->launch_timeout_ms ? cfg->launch_timeout_ms : 10000);
 	atomic_init(&b->pol.ring_idle_us, 1000);
-	atomic_init(&b->next_id, 1);
-	CDS_INIT_LIST_HEAD(&b->all_leases);
-	err = -pthread_mutex_init(&b->all_lock, NULL);
-	if (err)
-		return err;
 	err = -pthread_mutex_init(&b->pol.lock, NULL);
 	if (err)
-		goto err_all;
+		return err;
 	err = account_init(&b->acct);
 	if (err)
 		goto err_pol;
+	b->rings.dir = b->io_dir;
+	b->rings.pol = &b->pol;
+	b->rings.launcher = &b->launcher;
+	metrics_init(&b->metrics, &b->leases, &b->devs, &b->reg, &b->rings);
 	return 0;
 
 err_pol:
 	pthread_mutex_destroy(&b->pol.lock);
-err_all:
-	pthread_mutex_destroy(&b->all_lock);
 	return err;
 }
 
@@ -103,7 +75,6 @@ static void broker_unsetup(struct broker *b)
 {
 	account_destroy(&b->acct);
 	pthread_mutex_destroy(&b->pol.lock);
-	pthread_mutex_destroy(&b->all_lock);
 }
 
 int broker_start(struct broker *b, const struct broker_config *cfg)
@@ -119,19 +90,21 @@ int broker_start(struct broker *b, const struct broker_config *cfg)
 	err = dev_set_probe(&b->devs, cfg->cpu_vram, cfg->cpu_only);
 	if (err)
 		goto err_io;
-	b->leases = lease_table_new();
-	if (!b->leases) {
-		err = -ENOMEM;
-		goto err_devs;
-	}
-	err = reaper_init(&b->reaper, b);
+	err = reaper_init(&b->reaper, &b->clock);
 	if (err)
-		goto err_table;
-	err = registry_init(&b->reg);
+		goto err_devs;
+	err = lease_table_init(&b->leases, &b->devs, &b->acct, &b->pol,
+			       &b->reaper.timers, &b->clock);
 	if (err)
 		goto err_reaper;
+	lease_table_listen(&b->leases, &launch_lease_ops, &b->launcher,
+			   ring_io_new, &b->rings);
+	err = registry_init(&b->reg);
+	if (err)
+		goto err_table;
 	dev_set_events(&b->devs, broker_dev_failed, b);
-	err = launcher_start(b, cfg->executors ? cfg->executors : 4);
+	err = launcher_start(&b->launcher, &b->reg, &b->pol,
+			     cfg->executors ? cfg->executors : 4);
 	if (err)
 		goto err_registry;
 	err = reaper_start(&b->reaper);
@@ -141,15 +114,14 @@ int broker_start(struct broker *b, const struct broker_config *cfg)
 	return 0;
 
 err_launcher:
-	launcher_stop(b);
+	launcher_stop(&b->launcher);
 err_registry:
 	dev_set_events(&b->devs, NULL, NULL);
 	registry_destroy(&b->reg);
+err_table:
+	lease_table_destroy(&b->leases);
 err_reaper:
 	reaper_destroy(&b->reaper);
-err_table:
-	cds_lfht_destroy(b->leases, NULL);
-	b->leases = NULL;
 err_devs:
 	dev_set_teardown(&b->devs);
 err_io:
@@ -170,21 +142,9 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	return err;
 }
 
-void broker_set_events(struct broker *b, const struct broker_events *ev,
-		       void *ctx)
-{
-	b->ev = ev;
-	b->ev_ctx = ctx;
-}
-
 static bool broker_open_queue(struct lease *l, const void *arg)
 {
 	return !launch_closed(l);
-}
-
-static bool broker_any(struct lease *l, const void *arg)
-{
-	return true;
 }
 
 void broker_quiesce(struct broker *b)
@@ -197,49 +157,27 @@ void broker_quiesce(struct broker *b)
 	dev_set_events(&b->devs, NULL, NULL);
 	/* launch_close() sleeps: outside the read-side section lease_find()
 	 * takes; a closed queue no longer matches, so this ends */
-	while ((l = lease_find(b, broker_open_queue, NULL))) {
+	while ((l = lease_find(&b->leases, broker_open_queue, NULL))) {
 		launch_close(l, -ECANCELED, true);
 		lease_put(l);
 	}
-	launcher_stop(b);
+	launcher_stop(&b->launcher);
 }
 
 void broker_destroy(struct broker *b)
 {
-	struct lease *l;
-
 	if (!b->started) {
 		broker_unsetup(b);
 		return;
 	}
 	broker_quiesce(b);
-	/* a dropped lease is out of the table */
-	while ((l = lease_find(b, broker_any, NULL))) {
-		lease_drop(b, l, 0, false);
-		lease_put(l);
-	}
+	lease_table_drop_all(&b->leases);
 	reaper_destroy(&b->reaper);
 	registry_destroy(&b->reg);
-	rcu_barrier();
-	lease_free_all(b);
-	cds_lfht_destroy(b->leases, NULL);
-	b->leases = NULL;
+	lease_table_destroy(&b->leases);
 	dev_set_teardown(&b->devs);
 	iodir_remove(b->io_dir, b->io_dir_fd);
 	b->io_dir_fd = -1;
 	b->started = false;
 	broker_unsetup(b);
-}
-
-void broker_emit(struct broker *b, struct lease *l, enum lease_event ev)
-{
-	if (b->ev && b->ev->lease_event)
-		b->ev->lease_event(b->ev_ctx, l, ev);
-}
-
-int broker_check_ttl(struct broker *b, uint64_t secs)
-{
-	if (secs < GL_TTL_MIN || secs > atomic_load(&b->pol.max_ttl))
-		return -EINVAL;
-	return 0;
 }

@@ -21,14 +21,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/broker.h"
+#include "daemon/dev.h"
+#include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/pool.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
-#include "daemon/ring.h"
 
 int launch_queue_init(struct launch_queue *q)
 {
@@ -76,7 +76,7 @@ static int launch_bind(const struct launch_desc *d,
 		       struct gl_kargs *out)
 {
 	uint64_t vram = atomic_load(&l->vram);
-	struct ring *io = l->ring;
+	struct lease_io *io = l->io;
 	uint32_t i;
 	int err;
 
@@ -139,9 +139,10 @@ static int launch_bind(const struct launch_desc *d,
 static int launch_resolve(struct launch *la, struct gl_kargs *args)
 {
 	struct lease *l = la->lease;
+	int err = lease_state_err(l);
 
-	if (l->state != LEASE_ACTIVE)
-		return l->state == LEASE_EXPIRED ? -EKEYEXPIRED : -ECANCELED;
+	if (err)
+		return err;
 	return launch_bind(&la->desc, la->ke, l, args);
 }
 
@@ -173,18 +174,17 @@ static void launch_grid(const struct launch_desc *d,
 	g->block.z = d->block[2];
 }
 
-int launch_submit(struct broker *b, struct lease *l,
+int launch_submit(struct launcher *lr, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq)
 {
-	struct launch_queue *q = &l->lq;
+	struct launch_queue *q = l->lq;
 	const struct kernel_entry *ke;
-	struct launcher *lr = &b->launcher;
 	struct gl_kargs args;
 	struct launch *la;
 	int err;
 
-	ke = registry_find(&b->reg, d->kernel);
+	ke = registry_find(lr->reg, d->kernel);
 	if (!ke)
 		return gl_fail(l, -EINVAL, "no kernel '%.32s'", d->kernel);
 	if (!ke->k->cpu && !l->dev->ops->load_kernel)
@@ -218,7 +218,7 @@ int launch_submit(struct broker *b, struct lease *l,
 			       ke->k->name);
 	}
 	la->timeout_ms = d->timeout_ms ? d->timeout_ms :
-		atomic_load(&b->pol.launch_timeout_ms);
+		atomic_load(&lr->pol->launch_timeout_ms);
 	la->done = done;
 	la->ctx = ctx;
 	lease_get(l);
@@ -260,10 +260,10 @@ static void launch_finish(struct launch *la, bool quiet)
 {
 	struct lease *l = la->lease;
 
-	atomic_fetch_add(&l->lq.launches, 1);
+	atomic_fetch_add(&l->lq->launches, 1);
 	if (la->status)
-		atomic_fetch_add(&l->lq.failures, 1);
-	atomic_fetch_add(&l->lq.ns, la->duration_ns);
+		atomic_fetch_add(&l->lq->failures, 1);
+	atomic_fetch_add(&l->lq->ns, la->duration_ns);
 	registry_account(la->ke, la->status, la->duration_ns);
 	if (la->status && !quiet)
 		gl_fail(l, la->status, "%s launch %llu failed",
@@ -328,8 +328,7 @@ static void launch_run_idle(struct launch_queue *q, struct lease *l)
 
 static void *launcher_main(void *arg)
 {
-	struct broker *b = arg;
-	struct launcher *lr = &b->launcher;
+	struct launcher *lr = arg;
 	struct launch_queue *q;
 	struct launch *la;
 	struct lease *l;
@@ -347,7 +346,7 @@ static void *launcher_main(void *arg)
 					 ready_link);
 		cds_list_del_init(&q->ready_link);
 		pthread_mutex_unlock(&lr->lock);
-		l = caa_container_of(q, struct lease, lq);
+		l = q->lease;
 
 		pthread_mutex_lock(&q->lock);
 		/* on the ready list only while none of it runs */
@@ -395,7 +394,7 @@ static void *launcher_main(void *arg)
 /* Cancel every running launch past its deadline with ETIMEDOUT. */
 static void *watchdog_main(void *arg)
 {
-	struct launcher *lr = &((struct broker *)arg)->launcher;
+	struct launcher *lr = arg;
 	struct launch *la;
 
 	pthread_mutex_lock(&lr->lock);
@@ -426,14 +425,16 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-int launcher_start(struct broker *b, unsigned nthreads)
+int launcher_start(struct launcher *lr, struct registry *reg,
+		   const struct policy *pol, unsigned nthreads)
 {
-	struct launcher *lr = &b->launcher;
 	pthread_condattr_t attr;
 	unsigned i;
 	int err;
 
 	memset(lr, 0, sizeof(*lr));
+	lr->reg = reg;
+	lr->pol = pol;
 	CDS_INIT_LIST_HEAD(&lr->ready);
 	CDS_INIT_LIST_HEAD(&lr->running);
 	pthread_mutex_init(&lr->lock, NULL);
@@ -445,28 +446,27 @@ int launcher_start(struct broker *b, unsigned nthreads)
 	lr->threads = calloc(nthreads, sizeof(*lr->threads));
 	if (!lr->threads)
 		return -ENOMEM;
-	err = pthread_create(&lr->watchdog, NULL, watchdog_main, b);
+	err = pthread_create(&lr->watchdog, NULL, watchdog_main, lr);
 	if (err) {
 		free(lr->threads);
 		return -err;
 	}
 	lr->started = true;
 	for (i = 0; i < nthreads; i++) {
-		err = pthread_create(&lr->threads[i], NULL, launcher_main, b);
+		err = pthread_create(&lr->threads[i], NULL, launcher_main, lr);
 		if (err)
 			break;
 		lr->nthreads++;
 	}
 	if (err) {
-		launcher_stop(b);
+		launcher_stop(lr);
 		return -err;
 	}
 	return 0;
 }
 
-void launcher_stop(struct broker *b)
+void launcher_stop(struct launcher *lr)
 {
-	struct launcher *lr = &b->launcher;
 	struct launch_queue *q, *tmp;
 	unsigned i;
 
@@ -484,7 +484,7 @@ void launcher_stop(struct broker *b)
 	cds_list_for_each_entry_safe(q, tmp, &lr->ready, ready_link) {
 		cds_list_del_init(&q->ready_link);
 		q->ready = false;
-		lease_put(caa_container_of(q, struct lease, lq));
+		lease_put(q->lease);
 	}
 	free(lr->threads);
 	pthread_cond_destroy(&lr->work);
@@ -495,16 +495,16 @@ void launcher_stop(struct broker *b)
 
 unsigned launch_running(struct lease *l)
 {
-	return atomic_load(&l->lq.nr_running);
+	return atomic_load(&l->lq->nr_running);
 }
 
 bool launch_closed(struct lease *l)
 {
 	bool closed;
 
-	pthread_mutex_lock(&l->lq.lock);
-	closed = l->lq.closed != 0;
-	pthread_mutex_unlock(&l->lq.lock);
+	pthread_mutex_lock(&l->lq->lock);
+	closed = l->lq->closed != 0;
+	pthread_mutex_unlock(&l->lq->lock);
 	return closed;
 }
 
@@ -550,7 +550,7 @@ static void launch_fail_stolen(struct lease *l, struct cds_list_head *stolen,
 
 void launch_close(struct lease *l, int err, bool cancel)
 {
-	struct launch_queue *q = &l->lq;
+	struct launch_queue *q = l->lq;
 	struct cds_list_head stolen;
 
 	CDS_INIT_LIST_HEAD(&stolen);
@@ -565,7 +565,7 @@ void launch_close(struct lease *l, int err, bool cancel)
 bool launch_close_async(struct lease *l, int err,
 			void (*idle)(struct lease *l))
 {
-	struct launch_queue *q = &l->lq;
+	struct launch_queue *q = l->lq;
 	struct cds_list_head stolen;
 	bool now;
 
@@ -584,7 +584,7 @@ bool launch_close_async(struct lease *l, int err,
 
 int launch_cancel(struct lease *l, uint64_t seq, int err)
 {
-	struct launch_queue *q = &l->lq;
+	struct launch_queue *q = l->lq;
 	struct launch *la, *found = NULL;
 
 	pthread_mutex_lock(&q->lock);

@@ -17,10 +17,12 @@
 #include "daemon/launch-parse.h"
 #include "kernels/kernels.h"
 
-struct broker;
 struct lease;
+struct lease_work_ops;
 struct kernel_entry;
 struct launch;
+struct policy;
+struct registry;
 
 /* Called once per accepted launch, from any thread, with no lock held;
  * @la is freed when it returns. */
@@ -44,8 +46,10 @@ struct launch {
 	void *ctx;			/* the front end's */
 };
 
-/* Per-lease launch state, embedded in struct lease. */
+/* Per-lease launch state, l->lq: made and freed through launch_lease_ops,
+ * the lease's internal listener. */
 struct launch_queue {
+	struct lease *lease;		/* owner; fixed */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
@@ -68,6 +72,8 @@ struct launch_queue {
 };
 
 struct launcher {
+	struct registry *reg;		/* fixed after launcher_start */
+	const struct policy *pol;	/* launch_timeout_ms */
 	pthread_mutex_t lock;
 	pthread_cond_t work;		/* ready gained a lease, or stop */
 	pthread_cond_t wd;		/* running changed, or stop */
@@ -83,21 +89,32 @@ struct launcher {
 int launch_queue_init(struct launch_queue *q);
 void launch_queue_destroy(struct launch_queue *q);
 
-/* launcher_start - @nthreads executors and the watchdog. 0 or -errno. */
-int launcher_start(struct broker *b, unsigned nthreads);
+/*
+ * launch_lease_ops - the launch queue as a lease's internal listener
+ * (lease_table_listen, with the launcher as context): makes l->lq at
+ * allocation, frees it at the last put, and stops it when the lease is
+ * dropped or expires (launch_close, launch_close_async).
+ */
+extern const struct lease_work_ops launch_lease_ops;
+
+/* launcher_start - @nthreads executors and the watchdog, looking kernels
+ * up in @reg and default timeouts in @pol. 0 or -errno. */
+int launcher_start(struct launcher *lr, struct registry *reg,
+		   const struct policy *pol, unsigned nthreads);
 
 /* launcher_stop - join every thread; queues must be closed first. */
-void launcher_stop(struct broker *b);
+void launcher_stop(struct launcher *lr);
 
 /*
  * launch_submit - validate @d against @l's memory and the registry, then
  * queue it. On 0 the launch is queued, *seq is its number, and @done will
  * be called exactly once. Errors (nothing queued, @done never called):
  * -EINVAL (unknown kernel, arity, types, grid, block), -EFAULT (a range
- * outside the lease), -EKEYEXPIRED, -ECANCELED (lease being dropped),
+ * outside the lease), -EKEYEXPIRED, -ENOENT (lease dropped: as
+ * lease_state_err), -ECANCELED (lease being dropped),
  * -EAGAIN (GL_LAUNCH_QUEUE_MAX launches of @l in flight), -ENOMEM.
  */
-int launch_submit(struct broker *b, struct lease *l,
+int launch_submit(struct launcher *lr, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
 
@@ -108,6 +125,17 @@ bool launch_touches_vram(const struct launch *la);
 /* launch_running - 1 while a launch of @l runs, else 0. A lock-free
  * snapshot. */
 unsigned launch_running(struct lease *l);
+
+struct launch_stats {
+	uint64_t launches;		/* finished, any status */
+	uint64_t failures;		/* finished with status != 0 */
+	uint64_t ns;			/* run time summed */
+	uint32_t queued;
+	uint32_t running;
+};
+
+/* launch_stats - a lock-free snapshot of @l's launch counters. */
+void launch_stats(struct lease *l, struct launch_stats *st);
 
 /* launch_closed - whether launch_close() or launch_close_async() ran. */
 bool launch_closed(struct lease *l);

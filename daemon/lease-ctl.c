@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lease ctl grammars. Invariant: a command is parsed whole before anything
- * is applied, so a malformed line changes nothing. mkdir is an acquire
- * with every option left out: both start from leases_req_init().
+ * Lease ctl grammars and texts. Invariant: a command is parsed whole
+ * before anything is applied, so a malformed line changes nothing. mkdir
+ * is an acquire with every option left out: both start from
+ * leases_req_init(). The texts join the lease's fields and its launch
+ * queue's (launch_stats), so this sits above both.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "daemon/broker.h"
+#include "daemon/dev.h"
+#include "daemon/knobs.h"
+#include "daemon/launch.h"
 #include "daemon/lease-ctl.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
@@ -57,21 +61,21 @@ bad:
 	return gl_fail(l, -EINVAL, "bad ctl command '%.32s'", verb);
 }
 
-void leases_req_init(struct lease_req *req, struct broker *b,
+void leases_req_init(struct lease_req *req, struct lease_table *lt,
 		     const char *name, uid_t uid, gid_t gid)
 {
 	*req = (struct lease_req){
 		.name = name,
 		.uid = uid,
 		.gid = gid,
-		.vram = atomic_load(&b->pol.default_vram),
-		.ttl = atomic_load(&b->pol.default_ttl),
+		.vram = atomic_load(&lt->pol->default_vram),
+		.ttl = atomic_load(&lt->pol->default_ttl),
 	};
 }
 
-int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
-		     const char *data, size_t len, const void *token,
-		     bool *bound)
+int leases_ctl_write(struct lease_table *lt, const struct lease_ops *ops,
+		     void *ops_ctx, uid_t uid, gid_t gid, const char *data,
+		     size_t len, const void *token, bool *bound)
 {
 	struct lease_req req;
 	struct lease *l;
@@ -86,7 +90,9 @@ int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
 		return gl_fail_name("leases/ctl", err, "malformed line");
 	if (strcmp(cl.argv[0], "acquire") || cl.argc < 2)
 		goto bad;
-	leases_req_init(&req, b, cl.argv[1], uid, gid);
+	leases_req_init(&req, lt, cl.argv[1], uid, gid);
+	req.ops = ops;
+	req.ops_ctx = ops_ctx;
 	for (i = 2; i < cl.argc; i++) {
 		const char *w = cl.argv[i];
 
@@ -107,7 +113,7 @@ int leases_ctl_write(struct broker *b, uid_t uid, gid_t gid,
 			goto bad;
 		}
 	}
-	err = lease_acquire(b, &req, &l);
+	err = lease_acquire(lt, &req, &l);
 	if (err)
 		return err;
 	*bound = req.bind != NULL;
@@ -118,13 +124,13 @@ bad:
 			    "bad acquire line");
 }
 
-void leases_ctl_show(struct broker *b, uid_t uid, struct strbuf *sb)
+void leases_ctl_show(struct lease_table *lt, uid_t uid, struct strbuf *sb)
 {
 	struct cds_lfht_iter iter;
 	struct lease *l;
 
 	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
+	lease_for_each(lt, &iter, l) {
 		if (!lease_visible_to(l, uid))
 			continue;
 		strbuf_printf(sb, "acquire %s vram=%llu ttl=%u device=%d\n",
@@ -133,4 +139,60 @@ void leases_ctl_show(struct broker *b, uid_t uid, struct strbuf *sb)
 			      atomic_load(&l->ttl), l->dev->index);
 	}
 	rcu_read_unlock();
+}
+
+static const char *lease_state_name(struct lease *l)
+{
+	return l->state == LEASE_ACTIVE ? GL_STATE_ACTIVE : GL_STATE_EXPIRED;
+}
+
+void lease_show(struct lease *l, struct strbuf *sb)
+{
+	struct launch_stats ls;
+	enum lease_state state;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	state = l->state;
+	strbuf_printf(sb, "name %s\nstate %s\ndevice %d\nvram %llu\nused %llu\n",
+		      l->name, lease_state_name(l), l->dev->index,
+		      (unsigned long long)atomic_load(&l->vram),
+		      (unsigned long long)(l->io ? l->io->size : 0));
+	pthread_rwlock_unlock(&l->mem_lock);
+	launch_stats(l, &ls);
+	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
+			  "launches %llu\nqueued %u\nrunning %u\n"
+			  "queue_max %u\n",
+		      atomic_load(&l->ttl),
+		      (unsigned long long)(state == LEASE_ACTIVE ?
+					   lease_expires_in(l) : 0),
+		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
+		      (unsigned long long)ls.launches, ls.queued, ls.running,
+		      GL_LAUNCH_QUEUE_MAX);
+	pthread_mutex_lock(&l->err_lock);
+	strbuf_printf(sb, "last_error %s\n",
+		      l->last_error[0] ? l->last_error : "-");
+	pthread_mutex_unlock(&l->err_lock);
+}
+
+void lease_show_stats(struct lease *l, struct strbuf *sb)
+{
+	struct launch_stats ls;
+	struct timespec now;
+
+	launch_stats(l, &ls);
+	clock_gettime(CLOCK_REALTIME, &now);
+	strbuf_printf(sb,
+		      "reads %llu\nwrites %llu\nbytes_in %llu\n"
+		      "bytes_out %llu\nrenews %llu\nresizes %llu\nage %lld\n"
+		      "launches %llu\nlaunch_failures %llu\nlaunch_ns %llu\n",
+		      (unsigned long long)atomic_load(&l->stats.reads),
+		      (unsigned long long)atomic_load(&l->stats.writes),
+		      (unsigned long long)atomic_load(&l->stats.bytes_in),
+		      (unsigned long long)atomic_load(&l->stats.bytes_out),
+		      (unsigned long long)atomic_load(&l->stats.renews),
+		      (unsigned long long)atomic_load(&l->stats.resizes),
+		      (long long)(now.tv_sec - l->born.tv_sec),
+		      (unsigned long long)ls.launches,
+		      (unsigned long long)ls.failures,
+		      (unsigned long long)ls.ns);
 }

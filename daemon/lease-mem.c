@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A lease's memory: resizing its reservation, its io region (ring), and
- * the copies into and out of it.
+ * A lease's memory: resizing its reservation, its io area (made by the
+ * table's io_new: a ring), and the copies into and out of it.
  *
  * Invariant: the region, the io region and vram change only under the
  * write side of mem_lock; copies and launches hold the read side, so
@@ -13,15 +13,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/broker.h"
+#include "daemon/account.h"
+#include "daemon/dev.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
-#include "daemon/ring.h"
+#include "uapi/ring.h"
 
 int lease_resize(struct lease *l, uint64_t bytes)
 {
 	const struct dev_ops *ops = l->dev->ops;
-	struct broker *b = l->b;
+	struct lease_table *lt = l->lt;
 	uint64_t old, charge, refund;
 	int err;
 
@@ -33,7 +34,7 @@ int lease_resize(struct lease *l, uint64_t bytes)
 	/* footprints, and both at once where the device moves the region */
 	dev_resize_charge(l->dev, old, bytes, &charge, &refund);
 	if (charge) {
-		err = account_charge(&b->acct, l->dev, l->owner, charge);
+		err = account_charge(lt->acct, l->dev, l->owner, charge);
 		if (err)
 			goto out;
 	}
@@ -47,11 +48,11 @@ int lease_resize(struct lease *l, uint64_t bytes)
 		err = ops->resize(l->region, bytes);
 	if (err) {
 		if (charge)
-			account_uncharge(&b->acct, l->dev, l->owner, charge);
+			account_uncharge(lt->acct, l->dev, l->owner, charge);
 		goto out;
 	}
 	if (refund)
-		account_uncharge(&b->acct, l->dev, l->owner, refund);
+		account_uncharge(lt->acct, l->dev, l->owner, refund);
 	atomic_store(&l->vram, bytes);
 	atomic_fetch_add(&l->stats.resizes, 1);
 	lease_touch_data(l);
@@ -68,14 +69,15 @@ out:
 	if (err)
 		return gl_fail(l, err, "vram %llu refused",
 			       (unsigned long long)bytes);
-	broker_emit(b, l, LEASE_EV_RESIZED);
+	if (l->ops && l->ops->on_resize)
+		l->ops->on_resize(l->ops_ctx, l);
 	return 0;
 }
 
 int lease_set_io(struct lease *l, uint64_t bytes)
 {
-	struct broker *b = l->b;
-	struct ring *old, *new = NULL;
+	struct lease_table *lt = l->lt;
+	struct lease_io *old, *new = NULL;
 	int err;
 
 	if (bytes && (bytes < GL_RING_SIZE_MIN || bytes > GL_RING_SIZE_MAX ||
@@ -84,40 +86,42 @@ int lease_set_io(struct lease *l, uint64_t bytes)
 			       "in 4K pages", (unsigned long long)bytes,
 			       GL_RING_SIZE_MIN,
 			       (unsigned long long)GL_RING_SIZE_MAX);
+	if (bytes && !lt->io_new)
+		return gl_fail(l, -EOPNOTSUPP, "io areas are not served");
 	pthread_mutex_lock(&l->io_lock);
 	err = lease_check(l);
 	if (err)
 		goto out;
 	/* the new region first: on any error nothing changed */
 	if (bytes) {
-		err = account_charge(&b->acct, l->dev, l->owner, bytes);
+		err = account_charge(lt->acct, l->dev, l->owner, bytes);
 		if (err)
 			goto out;
-		err = ring_create(l, b->io_dir, bytes, l->owner, l->group,
-				  &new);
+		err = lt->io_new(lt->io_ctx, l, bytes, &new);
 		/* DMA from the client's pages: pinned where the device can */
 		if (!err && dev_pin(l->dev, new->map, new->size)) {
-			ring_destroy(new);
+			new->ops->stop(new);
+			new->ops->release(new);
 			err = -ENOMEM;
 		}
 		if (err) {
-			account_uncharge(&b->acct, l->dev, l->owner, bytes);
+			account_uncharge(lt->acct, l->dev, l->owner, bytes);
 			goto out;
 		}
 	}
 	pthread_rwlock_wrlock(&l->mem_lock);
-	old = l->ring;
-	l->ring = new;
+	old = l->io;
+	l->io = new;
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (old) {
-		ring_stop(old);
-		ring_drain(old);
+		old->ops->stop(old);
+		old->ops->drain(old);
 		/* launches from submit may still point into it: wait */
 		pthread_rwlock_wrlock(&l->mem_lock);
 		pthread_rwlock_unlock(&l->mem_lock);
-		account_uncharge(&b->acct, l->dev, l->owner, old->size);
+		account_uncharge(lt->acct, l->dev, l->owner, old->size);
 		dev_unpin(l->dev, old->map);
-		ring_destroy(old);
+		old->ops->release(old);
 	}
 out:
 	pthread_mutex_unlock(&l->io_lock);
@@ -132,8 +136,8 @@ int lease_io_path(struct lease *l, char *buf, size_t size)
 	int err = -ENOENT;
 
 	pthread_rwlock_rdlock(&l->mem_lock);
-	if (l->ring && l->state == LEASE_ACTIVE) {
-		snprintf(buf, size, "%s", l->ring->path);
+	if (l->io && l->state == LEASE_ACTIVE) {
+		snprintf(buf, size, "%s", l->io->path);
 		err = 0;
 	}
 	pthread_rwlock_unlock(&l->mem_lock);
@@ -160,7 +164,7 @@ ssize_t lease_pread(struct lease *l, void *buf, size_t len, uint64_t off)
 	ret = (ssize_t)len;
 	atomic_fetch_add(&l->stats.reads, 1);
 	atomic_fetch_add(&l->stats.bytes_out, len);
-	atomic_fetch_add(&l->b->metrics.bytes_out, len);
+	atomic_fetch_add(&l->lt->totals.bytes_out, len);
 out:
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (ret < 0)
@@ -191,7 +195,7 @@ ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
 	ret = (ssize_t)len;
 	atomic_fetch_add(&l->stats.writes, 1);
 	atomic_fetch_add(&l->stats.bytes_in, len);
-	atomic_fetch_add(&l->b->metrics.bytes_in, len);
+	atomic_fetch_add(&l->lt->totals.bytes_in, len);
 out:
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (ret == -EFBIG)

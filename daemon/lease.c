@@ -7,8 +7,13 @@
  * Invariants: a lease is in the table from acquire until the one
  * successful cds_lfht_del (rmdir, bind release or teardown); whoever's
  * del succeeds frees the memory and puts the table's reference. Memory
- * (region, accounting, dev->leases) is held exactly while state is
- * LEASE_ACTIVE, and changes only under the write side of mem_lock.
+ * (region, io area, accounting, dev->leases) is held exactly while state
+ * is LEASE_ACTIVE, and changes only under the write side of mem_lock.
+ * The lease calls no module above it by name: work on it is stopped
+ * through lt->work, io areas made through lt->io_new and released
+ * through their own ops, and its creator hears events through l->ops.
+ * A queued expiry timer stands for one reference; whoever unqueues it
+ * (the firing or lease_drop's timer_del) owns that reference.
  */
 #include <assert.h>
 #include <errno.h>
@@ -16,13 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/broker.h"
+#include "daemon/account.h"
+#include "daemon/clock.h"
+#include "daemon/dev.h"
+#include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/parse.h"
 #include "daemon/probes.h"
-#include "daemon/ring.h"
-#include "daemon/strbuf.h"
 
 static unsigned long lease_hash(const char *name)
 {
@@ -59,16 +65,13 @@ static int lease_name_check(const char *name)
 	return 0;
 }
 
-struct cds_lfht *lease_table_new(void)
-{
-	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-			    NULL);
-}
-
 static void lease_free(struct lease *l)
 {
+	struct lease_table *lt = l->lt;
+
+	if (l->lq && lt->work && lt->work->destroy)
+		lt->work->destroy(lt->work_ctx, l);
 	pthread_mutex_destroy(&l->io_lock);
-	launch_queue_destroy(&l->lq);
 	pthread_rwlock_destroy(&l->mem_lock);
 	pthread_mutex_destroy(&l->err_lock);
 	free(l);
@@ -77,25 +80,29 @@ static void lease_free(struct lease *l)
 static void lease_free_rcu(struct rcu_head *head)
 {
 	struct lease *l = caa_container_of(head, struct lease, rcu);
-	struct broker *b = l->b;
+	struct lease_table *lt = l->lt;
 
 	assert(atomic_load(&l->refs) == 0);	/* the last put queued it */
-	pthread_mutex_lock(&b->all_lock);
+	pthread_mutex_lock(&lt->all_lock);
 	cds_list_del(&l->all);
-	pthread_mutex_unlock(&b->all_lock);
+	pthread_mutex_unlock(&lt->all_lock);
 	lease_free(l);
 }
 
-void lease_free_all(struct broker *b)
+void lease_table_destroy(struct lease_table *lt)
 {
 	struct lease *l, *tmp;
 
-	pthread_mutex_lock(&b->all_lock);
-	cds_list_for_each_entry_safe(l, tmp, &b->all_leases, all) {
+	rcu_barrier();
+	pthread_mutex_lock(&lt->all_lock);
+	cds_list_for_each_entry_safe(l, tmp, &lt->all, all) {
 		cds_list_del(&l->all);
 		lease_free(l);
 	}
-	pthread_mutex_unlock(&b->all_lock);
+	pthread_mutex_unlock(&lt->all_lock);
+	cds_lfht_destroy(lt->ht, NULL);
+	lt->ht = NULL;
+	pthread_mutex_destroy(&lt->all_lock);
 }
 
 void lease_get(struct lease *l)
@@ -126,14 +133,14 @@ void lease_put(struct lease *l)
 		call_rcu(&l->rcu, lease_free_rcu);
 }
 
-struct lease *lease_lookup(struct broker *b, const char *name)
+struct lease *lease_lookup(struct lease_table *lt, const char *name)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 	struct lease *l = NULL;
 
 	rcu_read_lock();
-	cds_lfht_lookup(b->leases, lease_hash(name), lease_match, name, &iter);
+	cds_lfht_lookup(lt->ht, lease_hash(name), lease_match, name, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (node) {
 		l = caa_container_of(node, struct lease, node);
@@ -144,8 +151,16 @@ struct lease *lease_lookup(struct broker *b, const char *name)
 	return l;
 }
 
-static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
-				 struct dev *dev)
+static void lease_expiry_fire(struct timer *t, struct timer_round *rd);
+
+/* The queue is torn down with @t queued: drop the reference it held. */
+static void lease_expiry_cancel(struct timer *t)
+{
+	lease_put(caa_container_of(t, struct lease, expiry));
+}
+
+static struct lease *lease_alloc(struct lease_table *lt,
+				 const struct lease_req *req, struct dev *dev)
 {
 	struct lease *l;
 
@@ -166,14 +181,16 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 		goto err_free;
 	if (pthread_mutex_init(&l->err_lock, NULL))
 		goto err_rwlock;
-	if (launch_queue_init(&l->lq))
-		goto err_mutex;
 	if (pthread_mutex_init(&l->io_lock, NULL))
-		goto err_lq;
+		goto err_mutex;
+	l->lt = lt;
+	if (lt->work && lt->work->create && lt->work->create(lt->work_ctx, l))
+		goto err_io;
 	cds_lfht_node_init(&l->node);
 	atomic_init(&l->refs, 1);
-	l->b = b;
-	l->id = atomic_fetch_add(&b->next_id, 1);
+	l->ops = req->ops;
+	l->ops_ctx = req->ops_ctx;
+	l->id = atomic_fetch_add(&lt->next_id, 1);
 	strcpy(l->name, req->name);
 	l->owner = req->uid;
 	l->group = req->gid;
@@ -184,15 +201,16 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 		    l->born.tv_sec * NSEC_PER_SEC + l->born.tv_nsec);
 	l->state = LEASE_ACTIVE;
 	atomic_init(&l->ttl, req->ttl);
-	reaper_lease_init(l);
+	timer_init(&l->expiry, lease_expiry_fire);
+	timer_set_cancel(&l->expiry, lease_expiry_cancel);
 	atomic_init(&l->bound_to, req->bind);
-	pthread_mutex_lock(&b->all_lock);
-	cds_list_add(&l->all, &b->all_leases);
-	pthread_mutex_unlock(&b->all_lock);
+	pthread_mutex_lock(&lt->all_lock);
+	cds_list_add(&l->all, &lt->all);
+	pthread_mutex_unlock(&lt->all_lock);
 	return l;
 
-err_lq:
-	launch_queue_destroy(&l->lq);
+err_io:
+	pthread_mutex_destroy(&l->io_lock);
 err_mutex:
 	pthread_mutex_destroy(&l->err_lock);
 err_rwlock:
@@ -205,24 +223,24 @@ err_free:
 /*
  * Take the memory of an active lease off it and out of the accounting
  * (from here the device's free bytes count it) into @d. Called with
- * mem_lock held (write) and io_lock, after its ring's poller stopped and
- * its launches ended; lease_release_detached() gives it back to the
- * device after the locks are dropped.
+ * mem_lock held (write) and io_lock, after its io area stopped and its
+ * launches ended; lease_release_detached() gives it back to the device
+ * after the locks are dropped.
  */
 static void lease_detach_memory(struct lease *l, struct lease_detached *d)
 {
+	struct lease_table *lt = l->lt;
 	uint64_t bytes = atomic_load(&l->vram);
 
-	d->ring = l->ring;
+	d->io = l->io;
 	d->region = l->region;
-	if (l->ring) {
-		account_uncharge(&l->b->acct, l->dev, l->owner,
-				 l->ring->size);
-		dev_unpin(l->dev, l->ring->map);	/* before the unmap */
+	if (l->io) {
+		account_uncharge(lt->acct, l->dev, l->owner, l->io->size);
+		dev_unpin(l->dev, l->io->map);	/* before the unmap */
 	}
-	l->ring = NULL;
+	l->io = NULL;
 	l->region = NULL;
-	account_uncharge(&l->b->acct, l->dev, l->owner,
+	account_uncharge(lt->acct, l->dev, l->owner,
 			 dev_footprint(l->dev, bytes));
 	atomic_store(&l->vram, 0);
 	atomic_fetch_sub(&l->dev->leases, 1);
@@ -230,11 +248,11 @@ static void lease_detach_memory(struct lease *l, struct lease_detached *d)
 
 void lease_release_detached(struct lease_detached *d)
 {
-	if (d->ring)
-		ring_destroy(d->ring);
+	if (d->io)
+		d->io->ops->release(d->io);
 	if (d->region)
 		d->region->dev->ops->release(d->region);
-	d->ring = NULL;
+	d->io = NULL;
 	d->region = NULL;
 }
 
@@ -247,7 +265,75 @@ static void lease_free_memory(struct lease *l)
 	lease_release_detached(&d);
 }
 
-int lease_acquire(struct broker *b, const struct lease_req *req,
+/* The creator's owner operation for @ev, if it has one. No lock held. */
+static void lease_emit(struct lease *l, enum lease_event ev)
+{
+	const struct lease_ops *ops = l->ops;
+	void (*fn)(void *ctx, struct lease *l) = NULL;
+
+	if (!ops)
+		return;
+	switch (ev) {
+	case LEASE_EV_RESIZED:
+		fn = ops->on_resize;
+		break;
+	case LEASE_EV_DATA:
+		fn = ops->on_data;
+		break;
+	case LEASE_EV_EXPIRED:
+		fn = ops->on_expire;
+		break;
+	case LEASE_EV_DROPPED:
+		fn = ops->on_drop;
+		break;
+	}
+	if (fn)
+		fn(l->ops_ctx, l);
+}
+
+void lease_notify_data(struct lease *l)
+{
+	lease_emit(l, LEASE_EV_DATA);
+}
+
+/* Stop @l's work with @err (lt->work); see struct lease_work_ops. */
+static bool lease_stop_work(struct lease *l, int err, bool wait,
+			    void (*idle)(struct lease *l))
+{
+	struct lease_table *lt = l->lt;
+
+	if (!lt->work || !lt->work->stop)
+		return true;
+	return lt->work->stop(lt->work_ctx, l, err, wait, idle);
+}
+
+/* Stop @l's io area, if any. io_lock held, not mem_lock. */
+static void lease_stop_io(struct lease *l)
+{
+	if (l->io)
+		l->io->ops->stop(l->io);
+}
+
+/* Queue @l's expiry at @deadline; the queued timer holds a reference. */
+static int lease_timer_add(struct lease *l, int64_t deadline)
+{
+	int err;
+
+	lease_get(l);
+	err = timer_add(l->lt->timers, &l->expiry, deadline);
+	if (err)
+		lease_put(l);
+	return err;
+}
+
+/* Unqueue @l's expiry, if queued, and drop the queue's reference. */
+static void lease_timer_del(struct lease *l)
+{
+	if (timer_del(l->lt->timers, &l->expiry))
+		lease_put(l);
+}
+
+int lease_acquire(struct lease_table *lt, const struct lease_req *req,
 		  struct lease **out)
 {
 	struct cds_lfht_node *node;
@@ -260,25 +346,25 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 		return gl_fail_name(req->name, err, "reserved name");
 	if (err)
 		return gl_fail_name(req->name, err, "invalid lease name");
-	if (broker_check_ttl(b, req->ttl))
+	if (lease_table_check_ttl(lt, req->ttl))
 		return gl_fail_name(req->name, -EINVAL,
 				    "ttl %u outside 1..max_ttl", req->ttl);
-	dev = dev_set_get(&b->devs, req->dev);
+	dev = dev_set_get(lt->devs, req->dev);
 	if (!dev)
 		return gl_fail_name(req->name, -ENOENT, "no device %u",
 				    req->dev);
-	l = lease_lookup(b, req->name);
+	l = lease_lookup(lt, req->name);
 	if (l) {
 		lease_put(l);
 		return -EEXIST;
 	}
-	err = account_charge(&b->acct, dev, req->uid,
+	err = account_charge(lt->acct, dev, req->uid,
 			     dev_footprint(dev, req->vram));
 	if (err == -EDQUOT)
 		return gl_fail_name(req->name, err,
 				    "uid %u quota: %llu bytes held, %llu asked",
 				    (unsigned)req->uid,
-				    (unsigned long long)account_used(&b->acct,
+				    (unsigned long long)account_used(lt->acct,
 								     req->uid),
 				    (unsigned long long)req->vram);
 	if (err)
@@ -287,7 +373,7 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 				    req->dev, (unsigned long long)req->vram,
 				    (unsigned long long)(dev->capacity -
 							 atomic_load(&dev->used)));
-	l = lease_alloc(b, req, dev);
+	l = lease_alloc(lt, req, dev);
 	if (!l) {
 		err = -ENOMEM;
 		goto err_uncharge;
@@ -301,7 +387,7 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 	atomic_fetch_add(&dev->leases, 1);
 
 	rcu_read_lock();
-	node = cds_lfht_add_unique(b->leases, lease_hash(l->name), lease_match,
+	node = cds_lfht_add_unique(lt->ht, lease_hash(l->name), lease_match,
 				   l->name, &l->node);
 	rcu_read_unlock();
 	if (node != &l->node) {
@@ -313,14 +399,14 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 		return -EEXIST;
 	}
 	lease_get(l);	/* the caller's; the table keeps the first */
-	err = reaper_add(&b->reaper, l,
-			 clock_now(&b->clock) + (int64_t)req->ttl * NSEC_PER_SEC);
+	err = lease_timer_add(l, clock_now(lt->clock) +
+				 (int64_t)req->ttl * NSEC_PER_SEC);
 	if (err) {
-		lease_drop(b, l, 0, false);
+		lease_drop(l, 0, false);
 		lease_put(l);
 		return gl_fail_name(req->name, err, "cannot queue the deadline");
 	}
-	atomic_fetch_add(&b->metrics.acquired, 1);
+	atomic_fetch_add(&lt->totals.acquired, 1);
 	PROBE_LEASE_ACQUIRE(l);
 	*out = l;
 	return 0;
@@ -328,14 +414,15 @@ int lease_acquire(struct broker *b, const struct lease_req *req,
 err_free:
 	lease_put(l);	/* never visible: frees through the same path */
 err_uncharge:
-	account_uncharge(&b->acct, dev, req->uid,
+	account_uncharge(lt->acct, dev, req->uid,
 			 dev_footprint(dev, req->vram));
 	return gl_fail_name(req->name, err, "cannot reserve %llu bytes",
 			    (unsigned long long)req->vram);
 }
 
-int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
+int lease_drop(struct lease *l, uid_t uid, bool notify)
 {
+	struct lease_table *lt = l->lt;
 	struct lease_detached d = { 0 };
 	uint64_t bytes;
 	int64_t age;
@@ -345,17 +432,16 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 		return gl_fail(l, -EACCES, "uid %u may not drop it",
 			       (unsigned)uid);
 	rcu_read_lock();
-	ret = cds_lfht_del(b->leases, &l->node);
+	ret = cds_lfht_del(lt->ht, &l->node);
 	rcu_read_unlock();
 	if (ret)
 		return -ENOENT;
-	reaper_remove(&b->reaper, l);
+	lease_timer_del(l);
 	atomic_store(&l->bound_to, NULL);
 	/* queued launches fail, the running one stops, then memory goes */
-	launch_close(l, -ECANCELED, true);
+	lease_stop_work(l, -ECANCELED, true, NULL);
 	pthread_mutex_lock(&l->io_lock);
-	if (l->ring)
-		ring_stop(l->ring);
+	lease_stop_io(l);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE)
@@ -365,11 +451,11 @@ int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify)
 	pthread_mutex_unlock(&l->io_lock);
 	lease_release_detached(&d);
 	age = clock_mono() - l->born_mono;
-	atomic_fetch_add(&b->metrics.dropped, 1);
-	atomic_fetch_add(&b->metrics.dropped_ns, (uint64_t)age);
+	atomic_fetch_add(&lt->totals.dropped, 1);
+	atomic_fetch_add(&lt->totals.dropped_ns, (uint64_t)age);
 	PROBE_LEASE_DROP(l, bytes, age);
 	if (notify)
-		broker_emit(b, l, LEASE_EV_DROPPED);
+		lease_emit(l, LEASE_EV_DROPPED);
 	lease_put(l);	/* the table's reference */
 	return 0;
 }
@@ -382,8 +468,7 @@ static void lease_expire_detach(struct lease *l, struct lease_detached *d)
 	uint64_t bytes;
 
 	pthread_mutex_lock(&l->io_lock);
-	if (l->ring)
-		ring_stop(l->ring);
+	lease_stop_io(l);
 	pthread_rwlock_wrlock(&l->mem_lock);
 	bytes = atomic_load(&l->vram);
 	if (l->state == LEASE_ACTIVE) {
@@ -395,10 +480,10 @@ static void lease_expire_detach(struct lease *l, struct lease_detached *d)
 	pthread_mutex_unlock(&l->io_lock);
 	if (!expired)
 		return;
-	atomic_fetch_add(&l->b->metrics.expired, 1);
+	atomic_fetch_add(&l->lt->totals.expired, 1);
 	PROBE_LEASE_EXPIRE(l, bytes);
 	gl_fail(l, -EKEYEXPIRED, "ttl ran out; memory freed");
-	broker_emit(l->b, l, LEASE_EV_EXPIRED);
+	lease_emit(l, LEASE_EV_EXPIRED);
 }
 
 /* An expiry finished by the executor of @l's last launch. */
@@ -413,13 +498,32 @@ static void lease_expire_finish(struct lease *l)
 void lease_expire(struct lease *l, bool wait, struct lease_detached *d)
 {
 	d->region = NULL;
-	d->ring = NULL;
+	d->io = NULL;
 	/* in-flight work ends with EKEYEXPIRED, never a partial result */
-	if (wait)
-		launch_close(l, -EKEYEXPIRED, true);
-	else if (!launch_close_async(l, -EKEYEXPIRED, lease_expire_finish))
+	if (!lease_stop_work(l, -EKEYEXPIRED, wait, lease_expire_finish))
 		return;	/* the launch's executor finishes it */
 	lease_expire_detach(l, d);
+}
+
+/* Pages go back last: freeing them is the slow part of an expiry. */
+static void lease_expiry_release(void *arg)
+{
+	struct lease *l = arg;
+
+	lease_release_detached(&l->spoils);
+	lease_put(l);	/* the queued timer's */
+}
+
+/* @l's deadline: expire it and give its memory back at the round's end,
+ * so that leases due together all turn expired before the first of
+ * their pages is freed. From the timer thread it never waits for a
+ * launch, so one lease's work never delays another's deadline. */
+static void lease_expiry_fire(struct timer *t, struct timer_round *rd)
+{
+	struct lease *l = caa_container_of(t, struct lease, expiry);
+
+	lease_expire(l, rd->sync, &l->spoils);
+	timer_defer(rd, lease_expiry_release, l);
 }
 
 int lease_state_err(struct lease *l)
@@ -446,21 +550,21 @@ int lease_check(struct lease *l)
 
 int lease_renew(struct lease *l, uint32_t secs, bool set_ttl)
 {
-	struct broker *b = l->b;
+	struct lease_table *lt = l->lt;
 	uint32_t s;
 	int err;
 
-	if (secs && broker_check_ttl(b, secs))
+	if (secs && lease_table_check_ttl(lt, secs))
 		return gl_fail(l, -EINVAL, "%u seconds outside 1..max_ttl",
 			       secs);
 	err = lease_check(l);
 	if (err)
 		return gl_fail(l, err, "renew of a lease that is gone");
 	s = secs ? secs : atomic_load(&l->ttl);
-	err = reaper_update(&b->reaper, l,
-			    clock_now(&b->clock) + (int64_t)s * NSEC_PER_SEC);
-	if (err)
-		return gl_fail(l, err, "renew too late: expiring");
+	/* a timer that fired or is firing can no longer save it */
+	if (timer_mod(lt->timers, &l->expiry,
+		      clock_now(lt->clock) + (int64_t)s * NSEC_PER_SEC))
+		return gl_fail(l, -EKEYEXPIRED, "renew too late: expiring");
 	if (set_ttl)
 		atomic_store(&l->ttl, secs);
 	atomic_fetch_add(&l->stats.renews, 1);
@@ -477,101 +581,11 @@ int lease_bind(struct lease *l, const void *token)
 	return 0;
 }
 
-struct lease *lease_find(struct broker *b,
-			 bool (*match)(struct lease *l, const void *arg),
-			 const void *arg)
-{
-	struct cds_lfht_iter iter;
-	struct lease *l, *found = NULL;
-
-	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
-		if (match(l, arg) && lease_get_unless_zero(l)) {
-			found = l;
-			break;
-		}
-	}
-	rcu_read_unlock();
-	return found;
-}
-
-static bool lease_bound_to(struct lease *l, const void *token)
-{
-	return atomic_load(&l->bound_to) == token;
-}
-
-void lease_release_token(struct broker *b, const void *token)
-{
-	struct lease *l;
-
-	/* a drop sleeps: never inside the read-side section that found it;
-	 * a dropped lease is out of the table, so this ends */
-	while ((l = lease_find(b, lease_bound_to, token))) {
-		gl_info("lease %s: its bound file was closed; dropping",
-			l->name);
-		lease_drop(b, l, 0, true);
-		lease_put(l);
-	}
-}
-
 uint64_t lease_expires_in(struct lease *l)
 {
-	int64_t left = timer_deadline(&l->expiry) - clock_now(&l->b->clock);
+	int64_t left = timer_deadline(&l->expiry) - clock_now(l->lt->clock);
 
 	return left > 0 ? (uint64_t)(left / NSEC_PER_SEC) : 0;
-}
-
-static const char *lease_state_name(struct lease *l)
-{
-	return l->state == LEASE_ACTIVE ? GL_STATE_ACTIVE : GL_STATE_EXPIRED;
-}
-
-void lease_show(struct lease *l, struct strbuf *sb)
-{
-	enum lease_state state;
-
-	pthread_rwlock_rdlock(&l->mem_lock);
-	state = l->state;
-	strbuf_printf(sb, "name %s\nstate %s\ndevice %d\nvram %llu\nused %llu\n",
-		      l->name, lease_state_name(l), l->dev->index,
-		      (unsigned long long)atomic_load(&l->vram),
-		      (unsigned long long)(l->ring ? l->ring->size : 0));
-	pthread_rwlock_unlock(&l->mem_lock);
-	strbuf_printf(sb, "ttl %u\nexpires_in %llu\nowner %u\nbound %d\n"
-			  "launches %llu\nqueued %u\nrunning %u\n"
-			  "queue_max %u\n",
-		      atomic_load(&l->ttl),
-		      (unsigned long long)(state == LEASE_ACTIVE ?
-					   lease_expires_in(l) : 0),
-		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
-		      (unsigned long long)atomic_load(&l->lq.launches),
-		      atomic_load(&l->lq.nr_queued), launch_running(l),
-		      GL_LAUNCH_QUEUE_MAX);
-	pthread_mutex_lock(&l->err_lock);
-	strbuf_printf(sb, "last_error %s\n",
-		      l->last_error[0] ? l->last_error : "-");
-	pthread_mutex_unlock(&l->err_lock);
-}
-
-void lease_show_stats(struct lease *l, struct strbuf *sb)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	strbuf_printf(sb,
-		      "reads %llu\nwrites %llu\nbytes_in %llu\n"
-		      "bytes_out %llu\nrenews %llu\nresizes %llu\nage %lld\n"
-		      "launches %llu\nlaunch_failures %llu\nlaunch_ns %llu\n",
-		      (unsigned long long)atomic_load(&l->stats.reads),
-		      (unsigned long long)atomic_load(&l->stats.writes),
-		      (unsigned long long)atomic_load(&l->stats.bytes_in),
-		      (unsigned long long)atomic_load(&l->stats.bytes_out),
-		      (unsigned long long)atomic_load(&l->stats.renews),
-		      (unsigned long long)atomic_load(&l->stats.resizes),
-		      (long long)(now.tv_sec - l->born.tv_sec),
-		      (unsigned long long)atomic_load(&l->lq.launches),
-		      (unsigned long long)atomic_load(&l->lq.failures),
-		      (unsigned long long)atomic_load(&l->lq.ns));
 }
 
 void lease_set_error(struct lease *l, const char *msg)

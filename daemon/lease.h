@@ -4,8 +4,8 @@
  * The table is a liburcu lock-free hash table keyed by name: lookups take
  * no lock, only an RCU read-side section and a get-unless-zero reference.
  *
- * Lifetime: the table holds one reference while the lease is in it, the
- * reaper one while its expiry timer is queued, and every user one per
+ * Lifetime: the table holds one reference while the lease is in it, its
+ * expiry timer one while queued, and every user one per
  * lease_lookup or lease_get. The last lease_put frees through call_rcu.
  */
 #ifndef GL_LEASE_H
@@ -23,20 +23,122 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
-#include "daemon/launch.h"
 #include "daemon/timer.h"
 #include "uapi/gpulease.h"
 
-struct broker;
+struct account;
 struct dev;
 struct dev_region;
+struct dev_set;
+struct gl_clock;
+struct launch_queue;
+struct lease;
+struct lease_io;
+struct policy;
 struct strbuf;
-struct ring;
 
 enum lease_state {
 	LEASE_ACTIVE,
 	LEASE_EXPIRED,	/* memory freed; files fail with EKEYEXPIRED */
 	LEASE_DROPPED,	/* out of the table; waits for its last reference */
+};
+
+enum lease_event {
+	LEASE_EV_RESIZED,	/* vram size changed */
+	LEASE_EV_DATA,		/* the daemon wrote the memory (a launch) */
+	LEASE_EV_EXPIRED,	/* TTL ran out; memory is gone */
+	LEASE_EV_DROPPED,	/* removed other than by rmdir (bind, teardown) */
+};
+
+/*
+ * Owner operations: set by whoever creates a lease (the filesystem today,
+ * a model later) in its lease_req, so that its creator hears what happens
+ * to it, whoever caused it. Called from any thread with no lease lock
+ * held; a callee that keeps @l takes its own reference. Each may be NULL.
+ */
+struct lease_ops {
+	void (*on_resize)(void *ctx, struct lease *l);
+	void (*on_data)(void *ctx, struct lease *l);	/* a launch wrote */
+	void (*on_expire)(void *ctx, struct lease *l);
+	void (*on_drop)(void *ctx, struct lease *l);	/* see lease_drop */
+};
+
+/*
+ * Internal listener: the module that runs work on a lease's memory (the
+ * launch queue) keeps its per-lease state through these, so that the
+ * lease never calls it by name. Registered once on the table, before the
+ * first lease.
+ * @create: at allocation, sets l->lq; 0 or -ENOMEM (fails the acquire).
+ * @destroy: at the last put, undoes @create.
+ * @stop: refuse new work with @err and stop the running work before the
+ * memory goes. With @wait, returns true once nothing runs. Without, never
+ * waits: true when nothing runs, false when @idle(@l) will be called once
+ * the running work has ended.
+ */
+struct lease_work_ops {
+	int (*create)(void *ctx, struct lease *l);
+	void (*destroy)(void *ctx, struct lease *l);
+	bool (*stop)(void *ctx, struct lease *l, int err, bool wait,
+		     void (*idle)(struct lease *l));
+};
+
+/*
+ * An io area attached to a lease (the ring, daemon/ring.h, embeds one):
+ * the lease charges @size to its owner, pins and unpins @map on its
+ * device and stops and releases it through @ops when the memory goes.
+ * Every field is fixed while attached.
+ */
+struct lease_io_ops {
+	void (*stop)(struct lease_io *io);	/* io_lock, not mem_lock */
+	void (*drain)(struct lease_io *io);	/* after stop, no lock */
+	void (*release)(struct lease_io *io);	/* after stop, no lock */
+};
+
+struct lease_io {
+	const struct lease_io_ops *ops;
+	void *map;			/* the whole area, pinned */
+	uint64_t size;			/* bytes charged */
+	char *data;			/* launch io arguments' area */
+	uint64_t data_size;
+	const char *path;		/* the file a client maps */
+};
+
+/* Makes an io area of @bytes for @l (the ring module). 0 or -errno. */
+typedef int lease_io_new_fn(void *ctx, struct lease *l, uint64_t bytes,
+			    struct lease_io **out);
+
+/* Daemon-wide lease counters; they only grow, and outlive their leases.
+ * metrics.c renders them. */
+struct lease_totals {
+	_Atomic uint64_t acquired;	/* leases acquired */
+	_Atomic uint64_t dropped;	/* leases dropped (rmdir, bind, exit) */
+	_Atomic uint64_t expired;	/* leases that reached their TTL */
+	_Atomic uint64_t bytes_in;	/* bytes written into leases */
+	_Atomic uint64_t bytes_out;	/* bytes read out of leases */
+	_Atomic uint64_t dropped_ns;	/* lifetimes of dropped leases */
+};
+
+/*
+ * The lease table: the lease module's own state. Everything it points to
+ * is owned by the broker, outlives the table and is fixed after
+ * lease_table_init; the listeners are set before the first lease.
+ */
+struct lease_table {
+	struct cds_lfht *ht;		/* name -> lease, RCU (urcu-bp) */
+	pthread_mutex_t all_lock;	/* guards all; alloc and free only,
+					 * never a lookup */
+	struct cds_list_head all;	/* every allocated lease */
+	_Atomic uint64_t next_id;	/* lease ids, never reused */
+	struct dev_set *devs;
+	struct account *acct;
+	const struct policy *pol;	/* max_ttl, defaults */
+	struct timer_base *timers;	/* expiry deadlines */
+	const struct gl_clock *clock;	/* the lease clock */
+	struct lease_totals totals;
+	const struct lease_work_ops *work;	/* or NULL */
+	void *work_ctx;
+	lease_io_new_fn *io_new;	/* or NULL: io areas refused */
+	void *io_ctx;
 };
 
 struct lease_stats {
@@ -52,15 +154,25 @@ struct lease_stats {
  * back to its device. */
 struct lease_detached {
 	struct dev_region *region;	/* or NULL */
-	struct ring *ring;		/* or NULL */
+	struct lease_io *io;		/* or NULL */
 };
 
+/*
+ * Fields read outside lease*.c, and their rules: name, id, owner, group,
+ * dev, born: fixed after acquire, read without a lock. state, vram,
+ * region, io: read under either side of mem_lock (launch.c binds
+ * arguments with it held); state and vram also lock-free as atomics.
+ * data_mtime: lock-free. vram_open: fusefs/ only. lq: the launch
+ * module's, fixed from create to destroy. Everything else is lease*.c's.
+ */
 struct lease {
-	struct cds_lfht_node node;	/* in broker->leases, keyed by name */
+	struct cds_lfht_node node;	/* in lt->ht, keyed by name */
 	struct rcu_head rcu;		/* for the deferred free */
-	struct cds_list_head all;	/* broker->all_leases; all_lock */
+	struct cds_list_head all;	/* lt->all; all_lock */
 	_Atomic long refs;
-	struct broker *b;
+	struct lease_table *lt;		/* fixed */
+	const struct lease_ops *ops;	/* its creator's; fixed, or NULL */
+	void *ops_ctx;
 	uint64_t id;			/* unique for the daemon's life */
 	char name[GL_NAME_MAX + 1];
 	uid_t owner;
@@ -78,14 +190,14 @@ struct lease {
 	_Atomic(enum lease_state) state; /* written under mem_lock (write);
 					 * read lock-free by metrics */
 	struct dev_region *region;	/* mem_lock; NULL when vram == 0 */
-	pthread_mutex_t io_lock;	/* serialises io region changes */
-	struct ring *ring;		/* mem_lock (write) and io_lock to
-					 * change; NULL without io region */
+	pthread_mutex_t io_lock;	/* serialises io area changes */
+	struct lease_io *io;		/* mem_lock (write) and io_lock to
+					 * change; NULL without io area */
 	_Atomic uint64_t vram;		/* bytes reserved; written under
 					 * mem_lock (write) */
 
 	_Atomic uint32_t ttl;		/* seconds a renew extends by */
-	struct timer expiry;		/* its deadline on the reaper's queue */
+	struct timer expiry;		/* its deadline on lt->timers */
 	struct lease_detached spoils;	/* the expiry's memory until the
 					 * timer round gives it back */
 
@@ -98,7 +210,7 @@ struct lease {
 	pthread_mutex_t err_lock;	/* guards last_error */
 	char last_error[160];		/* "ENOSPC: reason" or "" */
 	struct lease_stats stats;
-	struct launch_queue lq;		/* its launches */
+	struct launch_queue *lq;	/* its launches (lt->work's) */
 };
 
 struct lease_req {
@@ -109,22 +221,56 @@ struct lease_req {
 	uint32_t ttl;			/* seconds, checked against policy */
 	unsigned dev;			/* device index */
 	const void *bind;		/* token to bind to, or NULL */
+	const struct lease_ops *ops;	/* the creator's, or NULL */
+	void *ops_ctx;
 };
 
 /*
- * lease_for_each - walk @table inside an RCU read-side section, @l set
- * to each lease. liburcu's cds_lfht_for_each_entry computes the container
+ * lease_for_each - walk @lt's leases inside an RCU read-side section, @l
+ * set to each. liburcu's cds_lfht_for_each_entry computes the container
  * of the NULL end node, which UBSan rightly rejects; this never does.
  */
-#define lease_for_each(table, iter, l)					\
-	for (cds_lfht_first(table, iter);				\
+#define lease_for_each(lt, iter, l)					\
+	for (cds_lfht_first((lt)->ht, iter);				\
 	     cds_lfht_iter_get_node(iter) &&				\
 	     ((l) = caa_container_of(cds_lfht_iter_get_node(iter),	\
 				     struct lease, node));		\
-	     cds_lfht_next(table, iter))
+	     cds_lfht_next((lt)->ht, iter))
 
-/* lease_table_new - an empty table. NULL on -ENOMEM. */
-struct cds_lfht *lease_table_new(void);
+/*
+ * lease_table_init - an empty table over the broker's devices,
+ * accounting, policy, timer queue and clock (all borrowed). 0 or -ENOMEM.
+ */
+int lease_table_init(struct lease_table *lt, struct dev_set *devs,
+		     struct account *acct, const struct policy *pol,
+		     struct timer_base *timers, const struct gl_clock *clock);
+
+/* lease_table_listen - register the internal listeners (the launch
+ * queue, the io area maker); before the first lease. */
+void lease_table_listen(struct lease_table *lt,
+			const struct lease_work_ops *work, void *work_ctx,
+			lease_io_new_fn *io_new, void *io_ctx);
+
+/* lease_table_drop_all - drop every lease (memory freed, no owner
+ * operation called). Sleeps. */
+void lease_table_drop_all(struct lease_table *lt);
+
+/* lease_table_destroy - after lease_table_drop_all and with nothing
+ * able to take a reference again: wait for RCU callbacks, free every
+ * lease struct left (the kernel's lookup references die with the mount)
+ * and the table. */
+void lease_table_destroy(struct lease_table *lt);
+
+/* lease_table_check_ttl - 0 when 1 <= @secs <= max_ttl, else -EINVAL. */
+int lease_table_check_ttl(struct lease_table *lt, uint64_t secs);
+
+/*
+ * lease_table_dev_failed - device @d failed: wait for the running work
+ * of each of its leases (the write side of mem_lock), so none still
+ * points into the device, and record @msg as their last_error. Sleeps.
+ */
+void lease_table_dev_failed(struct lease_table *lt, struct dev *d,
+			    const char *msg);
 
 /*
  * lease_acquire - create lease @req->name with its memory reserved, its
@@ -134,17 +280,12 @@ struct cds_lfht *lease_table_new(void);
  * -EDQUOT, -ENOSPC, -ENOMEM. mkdir and leases/ctl both come here: this is
  * the one name check.
  */
-int lease_acquire(struct broker *b, const struct lease_req *req,
+int lease_acquire(struct lease_table *lt, const struct lease_req *req,
 		  struct lease **out);
-
-/* lease_free_all - free every lease struct still allocated; only at
- * teardown, after rcu_barrier(), when no reference can be used again
- * (the kernel's lookup references die with the mount). */
-void lease_free_all(struct broker *b);
 
 /* lease_lookup - the lease named @name with a reference, or NULL. Takes
  * its own RCU read-side section; callable from any thread. */
-struct lease *lease_lookup(struct broker *b, const char *name);
+struct lease *lease_lookup(struct lease_table *lt, const char *name);
 
 /* lease_get_unless_zero - a reference if @l is still alive; call inside
  * an RCU read-side section. */
@@ -169,15 +310,16 @@ static inline bool lease_visible_to(const struct lease *l, uid_t uid)
  * launch ends with ECANCELED at its kernel's next cancel check, not at
  * its timeout). @uid must own it or be root. Sleeps: never call it in
  * an RCU read-side section.
- * With @notify, the front end hears LEASE_EV_DROPPED. Returns 0, -EACCES,
- * -ENOENT (already dropped).
+ * With @notify, its creator hears on_drop: every drop its creator did not
+ * ask for itself (bind release, a model's unload) reaches it this way.
+ * Returns 0, -EACCES, -ENOENT (already dropped).
  */
-int lease_drop(struct broker *b, struct lease *l, uid_t uid, bool notify);
+int lease_drop(struct lease *l, uid_t uid, bool notify);
 
 /*
- * lease_expire - the reaper's half: cancel its launches with EKEYEXPIRED,
- * take the memory off (the device counts it free) into @d, state
- * expired; the caller gives @d back with lease_release_detached(), so
+ * lease_expire - the expiry timer's half: cancel its launches with
+ * EKEYEXPIRED, take the memory off (the device counts it free) into @d,
+ * state expired; the caller gives @d back with lease_release_detached(), so
  * that many leases due together turn expired before any of their pages
  * is freed. With @wait, all is done when it returns; without, it never
  * waits for a launch: when one runs, @d stays empty and the launch's
@@ -189,11 +331,18 @@ void lease_expire(struct lease *l, bool wait, struct lease_detached *d);
  * it. No lock held. */
 void lease_release_detached(struct lease_detached *d);
 
-/* lease_state_err - lease_check with mem_lock already held (either
- * side). */
+/*
+ * lease_state_err - the one answer to "may this lease be used": 0 for an
+ * active lease, -EKEYEXPIRED for an expired one, -ENOENT for a dropped
+ * one (no such lease any more, as for a name that never was). Every
+ * operation on a lease, launches included, gives this; only work that was
+ * already queued or running when the drop began ends with the drop's
+ * ECANCELED (launch_close). Read lock-free; under mem_lock (either side)
+ * it stays true until unlocked.
+ */
 int lease_state_err(struct lease *l);
 
-/* lease_check - 0 for an active lease, -EKEYEXPIRED, -ENOENT (dropped). */
+/* lease_check - lease_state_err under the read side of mem_lock. */
 int lease_check(struct lease *l);
 
 /* lease_resize - reserve exactly @bytes, keeping the common prefix.
@@ -201,10 +350,10 @@ int lease_check(struct lease *l);
 int lease_resize(struct lease *l, uint64_t bytes);
 
 /*
- * lease_set_io - give @l an io region (ring) of @bytes, replacing any old
- * one, or none with 0; charged like vram. Returns 0, -EINVAL (size),
- * -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOENT (dropped), -ENOMEM, or
- * ring_create()'s -errno. Sleeps.
+ * lease_set_io - give @l an io area of @bytes made by the table's io_new
+ * (a ring), replacing any old one, or none with 0; charged like vram.
+ * Returns 0, -EINVAL (size), -ENOSPC, -EDQUOT, -EKEYEXPIRED, -ENOENT
+ * (dropped), -ENOMEM, or io_new's -errno. Sleeps.
  */
 int lease_set_io(struct lease *l, uint64_t bytes);
 
@@ -223,13 +372,16 @@ int lease_bind(struct lease *l, const void *token);
 /* lease_find - a lease of the table for which @match(@l, @arg) holds,
  * with a reference the caller puts, or NULL. @match runs inside an RCU
  * read-side section and must not sleep; the caller may. */
-struct lease *lease_find(struct broker *b,
+struct lease *lease_find(struct lease_table *lt,
 			 bool (*match)(struct lease *l, const void *arg),
 			 const void *arg);
 
+/* lease_is_bound_to - whether @l is bound to @token now. Lock-free. */
+bool lease_is_bound_to(struct lease *l, const void *token);
+
 /* lease_release_token - drop every lease bound to @token (an open file
  * being closed). Sleeps; outside any RCU read-side section. */
-void lease_release_token(struct broker *b, const void *token);
+void lease_release_token(struct lease_table *lt, const void *token);
 
 /*
  * lease_pread/lease_pwrite - copy out of / into the memory at @off under
@@ -244,6 +396,10 @@ ssize_t lease_pwrite(struct lease *l, const void *buf, size_t len,
 /* lease_touch_data - the memory changed behind the page cache. */
 void lease_touch_data(struct lease *l);
 
+/* lease_notify_data - tell @l's creator a launch wrote its memory
+ * (on_data). No lock held. */
+void lease_notify_data(struct lease *l);
+
 /* lease_zero_from - clear the bytes from @off to the end (truncate)
  * under the read side of mem_lock. 0, -EKEYEXPIRED, -ENOENT, or the
  * device's -errno. */
@@ -251,10 +407,6 @@ int lease_zero_from(struct lease *l, uint64_t off);
 
 /* lease_expires_in - whole seconds until the deadline, 0 when past. */
 uint64_t lease_expires_in(struct lease *l);
-
-/* lease_show/lease_show_stats - the ctl and stats texts. */
-void lease_show(struct lease *l, struct strbuf *sb);
-void lease_show_stats(struct lease *l, struct strbuf *sb);
 
 /* lease_set_error - record @msg as last_error. */
 void lease_set_error(struct lease *l, const char *msg);

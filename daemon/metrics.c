@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "daemon/broker.h"
+#include "daemon/dev.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
+#include "daemon/registry.h"
+#include "daemon/ring.h"
 #include "daemon/strbuf.h"
 
 /* Upper bounds of the latency buckets, seconds; +Inf is implied. */
@@ -63,7 +65,7 @@ static void counter(struct strbuf *sb, const char *name, const char *help,
 
 #define LEASE_SECONDS "gpulease_lease_seconds_total{lease=\""
 
-static void show_leases(struct broker *b, uid_t uid, struct strbuf *sb)
+static void show_leases(struct metrics *m, uid_t uid, struct strbuf *sb)
 {
 	uint64_t active = 0, expired = 0;
 	struct cds_lfht_iter iter;
@@ -73,7 +75,7 @@ static void show_leases(struct broker *b, uid_t uid, struct strbuf *sb)
 	head(sb, "gpulease_lease_seconds_total", "counter",
 	     "Seconds each live lease has been held.");
 	rcu_read_lock();
-	lease_for_each(b->leases, &iter, l) {
+	lease_for_each(m->leases, &iter, l) {
 		/* state is atomic: no lease lock is taken here */
 		if (atomic_load(&l->state) == LEASE_EXPIRED)
 			expired++;
@@ -90,7 +92,7 @@ static void show_leases(struct broker *b, uid_t uid, struct strbuf *sb)
 	rcu_read_unlock();
 	counter(sb, "gpulease_dropped_lease_seconds_total",
 		"Seconds held by leases that have been dropped.",
-		atomic_load(&b->metrics.dropped_ns) / NSEC_PER_SEC);
+		atomic_load(&m->leases->totals.dropped_ns) / NSEC_PER_SEC);
 	head(sb, "gpulease_leases", "gauge", "Leases by state.");
 	strbuf_printf(sb, "gpulease_leases{state=\"active\"} %llu\n"
 			  "gpulease_leases{state=\"expired\"} %llu\n",
@@ -98,14 +100,14 @@ static void show_leases(struct broker *b, uid_t uid, struct strbuf *sb)
 		      (unsigned long long)expired);
 }
 
-static void show_devices(struct broker *b, struct strbuf *sb)
+static void show_devices(struct metrics *m, struct strbuf *sb)
 {
 	int i;
 
 	head(sb, "gpulease_vram_bytes", "gauge",
 	     "Device memory by device and state.");
-	for (i = 0; i < b->devs.count; i++) {
-		struct dev *d = &b->devs.devs[i];
+	for (i = 0; i < m->devs->count; i++) {
+		struct dev *d = &m->devs->devs[i];
 		uint64_t used = atomic_load(&d->used);
 
 		strbuf_printf(sb,
@@ -121,8 +123,8 @@ static void show_devices(struct broker *b, struct strbuf *sb)
 	}
 	head(sb, "gpulease_device_state", "gauge",
 	     "1 for the state each device is in (ready, failed, unusable).");
-	for (i = 0; i < b->devs.count; i++) {
-		int st = atomic_load(&b->devs.devs[i].state), s;
+	for (i = 0; i < m->devs->count; i++) {
+		int st = atomic_load(&m->devs->devs[i].state), s;
 
 		for (s = 0; s < DEV_NR_STATES; s++)
 			strbuf_printf(sb, "gpulease_device_state{device=\"%d\","
@@ -131,7 +133,7 @@ static void show_devices(struct broker *b, struct strbuf *sb)
 	}
 }
 
-static void show_kernels(struct broker *b, struct strbuf *sb)
+static void show_kernels(struct metrics *m, struct strbuf *sb)
 {
 	static const struct {
 		const char *name, *help;
@@ -151,7 +153,7 @@ static void show_kernels(struct broker *b, struct strbuf *sb)
 
 	for (s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
 		head(sb, series[s].name, "counter", series[s].help);
-		for (i = 0; (e = registry_get(&b->reg, i)); i++) {
+		for (i = 0; (e = registry_get(m->reg, i)); i++) {
 			uint64_t v = atomic_load((_Atomic uint64_t *)
 						 ((char *)e + series[s].off));
 
@@ -192,26 +194,36 @@ static void show_latency(struct metrics *m, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&m->lat_count));
 }
 
-void metrics_show(struct broker *b, uid_t uid, struct strbuf *sb)
+void metrics_init(struct metrics *m, struct lease_table *leases,
+		  struct dev_set *devs, struct registry *reg,
+		  struct ring_set *rings)
 {
-	struct metrics *m = &b->metrics;
+	m->leases = leases;
+	m->devs = devs;
+	m->reg = reg;
+	m->rings = rings;
+}
 
-	show_leases(b, uid, sb);
+void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb)
+{
+	struct lease_totals *t = &m->leases->totals;
+
+	show_leases(m, uid, sb);
 	counter(sb, "gpulease_leases_acquired_total", "Leases acquired.",
-		atomic_load(&m->acquired));
+		atomic_load(&t->acquired));
 	counter(sb, "gpulease_leases_dropped_total", "Leases dropped.",
-		atomic_load(&m->dropped));
+		atomic_load(&t->dropped));
 	counter(sb, "gpulease_leases_expired_total",
-		"Leases that reached their TTL.", atomic_load(&m->expired));
-	show_devices(b, sb);
+		"Leases that reached their TTL.", atomic_load(&t->expired));
+	show_devices(m, sb);
 	counter(sb, "gpulease_bytes_in_total",
-		"Bytes copied into lease memory.", atomic_load(&m->bytes_in));
+		"Bytes copied into lease memory.", atomic_load(&t->bytes_in));
 	counter(sb, "gpulease_bytes_out_total",
 		"Bytes copied out of lease memory.",
-		atomic_load(&m->bytes_out));
+		atomic_load(&t->bytes_out));
 	counter(sb, "gpulease_ring_copy_waits_total",
 		"Ring copies that waited for the ring's earlier launches.",
-		atomic_load(&m->ring_copy_waits));
-	show_kernels(b, sb);
+		atomic_load(&m->rings->copy_waits));
+	show_kernels(m, sb);
 	show_latency(m, sb);
 }

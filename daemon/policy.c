@@ -58,7 +58,8 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		return 0;
 	}
 	if (!strcmp(verb, "default_ttl")) {
-		if (parse_u32(cl->argv[1], &u) || broker_check_ttl(b, u))
+		if (parse_u32(cl->argv[1], &u) || u < GL_TTL_MIN ||
+		    u > atomic_load(&b->pol.max_ttl))
 			return -EINVAL;
 		atomic_store(&b->pol.default_ttl, u);
 		return 0;

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 
-#include "daemon/broker.h"
 #include "daemon/lease.h"
 #include "daemon/ring.h"
 
@@ -18,7 +17,7 @@ static int ring_copy(struct ring *r, const struct gl_sqe *sqe, bool in)
 	ssize_t n;
 
 	if (atomic_load(&r->launches))
-		atomic_fetch_add(&r->lease->b->metrics.ring_copy_waits, 1);
+		atomic_fetch_add(&r->set->copy_waits, 1);
 	while ((busy = atomic_load(&r->launches)) && !atomic_load(&r->stop))
 		ring_futex_wait(&r->launches, busy, RING_SLEEP_MS, true);
 	if (sqe->addr > r->data_size || sqe->len > r->data_size - sqe->addr)

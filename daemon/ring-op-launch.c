@@ -13,7 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "daemon/broker.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/ring.h"
@@ -24,7 +23,7 @@ static void ring_launch_done(struct launch *la)
 	struct ring *r = la->ctx;
 
 	if (launch_touches_vram(la))
-		broker_emit(la->lease->b, la->lease, LEASE_EV_DATA);
+		lease_notify_data(la->lease);
 	/* a copy waiting behind it may go (its slot is still promised, so
 	 * the ring outlives the ring_complete below) */
 	if (atomic_fetch_sub(&r->launches, 1) == 1)
@@ -51,7 +50,7 @@ int ring_op_launch(struct ring *r, const struct gl_sqe *sqe)
 		return err;
 	d.user_data = sqe->user_data;
 	atomic_fetch_add(&r->launches, 1);
-	err = launch_submit(r->lease->b, r->lease, &d, ring_launch_done, r,
+	err = launch_submit(r->set->launcher, r->lease, &d, ring_launch_done, r,
 			    &seq);
 	if (err) {
 		atomic_fetch_sub(&r->launches, 1);

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/broker.h"
+#include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ring.h"
@@ -196,7 +196,7 @@ static void ring_park(struct ring *r)
 void *ring_poll_main(void *arg)
 {
 	struct ring *r = arg;
-	struct broker *b = r->lease->b;
+	const struct policy *pol = r->set->pol;
 	int64_t idle_since = clock_mono();
 	unsigned spins = 0;
 	int n;
@@ -226,7 +226,7 @@ void *ring_poll_main(void *arg)
 		if (!idle_since)
 			idle_since = clock_mono();
 		if (clock_mono() - idle_since <
-		    (int64_t)atomic_load(&b->pol.ring_idle_us) * 1000)
+		    (int64_t)atomic_load(&pol->ring_idle_us) * 1000)
 			continue;
 		ring_sleep(r, false);
 		idle_since = clock_mono();

@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/broker.h"
+#include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ring.h"
@@ -189,9 +189,33 @@ static void ring_layout(struct ring *r, uint64_t bytes)
 	r->cq_mask = 2 * n - 1;
 }
 
-int ring_create(struct lease *l, const char *dir, uint64_t bytes,
-		uid_t uid, gid_t gid, struct ring **out)
+/* The lease's handles on its io area (struct lease_io_ops). */
+static void ring_io_stop(struct lease_io *io)
 {
+	ring_stop(caa_container_of(io, struct ring, io));
+}
+
+static void ring_io_drain(struct lease_io *io)
+{
+	ring_drain(caa_container_of(io, struct ring, io));
+}
+
+static void ring_io_release(struct lease_io *io)
+{
+	ring_destroy(caa_container_of(io, struct ring, io));
+}
+
+static const struct lease_io_ops ring_io_ops = {
+	.stop = ring_io_stop,
+	.drain = ring_io_drain,
+	.release = ring_io_release,
+};
+
+int ring_create(struct ring_set *rs, struct lease *l, uint64_t bytes,
+		struct ring **out)
+{
+	uid_t uid = l->owner;
+	gid_t gid = l->group;
 	static _Atomic uint64_t next_gen;
 	struct ring *r;
 	int err;
@@ -203,8 +227,9 @@ int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 	if (!r)
 		return -ENOMEM;
 	r->lease = l;
+	r->set = rs;
 	/* a new name per region: `io SIZE` replaces a live one */
-	snprintf(r->path, sizeof(r->path), "%s/%s.%llu.%llu", dir, l->name,
+	snprintf(r->path, sizeof(r->path), "%s/%s.%llu.%llu", rs->dir, l->name,
 		 (unsigned long long)l->id,
 		 (unsigned long long)atomic_fetch_add(&next_gen, 1));
 	r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -241,6 +266,14 @@ int ring_create(struct lease *l, const char *dir, uint64_t bytes,
 		goto err_guard;
 	pthread_setname_np(r->poller, "gl-ring");
 	r->poller_started = true;
+	r->io = (struct lease_io){
+		.ops = &ring_io_ops,
+		.map = r->map,
+		.size = r->size,
+		.data = r->data,
+		.data_size = r->data_size,
+		.path = r->path,
+	};
 	*out = r;
 	return 0;
 
@@ -309,7 +342,7 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 		   uint64_t duration_ns)
 {
 	struct gl_ring_hdr *h = r->hdr;
-	struct broker *b = r->lease->b;
+	struct policy *pol = r->set->pol;
 	bool poller = pthread_equal(pthread_self(), r->poller);
 	struct gl_cqe *cqe;
 	uint32_t hold;
@@ -334,6 +367,17 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	pthread_mutex_unlock(&r->cq_lock);
 	/* debug knob: a launch's completion waits here, posted, until the
 	 * test lets it go (a racing `io 0`, a copy behind it) */
-	while (!poller && (hold = atomic_load(&b->pol.ring_complete_hold)))
-		ring_futex_wait(&b->pol.ring_complete_hold, hold, 50, true);
+	while (!poller && (hold = atomic_load(&pol->ring_complete_hold)))
+		ring_futex_wait(&pol->ring_complete_hold, hold, 50, true);
+}
+
+int ring_io_new(void *ctx, struct lease *l, uint64_t bytes,
+		struct lease_io **out)
+{
+	struct ring *r;
+	int err = ring_create(ctx, l, bytes, &r);
+
+	if (!err)
+		*out = &r->io;
+	return err;
 }

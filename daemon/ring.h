@@ -17,13 +17,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/lease.h"
 #include "uapi/barrier.h"
 #include "uapi/ring.h"
 
-struct broker;
-struct lease;
+struct launcher;
+struct policy;
+
+/*
+ * What every ring of the daemon shares: the broker owns it, wires it and
+ * registers ring_io_new with it on the lease table, so that a lease
+ * makes its io area without naming this module.
+ */
+struct ring_set {
+	const char *dir;		/* where io files go; fixed */
+	struct policy *pol;		/* ring_idle_us, ring_complete_hold
+					 * (a futex word) */
+	struct launcher *launcher;	/* GL_OP_LAUNCH submits here */
+	_Atomic uint64_t copy_waits;	/* copies that waited for the ring's
+					 * earlier launches */
+};
 
 struct ring {
+	struct lease_io io;		/* what the lease sees: fixed */
+	struct ring_set *set;		/* fixed */
 	struct lease *lease;		/* owner; the ring dies before it */
 	char path[256];			/* the file; leases/<name>/io points
 					 * here */
@@ -61,12 +78,18 @@ struct ring {
 };
 
 /*
- * ring_create - make the io file of @bytes for lease @l in @dir, owned by
- * @uid/@gid, mode 0600, committed, mapped, its header written, and start
- * its poller. Returns 0, -EINVAL (size), -ENOSPC, -ENOMEM, -errno.
+ * ring_create - make the io file of @bytes for lease @l in @rs->dir,
+ * owned by @l's owner and group, mode 0600, committed, mapped, its header
+ * written, and start its poller. Returns 0, -EINVAL (size), -ENOSPC,
+ * -ENOMEM, -errno.
  */
-int ring_create(struct lease *l, const char *dir, uint64_t bytes,
-		uid_t uid, gid_t gid, struct ring **out);
+int ring_create(struct ring_set *rs, struct lease *l, uint64_t bytes,
+		struct ring **out);
+
+/* ring_io_new - ring_create as the lease table's io_new (lease.h), @ctx
+ * the ring_set: the lease then stops, drains and destroys it through
+ * r->io.ops. */
+lease_io_new_fn ring_io_new;
 
 /* ring_stop - stop and join the poller. Never with mem_lock held (the
  * poller may be waiting for its read side); callers hold the lease's

@@ -20,6 +20,21 @@ void timer_init(struct timer *t, timer_fn fn)
 	atomic_init(&t->deadline, 0);
 	t->idx = TIMER_IDLE;
 	t->fn = fn;
+	t->cancel = NULL;
+}
+
+void timer_set_cancel(struct timer *t, timer_cancel_fn cancel)
+{
+	t->cancel = cancel;
+}
+
+void timer_drain(struct timer_base *tb)
+{
+	struct timer *t;
+
+	while ((t = timer_take_first(tb)))
+		if (t->cancel)
+			t->cancel(t);
 }
 
 int timer_base_init(struct timer_base *tb, const struct gl_clock *clock)

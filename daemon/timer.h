@@ -34,12 +34,17 @@ struct timer_round;
  * timer (itself included) and timer_defer() work to the round's end. */
 typedef void (*timer_fn)(struct timer *t, struct timer_round *rd);
 
+/* Called at teardown for a timer still queued, unfired (timer_drain):
+ * its owner releases what the queued timer stood for. */
+typedef void (*timer_cancel_fn)(struct timer *t);
+
 struct timer {
 	_Atomic int64_t deadline;	/* lease clock, ns; written under the
 					 * queue lock, read lock-free */
 	size_t idx;			/* queue lock; TIMER_IDLE when not
 					 * queued */
 	timer_fn fn;			/* fixed after timer_init() */
+	timer_cancel_fn cancel;		/* fixed; NULL: nothing to release */
 };
 
 #define TIMER_IDLE ((size_t)-1)
@@ -79,6 +84,10 @@ struct timer_base {
 /* timer_init - an idle timer that will call @fn. */
 void timer_init(struct timer *t, timer_fn fn);
 
+/* timer_set_cancel - @cancel runs if @t is still queued at teardown
+ * (timer_drain). Before @t is first queued. */
+void timer_set_cancel(struct timer *t, timer_cancel_fn cancel);
+
 /* timer_deadline - @t's last deadline (lease clock, ns). Lock-free. */
 static inline int64_t timer_deadline(const struct timer *t)
 {
@@ -115,6 +124,11 @@ bool timer_del(struct timer_base *tb, struct timer *t);
 /* timer_take_first - unqueue and return the earliest timer, due or not,
  * without calling it; NULL when none is queued. For teardown. */
 struct timer *timer_take_first(struct timer_base *tb);
+
+/* timer_drain - unqueue every timer without firing it and call its
+ * cancel, if set: whatever kind of object embeds it. After timer_stop();
+ * the queue is then empty, ready for timer_base_destroy(). */
+void timer_drain(struct timer_base *tb);
 
 /* timer_run_due - run, in the calling thread and in deadline order, every
  * callback due by the lease clock, with rd->sync set; the round's

@@ -181,8 +181,10 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	leases_req_init(&lr, &fs->broker, name, ctx->uid, ctx->gid);
-	err = lease_acquire(&fs->broker, &lr, &n.lease);
+	leases_req_init(&lr, &fs->broker.leases, name, ctx->uid, ctx->gid);
+	lr.ops = &fs_lease_ops;
+	lr.ops_ctx = fs;
+	err = lease_acquire(&fs->broker.leases, &lr, &n.lease);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -202,13 +204,13 @@ void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	l = lease_lookup(&fs->broker, name);
+	l = lease_lookup(&fs->broker.leases, name);
 	if (!l) {
 		fuse_reply_err(req, !strcmp(name, GL_FILE_CTL) ? ENOTDIR :
 								 ENOENT);
 		return;
 	}
-	err = lease_drop(&fs->broker, l, ctx->uid, false);
+	err = lease_drop(l, ctx->uid, false);
 	lease_put(l);
 	fuse_reply_err(req, -err);
 }
@@ -317,7 +319,7 @@ static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 
 		n.kind = FS_LEASE_DIR;
 		rcu_read_lock();
-		lease_for_each(fs->broker.leases, &iter, l) {
+		lease_for_each(&fs->broker.leases, &iter, l) {
 			if (!lease_visible_to(l, uid))
 				continue;
 			n.lease = l;

@@ -45,7 +45,7 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	pthread_mutex_unlock(&fs->handles_lock);
 	fs_submit_release(h);
 	if (h->binds)
-		lease_release_token(&fs->broker, h);
+		lease_release_token(&fs->broker.leases, h);
 	if (h->node.kind == FS_LEASE_VRAM) {
 		assert(atomic_load(&h->lease->vram_open) > 0);
 		atomic_fetch_sub(&h->lease->vram_open, 1);

@@ -139,7 +139,7 @@ void fs_notify_stop(struct fs *fs);
  */
 void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 		    int timeout_ms);
-extern const struct broker_events fs_broker_events;
+extern const struct lease_ops fs_lease_ops;
 
 /* dir.c */
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -216,7 +216,7 @@ int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 			return 0;
 		memset(out, 0, sizeof(*out));
 		out->kind = FS_LEASE_DIR;
-		out->lease = lease_lookup(&fs->broker, name);
+		out->lease = lease_lookup(&fs->broker.leases, name);
 		/* the reference is the caller's (fs_reply_entry keeps it) */
 		return out->lease ? 0 : -ENOENT;
 	case FS_LEASE_DIR:

@@ -499,7 +499,6 @@ int main(int argc, char **argv)
 		start_fail(&o, "cannot start the broker", err);
 		fs_unmount(fs, true);
 	} else {
-		broker_set_events(&fs->broker, &fs_broker_events, fs);
 		if (!fs_serve(fs, &o))
 			status = 0;
 		fs_unmount(fs, false);	/* fs_serve unmounted */

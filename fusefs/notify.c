@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Cache invalidation. The broker reports lease changes from any thread
- * (reaper, ops); they are queued here and a dedicated thread tells the
+ * Cache invalidation. Every lease the filesystem creates has fs_lease_ops
+ * as its owner operations: its changes arrive from any thread (timer,
+ * ops, launches) and are queued here and a dedicated thread tells the
  * kernel, because a notify_inval_* must never run inside an operation or
  * under a lock an operation takes.
  * Invariant: each queued item holds a lease reference, put once sent; a
@@ -147,6 +148,26 @@ static void fs_lease_event(void *ctx, struct lease *l, enum lease_event ev)
 		notify_queue(fs->notify, l, ev, NULL);
 }
 
+static void fs_on_resize(void *ctx, struct lease *l)
+{
+	fs_lease_event(ctx, l, LEASE_EV_RESIZED);
+}
+
+static void fs_on_data(void *ctx, struct lease *l)
+{
+	fs_lease_event(ctx, l, LEASE_EV_DATA);
+}
+
+static void fs_on_expire(void *ctx, struct lease *l)
+{
+	fs_lease_event(ctx, l, LEASE_EV_EXPIRED);
+}
+
+static void fs_on_drop(void *ctx, struct lease *l)
+{
+	fs_lease_event(ctx, l, LEASE_EV_DROPPED);
+}
+
 void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 		    int timeout_ms)
 {
@@ -181,8 +202,13 @@ void fs_notify_wait(struct fs *fs, struct lease *l, enum lease_event ev,
 	pthread_mutex_unlock(&nt->lock);
 }
 
-const struct broker_events fs_broker_events = {
-	.lease_event = fs_lease_event,
+/* The owner operations of every lease the filesystem creates (mkdir,
+ * leases/ctl acquire). */
+const struct lease_ops fs_lease_ops = {
+	.on_resize = fs_on_resize,
+	.on_data = fs_on_data,
+	.on_expire = fs_on_expire,
+	.on_drop = fs_on_drop,
 };
 
 int fs_notify_start(struct fs *fs)

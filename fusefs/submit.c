@@ -230,7 +230,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		atomic_fetch_add(&cq->refs, 1);
 		cq->outstanding++;
 		pthread_mutex_unlock(&cq->lock);
-		err = launch_submit(&fs_of(req)->broker, h->lease, &d,
+		err = launch_submit(&fs_of(req)->broker.launcher, h->lease, &d,
 				    submit_done_nonblock, cq, &seq);
 		if (err) {
 			pthread_mutex_lock(&cq->lock);
@@ -256,7 +256,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	lease_get(w->lease);
 	pthread_mutex_init(&w->lock, NULL);
 	fuse_req_interrupt_func(req, submit_interrupt, w);
-	err = launch_submit(&fs_of(req)->broker, h->lease, &d,
+	err = launch_submit(&fs_of(req)->broker.launcher, h->lease, &d,
 			    submit_done_wait, w, &seq);
 	if (err) {
 		fuse_req_interrupt_func(req, NULL, NULL);

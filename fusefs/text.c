@@ -60,10 +60,10 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		policy_show(&fs->broker, &sb);
 		break;
 	case FS_METRICS:
-		metrics_show(&fs->broker, uid, &sb);
+		metrics_show(&fs->broker.metrics, uid, &sb);
 		break;
 	case FS_LEASES_CTL:
-		leases_ctl_show(&fs->broker, uid, &sb);
+		leases_ctl_show(&fs->broker.leases, uid, &sb);
 		break;
 	case FS_KERNELS_CTL:
 		break;	/* write-only: registering is the one command */
@@ -99,7 +99,8 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 	case FS_CTL:
 		return policy_write(&fs->broker, uid, buf, size);
 	case FS_LEASES_CTL:
-		err = leases_ctl_write(&fs->broker, uid, gid, buf, size, h,
+		err = leases_ctl_write(&fs->broker.leases, &fs_lease_ops, fs,
+				       uid, gid, buf, size, h,
 				       &bound);
 		if (bound)
 			h->binds = true;
@@ -111,7 +112,7 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		err = lease_check(h->lease);
 		if (!err)
 			err = lease_ctl_write(h->lease, buf, size, h);
-		if (atomic_load(&h->lease->bound_to) == h)
+		if (lease_is_bound_to(h->lease, h))
 			h->binds = true;
 		return err;
 	default:

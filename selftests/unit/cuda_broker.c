@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon/broker.h"
+#include "daemon/lease-ctl.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
@@ -84,12 +85,12 @@ static int acquire(FIXTURE_DATA(cb) *self, const char *name, uint64_t vram,
 		.name = name, .vram = vram, .ttl = 600, .dev = 0,
 	};
 
-	return lease_acquire(&self->b, &req, l);
+	return lease_acquire(&self->b.leases, &req, l);
 }
 
 static void drop(FIXTURE_DATA(cb) *self, struct lease *l)
 {
-	lease_drop(&self->b, l, 0, false);
+	lease_drop(l, 0, false);
 	lease_put(l);
 }
 
@@ -255,10 +256,10 @@ TEST_F(cb, ring_region_is_pinned)
 	ASSERT_EQ(acquire(self, "io", MIB, &l), 0);
 	ASSERT_EQ(lease_set_io(l, 64 << 10), 0);
 	EXPECT_EQ(fc->host_registered, 1);
-	EXPECT_TRUE(fc->host_reg_ptr == l->ring->map);
+	EXPECT_TRUE(fc->host_reg_ptr == l->io->map);
 	EXPECT_EQ(fc->host_reg_len, (size_t)(64 << 10));
-	memcpy(l->ring->data, in, sizeof(in));
-	EXPECT_EQ(lease_pwrite(l, l->ring->data, sizeof(in), 0),
+	memcpy(l->io->data, in, sizeof(in));
+	EXPECT_EQ(lease_pwrite(l, l->io->data, sizeof(in), 0),
 		  (ssize_t)sizeof(in));
 	EXPECT_EQ(lease_pread(l, out, sizeof(out), 0), (ssize_t)sizeof(out));
 	EXPECT_EQ(memcmp(in, out, sizeof(in)), 0);
@@ -266,7 +267,7 @@ TEST_F(cb, ring_region_is_pinned)
 	EXPECT_EQ(fc->host_registered, 0);
 	ASSERT_EQ(lease_set_io(l, 128 << 10), 0);
 	EXPECT_EQ(fc->host_registered, 1);
-	EXPECT_TRUE(fc->host_reg_ptr == l->ring->map);
+	EXPECT_TRUE(fc->host_reg_ptr == l->io->map);
 	drop(self, l);					/* dropped */
 	EXPECT_EQ(fc->host_registered, 0);
 }
@@ -315,7 +316,7 @@ static bool metrics_say(struct broker *b, const char *line)
 	struct strbuf sb = STRBUF_INIT;
 	bool found;
 
-	metrics_show(b, 0, &sb);
+	metrics_show(&b->metrics, 0, &sb);
 	found = sb.buf && strstr(sb.buf, line);
 	strbuf_release(&sb);
 	return found;
@@ -348,7 +349,7 @@ TEST_F(cb, sticky_fault_fails_one_device_and_recovers)
 	ASSERT_EQ(self->b.devs.count, 2);
 	d0 = &self->b.devs.devs[0];
 	ASSERT_EQ(acquire(self, "a", MIB, &a), 0);
-	ASSERT_EQ(lease_acquire(&self->b, &req_b, &b), 0);
+	ASSERT_EQ(lease_acquire(&self->b.leases, &req_b, &b), 0);
 	EXPECT_TRUE(metrics_say(&self->b, "gpulease_device_state{device=\"0\","
 				"state=\"ready\"} 1"));
 

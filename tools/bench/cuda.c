@@ -94,12 +94,12 @@ static int bench_acquire(struct bench *B, struct lease **l, uint64_t bytes)
 		.name = BENCH_LEASE, .vram = bytes, .ttl = 3600, .dev = 0,
 	};
 
-	return lease_acquire(&B->b, &req, l);
+	return lease_acquire(&B->b.leases, &req, l);
 }
 
 static void bench_drop(struct bench *B, struct lease *l)
 {
-	lease_drop(&B->b, l, 0, false);
+	lease_drop(l, 0, false);
 	lease_put(l);
 }
 
@@ -193,8 +193,8 @@ static void bench_copies(struct bench *B)
 		       (unsigned long long)io);
 		goto out;
 	}
-	memset(l->ring->data, 0x5a, B->copy);
-	bench_copy(B, l, l->ring->data, "ring data -> vram", dst, pinned);
+	memset(l->io->data, 0x5a, B->copy);
+	bench_copy(B, l, l->io->data, "ring data -> vram", dst, pinned);
 out:
 	cuda_enter(B->d->priv);
 	if (pinned)

@@ -179,7 +179,7 @@ static unsigned next_index(unsigned *s, long n)
 static struct lease *lookup_one(struct worker *w, const char *name)
 {
 	if (w->t == T_RCU)
-		return lease_lookup(&w->b->b, name);
+		return lease_lookup(&w->b->b.leases, name);
 	return mtx_lookup(&w->b->mt, name);
 }
 
@@ -392,7 +392,7 @@ static int bench_setup(struct bench *b)
 		snprintf(b->names[i], sizeof(b->names[i]), "bench-lookup-%ld",
 			 i);
 		req.name = b->names[i];
-		err = lease_acquire(&b->b, &req, &b->held[i]);
+		err = lease_acquire(&b->b.leases, &req, &b->held[i]);
 		if (err)
 			return err;
 	}
