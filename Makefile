@@ -133,11 +133,15 @@ $(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
-$(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y) $(kernels-y) $(model-y)) \
-		$(O)/kernels/fatbin.o
+# what unit test $(1) links besides its own object: unit-$(1)-y (Kbuild)
+# where there is one, else the whole core
+unit-objs = $(call obj,$(or $(unit-$(1)-y),$(daemon-y) $(kernels-y) \
+	$(model-y) kernels/fatbin.o))
+
+$(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
+$(foreach t,$(UNIT_TESTS),$(eval $(t): $(call unit-objs,$(notdir $(t)))))
 
 # the model tests run selftests/fixtures/ scripts from the source tree
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \

@@ -70,7 +70,7 @@ static void lease_free(struct lease *l)
 	pthread_mutex_destroy(&l->io_lock);
 	launch_queue_destroy(&l->lq);
 	pthread_rwlock_destroy(&l->mem_lock);
-	pthread_mutex_destroy(&l->err_lock);
+	gl_last_error_destroy(&l->last_error);
 	free(l);
 }
 
@@ -164,7 +164,7 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 	pthread_rwlockattr_destroy(&attr);
 	if (err)
 		goto err_free;
-	if (pthread_mutex_init(&l->err_lock, NULL))
+	if (gl_last_error_init(&l->last_error))
 		goto err_rwlock;
 	if (launch_queue_init(&l->lq))
 		goto err_mutex;
@@ -194,7 +194,7 @@ static struct lease *lease_alloc(struct broker *b, const struct lease_req *req,
 err_lq:
 	launch_queue_destroy(&l->lq);
 err_mutex:
-	pthread_mutex_destroy(&l->err_lock);
+	gl_last_error_destroy(&l->last_error);
 err_rwlock:
 	pthread_rwlock_destroy(&l->mem_lock);
 err_free:
@@ -528,6 +528,7 @@ static const char *lease_state_name(struct lease *l)
 
 void lease_show(struct lease *l, struct strbuf *sb)
 {
+	char last[LOG_LAST_ERROR_LEN];
 	enum lease_state state;
 
 	pthread_rwlock_rdlock(&l->mem_lock);
@@ -547,10 +548,8 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&l->lq.launches),
 		      atomic_load(&l->lq.nr_queued), launch_running(l),
 		      GL_LAUNCH_QUEUE_MAX);
-	pthread_mutex_lock(&l->err_lock);
-	strbuf_printf(sb, "last_error %s\n",
-		      l->last_error[0] ? l->last_error : "-");
-	pthread_mutex_unlock(&l->err_lock);
+	gl_last_error_get(&l->last_error, last, sizeof(last));
+	strbuf_printf(sb, "last_error %s\n", last[0] ? last : "-");
 }
 
 void lease_show_stats(struct lease *l, struct strbuf *sb)
@@ -576,7 +575,5 @@ void lease_show_stats(struct lease *l, struct strbuf *sb)
 
 void lease_set_error(struct lease *l, const char *msg)
 {
-	pthread_mutex_lock(&l->err_lock);
-	snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
-	pthread_mutex_unlock(&l->err_lock);
+	gl_last_error_set(&l->last_error, msg);
 }
