@@ -17,7 +17,7 @@
 
 #include "daemon/account.h"
 #include "daemon/clock.h"
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/launch.h"
 #include "daemon/metrics.h"
 #include "daemon/reaper.h"

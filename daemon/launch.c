@@ -25,7 +25,7 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
-#include "daemon/pool.h"
+#include "daemon/dev/pool.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
 #include "daemon/ring.h"
