@@ -9,6 +9,7 @@
 #   make check           install missing packages, build, run every test
 #   make run             install missing packages, build, mount /gpu (CPU)
 #   make bench           run the benchmarks
+#   make deps-check      list the include and object cycles of daemon/
 #   make install         install what make built in $(O): PREFIX=/usr/local,
 #                        DESTDIR= (staging); make uninstall, with the same
 #   make clean
@@ -72,7 +73,7 @@ TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 SELFTEST_HELPERS := $(O)/selftests/lib/subreap
 
 .DELETE_ON_ERROR:
-.PHONY: all check run bench deps clean tests install uninstall
+.PHONY: all check run bench deps deps-check clean tests install uninstall
 
 # Where make install puts things (Documentation/admin-guide.md, "Installing").
 PREFIX ?= /usr/local
@@ -208,6 +209,11 @@ $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
+
+# Every include or object cycle between the modules of daemon/; exit 1
+# if there is one (Documentation/architecture.md).
+deps-check: $(call obj,$(daemon-y) $(model-y))
+	$(Q)$(SRC)/scripts/deps-check.sh $(O) $(SRC)
 
 # The plain run also runs the fs tests with the daemon under valgrind
 # (which cannot watch a sanitizer build).
