@@ -9,6 +9,7 @@
 #   make check           install missing packages, build, run every test
 #   make run             install missing packages, build, mount /gpu (CPU)
 #   make bench           run the benchmarks
+#   make deps-check      list the include and object cycles of daemon/
 #   make install         install what make built in $(O): PREFIX=/usr/local,
 #                        DESTDIR= (staging); make uninstall, with the same
 #   make clean
@@ -72,7 +73,7 @@ TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 SELFTEST_HELPERS := $(O)/selftests/lib/subreap
 
 .DELETE_ON_ERROR:
-.PHONY: all check run bench deps clean tests install uninstall
+.PHONY: all check run bench deps deps-check clean tests install uninstall
 
 # Where make install puts things (Documentation/admin-guide.md, "Installing").
 PREFIX ?= /usr/local
@@ -133,11 +134,15 @@ $(O)/tools/bench/ring: $(call obj,$(bench-ring-y)) \
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
-$(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
-		$(call obj,$(daemon-y) $(kernels-y) $(model-y)) \
-		$(O)/kernels/fatbin.o
+# what unit test $(1) links besides its own object: unit-$(1)-y (Kbuild)
+# where there is one, else the whole core
+unit-objs = $(call obj,$(or $(unit-$(1)-y),$(daemon-y) $(kernels-y) \
+	$(model-y) kernels/fatbin.o))
+
+$(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
+$(foreach t,$(UNIT_TESTS),$(eval $(t): $(call unit-objs,$(notdir $(t)))))
 
 # the model tests run selftests/fixtures/ scripts from the source tree
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
@@ -204,6 +209,11 @@ $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
+
+# Every include or object cycle between the modules of daemon/; exit 1
+# if there is one (Documentation/architecture.md).
+deps-check: $(call obj,$(daemon-y) $(model-y))
+	$(Q)$(SRC)/scripts/deps-check.sh $(O) $(SRC)
 
 # The plain run also runs the fs tests with the daemon under valgrind
 # (which cannot watch a sanitizer build).

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "daemon/account.h"
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 
 int account_init(struct account *a)
 {

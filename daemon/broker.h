@@ -17,7 +17,7 @@
 
 #include "daemon/account.h"
 #include "daemon/clock.h"
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"

@@ -21,12 +21,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
-#include "daemon/pool.h"
+#include "daemon/dev/pool.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
 

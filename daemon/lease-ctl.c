@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease-ctl.h"
@@ -148,6 +148,7 @@ static const char *lease_state_name(struct lease *l)
 
 void lease_show(struct lease *l, struct strbuf *sb)
 {
+	char last[LOG_LAST_ERROR_LEN];
 	struct launch_stats ls;
 	enum lease_state state;
 
@@ -168,10 +169,8 @@ void lease_show(struct lease *l, struct strbuf *sb)
 		      (unsigned)l->owner, atomic_load(&l->bound_to) != NULL,
 		      (unsigned long long)ls.launches, ls.queued, ls.running,
 		      GL_LAUNCH_QUEUE_MAX);
-	pthread_mutex_lock(&l->err_lock);
-	strbuf_printf(sb, "last_error %s\n",
-		      l->last_error[0] ? l->last_error : "-");
-	pthread_mutex_unlock(&l->err_lock);
+	gl_last_error_get(&l->last_error, last, sizeof(last));
+	strbuf_printf(sb, "last_error %s\n", last[0] ? last : "-");
 }
 
 void lease_show_stats(struct lease *l, struct strbuf *sb)

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "daemon/account.h"
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "uapi/ring.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"

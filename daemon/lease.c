@@ -23,7 +23,7 @@
 
 #include "daemon/account.h"
 #include "daemon/clock.h"
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
@@ -73,7 +73,7 @@ static void lease_free(struct lease *l)
 		lt->work->destroy(lt->work_ctx, l);
 	pthread_mutex_destroy(&l->io_lock);
 	pthread_rwlock_destroy(&l->mem_lock);
-	pthread_mutex_destroy(&l->err_lock);
+	gl_last_error_destroy(&l->last_error);
 	free(l);
 }
 
@@ -179,7 +179,7 @@ static struct lease *lease_alloc(struct lease_table *lt,
 	pthread_rwlockattr_destroy(&attr);
 	if (err)
 		goto err_free;
-	if (pthread_mutex_init(&l->err_lock, NULL))
+	if (gl_last_error_init(&l->last_error))
 		goto err_rwlock;
 	if (pthread_mutex_init(&l->io_lock, NULL))
 		goto err_mutex;
@@ -212,7 +212,7 @@ static struct lease *lease_alloc(struct lease_table *lt,
 err_io:
 	pthread_mutex_destroy(&l->io_lock);
 err_mutex:
-	pthread_mutex_destroy(&l->err_lock);
+	gl_last_error_destroy(&l->last_error);
 err_rwlock:
 	pthread_rwlock_destroy(&l->mem_lock);
 err_free:
@@ -590,7 +590,5 @@ uint64_t lease_expires_in(struct lease *l)
 
 void lease_set_error(struct lease *l, const char *msg)
 {
-	pthread_mutex_lock(&l->err_lock);
-	snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
-	pthread_mutex_unlock(&l->err_lock);
+	gl_last_error_set(&l->last_error, msg);
 }

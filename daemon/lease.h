@@ -23,6 +23,7 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
+#include "daemon/log.h"
 #include "daemon/timer.h"
 #include "uapi/gpulease.h"
 
@@ -207,8 +208,8 @@ struct lease {
 					 * while 0 no page of vram can be
 					 * cached stale (an open drops them).
 					 * Only fusefs/ touches it */
-	pthread_mutex_t err_lock;	/* guards last_error */
-	char last_error[160];		/* "ENOSPC: reason" or "" */
+	struct gl_last_error last_error; /* the latest failure's reason;
+					 * its own leaf lock (log.h) */
 	struct lease_stats stats;
 	struct launch_queue *lq;	/* its launches (lt->work's) */
 };
@@ -410,5 +411,14 @@ uint64_t lease_expires_in(struct lease *l);
 
 /* lease_set_error - record @msg as last_error. */
 void lease_set_error(struct lease *l, const char *msg);
+
+/*
+ * gl_fail - log the error @err of lease @l (not NULL) with the reason
+ * @fmt and record it as its last_error: gl_fail_at() with what the log
+ * needs of a lease. Returns @err. Takes the last_error's leaf lock.
+ */
+#define gl_fail(l, err, ...) \
+	gl_fail_at(__FILE__, __LINE__, (l)->name, &(l)->last_error, (err), \
+		   __VA_ARGS__)
 
 #endif

@@ -13,8 +13,8 @@
 #include <syslog.h>
 
 #include "daemon/clock.h"
-#include "daemon/lease.h"
 #include "daemon/log.h"
+#include "uapi/gpulease.h"
 
 #define LOG_RL_SLOTS	64	/* call sites tracked at once */
 
@@ -162,22 +162,48 @@ static void log_safe_name(char *dst, size_t size, const char *name)
 	dst[i] = '\0';
 }
 
-int gl_fail_at(const char *file, int line, struct lease *l, const char *name,
-	       int err, const char *fmt, ...)
+int gl_last_error_init(struct gl_last_error *e)
 {
-	char reason[128], msg[160], who[GL_NAME_MAX + 2], out[384];
+	e->msg[0] = '\0';
+	return -pthread_mutex_init(&e->lock, NULL);
+}
+
+void gl_last_error_destroy(struct gl_last_error *e)
+{
+	pthread_mutex_destroy(&e->lock);
+}
+
+void gl_last_error_set(struct gl_last_error *e, const char *msg)
+{
+	pthread_mutex_lock(&e->lock);
+	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void gl_last_error_get(struct gl_last_error *e, char *buf, size_t size)
+{
+	pthread_mutex_lock(&e->lock);
+	snprintf(buf, size, "%s", e->msg);
+	pthread_mutex_unlock(&e->lock);
+}
+
+int gl_fail_at(const char *file, int line, const char *who,
+	       struct gl_last_error *last, int err, const char *fmt, ...)
+{
+	char reason[128], msg[LOG_LAST_ERROR_LEN], name[GL_NAME_MAX + 2];
+	char out[384];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "%s: %s", gl_errno_name(err), reason);
-	log_safe_name(who, sizeof(who), l ? l->name : (name ? name : "-"));
-	snprintf(out, sizeof(out), "%s:%d: lease %s: %s", file, line, who,
+	log_safe_name(name, sizeof(name), who ? who : "-");
+	snprintf(out, sizeof(out), "%s:%d: lease %s: %s", file, line, name,
 		 msg);
 	log_limited(LOG_WARNING, file, line, out);
-	if (l)
-		lease_set_error(l, msg);
+	if (last)
+		gl_last_error_set(last, msg);
 	return err;
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"

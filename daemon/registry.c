@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/log.h"
 #include "daemon/parse.h"
 #include "daemon/registry.h"

@@ -4,7 +4,7 @@
  * cuGetProcAddress; fakecuda-mem.c: memory and copies; fakecuda-launch.c:
  * streams, modules and launches; fakecuda-blas.c: cuBLAS) share, linked
  * into one libcuda.so.1. Nothing here is exported (-fvisibility=hidden);
- * the entry points below are, with the prototypes of daemon/cuda-api.h.
+ * the entry points below are, with the prototypes of daemon/dev/cuda-api.h.
  *
  * Invariant: st is the one control block fakecuda_state() hands out;
  * lock guards its non-atomic aggregates (last, last_stream, host_reg_*).
@@ -15,7 +15,7 @@
 #include <pthread.h>
 
 #define FAKECUDA_LIB
-#include "daemon/cuda-api.h"
+#include "daemon/dev/cuda-api.h"
 #include "kernels/kernels.h"
 #include "selftests/fakecuda/fakecuda.h"
 
@@ -36,7 +36,7 @@ CUresult need_live(void);
 /* need_stream - need_live() and a stream that is not the NULL one. */
 CUresult need_stream(CUstream s);
 
-/* Driver entry points, with the prototypes of daemon/cuda-api.h. */
+/* Driver entry points, with the prototypes of daemon/dev/cuda-api.h. */
 EXPORT CUresult cuGetErrorName(CUresult rc, const char **name);
 EXPORT CUresult cuInit(unsigned int flags);
 EXPORT CUresult cuDriverGetVersion(int *version);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A fake libcuda.so.1 (and libcublas) for testing daemon/dev-cuda.c
+ * A fake libcuda.so.1 (and libcublas) for testing daemon/dev/cuda.c
  * where no GPU exists: the driver entry points the backend calls,
  * implemented on host memory with the real semantics that matter.
  * "Device" memory is a memfd per cuMemCreate handle (filled with 0xA5,

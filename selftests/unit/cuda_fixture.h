@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/cuda-dev.h"
-#include "daemon/dev.h"
+#include "daemon/dev/cuda-dev.h"
+#include "daemon/dev/dev.h"
 #include "daemon/registry.h"
 #include "kernels/fatbin.h"
 #include "selftests/fakecuda/fakecuda.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dev_cuda.c - the CUDA backend (daemon/dev-cuda.c) against the fake
+ * dev_cuda.c - the CUDA backend (daemon/dev/cuda.c) against the fake
  * driver: probe and the missing-driver path, VMM accounting (every
  * handle, mapping, reservation and stream gone when release returns),
  * guard space, copies, resolve, a context in every thread, the device

@@ -2,8 +2,11 @@
 /*
  * log.c - the log's per-call-site rate limiter: a burst passes, the rest
  * of the window is counted, the count is reported when the next window
- * opens, sites do not share a budget; and end to end, a flood of one
- * gl_fail() line costs LOG_RL_BURST lines plus one summary.
+ * opens, sites do not share a budget; end to end, a flood of one
+ * gl_fail() line costs LOG_RL_BURST lines plus one summary; and the
+ * reason lands in the last_error the caller passed, and nowhere else.
+ * It links the log and the clock only (Kbuild: unit-log-y): the log
+ * calls into no object it logs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -99,6 +102,60 @@ TEST(flood_costs_burst_plus_summary)
 	EXPECT_NE(strstr(last, "selftests/unit/log.c:"), NULL)
 		TH_LOG("%s", last);
 	fclose(f);
+}
+
+/* Run @fn with standard error into a temporary file; returns it. */
+static FILE *quietly(void (*fn)(void *), void *arg)
+{
+	FILE *f = tmpfile();
+	int saved;
+
+	if (!f)
+		return NULL;
+	saved = dup(STDERR_FILENO);
+	fflush(stderr);
+	dup2(fileno(f), STDERR_FILENO);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	return f;
+}
+
+static void fail_two(void *arg)
+{
+	struct gl_last_error *e = arg;
+
+	gl_fail_at("x.c", 7, "a\nb", e, -ENOSPC, "vram %d", 5);
+	/* an asked-for name has no last_error: e keeps the first reason */
+	gl_fail_at("x.c", 8, "other", NULL, -EINVAL, "bad");
+}
+
+TEST(last_error_is_the_callers)
+{
+	char buf[LOG_LAST_ERROR_LEN], small[8], last[512];
+	struct gl_last_error e;
+	FILE *f;
+
+	ASSERT_EQ(gl_last_error_init(&e), 0);
+	gl_last_error_get(&e, buf, sizeof(buf));
+	EXPECT_STREQ(buf, "");
+	f = quietly(fail_two, &e);
+	ASSERT_NE(f, NULL);
+	gl_last_error_get(&e, buf, sizeof(buf));
+	EXPECT_STREQ(buf, "ENOSPC: vram 5");
+	gl_last_error_get(&e, small, sizeof(small));
+	EXPECT_STREQ(small, "ENOSPC:");
+	/* the line names the object, made printable */
+	EXPECT_EQ(count_lines(f, "x.c:7: lease a?b: ENOSPC: vram 5", last,
+			      sizeof(last)), 1);
+	EXPECT_EQ(count_lines(f, "x.c:8: lease other: EINVAL: bad", last,
+			      sizeof(last)), 1);
+	fclose(f);
+	gl_last_error_set(&e, "EIO: device 0 failed");
+	gl_last_error_get(&e, buf, sizeof(buf));
+	EXPECT_STREQ(buf, "EIO: device 0 failed");
+	gl_last_error_destroy(&e);
 }
 
 TEST_HARNESS_MAIN

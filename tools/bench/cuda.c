@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "daemon/broker.h"
-#include "daemon/cuda-dev.h"
+#include "daemon/dev/cuda-dev.h"
 #include "daemon/lease.h"
 #include "daemon/parse.h"
 #include "daemon/ring.h"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CUDA device's private types, shared by dev-cuda.c (probe, memory)
- * and cuda-launch.c (launches, matmul, registered kernels). Nothing
- * outside those two files includes it.
+ * The CUDA device's private types and the functions its files share
+ * (daemon/dev/cuda*.c; cuda.c names their layers). Nothing outside the
+ * backend includes it but its unit tests and tools/bench/cuda.c.
  */
 #ifndef GL_CUDA_DEV_H
 #define GL_CUDA_DEV_H
@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/cuda-api.h"
-#include "daemon/dev.h"
+#include "daemon/dev/cuda-api.h"
+#include "daemon/dev/dev.h"
 #include "daemon/registry.h"
 
 /* The loaded libraries; set up by the first probe, never unloaded. */
@@ -101,13 +101,11 @@ struct cuda_region {
 #define CUDA_POLL_MIN_NS	2000L
 #define CUDA_POLL_MAX_NS	500000L
 
+/* cuda-ctx.c: the context, errors and failure; calls no other cuda*.c */
+
 /* cuda_err - a CUresult as an errno (ENOSPC, else EIO, logged); a
  * sticky error fails the device whose context is current. */
 int cuda_err(CUresult rc, const char *what);
-
-/* cuda_sync - wait for stream @s of @cd by polling. 0, -EIO (logged
- * with @what), also when the device fails while it waits. */
-int cuda_sync(struct cuda_dev *cd, CUstream s, const char *what);
 
 /* cuda_enter - make @cd's context current in this thread. 0 or -EIO. */
 int cuda_enter(struct cuda_dev *cd);
@@ -123,14 +121,39 @@ void cuda_unhold(struct cuda_dev *cd);
 /* cuda_prop - the allocation properties of @cd's device memory. */
 void cuda_prop(const struct cuda_dev *cd, CUmemAllocationProp *p);
 
-/* dev-cuda.c: cuda_ctx_up - the primary context (blocking sync) and
- * everything in it: stream, fatbin, registered modules, cuBLAS. 0 or
- * -errno (logged); cuda_ctx_down() undoes a full or half one. Both with
- * the gate's write side held, or before the device is published. */
+/* cuda_ctx_up - the primary context (blocking sync) and everything in
+ * it: stream, fatbin, registered modules, cuBLAS. 0 or -errno (logged);
+ * cuda_ctx_down() undoes a full or half one. Both with the gate's write
+ * side held, or before the device is published. */
 int cuda_ctx_up(struct cuda_dev *cd, struct dev *d);
 void cuda_ctx_down(struct cuda_dev *cd);
 
+/* cuda_sticky - whether @rc leaves the context unusable until reset. */
+bool cuda_sticky(CUresult rc);
+
+/*
+ * cuda_dev_fail - mark @cd's device failed with the reason @fmt (once
+ * per failure; logged) and start its recovery on a thread of its own:
+ * its regions die (-EIO), the device set's event callback hears it,
+ * then the device's ops->reset (cuda_reset()) recreates the context.
+ * Any thread; takes fail_lock.
+ */
+void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* cuda_kill_regions - mark every region of @cd dead: from then on its
+ * ops give -EIO. Takes cd->lock. */
+void cuda_kill_regions(struct cuda_dev *cd);
+
+/* cuda_recovery_join - wait for a recovery thread; teardown only. */
+void cuda_recovery_join(struct cuda_dev *cd);
+
 /* cuda-mem.c: the dev_ops of memory */
+
+/* cuda_sync - wait for stream @s of @cd by polling. 0, -EIO (logged
+ * with @what), also when the device fails while it waits. */
+int cuda_sync(struct cuda_dev *cd, CUstream s, const char *what);
+
 uint64_t cuda_footprint(struct dev *d, uint64_t bytes);
 int cuda_reserve(struct dev *d, uint64_t bytes, struct dev_region **out);
 int cuda_resize(struct dev_region *base, uint64_t bytes);
@@ -149,27 +172,12 @@ void cuda_unpin(struct dev *d, void *p);
  * failed context ignored); the gate's write side, or release. */
 void cuda_region_bury(struct cuda_region *r);
 
-/* cuda-reset.c: sticky faults and recovery */
-
-/* cuda_sticky - whether @rc leaves the context unusable until reset. */
-bool cuda_sticky(CUresult rc);
-
-/*
- * cuda_dev_fail - mark @cd's device failed with the reason @fmt (once
- * per failure; logged) and start its recovery on a thread of its own:
- * its regions die (-EIO), the device set's event callback hears it,
- * then cuda_reset() recreates the context. Any thread; takes fail_lock.
- */
-void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* cuda-reset.c: recovery */
 
 /* cuda_reset - the dev_ops reset: recover a failed device. 0 (also for
  * a ready one), -EIO when the context cannot be made again. Blocks
  * until every op on the device has ended. */
 int cuda_reset(struct dev *d);
-
-/* cuda_recovery_join - wait for a recovery thread; teardown only. */
-void cuda_recovery_join(struct cuda_dev *cd);
 
 /* cuda-launch.c: the dev_ops launch and load_kernel of the device */
 int cuda_launch(struct dev *d, const struct gl_kernel *k,

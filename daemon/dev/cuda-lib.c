@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/cuda-dev.h"
+#include "daemon/dev/cuda-dev.h"
 #include "daemon/log.h"
 
 struct cuda_libs cuda;

@@ -16,8 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "daemon/dev.h"
-#include "daemon/pool.h"
+#include "daemon/dev/dev.h"
+#include "daemon/dev/pool.h"
 #include "uapi/gpulease.h"
 
 struct cpu_region {

@@ -2,11 +2,11 @@
 /*
  * The subset of the CUDA driver API and cuBLAS that the CUDA backend
  * calls, declared here so the tree builds without cuda.h or cublas_api.h.
- * Both libraries are loaded with dlopen at run time (daemon/dev-cuda.c);
+ * Both libraries are loaded with dlopen at run time (daemon/dev/cuda-lib.c);
  * selftests/fakecuda/ implements the same entry points on host memory.
  *
  * Invariant: every type, value and prototype below matches the CUDA 12.0
- * ABI, which is what dev-cuda.c asks cuGetProcAddress for
+ * ABI, which is what cuda-lib.c asks cuGetProcAddress for
  * (CUDA_API_ABI_VERSION); the structs carry _Static_asserts on layout.
  */
 #ifndef GL_CUDA_API_H

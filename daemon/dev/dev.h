@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Devices: one ops table per backend and the set of probed devices. A
- * backend sees regions and bytes, never leases or the lease table.
+ * backend sees regions and bytes, never leases or the lease table:
+ * nothing in daemon/dev/ includes a header outside it but log.h,
+ * registry.h (REGISTRY_MAX) and kernels/ (Documentation/architecture.md).
+ * dev.c holds what backends and users share; set.c (dev_set_probe,
+ * dev_set_teardown) is the only file that names the backends.
  */
 #ifndef GL_DEV_H
 #define GL_DEV_H

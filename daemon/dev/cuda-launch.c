@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/cuda-dev.h"
+#include "daemon/dev/cuda-dev.h"
 #include "daemon/log.h"
 #include "kernels/kernels.h"
 

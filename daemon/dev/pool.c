@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <urcu/list.h>
 
-#include "daemon/pool.h"
+#include "daemon/dev/pool.h"
 
 struct pool_job {
 	struct cds_list_head link;	/* p->jobs; p->lock */

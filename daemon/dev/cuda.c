@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CUDA device: probing, its context and what lives in it, and the
- * ops table. The libraries are loaded by cuda-lib.c, memory is
- * cuda-mem.c, launches cuda-launch.c, sticky faults and recovery
- * cuda-reset.c; kernels come from the embedded fatbin.
+ * The CUDA device: probing, opening and closing a device, and the ops
+ * table. The top of the backend's layers, each file calling only those
+ * below it: cuda-lib.c loads the libraries; cuda-ctx.c enters the
+ * context, maps errors, makes the context and fails the device;
+ * cuda-mem.c (memory), cuda-launch.c (launches) and cuda-reset.c
+ * (recovery) sit on those two; this file on all of them. Kernels come
+ * from the embedded fatbin.
  *
- * Invariants: a device's priv is set only once it is fully open (or
- * NULL when it is unusable); every op enters through cuda_hold(), whose
- * gate a reset takes for writing, so the context, its stream, modules
- * and cuBLAS handle change only while no op runs. Errors are the
- * current context's: cuda_err() fails the device a thread last entered.
+ * Invariant: a device's priv is set only once it is fully open (or NULL
+ * when it is unusable).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,19 +20,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/cuda-dev.h"
+#include "daemon/dev/cuda-dev.h"
 #include "daemon/log.h"
-#include "daemon/registry.h"
 #include "kernels/fatbin.h"
 #include "uapi/gpulease.h"
 
-/*
- * Weak, so programs that link the daemon core without kernels/fatbin.o
- * (the unit tests) still link; gpuleased always has it. Without it a
- * device is not used (its kernels could not run).
- */
-#pragma weak gl_fatbin
-#pragma weak gl_fatbin_len
+/* Weak, as in cuda-ctx.c: the unit tests link without the fatbin. */
 #pragma weak gl_fatbin_cuda_version
 
 /* How long a cancelled kernel may run on before its device is failed
@@ -46,101 +39,18 @@
 #define CUDA_HEADROOM_MIN	(256ull << 20)
 #define CUDA_HEADROOM_SHIFT	5		/* total / 32 */
 
-
-/*
- * Map a CUresult onto an errno: out of memory is ENOSPC (the caller
- * reports it), anything else EIO with a log line naming @what.
- */
-/* The device whose context this thread made current last (cuda_enter):
- * the one a sticky error belongs to, as the driver's errors are the
- * current context's. */
-static __thread struct cuda_dev *cuda_cur;
-
-int cuda_err(CUresult rc, const char *what)
+/* The grace period of a cancelled kernel: $GL_CUDA_GRACE_MS (a test
+ * knob), else CUDA_GRACE_MS. */
+static unsigned int cuda_grace_ms(void)
 {
-	const char *name = NULL;
+	const char *v = getenv("GL_CUDA_GRACE_MS");
+	char *end;
+	unsigned long ms;
 
-	if (rc == CUDA_SUCCESS)
-		return 0;
-	if (rc == CUDA_ERROR_OUT_OF_MEMORY)
-		return -ENOSPC;
-	if (cuda.cu.GetErrorName)
-		cuda.cu.GetErrorName(rc, &name);
-	if (!name)
-		name = "unknown error";
-	gl_info("cuda: %s: %s (%d)", what, name, rc);
-	if (cuda_sticky(rc) && cuda_cur)
-		cuda_dev_fail(cuda_cur, "%s in %s (%d)", name, what, rc);
-	return -EIO;
-}
-
-/* The driver's current context is per thread: set it on every entry. */
-int cuda_enter(struct cuda_dev *cd)
-{
-	cuda_cur = cd;
-	return cuda_err(cuda.cu.CtxSetCurrent(cd->ctx), "cuCtxSetCurrent");
-}
-
-int cuda_hold(struct cuda_dev *cd)
-{
-	int err;
-
-	if (!cd)
-		return -EIO;	/* an unusable device runs nothing */
-	/* failed: at once, not after the reset that may hold the gate */
-	if (atomic_load(&cd->dev->state) != DEV_READY)
-		return -EIO;
-	pthread_rwlock_rdlock(&cd->gate);
-	err = atomic_load(&cd->dev->state) == DEV_READY ? 0 : -EIO;
-	if (!err)
-		err = cuda_enter(cd);
-	if (err)
-		pthread_rwlock_unlock(&cd->gate);
-	return err;
-}
-
-void cuda_unhold(struct cuda_dev *cd)
-{
-	pthread_rwlock_unlock(&cd->gate);
-}
-
-void cuda_prop(const struct cuda_dev *cd, CUmemAllocationProp *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->type = CU_MEM_ALLOCATION_TYPE_PINNED;
-	p->requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
-	p->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-	p->location.id = cd->cudev;
-}
-
-void cuda_ctx_down(struct cuda_dev *cd)
-{
-	size_t i;
-
-	if (cd->ctx)
-		cuda_enter(cd);
-	if (cd->blas)
-		cuda.blas.Destroy(cd->blas);
-	cd->blas = NULL;
-	if (cd->stream)
-		cuda.cu.StreamDestroy(cd->stream);
-	cd->stream = NULL;
-	if (cd->mod)
-		cuda.cu.ModuleUnload(cd->mod);
-	cd->mod = NULL;
-	memset(cd->fn, 0, sizeof(cd->fn));
-	for (i = 0; i < REGISTRY_MAX - GL_K_COUNT; i++) {
-		if (cd->dyn_mod[i])
-			cuda.cu.ModuleUnload(cd->dyn_mod[i]);
-		cd->dyn_mod[i] = NULL;
-		cd->dyn_fn[i] = NULL;
-	}
-	if (cd->ctx) {
-		cuda.cu.CtxSetCurrent(NULL);
-		cuda.cu.DevicePrimaryCtxRelease(cd->cudev);
-	}
-	cd->ctx = NULL;
-	cuda_cur = NULL;
+	if (!v || !*v)
+		return CUDA_GRACE_MS;
+	ms = strtoul(v, &end, 10);
+	return *end || ms > 3600000 ? CUDA_GRACE_MS : (unsigned int)ms;
 }
 
 /* Undo cuda_dev_open() on a device it finished or left half done. */
@@ -157,126 +67,6 @@ static void cuda_dev_close(struct cuda_dev *cd)
 	pthread_mutex_destroy(&cd->blas_lock);
 	pthread_mutex_destroy(&cd->lock);
 	free(cd);
-}
-
-/* The device's kernels, from the fatbin; 0 or -ENODEV (logged). */
-static int cuda_dev_module(struct cuda_dev *cd, struct dev *d)
-{
-	const struct gl_kernel *k;
-	CUresult rc;
-	unsigned int id;
-
-	if (!gl_fatbin || !gl_fatbin_len) {
-		gl_info("cuda: %s: no kernel fatbin in this program: not used",
-			d->name);
-		return -ENODEV;
-	}
-	rc = cuda.cu.ModuleLoadData(&cd->mod, gl_fatbin);
-	if (rc) {
-		cd->mod = NULL;
-		cuda_err(rc, "cuModuleLoadData");
-		gl_info("cuda: %s: the kernels do not load: not used",
-			d->name);
-		return -ENODEV;
-	}
-	for (id = 0; id < GL_K_COUNT; id++) {
-		k = gl_kernel_get(id);
-		if (cuda.cu.ModuleGetFunction(&cd->fn[id], cd->mod, k->name)) {
-			cd->fn[id] = NULL;
-			gl_info("cuda: %s: no kernel %s in the fatbin",
-				d->name, k->name);
-		}
-	}
-	return 0;
-}
-
-/* One cuBLAS handle per device; its GEMMs run with no workspace, so it
- * takes no device memory after this (see cuda_matmul). */
-static void cuda_dev_blas(struct cuda_dev *cd)
-{
-	if (!cuda.blas_lib)
-		return;
-	if (cuda.blas.Create(&cd->blas) != CUBLAS_STATUS_SUCCESS) {
-		cd->blas = NULL;
-		gl_info("cuda: cublasCreate failed: matmul uses the built-in "
-			"kernel");
-	}
-}
-
-/* Root-registered modules again, from their saved images (a reset
- * destroyed them with the context). 0 or -EIO (logged). */
-static int cuda_dev_reload(struct cuda_dev *cd, struct dev *d)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < REGISTRY_MAX - GL_K_COUNT; i++) {
-		if (!cd->dyn_image[i])
-			continue;
-		err = cuda_err(cuda.cu.ModuleLoadData(&cd->dyn_mod[i],
-						      cd->dyn_image[i]),
-			       "cuModuleLoadData");
-		if (err) {
-			cd->dyn_mod[i] = NULL;
-			return -EIO;
-		}
-		if (cuda.cu.ModuleGetFunction(&cd->dyn_fn[i], cd->dyn_mod[i],
-					      cd->dyn_k[i]->name)) {
-			gl_info("cuda: %s: kernel %s is gone from its module",
-				d->name, cd->dyn_k[i]->name);
-			return -EIO;
-		}
-	}
-	return 0;
-}
-
-int cuda_ctx_up(struct cuda_dev *cd, struct dev *d)
-{
-	int err;
-
-	/* a thread waiting for the GPU sleeps instead of spinning a core;
-	 * refused (kept as it was) once another user made the context */
-	if (cuda.cu.DevicePrimaryCtxSetFlags(cd->cudev,
-					     CU_CTX_SCHED_BLOCKING_SYNC))
-		gl_info("cuda: %s: cannot set blocking sync: waits spin",
-			d->name);
-	err = cuda_err(cuda.cu.DevicePrimaryCtxRetain(&cd->ctx, cd->cudev),
-		       "cuDevicePrimaryCtxRetain");
-	if (err) {
-		cd->ctx = NULL;
-		return err;
-	}
-	err = cuda_enter(cd);
-	if (err)
-		return err;
-	err = cuda_err(cuda.cu.StreamCreate(&cd->stream,
-					    CU_STREAM_NON_BLOCKING),
-		       "cuStreamCreate");
-	if (err) {
-		cd->stream = NULL;
-		return err;
-	}
-	err = cuda_dev_module(cd, d);
-	if (!err)
-		err = cuda_dev_reload(cd, d);
-	if (err)
-		return err;
-	cuda_dev_blas(cd);
-	return 0;
-}
-
-/* The grace period of a cancelled kernel: $GL_CUDA_GRACE_MS (a test
- * knob), else CUDA_GRACE_MS. */
-static unsigned int cuda_grace_ms(void)
-{
-	const char *v = getenv("GL_CUDA_GRACE_MS");
-	char *end;
-	unsigned long ms;
-
-	if (!v || !*v)
-		return CUDA_GRACE_MS;
-	ms = strtoul(v, &end, 10);
-	return *end || ms > 3600000 ? CUDA_GRACE_MS : (unsigned int)ms;
 }
 
 /*
@@ -352,6 +142,7 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 	}
 	d->capacity = (free_b - headroom) / cd->gran * cd->gran;
 	d->reserved = total - free_b;
+	d->ops = &dev_cuda_ops;	/* the recovery resets through it */
 	d->priv = cd;
 	gl_info("cuda: %s: %s, %zu MiB, %llu MiB for leases, %llu MiB "
 		"reserved%s", d->name, product, total >> 20,

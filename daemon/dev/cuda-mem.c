@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/cuda-dev.h"
+#include "daemon/dev/cuda-dev.h"
 #include "daemon/log.h"
 
 static struct cuda_region *to_cuda(struct dev_region *r)
