@@ -91,6 +91,30 @@ done <"$TMP/objs") | awk '
 		}
 	}' >"$TMP/obj"
 
+# module of each file: "FILE MODULE" lines, then both edge lists mapped
+# onto modules (edges inside one module dropped)
+awk '
+	{ known[$0] = 1; f[++n] = $0 }
+	END {
+		for (i = 1; i <= n; i++) {
+			m = f[i]
+			sub(/\.[ch]$/, "", m)
+			b = m
+			while (!((b ".h") in known) && b ~ /-[^\/-]*$/)
+				sub(/-[^\/-]*$/, "", b)
+			print m, ((b ".h") in known) ? b : m
+		}
+	}' "$TMP/files" >"$TMP/mods"
+for g in inc obj; do
+	awk 'NR == FNR { map[$1] = $2; next }
+	{
+		a = ($1 in map) ? map[$1] : $1
+		b = ($2 in map) ? map[$2] : $2
+		if (a != b)
+			print a, b, $3
+	}' "$TMP/mods" "$TMP/$g" >"$TMP/$g.m" && mv "$TMP/$g.m" "$TMP/$g"
+done
+
 # Tarjan over "A B why" edges; prints each component of size > 1
 scc() {
 	awk -v graph="$1" '
