@@ -21,6 +21,7 @@ struct broker;
 struct lease;
 struct kernel_entry;
 struct launch;
+struct chain_run;
 
 /* Called once per accepted launch, from any thread, with no lock held;
  * @la is freed when it returns. */
@@ -42,7 +43,13 @@ struct launch {
 	bool ran;			/* the kernel was started */
 	launch_done_fn done;
 	void *ctx;			/* the front end's */
+	struct chain_run *chain;	/* a run of a chain (daemon/chain.c),
+					 * owned; NULL for one kernel. ke and
+					 * desc are then its first step's */
 };
+
+/* launch_name - the kernel's name, or "chain" for a chain run. */
+const char *launch_name(const struct launch *la);
 
 /* Per-lease launch state, embedded in struct lease. */
 struct launch_queue {
@@ -100,6 +107,35 @@ void launcher_stop(struct broker *b);
 int launch_submit(struct broker *b, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
+
+/*
+ * launch_enqueue - queue @la, filled in (lease, ke, desc, grid,
+ * timeout_ms, done, ctx) and validated by its maker: launch_submit, or
+ * chain_submit for a chain run. Takes a reference to its lease. On 0 it
+ * is queued (freed by the executor), *seq its number; else the caller
+ * still owns @la: -EKEYEXPIRED, -ENOENT, -ECANCELED (closed), -EAGAIN
+ * (GL_LAUNCH_QUEUE_MAX in flight).
+ */
+int launch_enqueue(struct launch *la, uint64_t *seq);
+
+/* launch_state_err - 0 for an active lease, -EKEYEXPIRED for an expired
+ * one, -ECANCELED for one being dropped. mem_lock held (either side). */
+int launch_state_err(struct lease *l);
+
+/*
+ * launch_bind - check @d's arguments against @ke's signature and @l's
+ * memory and turn them into @out: a buf into a device pointer, an io
+ * range into a pointer into @l's io region (CPU device only). mem_lock
+ * held (either side). 0, -EINVAL (arity, types), -EFAULT (a range
+ * outside the lease), or the device's resolve() -errno.
+ */
+int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
+		struct lease *l, struct gl_kargs *out);
+
+/* launch_rearm - the running @la's watchdog deadline becomes now plus
+ * @timeout_ms (a chain's next step). Executor thread; takes
+ * launcher->lock, so never with it held. */
+void launch_rearm(struct launch *la, uint32_t timeout_ms);
 
 /* launch_touches_vram - whether @la was started and names any vram
  * range (a buf arg): only then can it have changed the lease's memory. */
