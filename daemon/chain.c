@@ -5,7 +5,10 @@
  * the lease and turned into pointers, and the kernel's own check run. A
  * run is one struct launch in the lease's queue, so the queue limit,
  * ordering, the watchdog, cancellation and expiry treat it as one launch;
- * launch.c calls chain_exec() in place of one kernel.
+ * launch.c calls chain_exec() in place of one kernel. Where the device
+ * records graphs (CUDA) and no step takes a run parameter, the first run
+ * records the resolved steps into one graph that every run launches
+ * whole; otherwise each run replays the steps one by one.
  *
  * Invariant: the resolved arguments of a chain are touched only at build
  * (before any run can exist) and by the run in progress, and a lease runs
@@ -23,6 +26,7 @@
 #include "daemon/broker.h"
 #include "daemon/chain.h"
 #include "daemon/clock.h"
+#include "daemon/dev.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/registry.h"
@@ -56,6 +60,12 @@ struct chain {
 	bool touches_vram;		/* a step names vram (a buf arg) */
 	struct gl_chain_ref refs[GL_CHAIN_REFS_MAX];
 	struct chain_key key;		/* runs; see the invariant */
+	struct dev *dev;		/* the lease's, for graph_free */
+	void *graph;			/* runs: the device graph of the
+					 * steps as resolved, or NULL */
+	bool no_graph;			/* runs: the device cannot record
+					 * them: replay */
+	uint32_t graph_ms;		/* the steps' timeouts summed */
 	struct chain_step steps[];
 };
 
@@ -139,6 +149,9 @@ int chain_build(struct broker *b, struct lease *l,
 	c->nparams = s->nparams;
 	c->nrefs = s->nrefs;
 	memcpy(c->refs, s->refs, sizeof(c->refs));
+	c->dev = l->dev;
+	/* a run's values change its graph: one with refs is replayed */
+	c->no_graph = !l->dev->ops->graph_build || c->nrefs;
 	for (i = 0; i < s->nsteps; i++) {
 		struct chain_step *st = &c->steps[i];
 		const struct launch_desc *d = &s->steps[i];
@@ -161,6 +174,8 @@ int chain_build(struct broker *b, struct lease *l,
 		chain_grid(d, st->ke, &st->grid);
 		st->timeout_ms = d->timeout_ms ? d->timeout_ms :
 			atomic_load(&b->pol.launch_timeout_ms);
+		c->graph_ms = c->graph_ms > UINT32_MAX - st->timeout_ms ?
+			UINT32_MAX : c->graph_ms + st->timeout_ms;
 		for (a = 0; a < d->nargs; a++)
 			if (d->args[a].type == GL_ARG_BUF)
 				c->touches_vram = true;
@@ -190,10 +205,61 @@ err:
 	return err;
 }
 
+static void chain_graph_drop(struct chain *c)
+{
+	if (c->graph)
+		c->dev->ops->graph_free(c->dev, c->graph);
+	c->graph = NULL;
+}
+
 void chain_put(struct chain *c)
 {
-	if (c && atomic_fetch_sub(&c->count, 1) == 1)
+	if (c && atomic_fetch_sub(&c->count, 1) == 1) {
+		chain_graph_drop(c);
 		free(c);
+	}
+}
+
+/*
+ * Run the steps as one device graph, recorded at the first run (and
+ * again after the memory moved). -EOPNOTSUPP when the device cannot
+ * record them: the caller replays them, now and from then on. A graph
+ * fails whole, so a failure names step 0. mem_lock held (read).
+ */
+static int chain_graph_run(struct launch *la, struct chain *c)
+{
+	struct dev_step *ds;
+	uint64_t ns;
+	int64_t t0;
+	uint32_t i;
+	int err;
+
+	if (!c->graph) {
+		ds = calloc(c->nsteps, sizeof(*ds));
+		if (!ds)
+			return -ENOMEM;
+		for (i = 0; i < c->nsteps; i++) {
+			ds[i].k = c->steps[i].ke->k;
+			ds[i].args = &c->steps[i].args;
+			ds[i].grid = &c->steps[i].grid;
+		}
+		err = c->dev->ops->graph_build(c->dev, ds, c->nsteps,
+					       &c->graph);
+		free(ds);
+		if (err == -EOPNOTSUPP)
+			c->no_graph = true;
+		if (err)
+			return err;
+	}
+	launch_rearm(la, c->graph_ms);
+	t0 = clock_mono();
+	err = c->dev->ops->graph_launch(c->dev, c->graph, &la->cancel);
+	ns = (uint64_t)(clock_mono() - t0) / c->nsteps;
+	for (i = 0; i < c->nsteps; i++)
+		registry_account(c->steps[i].ke, err, ns);
+	if (!err)
+		la->chain->step = c->nsteps;
+	return err;
 }
 
 /* The run's parameters into the steps that take them. */
@@ -246,8 +312,14 @@ int chain_exec(struct launch *la)
 	if (err)
 		return err;
 	if (memcmp(&now, &c->key, sizeof(now))) {
+		chain_graph_drop(c);	/* it holds the old pointers */
 		err = chain_bind(c, l, false, &run->step);
 		if (err)
+			return err;
+	}
+	if (!c->no_graph) {
+		err = chain_graph_run(la, c);
+		if (err != -EOPNOTSUPP)
 			return err;
 	}
 	chain_apply(c, run->params);
