@@ -60,6 +60,9 @@ struct chain {
 	bool touches_vram;		/* a step names vram (a buf arg) */
 	struct gl_chain_ref refs[GL_CHAIN_REFS_MAX];
 	struct chain_key key;		/* runs; see the invariant */
+	bool bound;			/* runs: every step resolved against
+					 * key (a failed re-resolve leaves
+					 * some stale: never run them) */
 	struct dev *dev;		/* the lease's, for graph_free */
 	void *graph;			/* runs: the device graph of the
 					 * steps as resolved, or NULL */
@@ -103,6 +106,7 @@ static int chain_bind(struct chain *c, struct lease *l, bool check,
 	uint32_t i;
 	int err;
 
+	c->bound = false;
 	err = chain_key_get(l, &c->key);
 	if (err)
 		return err;
@@ -116,6 +120,7 @@ static int chain_bind(struct chain *c, struct lease *l, bool check,
 		if (err)
 			return err;
 	}
+	c->bound = true;
 	return 0;
 }
 
@@ -311,7 +316,7 @@ int chain_exec(struct launch *la)
 		err = chain_key_get(l, &now);
 	if (err)
 		return err;
-	if (memcmp(&now, &c->key, sizeof(now))) {
+	if (!c->bound || memcmp(&now, &c->key, sizeof(now))) {
 		chain_graph_drop(c);	/* it holds the old pointers */
 		err = chain_bind(c, l, false, &run->step);
 		if (err)
@@ -381,7 +386,8 @@ int chain_submit(struct chain *c, const uint64_t *params, uint64_t user_data,
 		return gl_fail(c->lease, -ENOMEM, "no memory for a chain run");
 	atomic_fetch_add(&c->count, 1);
 	cl->run.c = c;
-	memcpy(cl->run.params, params, c->nparams * sizeof(*params));
+	if (c->nparams)
+		memcpy(cl->run.params, params, c->nparams * sizeof(*params));
 	cl->la.chain = &cl->run;
 	cl->la.lease = c->lease;
 	cl->la.ke = c->steps[0].ke;

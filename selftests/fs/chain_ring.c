@@ -146,7 +146,8 @@ static int run(struct tring *r, uint32_t id, const uint64_t *params,
 	struct gl_cqe c;
 	int err;
 
-	memcpy(r->data + PARAM_OFF, params, n * sizeof(*params));
+	if (n)
+		memcpy(r->data + PARAM_OFF, params, n * sizeof(*params));
 	err = roundtrip(r, sqe_of(GL_OP_CHAIN_RUN, id, PARAM_OFF,
 				  n * sizeof(*params), 8), &c);
 	if (err)
@@ -246,6 +247,41 @@ TEST_F(cring, failing_step_index)
 	s1->args[3].value = 1 << 20;
 	EXPECT_EQ(build(r, 1, len, &step), -EFAULT);
 	EXPECT_EQ(step, 1u);
+}
+
+/* Memory shrunk under a built chain: step 0, now outside the lease,
+ * fails with EFAULT at every run, and step 1 (outside too) never runs
+ * with the pointers of before; the chain works again once the memory is
+ * back. */
+TEST_F(cring, shrink_fails_step_until_regrown)
+{
+	struct tring *r = &self->r;
+	char *p = r->data + CHAIN_OFF;
+	struct gl_chain_desc *h = (void *)p;
+	struct gl_launch_arg a0[] = { arg_u32(1), arg_f32(1),
+				      arg_buf((1 << 20) - 4, 4) };
+	struct gl_launch_arg a1[] = { arg_u32(1), arg_f32(2),
+				      arg_buf(600 << 10, 4) };
+	uint64_t step;
+	size_t len = sizeof(*h);
+	int i;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = GL_CHAIN_MAGIC;
+	h->version = GL_CHAIN_VERSION;
+	h->nsteps = 2;
+	len += put_step(p + len, "fill", 1, 1, 3, a0);
+	len += put_step(p + len, "fill", 1, 1, 3, a1);
+	ASSERT_EQ(build(r, 9, len, &step), 0);
+	ASSERT_EQ(run(r, 9, NULL, 0, &step), 0);
+	ASSERT_EQ(lease_write(&self->d, "r", "ctl", "vram 512K\n"), 0);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(run(r, 9, NULL, 0, &step), -EFAULT) TH_LOG("%d", i);
+		EXPECT_EQ(step, 0u);
+	}
+	ASSERT_EQ(lease_write(&self->d, "r", "ctl", "vram 1M\n"), 0);
+	EXPECT_EQ(run(r, 9, NULL, 0, &step), 0);
+	EXPECT_EQ(step, 2u);
 }
 
 /* Every field of a chain and of its entries, wrong on its own. */
