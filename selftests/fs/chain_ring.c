@@ -85,7 +85,8 @@ static size_t put_step(char *p, const char *kernel, uint32_t grid,
 	b->grid[1] = b->grid[2] = 1;
 	b->block[0] = block;
 	b->block[1] = b->block[2] = 1;
-	memcpy(b->args, a, nargs * sizeof(*a));
+	if (nargs)
+		memcpy(b->args, a, nargs * sizeof(*a));
 	return GL_LAUNCH_DESC_SIZE(nargs);
 }
 
