@@ -169,12 +169,14 @@ all: $(KERNEL_TESTS)
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring
+FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring $(O)/fuzz/chain
 FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
 	$(O)/fuzz/tokbin
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
+fuzz-chain-src := selftests/fuzz/chain.c daemon/chain-parse.c \
+	daemon/launch-parse.c daemon/parse.c
 # the ring target runs a whole broker in process
 fuzz-ring-src := selftests/fuzz/ring.c $(daemon-y:.o=.c) $(kernels-y:.o=.c)
 fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) -lopenblas -lm -ldl -pthread
@@ -202,6 +204,7 @@ $(O)/fuzz/%: $(SRC)/selftests/fuzz/%.c $(SRC)/daemon/parse.c \
 		$(addprefix $(SRC)/,$(fuzz-$*-src)) $(fuzz-$*-libs)
 
 $(O)/fuzz/ring: $(addprefix $(SRC)/,$(fuzz-ring-src))
+$(O)/fuzz/chain: $(addprefix $(SRC)/,$(fuzz-chain-src))
 $(O)/fuzz/llama2c: $(addprefix $(SRC)/,$(fuzz-llama2c-src))
 $(O)/fuzz/safetensors: $(addprefix $(SRC)/,$(fuzz-safetensors-src))
 $(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))

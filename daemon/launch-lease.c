@@ -35,6 +35,7 @@ static int launch_lease_create(void *ctx, struct lease *l)
 		return -ENOMEM;
 	}
 	q->lease = l;
+	q->lr = ctx;
 	l->lq = q;
 	return 0;
 }

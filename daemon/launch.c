@@ -71,9 +71,8 @@ static const enum gl_ktype arg_ktype[] = {
  * outside the lease, or io without a region or off the CPU device), or
  * resolve()'s -errno.
  */
-static int launch_bind(const struct launch_desc *d,
-		       const struct kernel_entry *ke, struct lease *l,
-		       struct gl_kargs *out)
+int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
+		struct lease *l, struct gl_kargs *out)
 {
 	uint64_t vram = atomic_load(&l->vram);
 	struct lease_io *io = l->io;
@@ -134,6 +133,11 @@ static int launch_bind(const struct launch_desc *d,
 	return 0;
 }
 
+const char *launch_name(const struct launch *la)
+{
+	return la->chain ? "chain" : la->ke->k->name;
+}
+
 /* State check and binding of @la's arguments to its lease's memory.
  * Called with the lease's mem_lock held (either side). */
 static int launch_resolve(struct launch *la, struct gl_kargs *args)
@@ -152,6 +156,8 @@ bool launch_touches_vram(const struct launch *la)
 
 	if (!la->ran)
 		return false;
+	if (la->body)
+		return la->body->touches_vram(la);
 	for (i = 0; i < la->desc.nargs; i++)
 		if (la->desc.args[i].type == GL_ARG_BUF)
 			return true;
@@ -178,7 +184,6 @@ int launch_submit(struct launcher *lr, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq)
 {
-	struct launch_queue *q = l->lq;
 	const struct kernel_entry *ke;
 	struct gl_kargs args;
 	struct launch *la;
@@ -221,8 +226,20 @@ int launch_submit(struct launcher *lr, struct lease *l,
 		atomic_load(&lr->pol->launch_timeout_ms);
 	la->done = done;
 	la->ctx = ctx;
-	lease_get(l);
+	err = launch_enqueue(la, seq);
+	if (err)
+		free(la);
+	return err;
+}
 
+int launch_enqueue(struct launch *la, uint64_t *seq)
+{
+	struct lease *l = la->lease;
+	struct launch_queue *q = l->lq;
+	struct launcher *lr = q->lr;
+	int err;
+
+	lease_get(l);
 	pthread_mutex_lock(&q->lock);
 	err = q->closed;
 	if (!err)
@@ -233,8 +250,7 @@ int launch_submit(struct launcher *lr, struct lease *l,
 	if (err) {
 		pthread_mutex_unlock(&q->lock);
 		lease_put(l);
-		free(la);
-		return gl_fail(l, err, "%s: %s", ke->k->name,
+		return gl_fail(l, err, "%s: %s", launch_name(la),
 			       err == -EAGAIN ? "launch queue full" :
 						"the lease is going away");
 	}
@@ -264,11 +280,14 @@ static void launch_finish(struct launch *la, bool quiet)
 	if (la->status)
 		atomic_fetch_add(&l->lq->failures, 1);
 	atomic_fetch_add(&l->lq->ns, la->duration_ns);
-	registry_account(la->ke, la->status, la->duration_ns);
+	if (!la->body || !la->body->self_accounting)
+		registry_account(la->ke, la->status, la->duration_ns);
 	if (la->status && !quiet)
 		gl_fail(l, la->status, "%s launch %llu failed",
-			la->ke->k->name, (unsigned long long)la->seq);
+			launch_name(la), (unsigned long long)la->seq);
 	la->done(la);
+	if (la->body)
+		la->body->release(la);
 	lease_put(l);
 	free(la);
 }
@@ -293,10 +312,14 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	PROBE_LAUNCH_START(la);
 	la->ran = true;
 	pthread_rwlock_rdlock(&l->mem_lock);
-	err = launch_resolve(la, &args);
-	if (!err)
-		err = l->dev->ops->launch(l->dev, la->ke->k, &args, &la->grid,
-					  &la->cancel);
+	if (la->body) {		/* a chain: every step, one mem_lock */
+		err = la->body->exec(la);
+	} else {
+		err = launch_resolve(la, &args);
+		if (!err)
+			err = l->dev->ops->launch(l->dev, la->ke->k, &args,
+						  &la->grid, &la->cancel);
+	}
 	/* a kernel writes the memory behind any page cache of vram */
 	if (launch_touches_vram(la))
 		lease_touch_data(l);
@@ -310,6 +333,16 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	la->status = c ? -c : err;
 	la->duration_ns = (uint64_t)(t1 - t0);
 	PROBE_LAUNCH_END(la);
+}
+
+void launch_rearm(struct launch *la, uint32_t timeout_ms)
+{
+	struct launcher *lr = la->lease->lq->lr;
+
+	pthread_mutex_lock(&lr->lock);
+	la->deadline_ns = clock_mono() + (int64_t)timeout_ms * 1000000;
+	pthread_cond_signal(&lr->wd);
+	pthread_mutex_unlock(&lr->lock);
 }
 
 /* Run a pending idle_fn (a deferred expiry) with q->lock dropped; still

@@ -21,8 +21,10 @@ struct lease;
 struct lease_work_ops;
 struct kernel_entry;
 struct launch;
+struct launch_body_ops;
 struct policy;
 struct registry;
+struct chain_run;
 
 /* Called once per accepted launch, from any thread, with no lock held;
  * @la is freed when it returns. */
@@ -44,12 +46,36 @@ struct launch {
 	bool ran;			/* the kernel was started */
 	launch_done_fn done;
 	void *ctx;			/* the front end's */
+	struct chain_run *chain;	/* a run of a chain (daemon/chain.c),
+					 * owned; NULL for one kernel. ke and
+					 * desc are then its first step's */
+	const struct launch_body_ops *body; /* what runs instead of one
+					 * kernel (a chain), or NULL */
 };
+
+/*
+ * What runs instead of one kernel, so that launch.c calls its users
+ * without naming them (chain.c sets it on its runs).
+ */
+struct launch_body_ops {
+	/* run it on the executor, mem_lock read side held: 0 or -errno */
+	int (*exec)(struct launch *la);
+	/* whether it may have written vram */
+	bool (*touches_vram)(const struct launch *la);
+	/* the launch is being freed, after done() */
+	void (*release)(struct launch *la);
+	/* accounts itself in the registry (per step): launch.c does not */
+	bool self_accounting;
+};
+
+/* launch_name - the kernel's name, or "chain" for a chain run. */
+const char *launch_name(const struct launch *la);
 
 /* Per-lease launch state, l->lq: made and freed through launch_lease_ops,
  * the lease's internal listener. */
 struct launch_queue {
 	struct lease *lease;		/* owner; fixed */
+	struct launcher *lr;		/* its executors; fixed */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
@@ -117,6 +143,31 @@ void launcher_stop(struct launcher *lr);
 int launch_submit(struct launcher *lr, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
+
+/*
+ * launch_enqueue - queue @la, filled in (lease, ke, desc, grid,
+ * timeout_ms, done, ctx) and validated by its maker: launch_submit, or
+ * chain_submit for a chain run. Takes a reference to its lease. On 0 it
+ * is queued (freed by the executor), *seq its number; else the caller
+ * still owns @la: -EKEYEXPIRED, -ENOENT, -ECANCELED (closed), -EAGAIN
+ * (GL_LAUNCH_QUEUE_MAX in flight).
+ */
+int launch_enqueue(struct launch *la, uint64_t *seq);
+
+/*
+ * launch_bind - check @d's arguments against @ke's signature and @l's
+ * memory and turn them into @out: a buf into a device pointer, an io
+ * range into a pointer into @l's io region (CPU device only). mem_lock
+ * held (either side). 0, -EINVAL (arity, types), -EFAULT (a range
+ * outside the lease), or the device's resolve() -errno.
+ */
+int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
+		struct lease *l, struct gl_kargs *out);
+
+/* launch_rearm - the running @la's watchdog deadline becomes now plus
+ * @timeout_ms (a chain's next step). Executor thread; takes
+ * launcher->lock, so never with it held. */
+void launch_rearm(struct launch *la, uint32_t timeout_ms);
 
 /* launch_touches_vram - whether @la was started and names any vram
  * range (a buf arg): only then can it have changed the lease's memory. */

@@ -13,12 +13,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "daemon/chain.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/ring.h"
 
 /* A ring launch finished: its CQE goes where its slot was reserved. */
-static void ring_launch_done(struct launch *la)
+void ring_launch_done(struct launch *la)
 {
 	struct ring *r = la->ctx;
 
@@ -29,7 +30,8 @@ static void ring_launch_done(struct launch *la)
 	if (atomic_fetch_sub(&r->launches, 1) == 1)
 		syscall(SYS_futex, &r->launches, FUTEX_WAKE_PRIVATE, 1, NULL,
 			NULL, 0);
-	ring_complete(r, la->desc.user_data, la->status, la->duration_ns);
+	ring_complete_step(r, la->desc.user_data, la->status,
+			   la->duration_ns, la->chain ? la->chain->step : 0);
 }
 
 int ring_op_launch(struct ring *r, const struct gl_sqe *sqe)

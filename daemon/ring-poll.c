@@ -59,6 +59,9 @@ static const struct ring_op ring_ops[] = {
 	[GL_OP_LAUNCH]		= { ring_op_launch,	true },
 	[GL_OP_COPY_IN]		= { ring_op_copy_in,	true },
 	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	true },
+	[GL_OP_CHAIN_BUILD]	= { ring_op_chain_build, true },
+	[GL_OP_CHAIN_RUN]	= { ring_op_chain_run,	true },
+	[GL_OP_CHAIN_FREE]	= { ring_op_chain_free,	true },
 };
 
 static bool ring_sqe_reserved(const struct gl_sqe *sqe)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "daemon/knobs.h"
+#include "daemon/chain.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ring.h"
@@ -324,7 +325,12 @@ void ring_drain(struct ring *r)
 
 void ring_destroy(struct ring *r)
 {
+	unsigned i;
+
 	ring_drain(r);
+	/* no run of these is in flight any more: drained */
+	for (i = 0; i < GL_CHAIN_IDS; i++)
+		chain_put(r->chains[i]);
 	/* a client still mapping the file learns it is over; DEAD before
 	 * the lock goes, so a client never mistakes a drop for a crash */
 	gl_atomic_or(&r->hdr->flags, GL_RING_DEAD);
@@ -341,6 +347,12 @@ void ring_destroy(struct ring *r)
 void ring_complete(struct ring *r, uint64_t user_data, int status,
 		   uint64_t duration_ns)
 {
+	ring_complete_step(r, user_data, status, duration_ns, 0);
+}
+
+void ring_complete_step(struct ring *r, uint64_t user_data, int status,
+			uint64_t duration_ns, uint64_t step)
+{
 	struct gl_ring_hdr *h = r->hdr;
 	struct policy *pol = r->set->pol;
 	bool poller = pthread_equal(pthread_self(), r->poller);
@@ -355,7 +367,7 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 	cqe->status = status;
 	cqe->flags = 0;
 	cqe->duration_ns = duration_ns;
-	cqe->reserved = 0;
+	cqe->step = step;
 	gl_smp_store_release(&h->cq_tail, r->cq_tail + 1);
 	/* a syscall only when a client sleeps on the CQ */
 	gl_atomic_add(&h->cq_futex, 1);

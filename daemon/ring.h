@@ -38,6 +38,9 @@ struct ring_set {
 					 * earlier launches */
 };
 
+struct chain;
+struct launch;
+
 struct ring {
 	struct lease_io io;		/* what the lease sees: fixed */
 	struct ring_set *set;		/* fixed */
@@ -75,6 +78,10 @@ struct ring {
 	_Atomic uint32_t launches;	/* launches of this ring not yet
 					 * completed; copies wait for them
 					 * (a private futex word) */
+	struct chain *chains[GL_CHAIN_IDS];/* poller only: built chains by
+					 * id (ring-op-chain.c); a run in
+					 * flight holds its own reference;
+					 * ring_destroy puts them */
 };
 
 /*
@@ -116,6 +123,16 @@ void ring_drain(struct ring *r);
 void ring_complete(struct ring *r, uint64_t user_data, int status,
 		   uint64_t duration_ns);
 
+/* ring_complete_step - ring_complete() with the CQE's step field (the
+ * chain opcodes). */
+void ring_complete_step(struct ring *r, uint64_t user_data, int status,
+			uint64_t duration_ns, uint64_t step);
+
+/* ring_launch_done - the completion of a launch or chain run queued by
+ * the ring (ring-op-launch.c): its CQE, and the wake of copies behind
+ * it. A launch_done_fn whose ctx is the ring. */
+void ring_launch_done(struct launch *la);
+
 /* ring_poll_main - the poller thread (ring-poll.c). */
 void *ring_poll_main(void *arg);
 
@@ -134,7 +151,7 @@ void *ring_poll_main(void *arg);
  * poller posts as the completion, or RING_OP_QUEUED when it handed the
  * entry on and ring_complete() will be called for it later, exactly once
  * (an untimed handler never queues). State an opcode keeps across entries
- * (the chains of GL_OP_CHAIN_*, to come) belongs in struct ring, freed by
+ * (the chains of GL_OP_CHAIN_*) belongs in struct ring, freed by
  * ring_destroy().
  */
 #define RING_OP_QUEUED	1
@@ -145,6 +162,9 @@ ring_op_fn ring_op_nop;		/* ring-op-nop.c */
 ring_op_fn ring_op_launch;	/* ring-op-launch.c */
 ring_op_fn ring_op_copy_in;	/* ring-op-copy.c */
 ring_op_fn ring_op_copy_out;	/* ring-op-copy.c */
+ring_op_fn ring_op_chain_build;	/* ring-op-chain.c */
+ring_op_fn ring_op_chain_run;	/* ring-op-chain.c */
+ring_op_fn ring_op_chain_free;	/* ring-op-chain.c */
 
 /* ring_futex_wake - FUTEX_WAKE on a word of the shared header. */
 void ring_futex_wake(uint32_t *word);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * leases/<name>/submit: a write is one launch descriptor. A blocking write
+ * leases/<name>/submit: a write is one launch descriptor, or one chain
+ * (chain-parse.h: "chain" then a launch line per step, or the binary
+ * chain without parameters), built and run once. A blocking write
  * is answered when the launch finishes, with its errno; an O_NONBLOCK
  * write is answered once queued, and its completion line is read back
  * from the same open file. No FUSE worker thread ever waits for a launch:
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/chain.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
@@ -129,11 +132,14 @@ static void submit_done_nonblock(struct launch *la)
 	pthread_mutex_lock(&cq->lock);
 	strbuf_printf(&cq->lines,
 		      "seq=%llu status=%d duration_ns=%llu user_data=%llu "
-		      "kernel=%s\n",
+		      "kernel=%s",
 		      (unsigned long long)la->seq, la->status,
 		      (unsigned long long)la->duration_ns,
 		      (unsigned long long)la->desc.user_data,
-		      la->ke->k->name);
+		      launch_name(la));
+	if (la->chain)
+		strbuf_printf(&cq->lines, " step=%u", la->chain->step);
+	strbuf_printf(&cq->lines, "\n");
 	assert(cq->outstanding > 0);
 	cq->outstanding--;
 	cq->unread++;
@@ -200,20 +206,72 @@ static void submit_interrupt(fuse_req_t req, void *data)
 	submit_interrupting = NULL;
 }
 
+/*
+ * What a write queues: one launch (@c NULL) or one run of chain @c
+ * (built for this write only: the run holds it).
+ */
+struct submit_work {
+	struct launch_desc d;
+	struct chain *c;
+};
+
+/* Parse @buf; a chain is built now. 0 or -errno, logged. */
+static int submit_parse(struct fs *fs, struct lease *l, const char *buf,
+			size_t size, struct submit_work *wk)
+{
+	struct chain_spec spec;
+	uint32_t step;
+	int err;
+
+	wk->c = NULL;
+	if (!chain_is(buf, size)) {
+		err = launch_parse(buf, size, &wk->d);
+		return err ? gl_fail(l, err, "malformed launch descriptor") :
+			     0;
+	}
+	err = chain_parse(buf, size, &spec);
+	if (err)
+		return gl_fail(l, err, "malformed chain at step %u",
+			       spec.bad_step);
+	if (spec.nparams) {	/* a run through submit has none to give */
+		chain_spec_release(&spec);
+		return gl_fail(l, -EINVAL, "a chain through submit takes no "
+			       "parameters");
+	}
+	err = chain_build(&fs->broker.launcher, l, &spec, &wk->c, &step);
+	chain_spec_release(&spec);
+	return err;	/* chain_build logged it */
+}
+
+/* Queue what submit_parse made; the chain's build reference is put. */
+static int submit_queue(struct fs *fs, struct lease *l,
+			struct submit_work *wk, launch_done_fn done,
+			void *ctx, uint64_t *seq)
+{
+	static const uint64_t none[GL_CHAIN_PARAMS_MAX];
+	int err;
+
+	if (!wk->c)
+		return launch_submit(&fs->broker.launcher, l, &wk->d, done, ctx,
+				     seq);
+	err = chain_submit(wk->c, none, 0, done, ctx, seq);
+	chain_put(wk->c);
+	return err;
+}
+
 void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		     size_t size, bool nonblock)
 {
-	struct launch_desc d;
+	struct submit_work wk;
 	struct fs_cq *cq = h->cq;
 	struct fs_wait *w = NULL;
 	uint64_t seq;
 	bool intr;
 	int err;
 
-	err = launch_parse(buf, size, &d);
+	err = submit_parse(fs_of(req), h->lease, buf, size, &wk);
 	if (err) {
-		fuse_reply_err(req, -gl_fail(h->lease, err,
-					      "malformed launch descriptor"));
+		fuse_reply_err(req, -err);
 		return;
 	}
 	if (nonblock) {
@@ -222,6 +280,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 			unsigned out = cq->outstanding, unread = cq->unread;
 
 			pthread_mutex_unlock(&cq->lock);
+			chain_put(wk.c);
 			fuse_reply_err(req, -gl_fail(h->lease, -EAGAIN,
 				"%u launches of this file in flight and %u "
 				"completions unread", out, unread));
@@ -230,8 +289,8 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		atomic_fetch_add(&cq->refs, 1);
 		cq->outstanding++;
 		pthread_mutex_unlock(&cq->lock);
-		err = launch_submit(&fs_of(req)->broker.launcher, h->lease, &d,
-				    submit_done_nonblock, cq, &seq);
+		err = submit_queue(fs_of(req), h->lease, &wk,
+				   submit_done_nonblock, cq, &seq);
 		if (err) {
 			pthread_mutex_lock(&cq->lock);
 			cq->outstanding--;
@@ -245,6 +304,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
+		chain_put(wk.c);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -256,8 +316,8 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	lease_get(w->lease);
 	pthread_mutex_init(&w->lock, NULL);
 	fuse_req_interrupt_func(req, submit_interrupt, w);
-	err = launch_submit(&fs_of(req)->broker.launcher, h->lease, &d,
-			    submit_done_wait, w, &seq);
+	err = submit_queue(fs_of(req), h->lease, &wk, submit_done_wait, w,
+			   &seq);
 	if (err) {
 		fuse_req_interrupt_func(req, NULL, NULL);
 		fuse_reply_err(req, -err);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
 #include "gpulease.h"
 
 #define GL_RING_MAGIC		0x31524c47u	/* "GLR1" */
@@ -57,6 +58,18 @@ enum gl_ring_op {
 				 * off */
 	GL_OP_COPY_OUT = 3,	/* len bytes: vram at off -> data area at
 				 * addr */
+	GL_OP_CHAIN_BUILD = 4,	/* off: a chain id < GL_CHAIN_IDS, free;
+				 * addr: data-area offset of a binary chain
+				 * (uapi/chain.h) of len bytes, validated
+				 * and resolved now; on a bad step the
+				 * CQE's step names it */
+	GL_OP_CHAIN_RUN = 5,	/* off: a built chain id; addr: data-area
+				 * offset of its nparams u64 parameters, len
+				 * = 8 * nparams; completes once the chain
+				 * ran: step = the failing step's index, or
+				 * nsteps */
+	GL_OP_CHAIN_FREE = 6,	/* off: a built chain id; runs in flight
+				 * finish first */
 };
 
 struct gl_sqe {
@@ -75,7 +88,11 @@ struct gl_cqe {
 	int32_t status;		/* 0 or -errno */
 	uint32_t flags;		/* 0 */
 	uint64_t duration_ns;	/* time the daemon spent on it */
-	uint64_t reserved;
+	union {
+		uint64_t reserved;	/* 0 for other opcodes */
+		uint64_t step;		/* GL_OP_CHAIN_*: the index of the
+					 * failing step, or nsteps */
+	};
 };
 
 /*
@@ -136,6 +153,7 @@ GL_RING_ABI(gl_cqe, status, 8);
 GL_RING_ABI(gl_cqe, flags, 12);
 GL_RING_ABI(gl_cqe, duration_ns, 16);
 GL_RING_ABI(gl_cqe, reserved, 24);
+GL_RING_ABI(gl_cqe, step, 24);
 GL_STATIC_ASSERT(sizeof(struct gl_ring_hdr) == 256, "gl_ring_hdr ABI");
 GL_RING_ABI(gl_ring_hdr, magic, 0);
 GL_RING_ABI(gl_ring_hdr, version, 4);

@@ -26,6 +26,8 @@ typedef struct CUctx_st *CUcontext;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
 typedef struct cublasContext *cublasHandle_t;
 typedef int cublasStatus_t;
 
@@ -59,6 +61,7 @@ enum {
 
 #define CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED	102
 #define CU_STREAM_NON_BLOCKING			0x1u
+#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL	1
 #define CU_CTX_SCHED_BLOCKING_SYNC		0x4u
 #define CU_MEMHOSTREGISTER_PORTABLE		0x1u
 #define CU_MEM_ALLOCATION_TYPE_PINNED		0x1
@@ -165,6 +168,14 @@ struct cuda_api {
 				 unsigned int bx, unsigned int by,
 				 unsigned int bz, unsigned int shared,
 				 CUstream s, void **params, void **extra);
+	/* optional: without all of them a chain replays its steps */
+	CUresult (*StreamBeginCapture)(CUstream s, int mode);	   /* _v2 */
+	CUresult (*StreamEndCapture)(CUstream s, CUgraph *g);
+	CUresult (*GraphInstantiateWithFlags)(CUgraphExec *e, CUgraph g,
+					      unsigned long long flags);
+	CUresult (*GraphLaunch)(CUgraphExec e, CUstream s);
+	CUresult (*GraphExecDestroy)(CUgraphExec e);
+	CUresult (*GraphDestroy)(CUgraph g);
 };
 
 /* cuBLAS, from libcublas.so.N; all optional (matmul falls back). */

@@ -185,5 +185,10 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		atomic_int *cancel);
 int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 		     const void *image, size_t len);
+/* and the chains' graphs (dev.h, graph_*) */
+int cuda_graph_build(struct dev *d, const struct dev_step *steps,
+		     unsigned n, void **graph);
+int cuda_graph_launch(struct dev *d, void *graph, atomic_int *cancel);
+void cuda_graph_free(struct dev *d, void *graph);
 
 #endif

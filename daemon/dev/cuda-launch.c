@@ -3,8 +3,9 @@
  * Launches on the CUDA device: the kernel's check, parameters marshalled
  * from the resolved arguments, cuLaunchKernel (or cuBLAS for matmul) on
  * the stream of the region the arguments point into, and a wait that
- * polls the stream so the cancel flag can end it; and loading the modules
- * of kernels root registers.
+ * polls the stream so the cancel flag can end it; loading the modules
+ * of kernels root registers; and recording a chain into a CUDA graph
+ * that one cuGraphLaunch runs whole.
  *
  * Invariant: a launch returns only when its device work is done, a
  * cancelled one too (a kernel cannot be preempted).
@@ -198,6 +199,13 @@ static int cuda_params(const struct gl_kargs *args, uint64_t *vals,
 	return 0;
 }
 
+/* @k's function on @cd, or NULL when it has none. */
+static CUfunction cuda_fn(struct cuda_dev *cd, const struct gl_kernel *k)
+{
+	return k->id < GL_K_COUNT ? cd->fn[k->id] :
+	       k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
+}
+
 int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		       const struct gl_kargs *args, const struct gl_grid *grid,
 		       atomic_int *cancel)
@@ -236,8 +244,7 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 			goto out;
 		/* no workspace-free algorithm: the kernel, in the lease */
 	}
-	f = k->id < GL_K_COUNT ? cd->fn[k->id] :
-	    k->id < REGISTRY_MAX ? cd->dyn_fn[k->id - GL_K_COUNT] : NULL;
+	f = cuda_fn(cd, k);
 	if (!f) {
 		gl_info("cuda: %s: kernel %s is not in the fatbin", d->name,
 			k->name);
@@ -363,4 +370,152 @@ out_unhold:
 out:
 	free(copy);
 	return err;
+}
+
+/* A chain recorded once (cuStreamBeginCapture ... cuGraphInstantiate),
+ * run whole by cuGraphLaunch on the stream of its lease's region. */
+struct cuda_graph {
+	CUgraphExec exec;
+	CUstream s;
+};
+
+static bool cuda_has_graphs(void)
+{
+	return cuda.cu.StreamBeginCapture && cuda.cu.StreamEndCapture &&
+	       cuda.cu.GraphInstantiateWithFlags && cuda.cu.GraphLaunch &&
+	       cuda.cu.GraphExecDestroy && cuda.cu.GraphDestroy;
+}
+
+/* Whether every step can be recorded; 0, -EOPNOTSUPP or a check's. */
+static int cuda_graph_allows(struct cuda_dev *cd,
+			     const struct dev_step *steps, unsigned n)
+{
+	unsigned i, a;
+	int err;
+
+	if (!cuda_has_graphs())
+		return -EOPNOTSUPP;
+	for (i = 0; i < n; i++) {
+		const struct gl_kernel *k = steps[i].k;
+
+		/* cuBLAS picks its algorithm per call: replayed */
+		if ((k->id == GL_K_matmul && cd->blas) || !cuda_fn(cd, k))
+			return -EOPNOTSUPP;
+		for (a = 0; a < steps[i].args->count; a++)
+			if (steps[i].args->v[a].type == GL_KT_IO)
+				return -EOPNOTSUPP;
+		err = k->check(steps[i].args, steps[i].grid);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Capture the steps on @s into @g->exec. Device held. */
+static int cuda_graph_record(const struct dev_step *steps, unsigned n,
+			     struct cuda_dev *cd, struct cuda_graph *g)
+{
+	void *params[GL_KPARAMS_MAX];
+	uint64_t vals[GL_KPARAMS_MAX];
+	CUgraph graph = NULL;
+	unsigned i;
+	int err, end;
+
+	err = cuda_err(cuda.cu.StreamBeginCapture(g->s,
+				CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "chain");
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++) {
+		const struct dev_step *st = &steps[i];
+
+		err = cuda_params(st->args, vals, params);
+		if (!err)
+			err = cuda_err(cuda.cu.LaunchKernel(cuda_fn(cd, st->k),
+					st->grid->grid.x, st->grid->grid.y,
+					st->grid->grid.z, st->grid->block.x,
+					st->grid->block.y, st->grid->block.z,
+					0, g->s, st->args->count ? params : NULL,
+					NULL), st->k->name);
+	}
+	/* always end the capture: the stream must not stay capturing */
+	end = cuda_err(cuda.cu.StreamEndCapture(g->s, &graph), "chain");
+	err = err ? err : end;
+	if (!err)
+		err = cuda_err(cuda.cu.GraphInstantiateWithFlags(&g->exec,
+								 graph, 0),
+			       "chain");
+	if (graph)
+		cuda.cu.GraphDestroy(graph);
+	return err;
+}
+
+int cuda_graph_build(struct dev *d, const struct dev_step *steps,
+		     unsigned n, void **out)
+{
+	struct cuda_dev *cd = d->priv;
+	struct cuda_graph *g;
+	CUstream s;
+	unsigned i;
+	int err;
+
+	err = cuda_hold(cd);
+	if (err)
+		return err;
+	err = cuda_graph_allows(cd, steps, n);
+	if (err)
+		goto out;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* one lease, one region: the stream of whichever step has a buf */
+	g->s = cd->stream;
+	for (i = 0; i < n && g->s; i++)
+		if ((s = cuda_stream_of(cd, steps[i].args)) != cd->stream)
+			g->s = s;
+	err = g->s ? cuda_graph_record(steps, n, cd, g) : -EIO;
+	if (err)
+		free(g);
+	else
+		*out = g;
+out:
+	cuda_unhold(cd);
+	return err;
+}
+
+int cuda_graph_launch(struct dev *d, void *graph, atomic_int *cancel)
+{
+	struct cuda_dev *cd = d->priv;
+	struct cuda_graph *g = graph;
+	int err, c;
+
+	c = cancel ? atomic_load(cancel) : 0;
+	if (c)
+		return -c;
+	err = cuda_hold(cd);
+	if (err)
+		return err;
+	err = cuda_err(cuda.cu.GraphLaunch(g->exec, g->s), "chain");
+	if (!err)
+		err = cuda_wait(cd, g->s, cancel, "chain");
+	cuda_unhold(cd);
+	return err;
+}
+
+void cuda_graph_free(struct dev *d, void *graph)
+{
+	struct cuda_dev *cd = d->priv;
+	struct cuda_graph *g = graph;
+
+	if (!g)
+		return;
+	/* not cuda_hold(): a failed device frees too (errors ignored) */
+	if (cd) {
+		pthread_rwlock_rdlock(&cd->gate);
+		cuda_enter(cd);
+		cuda.cu.GraphExecDestroy(g->exec);
+		pthread_rwlock_unlock(&cd->gate);
+	}
+	free(g);
 }

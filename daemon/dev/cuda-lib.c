@@ -70,6 +70,12 @@ static const struct cuda_sym {
 	CU_SYM(ModuleGetFunction, ""),
 	CU_SYM(LaunchKernel, ""),
 	CU_SYM_OPT(FuncGetParamInfo, ""),
+	CU_SYM_OPT(StreamBeginCapture, "_v2"),
+	CU_SYM_OPT(StreamEndCapture, ""),
+	CU_SYM_OPT(GraphInstantiateWithFlags, ""),
+	CU_SYM_OPT(GraphLaunch, ""),
+	CU_SYM_OPT(GraphExecDestroy, ""),
+	CU_SYM_OPT(GraphDestroy, ""),
 };
 
 #undef CU_SYM

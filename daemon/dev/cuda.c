@@ -250,4 +250,7 @@ const struct dev_ops dev_cuda_ops = {
 	.reset = cuda_reset,
 	.pin = cuda_pin,
 	.unpin = cuda_unpin,
+	.graph_build = cuda_graph_build,
+	.graph_launch = cuda_graph_launch,
+	.graph_free = cuda_graph_free,
 };

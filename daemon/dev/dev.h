@@ -28,6 +28,13 @@ struct dev_region {
 	uint64_t bytes;		/* exact size, fixed between resizes */
 };
 
+/* One launch of a graph (graph_build): what launch takes. */
+struct dev_step {
+	const struct gl_kernel *k;
+	const struct gl_kargs *args;
+	const struct gl_grid *grid;
+};
+
 /*
  * The backend contract. All ops return 0 or -errno. A region is used by
  * one thread at a time for resize/release (the lease's mem_lock write
@@ -86,6 +93,17 @@ struct dev_ops {
 	 * -ENOMEM, -EIO */
 	int (*pin)(struct dev *d, void *p, size_t len);
 	void (*unpin)(struct dev *d, void *p);
+	/* graph_build - record the @n launches of @steps (checked,
+	 * arguments resolved, all in one region) into one device graph,
+	 * *graph, that graph_launch runs whole and graph_free frees.
+	 * NULL: the device has none and a chain replays its steps.
+	 * 0, -EOPNOTSUPP (some step cannot be recorded: replay), -EINVAL,
+	 * -EFAULT (a step's check), -EIO */
+	int (*graph_build)(struct dev *d, const struct dev_step *steps,
+			   unsigned n, void **graph);
+	/* graph_launch - as launch, for the whole graph */
+	int (*graph_launch)(struct dev *d, void *graph, atomic_int *cancel);
+	void (*graph_free)(struct dev *d, void *graph);
 };
 
 struct dev_set;

@@ -87,6 +87,13 @@ EXPORT CUresult cuModuleGetFunction(CUfunction *f, CUmodule mod,
 				    const char *name);
 EXPORT CUresult cuFuncGetParamInfo(CUfunction f, size_t index,
 				   size_t *offset, size_t *size);
+EXPORT CUresult cuStreamBeginCapture_v2(CUstream s, int mode);
+EXPORT CUresult cuStreamEndCapture(CUstream s, CUgraph *g);
+EXPORT CUresult cuGraphInstantiateWithFlags(CUgraphExec *e, CUgraph g,
+					    unsigned long long flags);
+EXPORT CUresult cuGraphLaunch(CUgraphExec e, CUstream s);
+EXPORT CUresult cuGraphExecDestroy(CUgraphExec e);
+EXPORT CUresult cuGraphDestroy(CUgraph g);
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx,
 			       unsigned int gy, unsigned int gz,
 			       unsigned int bx, unsigned int by,

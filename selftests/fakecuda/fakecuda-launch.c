@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The fake driver's streams, modules and launches: kernels cannot run,
+ * The fake driver's streams, modules, launches and graphs (a stream
+ * captures launches that cuGraphLaunch replays, each node counting as a
+ * launch): kernels cannot run,
  * so cuLaunchKernel records the launch (parameters decoded by
  * GL_KERNELS()'s signatures, or a FAKEMOD image's) and succeeds; a
  * misaligned buffer or a fault_* function poisons the context; streams
@@ -21,8 +23,24 @@
 
 #include "selftests/fakecuda/fakecuda-int.h"
 
+/* A recorded launch: what cuLaunchKernel decoded, and which parameters
+ * are pointers (a misaligned one faults when it runs). */
+struct fake_node {
+	struct fakecuda_launch l;
+	bool ptr[FAKECUDA_PARAMS_MAX];
+};
+
+#define FAKE_GRAPH_MAX	512	/* nodes of one graph */
+
+/* A graph, and an executable (a copy of one). */
+struct fake_graph {
+	unsigned int n;
+	struct fake_node node[FAKE_GRAPH_MAX];
+};
+
 struct fake_stream {
 	int id;
+	struct fake_graph *capture;	/* while capturing, or NULL */
 };
 
 struct fake_func {
@@ -98,6 +116,7 @@ CUresult cuStreamDestroy_v2(CUstream s)
 
 	if (rc)
 		return rc;
+	free(((struct fake_stream *)s)->capture);
 	free(s);
 	st.streams--;
 	return 0;
@@ -211,6 +230,28 @@ CUresult cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
 	return 0;
 }
 
+/* The kernel "runs": a misaligned float load, or the fault the test
+ * asked for, poisons the context; the launch itself is asynchronous and
+ * returns success, as on a GPU. */
+static void fake_run(const struct fakecuda_launch *l, const bool *ptr)
+{
+	unsigned int i;
+	int fault;
+
+	pthread_mutex_lock(&lock);
+	st.last = *l;
+	pthread_mutex_unlock(&lock);
+	st.launches++;
+	fault = atomic_exchange(&st.fault_launch, 0);
+	for (i = 0; i < l->nparams && !fault; i++)
+		if (ptr[i] && l->value[i] % 4)
+			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (!strncmp(l->name, "fault_", 6))
+		fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (fault)
+		atomic_store(&st.sticky[cur_dev()], fault);
+}
+
 CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 			unsigned int gz, unsigned int bx, unsigned int by,
 			unsigned int bz, unsigned int shared, CUstream s,
@@ -221,10 +262,11 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 	struct fakecuda_launch l;
 	CUresult rc = need_stream(s);
 	unsigned int i;
-	int fault;
 
 	if (rc)
 		return rc;
+	struct fake_stream *fs = (struct fake_stream *)s;
+
 	memset(&l, 0, sizeof(l));
 	snprintf(l.name, sizeof(l.name), "%s", ff->name);
 	l.grid[0] = gx, l.grid[1] = gy, l.grid[2] = gz;
@@ -236,20 +278,101 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy,
 		return CUDA_ERROR_INVALID_VALUE;
 	for (i = 0; i < l.nparams; i++)
 		memcpy(&l.value[i], params[i], l.size[i]);
-	pthread_mutex_lock(&lock);
-	st.last = l;
-	pthread_mutex_unlock(&lock);
-	st.launches++;
-	/* the kernel "runs": a misaligned float load, or the fault the
-	 * test asked for, poisons the context; the launch itself is
-	 * asynchronous and returns success, as on a GPU */
-	fault = atomic_exchange(&st.fault_launch, 0);
-	for (i = 0; i < l.nparams && !fault; i++)
-		if (ptr[i] && l.value[i] % 4)
-			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
-	if (!strncmp(ff->name, "fault_", 6))
-		fault = CUDA_ERROR_MISALIGNED_ADDRESS;
-	if (fault)
-		atomic_store(&st.sticky[cur_dev()], fault);
+	if (fs->capture) {	/* recorded, not run */
+		struct fake_node *nd;
+
+		if (fs->capture->n == FAKE_GRAPH_MAX)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		nd = &fs->capture->node[fs->capture->n++];
+		nd->l = l;
+		memcpy(nd->ptr, ptr, sizeof(nd->ptr));
+		return 0;
+	}
+	fake_run(&l, ptr);
+	return 0;
+}
+
+CUresult cuStreamBeginCapture_v2(CUstream s, int mode)
+{
+	struct fake_stream *fs = (struct fake_stream *)s;
+	CUresult rc = need_stream(s);
+
+	if (rc)
+		return rc;
+	if (fs->capture || mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	fs->capture = calloc(1, sizeof(*fs->capture));
+	if (!fs->capture)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	st.captures++;
+	return 0;
+}
+
+CUresult cuStreamEndCapture(CUstream s, CUgraph *g)
+{
+	struct fake_stream *fs = (struct fake_stream *)s;
+	CUresult rc = need_stream(s);
+
+	if (rc)
+		return rc;
+	if (!fs->capture)
+		return CUDA_ERROR_INVALID_VALUE;
+	*g = (CUgraph)fs->capture;
+	fs->capture = NULL;
+	st.graphs++;
+	return 0;
+}
+
+CUresult cuGraphInstantiateWithFlags(CUgraphExec *e, CUgraph g,
+				     unsigned long long flags)
+{
+	struct fake_graph *x;
+	CUresult rc = need_ctx();
+
+	if (rc)
+		return rc;
+	if (!g || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	x = malloc(sizeof(*x));
+	if (!x)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	memcpy(x, g, sizeof(*x));
+	*e = (CUgraphExec)x;
+	st.graph_execs++;
+	return 0;
+}
+
+/* Each node runs as its cuLaunchKernel would have, in order. */
+CUresult cuGraphLaunch(CUgraphExec e, CUstream s)
+{
+	struct fake_graph *x = (struct fake_graph *)e;
+	CUresult rc = need_stream(s);
+	unsigned int i;
+
+	if (rc)
+		return rc;
+	if (!x)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < x->n; i++)
+		fake_run(&x->node[i].l, x->node[i].ptr);
+	st.graph_launches++;
+	return 0;
+}
+
+CUresult cuGraphExecDestroy(CUgraphExec e)
+{
+	if (!e)
+		return CUDA_ERROR_INVALID_VALUE;
+	free(e);
+	st.graph_execs--;
+	return 0;
+}
+
+CUresult cuGraphDestroy(CUgraph g)
+{
+	if (!g)
+		return CUDA_ERROR_INVALID_VALUE;
+	free(g);
+	st.graphs--;
 	return 0;
 }

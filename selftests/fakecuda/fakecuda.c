@@ -254,6 +254,12 @@ static const struct {
 	PROC("cuModuleGetFunction", cuModuleGetFunction),
 	PROC("cuLaunchKernel", cuLaunchKernel),
 	PROC("cuFuncGetParamInfo", cuFuncGetParamInfo),
+	PROC("cuStreamBeginCapture", cuStreamBeginCapture_v2),
+	PROC("cuStreamEndCapture", cuStreamEndCapture),
+	PROC("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags),
+	PROC("cuGraphLaunch", cuGraphLaunch),
+	PROC("cuGraphExecDestroy", cuGraphExecDestroy),
+	PROC("cuGraphDestroy", cuGraphDestroy),
 #undef PROC
 };
 

@@ -97,6 +97,9 @@ struct fakecuda {
 	atomic_int gpa_calls;
 	int gpa_version;	/* the version cuGetProcAddress was asked */
 	atomic_int launches, queries, syncs, sgemms;
+	/* graphs: live ones and executables, captures begun, launches of
+	 * an executable (each also counts its kernels in launches) */
+	atomic_int graphs, graph_execs, captures, graph_launches;
 	const void *image;	/* cuModuleLoadData's image */
 	const void *last_stream; /* the last stream created */
 	struct fakecuda_launch last;

@@ -31,6 +31,7 @@
 #define BENCH_WAIT_MS		10000
 #define BENCH_POLL_IDLE_US	1000000
 #define BENCH_SCALE		2.0f
+#define BENCH_CHAIN_STEPS	64
 
 enum bench_who { C_FLOOR, C_POLL, C_FUTEX, C_SUBMIT, C_TCP, C_COUNT };
 enum bench_work { W_NOP, W_4K, W_1M, W_COUNT };
@@ -64,6 +65,7 @@ struct bench {
 	uint64_t *ns[W_COUNT][C_COUNT];
 	long count[W_COUNT], done[W_COUNT][C_COUNT];
 	double batch_ops[2];		/* batched no-ops/s: poll, futex */
+	double chain_ns, noop_ns;	/* p50s of bench_chain() */
 };
 
 /* Prints "ring: @what: reason" to stderr; returns @err. */
@@ -100,5 +102,12 @@ int contender_round_edge(struct bench *b, int who, bool begin);
  * 0 or -EINVAL.
  */
 int contender_kernel(struct bench *b, uint32_t len);
+
+/*
+ * bench_chain - p50 of a GL_OP_CHAIN_RUN of BENCH_CHAIN_STEPS noop steps
+ * and of one noop GL_OP_LAUNCH, alternated through the polling ring
+ * (ring-chain.c). 0 or -errno.
+ */
+int bench_chain(struct bench *b, double *chain_p50, double *noop_p50);
 
 #endif /* GL_BENCH_RING_CONTENDERS_H */

@@ -46,7 +46,9 @@ static void bench_usage(FILE *f)
 "%d) and once woken by a futex per submission (ring_idle_us 0). The\n"
 "contenders alternate in rounds; prints p50, p99, ops/s and ratios. Run\n"
 "it as root (allow_other). The client is pinned to one CPU, the daemon,\n"
-"the ping-pong partner and the TCP server to the others.\n"
+"the ping-pong partner and the TCP server to the others. Last, a chain\n"
+"of 64 noop steps (GL_OP_CHAIN_RUN) against one noop launch, both\n"
+"through the polling ring (N/10 each, at least 50).\n"
 "\n"
 "  -n, --ops N        timed ops per contender for the no-op and 4 KiB\n"
 "                     (default %d; 1 MiB runs N/20, at least 20)\n"
@@ -352,6 +354,8 @@ static int bench_run(struct bench *b)
 	err = bench_batched(b, C_POLL, &b->batch_ops[0]);
 	if (!err)
 		err = bench_batched(b, C_FUTEX, &b->batch_ops[1]);
+	if (!err)
+		err = bench_chain(b, &b->chain_ns, &b->noop_ns);
 	return err;
 }
 
@@ -392,6 +396,10 @@ static void bench_report(struct bench *b)
 	       "submit: %.1fx\n",
 	       (double)s[W_NOP][C_POLL].p50 / (double)s[W_NOP][C_FLOOR].p50,
 	       (double)s[W_NOP][C_SUBMIT].p50 / (double)s[W_NOP][C_POLL].p50);
+	printf("chain of %d noop steps through the polling ring: p50 %.2f "
+	       "us, one noop launch %.2f us: %.2fx (target <= 2x)\n",
+	       BENCH_CHAIN_STEPS, b->chain_ns / 1e3, b->noop_ns / 1e3,
+	       b->chain_ns / b->noop_ns);
 }
 
 int main(int argc, char **argv)

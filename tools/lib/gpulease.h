@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "uapi/barrier.h"
+#include "uapi/chain.h"
 #include "uapi/gpulease.h"
 #include "uapi/launch.h"
 #include "uapi/ring.h"
@@ -236,6 +237,42 @@ GL_RING_INLINE void gl_ring_prep_launch(struct gl_sqe *sqe, uint64_t data_off,
 					uint32_t len, uint64_t user_data)
 {
 	__gl_ring_prep(sqe, GL_OP_LAUNCH, 0, data_off, len, user_data);
+}
+
+/*
+ * gl_ring_prep_chain_build - build chain @id (< GL_CHAIN_IDS, not in use)
+ * from the binary chain (uapi/chain.h) of @len bytes at @data_off of the
+ * data area. No return value; the completion carries 0 (cqe->step: its
+ * number of steps), -EINVAL, -EFAULT, -EFBIG, -EBUSY (@id in use), with
+ * cqe->step the index of the step at fault.
+ */
+GL_RING_INLINE void gl_ring_prep_chain_build(struct gl_sqe *sqe, uint32_t id,
+					     uint64_t data_off, uint32_t len,
+					     uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_CHAIN_BUILD, id, data_off, len, user_data);
+}
+
+/*
+ * gl_ring_prep_chain_run - run chain @id once with the @nparams u64
+ * parameters at @data_off of the data area (exactly the chain's
+ * nparams). No return value; the completion carries the run's status and
+ * in cqe->step the failing step's index, or the number of steps.
+ */
+GL_RING_INLINE void gl_ring_prep_chain_run(struct gl_sqe *sqe, uint32_t id,
+					   uint64_t data_off, uint32_t nparams,
+					   uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_CHAIN_RUN, id, data_off,
+		       nparams * (uint32_t)sizeof(uint64_t), user_data);
+}
+
+/* gl_ring_prep_chain_free - free chain @id; runs in flight finish. The
+ * completion carries 0 or -EINVAL (no such chain). */
+GL_RING_INLINE void gl_ring_prep_chain_free(struct gl_sqe *sqe, uint32_t id,
+					    uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_CHAIN_FREE, id, 0, 0, user_data);
 }
 
 int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe);
