@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "daemon/model/half.h"
 #include "daemon/model/llama.h"
+#include "daemon/model/tensor.h"
 
 /* span_ok - @off + @n bytes lie inside @len */
 static bool span_ok(uint64_t off, uint64_t n, size_t len)
@@ -78,24 +78,14 @@ static int hf_one(const struct llama_plan *p, const struct st_tensor *src,
 	uint64_t layers = t == L2C_TOKEN_EMBEDDING || t == L2C_RMS_FINAL ||
 			  t == L2C_WCLS ? 1 : p->cfg.n_layers;
 	uint64_t per = p->w_len[t] / layers;
-	const char *from;
 	float *dst;
 
-	if (!src || layer >= layers || src->nelem > per / 4 ||
-	    src->nelem * 4 != per || !span_ok(src->off, src->len, len) ||
-	    src->len != src->nelem * st_dtype_size(src->dtype))
+	if (layer >= layers)
 		return -EINVAL;
 	if (!write)
-		return 0;
-	from = (const char *)buf + src->off;
+		return tensor_f32_check(src, len, per / 4);
 	dst = (float *)((char *)base + p->w[t] + per * layer);
-	if (src->dtype == ST_F32)
-		memcpy(dst, from, per);
-	else if (src->dtype == ST_F16)
-		f16_to_f32_array(dst, from, src->nelem);
-	else
-		bf16_to_f32_array(dst, from, src->nelem);
-	return 0;
+	return tensor_f32(src, buf, len, dst, per / 4);
 }
 
 /* hf_all - hf_one() over every tensor of @m */
