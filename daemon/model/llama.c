@@ -186,10 +186,12 @@ int llama_plan(const struct llama_config *c, uint32_t max_batch,
 	p->total_bytes = l.at;
 	/* the kernels count in u32: rows * cols of every launch must fit */
 	att = (uint64_t)c->n_heads * max_ctx;
-	if (l.bad || l.at < p->k_cache || b * c->vocab_size > UINT32_MAX ||
+	if (l.bad || b * c->vocab_size > UINT32_MAX ||
 	    b * c->hidden_dim > UINT32_MAX || b * c->dim > UINT32_MAX ||
-	    att > UINT32_MAX || (uint64_t)c->vocab_size * c->dim > UINT32_MAX)
+	    att > UINT32_MAX || (uint64_t)c->vocab_size * c->dim > UINT32_MAX) {
+		memset(p, 0, sizeof(*p));
 		return -E2BIG;
+	}
 	return 0;
 }
 
