@@ -2,8 +2,9 @@
 /*
  * matmul: strided-batched single-precision GEMM, row-major, with
  * transpose flags and leading dimensions, as cuBLAS's
- * gemmStridedBatched. The CPU side calls OpenBLAS's cblas_sgemm; the
- * CUDA side is cuBLAS, or the tiled fallback in kernels/matmul.cu.
+ * gemmStridedBatched. The CPU side calls OpenBLAS's cblas_sgemm
+ * (cblas_sgemv for a single row); the CUDA side is cuBLAS, or the tiled
+ * fallback in kernels/matmul.cu.
  *
  * For each b < batch, with A_b = a + b * stride_a (elements), likewise
  * B_b and C_b:   C_b = alpha * op(A_b) . op(B_b) + beta * C_b
