@@ -91,7 +91,8 @@ static void align(struct layout *l)
 	if (l->at > UINT64_MAX - LLAMA_ALIGN)
 		l->bad = true;
 	else
-		l->at = (l->at + LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1);
+		l->at = (l->at + LLAMA_ALIGN - 1) &
+			~(uint64_t)(LLAMA_ALIGN - 1);
 }
 
 /* Elements one layer of each stacked tensor holds ([out][in]). */

@@ -44,9 +44,10 @@ uint64_t sample_scratch_bytes(uint32_t vocab);
  * the smallest set of most likely tokens (ties by lower id) whose mass
  * exceeds top_p, renormalised; the token is the first whose cumulative
  * probability passes c (in id order, or in that set's order). @scratch:
- * sample_scratch_bytes(vocab) (12 bytes per token), 4-aligned. Returns 0 with *@token set, or
- * -EINVAL for vocab 0, a temperature < 0 or NaN, a top_p outside
- * (0, 1], or logits whose softmax is not finite. Allocates nothing.
+ * sample_scratch_bytes(vocab) (12 bytes per token), 4-aligned. Returns
+ * 0 with *@token set, or -EINVAL for vocab 0, a temperature < 0 or NaN,
+ * a top_p outside (0, 1], or logits whose softmax is not finite.
+ * Allocates nothing; @r is the caller's (one per sequence).
  */
 int sample_token(const float *logits, uint32_t vocab,
 		 const struct sample_params *sp, struct sample_rng *r,

@@ -117,7 +117,8 @@ TEST(rope_half)
 		for (i = 0; i < n; i++) {
 			uint64_t j = i % hd, p = j % (hd / 2), s = i / hd / nh;
 			double ang = (pos0 + s) * pow(theta, -2.0 * p / hd);
-			double rot = j < hd / 2 ? -x[i + hd / 2] : x[i - hd / 2];
+			double rot = j < hd / 2 ? -x[i + hd / 2] :
+				     x[i - hd / 2];
 
 			want[i] = x[i] * cos(ang) + rot * sin(ang);
 		}
