@@ -67,7 +67,7 @@ FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 	$(O)/tools/bench/cuda $(O)/tools/bench/expiry $(O)/tools/bench/lookup \
-	$(O)/tools/bench/metrics $(O)/tools/bench/ring
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/llama
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 # run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
 SELFTEST_HELPERS := $(O)/selftests/lib/subreap
@@ -114,6 +114,12 @@ $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 $(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+# the model computation in process (daemon/model/), jansson for the parsers
+$(O)/tools/bench/llama: $(call obj,$(bench-llama-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MODEL_LIBS) $(KERNELS_LIBS) \
+		$(LDLIBS_BASE)
 
 # the daemon's lease table in process; the wrap counts the locks it takes
 BENCH_LOOKUP_WRAP := -Wl,--wrap=pthread_mutex_lock \
@@ -236,6 +242,7 @@ bench: all
 	$(Q)$(O)/tools/bench/metrics
 	$(Q)$(O)/tools/bench/ring
 	$(Q)$(O)/tools/bench/expiry
+	$(Q)$(O)/tools/bench/llama
 
 # install takes the files from $(O) as they are (make; then make install as
 # root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.

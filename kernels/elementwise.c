@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Elementwise kernels, CPU twins of kernels/elementwise.cu: fill, copy,
- * add, mul, scale, saxpy, bias_add, relu, gelu, silu.
+ * add, mul, scale, saxpy, bias_add, relu, gelu, silu, activate.
  *
  * Invariant: element i is computed by the thread gl_cpu_1d() assigns it,
  * from element i of the inputs only, so y may be the very buffer x (or
@@ -16,6 +16,7 @@ struct ew {
 	uint64_t n;
 	float a;		/* fill's value, scale's and saxpy's a */
 	uint64_t cols;		/* bias_add */
+	uint32_t act;		/* activate: GL_ACT_* */
 	const float *x;		/* first input */
 	const float *b;		/* second input (add, mul) */
 	float *y;
@@ -315,4 +316,44 @@ int gl_bias_add_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
 	int err = gl_bias_add_check(args, grid);
 
 	return err ? err : gl_cpu_1d(grid, ctx, e.n, bias_add_thread, &e);
+}
+
+/* activate: the body of kernels/elementwise.cu's, expression for expression */
+static void activate_thread(const void *arg, uint64_t i)
+{
+	const struct ew *e = arg;
+	float v = e->x[i];
+
+	if (e->act == GL_ACT_RELU)
+		v = v > 0.0f ? v : 0.0f;
+	else if (e->act == GL_ACT_GELU_ERF)
+		v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+	else if (e->act == GL_ACT_TANH)
+		v = tanhf(v);
+	else if (e->act == GL_ACT_SIGMOID)
+		v = 1.0f / (1.0f + expf(-v));
+	e->y[i] = v;
+}
+
+/* activate(u32 n, u32 act, buf x, buf y): -EINVAL for act >= GL_ACT_COUNT */
+int gl_activate_check(const struct gl_kargs *args,
+		      const struct gl_grid *grid)
+{
+	if (GL_ARG_U32(args, 1) >= GL_ACT_COUNT)
+		return -EINVAL;
+	return ew_check(args, grid, GL_ARG_U32(args, 0), 2, 2);
+}
+
+int gl_activate_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
+		    struct gl_kctx *ctx)
+{
+	struct ew e = {
+		.n = GL_ARG_U32(args, 0),
+		.act = GL_ARG_U32(args, 1),
+		.x = GL_ARG_PTR(args, 2),
+		.y = GL_ARG_PTR(args, 3),
+	};
+	int err = gl_activate_check(args, grid);
+
+	return err ? err : gl_cpu_1d(grid, ctx, e.n, activate_thread, &e);
 }

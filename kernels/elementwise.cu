@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Elementwise kernels on CUDA: fill, copy, add, mul, scale, saxpy,
- * bias_add, relu, gelu, silu. Twins: kernels/elementwise.c.
+ * bias_add, relu, gelu, silu, activate. Twins: kernels/elementwise.c.
  *
  * Invariant: element i is computed only by the thread GL_GRID_STRIDE
  * gives it, from element i of the inputs, so in-place launches are safe.
@@ -77,5 +77,24 @@ GL_GLOBAL void silu(unsigned int n, const float *x, float *y)
 		float v = x[i];
 
 		y[i] = v / (1.0f + expf(-v));
+	}
+}
+
+/* act: GL_ACT_*, checked by the twin's gl_activate_check(). */
+GL_GLOBAL void activate(unsigned int n, unsigned int act, const float *x,
+			float *y)
+{
+	GL_GRID_STRIDE(i, n) {
+		float v = x[i];
+
+		if (act == GL_ACT_RELU)
+			v = v > 0.0f ? v : 0.0f;
+		else if (act == GL_ACT_GELU_ERF)
+			v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+		else if (act == GL_ACT_TANH)
+			v = tanhf(v);
+		else if (act == GL_ACT_SIGMOID)
+			v = 1.0f / (1.0f + expf(-v));
+		y[i] = v;
 	}
 }

@@ -22,6 +22,7 @@
  * data f32. Semantics: Documentation/kernels.md. Sorted by name.
  */
 #define GL_KERNELS(X)							\
+	X(activate, "u32 n, u32 act, buf x, buf y", 256)		\
 	X(add, "u32 n, buf a, buf b, buf y", 256)			\
 	X(argmax, "u32 rows, u32 cols, buf x, buf out", 256)		\
 	X(attn_scores, "u32 seq_q, u32 seq_k, u32 n_heads, "		\
@@ -48,6 +49,8 @@
 	  256)								\
 	X(rope, "u32 seq, u32 n_heads, u32 head_dim, u32 pos0, "	\
 	  "f32 theta, buf x", 256)					\
+	X(rope_half, "u32 seq, u32 n_heads, u32 head_dim, u32 pos0, "	\
+	  "f32 theta, buf x", 256)					\
 	X(saxpy, "u32 n, f32 a, buf x, buf y", 256)			\
 	X(scale, "u32 n, f32 a, buf x, buf y", 256)			\
 	X(silu, "u32 n, buf x, buf y", 256)				\
@@ -65,6 +68,14 @@
 #define GL_BUF_ALIGN_MAX	16u
 #define GL_KPARAMS_MAX		24		/* per kernel */
 #define GL_KPARAM_NAME_MAX	24		/* with its NUL */
+
+/* activate's act: what y = act(x) computes. */
+#define GL_ACT_NONE		0u	/* y = x */
+#define GL_ACT_RELU		1u	/* max(x, 0) */
+#define GL_ACT_GELU_ERF		2u	/* 0.5 x (1 + erf(x / sqrt 2)) */
+#define GL_ACT_TANH		3u
+#define GL_ACT_SIGMOID		4u	/* 1 / (1 + exp(-x)) */
+#define GL_ACT_COUNT		5u
 
 /* matmul's CUDA fallback computes one 16x16 tile of C per block. */
 #define GL_MATMUL_TILE		16u

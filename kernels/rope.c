@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rope: rotary position embedding, in place, on x[seq][n_heads][head_dim]
- * with interleaved pairs (x[2p], x[2p+1]) as in Meta's Llama and
- * llama2.c. CPU twin of kernels/rope.cu.
+ * Rotary position embedding, in place, on x[seq][n_heads][head_dim], in
+ * the two conventions Llama checkpoints use: rope turns interleaved pairs
+ * (x[2p], x[2p+1]) as Meta's Llama and llama2.c; rope_half turns the
+ * halves (x[p], x[p + head_dim/2]) as Hugging Face's rotate_half. CPU
+ * twins of kernels/rope.cu.
  *
- * Invariant: one thread per pair; the pair at token s, column pair p
- * turns by (pos0 + s) * theta^(-2p / head_dim) radians, computed in f32
- * by the same expression on both backends.
+ * Invariant: one thread per pair; pair p of token s turns by
+ * (pos0 + s) * theta^(-2p / head_dim) radians in both conventions,
+ * computed in f32 by the same expression on both backends.
  */
 #include <math.h>
 
@@ -19,18 +21,33 @@ struct rope {
 	float *x;
 };
 
-static void rope_thread(const void *arg, uint64_t i)
+/* rope_turn - turn (*x0, *x1), pair @i of @r's grid, by its angle */
+static void rope_turn(const struct rope *r, uint64_t i, float *x0, float *x1)
 {
-	const struct rope *r = arg;
 	uint64_t p = i % r->half, s = i / r->half / r->n_heads;
 	float freq = powf(r->theta, -(float)(2 * p) / (float)(2 * r->half));
 	float angle = (float)(r->pos0 + s) * freq;
 	float c = cosf(angle), sn = sinf(angle);
-	float *v = r->x + 2 * i;
-	float x0 = v[0], x1 = v[1];
+	float a = *x0, b = *x1;
 
-	v[0] = x0 * c - x1 * sn;
-	v[1] = x0 * sn + x1 * c;
+	*x0 = a * c - b * sn;
+	*x1 = a * sn + b * c;
+}
+
+static void rope_thread(const void *arg, uint64_t i)
+{
+	const struct rope *r = arg;
+	float *v = r->x + 2 * i;
+
+	rope_turn(r, i, &v[0], &v[1]);
+}
+
+static void rope_half_thread(const void *arg, uint64_t i)
+{
+	const struct rope *r = arg;
+	float *v = r->x + (i / r->half) * 2 * r->half + i % r->half;
+
+	rope_turn(r, i, &v[0], &v[r->half]);
 }
 
 /* rope(u32 seq, u32 n_heads, u32 head_dim, u32 pos0, f32 theta, buf x) */
@@ -48,8 +65,8 @@ int gl_rope_check(const struct gl_kargs *args, const struct gl_grid *grid)
 	return gl_cpu_need_f32_3(args, 5, seq, n_heads, head_dim);
 }
 
-int gl_rope_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
-		struct gl_kctx *ctx)
+static int rope_run(const struct gl_kargs *args, const struct gl_grid *grid,
+		    struct gl_kctx *ctx, void (*thread)(const void *, uint64_t))
 {
 	struct rope r = {
 		.n_heads = GL_ARG_U32(args, 1),
@@ -61,5 +78,24 @@ int gl_rope_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
 	uint64_t n = (uint64_t)GL_ARG_U32(args, 0) * r.n_heads * r.half;
 	int err = gl_rope_check(args, grid);
 
-	return err ? err : gl_cpu_1d(grid, ctx, n, rope_thread, &r);
+	return err ? err : gl_cpu_1d(grid, ctx, n, thread, &r);
+}
+
+int gl_rope_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
+		struct gl_kctx *ctx)
+{
+	return rope_run(args, grid, ctx, rope_thread);
+}
+
+/* rope_half: as rope, the same arguments and checks. */
+int gl_rope_half_check(const struct gl_kargs *args,
+		       const struct gl_grid *grid)
+{
+	return gl_rope_check(args, grid);
+}
+
+int gl_rope_half_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
+		     struct gl_kctx *ctx)
+{
+	return rope_run(args, grid, ctx, rope_half_thread);
 }

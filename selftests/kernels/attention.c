@@ -89,6 +89,52 @@ TEST(rope)
 	}
 }
 
+/*
+ * rope_half: Hugging Face's rotate-half, element p of a head paired with
+ * p + hd/2 (q * cos + rotate_half(q) * sin), same angles as rope.
+ */
+TEST(rope_half)
+{
+	static const uint32_t shapes[][4] = {	/* seq, heads, hd, pos0 */
+		{ 1, 1, 2, 0 }, { 7, 3, 8, 0 }, { 5, 4, 64, 17 },
+		{ 1, 8, 128, 1023 }, { 7, 2, 6, 1 },
+	};
+	static float x[7 * 8 * 128];
+	static double want[7 * 8 * 128];
+	struct krand r = { 23 };
+	const double theta = 500000.0;
+	struct gl_kargs a;
+	unsigned int si;
+	char what[64];
+
+	for (si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+		uint32_t seq = shapes[si][0], nh = shapes[si][1];
+		uint32_t hd = shapes[si][2], pos0 = shapes[si][3];
+		uint64_t n = (uint64_t)seq * nh * hd, i;
+		struct gl_grid g = kgrid(3, 64);
+
+		krand_fill(&r, x, n, -2.0f, 2.0f);
+		for (i = 0; i < n; i++) {
+			uint64_t j = i % hd, p = j % (hd / 2), s = i / hd / nh;
+			double ang = (pos0 + s) * pow(theta, -2.0 * p / hd);
+			double rot = j < hd / 2 ? -x[i + hd / 2] :
+				     x[i - hd / 2];
+
+			want[i] = x[i] * cos(ang) + rot * sin(ang);
+		}
+		memset(&a, 0, sizeof(a));
+		kargs_u32(&a, seq);
+		kargs_u32(&a, nh);
+		kargs_u32(&a, hd);
+		kargs_u32(&a, pos0);
+		kargs_f32(&a, (float)theta);
+		kargs_buf(&a, x, n * 4);
+		EXPECT_EQ(krun("rope_half", &a, &g), 0);
+		snprintf(what, sizeof(what), "rope_half #%u", si);
+		EXPECT_EQ(kcompare(what, x, want, n, 1e-4, 1e-4), 0u);
+	}
+}
+
 TEST(rope_odd_head_dim_is_einval)
 {
 	struct gl_grid g = kgrid(1, 32);

@@ -6,7 +6,9 @@
  * client's ceil(n / 256) x 256, a short grid-stride one (3 x 64) and a
  * single thread. Tolerance |got - want| <= 1e-6 + 1e-6 |want| (exact
  * arithmetic gives at most 1 ulp), 1e-6 + 1e-5 |want| where tanhf or
- * expf is in the body (gelu, silu).
+ * expf is in the body (gelu, silu). activate: every act (none, relu,
+ * erf gelu, tanh, sigmoid) against double, 1e-6 + 1e-5 |want|; an act
+ * past the last is EINVAL and writes nothing.
  */
 #include <errno.h>
 
@@ -124,6 +126,52 @@ TEST(against_reference)
 						   cases[c].rtol), 0u);
 			}
 		}
+	}
+}
+
+static double act_ref(uint32_t act, double x)
+{
+	switch (act) {
+	case GL_ACT_RELU:
+		return x > 0 ? x : 0;
+	case GL_ACT_GELU_ERF:
+		return 0.5 * x * (1 + erf(x / sqrt(2)));
+	case GL_ACT_TANH:
+		return tanh(x);
+	case GL_ACT_SIGMOID:
+		return 1 / (1 + exp(-x));
+	}
+	return x;
+}
+
+TEST(activate)
+{
+	static float x[MAXN], y[MAXN];
+	static double want[MAXN];
+	struct gl_grid g = kgrid(3, 64);
+	struct krand r = { 9 };
+	struct gl_kargs a;
+	uint32_t act, i;
+	char what[64];
+
+	for (act = 0; act <= GL_ACT_COUNT; act++) {
+		krand_fill(&r, x, MAXN, -6.0f, 6.0f);
+		memset(y, 0, sizeof(y));
+		for (i = 0; i < MAXN; i++)
+			want[i] = act_ref(act, x[i]);
+		memset(&a, 0, sizeof(a));
+		kargs_u32(&a, MAXN);
+		kargs_u32(&a, act);
+		kargs_buf(&a, x, sizeof(x));
+		kargs_buf(&a, y, sizeof(y));
+		if (act == GL_ACT_COUNT) {
+			EXPECT_EQ(krun("activate", &a, &g), -EINVAL);
+			EXPECT_EQ(y[0], 0.0f);
+			continue;
+		}
+		EXPECT_EQ(krun("activate", &a, &g), 0);
+		snprintf(what, sizeof(what), "activate %u", act);
+		EXPECT_EQ(kcompare(what, y, want, MAXN, 1e-6, 1e-5), 0u);
 	}
 }
 

@@ -24,35 +24,7 @@
 #include "daemon/model/safetensors.h"
 #include "daemon/model/tokbin.h"
 #include "selftests/harness.h"
-
-#ifndef GL_FIXTURES
-#define GL_FIXTURES "selftests/fixtures"
-#endif
-
-struct blob {
-	unsigned char *p;
-	size_t len;
-};
-
-static int slurp(const char *dir, const char *name, struct blob *b)
-{
-	char path[512];
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !(b->p = malloc(st.st_size + 1)) ||
-	    read(fd, b->p, st.st_size) != st.st_size) {
-		close(fd);
-		return -EIO;
-	}
-	b->len = st.st_size;
-	close(fd);
-	return 0;
-}
+#include "selftests/unit/model_fixture.h"
 
 FIXTURE(fx) {
 	char dir[64];		/* the fixtures; removed by the teardown */
@@ -76,17 +48,7 @@ FIXTURE_TEARDOWN(fx)
 /* run the fixture script into @dir: 0, 1 without numpy, -1 if it failed */
 static int fixtures(const char *dir, const char *args)
 {
-	char cmd[1024];
-
-	if (system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1"))
-		return 1;
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/write_checkpoints.py "
-		 "%s %s", GL_FIXTURES, dir, args);
-	if (system(cmd)) {
-		TH_LOG("%s failed", cmd);
-		return -1;
-	}
-	return 0;
+	return run_fixture("write_checkpoints.py", dir, args);
 }
 
 /* row @r (of @cols floats) of l2c tensor @t, layer @l of @per bytes */
@@ -267,7 +229,7 @@ static void check_dir(const char *dir, bool tied)
 
 TEST_F(fx, untied_gqa_in_every_layout)
 {
-	int r = fixtures(self->dir, "");
+	int r = fixtures(self->dir, "--no-ref");
 
 	if (r > 0)
 		SKIP(return, "no /usr/bin/python3 with numpy");
@@ -277,7 +239,8 @@ TEST_F(fx, untied_gqa_in_every_layout)
 
 TEST_F(fx, tied_mha_in_every_layout)
 {
-	int r = fixtures(self->dir, "--tied --kv-heads 4 --layers 3 --seed 7");
+	int r = fixtures(self->dir, "--tied --kv-heads 4 --layers 3 --seed 7 "
+			     "--no-ref");
 
 	if (r > 0)
 		SKIP(return, "no /usr/bin/python3 with numpy");

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The gpulease-mlp forward pass: per layer the matmul kernel (x W^T),
+ * bias_add and activate, ping-ponging between two activation buffers of
+ * the block, so layer l reads buf[l % 2] and writes buf[(l + 1) % 2].
+ *
+ * Invariant: a pass touches only the plan's regions (every kernel gets
+ * its region's length), allocates nothing, and computes each row from
+ * that row alone.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon/model/kcall.h"
+#include "daemon/model/mlp.h"
+#include "daemon/model/tensor.h"
+#include "kernels/cpu.h"
+
+#define MLP_ALIGN	64u
+#define MLP_BLOCK	256u
+
+/* hf_act and the activate kernel's GL_ACT_* are one numbering. */
+_Static_assert(HF_ACT_NONE == GL_ACT_NONE && HF_ACT_RELU == GL_ACT_RELU &&
+	       HF_ACT_GELU == GL_ACT_GELU_ERF && HF_ACT_TANH == GL_ACT_TANH &&
+	       HF_ACT_SIGMOID == GL_ACT_SIGMOID, "activation numbering");
+
+/* take - reserve @n floats at the aligned cursor @at; false on overflow */
+static bool take(uint64_t *at, uint64_t n, uint64_t *off)
+{
+	uint64_t o = (*at + MLP_ALIGN - 1) & ~(uint64_t)(MLP_ALIGN - 1);
+
+	if (*at > UINT64_MAX - MLP_ALIGN || n > (UINT64_MAX - o) / 4)
+		return false;
+	*off = o;
+	*at = o + n * 4;
+	return true;
+}
+
+int mlp_plan(const struct hf_mlp_config *c, uint32_t max_batch,
+	     struct mlp_plan *p)
+{
+	uint64_t at = 0, width = 0, x;
+	int l;
+
+	memset(p, 0, sizeof(*p));
+	if (!max_batch || c->n_layers < 1 || c->n_layers > HF_MLP_MAX_LAYERS)
+		return -EINVAL;
+	for (l = 0; l < c->n_layers; l++) {
+		const struct hf_mlp_layer *y = &c->layer[l];
+
+		if (!y->in || !y->out || y->act > HF_ACT_SIGMOID ||
+		    (l && y->in != c->layer[l - 1].out))
+			return -EINVAL;
+		if (y->in > width)
+			width = y->in;
+		if (y->out > width)
+			width = y->out;
+		if (!take(&at, (uint64_t)y->out * y->in, &p->w[l]) ||
+		    !take(&at, y->out, &p->b[l]))
+			return -E2BIG;
+	}
+	p->cfg = *c;
+	p->max_batch = max_batch;
+	p->width = width;
+	x = (uint64_t)max_batch * width;
+	if (x > UINT32_MAX)
+		return -E2BIG;
+	at = (at + MLP_ALIGN - 1) & ~(uint64_t)(MLP_ALIGN - 1);
+	p->weight_bytes = at;
+	if (!take(&at, x, &p->buf[0]) || !take(&at, x, &p->buf[1]))
+		return -E2BIG;
+	at = (at + MLP_ALIGN - 1) & ~(uint64_t)(MLP_ALIGN - 1);
+	p->act_bytes = at - p->weight_bytes;
+	p->total_bytes = at;
+	return 0;
+}
+
+int mlp_load(const struct mlp_plan *p, const struct hf_mlp_map *m,
+	     const void *buf, size_t len, void *base)
+{
+	int l, err;
+
+	for (l = 0; l < p->cfg.n_layers; l++) {
+		const struct hf_mlp_layer *y = &p->cfg.layer[l];
+
+		err = tensor_f32_check(m->weight[l], len,
+				       (uint64_t)y->out * y->in);
+		if (!err)
+			err = tensor_f32_check(m->bias[l], len, y->out);
+		if (err)
+			return err;
+	}
+	for (l = 0; l < p->cfg.n_layers; l++) {
+		const struct hf_mlp_layer *y = &p->cfg.layer[l];
+
+		tensor_f32(m->weight[l], buf, len,
+			   (float *)((char *)base + p->w[l]),
+			   (uint64_t)y->out * y->in);
+		tensor_f32(m->bias[l], buf, len,
+			   (float *)((char *)base + p->b[l]), y->out);
+	}
+	return 0;
+}
+
+float *mlp_input(const struct mlp_plan *p, void *base)
+{
+	return (float *)((char *)base + p->buf[0]);
+}
+
+float *mlp_output(const struct mlp_plan *p, void *base)
+{
+	return (float *)((char *)base + p->buf[p->cfg.n_layers % 2]);
+}
+
+/* layer - layer @l over @rows rows: y = act(x W^T + b) */
+static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
+		 atomic_int *cancel)
+{
+	const struct hf_mlp_layer *y = &p->cfg.layer[l];
+	float *in = (float *)(base + p->buf[l % 2]);
+	float *out = (float *)(base + p->buf[(l + 1) % 2]);
+	uint64_t n = (uint64_t)rows * y->out;
+	struct gl_kargs a = { 0 };
+	int err;
+
+	err = kc_gemm_nt(rows, y->out, y->in, in,
+			 (const float *)(base + p->w[l]), out, cancel);
+	if (err)
+		return err;
+	kc_u32(&a, rows);
+	kc_u32(&a, y->out);
+	kc_buf(&a, base + p->b[l], (uint64_t)y->out * 4);
+	kc_buf(&a, out, n * 4);
+	err = kc_run(gl_bias_add_cpu, &a, MLP_BLOCK, cancel);
+	if (err || y->act == HF_ACT_NONE)
+		return err;
+	memset(&a, 0, sizeof(a));
+	kc_u32(&a, n);
+	kc_u32(&a, y->act);
+	kc_buf(&a, out, n * 4);
+	kc_buf(&a, out, n * 4);
+	return kc_run(gl_activate_cpu, &a, MLP_BLOCK, cancel);
+}
+
+int mlp_forward(const struct mlp_plan *p, void *base, uint32_t rows,
+		atomic_int *cancel)
+{
+	int l, err = 0;
+
+	if (!rows || rows > p->max_batch)
+		return -EINVAL;
+	for (l = 0; !err && l < p->cfg.n_layers; l++)
+		err = layer(p, base, l, rows, cancel);
+	return err;
+}

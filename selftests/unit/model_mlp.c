@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_mlp.c - the gpulease-mlp forward pass (daemon/model/mlp.c)
+ * against a numpy f64 reference: selftests/fixtures/write_mlp.py writes a
+ * seeded five-layer model using every activation (relu, erf gelu, tanh,
+ * sigmoid, none) in F32 and BF16, seven input rows and the outputs numpy
+ * computes. Every output within 1e-5 + 1e-5 |want| (f32 against f64),
+ * rows one at a time the same bits as rows batched, the plan's figures,
+ * and EINVAL for bad rows, plans and files. Skipped without numpy.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/model/hfconfig.h"
+#include "daemon/model/mlp.h"
+#include "daemon/model/safetensors.h"
+#include "selftests/harness.h"
+#include "selftests/unit/model_fixture.h"
+
+#define ROWS	7
+#define IN	13
+#define OUT	3
+
+FIXTURE(fx) {
+	char dir[64];
+};
+
+FIXTURE_SETUP(fx)
+{
+	strcpy(self->dir, "/tmp/gl-mlp-XXXXXX");
+	ASSERT_NE(mkdtemp(self->dir), NULL);
+}
+
+FIXTURE_TEARDOWN(fx)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (self->dir[0] && system(cmd))
+		TH_LOG("%s failed", cmd);
+}
+
+#define NEED_FIXTURES()							\
+	do {								\
+		int _r = run_fixture("write_mlp.py", self->dir, "");	\
+		if (_r > 0)						\
+			SKIP(return, "no /usr/bin/python3 with numpy");	\
+		ASSERT_EQ(_r, 0);					\
+	} while (0)
+
+struct model {
+	struct mlp_plan p;
+	void *base;
+};
+
+/*
+ * load - @dir/config.json and @dir/@name into @m for @batch rows; with
+ * @lie, planned for a layer 1 one wider than the file's tensors
+ */
+static int load(const char *dir, const char *name, struct model *m,
+		uint32_t batch, bool lie)
+{
+	struct blob cb, sb;
+	struct hf_mlp_map map;
+	struct hf_config c;
+	struct st_file sf = { 0 };
+	char why[160];
+	int err;
+
+	err = slurp(dir, "config.json", &cb);
+	if (err)
+		return err;
+	err = slurp(dir, name, &sb);
+	if (!err)
+		err = hf_config_parse(cb.p, cb.len, &c, why, sizeof(why));
+	if (!err)
+		err = c.arch == HF_MLP ? 0 : -EINVAL;
+	if (!err)
+		err = st_parse(sb.p, sb.len, &sf, why, sizeof(why));
+	if (!err)
+		err = hf_mlp_map(&c.mlp, &sf, &map, why, sizeof(why));
+	if (!err && lie) {
+		c.mlp.layer[1].out++;
+		c.mlp.layer[2].in++;
+	}
+	if (!err)
+		err = mlp_plan(&c.mlp, batch, &m->p);
+	if (!err) {
+		m->base = aligned_alloc(64, m->p.total_bytes);
+		err = m->base ? 0 : -ENOMEM;
+	}
+	if (!err)
+		err = mlp_load(&m->p, &map, sb.p, sb.len, m->base);
+	st_free(&sf);
+	free(cb.p);
+	free(sb.p);
+	return err;
+}
+
+/* far - outputs beyond 1e-5 + 1e-5 |want| */
+static unsigned int far(const float *got, const float *want, unsigned int n)
+{
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < n; i++)
+		if (!(fabs((double)got[i] - want[i]) <=
+		      1e-5 + 1e-5 * fabs(want[i])))
+			bad++;
+	return bad;
+}
+
+static void check(const char *dir, const char *file, const char *ref)
+{
+	float one[ROWS * OUT];
+	struct blob in, want;
+	struct model m;
+	unsigned int r;
+
+	ASSERT_EQ(slurp(dir, "input.bin", &in), 0);
+	ASSERT_EQ(slurp(dir, ref, &want), 0);
+	ASSERT_EQ(in.len, sizeof(float) * ROWS * IN);
+	ASSERT_EQ(want.len, sizeof(float) * ROWS * OUT);
+	ASSERT_EQ(load(dir, file, &m, ROWS, false), 0);
+	EXPECT_EQ(m.p.cfg.layer[0].in, (uint32_t)IN);
+	/* one row at a time */
+	for (r = 0; r < ROWS; r++) {
+		memcpy(mlp_input(&m.p, m.base), in.p + r * IN * 4, IN * 4);
+		ASSERT_EQ(mlp_forward(&m.p, m.base, 1, NULL), 0);
+		memcpy(one + r * OUT, mlp_output(&m.p, m.base), OUT * 4);
+	}
+	EXPECT_EQ(far(one, (const float *)want.p, ROWS * OUT), 0u)
+		TH_LOG("%s", file);
+	/* batched: the same bits */
+	memcpy(mlp_input(&m.p, m.base), in.p, in.len);
+	ASSERT_EQ(mlp_forward(&m.p, m.base, ROWS, NULL), 0);
+	EXPECT_EQ(memcmp(one, mlp_output(&m.p, m.base), sizeof(one)), 0)
+		TH_LOG("%s: batched rows differ", file);
+	free(m.base);
+	free(in.p);
+	free(want.p);
+}
+
+TEST_F(fx, f32_matches_numpy)
+{
+	NEED_FIXTURES();
+	check(self->dir, "model.safetensors", "ref.bin");
+}
+
+TEST_F(fx, bf16_matches_numpy)
+{
+	NEED_FIXTURES();
+	check(self->dir, "model-bf16.safetensors", "ref-bf16.bin");
+}
+
+TEST_F(fx, bad_rows_and_files)
+{
+	atomic_int cancel = ETIMEDOUT;
+	struct model m;
+
+	NEED_FIXTURES();
+	ASSERT_EQ(load(self->dir, "model.safetensors", &m, 2, false), 0);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 0, NULL), -EINVAL);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 3, NULL), -EINVAL);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 2, &cancel), -ETIMEDOUT);
+	free(m.base);
+	m.base = NULL;
+	/* a plan whose layer is wider than the file's tensor */
+	EXPECT_EQ(load(self->dir, "model.safetensors", &m, 2, true), -EINVAL);
+	free(m.base);
+}
+
+TEST(plan)
+{
+	struct hf_mlp_config c = {
+		.n_layers = 2,
+		.layer = { { 64, 32, HF_ACT_RELU }, { 32, 10, HF_ACT_NONE } },
+	};
+	struct mlp_plan p;
+
+	ASSERT_EQ(mlp_plan(&c, 100, &p), 0);
+	EXPECT_EQ(p.width, 64u);
+	EXPECT_GE(p.weight_bytes, 4u * (64 * 32 + 32 + 32 * 10 + 10));
+	EXPECT_LE(p.weight_bytes, 4u * (64 * 32 + 32 + 32 * 10 + 10) + 4 * 63);
+	EXPECT_EQ(p.act_bytes, 2u * 100 * 64 * 4);
+	EXPECT_EQ(p.total_bytes, p.weight_bytes + p.act_bytes);
+	EXPECT_EQ(mlp_plan(&c, 0, &p), -EINVAL);
+	c.layer[1].in = 31;
+	EXPECT_EQ(mlp_plan(&c, 1, &p), -EINVAL);
+	c.layer[1].in = 32;
+	c.n_layers = 0;
+	EXPECT_EQ(mlp_plan(&c, 1, &p), -EINVAL);
+	c.n_layers = 1;
+	c.layer[0].in = 1u << 20;
+	EXPECT_EQ(mlp_plan(&c, 1u << 13, &p), -E2BIG);
+}
+
+TEST_HARNESS_MAIN
