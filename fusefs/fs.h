@@ -87,12 +87,14 @@ struct fs_dirlist;
 struct cds_lfht;
 
 /*
- * One class of nodes: kinds first..last, in fs_classes[] at index nr.
- * Hooks may be NULL where the class has nothing to say. None replies.
+ * One class of nodes: kinds first..last, listed in fs_classes[]. Hooks
+ * may be NULL where the class has nothing to say. None replies.
  */
 struct fs_class {
 	const char *name;		/* in metrics */
-	unsigned nr;			/* index in fs_classes[] */
+	unsigned nr;			/* unique, < FS_NR_CLASSES: the top
+					 * bits of its inode numbers, its
+					 * slot in fs_nodes.stats */
 	enum fs_kind first, last;	/* its kinds; first: the object's */
 	const struct fs_kind_info *kinds;	/* by kind - first */
 	/* the static directory its objects are listed in, with find/list */
@@ -104,7 +106,7 @@ struct fs_class {
 	/* take / put back one reference on n->obj */
 	void (*get)(const struct fs_node *n);
 	void (*put)(const struct fs_node *n);
-	/* the object named @name in @dir, with a reference: 0, -ENOENT */
+	/* the object named @name in dir, with a reference: 0, -ENOENT */
 	int (*find)(struct fs *fs, const char *name, struct fs_node *out);
 	/* add every object @uid may see to @d (fs_dirlist_add): 0, -errno */
 	int (*list)(struct fs *fs, uid_t uid, struct fs_dirlist *d);
@@ -137,8 +139,9 @@ struct fs_nodes {
 	pthread_mutex_t lock;		/* writers: counts, add, delete */
 	struct fs_class_stats stats[FS_NR_CLASSES];	/* lock */
 	uint64_t refused;		/* lock; forgets below zero or of
-					 * an unknown node (kernel or our
-					 * bug), with NDEBUG only */
+					 * an unknown node (a bug, the
+					 * kernel's or ours): the assert
+					 * aborts first unless NDEBUG */
 };
 
 struct fs_notify;

@@ -178,14 +178,39 @@ void fs_reply_entry(fuse_req_t req, struct fs *fs, struct fs_node *n)
 		fs_nodes_forget(&fs->nodes, e.ino, 1);
 }
 
+/* Every kind in exactly one class, every class number used once. */
+static bool fs_classes_valid(void)
+{
+	unsigned used = 0;
+	int i, k;
+
+	for (k = 0; k < FS_NR_KINDS; k++) {
+		int owners = 0;
+
+		for (i = 0; fs_classes[i]; i++)
+			owners += k >= (int)fs_classes[i]->first &&
+				  k <= (int)fs_classes[i]->last;
+		if (owners != 1)
+			return false;
+	}
+	for (i = 0; fs_classes[i]; i++) {
+		if (fs_classes[i]->nr >= FS_NR_CLASSES ||
+		    used & (1u << fs_classes[i]->nr))
+			return false;
+		used |= 1u << fs_classes[i]->nr;
+	}
+	return true;
+}
+
 /*
  * fs_nodes_hold_root - the root's node: the kernel looks it up once, at
- * mount, without asking. Returns 0 or -ENOMEM.
+ * mount, without asking. Returns 0 or -ENOMEM. Once, at start.
  */
 int fs_nodes_hold_root(struct fs *fs)
 {
 	struct fs_node root = { .kind = FS_ROOT };
 
+	assert(fs_classes_valid());
 	assert(fs_ino(&root) == FUSE_ROOT_ID);
 	return fs_nodes_hold(&fs->nodes, &fs_static_class, FUSE_ROOT_ID,
 			     &root);
