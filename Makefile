@@ -150,6 +150,9 @@ $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
 $(foreach t,$(UNIT_TESTS),$(eval $(t): $(call unit-objs,$(notdir $(t)))))
 
+# the front end's node table, alone (no FUSE session, no class of ours)
+$(O)/selftests/unit/fs_nodes: $(O)/fusefs/node.o
+
 # the model tests run selftests/fixtures/ scripts from the source tree
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
 	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'

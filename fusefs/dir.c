@@ -3,8 +3,10 @@
  * Directory operations: lookup/forget (the kernel's references), getattr
  * and setattr, mkdir (acquire), rmdir (drop), readdir, and the refusal
  * of every other namespace change.
- * Invariant: every fs_* here ends in exactly one fuse_reply_*; a lease
- * reference handed to the kernel in an entry is put back by forget.
+ * Invariant: every fs_* here ends in exactly one fuse_reply_*; an entry
+ * reply is counted in the node table (fs_reply_entry), a forget takes it
+ * back there; nothing here knows a class but through its hooks, except
+ * mkdir and rmdir, which are leases/ (acquire and drop).
  */
 #include <assert.h>
 #include <errno.h>
@@ -14,16 +16,8 @@
 
 #include "daemon/lease-ctl.h"
 #include "daemon/lease.h"
-#include "daemon/registry.h"
 #include "daemon/log.h"
 #include "fusefs/fs.h"
-
-/* Put the reference a lease node carries, if any. */
-static void fs_node_put(struct fs_node *n)
-{
-	if (fs_is_lease(n->kind) && n->lease)
-		lease_put(n->lease);
-}
 
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -41,54 +35,28 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = fs_child(fs, &dir, name, &child);
 	if (err)
 		goto out_err;
-	if (fs_reply_entry(req, fs, &child))
-		fs_node_put(&child);	/* the kernel never got it */
+	fs_reply_entry(req, fs, &child);
 	return;
 out_err:
 	fuse_reply_err(req, -err);
 }
 
-static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
-{
-	struct fs_node n;
-
-	if (fs_node_of(fs, ino, &n) || !fs_is_lease(n.kind))
-		return;
-	/* the kernel holds one reference per lookup it counts: the count
-	 * never goes below zero */
-	assert(atomic_load(&n.lease->refs) >= (long)nlookup);
-	while (nlookup--)
-		lease_put(n.lease);
-}
-
 void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	fs_forget_one(fs_of(req), ino, nlookup);
+	fs_nodes_forget(&fs_of(req)->nodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 void fs_forget_multi(fuse_req_t req, size_t count,
 		     struct fuse_forget_data *forgets)
 {
+	struct fs *fs = fs_of(req);
 	size_t i;
 
 	for (i = 0; i < count; i++)
-		fs_forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+		fs_nodes_forget(&fs->nodes, forgets[i].ino,
+				forgets[i].nlookup);
 	fuse_reply_none(req);
-}
-
-/* The errno of a node whose lease is gone or expired. Directories of
- * expired leases stay visible so they can be removed. */
-static int fs_node_check(const struct fs_node *n)
-{
-	int err;
-
-	if (!fs_is_lease(n->kind))
-		return 0;
-	err = lease_check(n->lease);
-	if (err == -EKEYEXPIRED && n->kind == FS_LEASE_DIR)
-		return 0;
-	return err;
 }
 
 static void fs_reply_stat(fuse_req_t req, struct fs *fs,
@@ -97,7 +65,7 @@ static void fs_reply_stat(fuse_req_t req, struct fs *fs,
 	struct stat st;
 
 	fs_stat(fs, n, &st);
-	fuse_reply_attr(req, &st, fs_is_lease(n->kind) ? 0.0 : 60.0);
+	fuse_reply_attr(req, &st, fs_class_of(n->kind)->attr_timeout);
 }
 
 void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -108,7 +76,7 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	err = fs_node_of(fs, ino, &n);
 	if (!err)
-		err = fs_node_check(&n);
+		err = fs_node_check(&n, true);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -133,7 +101,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	err = fs_node_of(fs, ino, &n);
 	if (!err)
-		err = fs_node_check(&n);
+		err = fs_node_check(&n, true);
 	if (err)
 		goto out_err;
 	if (to_set & ~(times | FUSE_SET_ATTR_SIZE)) {
@@ -189,8 +157,7 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs_reply_entry(req, fs, &n))
-		lease_put(n.lease);
+	fs_reply_entry(req, fs, &n);
 }
 
 void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -223,8 +190,8 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	err = fs_node_of(fs, ino, &n);
-	if (!err && fs_is_lease(n.kind))
-		err = lease_check(n.lease);
+	if (!err)
+		err = fs_node_check(&n, false);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -250,8 +217,9 @@ struct fs_dirlist {
 	size_t nr, cap;
 };
 
-static int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
-			  const struct fs_node *n, const char *name)
+/* fs_dirlist_add - append @n as @name: 0 or -ENOMEM. */
+int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
+		   const struct fs_node *n, const char *name)
 {
 	struct fs_dirent *e;
 	struct stat st;
@@ -273,61 +241,33 @@ static int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
 	return 0;
 }
 
-/* Snapshot the entries of @dir as @uid sees them, "." and ".." first. */
+/*
+ * Snapshot the entries of @dir as @uid sees them: "." and "..", its fixed
+ * children, then the objects of the classes listed in it.
+ */
 static int fs_dirlist_fill(struct fs_dirlist *d, struct fs *fs,
 			   const struct fs_node *dir, uid_t uid)
 {
+	const struct fs_class *const *c;
 	struct fs_node n = *dir;
-	int k, i, err;
+	int k, err;
 
 	err = fs_dirlist_add(d, fs, dir, ".");
 	if (!err)
 		err = fs_dirlist_add(d, fs, dir, "..");
-	for (k = 0; !err && k < FS_NR_KINDS; k++) {
-		if (fs_is_lease(k) != fs_is_lease(dir->kind))
-			continue;
-		if (!fs_static_name(k) || fs_static_parent(k) != dir->kind)
-			continue;
-		if (k == FS_LEASE_IO && !fs_has_io(dir->lease))
-			continue;
-		n.kind = (enum fs_kind)k;
-		err = fs_dirlist_add(d, fs, &n, fs_static_name(k));
-	}
-	if (err)
-		return err;
-	if (dir->kind == FS_KERNELS) {
-		const struct kernel_entry *e;
+	for (c = fs_classes; !err && *c; c++) {
+		for (k = (*c)->first; !err && k <= (int)(*c)->last; k++) {
+			const struct fs_kind_info *ki = fs_kind(k);
 
-		n.kind = FS_KERNEL;
-		for (i = 0; !err && (e = registry_get(&fs->broker.reg,
-						      (unsigned)i)); i++) {
-			n.idx = (unsigned)i;
-			err = fs_dirlist_add(d, fs, &n, e->k->name);
-		}
-	} else if (dir->kind == FS_DEVICES) {
-		for (i = 0; !err && i < fs->broker.devs.count; i++) {
-			char name[16];
-
-			snprintf(name, sizeof(name), "%d", i);
-			n.kind = FS_DEV_DIR;
-			n.idx = (unsigned)i;
-			err = fs_dirlist_add(d, fs, &n, name);
-		}
-	} else if (dir->kind == FS_LEASES) {
-		struct cds_lfht_iter iter;
-		struct lease *l;
-
-		n.kind = FS_LEASE_DIR;
-		rcu_read_lock();
-		lease_for_each(&fs->broker.leases, &iter, l) {
-			if (!lease_visible_to(l, uid))
+			if (!ki->name || ki->parent != dir->kind)
 				continue;
-			n.lease = l;
-			err = fs_dirlist_add(d, fs, &n, l->name);
-			if (err)
-				break;
+			n.kind = (enum fs_kind)k;
+			if ((*c)->hidden && (*c)->hidden(&n))
+				continue;
+			err = fs_dirlist_add(d, fs, &n, ki->name);
 		}
-		rcu_read_unlock();
+		if (!err && (*c)->dir == dir->kind && (*c)->list)
+			err = (*c)->list(fs, uid, d);
 	}
 	return err;
 }
@@ -386,12 +326,12 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	int err;
 
 	err = fs_node_of(fs, ino, &n);
-	if (!err && n.kind != FS_LEASE_IO)
-		err = -EINVAL;
-	if (!err)
-		err = lease_check(n.lease);
-	if (!err)
-		err = lease_io_path(n.lease, path, sizeof(path));
+	if (!err) {
+		const struct fs_class *c = fs_class_of(n.kind);
+
+		err = S_ISLNK(fs_kind(n.kind)->mode) && c->readlink ?
+		      c->readlink(&n, path, sizeof(path)) : -EINVAL;
+	}
 	if (err)
 		fuse_reply_err(req, -err);
 	else

@@ -3,8 +3,9 @@
  * File operations: open, read, write, release. vram goes through the page
  * cache (so mmap works); every other file is direct I/O text, rendered
  * afresh by a read at offset 0.
- * Invariant: a handle holds its own lease reference until release, and a
- * handle that a lease was bound to drops those leases at release.
+ * Invariant: a handle holds its own class reference on its node's object
+ * (a lease node's: the lease) until release, and a handle that a lease
+ * was bound to drops those leases at release.
  */
 #include <errno.h>
 #include <assert.h>
@@ -26,10 +27,9 @@ struct fs_handle *fs_handle_new(struct fs *fs, const struct fs_node *n)
 		return NULL;
 	}
 	h->node = *n;
-	if (fs_is_lease(n->kind)) {
+	fs_node_get(&h->node);
+	if (fs_class_of(n->kind) == &fs_lease_class)
 		h->lease = n->lease;
-		lease_get(h->lease);
-	}
 	if (n->kind == FS_LEASE_VRAM)
 		atomic_fetch_add(&h->lease->vram_open, 1);
 	pthread_mutex_lock(&fs->handles_lock);
@@ -50,8 +50,7 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 		assert(atomic_load(&h->lease->vram_open) > 0);
 		atomic_fetch_sub(&h->lease->vram_open, 1);
 	}
-	if (h->lease)
-		lease_put(h->lease);
+	fs_node_put(&h->node);
 	free(h->text);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -88,8 +87,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	err = fs_node_of(fs, ino, &n);
 	if (!err && fs_is_dir(n.kind))
 		err = -EISDIR;
-	if (!err && fs_is_lease(n.kind))
-		err = lease_check(n.lease);
+	if (!err)
+		err = fs_node_check(&n, false);
 	/* atomic O_TRUNC: vram keeps its size and reads zero from 0 on */
 	if (!err && n.kind == FS_LEASE_VRAM && (fi->flags & O_TRUNC))
 		err = lease_zero_from(n.lease, 0);

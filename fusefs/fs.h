@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The FUSE front end's shared types: the node kinds of the tree, how an
- * inode number maps to one, open-file handles, and the fs_* operations.
+ * The FUSE front end's shared types: the node kinds of the tree, the node
+ * classes they belong to, the table of nodes the kernel holds, open-file
+ * handles, and the fs_* operations.
  *
- * Inode numbers: static nodes are small constants; device files are
- * FS_INO_DEV_BASE + 16 * device + kind; kernel files are
- * FS_INO_KERNEL_BASE + registry index; lease nodes are the lease's
- * address (64-byte aligned) ORed with the kind. The kernel holds one lease
- * reference per lookup it counts, put back by forget, so a lease address
- * stays valid for as long as the kernel may send it.
+ * A node class (root and the static files, kernels/<k>, devices/<n>/,
+ * leases/<name>/ and its files) owns a contiguous run of kinds, the
+ * object they stand for (get/put a reference on it), its inode numbers
+ * and its objects' names under one static directory. Inode numbers are
+ * (class << FS_INO_CLASS_SHIFT) + 1 + index * kinds + kind offset: the
+ * same object and kind always get the same number, across forgets, and
+ * the root is FUSE_ROOT_ID. Every node the kernel was handed in an entry
+ * reply lives in the node table with its own lookup count and one class
+ * reference, put when forget brings the count to zero (never below).
  */
 #ifndef GL_FS_H
 #define GL_FS_H
@@ -22,6 +26,8 @@
 #include <urcu/list.h>
 
 #include "daemon/broker.h"
+
+struct strbuf;
 
 struct lease;
 
@@ -58,15 +64,84 @@ enum fs_kind {
 	FS_NR_KINDS,
 };
 
-#define FS_INO_DEV_BASE 0x100u
-#define FS_INO_KERNEL_BASE 0x200u
-#define FS_INO_LEASE_MIN 0x1000u
+#define FS_INO_CLASS_SHIFT 56
+
+/* A kind's fixed place in the tree. */
+struct fs_kind_info {
+	const char *name;	/* NULL: named by its object (find/list) */
+	enum fs_kind parent;	/* the kind of the directory it sits in */
+	mode_t mode;
+};
 
 struct fs_node {
 	enum fs_kind kind;
-	unsigned idx;		/* FS_DEV_*: device; FS_KERNEL: registry */
-	struct lease *lease;	/* FS_LEASE_*: borrowed from the kernel's
-				 * lookup reference */
+	unsigned idx;		/* devices and kernels: which one */
+	union {
+		void *obj;	/* the class's object, or NULL */
+		struct lease *lease;	/* the lease class's */
+	};
+};
+
+struct fs;
+struct fs_dirlist;
+struct cds_lfht;
+
+/*
+ * One class of nodes: kinds first..last, listed in fs_classes[]. Hooks
+ * may be NULL where the class has nothing to say. None replies.
+ */
+struct fs_class {
+	const char *name;		/* in metrics */
+	unsigned nr;			/* unique, < FS_NR_CLASSES: the top
+					 * bits of its inode numbers, its
+					 * slot in fs_nodes.stats */
+	enum fs_kind first, last;	/* its kinds; first: the object's */
+	const struct fs_kind_info *kinds;	/* by kind - first */
+	/* the static directory its objects are listed in, with find/list */
+	enum fs_kind dir;
+	double dir_timeout, file_timeout;	/* entry replies, seconds */
+	double attr_timeout;		/* getattr, seconds */
+	/* which object: unique and stable while it lives */
+	uint64_t (*index)(const struct fs_node *n);
+	/* take / put back one reference on n->obj */
+	void (*get)(const struct fs_node *n);
+	void (*put)(const struct fs_node *n);
+	/* the object named @name in dir, with a reference: 0, -ENOENT */
+	int (*find)(struct fs *fs, const char *name, struct fs_node *out);
+	/* add every object @uid may see to @d (fs_dirlist_add): 0, -errno */
+	int (*list)(struct fs *fs, uid_t uid, struct fs_dirlist *d);
+	/* 0 while the object serves, else its errno (-EKEYEXPIRED...) */
+	int (*check)(const struct fs_node *n);
+	/* a fixed child that does not exist right now (leases/x/io) */
+	bool (*hidden)(const struct fs_node *n);
+	/* attributes beyond the kind's mode and the daemon's start time */
+	void (*stat)(const struct fs_node *n, struct stat *st);
+	/* a symlink's target: 0 or -errno */
+	int (*readlink)(const struct fs_node *n, char *buf, size_t size);
+};
+
+/* class-*.c; fs_classes[] (ino.c) lists them, static first */
+extern const struct fs_class fs_static_class;
+extern const struct fs_class fs_kernel_class;
+extern const struct fs_class fs_dev_class;
+extern const struct fs_class fs_lease_class;
+#define FS_NR_CLASSES 8		/* room for more (models/) */
+
+/* Per class: what the kernel holds. Guarded by fs_nodes.lock. */
+struct fs_class_stats {
+	uint64_t nodes;		/* nodes in the table */
+	uint64_t lookups;	/* sum of their lookup counts */
+};
+
+/* The nodes the kernel holds, by inode number (node.c). */
+struct fs_nodes {
+	struct cds_lfht *table;		/* of struct fs_inode; RCU readers */
+	pthread_mutex_t lock;		/* writers: counts, add, delete */
+	struct fs_class_stats stats[FS_NR_CLASSES];	/* lock */
+	uint64_t refused;		/* lock; forgets below zero or of
+					 * an unknown node (a bug, the
+					 * kernel's or ours): the assert
+					 * aborts first unless NDEBUG */
 };
 
 struct fs_notify;
@@ -74,6 +149,7 @@ struct fs_notify;
 struct fs {
 	struct broker broker;
 	struct fuse_session *se;
+	struct fs_nodes nodes;
 	struct fs_notify *notify;
 	struct timespec started;	/* times of static nodes */
 	pthread_mutex_t handles_lock;	/* guards handles */
@@ -88,8 +164,9 @@ struct fs {
 /* One open file or directory. */
 struct fs_handle {
 	struct cds_list_head link;	/* fs->handles; handles_lock */
-	struct fs_node node;
-	struct lease *lease;	/* own reference, lease nodes only */
+	struct fs_node node;	/* holds its own class reference */
+	struct lease *lease;	/* node.lease for lease-class nodes (the
+				 * node's reference), else NULL */
 	pthread_mutex_t lock;	/* guards text, len */
 	char *text;		/* files: rendered text; dirs: fs_dirent[] */
 	size_t len;		/* files: bytes; dirs: entries */
@@ -98,18 +175,40 @@ struct fs_handle {
 				 * launches made through this handle */
 };
 
-/* ino.c */
+/* ino.c: classes, names, attributes */
+extern const struct fs_class *const fs_classes[];
+const struct fs_class *fs_class_of(enum fs_kind kind);
+const struct fs_kind_info *fs_kind(enum fs_kind kind);
 fuse_ino_t fs_ino(const struct fs_node *n);
-int fs_node_of(struct fs *fs, fuse_ino_t ino, struct fs_node *n);
 int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 	     struct fs_node *out);
 void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st);
 bool fs_is_dir(enum fs_kind kind);
-bool fs_is_lease(enum fs_kind kind);
+void fs_node_get(const struct fs_node *n);
+void fs_node_put(const struct fs_node *n);
+int fs_node_check(const struct fs_node *n, bool stat);
+void fs_reply_entry(fuse_req_t req, struct fs *fs, struct fs_node *n);
+int fs_nodes_hold_root(struct fs *fs);
+/* dir.c */
+int fs_dirlist_add(struct fs_dirlist *d, struct fs *fs,
+		   const struct fs_node *n, const char *name);
+
+/* node.c: the node table */
+int fs_nodes_init(struct fs_nodes *t);
+void fs_nodes_destroy(struct fs_nodes *t);
+int fs_nodes_hold(struct fs_nodes *t, const struct fs_class *cls,
+		  fuse_ino_t ino, const struct fs_node *n);
+void fs_nodes_forget(struct fs_nodes *t, fuse_ino_t ino, uint64_t nlookup);
+int fs_nodes_find(struct fs_nodes *t, fuse_ino_t ino, struct fs_node *n);
+uint64_t fs_nodes_stats(struct fs_nodes *t, struct fs_class_stats *stats);
+static inline int fs_node_of(struct fs *fs, fuse_ino_t ino,
+			     struct fs_node *n)
+{
+	return fs_nodes_find(&fs->nodes, ino, n);
+}
+
+/* class-lease.c */
 bool fs_has_io(struct lease *l);
-const char *fs_static_name(enum fs_kind kind);
-enum fs_kind fs_static_parent(enum fs_kind kind);
-int fs_reply_entry(fuse_req_t req, struct fs *fs, const struct fs_node *n);
 
 /* text.c */
 int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,

@@ -1,278 +1,217 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inode numbers, names and attributes of the tree's nodes.
- * Invariant: fs_ino() and fs_node_of() are inverse for every node the
- * kernel may hold, and lease nodes are only handed out (fs_reply_entry)
- * together with a lease reference.
+ * Classes, inode numbers, names and attributes of the tree's nodes: the
+ * dispatch from a kind to its class, with no class named here but in
+ * fs_classes[].
+ * Invariant: fs_ino() of a node depends only on its class, object index
+ * and kind, so a node keeps its number across the kernel's forgets; the
+ * number's top bits are the class, so no two classes' numbers meet.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "daemon/lease.h"
-#include "daemon/registry.h"
 #include "fusefs/fs.h"
 
-/* Names of the fixed children, by kind. */
-static const char *const kind_names[FS_NR_KINDS] = {
-	[FS_CTL] = GL_FILE_CTL,
-	[FS_METRICS] = "metrics",
-	[FS_DEVICES] = GL_FILE_DEVICES,
-	[FS_LEASES] = GL_FILE_LEASES,
-	[FS_LEASES_CTL] = GL_FILE_CTL,
-	[FS_KERNELS] = "kernels",
-	[FS_KERNELS_CTL] = GL_FILE_CTL,
-	[FS_DEV_NAME] = "name",
-	[FS_DEV_KIND] = "kind",
-	[FS_DEV_CAP] = "vram.capacity",
-	[FS_DEV_USED] = "vram.used",
-	[FS_DEV_FREE] = "vram.free",
-	[FS_DEV_LEASES] = "leases",
-	[FS_DEV_STATE] = "state",
-	[FS_DEV_RESERVED] = "vram.reserved",
-	[FS_LEASE_CTL] = GL_FILE_CTL,
-	[FS_LEASE_VRAM] = GL_FILE_VRAM,
-	[FS_LEASE_STATS] = GL_FILE_STATS,
-	[FS_LEASE_SUBMIT] = "submit",
-	[FS_LEASE_IO] = "io",
+/* Every class, static first; a new class is one line here. */
+const struct fs_class *const fs_classes[] = {
+	&fs_static_class,
+	&fs_kernel_class,
+	&fs_dev_class,
+	&fs_lease_class,
+	NULL,
 };
 
-/* Which directory each fixed child lives in. */
-static const enum fs_kind kind_parent[FS_NR_KINDS] = {
-	[FS_CTL] = FS_ROOT,
-	[FS_METRICS] = FS_ROOT,
-	[FS_DEVICES] = FS_ROOT,
-	[FS_LEASES] = FS_ROOT,
-	[FS_LEASES_CTL] = FS_LEASES,
-	[FS_KERNELS] = FS_ROOT,
-	[FS_KERNELS_CTL] = FS_KERNELS,
-	[FS_DEV_NAME] = FS_DEV_DIR,
-	[FS_DEV_KIND] = FS_DEV_DIR,
-	[FS_DEV_CAP] = FS_DEV_DIR,
-	[FS_DEV_USED] = FS_DEV_DIR,
-	[FS_DEV_FREE] = FS_DEV_DIR,
-	[FS_DEV_LEASES] = FS_DEV_DIR,
-	[FS_DEV_STATE] = FS_DEV_DIR,
-	[FS_DEV_RESERVED] = FS_DEV_DIR,
-	[FS_LEASE_CTL] = FS_LEASE_DIR,
-	[FS_LEASE_VRAM] = FS_LEASE_DIR,
-	[FS_LEASE_STATS] = FS_LEASE_DIR,
-	[FS_LEASE_SUBMIT] = FS_LEASE_DIR,
-	[FS_LEASE_IO] = FS_LEASE_DIR,
-};
-
-static const mode_t kind_mode[FS_NR_KINDS] = {
-	[FS_ROOT] = S_IFDIR | 0755,
-	[FS_CTL] = S_IFREG | 0644,
-	[FS_METRICS] = S_IFREG | 0444,
-	[FS_DEVICES] = S_IFDIR | 0755,
-	[FS_LEASES] = S_IFDIR | 0777,
-	[FS_LEASES_CTL] = S_IFREG | 0666,
-	[FS_KERNELS] = S_IFDIR | 0755,
-	[FS_KERNELS_CTL] = S_IFREG | 0644,
-	[FS_KERNEL] = S_IFREG | 0444,
-	[FS_DEV_DIR] = S_IFDIR | 0555,
-	[FS_DEV_NAME] = S_IFREG | 0444,
-	[FS_DEV_KIND] = S_IFREG | 0444,
-	[FS_DEV_CAP] = S_IFREG | 0444,
-	[FS_DEV_USED] = S_IFREG | 0444,
-	[FS_DEV_FREE] = S_IFREG | 0444,
-	[FS_DEV_LEASES] = S_IFREG | 0444,
-	[FS_DEV_STATE] = S_IFREG | 0444,
-	[FS_DEV_RESERVED] = S_IFREG | 0444,
-	[FS_LEASE_DIR] = S_IFDIR | 0700,
-	[FS_LEASE_CTL] = S_IFREG | 0600,
-	[FS_LEASE_VRAM] = S_IFREG | 0600,
-	[FS_LEASE_STATS] = S_IFREG | 0400,
-	[FS_LEASE_SUBMIT] = S_IFREG | 0600,
-	[FS_LEASE_IO] = S_IFLNK | 0777,
-};
-
-_Static_assert(FS_NR_KINDS - FS_LEASE_DIR <= 64,
-	       "lease kinds fit below the lease's 64-byte alignment");
-
-bool fs_has_io(struct lease *l)
+const struct fs_class *fs_class_of(enum fs_kind kind)
 {
-	char path[8];
+	const struct fs_class *const *c;
 
-	return lease_io_path(l, path, sizeof(path)) == 0;
+	for (c = fs_classes; *c; c++)
+		if (kind >= (*c)->first && kind <= (*c)->last)
+			return *c;
+	assert(!"a kind without a class");
+	return NULL;
+}
+
+const struct fs_kind_info *fs_kind(enum fs_kind kind)
+{
+	const struct fs_class *c = fs_class_of(kind);
+
+	return &c->kinds[kind - c->first];
 }
 
 bool fs_is_dir(enum fs_kind kind)
 {
-	return S_ISDIR(kind_mode[kind]);
-}
-
-bool fs_is_lease(enum fs_kind kind)
-{
-	return kind >= FS_LEASE_DIR;
-}
-
-const char *fs_static_name(enum fs_kind kind)
-{
-	return kind_names[kind];
-}
-
-enum fs_kind fs_static_parent(enum fs_kind kind)
-{
-	return kind_parent[kind];
+	return S_ISDIR(fs_kind(kind)->mode);
 }
 
 fuse_ino_t fs_ino(const struct fs_node *n)
 {
-	if (n->kind < FS_NR_STATIC)
-		return FUSE_ROOT_ID + n->kind;
-	if (n->kind == FS_KERNEL)
-		return FS_INO_KERNEL_BASE + n->idx;
-	if (!fs_is_lease(n->kind))
-		return FS_INO_DEV_BASE + 16 * n->idx + (n->kind - FS_DEV_DIR);
-	/* the kind lives in the low bits of the lease's address */
-	assert(!((uintptr_t)n->lease & 63) && n->kind < FS_NR_KINDS);
-	return (fuse_ino_t)(uintptr_t)n->lease + (n->kind - FS_LEASE_DIR);
+	const struct fs_class *c = fs_class_of(n->kind);
+	uint64_t nr_kinds = c->last - c->first + 1;
+	uint64_t idx = c->index ? c->index(n) : 0;
+
+	assert(c->nr < FS_NR_CLASSES &&
+	       idx < (UINT64_C(1) << FS_INO_CLASS_SHIFT) / nr_kinds - 1);
+	return ((fuse_ino_t)c->nr << FS_INO_CLASS_SHIFT) + FUSE_ROOT_ID +
+	       idx * nr_kinds + (n->kind - c->first);
 }
 
-int fs_node_of(struct fs *fs, fuse_ino_t ino, struct fs_node *n)
+void fs_node_get(const struct fs_node *n)
 {
-	memset(n, 0, sizeof(*n));
-	if (ino >= FUSE_ROOT_ID && ino < FUSE_ROOT_ID + FS_NR_STATIC) {
-		n->kind = (enum fs_kind)(ino - FUSE_ROOT_ID);
-		return 0;
-	}
-	if (ino >= FS_INO_KERNEL_BASE && ino < FS_INO_KERNEL_BASE + 0x100) {
-		n->kind = FS_KERNEL;
-		n->idx = (unsigned)(ino - FS_INO_KERNEL_BASE);
-		return registry_get(&fs->broker.reg, n->idx) ? 0 : -ENOENT;
-	}
-	if (ino >= FS_INO_DEV_BASE && ino < FS_INO_DEV_BASE + 16 * 16) {
-		n->idx = (unsigned)((ino - FS_INO_DEV_BASE) / 16);
-		n->kind = FS_DEV_DIR + (ino - FS_INO_DEV_BASE) % 16;
-		if (n->kind >= FS_LEASE_DIR ||
-		    !dev_set_get(&fs->broker.devs, n->idx))
-			return -ENOENT;
-		return 0;
-	}
-	if (ino < FS_INO_LEASE_MIN)
-		return -ENOENT;
-	n->kind = FS_LEASE_DIR + (ino & 63);
-	n->lease = (struct lease *)(uintptr_t)(ino & ~(fuse_ino_t)63);
-	return n->kind < FS_NR_KINDS ? 0 : -ENOENT;
+	const struct fs_class *c = fs_class_of(n->kind);
+
+	if (c->get)
+		c->get(n);
 }
 
-/* Find a fixed child of @dir's kind named @name. */
+void fs_node_put(const struct fs_node *n)
+{
+	const struct fs_class *c = fs_class_of(n->kind);
+
+	if (c->put)
+		c->put(n);
+}
+
+/*
+ * fs_node_check - the errno of an operation on @n: 0, or its object's
+ * (-ENOENT gone, -EKEYEXPIRED). With @stat, the directory of an expired
+ * object passes: it stays visible so that it can be removed.
+ */
+int fs_node_check(const struct fs_node *n, bool stat)
+{
+	const struct fs_class *c = fs_class_of(n->kind);
+	int err = c->check ? c->check(n) : 0;
+
+	if (stat && err == -EKEYEXPIRED && n->kind == c->first &&
+	    fs_is_dir(n->kind))
+		return 0;
+	return err;
+}
+
+/* A fixed child of @dir named @name, same object; no reference taken. */
 static int fs_fixed_child(const struct fs_node *dir, const char *name,
 			  struct fs_node *out)
 {
+	const struct fs_class *const *c;
 	int k;
 
-	for (k = 0; k < FS_NR_KINDS; k++) {
-		if (!kind_names[k] || kind_parent[k] != dir->kind ||
-		    strcmp(kind_names[k], name))
-			continue;
-		*out = *dir;
-		out->kind = (enum fs_kind)k;
-		return 0;
+	for (c = fs_classes; *c; c++) {
+		for (k = (*c)->first; k <= (int)(*c)->last; k++) {
+			const struct fs_kind_info *ki = fs_kind(k);
+
+			if (!ki->name || ki->parent != dir->kind ||
+			    strcmp(ki->name, name))
+				continue;
+			*out = *dir;
+			out->kind = (enum fs_kind)k;
+			return (*c)->hidden && (*c)->hidden(out) ? -ENOENT : 0;
+		}
 	}
 	return -ENOENT;
 }
 
+/*
+ * fs_child - the child @name of directory @dir, with a reference of its
+ * class on its object (fs_node_put, or fs_reply_entry, puts it): a fixed
+ * child of @dir's kind, else an object of the class listed in @dir.
+ * Returns 0, -ENOENT, or @dir's object's errno (fs_node_check).
+ */
 int fs_child(struct fs *fs, const struct fs_node *dir, const char *name,
 	     struct fs_node *out)
 {
-	char *end;
-	unsigned long idx;
+	const struct fs_class *const *c;
 	int err;
 
-	switch (dir->kind) {
-	case FS_KERNELS: {
-		const struct kernel_entry *e;
-
-		if (!fs_fixed_child(dir, name, out))
-			return 0;
-		e = registry_find(&fs->broker.reg, name);
-		if (!e)
-			return -ENOENT;
-		memset(out, 0, sizeof(*out));
-		out->kind = FS_KERNEL;
-		out->idx = e->idx;
-		return 0;
-	}
-	case FS_DEVICES:
-		if (name[0] < '0' || name[0] > '9' ||
-		    (name[0] == '0' && name[1]))
-			return -ENOENT;
-		idx = strtoul(name, &end, 10);
-		if (*end || idx >= GL_MAX_DEVICES ||
-		    !dev_set_get(&fs->broker.devs, (unsigned)idx))
-			return -ENOENT;
-		memset(out, 0, sizeof(*out));
-		out->kind = FS_DEV_DIR;
-		out->idx = (unsigned)idx;
-		return 0;
-	case FS_LEASES:
-		if (!fs_fixed_child(dir, name, out))
-			return 0;
-		memset(out, 0, sizeof(*out));
-		out->kind = FS_LEASE_DIR;
-		out->lease = lease_lookup(&fs->broker.leases, name);
-		/* the reference is the caller's (fs_reply_entry keeps it) */
-		return out->lease ? 0 : -ENOENT;
-	case FS_LEASE_DIR:
-		err = lease_check(dir->lease);
-		if (err)
-			return err;
-		err = fs_fixed_child(dir, name, out);
-		if (!err && out->kind == FS_LEASE_IO && !fs_has_io(dir->lease))
-			err = -ENOENT;
-		if (!err)
-			lease_get(out->lease);
+	err = fs_node_check(dir, false);
+	if (err)
 		return err;
-	default:
-		return fs_fixed_child(dir, name, out);
+	if (!fs_fixed_child(dir, name, out)) {
+		fs_node_get(out);
+		return 0;
 	}
+	for (c = fs_classes; *c; c++)
+		if ((*c)->dir == dir->kind && (*c)->find)
+			return (*c)->find(fs, name, out);
+	return -ENOENT;
 }
 
 void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st)
 {
+	const struct fs_class *c = fs_class_of(n->kind);
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino(n);
-	st->st_mode = kind_mode[n->kind];
-	st->st_nlink = fs_is_dir(n->kind) ? 2 : 1;
+	st->st_mode = fs_kind(n->kind)->mode;
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
 	st->st_blksize = 4096;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
-	if (!fs_is_lease(n->kind))
-		return;
-	st->st_uid = n->lease->owner;
-	st->st_gid = n->lease->group;
-	st->st_atim = st->st_mtim = st->st_ctim = n->lease->born;
-	if (n->kind == FS_LEASE_VRAM) {
-		int64_t t = atomic_load(&n->lease->data_mtime);
-
-		/* a new mtime makes the kernel drop stale cached pages */
-		st->st_mtim.tv_sec = t / NSEC_PER_SEC;
-		st->st_mtim.tv_nsec = t % NSEC_PER_SEC;
-		st->st_ctim = st->st_mtim;
-		st->st_size = (off_t)atomic_load(&n->lease->vram);
-		st->st_blocks = (st->st_size + 511) / 512;
-	}
+	if (c->stat)
+		c->stat(n, st);
 }
 
-int fs_reply_entry(fuse_req_t req, struct fs *fs, const struct fs_node *n)
+/*
+ * fs_reply_entry - hand @n to the kernel: count the lookup in the node
+ * table (which takes over @n's reference), then reply. A reply the
+ * kernel never got takes the lookup back. Always replies.
+ */
+void fs_reply_entry(fuse_req_t req, struct fs *fs, struct fs_node *n)
 {
+	const struct fs_class *c = fs_class_of(n->kind);
 	struct fuse_entry_param e;
-	/* lease nodes change under us: never cache them in the kernel */
-	double t = fs_is_lease(n->kind) ? 0.0 : 60.0;
+	double t = fs_is_dir(n->kind) ? c->dir_timeout : c->file_timeout;
+	int err;
 
-	if (n->kind >= FS_DEV_DIR && !fs_is_lease(n->kind) &&
-	    !fs_is_dir(n->kind))
-		t = 0.0;
 	memset(&e, 0, sizeof(e));
 	e.ino = fs_ino(n);
 	e.generation = 1;
 	e.attr_timeout = t;
 	e.entry_timeout = t;
 	fs_stat(fs, n, &e.attr);
-	return fuse_reply_entry(req, &e);
+	err = fs_nodes_hold(&fs->nodes, c, e.ino, n);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fuse_reply_entry(req, &e))
+		fs_nodes_forget(&fs->nodes, e.ino, 1);
+}
+
+/* Every kind in exactly one class, every class number used once. */
+static bool fs_classes_valid(void)
+{
+	unsigned used = 0;
+	int i, k;
+
+	for (k = 0; k < FS_NR_KINDS; k++) {
+		int owners = 0;
+
+		for (i = 0; fs_classes[i]; i++)
+			owners += k >= (int)fs_classes[i]->first &&
+				  k <= (int)fs_classes[i]->last;
+		if (owners != 1)
+			return false;
+	}
+	for (i = 0; fs_classes[i]; i++) {
+		if (fs_classes[i]->nr >= FS_NR_CLASSES ||
+		    used & (1u << fs_classes[i]->nr))
+			return false;
+		used |= 1u << fs_classes[i]->nr;
+	}
+	return true;
+}
+
+/*
+ * fs_nodes_hold_root - the root's node: the kernel looks it up once, at
+ * mount, without asking. Returns 0 or -ENOMEM. Once, at start.
+ */
+int fs_nodes_hold_root(struct fs *fs)
+{
+	struct fs_node root = { .kind = FS_ROOT };
+
+	assert(fs_classes_valid());
+	assert(fs_ino(&root) == FUSE_ROOT_ID);
+	return fs_nodes_hold(&fs->nodes, &fs_static_class, FUSE_ROOT_ID,
+			     &root);
 }

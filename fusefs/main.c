@@ -360,6 +360,7 @@ static int fs_serve(struct fs *fs, const struct options *o)
 	broker_quiesce(&fs->broker);
 	fs_notify_stop(fs);
 	fs_handle_free_all(fs);
+	fs_nodes_destroy(&fs->nodes);	/* what the kernel did not forget */
 	if (err)
 		gl_err("stopped: %s", strerror(-err));
 	else
@@ -494,9 +495,15 @@ int main(int argc, char **argv)
 		}
 	}
 	gl_log_open(o.log);
-	err = broker_start(&fs->broker, &o.cfg);
-	if (err) {
+	/* after the fork: the table's first use starts liburcu's worker */
+	err = fs_nodes_init(&fs->nodes);
+	if (!err)
+		err = fs_nodes_hold_root(fs);
+	if (err)
+		start_fail(&o, "cannot make the node table", err);
+	else if ((err = broker_start(&fs->broker, &o.cfg)))
 		start_fail(&o, "cannot start the broker", err);
+	if (err) {
 		fs_unmount(fs, true);
 	} else {
 		if (!fs_serve(fs, &o))
@@ -512,6 +519,7 @@ out_unmount:
 out_broker:
 	broker_destroy(&fs->broker);
 out_fs:
+	fs_nodes_destroy(&fs->nodes);
 	pthread_mutex_destroy(&fs->handles_lock);
 	free(fs);
 	return status;

@@ -49,6 +49,33 @@ static void fs_dev_render(struct dev *d, enum fs_kind kind,
 	}
 }
 
+/* The node table's counts by class, as Prometheus text. */
+static void fs_nodes_render(struct fs *fs, struct strbuf *sb)
+{
+	struct fs_class_stats st[FS_NR_CLASSES];
+	const struct fs_class *const *c;
+	uint64_t refused = fs_nodes_stats(&fs->nodes, st);
+
+	strbuf_printf(sb, "# HELP gpulease_fs_nodes Nodes the kernel holds, "
+			  "by class.\n# TYPE gpulease_fs_nodes gauge\n");
+	for (c = fs_classes; *c; c++)
+		strbuf_printf(sb, "gpulease_fs_nodes{class=\"%s\"} %llu\n",
+			      (*c)->name,
+			      (unsigned long long)st[(*c)->nr].nodes);
+	strbuf_printf(sb, "# HELP gpulease_fs_lookups The kernel's lookup "
+			  "counts of those nodes, by class.\n"
+			  "# TYPE gpulease_fs_lookups gauge\n");
+	for (c = fs_classes; *c; c++)
+		strbuf_printf(sb, "gpulease_fs_lookups{class=\"%s\"} %llu\n",
+			      (*c)->name,
+			      (unsigned long long)st[(*c)->nr].lookups);
+	strbuf_printf(sb, "# HELP gpulease_fs_forgets_refused_total Forgets "
+			  "below a node's lookup count.\n"
+			  "# TYPE gpulease_fs_forgets_refused_total counter\n"
+			  "gpulease_fs_forgets_refused_total %llu\n",
+		      (unsigned long long)refused);
+}
+
 int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		   char **text, size_t *len)
 {
@@ -61,6 +88,7 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		break;
 	case FS_METRICS:
 		metrics_show(&fs->broker.metrics, uid, &sb);
+		fs_nodes_render(fs, &sb);
 		break;
 	case FS_LEASES_CTL:
 		leases_ctl_show(&fs->broker.leases, uid, &sb);
