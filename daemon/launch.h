@@ -74,6 +74,9 @@ struct launcher {
 	struct cds_list_head ready;	/* lock; leases (referenced) */
 	struct cds_list_head running;	/* lock; launches, for watchdog */
 	bool stop;			/* lock */
+	int64_t wd_next;		/* lock; CLOCK_MONOTONIC ns of the
+					 * watchdog's next look, INT64_MAX
+					 * when it waits for a launch */
 	unsigned nthreads;
 	pthread_t *threads;
 	pthread_t watchdog;
@@ -100,6 +103,22 @@ void launcher_stop(struct broker *b);
 int launch_submit(struct broker *b, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq);
+
+/*
+ * launch_submit_inline - launch_submit(), but when @l has nothing queued,
+ * running or finishing and the launch is small (fewer grid x block
+ * elements than POOL_SPLIT_ELEMS, the least the CPU pool splits), it runs
+ * on the calling thread and @done is called there before this returns.
+ * Otherwise it is queued as launch_submit() does. *@seq is stored before
+ * the launch can start, so launch_cancel(@l, *@seq) reaches it from any
+ * thread from then on, also while it runs inline; the watchdog, drop and
+ * expiry stop an inline launch as they stop an executor's. The caller
+ * holds a reference to @l and no lock; the thread may block for the
+ * launch's whole run. Same errors as launch_submit().
+ */
+int launch_submit_inline(struct broker *b, struct lease *l,
+			 const struct launch_desc *d, launch_done_fn done,
+			 void *ctx, _Atomic uint64_t *seq);
 
 /* launch_touches_vram - whether @la was started and names any vram
  * range (a buf arg): only then can it have changed the lease's memory. */
@@ -138,5 +157,29 @@ bool launch_close_async(struct lease *l, int err,
  * @seq is no longer queued or running (it finished). No lock held.
  */
 int launch_cancel(struct lease *l, uint64_t seq, int err);
+
+/* Internal to launch*.c. */
+
+/*
+ * launch_bind - turn @d's arguments into kernel arguments, checking every
+ * range: a buf against @l's vram bytes, resolved to a device pointer by
+ * its device's resolve(); an io against @l's io region, a host pointer
+ * into its data area (CPU device only). Called with @l's mem_lock held
+ * (either side). Returns 0, -EINVAL (arity, types), -EFAULT (a range
+ * outside the lease, or io without a region or off the CPU device), or
+ * resolve()'s -errno. (launch-bind.c)
+ */
+int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
+		struct lease *l, struct gl_kargs *out);
+
+/* launch_watchdog_start - start @lr's watchdog thread; @lr->lock and
+ * stop are initialised. 0 or -errno. (launch-watchdog.c) */
+int launch_watchdog_start(struct launcher *lr);
+
+/* launch_watch - put @la, starting at @now (CLOCK_MONOTONIC ns), on the
+ * running list with its deadline; launch_unwatch takes it off. Take
+ * lr->lock; no queue lock or mem_lock held. (launch-watchdog.c) */
+void launch_watch(struct launcher *lr, struct launch *la, int64_t now);
+void launch_unwatch(struct launcher *lr, struct launch *la);
 
 #endif

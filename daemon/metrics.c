@@ -212,6 +212,9 @@ void metrics_show(struct broker *b, uid_t uid, struct strbuf *sb)
 	counter(sb, "gpulease_ring_copy_waits_total",
 		"Ring copies that waited for the ring's earlier launches.",
 		atomic_load(&m->ring_copy_waits));
+	counter(sb, "gpulease_launch_inline_total",
+		"Launches run by the thread that received them.",
+		atomic_load(&m->launch_inline));
 	show_kernels(b, sb);
 	show_latency(m, sb);
 }

@@ -27,6 +27,8 @@ struct metrics {
 	_Atomic uint64_t dropped_ns;	/* lifetimes of dropped leases */
 	_Atomic uint64_t ring_copy_waits; /* ring copies that waited for
 					 * the ring's earlier launches */
+	_Atomic uint64_t launch_inline;	/* launches run by the thread that
+					 * received them (launch.c) */
 	/* gpulease_inference_latency_seconds: per bucket, summed at render */
 	_Atomic uint64_t lat_bucket[METRICS_LAT_BUCKETS];
 	_Atomic uint64_t lat_count;

@@ -3,8 +3,10 @@
  * leases/<name>/submit: a write is one launch descriptor. A blocking write
  * is answered when the launch finishes, with its errno; an O_NONBLOCK
  * write is answered once queued, and its completion line is read back
- * from the same open file. No FUSE worker thread ever waits for a launch:
- * replies are sent from the completion callback. A blocking writer that
+ * from the same open file. Replies are sent from the completion callback.
+ * A blocking write of a small launch to an idle lease runs it on the FUSE
+ * thread (launch_submit_inline), as an executor would; any other launch
+ * is queued and no FUSE thread waits for it. A blocking writer that
  * gets a signal (FUSE's INTERRUPT) has its launch cancelled and hears
  * EINTR. An open file holds at most GL_LAUNCH_QUEUE_MAX launches queued
  * or running plus completion lines not yet read: one more is EAGAIN.
@@ -48,7 +50,8 @@ struct fs_wait {
 	struct fs *fs;
 	struct lease *lease;	/* reference */
 	pthread_mutex_t lock;
-	uint64_t seq;		/* lock; the launch's, 0 until queued */
+	_Atomic uint64_t seq;	/* the launch's, 0 until it has one: stored
+				 * before it may start (also inline) */
 	bool interrupted;	/* lock; FUSE sent INTERRUPT */
 };
 
@@ -191,7 +194,7 @@ static void submit_interrupt(fuse_req_t req, void *data)
 
 	pthread_mutex_lock(&w->lock);
 	w->interrupted = true;
-	seq = w->seq;
+	seq = atomic_load(&w->seq);
 	pthread_mutex_unlock(&w->lock);
 	if (!seq)
 		return;	/* not queued yet: the writer cancels it */
@@ -249,6 +252,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		return;
 	}
 	atomic_init(&w->refs, 2);
+	atomic_init(&w->seq, 0);
 	w->req = req;
 	w->size = size;
 	w->fs = fs_of(req);
@@ -256,8 +260,10 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	lease_get(w->lease);
 	pthread_mutex_init(&w->lock, NULL);
 	fuse_req_interrupt_func(req, submit_interrupt, w);
-	err = launch_submit(&fs_of(req)->broker, h->lease, &d,
-			    submit_done_wait, w, &seq);
+	/* a small launch of an idle lease runs right here, this thread
+	 * its executor: the interrupt cancels it through w->seq */
+	err = launch_submit_inline(&fs_of(req)->broker, h->lease, &d,
+				   submit_done_wait, w, &w->seq);
 	if (err) {
 		fuse_req_interrupt_func(req, NULL, NULL);
 		fuse_reply_err(req, -err);
@@ -265,13 +271,14 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		wait_put(w);
 		return;
 	}
-	/* submit_done_wait answers, maybe already: only @w is ours now */
+	/* submit_done_wait answers, maybe already: only @w is ours now.
+	 * An INTERRUPT that came before the launch had its seq: cancel it
+	 * now (an inline one has ended, as if the signal came after) */
 	pthread_mutex_lock(&w->lock);
-	w->seq = seq;
 	intr = w->interrupted;
 	pthread_mutex_unlock(&w->lock);
 	if (intr)
-		launch_cancel(w->lease, seq, -ECANCELED);
+		launch_cancel(w->lease, atomic_load(&w->seq), -ECANCELED);
 	wait_put(w);
 }
 
