@@ -2,7 +2,8 @@
 /*
  * Launches: validation of a descriptor against a lease and a kernel, the
  * per-lease FIFO (launches of one lease run in order, those of different
- * leases concurrently on the executor threads), the watchdog, and the
+ * leases concurrently on the executor threads, a small one of an idle
+ * lease inline on the thread that submitted it), the watchdog, and the
  * drain that rmdir and expiry run before freeing memory.
  */
 #ifndef GL_LAUNCH_H
@@ -49,11 +50,12 @@ struct launch_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
-	struct launch *running;		/* lock */
-	void (*idle_fn)(struct lease *l);/* lock; run by the executor once
+	struct launch *running;		/* lock; on an executor or inline */
+	void (*idle_fn)(struct lease *l);/* lock; run by an executor once
 					 * the running launch has ended */
 	bool finishing;			/* lock; a finished launch's
-					 * completion is being delivered */
+					 * completion is being delivered, or
+					 * its idle_fn waits for an executor */
 	bool ready;			/* lock; on launcher->ready */
 	int closed;			/* lock; 0 or the -errno of refusal */
 	uint64_t next_seq;		/* lock */
@@ -143,7 +145,7 @@ void launch_close(struct lease *l, int err, bool cancel);
  * launch_close_async - launch_close() with cancel that never waits.
  * Returns true when nothing of @l runs: the caller goes on at once.
  * Returns false when a launch is still running or finishing: the
- * executor calls @idle(@l) once it has ended (holding a reference to @l,
+ * an executor calls @idle(@l) once it has ended (holding a reference to @l,
  * no lock held, before any launch_close() waiting on @l returns). At
  * most one @idle may be pending per lease. Sleeps only on short locks.
  */
