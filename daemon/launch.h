@@ -144,8 +144,8 @@ void launch_close(struct lease *l, int err, bool cancel);
 /*
  * launch_close_async - launch_close() with cancel that never waits.
  * Returns true when nothing of @l runs: the caller goes on at once.
- * Returns false when a launch is still running or finishing: the
- * an executor calls @idle(@l) once it has ended (holding a reference to @l,
+ * Returns false when a launch is still running or finishing: an
+ * executor calls @idle(@l) once it has ended (holding a reference to @l,
  * no lock held, before any launch_close() waiting on @l returns). At
  * most one @idle may be pending per lease. Sleeps only on short locks.
  */
