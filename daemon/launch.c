@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Launch queues, executors and the watchdog.
+ * Launch queues and executors, and the inline fast path.
  *
  * Invariants: a lease is on launcher->ready at most once (lq.ready), and
  * only while no launch of it runs, so its launches run one at a time in
- * submission order. A running launch holds the read side of its lease's
- * mem_lock for its whole run, so resize, expiry and drop (write side)
- * wait for it and memory never moves under a kernel. Lock order:
- * lq.lock, then launcher->lock or the read side of mem_lock (the state
- * check of launch_submit); neither lock is ever taken with mem_lock held,
- * and launcher->lock and mem_lock are never held together.
+ * submission order. A launch runs as q->running, on an executor or, when
+ * it is small and its lease had nothing queued, running or finishing, on
+ * the thread that submitted it (launch_submit_inline); either way the
+ * same launch_run()/launch_end() pair runs it, so cancel, close, the
+ * watchdog (launch-watchdog.c) and completion order do not tell them
+ * apart. A running launch holds the read side of its lease's mem_lock
+ * for its whole run, so resize, expiry and drop (write side) wait for it
+ * and memory never moves under a kernel. Lock order: lq.lock, then
+ * launcher->lock or the read side of mem_lock (the state check of
+ * launch_enqueue); launcher->lock and mem_lock are never held together.
  * A lease has at most GL_LAUNCH_QUEUE_MAX launches queued or running.
  * Nothing that frees a lease's memory waits for a launch to run out its
- * time: drop and expiry cancel it, and the reaper never waits at all (the
+ * time: drop and expiry cancel it, and the reaper never waits at all (an
  * executor finishes an expiry through lq.idle_fn).
  */
 #include <assert.h>
@@ -22,11 +26,11 @@
 #include <time.h>
 
 #include "daemon/dev/dev.h"
+#include "daemon/dev/pool.h"
 #include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
-#include "daemon/dev/pool.h"
 #include "daemon/probes.h"
 #include "daemon/registry.h"
 
@@ -55,89 +59,6 @@ void launch_queue_destroy(struct launch_queue *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
-static const enum gl_ktype arg_ktype[] = {
-	[GL_ARG_U32] = GL_KT_U32, [GL_ARG_I32] = GL_KT_I32,
-	[GL_ARG_U64] = GL_KT_U64, [GL_ARG_F32] = GL_KT_F32,
-	[GL_ARG_F64] = GL_KT_F64, [GL_ARG_BUF] = GL_KT_BUF,
-	[GL_ARG_IO] = GL_KT_IO,
-};
-
-/*
- * Turn the descriptor's arguments into kernel arguments, checking every
- * range: a buf against @l's vram bytes, resolved to a device pointer by
- * its device's resolve(); an io against @l's io region, a host pointer
- * into its data area (CPU device only). Called with @l's mem_lock held
- * (either side). Returns 0, -EINVAL (arity, types), -EFAULT (a range
- * outside the lease, or io without a region or off the CPU device), or
- * resolve()'s -errno.
- */
-int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
-		struct lease *l, struct gl_kargs *out)
-{
-	uint64_t vram = atomic_load(&l->vram);
-	struct lease_io *io = l->io;
-	uint32_t i;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	if (d->nargs != ke->sig.count)
-		return -EINVAL;
-	out->count = d->nargs;
-	for (i = 0; i < d->nargs; i++) {
-		const struct gl_launch_arg *a = &d->args[i];
-		struct gl_karg *k = &out->v[i];
-		uint32_t bits;
-
-		k->type = ke->sig.param[i].type;
-		/* io:OFF:LEN names memory as buf:OFF:LEN does, elsewhere */
-		if (arg_ktype[a->type] != k->type &&
-		    !(a->type == GL_ARG_IO && k->type == GL_KT_BUF))
-			return -EINVAL;
-		switch (a->type) {
-		case GL_ARG_U32:
-			k->u32 = (uint32_t)a->value;
-			break;
-		case GL_ARG_I32:
-			k->i32 = (int32_t)a->value;
-			break;
-		case GL_ARG_U64:
-			k->u64 = a->value;
-			break;
-		case GL_ARG_F32:
-			bits = (uint32_t)a->value;
-			memcpy(&k->f32, &bits, sizeof(bits));
-			break;
-		case GL_ARG_F64:
-			memcpy(&k->f64, &a->value, sizeof(k->f64));
-			break;
-		case GL_ARG_IO:
-			/* the client's own pages: host memory, CPU only */
-			if (!io || strcmp(l->dev->ops->kind, GL_KIND_CPU) ||
-			    a->value > io->data_size ||
-			    a->len > io->data_size - a->value)
-				return -EFAULT;
-			k->buf.len = a->len;
-			k->buf.ptr = io->data + a->value;
-			break;
-		case GL_ARG_BUF:
-			if (a->value > vram || a->len > vram - a->value)
-				return -EFAULT;
-			k->buf.len = a->len;
-			err = l->dev->ops->resolve(l->region, a->value, a->len,
-						   &k->buf.ptr);
-			if (err)
-				return err;
-			break;
-		}
-	}
-	return 0;
-}
-
-const char *launch_name(const struct launch *la)
-{
-	return la->chain ? "chain" : la->ke->k->name;
-}
-
 /* State check and binding of @la's arguments to its lease's memory.
  * Called with the lease's mem_lock held (either side). */
 static int launch_resolve(struct launch *la, struct gl_kargs *args)
@@ -148,6 +69,11 @@ static int launch_resolve(struct launch *la, struct gl_kargs *args)
 	if (err)
 		return err;
 	return launch_bind(&la->desc, la->ke, l, args);
+}
+
+const char *launch_name(const struct launch *la)
+{
+	return la->chain ? "chain" : la->ke->k->name;
 }
 
 bool launch_touches_vram(const struct launch *la)
@@ -180,9 +106,37 @@ static void launch_grid(const struct launch_desc *d,
 	g->block.z = d->block[2];
 }
 
-int launch_submit(struct launcher *lr, struct lease *l,
-		  const struct launch_desc *d, launch_done_fn done,
-		  void *ctx, uint64_t *seq)
+/*
+ * Whether @la may run inline: fewer elements (grid x block threads) than
+ * the pool splits (POOL_SPLIT_ELEMS, pool.h), so an executor and the pool
+ * would add only their hand-offs to it.
+ */
+static bool launch_small(const struct launch *la)
+{
+	return gl_grid_elems(&la->grid) < POOL_SPLIT_ELEMS;
+}
+
+/* Put @q on the executors' ready list. q->lock held. */
+static void launch_ready(struct launcher *lr, struct launch_queue *q,
+			 struct lease *l)
+{
+	assert(!q->ready);
+	q->ready = true;
+	lease_get(l);	/* the ready list's */
+	pthread_mutex_lock(&lr->lock);
+	cds_list_add_tail(&q->ready_link, &lr->ready);
+	pthread_cond_signal(&lr->work);
+	pthread_mutex_unlock(&lr->lock);
+}
+
+static void launch_run(struct launcher *lr, struct launch *la);
+static void launch_end(struct launcher *lr, struct launch_queue *q,
+		       struct launch *la, bool executor);
+
+/* Validate @d against @l and the registry and make its launch. */
+static int launch_make(struct launcher *lr, struct lease *l,
+		       const struct launch_desc *d, launch_done_fn done,
+		       void *ctx, struct launch **out)
 {
 	const struct kernel_entry *ke;
 	struct gl_kargs args;
@@ -226,13 +180,16 @@ int launch_submit(struct launcher *lr, struct lease *l,
 		atomic_load(&lr->pol->launch_timeout_ms);
 	la->done = done;
 	la->ctx = ctx;
-	err = launch_enqueue(la, seq);
-	if (err)
-		free(la);
-	return err;
+	*out = la;
+	return 0;
 }
 
-int launch_enqueue(struct launch *la, uint64_t *seq)
+/*
+ * Queue @la on its lease, or with @inl run it right here when it is
+ * small and the lease is idle; *seq is stored before the launch can
+ * start. On an error the caller still owns @la.
+ */
+static int launch_add(struct launch *la, _Atomic uint64_t *seq, bool inl)
 {
 	struct lease *l = la->lease;
 	struct launch_queue *q = l->lq;
@@ -255,19 +212,68 @@ int launch_enqueue(struct launch *la, uint64_t *seq)
 						"the lease is going away");
 	}
 	la->seq = q->next_seq++;
-	*seq = la->seq;
+	atomic_store(seq, la->seq);
+	if (inl && !q->running && !q->finishing && !q->ready &&
+	    cds_list_empty(&q->queue) && launch_small(la)) {
+		/* as if an executor took it: later launches queue behind
+		 * it, cancel, close and the watchdog see it as running */
+		q->running = la;
+		atomic_store(&q->nr_running, 1);
+		pthread_mutex_unlock(&q->lock);
+		atomic_fetch_add(&lr->inline_runs, 1);
+		launch_run(lr, la);
+		launch_end(lr, q, la, false);
+		return 0;
+	}
 	cds_list_add_tail(&la->link, &q->queue);
 	atomic_fetch_add(&q->nr_queued, 1);
-	if (!q->running && !q->finishing && !q->ready) {
-		q->ready = true;
-		lease_get(l);	/* the ready list's */
-		pthread_mutex_lock(&lr->lock);
-		cds_list_add_tail(&q->ready_link, &lr->ready);
-		pthread_cond_signal(&lr->work);
-		pthread_mutex_unlock(&lr->lock);
-	}
+	if (!q->running && !q->finishing && !q->ready)
+		launch_ready(lr, q, l);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
+}
+
+int launch_enqueue(struct launch *la, uint64_t *seq)
+{
+	_Atomic uint64_t s;
+	int err;
+
+	err = launch_add(la, &s, false);
+	if (!err)
+		*seq = atomic_load(&s);
+	return err;
+}
+
+int launch_submit(struct launcher *lr, struct lease *l,
+		  const struct launch_desc *d, launch_done_fn done,
+		  void *ctx, uint64_t *seq)
+{
+	struct launch *la;
+	int err;
+
+	err = launch_make(lr, l, d, done, ctx, &la);
+	if (err)
+		return err;
+	err = launch_enqueue(la, seq);
+	if (err)
+		free(la);
+	return err;
+}
+
+int launch_submit_inline(struct launcher *lr, struct lease *l,
+			 const struct launch_desc *d, launch_done_fn done,
+			 void *ctx, _Atomic uint64_t *seq)
+{
+	struct launch *la;
+	int err;
+
+	err = launch_make(lr, l, d, done, ctx, &la);
+	if (err)
+		return err;
+	err = launch_add(la, seq, true);
+	if (err)
+		free(la);
+	return err;
 }
 
 /* Account @la, tell its submitter and free it. With @quiet, a failure
@@ -303,11 +309,7 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	int err, c;
 
 	t0 = clock_mono();
-	pthread_mutex_lock(&lr->lock);
-	la->deadline_ns = t0 + (int64_t)la->timeout_ms * 1000000;
-	cds_list_add_tail(&la->link, &lr->running);
-	pthread_cond_signal(&lr->wd);
-	pthread_mutex_unlock(&lr->lock);
+	launch_watch(lr, la, t0);
 
 	PROBE_LAUNCH_START(la);
 	la->ran = true;
@@ -326,23 +328,11 @@ static void launch_run(struct launcher *lr, struct launch *la)
 	pthread_rwlock_unlock(&l->mem_lock);
 	t1 = clock_mono();
 
-	pthread_mutex_lock(&lr->lock);
-	cds_list_del(&la->link);
-	pthread_mutex_unlock(&lr->lock);
+	launch_unwatch(lr, la);
 	c = atomic_load(&la->cancel);
 	la->status = c ? -c : err;
 	la->duration_ns = (uint64_t)(t1 - t0);
 	PROBE_LAUNCH_END(la);
-}
-
-void launch_rearm(struct launch *la, uint32_t timeout_ms)
-{
-	struct launcher *lr = la->lease->lq->lr;
-
-	pthread_mutex_lock(&lr->lock);
-	la->deadline_ns = clock_mono() + (int64_t)timeout_ms * 1000000;
-	pthread_cond_signal(&lr->wd);
-	pthread_mutex_unlock(&lr->lock);
 }
 
 /* Run a pending idle_fn (a deferred expiry) with q->lock dropped; still
@@ -357,6 +347,45 @@ static void launch_run_idle(struct launch_queue *q, struct lease *l)
 	pthread_mutex_unlock(&q->lock);
 	fn(l);
 	pthread_mutex_lock(&q->lock);
+}
+
+/* The tail of a launch's end, q->lock held: run a pending idle_fn, wake
+ * launch_close() and queue the next launch of @l, if any. */
+static void launch_settle(struct launcher *lr, struct launch_queue *q,
+			  struct lease *l)
+{
+	launch_run_idle(q, l);
+	q->finishing = false;
+	pthread_cond_broadcast(&q->idle);
+	if (!cds_list_empty(&q->queue) && !q->closed)
+		launch_ready(lr, q, l);
+}
+
+/*
+ * The end of @la, which ran (or was cancelled) as q->running, before the
+ * next launch of its lease may start: deliver its completion, so they
+ * arrive in submission order, then settle the queue. A pending idle_fn
+ * (a deferred expiry, which stops the ring's poller) runs on an executor
+ * only: after an inline launch the queue, still finishing, goes on the
+ * ready list for one. The caller holds a reference to the lease.
+ */
+static void launch_end(struct launcher *lr, struct launch_queue *q,
+		       struct launch *la, bool executor)
+{
+	struct lease *l = la->lease;
+
+	pthread_mutex_lock(&q->lock);
+	q->running = NULL;
+	atomic_store(&q->nr_running, 0);
+	q->finishing = true;
+	pthread_mutex_unlock(&q->lock);
+	launch_finish(la, false);
+	pthread_mutex_lock(&q->lock);
+	if (q->idle_fn && !executor)
+		launch_ready(lr, q, l);
+	else
+		launch_settle(lr, q, l);
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void *launcher_main(void *arg)
@@ -383,10 +412,13 @@ static void *launcher_main(void *arg)
 
 		pthread_mutex_lock(&q->lock);
 		/* on the ready list only while none of it runs */
-		assert(q->ready && !q->running && !q->finishing);
+		assert(q->ready && !q->running);
 		q->ready = false;
 		la = NULL;
-		if (!cds_list_empty(&q->queue)) {
+		if (q->finishing) {
+			/* an inline launch left its idle_fn to us */
+			launch_settle(lr, q, l);
+		} else if (!cds_list_empty(&q->queue)) {
 			la = cds_list_first_entry(&q->queue, struct launch,
 						  link);
 			cds_list_del(&la->link);
@@ -398,70 +430,15 @@ static void *launcher_main(void *arg)
 
 		if (la) {
 			launch_run(lr, la);
-			/* deliver before the next launch of this lease can
-			 * run: completions arrive in submission order */
-			pthread_mutex_lock(&q->lock);
-			q->running = NULL;
-			atomic_store(&q->nr_running, 0);
-			q->finishing = true;
-			pthread_mutex_unlock(&q->lock);
-			launch_finish(la, false);
-			pthread_mutex_lock(&q->lock);
-			launch_run_idle(q, l);
-			q->finishing = false;
-			pthread_cond_broadcast(&q->idle);
-			if (!cds_list_empty(&q->queue) && !q->closed) {
-				q->ready = true;
-				lease_get(l);
-				pthread_mutex_lock(&lr->lock);
-				cds_list_add_tail(&q->ready_link, &lr->ready);
-				pthread_cond_signal(&lr->work);
-				pthread_mutex_unlock(&lr->lock);
-			}
-			pthread_mutex_unlock(&q->lock);
+			launch_end(lr, q, la, true);
 		}
 		lease_put(l);	/* the ready list's */
 	}
 }
 
-/* Cancel every running launch past its deadline with ETIMEDOUT. */
-static void *watchdog_main(void *arg)
-{
-	struct launcher *lr = arg;
-	struct launch *la;
-
-	pthread_mutex_lock(&lr->lock);
-	while (!lr->stop) {
-		int64_t now = clock_mono(), next = INT64_MAX;
-		struct timespec ts;
-
-		cds_list_for_each_entry(la, &lr->running, link) {
-			if (la->deadline_ns <= now) {
-				int zero = 0;
-
-				atomic_compare_exchange_strong(&la->cancel,
-							       &zero,
-							       ETIMEDOUT);
-			} else if (la->deadline_ns < next) {
-				next = la->deadline_ns;
-			}
-		}
-		if (next == INT64_MAX) {
-			pthread_cond_wait(&lr->wd, &lr->lock);
-			continue;
-		}
-		ts.tv_sec = next / NSEC_PER_SEC;
-		ts.tv_nsec = next % NSEC_PER_SEC;
-		pthread_cond_timedwait(&lr->wd, &lr->lock, &ts);
-	}
-	pthread_mutex_unlock(&lr->lock);
-	return NULL;
-}
-
 int launcher_start(struct launcher *lr, struct registry *reg,
 		   const struct policy *pol, unsigned nthreads)
 {
-	pthread_condattr_t attr;
 	unsigned i;
 	int err;
 
@@ -472,17 +449,13 @@ int launcher_start(struct launcher *lr, struct registry *reg,
 	CDS_INIT_LIST_HEAD(&lr->running);
 	pthread_mutex_init(&lr->lock, NULL);
 	pthread_cond_init(&lr->work, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&lr->wd, &attr);
-	pthread_condattr_destroy(&attr);
 	lr->threads = calloc(nthreads, sizeof(*lr->threads));
 	if (!lr->threads)
 		return -ENOMEM;
-	err = pthread_create(&lr->watchdog, NULL, watchdog_main, lr);
+	err = launch_watchdog_start(lr);
 	if (err) {
 		free(lr->threads);
-		return -err;
+		return err;
 	}
 	lr->started = true;
 	for (i = 0; i < nthreads; i++) {

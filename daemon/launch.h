@@ -2,7 +2,8 @@
 /*
  * Launches: validation of a descriptor against a lease and a kernel, the
  * per-lease FIFO (launches of one lease run in order, those of different
- * leases concurrently on the executor threads), the watchdog, and the
+ * leases concurrently on the executor threads, a small one of an idle
+ * lease inline on the thread that submitted it), the watchdog, and the
  * drain that rmdir and expiry run before freeing memory.
  */
 #ifndef GL_LAUNCH_H
@@ -79,11 +80,12 @@ struct launch_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;		/* nothing running or finishing */
 	struct cds_list_head queue;	/* lock; waiting launches, FIFO */
-	struct launch *running;		/* lock */
-	void (*idle_fn)(struct lease *l);/* lock; run by the executor once
+	struct launch *running;		/* lock; on an executor or inline */
+	void (*idle_fn)(struct lease *l);/* lock; run by an executor once
 					 * the running launch has ended */
 	bool finishing;			/* lock; a finished launch's
-					 * completion is being delivered */
+					 * completion is being delivered, or
+					 * its idle_fn waits for an executor */
 	bool ready;			/* lock; on launcher->ready */
 	int closed;			/* lock; 0 or the -errno of refusal */
 	uint64_t next_seq;		/* lock */
@@ -106,10 +108,15 @@ struct launcher {
 	struct cds_list_head ready;	/* lock; leases (referenced) */
 	struct cds_list_head running;	/* lock; launches, for watchdog */
 	bool stop;			/* lock */
+	int64_t wd_next;		/* lock; CLOCK_MONOTONIC ns of the
+					 * watchdog's next look, INT64_MAX
+					 * when it waits for a launch */
 	unsigned nthreads;
 	pthread_t *threads;
 	pthread_t watchdog;
 	bool started;
+	_Atomic uint64_t inline_runs;	/* launches run by the thread that
+					 * received them */
 };
 
 int launch_queue_init(struct launch_queue *q);
@@ -154,20 +161,26 @@ int launch_submit(struct launcher *lr, struct lease *l,
  */
 int launch_enqueue(struct launch *la, uint64_t *seq);
 
-/*
- * launch_bind - check @d's arguments against @ke's signature and @l's
- * memory and turn them into @out: a buf into a device pointer, an io
- * range into a pointer into @l's io region (CPU device only). mem_lock
- * held (either side). 0, -EINVAL (arity, types), -EFAULT (a range
- * outside the lease), or the device's resolve() -errno.
- */
-int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
-		struct lease *l, struct gl_kargs *out);
-
 /* launch_rearm - the running @la's watchdog deadline becomes now plus
  * @timeout_ms (a chain's next step). Executor thread; takes
  * launcher->lock, so never with it held. */
 void launch_rearm(struct launch *la, uint32_t timeout_ms);
+
+/*
+ * launch_submit_inline - launch_submit(), but when @l has nothing queued,
+ * running or finishing and the launch is small (fewer grid x block
+ * elements than POOL_SPLIT_ELEMS, the least the CPU pool splits), it runs
+ * on the calling thread and @done is called there before this returns.
+ * Otherwise it is queued as launch_submit() does. *@seq is stored before
+ * the launch can start, so launch_cancel(@l, *@seq) reaches it from any
+ * thread from then on, also while it runs inline; the watchdog, drop and
+ * expiry stop an inline launch as they stop an executor's. The caller
+ * holds a reference to @l and no lock; the thread may block for the
+ * launch's whole run. Same errors as launch_submit().
+ */
+int launch_submit_inline(struct launcher *lr, struct lease *l,
+			 const struct launch_desc *d, launch_done_fn done,
+			 void *ctx, _Atomic uint64_t *seq);
 
 /* launch_touches_vram - whether @la was started and names any vram
  * range (a buf arg): only then can it have changed the lease's memory. */
@@ -202,7 +215,7 @@ void launch_close(struct lease *l, int err, bool cancel);
 /*
  * launch_close_async - launch_close() with cancel that never waits.
  * Returns true when nothing of @l runs: the caller goes on at once.
- * Returns false when a launch is still running or finishing: the
+ * Returns false when a launch is still running or finishing: an
  * executor calls @idle(@l) once it has ended (holding a reference to @l,
  * no lock held, before any launch_close() waiting on @l returns). At
  * most one @idle may be pending per lease. Sleeps only on short locks.
@@ -217,5 +230,29 @@ bool launch_close_async(struct lease *l, int err,
  * @seq is no longer queued or running (it finished). No lock held.
  */
 int launch_cancel(struct lease *l, uint64_t seq, int err);
+
+/* Internal to launch*.c, and chain.c's steps. */
+
+/*
+ * launch_bind - turn @d's arguments into kernel arguments, checking every
+ * range: a buf against @l's vram bytes, resolved to a device pointer by
+ * its device's resolve(); an io against @l's io region, a host pointer
+ * into its data area (CPU device only). Called with @l's mem_lock held
+ * (either side). Returns 0, -EINVAL (arity, types), -EFAULT (a range
+ * outside the lease, or io without a region or off the CPU device), or
+ * resolve()'s -errno. (launch-bind.c)
+ */
+int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
+		struct lease *l, struct gl_kargs *out);
+
+/* launch_watchdog_start - start @lr's watchdog thread; @lr->lock and
+ * stop are initialised. 0 or -errno. (launch-watchdog.c) */
+int launch_watchdog_start(struct launcher *lr);
+
+/* launch_watch - put @la, starting at @now (CLOCK_MONOTONIC ns), on the
+ * running list with its deadline; launch_unwatch takes it off. Take
+ * lr->lock; no queue lock or mem_lock held. (launch-watchdog.c) */
+void launch_watch(struct launcher *lr, struct launch *la, int64_t now);
+void launch_unwatch(struct launcher *lr, struct launch *la);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon/dev/dev.h"
+#include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
 #include "daemon/registry.h"
@@ -224,6 +225,9 @@ void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb)
 	counter(sb, "gpulease_ring_copy_waits_total",
 		"Ring copies that waited for the ring's earlier launches.",
 		atomic_load(&m->rings->copy_waits));
+	counter(sb, "gpulease_launch_inline_total",
+		"Launches run by the thread that received them.",
+		atomic_load(&m->rings->launcher->inline_runs));
 	show_kernels(m, sb);
 	show_latency(m, sb);
 }

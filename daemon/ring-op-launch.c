@@ -2,7 +2,8 @@
 /*
  * GL_OP_LAUNCH: the gl_launch_desc of len bytes at addr of the data area
  * is copied out of the shared memory, parsed like a write to submit, and
- * queued; its completion is posted by the launch worker. Invariant: the
+ * run on the poller when it is small and the lease idle, else queued; its
+ * completion is posted by whichever thread ran it. Invariant: the
  * descriptor is parsed from the daemon's private copy, never in place,
  * and r->launches counts the ring's launches in flight (copies wait for
  * them, ring-op-copy.c).
@@ -38,7 +39,7 @@ int ring_op_launch(struct ring *r, const struct gl_sqe *sqe)
 {
 	struct launch_desc d;
 	char buf[sizeof(struct gl_launch_desc)];
-	uint64_t seq;
+	_Atomic uint64_t seq;
 	int err;
 
 	if (sqe->len > sizeof(buf))
@@ -52,8 +53,8 @@ int ring_op_launch(struct ring *r, const struct gl_sqe *sqe)
 		return err;
 	d.user_data = sqe->user_data;
 	atomic_fetch_add(&r->launches, 1);
-	err = launch_submit(r->set->launcher, r->lease, &d, ring_launch_done, r,
-			    &seq);
+	err = launch_submit_inline(r->set->launcher, r->lease, &d,
+				   ring_launch_done, r, &seq);
 	if (err) {
 		atomic_fetch_sub(&r->launches, 1);
 		return err;

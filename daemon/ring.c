@@ -295,6 +295,10 @@ void ring_stop(struct ring *r)
 {
 	if (!r->poller_started)
 		return;
+	/* never from the poller itself (an inline launch's idle_fn goes to
+	 * an executor, launch.c): a self-join would fail and the ring be
+	 * freed under its own thread */
+	assert(!pthread_equal(pthread_self(), r->poller));
 	atomic_store(&r->stop, true);
 	/* wherever it sleeps: the header's futex, its park word, a copy
 	 * waiting for launches */

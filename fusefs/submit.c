@@ -5,8 +5,10 @@
  * chain without parameters), built and run once. A blocking write
  * is answered when the launch finishes, with its errno; an O_NONBLOCK
  * write is answered once queued, and its completion line is read back
- * from the same open file. No FUSE worker thread ever waits for a launch:
- * replies are sent from the completion callback. A blocking writer that
+ * from the same open file. Replies are sent from the completion callback.
+ * A blocking write of a small launch to an idle lease runs it on the FUSE
+ * thread (launch_submit_inline), as an executor would; any other launch
+ * is queued and no FUSE thread waits for it. A blocking writer that
  * gets a signal (FUSE's INTERRUPT) has its launch cancelled and hears
  * EINTR. An open file holds at most GL_LAUNCH_QUEUE_MAX launches queued
  * or running plus completion lines not yet read: one more is EAGAIN.
@@ -51,7 +53,8 @@ struct fs_wait {
 	struct fs *fs;
 	struct lease *lease;	/* reference */
 	pthread_mutex_t lock;
-	uint64_t seq;		/* lock; the launch's, 0 until queued */
+	_Atomic uint64_t seq;	/* the launch's, 0 until it has one: stored
+				 * before it may start (also inline) */
 	bool interrupted;	/* lock; FUSE sent INTERRUPT */
 };
 
@@ -197,7 +200,7 @@ static void submit_interrupt(fuse_req_t req, void *data)
 
 	pthread_mutex_lock(&w->lock);
 	w->interrupted = true;
-	seq = w->seq;
+	seq = atomic_load(&w->seq);
 	pthread_mutex_unlock(&w->lock);
 	if (!seq)
 		return;	/* not queued yet: the writer cancels it */
@@ -243,19 +246,29 @@ static int submit_parse(struct fs *fs, struct lease *l, const char *buf,
 	return err;	/* chain_build logged it */
 }
 
-/* Queue what submit_parse made; the chain's build reference is put. */
+/* Queue what submit_parse made, or with @inl run a small launch on this
+ * thread (launch_submit_inline); *seq is stored before it can start. The
+ * chain's build reference is put. */
 static int submit_queue(struct fs *fs, struct lease *l,
 			struct submit_work *wk, launch_done_fn done,
-			void *ctx, uint64_t *seq)
+			void *ctx, _Atomic uint64_t *seq, bool inl)
 {
 	static const uint64_t none[GL_CHAIN_PARAMS_MAX];
+	uint64_t s;
 	int err;
 
-	if (!wk->c)
-		return launch_submit(&fs->broker.launcher, l, &wk->d, done, ctx,
-				     seq);
-	err = chain_submit(wk->c, none, 0, done, ctx, seq);
-	chain_put(wk->c);
+	if (!wk->c && inl)
+		return launch_submit_inline(&fs->broker.launcher, l, &wk->d,
+					    done, ctx, seq);
+	if (!wk->c) {
+		err = launch_submit(&fs->broker.launcher, l, &wk->d, done,
+				    ctx, &s);
+	} else {
+		err = chain_submit(wk->c, none, 0, done, ctx, &s);
+		chain_put(wk->c);
+	}
+	if (!err)
+		atomic_store(seq, s);
 	return err;
 }
 
@@ -265,7 +278,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	struct submit_work wk;
 	struct fs_cq *cq = h->cq;
 	struct fs_wait *w = NULL;
-	uint64_t seq;
+	_Atomic uint64_t seq;
 	bool intr;
 	int err;
 
@@ -290,7 +303,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		cq->outstanding++;
 		pthread_mutex_unlock(&cq->lock);
 		err = submit_queue(fs_of(req), h->lease, &wk,
-				   submit_done_nonblock, cq, &seq);
+				   submit_done_nonblock, cq, &seq, false);
 		if (err) {
 			pthread_mutex_lock(&cq->lock);
 			cq->outstanding--;
@@ -309,6 +322,7 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		return;
 	}
 	atomic_init(&w->refs, 2);
+	atomic_init(&w->seq, 0);
 	w->req = req;
 	w->size = size;
 	w->fs = fs_of(req);
@@ -316,8 +330,10 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 	lease_get(w->lease);
 	pthread_mutex_init(&w->lock, NULL);
 	fuse_req_interrupt_func(req, submit_interrupt, w);
+	/* a small launch of an idle lease runs right here, this thread
+	 * its executor: the interrupt cancels it through w->seq */
 	err = submit_queue(fs_of(req), h->lease, &wk, submit_done_wait, w,
-			   &seq);
+			   &w->seq, true);
 	if (err) {
 		fuse_req_interrupt_func(req, NULL, NULL);
 		fuse_reply_err(req, -err);
@@ -325,13 +341,14 @@ void fs_submit_write(fuse_req_t req, struct fs_handle *h, const char *buf,
 		wait_put(w);
 		return;
 	}
-	/* submit_done_wait answers, maybe already: only @w is ours now */
+	/* submit_done_wait answers, maybe already: only @w is ours now.
+	 * An INTERRUPT that came before the launch had its seq: cancel it
+	 * now (an inline one has ended, as if the signal came after) */
 	pthread_mutex_lock(&w->lock);
-	w->seq = seq;
 	intr = w->interrupted;
 	pthread_mutex_unlock(&w->lock);
 	if (intr)
-		launch_cancel(w->lease, seq, -ECANCELED);
+		launch_cancel(w->lease, atomic_load(&w->seq), -ECANCELED);
 	wait_put(w);
 }
 

@@ -117,9 +117,35 @@ static inline int gl_cpu_1d(const struct gl_grid *g, struct gl_kctx *ctx,
 	uint64_t bx = g->block.x, stride = (uint64_t)g->grid.x * bx;
 	uint64_t end = gl_cpu_block_end(ctx, g);
 	uint64_t b, t, i;
-	unsigned left = GL_CPU_CANCEL_EVERY;
+	uint64_t left = GL_CPU_CANCEL_EVERY;
 	int err;
 
+	if (stride >= n) {
+		/* one pass: block b owns [b * bx, (b + 1) * bx) of @n, run
+		 * in tight stretches between two looks at the flag */
+		for (b = ctx->block_begin; b < end; b++) {
+			uint64_t lo = b * bx, hi = lo + bx < n ? lo + bx : n;
+
+			err = gl_cpu_cancelled(ctx);
+			if (err)
+				return err;
+			while (lo < hi) {
+				uint64_t stop = hi - lo > left ? lo + left : hi;
+
+				left -= stop - lo;
+				for (i = lo; i < stop; i++)
+					body(arg, i);
+				lo = stop;
+				if (left)
+					continue;
+				left = GL_CPU_CANCEL_EVERY;
+				err = gl_cpu_cancelled(ctx);
+				if (err)
+					return err;
+			}
+		}
+		return 0;
+	}
 	for (b = ctx->block_begin; b < end; b++) {
 		err = gl_cpu_cancelled(ctx);
 		if (err)

@@ -148,6 +148,22 @@ struct gl_grid {
 	struct gl_dim3 block;
 };
 
+/* gl_grid_elems - the threads of @g (grid x block), UINT64_MAX when the
+ * product does not fit. */
+static inline uint64_t gl_grid_elems(const struct gl_grid *g)
+{
+	uint64_t n = 1;
+
+	if (__builtin_mul_overflow(n, g->grid.x, &n) ||
+	    __builtin_mul_overflow(n, g->grid.y, &n) ||
+	    __builtin_mul_overflow(n, g->grid.z, &n) ||
+	    __builtin_mul_overflow(n, g->block.x, &n) ||
+	    __builtin_mul_overflow(n, g->block.y, &n) ||
+	    __builtin_mul_overflow(n, g->block.z, &n))
+		return UINT64_MAX;
+	return n;
+}
+
 /*
  * Per-worker run state. @cancel is shared by every worker of a launch
  * (may be NULL): 0 while running; a watchdog or a drop stores a positive

@@ -229,12 +229,17 @@ static int cpu_launch(struct dev *d, const struct gl_kernel *k,
 		.grid = grid,
 		.cancel = cancel,
 		.blocks = (uint64_t)grid->grid.x * grid->grid.y * grid->grid.z,
+		.parts = 1,
 	};
-	uint64_t most = 4ull * (pool_threads(pool) + 1);
-
-	cl.parts = (unsigned)(cl.blocks < most ? cl.blocks : most);
 	atomic_init(&cl.err, 0);
-	pool_run(pool, cpu_part, &cl, cl.parts ? cl.parts : 1);
+	if (cl.blocks > 1 && gl_grid_elems(grid) >= POOL_SPLIT_ELEMS) {
+		uint64_t most = 4ull * (pool_threads(pool) + 1);
+
+		cl.parts = (unsigned)(cl.blocks < most ? cl.blocks : most);
+		pool_run(pool, cpu_part, &cl, cl.parts);
+	} else {
+		cpu_part(&cl, 0);	/* too small to split: no hand-off */
+	}
 	return atomic_load(&cl.err);
 }
 

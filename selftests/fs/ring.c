@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/dev/pool.h"
 #include "selftests/fs/tring.h"
 #include "selftests/harness.h"
 #include "selftests/lib/gltest.h"
@@ -159,9 +160,12 @@ static int copy_waits_or_completes(void *arg)
 
 /* One batch: copy in, launch, launch, copy out. The copy out waits for
  * the launches before it, so it reads the kernel's result. Timing plays
- * no part: the first launch's completion is held (ring_complete_hold),
+ * no part: the first launch, big enough for the executors (POOL_SPLIT_ELEMS
+ * elements, never inline), has its completion held (ring_complete_hold),
  * so the fill behind it on the lease's queue cannot run until the test
- * sees the copy out waiting for it, or sees it completed too early. */
+ * sees the copy out waiting for it, or sees it completed too early. The
+ * fill is small: run inline on the poller, it would overtake the held
+ * launch and the copy out would not wait. */
 TEST_F(ring, batch_runs_in_order)
 {
 	struct tring *r = &self->r;
@@ -193,8 +197,10 @@ TEST_F(ring, batch_runs_in_order)
 	nop->magic = GL_LAUNCH_MAGIC;
 	nop->version = GL_LAUNCH_VERSION;
 	strcpy(nop->kernel, "noop");
-	nop->grid[0] = nop->grid[1] = nop->grid[2] = 1;
-	nop->block[0] = nop->block[1] = nop->block[2] = 1;
+	nop->grid[0] = POOL_SPLIT_ELEMS / 256;
+	nop->grid[1] = nop->grid[2] = 1;
+	nop->block[0] = 256;
+	nop->block[1] = nop->block[2] = 1;
 	struct gl_sqe in = sqe_of(GL_OP_COPY_IN, 0, 0, 4096, 1);
 	struct gl_sqe hold = sqe_of(GL_OP_LAUNCH, 0, 65536 + 4096,
 				    GL_LAUNCH_DESC_SIZE(0), 2);

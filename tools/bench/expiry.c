@@ -31,6 +31,7 @@
 
 #include "uapi/gpulease.h"
 #include "uapi/launch.h"
+#include "bench.h"
 #include "spawn.h"
 #include "stats.h"
 #include "verbs.h"
@@ -89,70 +90,26 @@ static void bench_usage(FILE *f)
 		BENCH_WARMUP);
 }
 
-static int bench_parse(struct bench *b, int argc, char **argv)
+static int bench_parse(void *arg, int argc, char **argv)
 {
-	const struct spawn_common common = {
-		.count = &b->drops,
-		.round = &b->runs,
-		.warmup = &b->warmup,
-		.cpu = &b->cpu,
-		.daemon = b->daemon,
-		.daemon_size = sizeof(b->daemon),
+	struct bench *b = arg;
+	const struct bench_opt opts[] = {
+		{ "leases", 'l', BENCH_OPT_LONG, &b->leases, 1, 1000,
+		  BENCH_LEASES },
+		{ "queue", 'q', BENCH_OPT_LONG, &b->queue, 1,
+		  GL_LAUNCH_QUEUE_MAX, BENCH_QUEUE },
+		{ NULL },
 	};
-	static const struct option longopts[] = {
-		{ "leases", required_argument, NULL, 'l' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "drops", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
-		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bench_cli cli = {
+		.prog = "expiry", .usage = bench_usage, .count_name = "drops",
+		.round_name = "runs", .opts = opts,
+		/* unpinned: the daemon needs every CPU; this program none */
+		.unpinned = true,
+		.defaults = { BENCH_DROPS, BENCH_RUNS, BENCH_WARMUP },
+		.common = BENCH_COMMON(b, drops, 0, runs),
 	};
-	int c, err;
 
-	b->leases = BENCH_LEASES;
-	b->queue = BENCH_QUEUE;
-	b->runs = BENCH_RUNS;
-	b->drops = BENCH_DROPS;
-	b->warmup = BENCH_WARMUP;
-	spawn_common_defaults(&common);
-	b->cpu = -1;	/* the daemon needs every CPU; this program none */
-	while ((c = getopt_long(argc, argv, "l:q:r:n:w:h", longopts,
-				NULL)) != -1) {
-		err = spawn_common_opt(&common, c, optarg);
-		if (err < 0)
-			goto bad;
-		if (err)
-			continue;
-		switch (c) {
-		case 'l':
-			if (spawn_parse_long(optarg, 1, &b->leases) ||
-			    b->leases > 1000)
-				goto bad;
-			break;
-		case 'q':
-			if (spawn_parse_long(optarg, 1, &b->queue) ||
-			    b->queue > GL_LAUNCH_QUEUE_MAX)
-				goto bad;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			exit(0);
-		default:
-			bench_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		bench_usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "expiry: bad value '%s' (see --help)\n", optarg);
-	return -EINVAL;
+	return bench_cli_parse(&cli, argc, argv);
 }
 
 static int bench_setup(struct bench *b)
@@ -173,17 +130,8 @@ static int bench_setup(struct bench *b)
 		return -ENOMEM;
 	for (i = 0; i < b->leases; i++)
 		b->ctl[i] = b->sub[i] = -1;
-	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
-	if (!mkdtemp(b->base)) {
-		b->base[0] = '\0';
-		return -errno;
-	}
-	snprintf(b->mnt, sizeof(b->mnt), "%s/gpulease", b->base);
-	if (mkdir(b->mnt, 0755)) {
-		b->mnt[0] = '\0';
-		return -errno;
-	}
-	return 0;
+	return spawn_tempdir(b->base) ?:
+	       spawn_mountpoint(b->base, "gpulease", b->mnt, sizeof(b->mnt));
 }
 
 static void bench_close_fds(struct bench *b)
@@ -463,16 +411,10 @@ int main(int argc, char **argv)
 	struct bench *b;
 	int err, ret = 1;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		perror("expiry");
-		return 1;
-	}
-	if (bench_parse(b, argc, argv)) {
-		free(b);
-		return 2;
-	}
-	spawn_signals();
+	b = bench_new(sizeof(*b), "expiry", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	ret = 1;
 	err = bench_setup(b);
 	if (!err)
 		err = spawn_daemon_start(&b->gl, b->daemon, b->mnt, args);
@@ -481,15 +423,6 @@ int main(int argc, char **argv)
 		err = spawn_pin(b->cpu);
 	if (!err)
 		err = bench_all(b);
-	if (err == -EINTR)
-		fprintf(stderr, "expiry: interrupted by signal %d\n",
-			(int)spawn_stop);
-	else if (err)
-		fprintf(stderr, "expiry: %s\n", strerror(-err));
-	if (!err)
-		ret = 0;
-	if (bench_cleanup(b))
-		ret = 1;
-	free(b);
-	return ret;
+	ret = bench_failed("expiry", err);
+	return bench_done(b, bench_cleanup(b), ret);
 }

@@ -31,6 +31,7 @@
 #include "kernels/kernels.h"
 #include "uapi/gpulease.h"
 #include "nullfs.h"
+#include "bench.h"
 #include "spawn.h"
 #include "stats.h"
 #include "verbs.h"
@@ -111,74 +112,25 @@ enum {
 	OPT_NO_MATMUL,
 };
 
-static int bench_parse(struct bench *b, int argc, char **argv)
+static int bench_parse(void *arg, int argc, char **argv)
 {
-	const struct spawn_common common = {
-		.count = &b->launches,
-		.count_max = 0,
-		.round = &b->round,
-		.warmup = &b->warmup,
-		.cpu = &b->cpu,
-		.daemon = b->daemon,
-		.daemon_size = sizeof(b->daemon),
+	struct bench *b = arg;
+	const struct bench_opt opts[] = {
+		{ "settle", 0, BENCH_OPT_LONG, &b->settle_ms, 0, 10000,
+		  BENCH_SETTLE_MS },
+		{ "no-overhead", 0, BENCH_OPT_FLAG, &b->skip_overhead, 0, 0,
+		  0 },
+		{ "no-matmul", 0, BENCH_OPT_FLAG, &b->skip_matmul, 0, 0, 0 },
+		{ NULL },
 	};
-	static const struct option longopts[] = {
-		{ "launches", required_argument, NULL, 'n' },
-		{ "round", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "settle", required_argument, NULL, OPT_SETTLE },
-		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
-		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
-		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
-		{ "no-overhead", no_argument, NULL, OPT_NO_OVERHEAD },
-		{ "no-matmul", no_argument, NULL, OPT_NO_MATMUL },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bench_cli cli = {
+		.prog = "launch", .usage = bench_usage,
+		.count_name = "launches", .pin = true, .opts = opts,
+		.defaults = { BENCH_LAUNCHES, BENCH_ROUND, BENCH_WARMUP },
+		.common = BENCH_COMMON(b, launches, 0, round),
 	};
-	int c, err;
 
-	b->launches = BENCH_LAUNCHES;
-	b->round = BENCH_ROUND;
-	b->warmup = BENCH_WARMUP;
-	b->settle_ms = BENCH_SETTLE_MS;
-	spawn_common_defaults(&common);
-
-	while ((c = getopt_long(argc, argv, "n:r:w:h", longopts, NULL)) != -1) {
-		err = spawn_common_opt(&common, c, optarg);
-		if (err < 0)
-			goto bad;
-		if (err)
-			continue;
-		switch (c) {
-		case OPT_SETTLE:
-			if (spawn_parse_long(optarg, 0, &b->settle_ms) ||
-			    b->settle_ms > 10000)
-				goto bad;
-			break;
-		case OPT_NO_OVERHEAD:
-			b->skip_overhead = true;
-			break;
-		case OPT_NO_MATMUL:
-			b->skip_matmul = true;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			exit(0);
-		default:
-			bench_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "launch: unexpected argument '%s'\n",
-			argv[optind]);
-		bench_usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "launch: bad value '%s' (see --help)\n", optarg);
-	return -EINVAL;
+	return bench_cli_parse(&cli, argc, argv);
 }
 
 /* Acquires the lease with VRAM bytes into b->lease, opens its submit. */
@@ -250,12 +202,8 @@ static int bench_cleanup(struct bench *b)
 
 static int bench_setup(struct bench *b)
 {
-	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
-	if (!mkdtemp(b->base)) {
-		b->base[0] = '\0';
-		return -errno;
-	}
-	return spawn_mountpoint(b->base, "gpulease", b->mnt_gl,
+	return spawn_tempdir(b->base) ?:
+	       spawn_mountpoint(b->base, "gpulease", b->mnt_gl,
 				sizeof(b->mnt_gl)) ?:
 	       spawn_mountpoint(b->base, "nullfs", b->mnt_null,
 				sizeof(b->mnt_null));
@@ -553,17 +501,11 @@ int main(int argc, char **argv)
 	struct bench *b;
 	int err, ret = 1;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		perror("launch");
-		return 1;
-	}
+	b = bench_new(sizeof(*b), "launch", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	ret = 1;
 	b->submit_fd = b->null_fd = -1;
-	if (bench_parse(b, argc, argv)) {
-		free(b);
-		return 2;
-	}
-	spawn_signals();
 	if (sched_getaffinity(0, sizeof(b->all_cpus), &b->all_cpus)) {
 		perror("launch: sched_getaffinity");
 		goto out;
@@ -573,16 +515,7 @@ int main(int argc, char **argv)
 		err = bench_overhead(b);
 	if (!err && !b->skip_matmul)
 		err = bench_matmul(b);
-	if (err == -EINTR)
-		fprintf(stderr, "launch: interrupted by signal %d\n",
-			(int)spawn_stop);
-	else if (err)
-		fprintf(stderr, "launch: %s\n", strerror(-err));
-	if (!err)
-		ret = 0;
+	ret = bench_failed("launch", err);
 out:
-	if (bench_cleanup(b))
-		ret = 1;
-	free(b);
-	return ret;
+	return bench_done(b, bench_cleanup(b), ret);
 }

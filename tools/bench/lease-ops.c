@@ -26,6 +26,7 @@
 
 #include "uapi/gpulease.h"
 #include "nullfs.h"
+#include "bench.h"
 #include "spawn.h"
 #include "stats.h"
 
@@ -104,83 +105,31 @@ enum {
 	OPT_VRAM = 256, OPT_NULL_TIMEOUT, OPT_NULL_SINGLE, OPT_AA,
 };
 
-static int bench_parse(struct bench *b, int argc, char **argv)
+static int bench_parse(void *arg, int argc, char **argv)
 {
-	const struct spawn_common common = {
-		.count = &b->cycles,
-		.count_max = 0,
-		.round = &b->round,
-		.warmup = &b->warmup,
-		.cpu = &b->cpu,
-		.daemon = b->daemon,
-		.daemon_size = sizeof(b->daemon),
-	};
-	static const struct option longopts[] = {
-		{ "cycles", required_argument, NULL, 'n' },
-		{ "round", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
-		{ "vram", required_argument, NULL, OPT_VRAM },
-		{ "null-timeout", required_argument, NULL, OPT_NULL_TIMEOUT },
-		{ "null-single", no_argument, NULL, OPT_NULL_SINGLE },
-		{ "aa", no_argument, NULL, OPT_AA },
-		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
-		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct bench *b = arg;
 	const char *vram = BENCH_VRAM;
-	char *end;
-	int c, err;
+	const struct bench_opt opts[] = {
+		{ "vram", 0, BENCH_OPT_STR, &vram, 0, 32, 0 },
+		{ "null-timeout", 0, BENCH_OPT_REAL, &b->null_opts.timeout, 0,
+		  0, 0 },
+		{ "null-single", 0, BENCH_OPT_FLAG, &b->null_opts.single, 0,
+		  0, 0 },
+		{ "aa", 0, BENCH_OPT_FLAG, &b->aa, 0, 0, 0 },
+		{ NULL },
+	};
+	const struct bench_cli cli = {
+		.prog = "lease-ops", .usage = bench_usage,
+		.count_name = "cycles", .pin = true, .opts = opts,
+		.defaults = { BENCH_CYCLES, BENCH_ROUND, BENCH_WARMUP },
+		.common = BENCH_COMMON(b, cycles, 0, round),
+	};
+	int err;
 
-	b->cycles = BENCH_CYCLES;
-	b->round = BENCH_ROUND;
-	b->warmup = BENCH_WARMUP;
 	b->null_opts.timeout = 0.0;
-	spawn_common_defaults(&common);
-
-	while ((c = getopt_long(argc, argv, "n:r:w:h", longopts, NULL)) != -1) {
-		err = spawn_common_opt(&common, c, optarg);
-		if (err < 0)
-			goto bad;
-		if (err)
-			continue;
-		switch (c) {
-		case OPT_VRAM:
-			if (strlen(optarg) > 32)
-				goto bad;
-			vram = optarg;
-			break;
-		case OPT_NULL_TIMEOUT:
-			b->null_opts.timeout = strtod(optarg, &end);
-			if (end == optarg || *end || b->null_opts.timeout < 0)
-				goto bad;
-			break;
-		case OPT_NULL_SINGLE:
-			b->null_opts.single = true;
-			break;
-		case OPT_AA:
-			b->aa = true;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			exit(0);
-		default:
-			bench_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "lease-ops: unexpected argument '%s'\n",
-			argv[optind]);
-		bench_usage(stderr);
-		return -EINVAL;
-	}
+	err = bench_cli_parse(&cli, argc, argv);
 	snprintf(b->ctl_line, sizeof(b->ctl_line), "vram %s", vram);
-	return 0;
-bad:
-	fprintf(stderr, "lease-ops: bad value '%s' (see --help)\n", optarg);
-	return -EINVAL;
+	return err;
 }
 
 /* Takes down whatever is up; safe at any point after bench_parse(). */
@@ -213,7 +162,7 @@ static int bench_cleanup(struct bench *b)
 
 static int bench_setup(struct bench *b)
 {
-	int fs, op;
+	int fs, op, err;
 
 	for (fs = 0; fs < FS_COUNT; fs++)
 		for (op = 0; op < OP_COUNT; op++) {
@@ -221,19 +170,12 @@ static int bench_setup(struct bench *b)
 			if (!b->ns[fs][op])
 				return -ENOMEM;
 		}
-	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
-	if (!mkdtemp(b->base)) {
-		b->base[0] = '\0';
-		return -errno;
-	}
-	for (fs = 0; fs < FS_COUNT; fs++) {
-		snprintf(b->mnt[fs], sizeof(b->mnt[fs]), "%s/%s", b->base,
-			 bench_fs_name[fs]);
-		if (mkdir(b->mnt[fs], 0755)) {
-			b->mnt[fs][0] = '\0';
-			return -errno;
-		}
-	}
+	err = spawn_tempdir(b->base);
+	for (fs = 0; !err && fs < FS_COUNT; fs++)
+		err = spawn_mountpoint(b->base, bench_fs_name[fs], b->mnt[fs],
+				       sizeof(b->mnt[fs]));
+	if (err)
+		return err;
 	snprintf(b->dir[FS_GPULEASE], sizeof(b->dir[0]), "%s%s%s",
 		 b->mnt[FS_GPULEASE], b->aa ? "" : "/",
 		 b->aa ? "" : GL_FILE_LEASES);
@@ -411,18 +353,10 @@ int main(int argc, char **argv)
 	struct bench *b;
 	int err, ret = 1;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		perror("lease-ops");
-		return 1;
-	}
-	if (bench_parse(b, argc, argv)) {
-		free(b);
-		return 2;
-	}
-
-	spawn_signals();
-
+	b = bench_new(sizeof(*b), "lease-ops", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	ret = 1;
 	if (spawn_pin(b->cpu))
 		goto out;
 	err = bench_setup(b);
@@ -449,8 +383,5 @@ int main(int argc, char **argv)
 	bench_report(b);
 	ret = 0;
 out:
-	if (bench_cleanup(b))
-		ret = 1;
-	free(b);
-	return ret;
+	return bench_done(b, bench_cleanup(b), ret);
 }

@@ -39,6 +39,7 @@
 
 #include "daemon/broker.h"
 #include "daemon/lease.h"
+#include "bench.h"
 #include "spawn.h"
 #include "stats.h"
 
@@ -435,50 +436,20 @@ static void bench_usage(FILE *f)
 
 static int bench_parse(struct bench *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "leases", required_argument, NULL, 'l' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "round-ms", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bench_opt opts[] = {
+		{ "leases", 'l', BENCH_OPT_LONG, &b->leases, 1, 100000,
+		  BENCH_LEASES },
+		{ "rounds", 'r', BENCH_OPT_LONG, &b->rounds, 1, 64,
+		  BENCH_ROUNDS },
+		{ "round-ms", 't', BENCH_OPT_LONG, &b->round_ms, 1, 60000,
+		  BENCH_ROUND_MS },
+		{ NULL },
 	};
-	const struct {
-		int opt;
-		long max;
-		long *val;
-	} num[] = {
-		{ 'l', 100000, &b->leases },
-		{ 'r', 64, &b->rounds },
-		{ 't', 60000, &b->round_ms },
+	const struct bench_cli cli = {
+		.prog = "lookup", .usage = bench_usage, .opts = opts,
 	};
-	size_t i, n = sizeof(num) / sizeof(num[0]);
-	int c;
 
-	b->leases = BENCH_LEASES;
-	b->rounds = BENCH_ROUNDS;
-	b->round_ms = BENCH_ROUND_MS;
-	while ((c = getopt_long(argc, argv, "l:r:t:h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			bench_usage(stdout);
-			exit(0);
-		}
-		for (i = 0; i < n && num[i].opt != c; i++)
-			;
-		if (i == n)
-			goto usage;
-		if (spawn_parse_long(optarg, 1, num[i].val) ||
-		    *num[i].val > num[i].max) {
-			fprintf(stderr, "lookup: bad value '%s' (see --help)\n",
-				optarg);
-			return -EINVAL;
-		}
-	}
-	if (optind == argc)
-		return 0;
-	fprintf(stderr, "lookup: unexpected argument '%s'\n", argv[optind]);
-usage:
-	bench_usage(stderr);
-	return -EINVAL;
+	return bench_cli_parse(&cli, argc, argv);
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "uapi/gpulease.h"
+#include "bench.h"
 #include "spawn.h"
 #include "stats.h"
 #include "verbs.h"
@@ -89,72 +90,27 @@ static void bench_usage(FILE *f)
 }
 
 
-static int bench_parse(struct bench *b, int argc, char **argv)
+static int bench_parse(void *arg, int argc, char **argv)
 {
-	const struct spawn_common common = {
-		.count = &b->reads,
-		.count_max = 0,
-		.round = &b->round,
-		.warmup = &b->warmup,
-		.cpu = &b->cpu,
-		.daemon = b->daemon,
-		.daemon_size = sizeof(b->daemon),
+	struct bench *b = arg;
+	const struct bench_opt opts[] = {
+		{ "leases", 'l', BENCH_OPT_LONG, &b->leases, 0, 10000000,
+		  BENCH_LEASES },
+		{ NULL },
 	};
-	static const struct option longopts[] = {
-		{ "reads", required_argument, NULL, 'n' },
-		{ "round", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "leases", required_argument, NULL, 'l' },
-		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
-		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
-		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bench_cli cli = {
+		.prog = "metrics", .usage = bench_usage, .count_name = "reads",
+		.pin = true, .opts = opts,
+		.defaults = { BENCH_READS, BENCH_ROUND, BENCH_WARMUP },
+		.common = BENCH_COMMON(b, reads, 0, round),
 	};
-	int c, err;
 
-	b->reads = BENCH_READS;
-	b->round = BENCH_ROUND;
-	b->warmup = BENCH_WARMUP;
-	b->leases = BENCH_LEASES;
-	spawn_common_defaults(&common);
-
-	while ((c = getopt_long(argc, argv, "n:r:w:l:h", longopts, NULL)) !=
-	       -1) {
-		err = spawn_common_opt(&common, c, optarg);
-		if (err < 0)
-			goto bad;
-		if (err)
-			continue;
-		switch (c) {
-		case 'l':
-			if (spawn_parse_long(optarg, 0, &b->leases) ||
-			    b->leases > 10000000)
-				goto bad;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			exit(0);
-		default:
-			bench_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "metrics: unexpected argument '%s'\n",
-			argv[optind]);
-		bench_usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "metrics: bad value '%s' (see --help)\n", optarg);
-	return -EINVAL;
+	return bench_cli_parse(&cli, argc, argv);
 }
 
 static int bench_setup(struct bench *b)
 {
-	int fd, i;
+	int fd, i, err;
 
 	for (i = 0; i < SRC_COUNT; i++) {
 		b->ns[i] = calloc(b->reads, sizeof(uint64_t));
@@ -164,16 +120,10 @@ static int bench_setup(struct bench *b)
 	b->buf = malloc(BENCH_BUF);
 	if (!b->buf)
 		return -ENOMEM;
-	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
-	if (!mkdtemp(b->base)) {
-		b->base[0] = '\0';
-		return -errno;
-	}
-	snprintf(b->mnt, sizeof(b->mnt), "%s/gpulease", b->base);
-	if (mkdir(b->mnt, 0755)) {
-		b->mnt[0] = '\0';
-		return -errno;
-	}
+	err = spawn_tempdir(b->base) ?:
+	      spawn_mountpoint(b->base, "gpulease", b->mnt, sizeof(b->mnt));
+	if (err)
+		return err;
 	strcpy(b->path[SRC_TMPFS], "/dev/shm/gl-bench-metrics.XXXXXX");
 	fd = mkostemp(b->path[SRC_TMPFS], O_CLOEXEC);
 	if (fd < 0) {
@@ -382,16 +332,10 @@ int main(int argc, char **argv)
 	struct bench *b;
 	int err, ret = 1;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		perror("metrics");
-		return 1;
-	}
-	if (bench_parse(b, argc, argv)) {
-		free(b);
-		return 2;
-	}
-	spawn_signals();
+	b = bench_new(sizeof(*b), "metrics", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	ret = 1;
 	if (b->cpu >= 0)
 		printf("all pinned to CPU %ld\n", b->cpu);
 	err = spawn_pin(b->cpu);
@@ -405,15 +349,6 @@ int main(int argc, char **argv)
 		err = bench_acquire(b, 0, b->leases);
 	if (!err)
 		err = bench_pass(b, b->leases);
-	if (err == -EINTR)
-		fprintf(stderr, "metrics: interrupted by signal %d\n",
-			(int)spawn_stop);
-	else if (err)
-		fprintf(stderr, "metrics: %s\n", strerror(-err));
-	if (!err)
-		ret = 0;
-	if (bench_cleanup(b))
-		ret = 1;
-	free(b);
-	return ret;
+	ret = bench_failed("metrics", err);
+	return bench_done(b, bench_cleanup(b), ret);
 }

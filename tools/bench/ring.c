@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "ring-contenders.h"
 #include "stats.h"
 
@@ -68,66 +69,22 @@ static void bench_usage(FILE *f)
 		BENCH_BATCH);
 }
 
-static int bench_parse(struct bench *b, int argc, char **argv)
+static int bench_parse(void *arg, int argc, char **argv)
 {
-	const struct spawn_common common = {
-		.count = &b->ops,
-		.count_max = 10000000,
-		.round = &b->round,
-		.warmup = &b->warmup,
-		.cpu = &b->cpu,
-		.daemon = b->daemon,
-		.daemon_size = sizeof(b->daemon),
+	struct bench *b = arg;
+	const struct bench_opt opts[] = {
+		{ "batch", 'b', BENCH_OPT_LONG, &b->batch, 1, 1024,
+		  BENCH_BATCH },
+		{ NULL },
 	};
-	static const struct option longopts[] = {
-		{ "ops", required_argument, NULL, 'n' },
-		{ "round", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "daemon", required_argument, NULL, SPAWN_OPT_DAEMON },
-		{ "cpu", required_argument, NULL, SPAWN_OPT_CPU },
-		{ "no-pin", no_argument, NULL, SPAWN_OPT_NO_PIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bench_cli cli = {
+		.prog = "ring", .usage = bench_usage, .count_name = "ops",
+		.pin = true, .opts = opts,
+		.defaults = { BENCH_OPS, BENCH_ROUND, BENCH_WARMUP },
+		.common = BENCH_COMMON(b, ops, 10000000, round),
 	};
-	int c, err;
 
-	b->ops = BENCH_OPS;
-	b->round = BENCH_ROUND;
-	b->warmup = BENCH_WARMUP;
-	b->batch = BENCH_BATCH;
-	spawn_common_defaults(&common);
-	while ((c = getopt_long(argc, argv, "n:r:w:b:h", longopts,
-				NULL)) != -1) {
-		err = spawn_common_opt(&common, c, optarg);
-		if (err < 0)
-			goto bad;
-		if (err)
-			continue;
-		switch (c) {
-		case 'b':
-			if (spawn_parse_long(optarg, 1, &b->batch) ||
-			    b->batch > 1024)
-				goto bad;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			exit(0);
-		default:
-			bench_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "ring: unexpected argument '%s'\n",
-			argv[optind]);
-		bench_usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "ring: bad value '%s' (see --help)\n", optarg);
-	return -EINVAL;
+	return bench_cli_parse(&cli, argc, argv);
 }
 
 /* The daemon and the peers on every CPU but the client's, then pin. */
@@ -137,12 +94,8 @@ static int bench_start(struct bench *b)
 	int err;
 	long i;
 
-	strcpy(b->base, "/tmp/gl-bench.XXXXXX");
-	if (!mkdtemp(b->base)) {
-		b->base[0] = '\0';
-		return -errno;
-	}
-	err = spawn_mountpoint(b->base, "gpulease", b->mnt, sizeof(b->mnt));
+	err = spawn_tempdir(b->base) ?:
+	      spawn_mountpoint(b->base, "gpulease", b->mnt, sizeof(b->mnt));
 	if (err)
 		return err;
 	snprintf(b->ctl, sizeof(b->ctl), "%s/%s", b->mnt, GL_FILE_CTL);
@@ -408,17 +361,11 @@ int main(int argc, char **argv)
 	size_t i;
 	int err, ret = 1;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		perror("ring");
-		return 1;
-	}
+	b = bench_new(sizeof(*b), "ring", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	ret = 1;
 	b->submit_fd = b->vram_fd = b->tcp.fd = -1;
-	if (bench_parse(b, argc, argv)) {
-		free(b);
-		return 2;
-	}
-	spawn_signals();
 	b->src = malloc(PEER_DATA_MAX);
 	b->dst = malloc(PEER_DATA_MAX);
 	if (!b->src || !b->dst ||
@@ -433,18 +380,11 @@ int main(int argc, char **argv)
 		err = bench_leases(b);
 	if (!err)
 		err = bench_run(b);
-	if (err == -EINTR)
-		fprintf(stderr, "ring: interrupted by signal %d\n",
-			(int)spawn_stop);
-	else if (err)
-		fprintf(stderr, "ring: %s\n", strerror(-err));
+	bench_failed("ring", err);
 	if (!err) {
 		bench_report(b);
 		ret = 0;
 	}
 out:
-	if (bench_cleanup(b))
-		ret = 1;
-	free(b);
-	return ret;
+	return bench_done(b, bench_cleanup(b), ret);
 }

@@ -209,6 +209,15 @@ int spawn_daemon_stop(struct spawn_daemon *d)
 	return ret;
 }
 
+int spawn_tempdir(char base[32])
+{
+	strcpy(base, "/tmp/gl-bench.XXXXXX");
+	if (mkdtemp(base))
+		return 0;
+	base[0] = '\0';
+	return -errno;
+}
+
 int spawn_mountpoint(const char *base, const char *name, char *out,
 		     size_t size)
 {

@@ -57,6 +57,13 @@ int spawn_daemon_start(struct spawn_daemon *d, const char *daemon,
 int spawn_daemon_stop(struct spawn_daemon *d);
 
 /*
+ * spawn_tempdir() - make a new directory /tmp/gl-bench.XXXXXX, its path
+ * into @base ("" when it was not made), where a bench's mount points go.
+ * Returns 0 or -errno.
+ */
+int spawn_tempdir(char base[32]);
+
+/*
  * spawn_mountpoint() - make the directory BASE/NAME, its path into OUT
  * (SIZE bytes; "" when it was not made). Returns 0 or -errno.
  */
