@@ -141,7 +141,8 @@ $(UNIT_TESTS): $(O)/selftests/unit/%: $(O)/selftests/unit/%.o \
 
 # the model tests run selftests/fixtures/ scripts from the source tree
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
+	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))

