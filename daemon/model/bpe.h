@@ -81,6 +81,14 @@ void bpe_work_free(struct bpe_work *w);
 size_t bpe_merge(struct bpe_work *w, uint32_t *ids, size_t n,
 		 bpe_pair_fn pair, void *ctx);
 
+/* bpe_mix64 - a 64-bit hash of @x whose every bit depends on all of x's */
+static inline uint64_t bpe_mix64(uint64_t x)
+{
+	x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ x >> 27) * 0x94d049bb133111ebull;
+	return x ^ x >> 31;
+}
+
 /*
  * utf8_len - length of the valid UTF-8 character at @s (@n bytes left),
  * 0 for a byte that does not start one (strict: no overlong forms, no

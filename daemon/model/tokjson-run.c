@@ -41,9 +41,9 @@ static int merge_pair(void *ctx, uint32_t a, uint32_t b, uint32_t *rank,
 		      uint32_t *id)
 {
 	const struct tokj *t = ctx;
-	uint64_t key = (uint64_t)a << 32 | b, i = key * 0x9e3779b97f4a7c15ull;
+	uint64_t key = (uint64_t)a << 32 | b, i = bpe_mix64(key);
 
-	for (i = (i ^ i >> 31) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+	for (i &= t->merge_mask;; i = (i + 1) & t->merge_mask) {
 		if (t->merge_key[i] == UINT64_MAX)
 			return 0;
 		if (t->merge_key[i] == key)
@@ -274,6 +274,8 @@ static int put(struct pieces *p, const void *s, size_t len)
 	size_t cap;
 	char *buf;
 
+	if (!len)	/* buf may still be NULL */
+		return 0;
 	if (p->cap - p->len < len) {
 		cap = p->cap * 2 + len + 64;
 		buf = realloc(p->buf, cap);

@@ -329,9 +329,9 @@ static int set_added(const json_t *list, struct tokj *t, char *why,
 static int merge_put(struct tokj *t, uint32_t a, uint32_t b, uint32_t rank,
 		     uint32_t id)
 {
-	uint64_t key = (uint64_t)a << 32 | b, i = key * 0x9e3779b97f4a7c15ull;
+	uint64_t key = (uint64_t)a << 32 | b, i = bpe_mix64(key);
 
-	for (i = (i ^ i >> 31) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+	for (i &= t->merge_mask;; i = (i + 1) & t->merge_mask) {
 		if (t->merge_key[i] == key)
 			return -EEXIST;
 		if (t->merge_key[i] == UINT64_MAX)

@@ -138,6 +138,9 @@ TEST(llama_pipeline)
 		  -EINVAL);
 	EXPECT_EQ(tokj_decode(&t, (uint32_t[]){ W(5), W(5) }, 2, 0, out, 2),
 		  -EFBIG);
+	/* "▁" alone: " ", stripped to nothing */
+	EXPECT_EQ(tokj_decode(&t, (uint32_t[]){ W(0) }, 1, 0, out, 64), 0);
+	EXPECT_EQ(tokj_decode(&t, NULL, 0, 0, out, 64), 0);
 	EXPECT_TRUE(tokj_is_special(&t, 2));
 	EXPECT_FALSE(tokj_is_special(&t, W(0)));
 	tokj_free(&t);
