@@ -7,7 +7,10 @@
  * /usr/share/common-licenses, on blocks of 40 of those lines, and on
  * multi-byte, emoji and control-character lines that need byte fallback:
  * the ids agree token for token, with and without the special tokens,
- * and decoding agrees with JS's and gives each line back. Skipped when
+ * and decoding agrees with JS's and gives each line back. The same
+ * vocabulary written as a llama2.c tokenizer.bin encodes the same texts
+ * into the same ids through tok_encode's score-greedy merges, and
+ * tok_decode gives them back. Skipped when
  * scripts/install-deps.sh could not install the npm packages.
  */
 #include <dirent.h>
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daemon/model/tokbin.h"
 #include "daemon/model/tokjson.h"
 #include "selftests/harness.h"
 
@@ -96,6 +100,36 @@ static int add_file(struct corpus *c, const char *path)
 	return 0;
 }
 
+/* the license lines and blocks, then the extra lines */
+static void load_corpus(struct corpus *c)
+{
+	struct dirent *de;
+	char path[512];
+	struct stat st;
+	size_t i;
+	DIR *ld;
+
+	ld = opendir(LICENSES);
+	while (ld && (de = readdir(ld))) {
+		snprintf(path, sizeof(path), LICENSES "/%s", de->d_name);
+		if (!lstat(path, &st) && S_ISREG(st.st_mode))
+			add_file(c, path);
+	}
+	if (ld)
+		closedir(ld);
+	for (i = 0; i < sizeof(extra) / sizeof(*extra); i++)
+		add(c, extra[i], strlen(extra[i]));
+}
+
+static void free_corpus(struct corpus *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->line[i]);
+	free(c->line);
+}
+
 static void *slurp(const char *path, size_t *len)
 {
 	struct stat st;
@@ -134,14 +168,11 @@ TEST_TIMEOUT(llama_tokenizer_matches_huggingface_js, 600)
 	size_t i, len, cap = 0, ok = 0, bad = 0, bytes = 0;
 	struct corpus c = { 0 };
 	json_t *ref, *s;
-	struct dirent *de;
 	ssize_t n, m, d;
 	uint32_t *ids;
 	struct tokj t;
 	char *line = NULL, *buf, *text;
-	struct stat st;
 	FILE *f;
-	DIR *ld;
 
 	if (access(TOKENIZER, R_OK) || access(JS_IMPL, R_OK))
 		SKIP(return, "npm test data not installed (scripts/install-deps.sh)");
@@ -152,16 +183,7 @@ TEST_TIMEOUT(llama_tokenizer_matches_huggingface_js, 600)
 	ASSERT_EQ(tokj_parse(buf, len, &t, why, sizeof(why)), 0)
 		TH_LOG("%s", why);
 	free(buf);
-	ld = opendir(LICENSES);
-	ASSERT_TRUE(ld != NULL);
-	while ((de = readdir(ld))) {
-		snprintf(path, sizeof(path), LICENSES "/%s", de->d_name);
-		if (!lstat(path, &st) && S_ISREG(st.st_mode))
-			add_file(&c, path);
-	}
-	closedir(ld);
-	for (i = 0; i < sizeof(extra) / sizeof(*extra); i++)
-		ASSERT_EQ(add(&c, extra[i], strlen(extra[i])), 0);
+	load_corpus(&c);
 	ASSERT_GE(c.n, 3000);
 	ASSERT_TRUE(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/corpus.jsonl", dir);
@@ -217,12 +239,125 @@ TEST_TIMEOUT(llama_tokenizer_matches_huggingface_js, 600)
 	       ok, bytes);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	EXPECT_EQ(system(cmd), 0);
-	for (i = 0; i < c.n; i++)
-		free(c.line[i]);
-	free(c.line);
+	free_corpus(&c);
 	free(line);
 	free(text);
 	free(ids);
+	tokj_free(&t);
+}
+
+/*
+ * The same vocabulary as a llama2.c tokenizer.bin, as llama2.c's
+ * tokenizer.py would write it from the SentencePiece model: "▁" as " ",
+ * and as score minus the rank of the first merge that makes the token
+ * (SentencePiece scores its pieces in merge order); tok_encode's
+ * score-greedy merging then gives the ids the merge ranks give.
+ */
+static void *to_tokenizer_bin(const struct tokj *t, size_t *len)
+{
+	size_t i, l, cap = 4 + t->vocab.n * 8 + t->vocab.used, n;
+	unsigned char *p = malloc(cap), *o;
+	uint32_t max = 0, u;
+	const char *s;
+	float score;
+	char tmp[256];
+
+	float *best = malloc(t->vocab.n * sizeof(*best));
+
+	if (!p || !best)
+		return NULL;
+	for (i = 0; i < t->vocab.n; i++)
+		best[i] = i < 259 ? 0 : -1e9f;
+	for (i = 0; i <= t->merge_mask; i++)
+		if (t->merge_key[i] != UINT64_MAX &&
+		    -(float)t->merge_rank[i] > best[t->merge_id[i]])
+			best[t->merge_id[i]] = -(float)t->merge_rank[i];
+	o = p + 4;
+	for (i = 0; i < t->vocab.n; i++) {
+		s = bpe_vocab_get(&t->vocab, i, &l);
+		for (n = 0; l && n < sizeof(tmp); ) {
+			if (l >= 3 && !memcmp(s, "\xe2\x96\x81", 3)) {
+				tmp[n++] = ' ';
+				s += 3;
+				l -= 3;
+			} else {
+				tmp[n++] = *s++;
+				l--;
+			}
+		}
+		score = best[i];
+		memcpy(o, &score, 4);
+		u = n;
+		memcpy(o + 4, &u, 4);
+		memcpy(o + 8, tmp, n);
+		o += 8 + n;
+		if (n > max)
+			max = n;
+	}
+	memcpy(p, &max, 4);
+	free(best);
+	*len = o - p;
+	return p;
+}
+
+TEST_TIMEOUT(llama2c_encoder_on_the_same_vocabulary, 600)
+{
+	uint32_t *ids = malloc(4 << 16), *ref = malloc(4 << 16);
+	size_t len, blen = 0, i, k, bad = 0, n_ok = 0;
+	char *text = malloc(1 << 16);
+	ssize_t o = 0, d;
+	struct corpus corpus = { 0 };
+	struct tok_table table;
+	struct tok_coder c;
+	char why[160], *buf, *line;
+	ssize_t n, m;
+	struct tokj t;
+
+	if (access(TOKENIZER, R_OK))
+		SKIP(return, "npm test data not installed (scripts/install-deps.sh)");
+	ASSERT_TRUE(ids && ref && text);
+	buf = slurp(TOKENIZER, &len);
+	ASSERT_TRUE(buf != NULL);
+	ASSERT_EQ(tokj_parse(buf, len, &t, why, sizeof(why)), 0);
+	free(buf);
+	buf = to_tokenizer_bin(&t, &blen);
+	ASSERT_TRUE(buf != NULL);
+	ASSERT_EQ(tok_parse(buf, blen, t.vocab.n, &table, why, sizeof(why)),
+		  0) TH_LOG("%s", why);
+	ASSERT_EQ(tok_coder_init(&c, &table, buf), 0);
+	load_corpus(&corpus);
+	for (i = 0; i < corpus.n; i++) {
+		line = corpus.line[i];
+		len = strlen(line);
+		/* a "▁" in the text is no token there: " " took its place */
+		if (strstr(line, "\xe2\x96\x81"))
+			continue;
+		n = tok_encode(&c, line, len, true, false, ids, 1 << 16);
+		m = tokj_encode(&t, line, len, TOKJ_ADD_SPECIAL |
+				TOKJ_TEXT_SPECIAL, ref, 1 << 16);
+		for (k = 1, o = 0; n > 0 && k < (size_t)n && o >= 0; k++) {
+			d = tok_decode(&c, ids[k - 1], ids[k], text + o,
+				       (1 << 16) - o);
+			o = d < 0 ? -1 : o + d;
+		}
+		if (n != m || n < 0 || memcmp(ids, ref, n * sizeof(*ids)) ||
+		    o != (ssize_t)len || memcmp(text, line, len)) {
+			if (bad++ < 5)
+				TH_LOG("text %zu: %zd ids, not %zd, decoded %zd: \"%.60s\"",
+				       i, n, m, o, line);
+		} else {
+			n_ok++;
+		}
+	}
+	EXPECT_EQ(bad, 0);
+	printf("# %zu texts agree with the tokenizer.json encoder\n", n_ok);
+	free_corpus(&corpus);
+	free(ids);
+	free(ref);
+	free(text);
+	free(buf);
+	tok_free(&table);
+	tok_coder_free(&c);
 	tokj_free(&t);
 }
 
