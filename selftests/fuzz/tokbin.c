@@ -22,11 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  */
 static void code(const struct tok_table *t, const uint8_t *data, size_t size)
 {
+	char *out = malloc(t->max_token_length);	/* the longest token */
 	uint32_t ids[64];
 	struct tok_coder c;
 	ssize_t n, i;
-	char out[64];
 	int err;
+
+	if (!out)
+		return;
 
 	err = tok_coder_init(&c, t, data);
 	if (err && err != -EINVAL)
@@ -36,10 +39,12 @@ static void code(const struct tok_table *t, const uint8_t *data, size_t size)
 	if (n < 0 && n != -EINVAL)
 		abort();
 	for (i = 0; i < n; i++)
-		if (ids[i] >= t->n || tok_decode(&c, i ? ids[i - 1] : 0,
-						 ids[i], out, sizeof(out)) < 0)
+		if (ids[i] >= t->n ||
+		    tok_decode(&c, i ? ids[i - 1] : 0, ids[i], out,
+			       t->max_token_length) < 0)
 			abort();
 	tok_coder_free(&c);
+	free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
