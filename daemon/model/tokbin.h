@@ -69,6 +69,8 @@ struct tok_coder {
  */
 int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
 		   const void *buf);
+
+/* tok_coder_free - free @c's memory; NULL-safe, @c is empty afterwards. */
 void tok_coder_free(struct tok_coder *c);
 
 /*

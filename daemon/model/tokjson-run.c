@@ -5,8 +5,9 @@
  * pre-tokenized into words and each word is merged by rank (unknown
  * characters become their <0xNN> byte tokens, else unk); decoding runs
  * the decoder's steps over the tokens' strings. Invariant: every buffer
- * is sized from the input before it is written, and normalized text is
- * bounded (TOKJ_GROWTH), so a hostile configuration cannot grow it.
+ * is sized from the input before it is written, and normalized text and
+ * decoded pieces are bounded (TOKJ_GROWTH times their input), so a
+ * hostile configuration cannot grow them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
 
 #include "daemon/model/tokjson.h"
 
-/* normalized text may be this many times the input, plus TOKJ_SLACK */
+/* normalized text and decoded pieces may be this many times their
+ * input, plus TOKJ_SLACK */
 #define TOKJ_GROWTH	8
 #define TOKJ_SLACK	4096
 
@@ -265,6 +267,7 @@ out:
 struct pieces {
 	char *buf;
 	size_t len, cap;	/* bytes */
+	size_t limit;		/* bytes it may grow to: TOKJ_GROWTH */
 	size_t *end;		/* piece i is buf[end[i-1] (0)..end[i]) */
 	size_t n, ncap;
 };
@@ -276,6 +279,8 @@ static int put(struct pieces *p, const void *s, size_t len)
 
 	if (!len)	/* buf may still be NULL */
 		return 0;
+	if (p->limit - p->len < len)
+		return -EFBIG;
 	if (p->cap - p->len < len) {
 		cap = p->cap * 2 + len + 64;
 		buf = realloc(p->buf, cap);
@@ -418,12 +423,19 @@ ssize_t tokj_decode(const struct tokj *t, const uint32_t *ids, size_t n,
 		    unsigned int flags, char *out, size_t max)
 {
 	struct pieces p[2] = { 0 };
+	size_t i, len, total = 0;
 	unsigned char *bytes;
 	const char *s;
-	size_t i, len;
 	ssize_t err = 0;
 	int k, cur = 0;
 
+	for (i = 0; i < n; i++)
+		if (bpe_vocab_get(&t->vocab, ids[i], &len))
+			total += len + 1;
+	if (n > SIZE_MAX / 2 / TOKJ_GROWTH ||
+	    total > SIZE_MAX / 2 / TOKJ_GROWTH)
+		return -EFBIG;
+	p[0].limit = p[1].limit = total * TOKJ_GROWTH + TOKJ_SLACK;
 	bytes = malloc(n + 1);
 	if (!bytes)
 		return -ENOMEM;

@@ -3,7 +3,8 @@
  * model_tokjson.c - tokenizer.json on small hand-made tokenizers: merges
  * in both spellings, Metaspace's prepend schemes and split, unk fusing,
  * byte fallback both ways (invalid UTF-8 decodes to U+FFFD per byte),
- * the decoder steps, bounds (EFBIG), bad text and ids (EINVAL), every
+ * the decoder steps, bounds (EFBIG, a decoder that would grow the text
+ * without end too), bad text and ids (EINVAL), every
  * unsupported configuration refused with EINVAL, and a file cut anywhere.
  */
 #include <errno.h>
@@ -277,6 +278,30 @@ TEST(unsupported_is_refused)
 	json_object_del(json_object_get(json_object_get(root, "model"),
 					"vocab"), "<0x7F>");
 	EXPECT_EQ(parse(root, &t, why), -EINVAL);
+}
+
+/* eight Replace steps of "a" by 200 "a": bounded, not 200^8 bytes */
+TEST(decoder_growth_is_bounded)
+{
+	json_t *root = base(), *steps = json_array(), *st;
+	char why[160], many[201], out[64];
+	struct tokj t;
+	int i;
+
+	memset(many, 'a', 200);
+	many[200] = 0;
+	for (i = 0; i < 8; i++) {
+		st = json_pack("{s:s, s:{s:s}, s:s}", "type", "Replace",
+			       "pattern", "String", "a", "content", many);
+		json_array_append_new(steps, st);
+	}
+	json_object_set_new(root, "decoder",
+			    json_pack("{s:s, s:o}", "type", "Sequence",
+				      "decoders", steps));
+	ASSERT_EQ(parse(root, &t, why), 0) TH_LOG("%s", why);
+	EXPECT_EQ(tokj_decode(&t, (uint32_t[]){ W(1) }, 1, 0, out,
+			      sizeof(out)), -EFBIG);
+	tokj_free(&t);
 }
 
 TEST(cut_anywhere)
