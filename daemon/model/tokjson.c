@@ -49,6 +49,12 @@ static int get_str(const json_t *o, const char *key, char *dst, uint8_t *len,
 	return 0;
 }
 
+/* Hugging Face's Strip and Metaspace take a char, one code point */
+static bool one_char(const char *s, size_t len)
+{
+	return utf8_len((const unsigned char *)s, len) == len;
+}
+
 /* a flag that must be absent, null or false */
 static int must_be_off(const json_t *o, const char *key, const char *what,
 		       char *why, size_t whylen)
@@ -146,6 +152,8 @@ static int get_steps(const json_t *o, bool dec, struct tokj_step *st, int *n,
 		s->op = TOKJ_STRIP;
 		if (get_str(o, "content", s->a, &s->alen, what, why, whylen))
 			return -EINVAL;
+		if (!one_char(s->a, s->alen))
+			return WHY("decoder: Strip's content is not one character");
 		v = get(o, "start");
 		list = get(o, "stop");
 		if (!json_is_integer(v) || !json_is_integer(list) ||
@@ -162,6 +170,8 @@ static int get_steps(const json_t *o, bool dec, struct tokj_step *st, int *n,
 		if (get_str(o, "replacement", s->a, &s->alen, what, why,
 			    whylen) || prepend_scheme(o, &ps, why, whylen))
 			return -EINVAL;
+		if (!one_char(s->a, s->alen))
+			return WHY("decoder: Metaspace's replacement is not one character");
 		s->strip_first = ps != TOKJ_NEVER;
 		return 0;
 	}
@@ -188,7 +198,7 @@ static int parse_pre_tokenizer(const json_t *o, struct tokj *t, char *why,
 	if (get_str(o, "replacement", t->ms_rep, &t->ms_len, "pre_tokenizer",
 		    why, whylen))
 		return -EINVAL;
-	if (t->ms_len >= sizeof(t->ms_rep))
+	if (!one_char(t->ms_rep, t->ms_len))
 		return WHY("pre_tokenizer: replacement is not one character");
 	v = get(o, "split");
 	if (v && !json_is_boolean(v))

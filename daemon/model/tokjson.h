@@ -64,7 +64,7 @@ struct tokj {
 	int n_norm;
 	struct tokj_step norm[TOKJ_MAX_STEPS];
 	bool metaspace;		/* pre_tokenizer Metaspace, else none */
-	char ms_rep[8];		/* its replacement character */
+	char ms_rep[TOKJ_MAX_STR];	/* its replacement character */
 	uint8_t ms_len;
 	enum tokj_prepend ms_prepend;
 	bool ms_split;

@@ -242,6 +242,8 @@ static const char *const refused[][3] = {
 	{ "", "normalizer", "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \" \"}, \"content\": \"x\"}" },
 	{ "", "pre_tokenizer", "{\"type\": \"ByteLevel\"}" },
 	{ "", "pre_tokenizer", "{\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", \"prepend_scheme\": \"sometimes\"}" },
+	{ "", "pre_tokenizer", "{\"type\": \"Metaspace\", \"replacement\": \"__________________________________________\"}" },
+	{ "", "decoder", "{\"type\": \"Strip\", \"content\": \"ab\", \"start\": 1, \"stop\": 0}" },
 	{ "", "post_processor", "{\"type\": \"RobertaProcessing\"}" },
 	{ "", "post_processor", "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<x>\"}}]}" },
 	{ "", "decoder", "{\"type\": \"ByteLevel\"}" },
