@@ -83,7 +83,8 @@ static int word(struct enc *e, const char *s, size_t len)
 			in_unk = false;
 		} else if (t->byte_fallback) {	/* all 256 present */
 			for (k = 0; k < (int)c; k++)
-				e->sym[n++] = t->byte_id[(unsigned char)s[i + k]];
+				e->sym[n++] =
+					t->byte_id[(unsigned char)s[i + k]];
 		} else if (t->unk == BPE_NONE) {
 			return -EINVAL;
 		} else if (!in_unk || !t->fuse_unk) {
@@ -395,7 +396,8 @@ static int step(const struct tokj_step *st, const struct pieces *in,
 			err = put(out, s, len);
 			break;
 		default:	/* REPLACE, METASPACE: replace a by b or " " */
-			skip = st->op == TOKJ_METASPACE && !i && st->strip_first;
+			skip = st->op == TOKJ_METASPACE && !i &&
+			       st->strip_first;
 			for (k = 0; k < len && !err;) {
 				if (len - k >= st->alen &&
 				    !memcmp(s + k, st->a, st->alen)) {

@@ -23,10 +23,10 @@
 #define TOKJ_MAX_STR		256	/* bytes of a step's string */
 
 /* tokj_encode flags */
-#define TOKJ_ADD_SPECIAL	0x1	/* apply the post-processor's template */
+#define TOKJ_ADD_SPECIAL	0x1	/* apply the post-processor */
 #define TOKJ_TEXT_SPECIAL	0x2	/* added tokens in the text are text */
 /* tokj_decode flags */
-#define TOKJ_SKIP_SPECIAL	0x1	/* leave out added tokens marked special */
+#define TOKJ_SKIP_SPECIAL	0x1	/* leave out special added tokens */
 
 enum tokj_op {
 	TOKJ_PREPEND,		/* normalizer: prepend a unless empty */
