@@ -339,22 +339,32 @@ static int byte_token(const char *s, size_t len)
 	return hexval(s[3]) << 4 | hexval(s[4]);
 }
 
-/* a run of byte tokens (@b, @n): as UTF-8, or U+FFFD per byte */
+/*
+ * A run of byte tokens (@b, @n): one piece of UTF-8, or, when they are not
+ * UTF-8, one U+FFFD piece per byte (as Hugging Face's ByteFallback).
+ */
 static int put_bytes(struct pieces *p, const unsigned char *b, size_t n)
 {
 	size_t i, c;
-	int err = 0;
+	int err;
 
 	for (i = 0; i < n; i += c) {
 		c = utf8_len(b + i, n - i);
 		if (!c)
 			break;
 	}
-	if (i == n)
+	if (i == n) {
 		err = put(p, b, n);
-	for (c = 0; i != n && !err && c < n; c++)
+		return err ? err : cut(p);
+	}
+	for (i = 0; i < n; i++) {
 		err = put(p, "\xef\xbf\xbd", 3);
-	return err ? err : cut(p);
+		if (!err)
+			err = cut(p);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static int step(const struct tokj_step *st, const struct pieces *in,

@@ -282,6 +282,24 @@ TEST(unsupported_is_refused)
 	EXPECT_EQ(parse(root, &t, why), -EINVAL);
 }
 
+/* bytes that are not UTF-8: one U+FFFD piece per byte, each stripped */
+TEST(byte_fallback_pieces)
+{
+	json_t *root = base();
+	char why[160], out[64];
+	struct tokj t;
+
+	json_object_set_new(root, "decoder", json_loads(RAW({
+		"type": "Sequence", "decoders": [{"type": "ByteFallback"},
+		{"type": "Strip", "content": "\ufffd", "start": 1,
+		 "stop": 0}]}), 0, NULL));
+	ASSERT_EQ(parse(root, &t, why), 0) TH_LOG("%s", why);
+	EXPECT_EQ(tokj_decode(&t, (uint32_t[]){ 3 + 0xc3, 3 + 0x41, W(1) }, 3,
+			      0, out, sizeof(out)), 1);
+	EXPECT_EQ(out[0], 'a');
+	tokj_free(&t);
+}
+
 /* eight Replace steps of "a" by 200 "a": bounded, not 200^8 bytes */
 TEST(decoder_growth_is_bounded)
 {
