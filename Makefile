@@ -155,7 +155,8 @@ $(O)/selftests/unit/fs_nodes: $(O)/fusefs/node.o
 
 # the model tests run selftests/fixtures/ scripts from the source tree
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
+	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
@@ -180,7 +181,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring $(O)/fuzz/chain
 FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
-	$(O)/fuzz/tokbin
+	$(O)/fuzz/tokbin $(O)/fuzz/tokjson
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
@@ -199,8 +200,11 @@ fuzz-hfconfig-src := selftests/fuzz/hfconfig.c daemon/model/hfconfig.c \
 	daemon/model/safetensors.c daemon/model/why.c
 fuzz-hfconfig-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 fuzz-tokbin-src := selftests/fuzz/tokbin.c daemon/model/tokbin.c \
-	daemon/model/why.c
+	daemon/model/tokbin-run.c daemon/model/bpe.c daemon/model/why.c
 fuzz-tokbin-libs = -lm
+fuzz-tokjson-src := selftests/fuzz/tokjson.c daemon/model/tokjson.c \
+	daemon/model/tokjson-run.c daemon/model/bpe.c daemon/model/why.c
+fuzz-tokjson-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)
@@ -218,6 +222,7 @@ $(O)/fuzz/llama2c: $(addprefix $(SRC)/,$(fuzz-llama2c-src))
 $(O)/fuzz/safetensors: $(addprefix $(SRC)/,$(fuzz-safetensors-src))
 $(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))
 $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
+$(O)/fuzz/tokjson: $(addprefix $(SRC)/,$(fuzz-tokjson-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh

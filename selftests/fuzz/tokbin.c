@@ -4,7 +4,8 @@
  * with -EINVAL; a file that parses with "as many as it holds" parses with
  * exactly that count and fails with one more or one fewer; every token's
  * bytes lie inside the file. A count taken from the input's last byte
- * parses or fails the same way.
+ * parses or fails the same way. A parsed table's coder encodes and
+ * decodes without fault.
  */
 #include <errno.h>
 #include <math.h>
@@ -14,6 +15,37 @@
 #include "daemon/model/tokbin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * A coder for @t encodes the file's first bytes (as text, when UTF-8)
+ * into ids in range, each of which decodes, or fails with -EINVAL only.
+ */
+static void code(const struct tok_table *t, const uint8_t *data, size_t size)
+{
+	char *out = malloc(t->max_token_length);	/* the longest token */
+	uint32_t ids[64];
+	struct tok_coder c;
+	ssize_t n, i;
+	int err;
+
+	if (!out)
+		return;
+
+	err = tok_coder_init(&c, t, data);
+	if (err && err != -EINVAL)
+		abort();
+	n = err ? 0 : tok_encode(&c, (const char *)data, size < 48 ? size : 48,
+				 true, true, ids, 64);
+	if (n < 0 && n != -EINVAL)
+		abort();
+	for (i = 0; i < n; i++)
+		if (ids[i] >= t->n ||
+		    tok_decode(&c, i ? ids[i - 1] : 0, ids[i], out,
+			       t->max_token_length) < 0)
+			abort();
+	tok_coder_free(&c);
+	free(out);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (tok_parse(data, size, t.n, &u, why, sizeof(why)) || u.n != t.n)
 		abort();
+	code(&t, data, size);
 	tok_free(&u);
 	if (tok_parse(data, size, t.n + 1, &u, why, sizeof(why)) != -EINVAL)
 		abort();
