@@ -59,7 +59,7 @@ static struct fuzz_state *fuzz_state(void)
 
 	if (fz.ready)
 		return &fz;
-	if (broker_init(&fz.b, &cfg) || lease_acquire(&fz.b, &req, &fz.l) ||
+	if (broker_init(&fz.b, &cfg) || lease_acquire(&fz.b.leases, &req, &fz.l) ||
 	    lease_set_io(fz.l, 64 << 10))
 		abort();
 	atomic_store(&fz.b.pol.ring_idle_us, 0);
@@ -100,7 +100,7 @@ static bool known_status(int st)
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
 	struct fuzz_state *s = fuzz_state();
-	struct ring *r = s->l->ring;
+	struct ring *r = caa_container_of(s->l->io, struct ring, io);
 	struct gl_ring_hdr *h = r->hdr;
 	uint32_t n, i, tail, want, v;
 	struct timespec pause = { 0, 20000 };
