@@ -5,7 +5,7 @@
  * the lease and turned into pointers, and the kernel's own check run. A
  * run is one struct launch in the lease's queue, so the queue limit,
  * ordering, the watchdog, cancellation and expiry treat it as one launch;
- * launch.c calls chain_exec() in place of one kernel. Where the device
+ * launch.c runs it through its launch_body_ops in place of one kernel. Where the device
  * records graphs (CUDA) and no step takes a run parameter, the first run
  * records the resolved steps into one graph that every run launches
  * whole; otherwise each run replays the steps one by one.
@@ -81,39 +81,37 @@ uint32_t chain_nparams(const struct chain *c)
 	return c->nparams;
 }
 
-/* The memory @l's arguments resolve against. mem_lock held. */
-static int chain_key_get(struct lease *l, struct chain_key *k)
+/* The memory @m the arguments resolve against (lease_mem_get held). */
+static int chain_key_get(const struct lease_mem *m, struct chain_key *k)
 {
-	struct lease_io *io = l->io;
-
 	memset(k, 0, sizeof(*k));
-	k->vram = atomic_load(&l->vram);
-	if (io) {
-		k->io = io->data;
-		k->io_size = io->data_size;
+	k->vram = m->vram;
+	if (m->io) {
+		k->io = m->io->data;
+		k->io_size = m->io->data_size;
 	}
 	/* also fails on a region a device reset killed */
-	return l->region ? l->dev->ops->resolve(l->region, 0, 0, &k->base) :
+	return m->region ? m->dev->ops->resolve(m->region, 0, 0, &k->base) :
 			   0;
 }
 
 /* Resolve every step's arguments, from its parsed descriptor; with
  * @check, run each kernel's check too. mem_lock held. */
-static int chain_bind(struct chain *c, struct lease *l, bool check,
+static int chain_bind(struct chain *c, const struct lease_mem *m, bool check,
 		      uint32_t *bad)
 {
 	uint32_t i;
 	int err;
 
 	c->bound = false;
-	err = chain_key_get(l, &c->key);
+	err = chain_key_get(m, &c->key);
 	if (err)
 		return err;
 	for (i = 0; i < c->nsteps; i++) {
 		struct chain_step *st = &c->steps[i];
 
 		*bad = i;
-		err = launch_bind(&st->desc, st->ke, l, &st->args);
+		err = launch_bind(&st->desc, st->ke, m, &st->args);
 		if (!err && check)
 			err = st->ke->k->check(&st->args, &st->grid);
 		if (err)
@@ -139,6 +137,7 @@ int chain_build(struct launcher *lr, struct lease *l,
 		const struct chain_spec *s, struct chain **out,
 		uint32_t *bad_step)
 {
+	struct lease_mem m;
 	struct chain *c;
 	uint32_t i;
 	int err;
@@ -153,9 +152,9 @@ int chain_build(struct launcher *lr, struct lease *l,
 	c->nparams = s->nparams;
 	c->nrefs = s->nrefs;
 	memcpy(c->refs, s->refs, sizeof(c->refs));
-	c->dev = l->dev;
+	c->dev = lease_dev(l);
 	/* a run's values change its graph: one with refs is replayed */
-	c->no_graph = !l->dev->ops->graph_build || c->nrefs;
+	c->no_graph = !c->dev->ops->graph_build || c->nrefs;
 	for (i = 0; i < s->nsteps; i++) {
 		struct chain_step *st = &c->steps[i];
 		const struct launch_desc *d = &s->steps[i];
@@ -169,10 +168,10 @@ int chain_build(struct launcher *lr, struct lease *l,
 				      "'%.32s'", i, d->kernel);
 			goto err;
 		}
-		if (!st->ke->k->cpu && !l->dev->ops->load_kernel) {
+		if (!st->ke->k->cpu && !c->dev->ops->load_kernel) {
 			err = gl_fail(l, -EINVAL, "chain step %u: kernel %s "
 				      "has no code for a %s device", i,
-				      st->ke->k->name, l->dev->ops->kind);
+				      st->ke->k->name, c->dev->ops->kind);
 			goto err;
 		}
 		chain_grid(d, st->ke, &st->grid);
@@ -186,12 +185,11 @@ int chain_build(struct launcher *lr, struct lease *l,
 	}
 	for (i = 0; i < c->nrefs; i++)
 		c->steps[c->refs[i].step].has_refs = true;
-	pthread_rwlock_rdlock(&l->mem_lock);
 	*bad_step = 0;
-	err = lease_state_err(l);
+	err = lease_mem_get(l, &m);
 	if (!err)
-		err = chain_bind(c, l, true, bad_step);
-	pthread_rwlock_unlock(&l->mem_lock);
+		err = chain_bind(c, &m, true, bad_step);
+	lease_mem_put(l);
 	if (err) {
 		gl_fail(l, err, "chain step %u (%s): %s", *bad_step,
 			c->steps[*bad_step].ke->k->name,
@@ -300,31 +298,28 @@ static void chain_apply(struct chain *c, const uint64_t *params)
 }
 
 /*
- * Run every step of @la's chain run (its body's exec, on the executor,
- * mem_lock read side held): state check, re-resolve if the lease's
+ * Run every step of @la's chain run over @m (its body's exec, on the
+ * executor, lease_mem_get held, the lease active): re-resolve if the
  * memory moved since the last run, each step's parameters and check,
  * the step, then the cancel flag before the next. Returns 0 or the
  * first -errno; la->chain->step says which step.
  */
-static int chain_exec(struct launch *la)
+static int chain_exec(struct launch *la, const struct lease_mem *m)
 {
 	struct chain_run *run = la->chain;
 	struct chain *c = run->c;
-	struct lease *l = la->lease;
 	struct chain_key now;
 	int64_t t0, t1;
 	uint32_t i;
 	int err, stop;
 
 	run->step = 0;
-	err = lease_state_err(l);
-	if (!err)
-		err = chain_key_get(l, &now);
+	err = chain_key_get(m, &now);
 	if (err)
 		return err;
 	if (!c->bound || memcmp(&now, &c->key, sizeof(now))) {
 		chain_graph_drop(c);	/* it holds the old pointers */
-		err = chain_bind(c, l, false, &run->step);
+		err = chain_bind(c, m, false, &run->step);
 		if (err)
 			return err;
 	}
@@ -349,7 +344,7 @@ static int chain_exec(struct launch *la)
 		}
 		if (i)
 			launch_rearm(la, st->timeout_ms);
-		err = l->dev->ops->launch(l->dev, st->ke->k, &st->args,
+		err = m->dev->ops->launch(m->dev, st->ke->k, &st->args,
 					  &st->grid, &la->cancel);
 		/* a stop while step i ran is step i's, even if it ended */
 		stop = atomic_load(&la->cancel);

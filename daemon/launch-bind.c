@@ -22,10 +22,10 @@ static const enum gl_ktype arg_ktype[] = {
 };
 
 int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
-		struct lease *l, struct gl_kargs *out)
+		const struct lease_mem *m, struct gl_kargs *out)
 {
-	uint64_t vram = atomic_load(&l->vram);
-	struct lease_io *io = l->io;
+	uint64_t vram = m->vram;
+	struct lease_io *io = m->io;
 	uint32_t i;
 	int err;
 
@@ -62,7 +62,7 @@ int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
 			break;
 		case GL_ARG_IO:
 			/* the client's own pages: host memory, CPU only */
-			if (!io || strcmp(l->dev->ops->kind, GL_KIND_CPU) ||
+			if (!io || strcmp(m->dev->ops->kind, GL_KIND_CPU) ||
 			    a->value > io->data_size ||
 			    a->len > io->data_size - a->value)
 				return -EFAULT;
@@ -73,7 +73,7 @@ int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
 			if (a->value > vram || a->len > vram - a->value)
 				return -EFAULT;
 			k->buf.len = a->len;
-			err = l->dev->ops->resolve(l->region, a->value, a->len,
+			err = m->dev->ops->resolve(m->region, a->value, a->len,
 						   &k->buf.ptr);
 			if (err)
 				return err;

@@ -59,16 +59,14 @@ void launch_queue_destroy(struct launch_queue *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
-/* State check and binding of @la's arguments to its lease's memory.
- * Called with the lease's mem_lock held (either side). */
-static int launch_resolve(struct launch *la, struct gl_kargs *args)
+/* The lease's state (lease_mem_get's answer, @state) then the binding
+ * of @la's arguments to its memory @m; lease_mem_get held. */
+static int launch_resolve(struct launch *la, int state,
+			  const struct lease_mem *m, struct gl_kargs *args)
 {
-	struct lease *l = la->lease;
-	int err = lease_state_err(l);
-
-	if (err)
-		return err;
-	return launch_bind(&la->desc, la->ke, l, args);
+	if (state)
+		return state;
+	return launch_bind(&la->desc, la->ke, m, args);
 }
 
 const char *launch_name(const struct launch *la)
@@ -139,6 +137,7 @@ static int launch_make(struct launcher *lr, struct lease *l,
 		       void *ctx, struct launch **out)
 {
 	const struct kernel_entry *ke;
+	struct lease_mem m;
 	struct gl_kargs args;
 	struct launch *la;
 	int err;
@@ -146,9 +145,9 @@ static int launch_make(struct launcher *lr, struct lease *l,
 	ke = registry_find(lr->reg, d->kernel);
 	if (!ke)
 		return gl_fail(l, -EINVAL, "no kernel '%.32s'", d->kernel);
-	if (!ke->k->cpu && !l->dev->ops->load_kernel)
+	if (!ke->k->cpu && !lease_dev(l)->ops->load_kernel)
 		return gl_fail(l, -EINVAL, "kernel %s has no code for a %s "
-			       "device", ke->k->name, l->dev->ops->kind);
+			       "device", ke->k->name, lease_dev(l)->ops->kind);
 	la = calloc(1, sizeof(*la));
 	if (!la)
 		return gl_fail(l, -ENOMEM, "no memory for a launch");
@@ -157,10 +156,10 @@ static int launch_make(struct launcher *lr, struct lease *l,
 	la->lease = l;
 	launch_grid(d, ke, &la->grid);
 	/* validate now, so a bad launch fails its write, not later */
-	pthread_rwlock_rdlock(&l->mem_lock);
-	err = launch_resolve(la, &args);
+	err = lease_mem_get(l, &m);
+	err = launch_resolve(la, err, &m, &args);
 	if (err) {
-		pthread_rwlock_unlock(&l->mem_lock);
+		lease_mem_put(l);
 		free(la);
 		return gl_fail(l, err, "%s: %s", ke->k->name,
 			       err == -EFAULT ? "argument outside the lease" :
@@ -169,7 +168,7 @@ static int launch_make(struct launcher *lr, struct lease *l,
 						"the lease is going away");
 	}
 	err = ke->k->check(&args, &la->grid);
-	pthread_rwlock_unlock(&l->mem_lock);
+	lease_mem_put(l);
 	if (err) {
 		free(la);
 		return gl_fail(l, err, "%s: launch refused by the kernel's "
@@ -304,6 +303,7 @@ static void launch_finish(struct launch *la, bool quiet)
 static void launch_run(struct launcher *lr, struct launch *la)
 {
 	struct lease *l = la->lease;
+	struct lease_mem m;
 	struct gl_kargs args;
 	int64_t t0, t1;
 	int err, c;
@@ -313,19 +313,20 @@ static void launch_run(struct launcher *lr, struct launch *la)
 
 	PROBE_LAUNCH_START(la);
 	la->ran = true;
-	pthread_rwlock_rdlock(&l->mem_lock);
+	err = lease_mem_get(l, &m);
 	if (la->body) {		/* a chain: every step, one mem_lock */
-		err = la->body->exec(la);
-	} else {
-		err = launch_resolve(la, &args);
 		if (!err)
-			err = l->dev->ops->launch(l->dev, la->ke->k, &args,
-						  &la->grid, &la->cancel);
+			err = la->body->exec(la, &m);
+	} else {
+		err = launch_resolve(la, err, &m, &args);
+		if (!err)
+			err = m.dev->ops->launch(m.dev, la->ke->k, &args,
+						 &la->grid, &la->cancel);
 	}
 	/* a kernel writes the memory behind any page cache of vram */
 	if (launch_touches_vram(la))
 		lease_touch_data(l);
-	pthread_rwlock_unlock(&l->mem_lock);
+	lease_mem_put(l);
 	t1 = clock_mono();
 
 	launch_unwatch(lr, la);

@@ -19,6 +19,7 @@
 #include "kernels/kernels.h"
 
 struct lease;
+struct lease_mem;
 struct lease_work_ops;
 struct kernel_entry;
 struct launch;
@@ -59,8 +60,9 @@ struct launch {
  * without naming them (chain.c sets it on its runs).
  */
 struct launch_body_ops {
-	/* run it on the executor, mem_lock read side held: 0 or -errno */
-	int (*exec)(struct launch *la);
+	/* run it over @m (lease_mem_get held, the lease active): 0 or
+	 * -errno */
+	int (*exec)(struct launch *la, const struct lease_mem *m);
 	/* whether it may have written vram */
 	bool (*touches_vram)(const struct launch *la);
 	/* the launch is being freed, after done() */
@@ -243,7 +245,7 @@ int launch_cancel(struct lease *l, uint64_t seq, int err);
  * resolve()'s -errno. (launch-bind.c)
  */
 int launch_bind(const struct launch_desc *d, const struct kernel_entry *ke,
-		struct lease *l, struct gl_kargs *out);
+		const struct lease_mem *m, struct gl_kargs *out);
 
 /* launch_watchdog_start - start @lr's watchdog thread; @lr->lock and
  * stop are initialised. 0 or -errno. (launch-watchdog.c) */

@@ -19,6 +19,21 @@
 #include "daemon/log.h"
 #include "uapi/ring.h"
 
+int lease_mem_get(struct lease *l, struct lease_mem *m)
+{
+	pthread_rwlock_rdlock(&l->mem_lock);
+	m->dev = l->dev;
+	m->region = l->region;
+	m->vram = atomic_load(&l->vram);
+	m->io = l->io;
+	return lease_state_err(l);
+}
+
+void lease_mem_put(struct lease *l)
+{
+	pthread_rwlock_unlock(&l->mem_lock);
+}
+
 int lease_resize(struct lease *l, uint64_t bytes)
 {
 	const struct dev_ops *ops = l->dev->ops;

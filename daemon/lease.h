@@ -161,8 +161,9 @@ struct lease_detached {
 /*
  * Fields read outside lease*.c, and their rules: name, id, owner, group,
  * dev, born: fixed after acquire, read without a lock. state, vram,
- * region, io: read under either side of mem_lock (launch.c binds
- * arguments with it held); state and vram also lock-free as atomics.
+ * region, io: lease*.c's, under mem_lock; others see the memory through
+ * lease_mem_get() (launches, chains), state and vram also lock-free as
+ * atomics (metrics, stat).
  * data_mtime: lock-free. vram_open: fusefs/ only. lq: the launch
  * module's, fixed from create to destroy. Everything else is lease*.c's.
  */
@@ -342,6 +343,33 @@ void lease_release_detached(struct lease_detached *d);
  * it stays true until unlocked.
  */
 int lease_state_err(struct lease *l);
+
+/*
+ * struct lease_mem - a lease's memory as work on it sees it: filled by
+ * lease_mem_get() under the read side of mem_lock and valid until
+ * lease_mem_put(); nothing in it moves or is freed meanwhile (resize,
+ * io changes, expiry and drop take the write side).
+ */
+struct lease_mem {
+	struct dev *dev;		/* the lease's device */
+	struct dev_region *region;	/* NULL when vram == 0 */
+	uint64_t vram;			/* bytes of region */
+	struct lease_io *io;		/* NULL without an io area */
+};
+
+/*
+ * lease_mem_get - take the read side of @l's mem_lock and fill @m.
+ * Returns lease_state_err(@l); the lock is held whatever it returns, and
+ * lease_mem_put() drops it. Never with mem_lock already held.
+ */
+int lease_mem_get(struct lease *l, struct lease_mem *m);
+void lease_mem_put(struct lease *l);
+
+/* lease_dev - @l's device; fixed for the lease's life. */
+static inline struct dev *lease_dev(const struct lease *l)
+{
+	return l->dev;
+}
 
 /* lease_check - lease_state_err under the read side of mem_lock. */
 int lease_check(struct lease *l);
