@@ -31,6 +31,7 @@ PACKAGES="
 	prometheus-node-exporter
 	python3
 	python3-numpy
+	python3-sklearn
 	systemd
 	systemtap-sdt-dev
 	tmux
