@@ -7,8 +7,8 @@ set -eu
 
 # build: compilers, libraries, probes; tests: the tools they drive
 # (Prometheus and node_exporter, perf, tmux, curl, python3 and numpy for
-# fixtures (scikit-learn for its digits data set), node for the tokenizer test's JavaScript reference); jansson
-# for the model file parsers.
+# fixtures, scikit-learn for its digits data set, node for the tokenizer
+# test's JavaScript reference); jansson for the model file parsers.
 PACKAGES="
 	binutils
 	build-essential
