@@ -26,6 +26,7 @@
 #include "daemon/chain.h"
 #include "daemon/clock.h"
 #include "daemon/dev/dev.h"
+#include "daemon/dev/pool.h"
 #include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
@@ -57,6 +58,8 @@ struct chain {
 	uint32_t nparams;
 	uint32_t nrefs;
 	bool touches_vram;		/* a step names vram (a buf arg) */
+	bool small;			/* every step under POOL_SPLIT_ELEMS
+					 * elements: a run may go inline */
 	struct gl_chain_ref refs[GL_CHAIN_REFS_MAX];
 	struct chain_key key;		/* runs; see the invariant */
 	bool bound;			/* runs: every step resolved against
@@ -152,6 +155,7 @@ int chain_build(struct launcher *lr, struct lease *l,
 	c->nparams = s->nparams;
 	c->nrefs = s->nrefs;
 	memcpy(c->refs, s->refs, sizeof(c->refs));
+	c->small = true;
 	c->dev = lease_dev(l);
 	/* a run's values change its graph: one with refs is replayed */
 	c->no_graph = !c->dev->ops->graph_build || c->nrefs;
@@ -175,6 +179,8 @@ int chain_build(struct launcher *lr, struct lease *l,
 			goto err;
 		}
 		chain_grid(d, st->ke, &st->grid);
+		if (gl_grid_elems(&st->grid) >= POOL_SPLIT_ELEMS)
+			c->small = false;
 		st->timeout_ms = d->timeout_ms ? d->timeout_ms :
 			atomic_load(&lr->pol->launch_timeout_ms);
 		c->graph_ms = c->graph_ms > UINT32_MAX - st->timeout_ms ?
@@ -253,7 +259,7 @@ static int chain_graph_run(struct launch *la, struct chain *c)
 		if (err)
 			return err;
 	}
-	launch_rearm(la, c->graph_ms);
+	launch_rearm(la, clock_mono(), c->graph_ms);
 	t0 = clock_mono();
 	err = c->dev->ops->graph_launch(c->dev, c->graph, &la->cancel);
 	ns = (uint64_t)(clock_mono() - t0) / c->nsteps;
@@ -308,6 +314,9 @@ static int chain_exec(struct launch *la, const struct lease_mem *m)
 {
 	struct chain_run *run = la->chain;
 	struct chain *c = run->c;
+	const struct kernel_entry *acct = NULL;	/* kernel of the run */
+	uint64_t acct_n = 0, acct_ns = 0;	/* of steps not counted yet */
+	bool failed = false;
 	struct chain_key now;
 	int64_t t0, t1;
 	uint32_t i;
@@ -330,34 +339,48 @@ static int chain_exec(struct launch *la, const struct lease_mem *m)
 	}
 	chain_apply(c, run->params);
 	t0 = clock_mono();
-	for (i = 0; i < c->nsteps; i++) {
+	for (i = 0, err = 0; i < c->nsteps && !err; i++) {
 		struct chain_step *st = &c->steps[i];
+		bool ran = false;
 
 		run->step = i;
 		stop = atomic_load(&la->cancel);
-		if (stop)
-			return -stop;	/* before the next step */
-		if (st->has_refs) {
-			err = st->ke->k->check(&st->args, &st->grid);
-			if (err)
-				return err;
+		if (stop) {
+			err = -stop;	/* before the next step */
+			break;
 		}
-		if (i)
-			launch_rearm(la, st->timeout_ms);
-		err = m->dev->ops->launch(m->dev, st->ke->k, &st->args,
-					  &st->grid, &la->cancel);
+		if (st->has_refs)
+			err = st->ke->k->check(&st->args, &st->grid);
+		if (!err) {
+			if (i)	/* each step its own timeout, from its start */
+				launch_rearm(la, t0, st->timeout_ms);
+			err = m->dev->ops->launch(m->dev, st->ke->k, &st->args,
+						  &st->grid, &la->cancel);
+			ran = true;
+		}
 		/* a stop while step i ran is step i's, even if it ended */
 		stop = atomic_load(&la->cancel);
 		if (!err && stop)
 			err = -stop;
+		if (!ran)
+			break;
+		failed = err != 0;
 		t1 = clock_mono();
-		registry_account(st->ke, err, (uint64_t)(t1 - t0));
+		/* consecutive steps of one kernel are counted together */
+		if (st->ke != acct && acct_n) {
+			registry_account_n(acct, acct_n, 0, acct_ns);
+			acct_n = acct_ns = 0;
+		}
+		acct = st->ke;
+		acct_n++;
+		acct_ns += (uint64_t)(t1 - t0);
 		t0 = t1;
-		if (err)
-			return err;
 	}
-	run->step = c->nsteps;
-	return 0;
+	if (acct_n)	/* the last step counted failed if it ended the run */
+		registry_account_n(acct, acct_n, failed, acct_ns);
+	if (!err)
+		run->step = c->nsteps;
+	return err;
 }
 
 static bool chain_run_touches_vram(const struct launch *la)
@@ -370,11 +393,18 @@ static void chain_run_release(struct launch *la)
 	chain_put(la->chain->c);
 }
 
+/* Small as one launch is (launch.c), step by step. */
+static bool chain_run_small(const struct launch *la)
+{
+	return la->chain->c->small;
+}
+
 /* How launch.c runs a chain: one queued launch, steps accounted here. */
 static const struct launch_body_ops chain_body_ops = {
 	.exec = chain_exec,
 	.touches_vram = chain_run_touches_vram,
 	.release = chain_run_release,
+	.small = chain_run_small,
 	.self_accounting = true,
 };
 
@@ -385,7 +415,8 @@ struct chain_launch {
 };
 
 int chain_submit(struct chain *c, const uint64_t *params, uint64_t user_data,
-		 launch_done_fn done, void *ctx, uint64_t *seq)
+		 launch_done_fn done, void *ctx, _Atomic uint64_t *seq,
+		 bool inl)
 {
 	struct chain_launch *cl;
 	int err;
@@ -406,7 +437,7 @@ int chain_submit(struct chain *c, const uint64_t *params, uint64_t user_data,
 	cl->la.desc.user_data = user_data;
 	cl->la.done = done;
 	cl->la.ctx = ctx;
-	err = launch_enqueue(&cl->la, seq);
+	err = launch_enqueue(&cl->la, seq, inl);
 	if (err) {
 		chain_put(c);
 		free(cl);

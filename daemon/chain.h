@@ -50,13 +50,16 @@ uint32_t chain_nparams(const struct chain *c);
 /*
  * chain_submit - queue one run of @c on its lease with @params (exactly
  * chain_nparams(@c) of them; la->desc.user_data = @user_data), like
- * launch_submit: on 0, *seq is its
- * launch number and @done is called once, with la->chain->step the
- * failing step or nsteps. -EKEYEXPIRED, -ECANCELED, -ENOENT, -EAGAIN
- * (the lease's queue is full), -ENOMEM. No lock held.
+ * launch_submit, or with @inl run it on this thread when every step is
+ * small and the lease idle, like launch_submit_inline: on 0, *seq is its
+ * launch number (stored before it can start) and @done is called once,
+ * with la->chain->step the failing step or nsteps. -EKEYEXPIRED,
+ * -ECANCELED, -ENOENT, -EAGAIN (the lease's queue is full), -ENOMEM. No
+ * lock held.
  */
 int chain_submit(struct chain *c, const uint64_t *params, uint64_t user_data,
-		 launch_done_fn done, void *ctx, uint64_t *seq);
+		 launch_done_fn done, void *ctx, _Atomic uint64_t *seq,
+		 bool inl);
 
 
 #endif

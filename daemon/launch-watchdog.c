@@ -31,16 +31,26 @@ void launch_watch(struct launcher *lr, struct launch *la, int64_t now)
 	pthread_mutex_unlock(&lr->lock);
 }
 
-void launch_rearm(struct launch *la, uint32_t timeout_ms)
+/*
+ * Without the lock: the watchdog reads @la's deadline in its next scan.
+ * It must be woken only when that scan would come too late (the new
+ * deadline is before wd_next) or one is under way (wd_scan odd: it may
+ * have read the old deadline). All seq_cst: either the scan reads the new
+ * deadline, or this reads the scan's wd_scan or its wd_next.
+ */
+void launch_rearm(struct launch *la, int64_t now, uint32_t timeout_ms)
 {
 	struct launcher *lr = la->lease->lq->lr;
+	int64_t d = now + (int64_t)timeout_ms * 1000000;
 
+	atomic_store(&la->deadline_ns, d);
+	if (!(atomic_load(&lr->wd_scan) & 1) &&
+	    d >= atomic_load(&lr->wd_next))
+		return;
 	pthread_mutex_lock(&lr->lock);
-	la->deadline_ns = clock_mono() + (int64_t)timeout_ms * 1000000;
-	if (la->deadline_ns < lr->wd_next) {
-		lr->wd_next = la->deadline_ns;
-		pthread_cond_signal(&lr->wd);
-	}
+	if (d < atomic_load(&lr->wd_next))
+		atomic_store(&lr->wd_next, d);
+	pthread_cond_signal(&lr->wd);
 	pthread_mutex_unlock(&lr->lock);
 }
 
@@ -59,21 +69,24 @@ static void *watchdog_main(void *arg)
 
 	pthread_mutex_lock(&lr->lock);
 	while (!lr->stop) {
-		int64_t now = clock_mono(), next = INT64_MAX;
+		int64_t now = clock_mono(), next = INT64_MAX, d;
 		struct timespec ts;
 
+		atomic_fetch_add(&lr->wd_scan, 1);	/* odd: reading */
 		cds_list_for_each_entry(la, &lr->running, link) {
-			if (la->deadline_ns <= now) {
+			d = atomic_load(&la->deadline_ns);
+			if (d <= now) {
 				int zero = 0;
 
 				atomic_compare_exchange_strong(&la->cancel,
 							       &zero,
 							       ETIMEDOUT);
-			} else if (la->deadline_ns < next) {
-				next = la->deadline_ns;
+			} else if (d < next) {
+				next = d;
 			}
 		}
-		lr->wd_next = next;
+		atomic_store(&lr->wd_next, next);
+		atomic_fetch_add(&lr->wd_scan, 1);	/* even: done */
 		if (next == INT64_MAX) {
 			pthread_cond_wait(&lr->wd, &lr->lock);
 			continue;

@@ -111,6 +111,8 @@ static void launch_grid(const struct launch_desc *d,
  */
 static bool launch_small(const struct launch *la)
 {
+	if (la->body)
+		return la->body->small(la);
 	return gl_grid_elems(&la->grid) < POOL_SPLIT_ELEMS;
 }
 
@@ -183,12 +185,7 @@ static int launch_make(struct launcher *lr, struct lease *l,
 	return 0;
 }
 
-/*
- * Queue @la on its lease, or with @inl run it right here when it is
- * small and the lease is idle; *seq is stored before the launch can
- * start. On an error the caller still owns @la.
- */
-static int launch_add(struct launch *la, _Atomic uint64_t *seq, bool inl)
+int launch_enqueue(struct launch *la, _Atomic uint64_t *seq, bool inl)
 {
 	struct lease *l = la->lease;
 	struct launch_queue *q = l->lq;
@@ -232,30 +229,22 @@ static int launch_add(struct launch *la, _Atomic uint64_t *seq, bool inl)
 	return 0;
 }
 
-int launch_enqueue(struct launch *la, uint64_t *seq)
-{
-	_Atomic uint64_t s;
-	int err;
-
-	err = launch_add(la, &s, false);
-	if (!err)
-		*seq = atomic_load(&s);
-	return err;
-}
-
 int launch_submit(struct launcher *lr, struct lease *l,
 		  const struct launch_desc *d, launch_done_fn done,
 		  void *ctx, uint64_t *seq)
 {
+	_Atomic uint64_t s;
 	struct launch *la;
 	int err;
 
 	err = launch_make(lr, l, d, done, ctx, &la);
 	if (err)
 		return err;
-	err = launch_enqueue(la, seq);
+	err = launch_enqueue(la, &s, false);
 	if (err)
 		free(la);
+	else
+		*seq = atomic_load(&s);
 	return err;
 }
 
@@ -269,7 +258,7 @@ int launch_submit_inline(struct launcher *lr, struct lease *l,
 	err = launch_make(lr, l, d, done, ctx, &la);
 	if (err)
 		return err;
-	err = launch_add(la, seq, true);
+	err = launch_enqueue(la, seq, true);
 	if (err)
 		free(la);
 	return err;

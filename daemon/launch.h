@@ -42,7 +42,9 @@ struct launch {
 	uint32_t timeout_ms;		/* resolved: never 0 */
 	atomic_int cancel;		/* 0, or the positive errno to stop
 					 * with (ETIMEDOUT, EKEYEXPIRED...) */
-	int64_t deadline_ns;		/* CLOCK_MONOTONIC; launcher lock */
+	_Atomic int64_t deadline_ns;	/* CLOCK_MONOTONIC; set under the
+					 * launcher lock, or by its own
+					 * thread (launch_rearm) */
 	int status;			/* 0 or -errno, set before done() */
 	uint64_t duration_ns;		/* run time, set before done() */
 	bool ran;			/* the kernel was started */
@@ -67,6 +69,8 @@ struct launch_body_ops {
 	bool (*touches_vram)(const struct launch *la);
 	/* the launch is being freed, after done() */
 	void (*release)(struct launch *la);
+	/* whether it may run inline (launch_enqueue's @inl) */
+	bool (*small)(const struct launch *la);
 	/* accounts itself in the registry (per step): launch.c does not */
 	bool self_accounting;
 };
@@ -110,7 +114,9 @@ struct launcher {
 	struct cds_list_head ready;	/* lock; leases (referenced) */
 	struct cds_list_head running;	/* lock; launches, for watchdog */
 	bool stop;			/* lock */
-	int64_t wd_next;		/* lock; CLOCK_MONOTONIC ns of the
+	_Atomic uint64_t wd_scan;	/* odd while the watchdog reads the
+					 * deadlines (launch_rearm) */
+	_Atomic int64_t wd_next;	/* lock; CLOCK_MONOTONIC ns of the
 					 * watchdog's next look, INT64_MAX
 					 * when it waits for a launch */
 	unsigned nthreads;
@@ -155,18 +161,22 @@ int launch_submit(struct launcher *lr, struct lease *l,
 
 /*
  * launch_enqueue - queue @la, filled in (lease, ke, desc, grid,
- * timeout_ms, done, ctx) and validated by its maker: launch_submit, or
- * chain_submit for a chain run. Takes a reference to its lease. On 0 it
- * is queued (freed by the executor), *seq its number; else the caller
- * still owns @la: -EKEYEXPIRED, -ENOENT, -ECANCELED (closed), -EAGAIN
+ * timeout_ms, done, ctx, body) and validated by its maker (launch_submit,
+ * or chain_submit for a chain run), or with @inl run it on the calling
+ * thread as launch_submit_inline() does when it is small (a body's
+ * small()) and its lease idle. Takes a reference to its lease. On 0 it
+ * is queued or has run (freed by whoever ran it), *seq its number,
+ * stored before it can start; else the caller still owns @la:
+ * -EKEYEXPIRED, -ENOENT, -ECANCELED (closed), -EAGAIN
  * (GL_LAUNCH_QUEUE_MAX in flight).
  */
-int launch_enqueue(struct launch *la, uint64_t *seq);
+int launch_enqueue(struct launch *la, _Atomic uint64_t *seq, bool inl);
 
-/* launch_rearm - the running @la's watchdog deadline becomes now plus
- * @timeout_ms (a chain's next step). Executor thread; takes
- * launcher->lock, so never with it held. */
-void launch_rearm(struct launch *la, uint32_t timeout_ms);
+/* launch_rearm - the running @la's watchdog deadline becomes @now
+ * (CLOCK_MONOTONIC ns) plus @timeout_ms: a chain's next step. From the
+ * thread running @la; lock-free unless the watchdog must hear of it
+ * (then it takes launcher->lock, so never with that held). */
+void launch_rearm(struct launch *la, int64_t now, uint32_t timeout_ms);
 
 /*
  * launch_submit_inline - launch_submit(), but when @l has nothing queued,

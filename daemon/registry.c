@@ -254,10 +254,16 @@ out:
 
 void registry_account(const struct kernel_entry *e, int status, uint64_t ns)
 {
+	registry_account_n(e, 1, status != 0, ns);
+}
+
+void registry_account_n(const struct kernel_entry *e, uint64_t n,
+			uint64_t failures, uint64_t ns)
+{
 	struct kernel_entry *m = (struct kernel_entry *)e;
 
-	atomic_fetch_add(&m->launches, 1);
-	if (status)
-		atomic_fetch_add(&m->failures, 1);
+	atomic_fetch_add(&m->launches, n);
+	if (failures)
+		atomic_fetch_add(&m->failures, failures);
 	atomic_fetch_add(&m->ns, ns);
 }

@@ -80,4 +80,9 @@ int registry_add(struct registry *r, struct dev_set *devs, uid_t uid,
 void registry_account(const struct kernel_entry *e, int status,
 		      uint64_t ns);
 
+/* registry_account_n - count @n finished launches of @e, @failures of
+ * them failed, @ns their run time summed (a chain's run of one kernel). */
+void registry_account_n(const struct kernel_entry *e, uint64_t n,
+			uint64_t failures, uint64_t ns);
+
 #endif

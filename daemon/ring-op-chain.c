@@ -77,7 +77,8 @@ int ring_op_chain_build(struct ring *r, const struct gl_sqe *sqe)
 
 int ring_op_chain_run(struct ring *r, const struct gl_sqe *sqe)
 {
-	uint64_t params[GL_CHAIN_PARAMS_MAX], seq;
+	uint64_t params[GL_CHAIN_PARAMS_MAX];
+	_Atomic uint64_t seq;
 	struct chain *c;
 	int err;
 
@@ -90,8 +91,9 @@ int ring_op_chain_run(struct ring *r, const struct gl_sqe *sqe)
 		return err;
 	memcpy(params, r->data + sqe->addr, sqe->len);
 	atomic_fetch_add(&r->launches, 1);
+	/* a small chain of an idle lease runs right here, as a launch */
 	err = chain_submit(c, params, sqe->user_data, ring_launch_done, r,
-			   &seq);
+			   &seq, true);
 	if (err) {
 		atomic_fetch_sub(&r->launches, 1);
 		return err;

@@ -257,16 +257,15 @@ static int submit_queue(struct fs *fs, struct lease *l,
 	uint64_t s;
 	int err;
 
-	if (!wk->c && inl)
+	if (wk->c) {
+		err = chain_submit(wk->c, none, 0, done, ctx, seq, inl);
+		chain_put(wk->c);
+		return err;
+	}
+	if (inl)
 		return launch_submit_inline(&fs->broker.launcher, l, &wk->d,
 					    done, ctx, seq);
-	if (!wk->c) {
-		err = launch_submit(&fs->broker.launcher, l, &wk->d, done,
-				    ctx, &s);
-	} else {
-		err = chain_submit(wk->c, none, 0, done, ctx, &s);
-		chain_put(wk->c);
-	}
+	err = launch_submit(&fs->broker.launcher, l, &wk->d, done, ctx, &s);
 	if (!err)
 		atomic_store(seq, s);
 	return err;

@@ -170,6 +170,63 @@ TEST_F(chain, matches_single_launches)
 	EXPECT_EQ(all[1000], 0.0f);
 }
 
+/* gpulease_@series_total{kernel="@kernel"} from metrics, or -1. */
+static long long kernel_count(const struct gl_daemon *d, const char *series,
+			      const char *kernel)
+{
+	static char text[1 << 17];
+	char key[96], *p;
+
+	if (gl_read(d, "metrics", text, sizeof(text)) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "\ngpulease_kernel_%s_total{kernel=\"%s\"} ",
+		 series, kernel);
+	p = strstr(text, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* Every step counts as one launch of its kernel, consecutive steps of one
+ * kernel included; a failing step counts one failure, a step never run
+ * nothing. */
+TEST_F(chain, steps_counted_per_kernel)
+{
+	struct gl_daemon *d = &self->d;
+	long long fill, saxpy, noop, spin_fail, noop_fail;
+	char text[2048];
+	size_t i, n = 0;
+	int fd, status, step;
+	char kernel[16];
+
+	ASSERT_EQ(lease_sized(d, "k", SPIN_VRAM + 8192), 0);
+	fill = kernel_count(d, "launch", "fill");
+	saxpy = kernel_count(d, "launch", "saxpy");
+	noop = kernel_count(d, "launch", "noop");
+	spin_fail = kernel_count(d, "fail", "attn_scores");
+	noop_fail = kernel_count(d, "fail", "noop");
+	ASSERT_GE(fill, 0);
+	ASSERT_GE(spin_fail, 0);
+	n += snprintf(text + n, sizeof(text) - n, "chain\n");
+	for (i = 0; i < NSTEPS; i++)
+		n += snprintf(text + n, sizeof(text) - n, "%s\n", steps[i]);
+	for (i = 0; i < 5; i++)
+		n += snprintf(text + n, sizeof(text) - n, "noop grid=1\n");
+	ASSERT_EQ(lease_write(d, "k", "submit", "%s", text), 0);
+	EXPECT_EQ(kernel_count(d, "launch", "fill"), fill + 2);
+	EXPECT_EQ(kernel_count(d, "launch", "saxpy"), saxpy + 2);
+	EXPECT_EQ(kernel_count(d, "launch", "noop"), noop + 5);
+	EXPECT_EQ(kernel_count(d, "fail", "noop"), noop_fail);
+	fd = submit_nonblock(d, "k", "chain\nnoop grid=1\nnoop grid=1\n"
+			     SPIN " timeout_ms=1\nnoop grid=1\n");
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(read_completion(fd, &status, kernel, &step), 0);
+	EXPECT_EQ(status, -ETIMEDOUT);
+	EXPECT_EQ(step, 2);
+	close(fd);
+	EXPECT_EQ(kernel_count(d, "launch", "noop"), noop + 7);
+	EXPECT_EQ(kernel_count(d, "fail", "noop"), noop_fail);
+	EXPECT_EQ(kernel_count(d, "fail", "attn_scores"), spin_fail + 1);
+}
+
 TEST_F(chain, nonblock_completion_names_chain)
 {
 	struct gl_daemon *d = &self->d;

@@ -76,11 +76,11 @@ static void chain_done(struct launch *la)
 static int run_chain(struct chain *c, const uint64_t *params,
 		     struct chain_wait *w)
 {
-	uint64_t seq;
+	_Atomic uint64_t seq;
 	int err;
 
 	atomic_store(&w->done, 0);
-	err = chain_submit(c, params, 0, chain_done, w, &seq);
+	err = chain_submit(c, params, 0, chain_done, w, &seq, false);
 	if (err)
 		return err;
 	while (!atomic_load(&w->done))
