@@ -4,7 +4,7 @@
  * model.NAME of the model's size, unload (by ctl or by the model's own
  * ctl) gives the memory back before it returns; a load that fails
  * (malformed or truncated file, a file the caller cannot read, a lease
- * that does not fit, bad options) leaves no model, no lease and no
+ * that does not fit or is over quota, bad options) leaves no model, no lease and no
  * memory behind; another uid gets EACCES on a model it does not own.
  */
 #include "selftests/harness.h"
@@ -155,6 +155,12 @@ TEST_F(model_load, bad_options_and_no_room)
 			       self->dir), -EINVAL);
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin "
 			       "vram=1G\n", self->dir), -ENOSPC);
+	expect_nothing(d, free0);
+	/* over the writer's quota */
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "quota 0 64K\n"), 0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin\n",
+			       self->dir), -EDQUOT);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "quota 0 none\n"), 0);
 	expect_nothing(d, free0);
 	/* a tokenizer of another vocabulary size */
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin "
