@@ -329,7 +329,7 @@ int model_load_files(struct model *m, const struct model_cred *c,
 		atomic_load(&m->set->lt->pol->default_ttl);
 	req.dev = o->device;
 	req.ops = &model_lease_ops;
-	req.ops_ctx = m;
+	req.ops_ctx = m->set;	/* not m: see model_of_lease() */
 	err = lease_acquire(m->set->lt, &req, &m->lease);
 	if (err) {
 		model_why(why, whylen, err, "lease %s of %llu bytes refused",

@@ -4,6 +4,8 @@
  * ctl and stats, and its lease's owner operations (expiry turns it
  * expired, a drop by someone else unloads it through model_unload's
  * path). Requests are model-infer.c's, loading model-load.c's.
+ * The lease's owner operations get the set as context and find the
+ * model by its lease under the set's lock (model_of_lease()).
  * Invariant: a name is in the set from the start of its load to its
  * unload, so two loads of one name never race; a model leaves the list
  * exactly once (whoever sees it in the list under the lock removes it),
@@ -144,23 +146,53 @@ static int model_retire(struct model *m, uid_t uid, bool drop)
 	return 0;
 }
 
-static void model_on_expire(void *ctx, struct lease *l)
+/*
+ * The model that holds @l, with a reference, or NULL (a load still in
+ * progress is its loader's). The lease's owner operations carry the set,
+ * not the model: the set outlives every lease, while a model may be
+ * freed by the time a late expiry of its dropped lease calls back.
+ */
+static struct model *model_of_lease(struct model_set *s, struct lease *l)
 {
-	struct model *m = ctx;
+	struct model *m, *found = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	cds_list_for_each_entry(m, &s->models, link) {
+		if (m->lease != l || atomic_load(&m->state) == MODEL_LOADING)
+			continue;
+		model_get(m);
+		found = m;
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+static void model_expired(struct model *m)
+{
 	int want = MODEL_WARM;
 
-	(void)l;
 	if (atomic_compare_exchange_strong(&m->state, &want, MODEL_EXPIRED))
 		model_fail(m, -EKEYEXPIRED, "its lease expired; requests "
 			   "fail until it is unloaded");
 }
 
+static void model_on_expire(void *ctx, struct lease *l)
+{
+	struct model *m = model_of_lease(ctx, l);
+
+	if (!m)
+		return;
+	model_expired(m);
+	model_put(m);
+}
+
 static void model_on_drop(void *ctx, struct lease *l)
 {
-	struct model *m = ctx;
+	struct model *m = model_of_lease(ctx, l);
 
-	(void)l;
-	model_get(m);
+	if (!m)
+		return;
 	model_retire(m, 0, false);
 	model_put(m);
 }
@@ -351,6 +383,16 @@ static int model_load(struct model_set *s, const struct model_cred *c,
 		return set_fail(s, name, err, "load: %s", why);
 	}
 	atomic_store(&m->state, MODEL_WARM);
+	/* an expiry or a drop of the lease during the load was not ours
+	 * to hear (loading): see to it now */
+	err = lease_check(m->lease);
+	if (err == -EKEYEXPIRED)
+		model_expired(m);
+	if (err && err != -EKEYEXPIRED) {
+		model_retire(m, 0, false);
+		return set_fail(s, name, err, "load: its lease was dropped "
+				"during the load");
+	}
 	gl_info("model %s loaded: %s, %llu bytes in lease model.%s",
 		m->name, m->arch, (unsigned long long)m->need, m->name);
 	return 0;
