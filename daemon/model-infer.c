@@ -24,6 +24,7 @@
 #include "daemon/model.h"
 #include "daemon/model/sample.h"
 #include "daemon/parse.h"
+#include "uapi/model.h"
 
 #define MODEL_REQ_MAX	65536	/* bytes of one request */
 
@@ -31,6 +32,9 @@ struct model_req {
 	_Atomic long refs;
 	struct model *m;		/* reference */
 	uint32_t slot;			/* its KV slot, fixed */
+	bool has_slot;			/* a language model's request */
+	float *in;			/* mlp: rows * inputs f32 */
+	uint32_t rows;			/* mlp: rows in */
 	/* the steps' own: touched by one step at a time */
 	uint32_t *ids;			/* the prompt, n_prompt ids */
 	uint32_t n_prompt;
@@ -71,6 +75,7 @@ void model_req_unref(struct model_req *rq)
 	pthread_cond_destroy(&rq->grown);
 	pthread_mutex_destroy(&rq->lock);
 	free(rq->ids);
+	free(rq->in);
 	free(rq->out);
 	free(rq);
 }
@@ -86,9 +91,11 @@ static void req_end(struct model_req *rq, int err)
 {
 	struct model *m = rq->m;
 
-	pthread_mutex_lock(&m->lock);
-	m->slots &= ~(UINT64_C(1) << rq->slot);
-	pthread_mutex_unlock(&m->lock);
+	if (rq->has_slot) {
+		pthread_mutex_lock(&m->lock);
+		m->slots &= ~(UINT64_C(1) << rq->slot);
+		pthread_mutex_unlock(&m->lock);
+	}
 	atomic_fetch_sub(&m->running, 1);
 	if (err) {
 		atomic_fetch_add(&m->failures, 1);
@@ -164,6 +171,30 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 	return 0;
 }
 
+/* An mlp request's one pass: its rows in, forward, the answer out. */
+static int mlp_exec(struct model_req *rq, void *base, atomic_int *cancel)
+{
+	const struct mlp_plan *p = &rq->m->mplan;
+	uint32_t out = p->cfg.layer[p->cfg.n_layers - 1].out;
+	struct gl_infer_tensor h = {
+		.magic = GL_INFER_MAGIC, .dtype = GL_INFER_F32,
+		.rows = rq->rows, .cols = out,
+	};
+	int err;
+
+	memcpy(mlp_input(p, base), rq->in,
+	       (size_t)rq->rows * p->cfg.layer[0].in * sizeof(float));
+	err = mlp_forward(p, base, rq->rows, cancel);
+	if (err)
+		return err;
+	rq->complete = true;
+	err = req_append(rq, (const char *)&h, sizeof(h));
+	if (!err)
+		err = req_append(rq, (const char *)mlp_output(p, base),
+				 (size_t)rq->rows * out * sizeof(float));
+	return err;
+}
+
 /*
  * One forward step of a request: the body's exec, on the executor with
  * the lease's mem_lock read side held. The debug knob model_step_hold
@@ -195,6 +226,8 @@ static int model_exec(struct launch *la)
 	stop = atomic_load(&la->cancel);
 	if (stop)
 		return -stop;
+	if (m->mlp)
+		return mlp_exec(rq, base, &la->cancel);
 	if (rq->fed < rq->n_prompt) {
 		n = rq->n_prompt - rq->fed;
 		if (n > p->max_batch)
@@ -365,6 +398,74 @@ static int slot_take(struct model *m)
 	return got;
 }
 
+static struct model_req *req_new(struct model *m)
+{
+	struct model_req *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	atomic_init(&rq->refs, 1);
+	pthread_mutex_init(&rq->lock, NULL);
+	pthread_cond_init(&rq->grown, NULL);
+	model_get(m);
+	rq->m = m;
+	return rq;
+}
+
+/* Queue the first step of a new @rq: 0 with *@out, or -errno. */
+static int req_go(struct model_req *rq, struct model_req **out)
+{
+	struct model *m = rq->m;
+	int err;
+
+	atomic_fetch_add(&m->requests, 1);
+	atomic_fetch_add(&m->running, 1);
+	err = step_submit(rq);
+	if (err) {
+		req_end(rq, err);
+		model_req_unref(rq);
+		return err;
+	}
+	*out = rq;
+	return 0;
+}
+
+/* The binary form (uapi/model.h) on an mlp: header, rows * inputs f32. */
+static int mlp_req_start(struct model *m, const char *buf, size_t len,
+			 struct model_req **out)
+{
+	const struct mlp_plan *p = &m->mplan;
+	uint32_t in = p->cfg.layer[0].in;
+	struct gl_infer_tensor h;
+	struct model_req *rq;
+	size_t bytes;
+
+	if (len < sizeof(h))
+		return model_fail(m, -EINVAL, "a request is a "
+				  "gl_infer_tensor header and its rows");
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != GL_INFER_MAGIC || h.dtype != GL_INFER_F32 ||
+	    h.reserved[0] || h.reserved[1] || h.cols != in || !h.rows)
+		return model_fail(m, -EINVAL, "bad header: magic, dtype f32, "
+				  "cols %u, rows >= 1, reserved 0", in);
+	if (h.rows > p->max_batch)
+		return model_fail(m, -EFBIG, "%u rows, max_batch %u", h.rows,
+				  p->max_batch);
+	bytes = (size_t)h.rows * in * sizeof(float);
+	if (len - sizeof(h) != bytes)
+		return model_fail(m, -EINVAL, "%zu bytes of rows, %zu "
+				  "expected", len - sizeof(h), bytes);
+	rq = req_new(m);
+	if (!rq || !(rq->in = malloc(bytes))) {
+		if (rq)
+			model_req_unref(rq);
+		return model_fail(m, -ENOMEM, "no memory for a request");
+	}
+	memcpy(rq->in, buf + sizeof(h), bytes);
+	rq->rows = h.rows;
+	return req_go(rq, out);
+}
+
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out)
 {
@@ -379,24 +480,25 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 	if (len > MODEL_REQ_MAX)
 		return model_fail(m, -EFBIG, "request of %zu bytes (at most "
 				  "%d)", len, MODEL_REQ_MAX);
+	if (m->mlp)
+		return mlp_req_start(m, buf, len, out);
+	if (len >= 4 && !memcmp(buf, &(uint32_t){ GL_INFER_MAGIC }, 4))
+		return model_fail(m, -EOPNOTSUPP, "the binary form is an "
+				  "mlp's for now");
 	if (len && buf[len - 1] == '\n')
 		len--;
 	if (memchr(buf, '\n', len) || memchr(buf, '\0', len))
 		return model_fail(m, -EINVAL, "a request is one line");
-	rq = calloc(1, sizeof(*rq));
+	rq = req_new(m);
 	line = malloc(len + 1);
 	if (!rq || !line) {
-		free(rq);
+		if (rq)
+			model_req_unref(rq);
 		free(line);
 		return model_fail(m, -ENOMEM, "no memory for a request");
 	}
 	memcpy(line, buf, len);
 	line[len] = '\0';
-	atomic_init(&rq->refs, 1);
-	pthread_mutex_init(&rq->lock, NULL);
-	pthread_cond_init(&rq->grown, NULL);
-	model_get(m);
-	rq->m = m;
 	err = req_parse(rq, line);
 	free(line);
 	if (!err && rq->n_prompt >= m->plan.max_ctx)
@@ -416,16 +518,8 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 		return model_fail(m, slot, "every KV slot is taken");
 	}
 	rq->slot = (uint32_t)slot;
-	atomic_fetch_add(&m->requests, 1);
-	atomic_fetch_add(&m->running, 1);
-	err = step_submit(rq);
-	if (err) {
-		req_end(rq, err);
-		model_req_unref(rq);
-		return err;
-	}
-	*out = rq;
-	return 0;
+	rq->has_slot = true;
+	return req_go(rq, out);
 }
 
 ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,

@@ -205,8 +205,8 @@ static int files_read(struct model_files *f, char *why, size_t whylen)
 /* The computation's config from the files; @l2c or @st/@map filled. */
 static int model_parse(struct model *m, struct model_files *f,
 		       struct l2c_file *l2c, struct st_file *st,
-		       struct hf_llama_map *map, struct llama_config *lc,
-		       char *why, size_t whylen)
+		       struct hf_llama_map *map, struct hf_mlp_map *mmap,
+		       struct llama_config *lc, char *why, size_t whylen)
 {
 	struct hf_config hc;
 	int err;
@@ -224,13 +224,16 @@ static int model_parse(struct model *m, struct model_files *f,
 			      whylen);
 	if (err)
 		return err;
-	if (hc.arch != HF_LLAMA)
-		return model_why(why, whylen, -EOPNOTSUPP, "gpulease-mlp "
-				 "models are not served yet");
 	err = st_parse(f->buf[F_TENSORS], f->len[F_TENSORS], st, why,
 		       whylen);
 	if (err)
 		return err;
+	if (hc.arch == HF_MLP) {
+		m->mlp = true;
+		m->arch = "mlp";
+		m->mplan.cfg = hc.mlp;	/* planned by the caller */
+		return hf_mlp_map(&hc.mlp, st, mmap, why, whylen);
+	}
 	err = hf_llama_map(&hc.llama, st, map, why, whylen);
 	if (err)
 		return err;
@@ -242,8 +245,8 @@ static int model_parse(struct model *m, struct model_files *f,
 /* Copy the weights into the new lease. */
 static int model_fill(struct model *m, struct model_files *f,
 		      const struct l2c_file *l2c,
-		      const struct hf_llama_map *map, char *why,
-		      size_t whylen)
+		      const struct hf_llama_map *map,
+		      const struct hf_mlp_map *mmap, char *why, size_t whylen)
 {
 	struct lease *l = m->lease;
 	void *base;
@@ -255,7 +258,10 @@ static int model_fill(struct model *m, struct model_files *f,
 		err = -EFAULT;
 	if (!err)
 		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
-	if (!err)
+	if (!err && m->mlp)
+		err = mlp_load(&m->mplan, mmap, f->buf[F_TENSORS],
+			       f->len[F_TENSORS], base);
+	else if (!err)
 		err = f->hf ? llama_load_hf(&m->plan, map, f->buf[F_TENSORS],
 					    f->len[F_TENSORS], base) :
 			      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
@@ -265,6 +271,24 @@ static int model_fill(struct model *m, struct model_files *f,
 			       "into the lease failed") : 0;
 }
 
+/* The mlp's plan: max_batch rows per pass, no context, no tokenizer. */
+static int model_plan_mlp(struct model *m, const struct model_opts *o,
+			  char *why, size_t whylen)
+{
+	struct hf_mlp_config c = m->mplan.cfg;
+	int err;
+
+	if (o->tokenizer || o->max_ctx)
+		return model_why(why, whylen, -EINVAL, "an mlp takes no "
+				 "tokenizer= or max_ctx=");
+	err = mlp_plan(&c, o->max_batch ? o->max_batch : 1, &m->mplan);
+	if (err)
+		return model_why(why, whylen, err, "no plan for max_batch "
+				 "%u", o->max_batch);
+	m->need = m->mplan.total_bytes;
+	return 0;
+}
+
 extern const struct lease_ops model_lease_ops;
 
 int model_load_files(struct model *m, const struct model_cred *c,
@@ -272,6 +296,7 @@ int model_load_files(struct model *m, const struct model_cred *c,
 {
 	struct model_files f = { .fd = { -1, -1, -1, -1 } };
 	struct hf_llama_map map = { 0 };
+	struct hf_mlp_map mmap;
 	struct st_file st = { 0 };
 	struct l2c_file l2c;
 	struct llama_config lc;
@@ -297,9 +322,16 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	if (!err)
 		err = files_read(&f, why, whylen);
 	if (!err)
-		err = model_parse(m, &f, &l2c, &st, &map, &lc, why, whylen);
+		err = model_parse(m, &f, &l2c, &st, &map, &mmap, &lc, why,
+				  whylen);
 	if (err)
 		goto out;
+	if (m->mlp) {
+		err = model_plan_mlp(m, o, why, whylen);
+		if (err)
+			goto out;
+		goto acquire;
+	}
 	if (f.fd[F_TOKENIZER] >= 0) {
 		err = tokenizer_load_bin(&m->tok, f.buf[F_TOKENIZER],
 					 f.len[F_TOKENIZER], lc.vocab_size,
@@ -319,6 +351,7 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	m->scratch = m->plan.total_bytes;
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
+acquire:
 	snprintf(lname, sizeof(lname), "model.%s", m->name);
 	memset(&req, 0, sizeof(req));
 	req.name = lname;
@@ -336,7 +369,7 @@ int model_load_files(struct model *m, const struct model_cred *c,
 			  lname, (unsigned long long)req.vram);
 		goto out;
 	}
-	err = model_fill(m, &f, &l2c, &map, why, whylen);
+	err = model_fill(m, &f, &l2c, &map, &mmap, why, whylen);
 	if (err) {
 		lease_drop(m->lease, 0, false);
 		lease_put(m->lease);

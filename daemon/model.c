@@ -442,12 +442,34 @@ int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb)
 	return sb->err;
 }
 
+/* An mlp's ctl: its sizes, inputs and outputs. */
+static int model_render_mlp(struct model *m, struct strbuf *sb,
+			    const char *last)
+{
+	const struct mlp_plan *p = &m->mplan;
+
+	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
+		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
+		      "max_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
+		      "running %u\nlast_error %s\n",
+		      state_names[atomic_load(&m->state)], m->name, m->arch,
+		      (unsigned long long)atomic_load(&m->lease->vram),
+		      (unsigned long long)p->weight_bytes,
+		      (unsigned long long)p->act_bytes, p->max_batch,
+		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
+		      (unsigned long long)atomic_load(&m->requests),
+		      atomic_load(&m->running), last);
+	return sb->err;
+}
+
 int model_render_ctl(struct model *m, struct strbuf *sb)
 {
 	const struct llama_plan *p = &m->plan;
 	char last[LOG_LAST_ERROR_LEN];
 
 	gl_last_error_get(&m->last_error, last, sizeof(last));
+	if (m->mlp)
+		return model_render_mlp(m, sb, last);
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv %llu\n"
 		      "max_batch %u\nmax_ctx %u\nvocab %u\nrequests %llu\n"

@@ -64,8 +64,8 @@ void model_set_destroy(struct model_set *s);
  * model_ctl_write - one line of models/ctl: "load NAME PATH [key=value
  * ...]" or "unload NAME". Returns 0, -EINVAL (line, name, option, file
  * format), -EACCES (a file the caller cannot read, another's model),
- * -EEXIST, -ENOENT, -ENOSPC, -EDQUOT, -EOPNOTSUPP (a CUDA device, an
- * architecture not served yet), -EFBIG, -ENOMEM. Sleeps.
+ * -EEXIST, -ENOENT, -ENOSPC, -EDQUOT, -EOPNOTSUPP (a CUDA device),
+ * -ENOTSUP (what the parsers do not compute), -EFBIG, -ENOMEM. Sleeps.
  */
 int model_ctl_write(struct model_set *s, const struct model_cred *c,
 		    const char *buf, size_t len);
@@ -107,10 +107,11 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
 		    size_t len);
 
 /*
- * model_req_start - parse one request (text form, models.md) of @uid
- * and start it on @m. Returns 0 with *@out (put with model_req_put), or
+ * model_req_start - parse one request on @m (a language model's text
+ * form; an mlp's binary form, uapi/model.h) and start it. Returns 0 with *@out (put with model_req_put), or
  * -EINVAL (malformed), -EFBIG (prompt over the context), -EBUSY (every
- * KV slot taken), -EOPNOTSUPP (text prompt without an encoder),
+ * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
+ * binary form on a language model),
  * -EKEYEXPIRED, -ENOENT, -ENOMEM.
  */
 int model_req_start(struct model *m, const char *buf, size_t len,
@@ -134,6 +135,7 @@ void model_req_put(struct model_req *rq);
 #include <stdatomic.h>
 
 #include "daemon/model/llama.h"
+#include "daemon/model/mlp.h"
 #include "daemon/model/tokenizer.h"
 
 #define MODEL_MAX_BATCH	64	/* KV slots: one bit each in slots */
@@ -158,8 +160,11 @@ struct model {
 	gid_t group;			/* fixed */
 	struct lease *lease;		/* reference; fixed once warm */
 	_Atomic int state;		/* enum model_state */
-	const char *arch;		/* "llama2c", "hf-llama"; fixed */
+	const char *arch;		/* "llama2c", "hf-llama", "mlp";
+					 * fixed */
+	bool mlp;			/* a gpulease-mlp: mplan, not plan */
 	struct llama_plan plan;		/* fixed once warm */
+	struct mlp_plan mplan;		/* fixed once warm */
 	uint64_t scratch;		/* sampling scratch's offset */
 	uint64_t need;			/* bytes the plan uses */
 	const struct kernel_entry *ke;	/* named by its step launches */

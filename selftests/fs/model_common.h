@@ -19,19 +19,26 @@
 #include "selftests/lib/gltest.h"
 #include "selftests/unit/model_fixture.h"
 
-/* A fresh fixture directory (0755) with the checkpoints: 0, 1 (no
- * numpy: skip) or -1. */
-static inline int model_fixture(char *dir, size_t size, const char *args)
+/* A fresh fixture directory (0755) written by selftests/fixtures/
+ * @script: 0, 1 (no numpy: skip) or -1. */
+static inline int model_fixture_by(char *dir, size_t size,
+				   const char *script, const char *args)
 {
 	int r;
 
 	snprintf(dir, size, "/tmp/gl-model-XXXXXX");
 	if (!mkdtemp(dir) || chmod(dir, 0755))
 		return -1;
-	r = run_fixture("write_checkpoints.py", dir, args);
+	r = run_fixture(script, dir, args);
 	if (r)
 		return r;
 	return chmod(dir, 0755) ? -1 : 0;
+}
+
+/* The Llama checkpoints of write_checkpoints.py. */
+static inline int model_fixture(char *dir, size_t size, const char *args)
+{
+	return model_fixture_by(dir, size, "write_checkpoints.py", args);
 }
 
 static inline void model_fixture_rm(const char *dir)
