@@ -108,8 +108,9 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
 
 /*
  * model_req_start - parse one request on @m (a language model's text
- * form; an mlp's binary form, uapi/model.h) and start it. Returns 0 with *@out (put with model_req_put), or
- * -EINVAL (malformed), -EFBIG (prompt over the context), -EBUSY (every
+ * form; an mlp's binary form, uapi/model.h) and start it. Returns 0
+ * with *@out (put with model_req_put), or -EINVAL (malformed), -EFBIG
+ * (prompt over the context, rows over max_batch), -EBUSY (every
  * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
  * binary form on a language model),
  * -EKEYEXPIRED, -ENOENT, -ENOMEM.
