@@ -144,31 +144,27 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 	const struct llama_plan *p = &m->plan;
 	char piece[TOK_MAX_TOKEN_LENGTH < 4096 ? TOK_MAX_TOKEN_LENGTH : 4096];
 	uint32_t tok;
+	bool stop;
 	int n, err;
 
 	err = sample_token(llama_logits(p, base, row), p->cfg.vocab_size,
 			   &rq->sp, &rq->rng, (char *)base + m->scratch, &tok);
 	if (err)
 		return err;
-	if (rq->out_ids)
-		n = tokenizer_decode(NULL, rq->last, tok, piece,
-				     sizeof(piece));
-	else
-		n = tokenizer_decode(&m->tok, rq->last, tok, piece,
-				     sizeof(piece));
-	if (n < 0)
-		n = 0;	/* a piece longer than the buffer: nothing */
-	err = req_append(rq, piece, (size_t)n);
-	if (err)
-		return err;
-	rq->last = tok;
 	rq->made++;
 	atomic_fetch_add(&m->tokens, 1);
-	rq->complete = rq->made == rq->max_tokens ||
-		       rq->pos >= p->max_ctx ||
-		       (m->tok.t.n && !rq->out_ids &&
-			(tok == TOKENIZER_BOS || tok == TOKENIZER_EOS));
-	return 0;
+	stop = m->tok.t.n && !rq->out_ids &&
+	       (tok == TOKENIZER_BOS || tok == TOKENIZER_EOS);
+	rq->complete = stop || rq->made == rq->max_tokens ||
+		       rq->pos >= p->max_ctx;
+	if (stop)
+		return 0;	/* as run.c: the end, not printed */
+	n = tokenizer_decode(rq->out_ids ? NULL : &m->tok, rq->last, tok,
+			     piece, sizeof(piece));
+	if (n < 0)
+		return -EFBIG;	/* a token longer than 4096 bytes */
+	rq->last = tok;
+	return req_append(rq, piece, (size_t)n);
 }
 
 /* An mlp request's one pass: its rows in, forward, the answer out. */

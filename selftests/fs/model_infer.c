@@ -297,4 +297,59 @@ TEST_F(model_infer, rmdir_of_its_lease_unloads)
 			       self->dir), 0);
 }
 
+/*
+ * Text answers through the fixture's tokenizer.bin: token t >= 3 is the
+ * byte 0x1d + t, 0 is "<unk>"; a leading space right after BOS is
+ * dropped; BOS or EOS ends the answer unprinted.
+ */
+TEST_F(model_infer, text_output_decodes_the_same_tokens)
+{
+	const struct gl_daemon *d = &self->d;
+	char ids[1024], text[1024], want[1024] = "";
+	unsigned gen[32], i, prev = 1;
+	int n;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "tokenizer=%s/tokenizer.bin\n", self->dir,
+			       self->dir), 0);
+	ASSERT_GT(model_infer(d, "m", "max_tokens=24 output=ids ids 1\n",
+			      ids, sizeof(ids)), 0);
+	n = model_ids(ids, gen, 32);
+	ASSERT_EQ(n, 24);
+	for (i = 0; i < (unsigned)n; i++) {
+		size_t l = strlen(want);
+
+		if (gen[i] == 1 || gen[i] == 2)
+			break;
+		if (!gen[i])
+			strcat(want, "<unk>");
+		else if (!(prev == 1 && gen[i] == 3))
+			want[l] = (char)(0x1d + gen[i]), want[l + 1] = '\0';
+		prev = gen[i];
+	}
+	ASSERT_GE(model_infer(d, "m", "max_tokens=24 ids 1\n", text,
+			      sizeof(text)), 0);
+	EXPECT_STREQ(text, want);
+}
+
+/* max_batch 1: one KV slot; a second request meanwhile is EBUSY. */
+TEST_F(model_infer, every_slot_taken_is_ebusy)
+{
+	const struct gl_daemon *d = &self->d;
+	char first[64], buf[256];
+	int fd;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), 0);
+	fd = held_request(d, first, sizeof(first));
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(model_infer(d, "m", "ids 1\n", buf, sizeof(buf)), -EBUSY);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	/* the held one runs to its end, whole */
+	EXPECT_GT(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	EXPECT_GT(model_infer(d, "m", "max_tokens=2 ids 1\n", buf,
+			      sizeof(buf)), 0);
+}
+
 TEST_HARNESS_MAIN
