@@ -523,6 +523,8 @@ ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 {
 	ssize_t n;
 
+	if (!size)
+		return 0;
 	pthread_mutex_lock(&rq->lock);
 	while (rq->rd == rq->out_len && !rq->ended && !nonblock)
 		pthread_cond_wait(&rq->grown, &rq->lock);

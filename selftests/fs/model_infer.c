@@ -352,4 +352,18 @@ TEST_F(model_infer, every_slot_taken_is_ebusy)
 			      sizeof(buf)), 0);
 }
 
+/* Its owner may resize the model's lease; a step never runs past it. */
+TEST_F(model_infer, shrunk_lease_is_efault)
+{
+	const struct gl_daemon *d = &self->d;
+	char buf[256];
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), 0);
+	ASSERT_EQ(lease_write(d, "model.m", "ctl", "vram 4096\n"), 0);
+	EXPECT_EQ(model_infer(d, "m", "ids 1\n", buf, sizeof(buf)), -EFAULT);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
+	EXPECT_EQ(gl_count_leases(d), 0);
+}
+
 TEST_HARNESS_MAIN
