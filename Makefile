@@ -96,7 +96,7 @@ $(O)/%.o: $(SRC)/%.c
 
 $(O)/gpuleased: $(call obj,$(gpuleased-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
 
 $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -105,7 +105,7 @@ $(O)/tools/bench/lease-ops: $(call obj,$(bench-lease-ops-y))
 # in process on the broker core: needs a GPU (scripts/gpu-check.sh)
 $(O)/tools/bench/cuda: $(call obj,$(bench-cuda-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MODEL_LIBS) $(LDLIBS_BASE)
 
 $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -128,7 +128,7 @@ BENCH_LOOKUP_WRAP := -Wl,--wrap=pthread_mutex_lock \
 $(O)/tools/bench/lookup: $(call obj,$(bench-lookup-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) $(BENCH_LOOKUP_WRAP) -o $@ $^ $(PKG_LIBS) \
-		$(LDLIBS_BASE)
+		$(MODEL_LIBS) $(LDLIBS_BASE)
 
 $(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -157,6 +157,9 @@ $(O)/selftests/unit/fs_nodes: $(O)/fusefs/node.o
 $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
 	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
 	-DGL_NPM='"$(SRC)/selftests/npm"'
+
+$(O)/selftests/fs/model_%.o: BASE_CFLAGS += \
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
@@ -189,7 +192,8 @@ fuzz-chain-src := selftests/fuzz/chain.c daemon/chain-parse.c \
 	daemon/launch-parse.c daemon/parse.c
 # the ring target runs a whole broker in process
 fuzz-ring-src := selftests/fuzz/ring.c $(daemon-y:.o=.c) $(kernels-y:.o=.c)
-fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) -lopenblas -lm -ldl -pthread
+fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) $(MODEL_CFLAGS) $(MODEL_LIBS) \
+	-lopenblas -lm -ldl -pthread
 # the model file parsers (daemon/model/)
 fuzz-llama2c-src := selftests/fuzz/llama2c.c daemon/model/llama2c.c \
 	daemon/model/why.c

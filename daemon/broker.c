@@ -102,6 +102,9 @@ int broker_start(struct broker *b, const struct broker_config *cfg)
 	err = registry_init(&b->reg);
 	if (err)
 		goto err_table;
+	err = model_set_init(&b->models, &b->leases, &b->reg, &b->pol);
+	if (err)
+		goto err_registry_only;
 	dev_set_events(&b->devs, broker_dev_failed, b);
 	err = launcher_start(&b->launcher, &b->reg, &b->pol,
 			     cfg->executors ? cfg->executors : 4);
@@ -117,6 +120,8 @@ err_launcher:
 	launcher_stop(&b->launcher);
 err_registry:
 	dev_set_events(&b->devs, NULL, NULL);
+	model_set_destroy(&b->models);
+err_registry_only:
 	registry_destroy(&b->reg);
 err_table:
 	lease_table_destroy(&b->leases);
@@ -171,6 +176,7 @@ void broker_destroy(struct broker *b)
 		return;
 	}
 	broker_quiesce(b);
+	model_set_destroy(&b->models);
 	lease_table_drop_all(&b->leases);
 	reaper_destroy(&b->reaper);
 	registry_destroy(&b->reg);

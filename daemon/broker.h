@@ -22,6 +22,7 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
+#include "daemon/model.h"
 #include "daemon/reaper.h"
 #include "daemon/registry.h"
 #include "daemon/ring.h"
@@ -48,6 +49,7 @@ struct broker {
 	struct launcher launcher;
 	struct ring_set rings;
 	struct metrics metrics;		/* atomics; never reset */
+	struct model_set models;	/* while started */
 	char io_dir[128];		/* this daemon's io files, 0711 */
 	int io_dir_fd;			/* io_dir, flock()ed; -1: none */
 	bool started;			/* broker_start succeeded */

@@ -401,6 +401,7 @@ static bool chain_run_small(const struct launch *la)
 
 /* How launch.c runs a chain: one queued launch, steps accounted here. */
 static const struct launch_body_ops chain_body_ops = {
+	.name = "chain",
 	.exec = chain_exec,
 	.touches_vram = chain_run_touches_vram,
 	.release = chain_run_release,

@@ -23,6 +23,9 @@ struct policy {
 	_Atomic uint32_t notify_delay_ms; /* debug: the front end's notifier
 					 * sleeps this long before each
 					 * invalidation; 0 in service */
+	_Atomic uint32_t model_step_hold; /* debug: 1 holds every model
+					 * request that has made a token
+					 * in its next step (stoppable) */
 	_Atomic uint32_t ring_complete_hold; /* debug: 1 holds a launch's
 					 * ring completion once posted */
 };

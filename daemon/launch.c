@@ -71,7 +71,7 @@ static int launch_resolve(struct launch *la, int state,
 
 const char *launch_name(const struct launch *la)
 {
-	return la->chain ? "chain" : la->ke->k->name;
+	return la->body ? la->body->name : la->ke->k->name;
 }
 
 bool launch_touches_vram(const struct launch *la)

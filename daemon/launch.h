@@ -62,6 +62,7 @@ struct launch {
  * without naming them (chain.c sets it on its runs).
  */
 struct launch_body_ops {
+	const char *name;		/* in logs and completions */
 	/* run it over @m (lease_mem_get held, the lease active): 0 or
 	 * -errno */
 	int (*exec)(struct launch *la, const struct lease_mem *m);
@@ -75,7 +76,7 @@ struct launch_body_ops {
 	bool self_accounting;
 };
 
-/* launch_name - the kernel's name, or "chain" for a chain run. */
+/* launch_name - the kernel's name, or its body's ("chain", "model"). */
 const char *launch_name(const struct launch *la);
 
 /* Per-lease launch state, l->lq: made and freed through launch_lease_ops,

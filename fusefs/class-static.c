@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The static class: the root and the files and directories that exist for
- * the daemon's whole life (ctl, metrics, devices/, leases/, kernels/ and
- * their ctl files). No object, nothing to get or put; cached a minute.
+ * the daemon's whole life (ctl, metrics, devices/, leases/, kernels/,
+ * models/ and their ctl files). No object, nothing to get or put; cached a minute.
  * Invariant: the root is its first kind, so its inode is FUSE_ROOT_ID.
  */
 #include "fusefs/fs.h"
@@ -16,9 +16,11 @@ static const struct fs_kind_info static_kinds[] = {
 	[FS_LEASES_CTL] = { GL_FILE_CTL, FS_LEASES, S_IFREG | 0666 },
 	[FS_KERNELS] = { "kernels", FS_ROOT, S_IFDIR | 0755 },
 	[FS_KERNELS_CTL] = { GL_FILE_CTL, FS_KERNELS, S_IFREG | 0644 },
+	[FS_MODELS] = { "models", FS_ROOT, S_IFDIR | 0755 },
+	[FS_MODELS_CTL] = { GL_FILE_CTL, FS_MODELS, S_IFREG | 0666 },
 };
 
-_Static_assert(FS_ROOT == 0 && FS_NR_STATIC == 8 &&
+_Static_assert(FS_ROOT == 0 && FS_NR_STATIC == 10 &&
 	       sizeof(static_kinds) / sizeof(static_kinds[0]) == FS_NR_STATIC,
 	       "one entry per static kind, the root first");
 

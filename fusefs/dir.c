@@ -177,7 +177,8 @@ void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 								 ENOENT);
 		return;
 	}
-	err = lease_drop(l, ctx->uid, false);
+	/* a lease another creator made (a model's) is its to hear of */
+	err = lease_drop(l, ctx->uid, l->ops != &fs_lease_ops);
 	lease_put(l);
 	fuse_reply_err(req, -err);
 }

@@ -44,6 +44,7 @@ void fs_handle_free(struct fs *fs, struct fs_handle *h)
 	cds_list_del(&h->link);
 	pthread_mutex_unlock(&fs->handles_lock);
 	fs_submit_release(h);
+	fs_infer_release(h);
 	if (h->binds)
 		lease_release_token(&fs->broker.leases, h);
 	if (h->node.kind == FS_LEASE_VRAM) {
@@ -149,6 +150,10 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_submit_read(req, h, size, fi->flags & O_NONBLOCK);
 		return;
 	}
+	if (h->node.kind == FS_MODEL_INFER) {
+		fs_infer_read(req, h, size, fi->flags & O_NONBLOCK);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (off == 0 || !h->text) {
 		char *text;
@@ -201,6 +206,14 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	if (h->node.kind == FS_LEASE_SUBMIT) {
 		fs_submit_write(req, h, buf, size, fi->flags & O_NONBLOCK);
+		return;
+	}
+	if (h->node.kind == FS_MODEL_INFER) {
+		fs_infer_write(req, h, buf, size);
+		return;
+	}
+	if (h->node.kind == FS_MODELS_CTL) {
+		fs_models_ctl_write(req, h, buf, size);
 		return;
 	}
 	err = fs_text_write(fs_of(req), h, ctx->uid, ctx->gid, buf, size);

@@ -41,6 +41,8 @@ enum fs_kind {
 	FS_LEASES_CTL,
 	FS_KERNELS,
 	FS_KERNELS_CTL,
+	FS_MODELS,
+	FS_MODELS_CTL,
 	FS_NR_STATIC,
 	/* per kernel */
 	FS_KERNEL = FS_NR_STATIC,
@@ -61,6 +63,11 @@ enum fs_kind {
 	FS_LEASE_STATS,
 	FS_LEASE_SUBMIT,
 	FS_LEASE_IO,		/* symlink to the io file, while there is one */
+	/* per model */
+	FS_MODEL_DIR,
+	FS_MODEL_CTL,
+	FS_MODEL_INFER,
+	FS_MODEL_STATS,
 	FS_NR_KINDS,
 };
 
@@ -79,6 +86,7 @@ struct fs_node {
 	union {
 		void *obj;	/* the class's object, or NULL */
 		struct lease *lease;	/* the lease class's */
+		struct model *model;	/* the model class's */
 	};
 };
 
@@ -125,7 +133,8 @@ extern const struct fs_class fs_static_class;
 extern const struct fs_class fs_kernel_class;
 extern const struct fs_class fs_dev_class;
 extern const struct fs_class fs_lease_class;
-#define FS_NR_CLASSES 8		/* room for more (models/) */
+extern const struct fs_class fs_model_class;
+#define FS_NR_CLASSES 8		/* room for more */
 
 /* Per class: what the kernel holds. Guarded by fs_nodes.lock. */
 struct fs_class_stats {
@@ -173,6 +182,8 @@ struct fs_handle {
 	bool binds;		/* a lease may be bound to this handle */
 	struct fs_cq *cq;	/* submit: completions of O_NONBLOCK
 				 * launches made through this handle */
+	struct model_req *rq;	/* infer: its one request, or NULL;
+				 * lock */
 };
 
 /* ino.c: classes, names, attributes */
@@ -215,6 +226,15 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		   char **text, size_t *len);
 int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		  const char *buf, size_t size);
+
+/* class-model.c: models/ctl and models/NAME/infer */
+void fs_models_ctl_write(fuse_req_t req, struct fs_handle *h,
+			 const char *buf, size_t size);
+void fs_infer_write(fuse_req_t req, struct fs_handle *h, const char *buf,
+		    size_t size);
+void fs_infer_read(fuse_req_t req, struct fs_handle *h, size_t size,
+		   bool nonblock);
+void fs_infer_release(struct fs_handle *h);
 
 /* submit.c */
 int fs_submit_open(struct fs *fs, struct fs_handle *h);

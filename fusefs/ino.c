@@ -20,6 +20,7 @@ const struct fs_class *const fs_classes[] = {
 	&fs_kernel_class,
 	&fs_dev_class,
 	&fs_lease_class,
+	&fs_model_class,
 	NULL,
 };
 

@@ -95,6 +95,15 @@ int fs_text_render(struct fs *fs, const struct fs_node *n, uid_t uid,
 		break;
 	case FS_KERNELS_CTL:
 		break;	/* write-only: registering is the one command */
+	case FS_MODELS_CTL:
+		model_ctl_render(&fs->broker.models, uid, &sb);
+		break;
+	case FS_MODEL_CTL:
+		model_render_ctl(n->model, &sb);
+		break;
+	case FS_MODEL_STATS:
+		model_render_stats(n->model, &sb);
+		break;
 	case FS_KERNEL:
 		registry_show(registry_get(&fs->broker.reg, n->idx), &sb);
 		break;
@@ -143,6 +152,8 @@ int fs_text_write(struct fs *fs, struct fs_handle *h, uid_t uid, gid_t gid,
 		if (lease_is_bound_to(h->lease, h))
 			h->binds = true;
 		return err;
+	case FS_MODEL_CTL:
+		return model_write_ctl(h->node.model, uid, buf, size);
 	default:
 		return -EACCES;
 	}

@@ -580,4 +580,26 @@ TEST_F(cb, forced_misaligned_fault_recovers)
 	EXPECT_EQ(used(self), 0u);
 }
 
+/*
+ * Models run on the CPU device only for now: a load on a CUDA device is
+ * EOPNOTSUPP, says why, and leaves no model, lease or memory behind.
+ */
+TEST_F(cb, model_load_refused_on_cuda)
+{
+	static const char line[] = "load m /nonexistent/model.bin device=0\n";
+	struct model_cred c = { 0, 0, NULL, 0 };
+	struct strbuf sb = STRBUF_INIT;
+
+	START_ANY(self);
+	EXPECT_EQ(model_ctl_write(&self->b.models, &c, line,
+				  sizeof(line) - 1), -EOPNOTSUPP);
+	EXPECT_EQ(used(self), 0);
+	EXPECT_EQ(atomic_load(&self->b.leases.totals.acquired), 0);
+	ASSERT_EQ(model_ctl_render(&self->b.models, 0, &sb), 0);
+	EXPECT_TRUE(strstr(sb.buf, "EOPNOTSUPP") &&
+		    strstr(sb.buf, "CPU device only")) TH_LOG("%s", sb.buf);
+	EXPECT_EQ(strncmp(sb.buf, "last_error", 10), 0);
+	strbuf_release(&sb);
+}
+
 TEST_HARNESS_MAIN

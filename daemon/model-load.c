@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loading a model: open its files with the loading user's credentials,
+ * parse them with the pure parsers of daemon/model/, acquire the lease
+ * model.NAME sized from the plan and copy the weights into it.
+ * Invariant: all or nothing. On any failure the files are closed, the
+ * buffers freed and the lease, if acquired, dropped before returning,
+ * and the reason names fields and numbers, never bytes of a file.
+ * The credentials change only the calling thread's filesystem ids and
+ * groups (setfsuid, setfsgid, the raw setgroups system call), and every
+ * path out of model_open_as() restores them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "daemon/dev/dev.h"
+#include "daemon/knobs.h"
+#include "daemon/lease.h"
+#include "daemon/model.h"
+#include "daemon/model/hfconfig.h"
+#include "daemon/model/llama2c.h"
+#include "daemon/model/safetensors.h"
+#include "daemon/model/sample.h"
+#include "daemon/model/why.h"
+
+#define MODEL_FILE_MAX	(UINT64_C(1) << 40)	/* bytes of one file */
+#define MODEL_GROUPS_MAX 256
+
+enum { F_MAIN, F_CONFIG, F_TENSORS, F_TOKENIZER, F_NR };
+
+struct model_files {
+	int fd[F_NR];			/* -1: none */
+	bool hf;			/* PATH is a directory */
+	void *buf[F_NR];
+	size_t len[F_NR];
+};
+
+/* Switch this thread's filesystem identity to @c; *@saved keeps ours.
+ * 0 or -EACCES when the switch did not take. */
+struct model_ids {
+	uid_t fsuid;
+	gid_t fsgid;
+	gid_t groups[MODEL_GROUPS_MAX];
+	int ngroups;
+};
+
+static int ids_enter(const struct model_cred *c, struct model_ids *s)
+{
+	int n = c->groups ? c->ngroups : 0;
+	gid_t one = c->gid;
+
+	s->ngroups = getgroups(MODEL_GROUPS_MAX, s->groups);
+	if (s->ngroups < 0)
+		return -errno;
+	s->fsuid = (uid_t)setfsuid((uid_t)-1);
+	s->fsgid = (gid_t)setfsgid((gid_t)-1);
+	if (n > MODEL_GROUPS_MAX)
+		n = MODEL_GROUPS_MAX;
+	/* the raw call: glibc's setgroups() changes every thread */
+	if (syscall(SYS_setgroups, n ? n : 1, n ? c->groups : &one) &&
+	    c->uid != s->fsuid)
+		return -EACCES;
+	setfsgid(c->gid);
+	setfsuid(c->uid);
+	if ((uid_t)setfsuid((uid_t)-1) != c->uid ||
+	    (gid_t)setfsgid((gid_t)-1) != c->gid)
+		return -EACCES;
+	return 0;
+}
+
+static void ids_leave(const struct model_ids *s)
+{
+	setfsuid(s->fsuid);
+	setfsgid(s->fsgid);
+	syscall(SYS_setgroups, s->ngroups, s->groups);
+}
+
+static int open_at(int dir, const char *path, int *fd)
+{
+	*fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return *fd < 0 ? -errno : 0;
+}
+
+/* Every file of the model opened as @c: PATH (a checkpoint, or a
+ * directory with config.json and model.safetensors) and tokenizer=. */
+static int model_open_as(const struct model_cred *c,
+			 const struct model_opts *o, struct model_files *f,
+			 char *why, size_t whylen)
+{
+	struct model_ids saved;
+	struct stat st;
+	int err;
+
+	err = ids_enter(c, &saved);
+	if (err) {
+		ids_leave(&saved);
+		return model_why(why, whylen, err, "cannot take the "
+				 "caller's credentials");
+	}
+	err = open_at(AT_FDCWD, o->path, &f->fd[F_MAIN]);
+	if (err) {
+		model_why(why, whylen, err, "cannot open PATH");
+		goto out;
+	}
+	if (fstat(f->fd[F_MAIN], &st)) {
+		err = model_why(why, whylen, -errno, "cannot stat PATH");
+		goto out;
+	}
+	f->hf = S_ISDIR(st.st_mode);
+	if (f->hf) {
+		err = open_at(f->fd[F_MAIN], "config.json", &f->fd[F_CONFIG]);
+		if (err) {
+			model_why(why, whylen, err, "cannot open config.json");
+			goto out;
+		}
+		err = open_at(f->fd[F_MAIN], "model.safetensors",
+			      &f->fd[F_TENSORS]);
+		if (err) {
+			model_why(why, whylen, err,
+				  "cannot open model.safetensors");
+			goto out;
+		}
+	}
+	if (o->tokenizer) {
+		err = open_at(AT_FDCWD, o->tokenizer, &f->fd[F_TOKENIZER]);
+		if (err)
+			model_why(why, whylen, err, "cannot open tokenizer");
+	}
+out:
+	ids_leave(&saved);
+	return err;
+}
+
+/* The whole of @fd into a buffer: 0, -EINVAL (not a regular file),
+ * -EFBIG, -ENOMEM, -EIO (it changed under us). */
+static int slurp_fd(int fd, void **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	char *p;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > MODEL_FILE_MAX)
+		return -EFBIG;
+	p = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!p)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		n = pread(fd, p + got, (size_t)st.st_size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(p);
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	*buf = p;
+	*len = got;
+	return 0;
+}
+
+static void files_close(struct model_files *f)
+{
+	int i;
+
+	for (i = 0; i < F_NR; i++) {
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+		free(f->buf[i]);
+	}
+}
+
+static int files_read(struct model_files *f, char *why, size_t whylen)
+{
+	static const char *const what[F_NR] = {
+		"PATH", "config.json", "model.safetensors", "tokenizer",
+	};
+	int i, err;
+
+	for (i = 0; i < F_NR; i++) {
+		if (f->fd[i] < 0 || (i == F_MAIN && f->hf))
+			continue;
+		err = slurp_fd(f->fd[i], &f->buf[i], &f->len[i]);
+		if (err)
+			return model_why(why, whylen, err, "cannot read %s",
+					 what[i]);
+	}
+	return 0;
+}
+
+/* The computation's config from the files; @l2c or @st/@map filled. */
+static int model_parse(struct model *m, struct model_files *f,
+		       struct l2c_file *l2c, struct st_file *st,
+		       struct hf_llama_map *map, struct hf_mlp_map *mmap,
+		       struct llama_config *lc, char *why, size_t whylen)
+{
+	struct hf_config hc;
+	int err;
+
+	if (!f->hf) {
+		err = l2c_parse(f->buf[F_MAIN], f->len[F_MAIN], l2c, why,
+				whylen);
+		if (err)
+			return err;
+		llama_config_l2c(&l2c->cfg, lc);
+		m->arch = "llama2c";
+		return 0;
+	}
+	err = hf_config_parse(f->buf[F_CONFIG], f->len[F_CONFIG], &hc, why,
+			      whylen);
+	if (err)
+		return err;
+	err = st_parse(f->buf[F_TENSORS], f->len[F_TENSORS], st, why,
+		       whylen);
+	if (err)
+		return err;
+	if (hc.arch == HF_MLP) {
+		m->mlp = true;
+		m->arch = "mlp";
+		m->mplan.cfg = hc.mlp;	/* planned by the caller */
+		return hf_mlp_map(&hc.mlp, st, mmap, why, whylen);
+	}
+	err = hf_llama_map(&hc.llama, st, map, why, whylen);
+	if (err)
+		return err;
+	llama_config_hf(&hc.llama, lc);
+	m->arch = "hf-llama";
+	return 0;
+}
+
+/* Copy the weights into the new lease. */
+static int model_fill(struct model *m, struct model_files *f,
+		      const struct l2c_file *l2c,
+		      const struct hf_llama_map *map,
+		      const struct hf_mlp_map *mmap, char *why, size_t whylen)
+{
+	struct lease *l = m->lease;
+	void *base;
+	int err;
+
+	pthread_rwlock_rdlock(&l->mem_lock);
+	err = lease_state_err(l);
+	if (!err && atomic_load(&l->vram) < m->need)
+		err = -EFAULT;
+	if (!err)
+		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
+	if (!err && m->mlp)
+		err = mlp_load(&m->mplan, mmap, f->buf[F_TENSORS],
+			       f->len[F_TENSORS], base);
+	else if (!err)
+		err = f->hf ? llama_load_hf(&m->plan, map, f->buf[F_TENSORS],
+					    f->len[F_TENSORS], base) :
+			      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
+					     f->len[F_MAIN], base);
+	pthread_rwlock_unlock(&l->mem_lock);
+	return err ? model_why(why, whylen, err, "copying the weights "
+			       "into the lease failed") : 0;
+}
+
+/* The mlp's plan: max_batch rows per pass, no context, no tokenizer. */
+static int model_plan_mlp(struct model *m, const struct model_opts *o,
+			  char *why, size_t whylen)
+{
+	struct hf_mlp_config c = m->mplan.cfg;
+	int err;
+
+	if (o->tokenizer || o->max_ctx)
+		return model_why(why, whylen, -EINVAL, "an mlp takes no "
+				 "tokenizer= or max_ctx=");
+	err = mlp_plan(&c, o->max_batch ? o->max_batch : 1, &m->mplan);
+	if (err)
+		return model_why(why, whylen, err, "no plan for max_batch "
+				 "%u", o->max_batch);
+	m->need = m->mplan.total_bytes;
+	return 0;
+}
+
+extern const struct lease_ops model_lease_ops;
+
+int model_load_files(struct model *m, const struct model_cred *c,
+		     const struct model_opts *o, char *why, size_t whylen)
+{
+	struct model_files f = { .fd = { -1, -1, -1, -1 } };
+	struct hf_llama_map map = { 0 };
+	struct hf_mlp_map mmap;
+	struct st_file st = { 0 };
+	struct l2c_file l2c;
+	struct llama_config lc;
+	struct lease_req req;
+	char lname[GL_NAME_MAX + 8];
+	struct dev *d;
+	uint32_t ctx;
+	int err;
+
+	d = dev_set_get(m->set->lt->devs, o->device);
+	if (!d) {
+		err = model_why(why, whylen, -ENOENT, "no device %u",
+				o->device);
+		goto out;
+	}
+	if (strcmp(d->ops->kind, GL_KIND_CPU)) {
+		err = model_why(why, whylen, -EOPNOTSUPP, "models run on the "
+				"CPU device only for now, device %u is %s",
+				o->device, d->ops->kind);
+		goto out;
+	}
+	err = model_open_as(c, o, &f, why, whylen);
+	if (!err)
+		err = files_read(&f, why, whylen);
+	if (!err)
+		err = model_parse(m, &f, &l2c, &st, &map, &mmap, &lc, why,
+				  whylen);
+	if (err)
+		goto out;
+	if (m->mlp) {
+		err = model_plan_mlp(m, o, why, whylen);
+		if (err)
+			goto out;
+		goto acquire;
+	}
+	if (f.fd[F_TOKENIZER] >= 0) {
+		err = tokenizer_load_bin(&m->tok, f.buf[F_TOKENIZER],
+					 f.len[F_TOKENIZER], lc.vocab_size,
+					 why, whylen);
+		if (err)
+			goto out;
+	}
+	ctx = o->max_ctx ? o->max_ctx : lc.seq_len;
+	err = llama_plan(&lc, o->max_batch ? o->max_batch : 1, ctx,
+			 &m->plan);
+	if (err) {
+		model_why(why, whylen, err, "no plan for max_batch %u "
+			  "max_ctx %u (the model knows %u positions)",
+			  o->max_batch, ctx, lc.seq_len);
+		goto out;
+	}
+	m->scratch = m->plan.total_bytes;
+	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
+				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
+acquire:
+	snprintf(lname, sizeof(lname), "model.%s", m->name);
+	memset(&req, 0, sizeof(req));
+	req.name = lname;
+	req.uid = c->uid;
+	req.gid = c->gid;
+	req.vram = o->vram > m->need ? o->vram : m->need;
+	req.ttl = o->ttl ? o->ttl :
+		atomic_load(&m->set->lt->pol->default_ttl);
+	req.dev = o->device;
+	req.ops = &model_lease_ops;
+	req.ops_ctx = m->set;	/* not m: see model_of_lease() */
+	err = lease_acquire(m->set->lt, &req, &m->lease);
+	if (err) {
+		model_why(why, whylen, err, "lease %s of %llu bytes refused",
+			  lname, (unsigned long long)req.vram);
+		goto out;
+	}
+	err = model_fill(m, &f, &l2c, &map, &mmap, why, whylen);
+	if (err) {
+		lease_drop(m->lease, 0, false);
+		lease_put(m->lease);
+		m->lease = NULL;
+	}
+out:
+	if (err)
+		tokenizer_free(&m->tok);
+	hf_llama_map_free(&map);
+	st_free(&st);
+	files_close(&f);
+	return err;
+}

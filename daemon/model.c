@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The model set: models/ctl (load, unload, the listing), each model's
+ * ctl and stats, and its lease's owner operations (expiry turns it
+ * expired, a drop by someone else unloads it through model_unload's
+ * path). Requests are model-infer.c's, loading model-load.c's.
+ * The lease's owner operations get the set as context and find the
+ * model by its lease under the set's lock (model_of_lease()).
+ * Invariant: a name is in the set from the start of its load to its
+ * unload, so two loads of one name never race; a model leaves the list
+ * exactly once (whoever sees it in the list under the lock removes it),
+ * and its lease is dropped by whoever removed it, unless the lease's
+ * own drop is what removed it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/dev/dev.h"
+#include "daemon/launch.h"
+#include "daemon/lease.h"
+#include "daemon/model.h"
+#include "daemon/parse.h"
+#include "daemon/registry.h"
+#include "daemon/strbuf.h"
+
+#define MODEL_NAME_MAX	(GL_NAME_MAX - 6)	/* "model." + NAME */
+
+static const char *const state_names[] = {
+	[MODEL_LOADING] = "loading",
+	[MODEL_WARM] = "warm",
+	[MODEL_EXPIRED] = "expired",
+	[MODEL_UNLOADED] = "unloaded",
+};
+
+int model_set_init(struct model_set *s, struct lease_table *lt,
+		   struct registry *reg, const struct policy *pol)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = pthread_mutex_init(&s->lock, NULL);
+	if (err)
+		return -err;
+	err = gl_last_error_init(&s->last_error);
+	if (err) {
+		pthread_mutex_destroy(&s->lock);
+		return err;
+	}
+	CDS_INIT_LIST_HEAD(&s->models);
+	s->lt = lt;
+	s->reg = reg;
+	s->pol = pol;
+	atomic_init(&s->next_id, 1);
+	return 0;
+}
+
+void model_get(struct model *m)
+{
+	atomic_fetch_add(&m->refs, 1);
+}
+
+void model_put(struct model *m)
+{
+	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+		return;
+	if (m->lease)
+		lease_put(m->lease);
+	tokenizer_free(&m->tok);
+	gl_last_error_destroy(&m->last_error);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+uint64_t model_id(const struct model *m)
+{
+	return m->id;
+}
+
+const char *model_name(const struct model *m)
+{
+	return m->name;
+}
+
+uid_t model_owner(const struct model *m)
+{
+	return m->owner;
+}
+
+gid_t model_group(const struct model *m)
+{
+	return m->group;
+}
+
+int model_check(struct model *m)
+{
+	switch (atomic_load(&m->state)) {
+	case MODEL_WARM:
+		return 0;
+	case MODEL_EXPIRED:
+		return -EKEYEXPIRED;
+	default:
+		return -ENOENT;
+	}
+}
+
+static bool model_visible_to(const struct model *m, uid_t uid)
+{
+	return uid == 0 || uid == m->owner;
+}
+
+/* Take @m off the list if it is still there: true for the one caller
+ * that did. */
+static bool model_unlist(struct model *m)
+{
+	struct model_set *s = m->set;
+	bool listed;
+
+	pthread_mutex_lock(&s->lock);
+	listed = atomic_load(&m->state) != MODEL_UNLOADED;
+	if (listed) {
+		cds_list_del(&m->link);
+		atomic_store(&m->state, MODEL_UNLOADED);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return listed;
+}
+
+/*
+ * The one unload path. @drop: drop the lease too (unload, teardown);
+ * false when the lease's own drop brought us here. The lease's drop
+ * ends every request (queued steps with ECANCELED, the running one
+ * cancelled) and frees the memory before it returns.
+ */
+static int model_retire(struct model *m, uid_t uid, bool drop)
+{
+	if (!model_visible_to(m, uid))
+		return model_fail(m, -EACCES, "uid %u may not unload it",
+				  (unsigned)uid);
+	if (!model_unlist(m))
+		return -ENOENT;
+	if (drop)
+		lease_drop(m->lease, 0, false);
+	gl_info("model %s unloaded", m->name);
+	model_put(m);	/* the list's */
+	return 0;
+}
+
+/*
+ * The model that holds @l, with a reference, or NULL (a load still in
+ * progress is its loader's). The lease's owner operations carry the set,
+ * not the model: the set outlives every lease, while a model may be
+ * freed by the time a late expiry of its dropped lease calls back.
+ */
+static struct model *model_of_lease(struct model_set *s, struct lease *l)
+{
+	struct model *m, *found = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	cds_list_for_each_entry(m, &s->models, link) {
+		if (m->lease != l || atomic_load(&m->state) == MODEL_LOADING)
+			continue;
+		model_get(m);
+		found = m;
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+static void model_expired(struct model *m)
+{
+	int want = MODEL_WARM;
+
+	if (atomic_compare_exchange_strong(&m->state, &want, MODEL_EXPIRED))
+		model_fail(m, -EKEYEXPIRED, "its lease expired; requests "
+			   "fail until it is unloaded");
+}
+
+static void model_on_expire(void *ctx, struct lease *l)
+{
+	struct model *m = model_of_lease(ctx, l);
+
+	if (!m)
+		return;
+	model_expired(m);
+	model_put(m);
+}
+
+static void model_on_drop(void *ctx, struct lease *l)
+{
+	struct model *m = model_of_lease(ctx, l);
+
+	if (!m)
+		return;
+	model_retire(m, 0, false);
+	model_put(m);
+}
+
+const struct lease_ops model_lease_ops = {
+	.on_expire = model_on_expire,
+	.on_drop = model_on_drop,
+};
+
+void model_set_destroy(struct model_set *s)
+{
+	struct model *m;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		m = cds_list_empty(&s->models) ? NULL :
+			cds_list_first_entry(&s->models, struct model, link);
+		if (m)
+			model_get(m);
+		pthread_mutex_unlock(&s->lock);
+		if (!m)
+			break;
+		model_retire(m, 0, true);
+		model_put(m);
+	}
+	gl_last_error_destroy(&s->last_error);
+	pthread_mutex_destroy(&s->lock);
+}
+
+struct model *model_find(struct model_set *s, const char *name)
+{
+	struct model *m, *found = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	cds_list_for_each_entry(m, &s->models, link) {
+		if (atomic_load(&m->state) == MODEL_LOADING ||
+		    strcmp(m->name, name))
+			continue;
+		model_get(m);
+		found = m;
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+int model_for_each(struct model_set *s, uid_t uid,
+		   int (*fn)(void *arg, struct model *m), void *arg)
+{
+	struct model *m;
+	int err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	cds_list_for_each_entry(m, &s->models, link) {
+		if (atomic_load(&m->state) == MODEL_LOADING ||
+		    !model_visible_to(m, uid))
+			continue;
+		err = fn(arg, m);
+		if (err)
+			break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+static int parse_opt_u32(const char *v, uint32_t lo, uint32_t hi,
+			 uint32_t *out)
+{
+	return parse_u32(v, out) || *out < lo || *out > hi ? -EINVAL : 0;
+}
+
+/* The options after NAME PATH. 0 or -EINVAL naming the bad word. */
+static int model_opts_parse(struct cmdline *cl, struct model_opts *o,
+			    const char **bad)
+{
+	const char *v;
+	int i, err;
+
+	o->path = cl->argv[2];
+	for (i = 3; i < cl->argc; i++) {
+		*bad = cl->argv[i];
+		if (parse_key(cl->argv[i], "tokenizer", &v))
+			err = *v == '/' ? (o->tokenizer = v, 0) : -EINVAL;
+		else if (parse_key(cl->argv[i], "vram", &v))
+			err = parse_size(v, &o->vram);
+		else if (parse_key(cl->argv[i], "ttl", &v))
+			err = parse_opt_u32(v, 1, UINT32_MAX, &o->ttl);
+		else if (parse_key(cl->argv[i], "device", &v))
+			err = parse_opt_u32(v, 0, GL_MAX_DEVICES - 1,
+					    &o->device);
+		else if (parse_key(cl->argv[i], "max_batch", &v))
+			err = parse_opt_u32(v, 1, MODEL_MAX_BATCH,
+					    &o->max_batch);
+		else if (parse_key(cl->argv[i], "max_ctx", &v))
+			err = parse_opt_u32(v, 1, UINT32_MAX, &o->max_ctx);
+		else
+			err = -EINVAL;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static struct model *model_new(struct model_set *s, const char *name,
+			       uid_t uid, gid_t gid)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	if (pthread_mutex_init(&m->lock, NULL)) {
+		free(m);
+		return NULL;
+	}
+	if (gl_last_error_init(&m->last_error)) {
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return NULL;
+	}
+	atomic_init(&m->refs, 1);	/* the list's */
+	atomic_init(&m->state, MODEL_LOADING);
+	m->set = s;
+	m->id = atomic_fetch_add(&s->next_id, 1);
+	strcpy(m->name, name);
+	m->owner = uid;
+	m->group = gid;
+	m->ke = registry_find(s->reg, "matmul");
+	return m;
+}
+
+/* Take @name for a load: the new model is listed as loading. */
+static int model_reserve(struct model_set *s, struct model *m)
+{
+	struct model *o;
+
+	pthread_mutex_lock(&s->lock);
+	cds_list_for_each_entry(o, &s->models, link) {
+		if (!strcmp(o->name, m->name)) {
+			pthread_mutex_unlock(&s->lock);
+			return -EEXIST;
+		}
+	}
+	cds_list_add_tail(&m->link, &s->models);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+#define set_fail(s, name, err, ...) \
+	gl_fail_at(__FILE__, __LINE__, (name), &(s)->last_error, (err), \
+		   __VA_ARGS__)
+
+static int model_load(struct model_set *s, const struct model_cred *c,
+		      struct cmdline *cl)
+{
+	struct model_opts o = { 0 };
+	const char *name = cl->argv[1], *bad = "";
+	char why[200] = "";
+	struct model *m;
+	int err;
+
+	if (cl->argc < 3 || parse_name(name) ||
+	    strlen(name) > MODEL_NAME_MAX)
+		return set_fail(s, "models/ctl", -EINVAL, "load: a NAME of "
+				"at most %d of [A-Za-z0-9._-] and a PATH",
+				MODEL_NAME_MAX);
+	if (cl->argv[2][0] != '/')
+		return set_fail(s, name, -EINVAL, "load: PATH must be "
+				"absolute");
+	if (model_opts_parse(cl, &o, &bad))
+		return set_fail(s, name, -EINVAL, "load: bad option '%.32s'",
+				bad);
+	if (!registry_find(s->reg, "matmul"))
+		return set_fail(s, name, -EINVAL, "no kernels");
+	m = model_new(s, name, c->uid, c->gid);
+	if (!m)
+		return set_fail(s, name, -ENOMEM, "no memory for a model");
+	err = model_reserve(s, m);
+	if (err) {
+		model_put(m);
+		return set_fail(s, name, err, "load: the name is taken");
+	}
+	err = model_load_files(m, c, &o, why, sizeof(why));
+	if (err) {
+		pthread_mutex_lock(&s->lock);
+		cds_list_del(&m->link);
+		pthread_mutex_unlock(&s->lock);
+		model_put(m);
+		return set_fail(s, name, err, "load: %s", why);
+	}
+	atomic_store(&m->state, MODEL_WARM);
+	/* an expiry or a drop of the lease during the load was not ours
+	 * to hear (loading): see to it now */
+	err = lease_check(m->lease);
+	if (err == -EKEYEXPIRED)
+		model_expired(m);
+	if (err && err != -EKEYEXPIRED) {
+		model_retire(m, 0, false);
+		return set_fail(s, name, err, "load: its lease was dropped "
+				"during the load");
+	}
+	gl_info("model %s loaded: %s, %llu bytes in lease model.%s",
+		m->name, m->arch, (unsigned long long)m->need, m->name);
+	return 0;
+}
+
+int model_ctl_write(struct model_set *s, const struct model_cred *c,
+		    const char *buf, size_t len)
+{
+	struct cmdline cl;
+	struct model *m;
+	int err;
+
+	err = parse_cmdline(&cl, buf, len);
+	if (err < 0)
+		return set_fail(s, "models/ctl", err, "malformed line");
+	if (!strcmp(cl.argv[0], "load"))
+		return model_load(s, c, &cl);
+	if (strcmp(cl.argv[0], "unload") || cl.argc != 2)
+		return set_fail(s, "models/ctl", -EINVAL, "'load NAME PATH "
+				"[key=value...]' or 'unload NAME'");
+	m = model_find(s, cl.argv[1]);
+	if (!m)
+		return set_fail(s, cl.argv[1], -ENOENT, "unload: no such "
+				"model");
+	err = model_retire(m, c->uid, true);
+	model_put(m);
+	return err;
+}
+
+static int model_line(void *arg, struct model *m)
+{
+	return strbuf_printf(arg, "%s %s model.%s %llu\n", m->name,
+			     state_names[atomic_load(&m->state)], m->name,
+			     (unsigned long long)(m->lease ?
+				atomic_load(&m->lease->vram) : 0));
+}
+
+int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb)
+{
+	char last[LOG_LAST_ERROR_LEN];
+
+	model_for_each(s, uid, model_line, sb);
+	if (uid == 0) {
+		gl_last_error_get(&s->last_error, last, sizeof(last));
+		strbuf_printf(sb, "last_error %s\n", last);
+	}
+	return sb->err;
+}
+
+/* An mlp's ctl: its sizes, inputs and outputs. */
+static int model_render_mlp(struct model *m, struct strbuf *sb,
+			    const char *last)
+{
+	const struct mlp_plan *p = &m->mplan;
+
+	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
+		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
+		      "max_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
+		      "running %u\nlast_error %s\n",
+		      state_names[atomic_load(&m->state)], m->name, m->arch,
+		      (unsigned long long)atomic_load(&m->lease->vram),
+		      (unsigned long long)p->weight_bytes,
+		      (unsigned long long)p->act_bytes, p->max_batch,
+		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
+		      (unsigned long long)atomic_load(&m->requests),
+		      atomic_load(&m->running), last);
+	return sb->err;
+}
+
+int model_render_ctl(struct model *m, struct strbuf *sb)
+{
+	const struct llama_plan *p = &m->plan;
+	char last[LOG_LAST_ERROR_LEN];
+
+	gl_last_error_get(&m->last_error, last, sizeof(last));
+	if (m->mlp)
+		return model_render_mlp(m, sb, last);
+	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
+		      "vram %llu\nweights %llu\nactivations %llu\nkv %llu\n"
+		      "max_batch %u\nmax_ctx %u\nvocab %u\nrequests %llu\n"
+		      "running %u\nlast_error %s\n",
+		      state_names[atomic_load(&m->state)], m->name, m->arch,
+		      (unsigned long long)atomic_load(&m->lease->vram),
+		      (unsigned long long)p->weight_bytes,
+		      (unsigned long long)(p->act_bytes + m->need -
+					   p->total_bytes),
+		      (unsigned long long)p->kv_bytes, p->max_batch,
+		      p->max_ctx, p->cfg.vocab_size,
+		      (unsigned long long)atomic_load(&m->requests),
+		      atomic_load(&m->running), last);
+	return sb->err;
+}
+
+int model_render_stats(struct model *m, struct strbuf *sb)
+{
+	strbuf_printf(sb, "requests %llu\nfailures %llu\ntokens %llu\n"
+		      "running %u\n",
+		      (unsigned long long)atomic_load(&m->requests),
+		      (unsigned long long)atomic_load(&m->failures),
+		      (unsigned long long)atomic_load(&m->tokens),
+		      atomic_load(&m->running));
+	return sb->err;
+}
+
+int model_write_ctl(struct model *m, uid_t uid, const char *buf, size_t len)
+{
+	struct cmdline cl;
+	int err;
+
+	err = parse_cmdline(&cl, buf, len);
+	if (err < 0 || cl.argc != 1 || strcmp(cl.argv[0], "unload"))
+		return model_fail(m, err < 0 ? err : -EINVAL,
+				  "ctl takes 'unload'");
+	return model_retire(m, uid, true);
+}

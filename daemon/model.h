@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The model service: models loaded from files into leases of their own
+ * (model.NAME), served one request per open infer file, each forward
+ * step a launch body on the lease's queue. It sits above leases and
+ * launches and below the broker: it acquires its leases like any
+ * client, hears their expiry and drop through their owner operations,
+ * and never reaches into the lease table. Documentation/models.md.
+ *
+ * Lifetime: the set's list holds one reference per model from load to
+ * unload; every user (a front-end node or handle, a request) holds one
+ * per model_find or model_get. A model holds its lease's reference until
+ * its last put.
+ */
+#ifndef GL_MODEL_H
+#define GL_MODEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <urcu/list.h>
+
+#include "daemon/log.h"
+#include "uapi/gpulease.h"
+
+struct lease_table;
+struct policy;
+struct registry;
+struct strbuf;
+struct model;
+struct model_req;
+
+struct model_set {
+	pthread_mutex_t lock;		/* guards models, loads */
+	struct cds_list_head models;	/* lock; every loaded model */
+	struct lease_table *lt;		/* borrowed, fixed */
+	struct registry *reg;		/* borrowed, fixed */
+	const struct policy *pol;	/* borrowed, fixed */
+	_Atomic uint64_t next_id;	/* model ids, never reused */
+	struct gl_last_error last_error;	/* models/ctl's */
+};
+
+/* The loading user's credentials, used to open a model's files. */
+struct model_cred {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;		/* supplementary groups, or NULL */
+	int ngroups;
+};
+
+/* model_set_init - an empty set over the broker's lease table, kernel
+ * registry and policy (all borrowed). 0 or -errno. */
+int model_set_init(struct model_set *s, struct lease_table *lt,
+		   struct registry *reg, const struct policy *pol);
+
+/* model_set_destroy - unload every model (leases dropped, requests
+ * failed with ECANCELED) and free the set. Sleeps; before the lease
+ * table goes. */
+void model_set_destroy(struct model_set *s);
+
+/*
+ * model_ctl_write - one line of models/ctl: "load NAME PATH [key=value
+ * ...]" or "unload NAME". Returns 0, -EINVAL (line, name, option, file
+ * format), -EACCES (a file the caller cannot read, another's model),
+ * -EEXIST, -ENOENT, -ENOSPC, -EDQUOT, -EOPNOTSUPP (a CUDA device),
+ * -ENOTSUP (what the parsers do not compute), -EFBIG, -ENOMEM. Sleeps.
+ */
+int model_ctl_write(struct model_set *s, const struct model_cred *c,
+		    const char *buf, size_t len);
+
+/* model_ctl_render - models/ctl's text for @uid: "name state lease
+ * vram" per model it may see. 0 or -ENOMEM. */
+int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb);
+
+/* model_find - the warm or expired model @name, with a reference, or
+ * NULL. */
+struct model *model_find(struct model_set *s, const char *name);
+
+/* model_for_each - call @fn for every listed model @uid may see, under
+ * the set's lock (@fn must not sleep or call back). Stops at and
+ * returns @fn's first non-zero value. */
+int model_for_each(struct model_set *s, uid_t uid,
+		   int (*fn)(void *arg, struct model *m), void *arg);
+
+void model_get(struct model *m);
+void model_put(struct model *m);
+
+/* Fixed for the model's life. */
+uint64_t model_id(const struct model *m);
+const char *model_name(const struct model *m);
+uid_t model_owner(const struct model *m);
+gid_t model_group(const struct model *m);
+
+/* model_check - 0 while warm, -EKEYEXPIRED once its lease expired,
+ * -ENOENT once unloaded. Lock-free. */
+int model_check(struct model *m);
+
+/* model_render_ctl, model_render_stats - the text of models/NAME/ctl
+ * and stats. 0 or -ENOMEM. */
+int model_render_ctl(struct model *m, struct strbuf *sb);
+int model_render_stats(struct model *m, struct strbuf *sb);
+
+/* model_write_ctl - "unload" from @uid: 0, -EACCES, -EINVAL, -ENOENT. */
+int model_write_ctl(struct model *m, uid_t uid, const char *buf,
+		    size_t len);
+
+/*
+ * model_req_start - parse one request on @m (a language model's text
+ * form; an mlp's binary form, uapi/model.h) and start it. Returns 0
+ * with *@out (put with model_req_put), or -EINVAL (malformed), -EFBIG
+ * (prompt over the context, rows over max_batch), -EBUSY (every
+ * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
+ * binary form on a language model),
+ * -EKEYEXPIRED, -ENOENT, -ENOMEM.
+ */
+int model_req_start(struct model *m, const char *buf, size_t len,
+		    struct model_req **out);
+
+/*
+ * model_req_read - up to @size bytes of the answer not yet read. Blocks
+ * (unless @nonblock: -EAGAIN) until at least one new byte or the end.
+ * Returns the byte count, 0 at the end of a whole answer, or the
+ * request's -errno (-EKEYEXPIRED, -ECANCELED, ...) once it failed.
+ */
+ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
+		       bool nonblock);
+
+/* model_req_put - the opener's reference; the request stops when it
+ * goes and its last step has ended. */
+void model_req_put(struct model_req *rq);
+
+
+/* What follows is the service's own (model*.c); others use the calls. */
+#include <stdatomic.h>
+
+#include "daemon/model/llama.h"
+#include "daemon/model/mlp.h"
+#include "daemon/model/tokenizer.h"
+
+#define MODEL_MAX_BATCH	64	/* KV slots: one bit each in slots */
+
+enum model_state {
+	MODEL_LOADING,		/* name taken, not listed yet */
+	MODEL_WARM,
+	MODEL_EXPIRED,		/* its lease expired: requests fail */
+	MODEL_UNLOADED,		/* out of the set */
+};
+
+struct lease;
+struct kernel_entry;
+
+struct model {
+	struct cds_list_head link;	/* set->models; set->lock */
+	_Atomic long refs;
+	struct model_set *set;		/* fixed */
+	uint64_t id;			/* fixed, never reused */
+	char name[GL_NAME_MAX + 1];	/* fixed */
+	uid_t owner;			/* fixed */
+	gid_t group;			/* fixed */
+	struct lease *lease;		/* reference; fixed once warm */
+	_Atomic int state;		/* enum model_state */
+	const char *arch;		/* "llama2c", "hf-llama", "mlp";
+					 * fixed */
+	bool mlp;			/* a gpulease-mlp: mplan, not plan */
+	struct llama_plan plan;		/* fixed once warm */
+	struct mlp_plan mplan;		/* fixed once warm */
+	uint64_t scratch;		/* sampling scratch's offset */
+	uint64_t need;			/* bytes the plan uses */
+	const struct kernel_entry *ke;	/* named by its step launches */
+	struct tokenizer tok;		/* may be empty; fixed once warm */
+	pthread_mutex_t lock;		/* guards slots */
+	uint64_t slots;			/* KV slots in use, a bit each */
+	_Atomic uint64_t requests;	/* started */
+	_Atomic uint64_t failures;	/* ended with an error */
+	_Atomic uint64_t tokens;	/* generated */
+	_Atomic uint32_t running;	/* requests not ended */
+	struct gl_last_error last_error;
+};
+
+/* model_fail - log @err of @m with a reason and record it in its ctl's
+ * last_error. Returns @err. */
+#define model_fail(m, err, ...) \
+	gl_fail_at(__FILE__, __LINE__, (m)->name, &(m)->last_error, (err), \
+		   __VA_ARGS__)
+
+/* model_req_get, model_req_unref - a reader's reference on @rq (the
+ * last unref frees it; unlike model_req_put it does not stop it). */
+void model_req_get(struct model_req *rq);
+void model_req_unref(struct model_req *rq);
+
+/* model-load.c: open and parse a model's files as @c into @m, acquire
+ * its lease and copy the weights in. 0 or -errno, nothing left on
+ * failure (the reason in @why). */
+struct model_opts {
+	const char *path;
+	const char *tokenizer;		/* or NULL */
+	uint64_t vram;			/* floor, 0: none */
+	uint32_t ttl;			/* 0: the default */
+	uint32_t device;
+	uint32_t max_batch;		/* 0: 1 */
+	uint32_t max_ctx;		/* 0: the model's */
+};
+int model_load_files(struct model *m, const struct model_cred *c,
+		     const struct model_opts *o, char *why, size_t whylen);
+
+#endif

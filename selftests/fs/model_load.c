@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * model_load.c - models/ctl: a load makes models/NAME/ and lease
+ * model.NAME of the model's size, unload (by ctl or by the model's own
+ * ctl) gives the memory back before it returns; a load that fails
+ * (malformed or truncated file, a file the caller cannot read, a lease
+ * that does not fit or is over quota, bad options) leaves no model, no lease and no
+ * memory behind; another uid gets EACCES on a model it does not own.
+ */
+#include "selftests/harness.h"
+#include "selftests/fs/model_common.h"
+
+static const char *const args[] = { "--cpu-vram", "64M", NULL };
+
+FIXTURE(model_load) {
+	struct gl_daemon d;
+	char dir[64];
+};
+
+FIXTURE_SETUP(model_load)
+{
+	int r;
+
+	self->dir[0] = '\0';
+	GL_DAEMON_SETUP(&self->d, args);
+	r = model_fixture(self->dir, sizeof(self->dir), "--no-ref");
+	if (r == 1)
+		SKIP(return, "/usr/bin/python3 has no numpy");
+	ASSERT_EQ(r, 0);
+}
+
+FIXTURE_TEARDOWN(model_load)
+{
+	model_fixture_rm(self->dir);
+	GL_DAEMON_TEARDOWN(&self->d);
+}
+
+/* Nothing of a model is left: no model listed, no lease, all free. */
+static void expect_nothing(const struct gl_daemon *d, long long free0)
+{
+	char buf[GL_TEXT_MAX];
+	struct stat st;
+
+	EXPECT_GE(gl_read(d, "models/ctl", buf, sizeof(buf)), 0);
+	EXPECT_EQ(strncmp(buf, "last_error", 10), 0) TH_LOG("%s", buf);
+	EXPECT_EQ(gl_count_leases(d), 0);
+	EXPECT_EQ(dev_read_u64(d, 0, "vram.free"), free0);
+	EXPECT_EQ(stat(gl_path(d, "models/m"), &st), -1);
+}
+
+TEST_F(model_load, load_unload_gives_memory_back)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free"), vram, w, a, kv;
+	char buf[GL_TEXT_MAX];
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "tokenizer=%s/tokenizer.bin max_batch=2 "
+			       "max_ctx=16\n", self->dir, self->dir), 0);
+	ASSERT_EQ(gl_read_key_str(d, "models/m/ctl", "state", buf,
+				  sizeof(buf)), 0);
+	EXPECT_STREQ(buf, "warm");
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "vram", &vram), 0);
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "weights", &w), 0);
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "activations", &a), 0);
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "kv", &kv), 0);
+	/* K and V, 2 layers, 2 slots, 16 positions, kv_dim 32 (2 kv heads
+	 * of 16), f32 */
+	EXPECT_EQ(kv, 2LL * 2 * 2 * 16 * 32 * 4);
+	EXPECT_EQ(vram, w + a + kv);
+	EXPECT_EQ(lease_read_key(d, "model.m", "vram", &vram), 0);
+	EXPECT_EQ(vram, w + a + kv);
+	EXPECT_LT(dev_read_u64(d, 0, "vram.free"), free0 - vram + 1);
+	EXPECT_GE(gl_read(d, "models/ctl", buf, sizeof(buf)), 0);
+	EXPECT_EQ(strncmp(buf, "m warm model.m ", 15), 0) TH_LOG("%s", buf);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), -EEXIST);
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
+	expect_nothing(d, free0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), -ENOENT);
+
+	/* the HF directory, unloaded through its own ctl */
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/hf\n",
+			       self->dir), 0);
+	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "arch", buf,
+				  sizeof(buf)), 0);
+	EXPECT_STREQ(buf, "hf-llama");
+	ASSERT_EQ(gl_ctl_write(d, "models/m/ctl", "unload\n"), 0);
+	expect_nothing(d, free0);
+}
+
+TEST_F(model_load, bad_files_leave_nothing)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free");
+	char path[128], buf[GL_TEXT_MAX];
+	struct stat st;
+	int fd;
+
+	/* a tokenizer is no checkpoint */
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/tokenizer.bin\n",
+			       self->dir), -EINVAL);
+	expect_nothing(d, free0);
+	EXPECT_EQ(gl_read_key_str(d, "models/ctl", "last_error", buf,
+				  sizeof(buf)), 0);
+	EXPECT_EQ(strncmp(buf, "EINVAL: load: ", 14), 0) TH_LOG("%s", buf);
+
+	/* a truncated checkpoint */
+	snprintf(path, sizeof(path), "%s/legacy.bin", self->dir);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_EQ(truncate(path, st.st_size - 4), 0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s\n", path),
+		  -EINVAL);
+	expect_nothing(d, free0);
+
+	/* a directory without config.json, a missing file, a relative path */
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s\n", self->dir),
+		  -ENOENT);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/nope\n",
+			       self->dir), -ENOENT);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m legacy.bin\n"),
+		  -EINVAL);
+	/* a broken config.json */
+	snprintf(path, sizeof(path), "%s/hf/config.json", self->dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(write(fd, "{\"architectures\": [", 19), 19);
+	close(fd);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/hf\n",
+			       self->dir), -EINVAL);
+	expect_nothing(d, free0);
+}
+
+TEST_F(model_load, bad_options_and_no_room)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free");
+	static const char *const bad[] = {
+		"max_batch=0", "max_batch=65", "max_ctx=0", "max_ctx=33",
+		"ttl=0", "vram=1Q", "threads=2", "device=99",
+		"tokenizer=tokenizer.bin",
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin "
+				       "%s\n", self->dir, bad[i]);
+
+		EXPECT_TRUE(err == -EINVAL || err == -ENOENT)
+			TH_LOG("%s: %d", bad[i], err);
+		expect_nothing(d, free0);
+	}
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load ../m %s/ak42.bin\n",
+			       self->dir), -EINVAL);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin "
+			       "vram=1G\n", self->dir), -ENOSPC);
+	expect_nothing(d, free0);
+	/* over the writer's quota */
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "quota 0 64K\n"), 0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin\n",
+			       self->dir), -EDQUOT);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "quota 0 none\n"), 0);
+	expect_nothing(d, free0);
+	/* a tokenizer of another vocabulary size */
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/ak42.bin "
+			       "tokenizer=%s/legacy.bin\n", self->dir,
+			       self->dir), -EINVAL);
+	expect_nothing(d, free0);
+}
+
+struct as_nobody {
+	const struct gl_daemon *d;
+	const char *dir;
+};
+
+static int nobody_loads_secret(void *arg)
+{
+	struct as_nobody *a = arg;
+
+	return gl_ctl_write(a->d, "models/ctl", "load m %s/secret.bin\n",
+			    a->dir);
+}
+
+TEST_F(model_load, unreadable_file_is_eacces)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free");
+	struct as_nobody a = { d, self->dir };
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cp %s/legacy.bin %s/secret.bin && "
+		 "chmod 0600 %s/secret.bin", self->dir, self->dir, self->dir);
+	ASSERT_EQ(system(cmd), 0);
+	EXPECT_EQ(gl_run_as_nobody(nobody_loads_secret, &a), -EACCES);
+	expect_nothing(d, free0);
+	/* the same file readable to nobody loads, owned by nobody */
+	snprintf(cmd, sizeof(cmd), "chmod 0644 %s/secret.bin", self->dir);
+	ASSERT_EQ(system(cmd), 0);
+	EXPECT_EQ(gl_run_as_nobody(nobody_loads_secret, &a), 0);
+	EXPECT_EQ(lease_read_key(d, "model.m", "owner", &free0), 0);
+	EXPECT_EQ(free0, GL_NOBODY_UID);
+}
+
+static int nobody_touches_roots(void *arg)
+{
+	struct as_nobody *a = arg;
+	char buf[GL_TEXT_MAX];
+	int fd, err;
+
+	fd = open(gl_path(a->d, "models/m/infer"), O_RDWR);
+	if (fd >= 0 || errno != EACCES)
+		return fd >= 0 ? 100 : 101;
+	err = gl_read(a->d, "models/m/ctl", buf, sizeof(buf));
+	if (err != -EACCES)
+		return 102;
+	err = gl_ctl_write(a->d, "models/ctl", "unload m\n");
+	if (err != -EACCES)
+		return 103;
+	gl_read(a->d, "models/ctl", buf, sizeof(buf));
+	return strstr(buf, "model.m") ? 104 : 0;	/* not listed */
+}
+
+TEST_F(model_load, another_uid_gets_eacces)
+{
+	const struct gl_daemon *d = &self->d;
+	struct as_nobody a = { d, self->dir };
+	char buf[GL_TEXT_MAX];
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), 0);
+	EXPECT_EQ(gl_run_as_nobody(nobody_touches_roots, &a), 0);
+	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "state", buf,
+				  sizeof(buf)), 0);
+	EXPECT_STREQ(buf, "warm");
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/*
+ * model_mlp.c - a gpulease-mlp served through models/NAME/infer in the
+ * binary form of uapi/model.h: every output within 1e-5 of the fixture's
+ * numpy forward pass (selftests/fixtures/write_mlp.py), rows over
+ * max_batch EFBIG, a bad header or length EINVAL, text EINVAL; the
+ * binary form on a language model EOPNOTSUPP; unload gives the memory
+ * back.
+ */
+#include <math.h>
+
+#include "selftests/harness.h"
+#include "selftests/fs/model_common.h"
+#include "uapi/model.h"
+
+static const char *const args[] = { "--cpu-vram", "64M", NULL };
+
+FIXTURE(model_mlp) {
+	struct gl_daemon d;
+	char dir[64];
+};
+
+FIXTURE_SETUP(model_mlp)
+{
+	int r;
+
+	self->dir[0] = '\0';
+	GL_DAEMON_SETUP(&self->d, args);
+	r = model_fixture_by(self->dir, sizeof(self->dir), "write_mlp.py",
+			     "");
+	if (r == 1)
+		SKIP(return, "/usr/bin/python3 has no numpy");
+	ASSERT_EQ(r, 0);
+}
+
+FIXTURE_TEARDOWN(model_mlp)
+{
+	model_fixture_rm(self->dir);
+	GL_DAEMON_TEARDOWN(&self->d);
+}
+
+#define IN 13
+#define OUT 3
+#define ROWS 7
+
+/* Write @len bytes as one request on a fresh open of infer; read the
+ * answer into @ans. Bytes read, or the failing call's -errno. */
+static int infer_raw(const struct gl_daemon *d, const void *req, size_t len,
+		     void *ans, size_t size)
+{
+	ssize_t n, got = 0;
+	int fd, err = 0;
+
+	fd = open(gl_path(d, "models/n/infer"), O_RDWR);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, req, len) != (ssize_t)len) {
+		err = -errno;
+		goto out;
+	}
+	while ((size_t)got < size &&
+	       (n = read(fd, (char *)ans + got, size - got)) > 0)
+		got += n;
+	if (n < 0)
+		err = -errno;
+out:
+	close(fd);
+	return err ? err : (int)got;
+}
+
+struct req {
+	struct gl_infer_tensor h;
+	float x[ROWS + 1][IN];
+};
+
+TEST_F(model_mlp, outputs_match_reference)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free"), v;
+	struct {
+		struct gl_infer_tensor h;
+		float y[ROWS][OUT];
+	} ans;
+	struct blob in, ref;
+	struct req r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, ROWS, IN } };
+	const float *want;
+	int i, j;
+
+	ASSERT_EQ(slurp(self->dir, "input.bin", &in), 0);
+	ASSERT_EQ(slurp(self->dir, "ref.bin", &ref), 0);
+	ASSERT_EQ(in.len, sizeof(float) * ROWS * IN);
+	ASSERT_EQ(ref.len, sizeof(float) * ROWS * OUT);
+	memcpy(r.x, in.p, in.len);
+	want = (const float *)ref.p;
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=8\n",
+			       self->dir), 0);
+	EXPECT_EQ(gl_read_key(d, "models/n/ctl", "inputs", &v), 0);
+	EXPECT_EQ(v, IN);
+	EXPECT_EQ(gl_read_key(d, "models/n/ctl", "outputs", &v), 0);
+	EXPECT_EQ(v, OUT);
+	ASSERT_EQ(infer_raw(d, &r, sizeof(r.h) + in.len, &ans, sizeof(ans)),
+		  (int)(sizeof(ans.h) + sizeof(ans.y)));
+	EXPECT_EQ(ans.h.magic, GL_INFER_MAGIC);
+	EXPECT_EQ(ans.h.rows, ROWS);
+	EXPECT_EQ(ans.h.cols, OUT);
+	for (i = 0; i < ROWS; i++)
+		for (j = 0; j < OUT; j++)
+			EXPECT_LE(fabsf(ans.y[i][j] - want[i * OUT + j]),
+				  1e-5f + 1e-5f * fabsf(want[i * OUT + j]))
+				TH_LOG("row %d col %d", i, j);
+	/* row 3 alone gives the same answer as in the batch */
+	r.h.rows = 1;
+	memcpy(r.x[0], (float *)in.p + 3 * IN, sizeof(r.x[0]));
+	ASSERT_EQ(infer_raw(d, &r, sizeof(r.h) + sizeof(r.x[0]), &ans,
+			    sizeof(ans)), (int)(sizeof(ans.h) + OUT * 4));
+	for (j = 0; j < OUT; j++)
+		EXPECT_LE(fabsf(ans.y[0][j] - want[3 * OUT + j]),
+			  1e-5f + 1e-5f * fabsf(want[3 * OUT + j]));
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload n\n"), 0);
+	EXPECT_EQ(dev_read_u64(d, 0, "vram.free"), free0);
+	EXPECT_EQ(gl_count_leases(d), 0);
+	free(in.p);
+	free(ref.p);
+}
+
+TEST_F(model_mlp, bad_requests)
+{
+	const struct gl_daemon *d = &self->d;
+	struct req r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, 1, IN } };
+	char ans[256];
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=2\n",
+			       self->dir), 0);
+	EXPECT_GT(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
+		  0);
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4 - 1, ans,
+			    sizeof(ans)), -EINVAL);
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 8, ans, sizeof(ans)),
+		  -EINVAL);
+	r.h.rows = 3;	/* max_batch 2 */
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + 3 * IN * 4, ans,
+			    sizeof(ans)), -EFBIG);
+	r.h.rows = 0;
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h), ans, sizeof(ans)), -EINVAL);
+	r.h.rows = 1;
+	r.h.cols = IN + 1;
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + (IN + 1) * 4, ans,
+			    sizeof(ans)), -EINVAL);
+	r.h.cols = IN;
+	r.h.reserved[1] = 1;
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
+		  -EINVAL);
+	r.h.reserved[1] = 0;
+	r.h.dtype = 2;
+	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
+		  -EINVAL);
+	EXPECT_EQ(infer_raw(d, "ids 1 2\n", 8, ans, sizeof(ans)), -EINVAL);
+	/* an mlp takes no tokenizer or context */
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s max_ctx=4\n",
+			       self->dir), -EINVAL);
+}
+
+TEST_F(model_mlp, binary_on_a_language_model)
+{
+	const struct gl_daemon *d = &self->d;
+	struct req r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, 1, IN } };
+	char ldir[64] = "", ans[64];
+	int fd;
+
+	ASSERT_EQ(model_fixture(ldir, sizeof(ldir), "--no-ref"), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load l %s/legacy.bin\n",
+			       ldir), 0);
+	fd = open(gl_path(d, "models/l/infer"), O_RDWR);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(write(fd, &r, sizeof(r.h) + IN * 4), -1);
+	EXPECT_EQ(errno, EOPNOTSUPP);
+	close(fd);
+	(void)ans;
+	model_fixture_rm(ldir);
+}
+
+TEST_HARNESS_MAIN
