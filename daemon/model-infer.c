@@ -508,7 +508,7 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 		model_req_unref(rq);
 		return model_fail(m, err, "request refused: %s",
 				  err == -EFBIG ? "prompt over max_ctx" :
-				  err == -EOPNOTSUPP ? "no text encoder yet, "
+				  err == -EOPNOTSUPP ? "no tokenizer loaded, "
 				  "give 'ids N ...'" : "malformed");
 	}
 	if (rq->max_tokens > m->plan.max_ctx - rq->n_prompt)

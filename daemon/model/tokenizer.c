@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The tokenizer interface over llama2.c's tokenizer.bin: decoding now,
- * encoding once an encoder is merged (tokenizer_encode() is where it
- * plugs in). Pure: no I/O, no global state.
+ * The tokenizer interface over llama2.c's tokenizer.bin: decoding, and
+ * encoding through its score-merge coder (tokbin-run.c). Pure: no I/O,
+ * no global state.
  * Invariant: every piece decode returns lies inside the private copy of
  * the file that tokenizer_load_bin() made.
  */
@@ -29,13 +29,20 @@ int tokenizer_load_bin(struct tokenizer *tk, const void *buf, size_t len,
 	}
 	memcpy(tk->bytes, buf, len);
 	tk->len = len;
-	return 0;
+	err = tok_coder_init(&tk->coder, &tk->t, tk->bytes);
+	if (err) {
+		snprintf(why, whylen, "tokenizer: %s", err == -ENOMEM ?
+			 "out of memory" : "fewer than 3 tokens");
+		tokenizer_free(tk);
+	}
+	return err;
 }
 
 void tokenizer_free(struct tokenizer *tk)
 {
 	if (!tk)
 		return;
+	tok_coder_free(&tk->coder);
 	tok_free(&tk->t);
 	free(tk->bytes);
 	memset(tk, 0, sizeof(*tk));
@@ -44,13 +51,16 @@ void tokenizer_free(struct tokenizer *tk)
 int tokenizer_encode(const struct tokenizer *tk, const char *text,
 		     size_t len, uint32_t *ids, uint32_t max, uint32_t *n)
 {
-	(void)tk;
-	(void)text;
-	(void)len;
-	(void)ids;
-	(void)max;
+	ssize_t got;
+
 	*n = 0;
-	return -EOPNOTSUPP;	/* the encoders land here */
+	if (!tk || !tk->bytes)
+		return -EOPNOTSUPP;
+	got = tok_encode(&tk->coder, text, len, true, false, ids, max);
+	if (got < 0)
+		return (int)got;
+	*n = (uint32_t)got;
+	return 0;
 }
 
 static int hexval(unsigned char c)

@@ -3,8 +3,8 @@
  * The tokenizer interface the model service calls: text to token ids
  * (encode) and one token id to its bytes (decode), whatever file the
  * vocabulary came from. Today over llama2.c's tokenizer.bin (tokbin.c),
- * decoding only: the encoders (tokenizer.bin's score-merge and HF
- * tokenizer.json's BPE) plug in as tokenizer_encode()'s body.
+ * encoding with its score-merge coder (tokbin-run.c); HF tokenizer.json
+ * (tokjson.c) is parsed and tested but not yet loadable by a model.
  * Invariant: a loaded tokenizer owns a private copy of its token bytes
  * and never changes after tokenizer_load_bin(); any thread may use it.
  */
@@ -21,6 +21,7 @@
 
 struct tokenizer {
 	struct tok_table t;	/* offsets into bytes */
+	struct tok_coder coder;	/* the encoder over t; empty without */
 	unsigned char *bytes;	/* the file's bytes, owned */
 	size_t len;
 };
@@ -39,8 +40,9 @@ void tokenizer_free(struct tokenizer *tk);
 /*
  * tokenizer_encode - @text (@len bytes) into at most @max ids at @ids,
  * BOS first; *@n the count. Returns 0, -EFBIG when more than @max ids,
- * -EOPNOTSUPP while no encoder is built in (the service then takes
- * prompts as token ids only).
+ * -EINVAL when @text is not UTF-8 or has a byte without its <0xHH>
+ * token, -ENOMEM, -EOPNOTSUPP without a tokenizer (@tk NULL or empty:
+ * the service then takes prompts as token ids only).
  */
 int tokenizer_encode(const struct tokenizer *tk, const char *text,
 		     size_t len, uint32_t *ids, uint32_t max, uint32_t *n);

@@ -183,9 +183,24 @@ TEST_F(model_infer, bad_requests)
 	/* 8 positions: a prompt of 8 leaves none to generate */
 	EXPECT_EQ(model_infer(d, "m", "ids 1 2 3 4 5 6 7 8\n", out,
 			      sizeof(out)), -EFBIG);
-	/* no encoder yet: text is refused, ids are not */
-	EXPECT_EQ(model_infer(d, "m", "Once upon a time\n", out,
-			      sizeof(out)), -EOPNOTSUPP);
+	/* text is encoded with tokenizer.bin (the fixture's tokens are
+	 * <unk> <s> </s> and one per ASCII character from ' '): "AB" is
+	 * BOS, the dummy " ", 'A', 'B', the same request as those ids */
+	{
+		char by_text[256], by_ids[256];
+		int nt, ni;
+
+		nt = model_infer(d, "m", "max_tokens=3 output=ids AB\n",
+				 by_text, sizeof(by_text));
+		ni = model_infer(d, "m", "max_tokens=3 output=ids ids 1 3 36 "
+				 "37\n", by_ids, sizeof(by_ids));
+		ASSERT_GT(nt, 0);
+		ASSERT_EQ(nt, ni);
+		EXPECT_EQ(memcmp(by_text, by_ids, (size_t)nt), 0);
+		/* a character outside the vocabulary */
+		EXPECT_EQ(model_infer(d, "m", "max_tokens=3 \xc3\xa9\n",
+				      out, sizeof(out)), -EINVAL);
+	}
 	EXPECT_GE(model_infer(d, "m", "max_tokens=3 ids 1 2\n", out,
 			      sizeof(out)), 0);
 	/* one request per open file */

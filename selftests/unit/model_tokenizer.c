@@ -3,8 +3,8 @@
  * model_tokenizer.c - the tokenizer interface the model service calls:
  * decoding over tokenizer.bin with llama2.c's rules (the leading space
  * dropped after BOS only, "<0xHH>" as one byte, ids outside the
- * vocabulary refused), decimal ids without a tokenizer, and encode's
- * EOPNOTSUPP until an encoder lands.
+ * vocabulary refused), decimal ids without a tokenizer, encode through
+ * the score-merge coder, and encode's EOPNOTSUPP without a tokenizer.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -68,6 +68,50 @@ TEST(decode_follows_llama2c)
 	EXPECT_EQ(tokenizer_max_piece(&tk), 16u);
 	tokenizer_free(&tk);
 	tokenizer_free(&tk);	/* idempotent */
+}
+
+static void put_scored(struct buf *b, const char *s, float score)
+{
+	uint32_t v;
+
+	memcpy(&v, &score, 4);
+	put32(b, v);
+	put32(b, (uint32_t)strlen(s));
+	memcpy(b->p + b->len, s, strlen(s));
+	b->len += strlen(s);
+}
+
+/* BOS, then llama2.c's dummy " " prefix and merges by score: " hello"
+ * is one token; a character with neither a token nor its <0xHH> byte
+ * token is EINVAL; a prompt over @max ids EFBIG. */
+TEST(encode_merges_by_score)
+{
+	static const char *const tok[] = {
+		"<unk>", "<s>", "</s>", " ", "h", "e", "l", "o", "he", "ll",
+		"hell", "hello", " hello",
+	};
+	struct tokenizer tk;
+	char why[128];
+	uint32_t ids[8], n, i;
+	struct buf b;
+
+	b.len = 0;
+	put32(&b, 8);
+	for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++)
+		put_scored(&b, tok[i], (float)i);
+	ASSERT_EQ(tokenizer_load_bin(&tk, b.p, b.len, 13, why, sizeof(why)),
+		  0) TH_LOG("%s", why);
+	ASSERT_EQ(tokenizer_encode(&tk, "hello", 5, ids, 8, &n), 0);
+	ASSERT_EQ(n, 2u);
+	EXPECT_EQ(ids[0], 1u);
+	EXPECT_EQ(ids[1], 12u);
+	ASSERT_EQ(tokenizer_encode(&tk, "hello he", 8, ids, 8, &n), 0);
+	ASSERT_EQ(n, 4u);
+	EXPECT_EQ(ids[2], 3u);
+	EXPECT_EQ(ids[3], 8u);
+	EXPECT_EQ(tokenizer_encode(&tk, "hex", 3, ids, 8, &n), -EINVAL);
+	EXPECT_EQ(tokenizer_encode(&tk, "hello he", 8, ids, 3, &n), -EFBIG);
+	tokenizer_free(&tk);
 }
 
 TEST(without_a_tokenizer_ids_are_decimal)
