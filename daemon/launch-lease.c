@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/launch.h"
 #include "daemon/lease.h"
@@ -21,6 +22,31 @@ void launch_stats(struct lease *l, struct launch_stats *st)
 	st->ns = atomic_load(&q->ns);
 	st->queued = atomic_load(&q->nr_queued);
 	st->running = atomic_load(&q->nr_running);
+}
+
+static int launch_queue_init(struct launch_queue *q)
+{
+	int err;
+
+	memset(q, 0, sizeof(*q));
+	CDS_INIT_LIST_HEAD(&q->queue);
+	CDS_INIT_LIST_HEAD(&q->ready_link);
+	q->next_seq = 1;
+	err = pthread_mutex_init(&q->lock, NULL);
+	if (err)
+		return -err;
+	err = pthread_cond_init(&q->idle, NULL);
+	if (err) {
+		pthread_mutex_destroy(&q->lock);
+		return -err;
+	}
+	return 0;
+}
+
+static void launch_queue_destroy(struct launch_queue *q)
+{
+	pthread_cond_destroy(&q->idle);
+	pthread_mutex_destroy(&q->lock);
 }
 
 /* The lease's internal listener (lease.h, struct lease_work_ops). */

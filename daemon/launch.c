@@ -34,31 +34,6 @@
 #include "daemon/probes.h"
 #include "daemon/registry.h"
 
-int launch_queue_init(struct launch_queue *q)
-{
-	int err;
-
-	memset(q, 0, sizeof(*q));
-	CDS_INIT_LIST_HEAD(&q->queue);
-	CDS_INIT_LIST_HEAD(&q->ready_link);
-	q->next_seq = 1;
-	err = pthread_mutex_init(&q->lock, NULL);
-	if (err)
-		return -err;
-	err = pthread_cond_init(&q->idle, NULL);
-	if (err) {
-		pthread_mutex_destroy(&q->lock);
-		return -err;
-	}
-	return 0;
-}
-
-void launch_queue_destroy(struct launch_queue *q)
-{
-	pthread_cond_destroy(&q->idle);
-	pthread_mutex_destroy(&q->lock);
-}
-
 /* The lease's state (lease_mem_get's answer, @state) then the binding
  * of @la's arguments to its memory @m; lease_mem_get held. */
 static int launch_resolve(struct launch *la, int state,

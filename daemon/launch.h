@@ -128,9 +128,6 @@ struct launcher {
 					 * received them */
 };
 
-int launch_queue_init(struct launch_queue *q);
-void launch_queue_destroy(struct launch_queue *q);
-
 /*
  * launch_lease_ops - the launch queue as a lease's internal listener
  * (lease_table_listen, with the launcher as context): makes l->lq at
