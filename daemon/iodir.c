@@ -23,6 +23,7 @@
 
 #include "daemon/iodir.h"
 #include "daemon/log.h"
+#include "daemon/parse.h"
 
 #define IODIR_PREFIX	"gpulease."
 #define IODIR_MODE	0711
@@ -61,11 +62,9 @@ void iodir_remove(const char *dir, int fd)
 static bool iodir_legacy_alive(const char *name)
 {
 	const char *p = name + strlen(IODIR_PREFIX);
-	char *end;
-	long v;
+	uint64_t v;
 
-	v = strtol(p, &end, 10);
-	if (*end || end == p || v <= 0 || v > 0x7fffffff)
+	if (parse_u64(p, &v) || !v || v > 0x7fffffff)
 		return false;
 	return kill((pid_t)v, 0) == 0 || errno != ESRCH;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/parse.h"
 #include "fusefs/fs.h"
 
 #define DEV_FILE(name) { name, FS_DEV_DIR, S_IFREG | 0444 }
@@ -36,14 +37,12 @@ static uint64_t dev_index(const struct fs_node *n)
 /* "0", "1"...: no sign, no leading zero, a device that exists */
 static int dev_find(struct fs *fs, const char *name, struct fs_node *out)
 {
-	unsigned long idx;
-	char *end;
+	uint32_t idx;
 
-	if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1]))
+	if (name[0] == '0' && name[1])
 		return -ENOENT;
-	idx = strtoul(name, &end, 10);
-	if (*end || idx >= GL_MAX_DEVICES ||
-	    !dev_set_get(&fs->broker.devs, (unsigned)idx))
+	if (parse_u32(name, &idx) || idx >= GL_MAX_DEVICES ||
+	    !dev_set_get(&fs->broker.devs, idx))
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->kind = FS_DEV_DIR;

@@ -35,17 +35,13 @@ static int dev_read(struct gl *g, unsigned int index, const char *file,
 static int dev_read_u64(struct gl *g, unsigned int index, const char *file,
 			uint64_t *out)
 {
-	char buf[32], *end;
+	char buf[32];
 	int len;
 
 	len = dev_read(g, index, file, buf, sizeof(buf));
 	if (len < 0)
 		return len;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EPROTO;
-	errno = 0;
-	*out = strtoull(buf, &end, 10);
-	return errno || *end ? -EPROTO : 0;
+	return __gl_parse_u64(buf, out);
 }
 
 /*

@@ -20,22 +20,11 @@
 
 #define GL_CTL_READ_MAX		4096
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EPROTO;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? -EPROTO : 0;
-}
-
 static int parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t v;
 
-	if (parse_u64(s, &v) || v > UINT32_MAX)
+	if (__gl_parse_u64(s, &v) || v > UINT32_MAX)
 		return -EPROTO;
 	*out = (uint32_t)v;
 	return 0;
@@ -58,19 +47,19 @@ static int info_key(struct gl_lease_info *info, const char *key,
 			return -EPROTO;
 		info->device = (int32_t)dev;
 	} else if (!strcmp(key, "vram")) {
-		return parse_u64(val, &info->vram);
+		return __gl_parse_u64(val, &info->vram);
 	} else if (!strcmp(key, "used")) {
-		return parse_u64(val, &info->used);
+		return __gl_parse_u64(val, &info->used);
 	} else if (!strcmp(key, "ttl")) {
 		return parse_u32(val, &info->ttl);
 	} else if (!strcmp(key, "expires_in")) {
-		return parse_u64(val, &info->expires_in);
+		return __gl_parse_u64(val, &info->expires_in);
 	} else if (!strcmp(key, "owner")) {
 		return parse_u32(val, &info->owner);
 	} else if (!strcmp(key, "bound")) {
 		return parse_u32(val, &info->bound);
 	} else if (!strcmp(key, "launches")) {
-		return parse_u64(val, &info->launches);
+		return __gl_parse_u64(val, &info->launches);
 	} else if (!strcmp(key, "last_error")) {
 		snprintf(info->last_error, sizeof(info->last_error), "%s",
 			 val);

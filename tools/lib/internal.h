@@ -29,6 +29,9 @@ struct gl {
 int __gl_lease_path(char *buf, size_t size, const char *name,
 		    const char *file);
 int __gl_read_at(struct gl *g, const char *path, char *buf, size_t size);
+/* __gl_parse_u64 - a number the daemon wrote: decimal digits only, in
+ * range. 0 or -EPROTO. */
+int __gl_parse_u64(const char *s, uint64_t *out);
 int __gl_write_fd(int fd, const void *buf, size_t len);
 int __gl_write_at(struct gl *g, const char *path, const char *line);
 

@@ -137,6 +137,17 @@ GL_EXPORT int gl_lease_openat(struct gl *g, const char *name,
  * Returns its length, -EFBIG when it needs more than @size - 1 bytes, or
  * -errno from open/read.
  */
+int __gl_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EPROTO;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -EPROTO : 0;
+}
+
 int __gl_read_at(struct gl *g, const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
