@@ -100,56 +100,22 @@ static long dev_index(const char *s)
  * NULL when there are none). Returns the count or -ENOTCONN, -ENOMEM,
  * -EPROTO, or opendir/readdir's -errno.
  */
+/* __gl_list's @add: devices/N, read whole. */
+static int list_dev(struct gl *g, int dfd, const struct dirent *de,
+		    void *slot)
+{
+	long idx = dev_index(de->d_name);
+	int err;
+
+	(void)dfd;
+	if (idx < 0)
+		return 0;
+	err = gl_device_info(g, (unsigned int)idx, slot);
+	return err ? err : 1;
+}
+
 GL_EXPORT int gl_device_list(struct gl *g, struct gl_device_info **out)
 {
-	struct gl_device_info *list = NULL, *grown;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *dir;
-	long idx;
-	int fd, err = 0;
-
-	*out = NULL;
-	fd = openat(g->root, GL_FILE_DEVICES, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			err = -errno;
-			break;
-		}
-		idx = dev_index(de->d_name);
-		if (idx < 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4;
-			grown = reallocarray(list, cap, sizeof(*list));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			list = grown;
-		}
-		err = gl_device_info(g, (unsigned int)idx, &list[n]);
-		if (err)
-			break;
-		n++;
-	}
-	closedir(dir);
-	if (err || !n) {
-		free(list);
-		return err;
-	}
-	qsort(list, n, sizeof(*list), dev_cmp);
-	*out = list;
-	return (int)n;
+	return __gl_list(g, GL_FILE_DEVICES, sizeof(**out), list_dev, dev_cmp,
+			 (void **)out);
 }

@@ -181,61 +181,21 @@ static int list_add(struct gl *g, const char *name,
  * as GL_LEASE_HIDDEN with its name and owner. Returns the count or
  * -ENOTCONN, -ENOMEM, -EPROTO, or opendir/readdir's -errno.
  */
+/* __gl_list's @add: a lease's directory under leases/. */
+static int list_lease(struct gl *g, int dfd, const struct dirent *de,
+		      void *slot)
+{
+	int err;
+
+	if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+	    !is_dir(dfd, de))
+		return 0;
+	err = list_add(g, de->d_name, slot);
+	return err < 0 ? err : !err;
+}
+
 GL_EXPORT int gl_lease_list(struct gl *g, struct gl_lease_info **out)
 {
-	struct gl_lease_info *list = NULL, *grown;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *dir;
-	int fd, err = 0;
-
-	*out = NULL;
-	fd = openat(g->root, GL_FILE_LEASES, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			err = -errno;
-			break;
-		}
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !is_dir(dirfd(dir), de))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			grown = reallocarray(list, cap, sizeof(*list));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			list = grown;
-		}
-		err = list_add(g, de->d_name, &list[n]);
-		if (err < 0)
-			break;
-		if (!err)
-			n++;
-		err = 0;
-	}
-	closedir(dir);
-	if (err || n > INT32_MAX) {
-		free(list);
-		return err ? err : -EOVERFLOW;
-	}
-	if (!n) {
-		free(list);
-		return 0;
-	}
-	qsort(list, n, sizeof(*list), info_cmp);
-	*out = list;
-	return (int)n;
+	return __gl_list(g, GL_FILE_LEASES, sizeof(**out), list_lease,
+			 info_cmp, (void **)out);
 }

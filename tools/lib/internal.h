@@ -29,6 +29,21 @@ struct gl {
 int __gl_lease_path(char *buf, size_t size, const char *name,
 		    const char *file);
 int __gl_read_at(struct gl *g, const char *path, char *buf, size_t size);
+struct dirent;
+
+/*
+ * __gl_list - collect the entries of directory @rel into an array of
+ * @elem-byte slots: for each entry @add fills the next slot and returns
+ * 1 to keep it, 0 to skip the entry, or -errno to stop. *@out gets the
+ * array (free(3) it; NULL when nothing was kept), sorted with @cmp.
+ * Returns the count, or -errno with *@out NULL: openat/readdir's,
+ * -ENOMEM, -EOVERFLOW (over INT32_MAX entries), or @add's.
+ */
+int __gl_list(struct gl *g, const char *rel, size_t elem,
+	      int (*add)(struct gl *g, int dfd, const struct dirent *de,
+			 void *slot),
+	      int (*cmp)(const void *a, const void *b), void **out);
+
 /* __gl_parse_u64 - a number the daemon wrote: decimal digits only, in
  * range. 0 or -EPROTO. */
 int __gl_parse_u64(const char *s, uint64_t *out);

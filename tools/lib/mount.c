@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "tools/lib/internal.h"
@@ -137,6 +138,61 @@ GL_EXPORT int gl_lease_openat(struct gl *g, const char *name,
  * Returns its length, -EFBIG when it needs more than @size - 1 bytes, or
  * -errno from open/read.
  */
+int __gl_list(struct gl *g, const char *rel, size_t elem,
+	      int (*add)(struct gl *g, int dfd, const struct dirent *de,
+			 void *slot),
+	      int (*cmp)(const void *a, const void *b), void **out)
+{
+	char *list = NULL, *grown;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, err = 0;
+
+	*out = NULL;
+	fd = openat(g->root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			err = -errno;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grown = reallocarray(list, cap, elem);
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			list = grown;
+		}
+		err = add(g, dirfd(dir), de, list + n * elem);
+		if (err < 0)
+			break;
+		n += err;
+		err = 0;
+	}
+	closedir(dir);
+	if (!err && n > INT32_MAX)
+		err = -EOVERFLOW;
+	if (err || !n) {
+		free(list);
+		return err;
+	}
+	qsort(list, n, elem, cmp);
+	*out = list;
+	return (int)n;
+}
+
 int __gl_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
