@@ -5,7 +5,8 @@
 # the fs tests and the shell tests that start a daemon once more against
 # a daemon in its default, background mode (as bg/fs/..., bg/sh/...:
 # GL_BACKGROUND=1), and with VALGRIND=1 the fs tests once more with the
-# daemon under valgrind.  Each program's output is shown indented as "# " lines; the
+# daemon under valgrind.  Each program's output is shown indented as "# " lines, then
+# "# NAME: N s", its wall time; the
 # last line is "N passed, N failed, N skipped" over all test cases.
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
@@ -116,10 +117,12 @@ while IFS='	' read -r name cmd; do
 		unset GL_DAEMON_WRAPPER
 		;;
 	esac
+	t0=$(date +%s)
 	# shellcheck disable=SC2086
 	$cmd >"$OUT" 2>&1 </dev/null
 	rc=$?
 	sed 's/^/# /' "$OUT"
+	echo "# $name: $(($(date +%s) - t0)) s"
 	totals=$(grep '^# Totals:' "$OUT" | tail -n 1)
 	p=$(echo "$totals" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
 	f=$(echo "$totals" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
