@@ -5,9 +5,9 @@
 # the fs tests and the shell tests that start a daemon once more against
 # a daemon in its default, background mode (as bg/fs/..., bg/sh/...:
 # GL_BACKGROUND=1), and with VALGRIND=1 the fs tests once more with the
-# daemon under valgrind.  Each program's output is shown indented as "# " lines, then
-# "# NAME: N s", its wall time; the
-# last line is "N passed, N failed, N skipped" over all test cases.
+# daemon under valgrind.  Each program's output is shown indented as "# "
+# lines, then "# NAME: N s", its wall time; the last line is
+# "N passed, N failed, N skipped" over all test cases.
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
 # Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
