@@ -241,7 +241,7 @@ deps-check: $(call obj,$(daemon-y) $(model-y))
 check: deps
 	$(Q)$(MAKE) -f $(SRC)/Makefile all fuzz
 	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE) \
-		VALGRIND=$(if $(SANITIZE),0,1)
+		VALGRIND=$(if $(SANITIZE),0,1) BACKGROUND=$(if $(SANITIZE),0,1)
 
 run: deps
 	$(Q)$(MAKE) -f $(SRC)/Makefile $(O)/gpuleased
