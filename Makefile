@@ -237,11 +237,14 @@ deps-check: $(call obj,$(daemon-y) $(model-y))
 	$(Q)$(SRC)/scripts/deps-check.sh $(O) $(SRC)
 
 # The plain run also runs the fs tests with the daemon under valgrind
-# (which cannot watch a sanitizer build).
+# (which cannot watch a sanitizer build), the background pass and the
+# fuzz targets (themselves ASan+UBSan builds: a SANITIZE run would only
+# repeat them).
 check: deps
-	$(Q)$(MAKE) -f $(SRC)/Makefile all fuzz
+	$(Q)$(MAKE) -f $(SRC)/Makefile all $(if $(SANITIZE),,fuzz)
 	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE) \
-		VALGRIND=$(if $(SANITIZE),0,1) BACKGROUND=$(if $(SANITIZE),0,1)
+		VALGRIND=$(if $(SANITIZE),0,1) BACKGROUND=$(if $(SANITIZE),0,1) \
+		FUZZ=$(if $(SANITIZE),0,1)
 
 run: deps
 	$(Q)$(MAKE) -f $(SRC)/Makefile $(O)/gpuleased

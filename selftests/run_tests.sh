@@ -11,7 +11,8 @@
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
 # Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
-# BACKGROUND=0 to leave out the background pass,
+# BACKGROUND=0 to leave out the background pass, FUZZ=0 to leave out the
+# fuzz targets,
 # TESTS="glob ..." to run only matching programs (e.g. "fs/bind* sh/*").
 
 O=${1:-$(dirname "$0")/../build}
@@ -85,7 +86,7 @@ if [ "${BACKGROUND:-1}" = 1 ]; then
 	done
 fi
 # the fuzz targets, for FUZZ_SECONDS each (libFuzzer, built by make fuzz)
-add fuzz "fuzz/run.sh" "sh $SRC/fuzz/run.sh $O"
+[ "${FUZZ:-1}" = 1 ] && add fuzz "fuzz/run.sh" "sh $SRC/fuzz/run.sh $O"
 if [ "$VALGRIND" = 1 ]; then
 	if command -v valgrind >/dev/null; then
 		for f in "$O"/selftests/fs/*; do
