@@ -7,7 +7,7 @@
  * stop a chain mid-way (ECANCELED, EKEYEXPIRED at the running step);
  * malformed chains fail with EINVAL or EFBIG and leave nothing queued.
  *
- * The step that runs long is SPIN (launch_cancel.c's): tens of seconds
+ * The step that runs long is SPIN (gltest.h): tens of seconds
  * of work no test waits out, so the status alone tells a cancellation,
  * with no clock in any assertion.
  */
@@ -24,10 +24,6 @@
 
 static const char *const args[] = { "--cpu-vram", "256M", NULL };
 
-#define SPIN_VRAM (80LL << 20)
-#define SPIN "attn_scores grid=1 block=1 u32:2048 u32:2048 u32:1 u32:1 " \
-	"u32:4096 u32:0 u32:0 f32:1 buf:0:32M buf:32M:32M buf:64M:16M"
-
 FIXTURE(chain) {
 	struct gl_daemon d;
 };
@@ -40,14 +36,6 @@ FIXTURE_SETUP(chain)
 FIXTURE_TEARDOWN(chain)
 {
 	GL_DAEMON_TEARDOWN(&self->d);
-}
-
-static int lease_sized(const struct gl_daemon *d, const char *name,
-		       long long bytes)
-{
-	int err = lease_create(d, name);
-
-	return err ? err : lease_write(d, name, "ctl", "vram %lld\n", bytes);
 }
 
 static int vram_read(const struct gl_daemon *d, const char *name, void *buf,

@@ -33,14 +33,6 @@ FIXTURE_TEARDOWN(launch)
 }
 
 /* A lease of @bytes named @name. */
-static int lease_sized(const struct gl_daemon *d, const char *name,
-		       long long bytes)
-{
-	int err = lease_create(d, name);
-
-	return err ? err : lease_write(d, name, "ctl", "vram %lld\n", bytes);
-}
-
 static int vram_io(const struct gl_daemon *d, const char *name, void *buf,
 		   size_t len, off_t off, int write)
 {
@@ -282,11 +274,6 @@ TEST_F(launch, nonblock_completions_in_order)
 	EXPECT_EQ(seq, 4ull);
 }
 
-/* One matmul of 1024^3 takes far longer than 1 ms on a CPU. */
-#define SLOW_MATMUL "matmul grid=64 block=256 u32:1024 u32:1024 u32:1024 " \
-	"u32:0 u32:0 u32:1 u32:0 u32:0 u32:0 u64:0 u64:0 u64:0 f32:1 f32:0 " \
-	"buf:0:4M buf:4M:4M buf:8M:4M"
-
 /* A launch past its timeout ends with ETIMEDOUT; another lease's launch
  * running meanwhile finishes correctly. */
 TEST_F(launch, watchdog_times_out_one_lease_only)
@@ -296,13 +283,13 @@ TEST_F(launch, watchdog_times_out_one_lease_only)
 	pid_t pid;
 	int st, i;
 
-	ASSERT_EQ(lease_sized(d, "slow", 12 << 20), 0);
+	ASSERT_EQ(lease_sized(d, "slow", SPIN_VRAM), 0);
 	ASSERT_EQ(lease_sized(d, "fast", 8192), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		int err = lease_write(d, "slow", "submit",
-				      SLOW_MATMUL " timeout_ms=1");
+				      SPIN " timeout_ms=1");
 
 		_exit(err == -ETIMEDOUT ? 0 : 1);
 	}
@@ -365,14 +352,14 @@ static int queued_is(void *arg)
  */
 TEST_F(launch, rmdir_cancels_queued)
 {
-	static const char slow[] = SLOW_MATMUL " timeout_ms=600000";
+	static const char slow[] = SPIN " timeout_ms=600000";
 	struct gl_daemon *d = &self->d;
 	struct lease_ref r = { d, "q", 5 };
 	char buf[4096], *p = buf;
 	int fd, i, st, ran = 0, cancelled = 0;
 	ssize_t n;
 
-	ASSERT_EQ(lease_sized(d, "q", 12 << 20), 0);
+	ASSERT_EQ(lease_sized(d, "q", SPIN_VRAM), 0);
 	fd = lease_open(d, "q", "submit", O_RDWR | O_NONBLOCK);
 	ASSERT_GE(fd, 0);
 	for (i = 0; i < 6; i++)
@@ -406,11 +393,11 @@ TEST_F(launch, expiry_fails_inflight)
 	struct gl_daemon *d = &self->d;
 	int fd, i, total;
 
-	ASSERT_EQ(lease_sized(d, "x", 12 << 20), 0);
+	ASSERT_EQ(lease_sized(d, "x", SPIN_VRAM), 0);
 	fd = lease_open(d, "x", "submit", O_RDWR | O_NONBLOCK);
 	ASSERT_GE(fd, 0);
 	for (i = 0; i < 4; i++)
-		ASSERT_GT(write(fd, SLOW_MATMUL, strlen(SLOW_MATMUL)), 0);
+		ASSERT_GT(write(fd, SPIN, strlen(SPIN)), 0);
 	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 100000\n"), 0);
 	ASSERT_EQ(fcntl(fd, F_SETFL, O_RDWR), 0);
 	EXPECT_GE(count_status(fd, -EKEYEXPIRED, &total), 3);

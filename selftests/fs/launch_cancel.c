@@ -27,11 +27,6 @@
 
 static const char *const args[] = { "--cpu-vram", "256M", NULL };
 
-/* attn_scores S=2048, head_dim=4096, grid=1 block=1: q, k 32M, s 16M */
-#define SPIN_VRAM (80LL << 20)
-#define SPIN "attn_scores grid=1 block=1 u32:2048 u32:2048 u32:1 u32:1 " \
-	"u32:4096 u32:0 u32:0 f32:1 buf:0:32M buf:32M:32M buf:64M:16M"
-
 FIXTURE(cancel) {
 	struct gl_daemon d;
 };
@@ -44,14 +39,6 @@ FIXTURE_SETUP(cancel)
 FIXTURE_TEARDOWN(cancel)
 {
 	GL_DAEMON_TEARDOWN(&self->d);
-}
-
-static int lease_sized(const struct gl_daemon *d, const char *name,
-		       long long bytes)
-{
-	int err = lease_create(d, name);
-
-	return err ? err : lease_write(d, name, "ctl", "vram %lld\n", bytes);
 }
 
 struct lease_ref {

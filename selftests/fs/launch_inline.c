@@ -33,9 +33,6 @@
 static const char *const args[] = { "--cpu-vram", "256M", NULL };
 
 #define MiB (1024ULL * 1024)
-#define SPIN_VRAM (80LL << 20)
-#define SPIN "attn_scores grid=1 block=1 u32:2048 u32:2048 u32:1 u32:1 " \
-	"u32:4096 u32:0 u32:0 f32:1 buf:0:32M buf:32M:32M buf:64M:16M"
 #define DESC_AT	(512 * 1024)	/* descriptors in the ring's data area */
 #define OUT_AT	(1024 * 1024)	/* a ring SPIN's scores, io:OUT_AT:16M */
 #define OUT_LEN	(16 * 1024 * 1024)

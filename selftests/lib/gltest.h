@@ -94,6 +94,20 @@ const char *gl_path(const struct gl_daemon *d, const char *fmt, ...)
 int lease_create(const struct gl_daemon *d, const char *name);
 int lease_remove(const struct gl_daemon *d, const char *name);
 
+/* lease_create, then "vram @bytes" to its ctl: 0 or -errno. */
+int lease_sized(const struct gl_daemon *d, const char *name,
+		long long bytes);
+
+/*
+ * A launch that runs until it is cancelled or times out: one attention
+ * block (S=2048, head_dim=4096: 2^34 multiply-adds) that looks at its
+ * cancel flag every 256 elements, so it stops at once, under valgrind
+ * too. Its lease needs SPIN_VRAM bytes (q, k 32M, s 16M).
+ */
+#define SPIN_VRAM (80LL << 20)
+#define SPIN "attn_scores grid=1 block=1 u32:2048 u32:2048 u32:1 u32:1 " \
+	"u32:4096 u32:0 u32:0 f32:1 buf:0:32M buf:32M:32M buf:64M:16M"
+
 /* Open leases/NAME/FILE with @flags: an fd or -errno. */
 int lease_open(const struct gl_daemon *d, const char *name, const char *file,
 	       int flags);

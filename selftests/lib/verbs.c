@@ -53,6 +53,13 @@ int lease_remove(const struct gl_daemon *d, const char *name)
 	return 0;
 }
 
+int lease_sized(const struct gl_daemon *d, const char *name, long long bytes)
+{
+	int err = lease_create(d, name);
+
+	return err ? err : lease_write(d, name, "ctl", "vram %lld\n", bytes);
+}
+
 int lease_open(const struct gl_daemon *d, const char *name, const char *file,
 	       int flags)
 {
