@@ -70,13 +70,15 @@ for f in "$SRC"/sh/*.sh; do
 done
 # Without -f the daemon forks before it starts its threads: the whole
 # contract once more that way (the soak and the tests that start their
-# own background daemons aside; the shell tests that start one through
+# own background daemons aside, and the stories15M-shape proof, whose
+# subject is the arithmetic; the shell tests that start one through
 # lib.sh, but metrics and probes, whose subjects are elsewhere).
 if [ "${BACKGROUND:-1}" = 1 ]; then
 	for f in "$O"/selftests/fs/*; do
 		{ [ -f "$f" ] && [ -x "$f" ]; } || continue
 		case $f in
-		*.o | *.d | */soak | */background | */iodir_sweep) continue ;;
+		*.o | *.d | */soak | */background | */iodir_sweep | \
+		*/model_proof) continue ;;
 		esac
 		add prog "bg/${f#"$O"/selftests/}" "env GL_BACKGROUND=1 $f"
 	done
@@ -91,8 +93,10 @@ if [ "$VALGRIND" = 1 ]; then
 	if command -v valgrind >/dev/null; then
 		for f in "$O"/selftests/fs/*; do
 			{ [ -f "$f" ] && [ -x "$f" ]; } || continue
+			# (the soak and the stories15M-shape proof: minutes
+			# under valgrind; model_infer covers that code)
 			case $f in
-			*.o | *.d | */soak) continue ;;
+			*.o | *.d | */soak | */model_proof) continue ;;
 			esac
 			rel=valgrind/${f#"$O"/selftests/}
 			add prog "$rel" "env TH_TIMEOUT_MULT=10 $f"
