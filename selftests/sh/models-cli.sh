@@ -6,11 +6,11 @@
 # own, and it streams: the first token is out while the request is held
 # by the debug knob model_step_hold), infer (text, and an mlp's binary
 # request whose answer matches numpy), unload (memory back), top's
-# models section; and every error's message and exit status: unknown
-# model, bad path, malformed file, taken name, bad names and options,
-# another uid (load of a file it cannot read, generate, unload), an
-# expired model, a request cut by expiry after its first token, no
-# daemon.
+# models section (none, then one); and every error's message and exit
+# status: unknown model, bad path, malformed file, taken name, bad names
+# and options, another uid (load of a file it cannot read, generate,
+# unload), an expired model, a request cut by expiry after its first
+# token, no daemon.
 
 # Helpers run through gl_check and gl_wait_for:
 # shellcheck disable=SC2317
@@ -21,7 +21,7 @@
 PY=/usr/bin/python3
 FIXTURES=$GL_SRC/selftests/fixtures
 
-PLAN=32
+PLAN=33
 why=$(gl_unavailable)
 [ -n "$why" ] || [ -x "$GPULEASE" ] || why="no gpulease at $GPULEASE"
 [ -n "$why" ] || command -v setpriv >/dev/null || why="no setpriv"
@@ -82,6 +82,12 @@ direct() {
 }
 
 # --- load, models -------------------------------------------------------
+top_none() {
+	g top --iterations 1 >"$GL_DIR/top" &&
+		grep -q '^MODEL *STATE' "$GL_DIR/top" &&
+		[ "$(sed -n '/^MODEL/,$p' "$GL_DIR/top" | grep -c .)" = 1 ]
+}
+gl_check "top with no model: an empty models section" top_none
 load_rel() {
 	(cd "$FX" && g load m1 legacy.bin tokenizer=tokenizer.bin) &&
 		[ -d "$M/models/m1" ] &&

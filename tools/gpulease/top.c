@@ -244,7 +244,8 @@ static void top_models(struct top *t, unsigned int *used,
 	double r;
 	int i;
 
-	qsort(list, (size_t)n, sizeof(*list), model_name_cmp);
+	if (n)	/* list is NULL when there is none */
+		qsort(list, (size_t)n, sizeof(*list), model_name_cmp);
 	top_line(t, used, "%s", "");
 	top_line(t, used, "%-20s %-8s %-8s %7s %9s %7s %9s %9s", "MODEL",
 		 "STATE", "ARCH", "VRAM", "REQUESTS", "RUNNING", "TOKENS/S",
