@@ -102,18 +102,23 @@ models_lists() {
 gl_check "models lists m1 warm llama2c" models_lists
 
 # --- generate, infer ----------------------------------------------------
+# same A B: A is B and not empty, else say both
+same() {
+	[ -n "$1" ] && [ "$1" = "$2" ] && return 0
+	echo "got '$1' want '$2'"
+	return 1
+}
 gen_same() {
 	want=$(direct m1 'max_tokens=8 seed=3 temperature=0.9 -- hello') &&
 		got=$(g generate m1 hello max_tokens=8 seed=3 \
 			temperature=0.9) &&
-		[ -n "$got" ] && [ "$got" = "$want" ] ||
-		{ echo "got '$got' want '$want'"; return 1; }
+		same "$got" "$want"
 }
 gl_check "generate answers what infer does, then a newline" gen_same
 gen_dash() {
 	want=$(direct m1 'max_tokens=4 output=ids -- -x=1') &&
 		got=$(g generate m1 -x=1 max_tokens=4 output=ids) &&
-		[ "$got" = "$want" ] || { echo "'$got' != '$want'"; return 1; }
+		same "$got" "$want"
 }
 gl_check "generate sends a prompt that looks like an option as text" \
 	gen_dash
@@ -248,8 +253,10 @@ cut() {
 	echo "model_step_hold 0" >"$M/ctl"
 	wait "$pid"
 	st=$?
-	[ "$st" = 1 ] && grep -q "model m1 expired" "$GL_DIR/err" ||
-		{ echo "exit $st"; cat "$GL_DIR/err"; return 1; }
+	[ "$st" = 1 ] && grep -q "model m1 expired" "$GL_DIR/err" && return 0
+	echo "exit $st"
+	cat "$GL_DIR/err"
+	return 1
 }
 gl_check "a request cut by expiry prints its part, then 'expired', exit 1" \
 	cut
