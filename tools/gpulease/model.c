@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The model subcommands: models (the list), load, unload, generate (a
- * text request, the answer streamed) and infer (raw bytes in and out),
- * over the tree's models/ files (Documentation/models.md), and the
- * listing top shows.
+ * The model subcommands that act: load, unload, generate (a text
+ * request, the answer streamed) and infer (raw bytes in and out), over
+ * the tree's models/ files (Documentation/models.md); the listing is
+ * models.c's.
  *
  * Invariant: a request is one write(2) on its own open infer file, and
  * its answer goes to stdout as each read(2) returns it, never held back;
@@ -24,81 +24,6 @@
 #define MODEL_LINE_MAX	512		/* a models/ctl line, as the daemon */
 #define MODEL_REQ_MAX	65536		/* an infer request, as the daemon */
 #define MODEL_NAME_MAX	(GL_NAME_MAX - 6)	/* "model." + NAME */
-
-/* @buf = MOUNT/models/NAME/FILE (NAME NULL: MOUNT/models/FILE). */
-static int model_path(struct cli *c, char *buf, size_t size,
-		      const char *name, const char *file)
-{
-	int n;
-
-	if (name)
-		n = snprintf(buf, size, "%s/models/%s/%s",
-			     gl_mount_path(c->g), name, file);
-	else
-		n = snprintf(buf, size, "%s/models/%s", gl_mount_path(c->g),
-			     file);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* A whole small file into @buf, NUL-terminated: its length or -errno. */
-static int read_small(const char *path, char *buf, size_t size)
-{
-	size_t got = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (got + 1 < size) {
-		n = read(fd, buf + got, size - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			n = -errno;
-			close(fd);
-			return (int)n;
-		}
-		if (!n)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(fd);
-	return (int)got;
-}
-
-/* The value of "KEY VALUE" in @text into @out ("" when absent). */
-static void text_value(const char *text, const char *key, char *out,
-		       size_t size)
-{
-	size_t klen = strlen(key), n;
-	const char *p = text;
-
-	out[0] = '\0';
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == ' ') {
-			p += klen + 1;
-			n = strcspn(p, "\n");
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, p, n);
-			out[n] = '\0';
-			return;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-}
-
-static uint64_t text_u64(const char *text, const char *key)
-{
-	char v[32];
-
-	text_value(text, key, v, sizeof(v));
-	return strtoull(v, NULL, 10);
-}
 
 /* One write of @line to @path: 0 or -errno. */
 static int write_line(const char *path, const char *line)
@@ -157,9 +82,9 @@ static void model_err(struct cli *c, const char *name, int err, int ctl)
 			name);
 		return;
 	}
-	if (!model_path(c, path, sizeof(path), ctl ? NULL : name, "ctl") &&
-	    read_small(path, text, sizeof(text)) > 0)
-		text_value(text, "last_error", why, sizeof(why));
+	if (!cli_model_path(c, path, sizeof(path), ctl ? NULL : name, "ctl") &&
+	    cli_read_small(path, text, sizeof(text)) > 0)
+		cli_text_value(text, "last_error", why, sizeof(why));
 	if (why[0])
 		fprintf(stderr, "gpulease: model %s: %s (%s)\n", name,
 			gl_strerror(err), why);
@@ -176,142 +101,6 @@ static int check_name(const struct cli_cmd *cmd, const char *name)
 				 "([A-Za-z0-9._-], at most %d)", name,
 				 MODEL_NAME_MAX);
 	return 0;
-}
-
-/* Only --help: -1 to go on with the operands from optind, else the exit
- * status. */
-static int plain_opts(const struct cli_cmd *cmd, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int o;
-
-	/* '+': options only before the operands (a prompt may start
-	 * with '-') */
-	while ((o = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		if (o == 'h')
-			return cli_help(cmd);
-		return cli_bad_opt(cmd, o, argv);
-	}
-	return -1;
-}
-
-/*
- * Every model the caller can see, from models/ctl and each model's ctl
- * and stats (a model whose files cannot be read keeps its list line):
- * the count with *@out (free() it), or -errno of models/ctl.
- */
-int cli_model_list(struct cli *c, struct cli_model **out)
-{
-	char path[PATH_MAX], *list, *line, *save = NULL, text[4096];
-	struct cli_model *v = NULL, *m, *nv;
-	int n = 0, len;
-
-	list = malloc(1 << 20);
-	if (!list)
-		return -ENOMEM;
-	len = model_path(c, path, sizeof(path), NULL, "ctl");
-	if (!len)
-		len = read_small(path, list, 1 << 20);
-	if (len < 0) {
-		free(list);
-		return len;
-	}
-	for (line = strtok_r(list, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "last_error", 10))
-			continue;
-		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			free(list);
-			return -ENOMEM;
-		}
-		v = nv;
-		m = &v[n++];
-		memset(m, 0, sizeof(*m));
-		if (sscanf(line, "%63s %15s %*s %llu", m->name, m->state,
-			   (unsigned long long *)&m->vram) < 2) {
-			n--;
-			continue;
-		}
-		strcpy(m->arch, "-");
-		/* gone since the list, or not ours: the list's line only */
-		if (model_path(c, path, sizeof(path), m->name, "ctl") ||
-		    read_small(path, text, sizeof(text)) < 0)
-			continue;
-		text_value(text, "arch", m->arch, sizeof(m->arch));
-		m->vram = text_u64(text, "vram");
-		if (model_path(c, path, sizeof(path), m->name, "stats") ||
-		    read_small(path, text, sizeof(text)) < 0)
-			continue;
-		m->requests = text_u64(text, "requests");
-		m->failures = text_u64(text, "failures");
-		m->tokens = text_u64(text, "tokens");
-		m->running = (uint32_t)text_u64(text, "running");
-		m->lat_count = text_u64(text, "latency_count");
-		m->lat_sum_us = text_u64(text, "latency_sum_us");
-		m->stats = 1;
-	}
-	free(list);
-	*out = v;
-	return n;
-}
-
-/* Mean latency of @m as "12.3ms", or "-" before its first request. */
-void cli_fmt_latency(char *buf, size_t size, const struct cli_model *m)
-{
-	double us;
-
-	if (!m->lat_count) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	us = (double)m->lat_sum_us / (double)m->lat_count;
-	if (us < 1000)
-		snprintf(buf, size, "%.0fus", us);
-	else if (us < 1e6)
-		snprintf(buf, size, "%.1fms", us / 1e3);
-	else
-		snprintf(buf, size, "%.2fs", us / 1e6);
-}
-
-static int models_run(struct cli *c, const struct cli_cmd *cmd, int argc,
-		      char **argv)
-{
-	char vram[16], lat[16];
-	struct cli_model *v;
-	int r, i, n;
-
-	r = plain_opts(cmd, argc, argv);
-	if (r >= 0)
-		return r;
-	r = optind;
-	if (r != argc)
-		return cli_usage(cmd, "unexpected argument '%s'", argv[r]);
-	if (cli_open(c))
-		return EXIT_FAIL;
-	n = cli_model_list(c, &v);
-	if (n < 0) {
-		cli_err(c, NULL, n);
-		return EXIT_FAIL;
-	}
-	printf("%-20s %-8s %-8s %7s %9s %8s %7s %9s %9s\n", "NAME", "STATE",
-	       "ARCH", "VRAM", "REQUESTS", "FAILURES", "RUNNING", "LATENCY",
-	       "TOKENS");
-	for (i = 0; i < n; i++) {
-		cli_fmt_size(vram, sizeof(vram), v[i].vram);
-		cli_fmt_latency(lat, sizeof(lat), &v[i]);
-		printf("%-20s %-8s %-8s %7s %9llu %8llu %7u %9s %9llu\n",
-		       v[i].name, v[i].state, v[i].arch, vram,
-		       (unsigned long long)v[i].requests,
-		       (unsigned long long)v[i].failures, v[i].running, lat,
-		       (unsigned long long)v[i].tokens);
-	}
-	free(v);
-	return EXIT_OK;
 }
 
 /* @p as an absolute path (the daemon's rule) into @buf. */
@@ -343,7 +132,7 @@ static int load_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	size_t len;
 	int r, i, err;
 
-	r = plain_opts(cmd, argc, argv);
+	r = cli_help_only(cmd, argc, argv);
 	if (r >= 0)
 		return r;
 	r = optind;
@@ -377,7 +166,7 @@ static int load_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 				 MODEL_LINE_MAX);
 	if (cli_open(c))
 		return EXIT_FAIL;
-	err = model_path(c, path, sizeof(path), NULL, "ctl");
+	err = cli_model_path(c, path, sizeof(path), NULL, "ctl");
 	if (!err)
 		err = write_line(path, line);
 	/* not the model: a file it names (the daemon's reason says which) */
@@ -395,7 +184,7 @@ static int unload_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	char path[PATH_MAX], line[GL_NAME_MAX + 16];
 	int r, err;
 
-	r = plain_opts(cmd, argc, argv);
+	r = cli_help_only(cmd, argc, argv);
 	if (r >= 0)
 		return r;
 	r = optind;
@@ -406,7 +195,7 @@ static int unload_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	if (cli_open(c))
 		return EXIT_FAIL;
 	snprintf(line, sizeof(line), "unload %s", argv[r]);
-	err = model_path(c, path, sizeof(path), NULL, "ctl");
+	err = cli_model_path(c, path, sizeof(path), NULL, "ctl");
 	if (!err)
 		err = write_line(path, line);
 	if (err)
@@ -443,7 +232,7 @@ static int request(struct cli *c, const char *name, const char *req,
 	ssize_t n;
 	int fd, err = 0;
 
-	err = model_path(c, path, sizeof(path), name, "infer");
+	err = cli_model_path(c, path, sizeof(path), name, "infer");
 	if (err)
 		goto fail;
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -494,7 +283,7 @@ static int generate_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	size_t len = 0;
 	int r, i, n;
 
-	r = plain_opts(cmd, argc, argv);
+	r = cli_help_only(cmd, argc, argv);
 	if (r >= 0)
 		return r;
 	r = optind;
@@ -533,7 +322,7 @@ static int infer_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	ssize_t n;
 	int r, st;
 
-	r = plain_opts(cmd, argc, argv);
+	r = cli_help_only(cmd, argc, argv);
 	if (r >= 0)
 		return r;
 	r = optind;
@@ -574,21 +363,6 @@ static int infer_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	free(req);
 	return st;
 }
-
-const struct cli_cmd cli_cmd_models = {
-	.name = "models",
-	.args = "",
-	.summary = "list the models you can see",
-	.run = models_run,
-	.help =
-	"List the loaded models the caller can see (its own; root: all):\n"
-	"NAME, STATE (warm, expired), ARCH (llama2c, hf-llama, mlp), VRAM\n"
-	"(its lease's), REQUESTS (received, refused ones included),\n"
-	"FAILURES (refused or failed), RUNNING, LATENCY (the mean of its\n"
-	"finished requests) and TOKENS (generated).\n"
-	"\n"
-	"  -h, --help  show this help\n",
-};
 
 const struct cli_cmd cli_cmd_load = {
 	.name = "load",
