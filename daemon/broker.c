@@ -62,7 +62,8 @@ int broker_setup(struct broker *b, const struct broker_config *cfg)
 	b->rings.dir = b->io_dir;
 	b->rings.pol = &b->pol;
 	b->rings.launcher = &b->launcher;
-	metrics_init(&b->metrics, &b->leases, &b->devs, &b->reg, &b->rings);
+	metrics_init(&b->metrics, &b->leases, &b->devs, &b->reg, &b->rings,
+		     &b->models);
 	return 0;
 
 err_pol:

@@ -11,26 +11,34 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/metrics.h"
+#include "daemon/model.h"
 #include "daemon/registry.h"
 #include "daemon/ring.h"
 #include "daemon/strbuf.h"
 
-/* Upper bounds of the latency buckets, seconds; +Inf is implied. */
-static const double lat_le_s[METRICS_LAT_BUCKETS] = {
-	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5,
+/* Upper bounds of the latency buckets, microseconds (compared exactly,
+ * no floating point on the request path); +Inf is implied. */
+static const uint64_t lat_le_us[METRICS_LAT_BUCKETS] = {
+	500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
+	1000000, 5000000,
 };
 
-void metrics_observe_latency(struct metrics *m, uint64_t us)
+void metrics_hist_observe(struct metrics_hist *h, uint64_t us)
 {
 	int i;
 
 	for (i = 0; i < METRICS_LAT_BUCKETS; i++)
-		if ((double)us / 1e6 <= lat_le_s[i])
+		if (us <= lat_le_us[i])
 			break;
 	if (i < METRICS_LAT_BUCKETS)
-		atomic_fetch_add(&m->lat_bucket[i], 1);
-	atomic_fetch_add(&m->lat_count, 1);
-	atomic_fetch_add(&m->lat_sum_us, us);
+		atomic_fetch_add(&h->bucket[i], 1);
+	atomic_fetch_add(&h->sum_us, us);
+	atomic_fetch_add(&h->count, 1);
+}
+
+double metrics_hist_le(int i)
+{
+	return (double)lat_le_us[i] / 1e6;
 }
 
 void metrics_escape(struct strbuf *sb, const char *s)
@@ -71,6 +79,7 @@ static void show_leases(struct metrics *m, uid_t uid, struct strbuf *sb)
 	uint64_t active = 0, expired = 0;
 	struct cds_lfht_iter iter;
 	int64_t now = clock_mono();
+	const char *model;
 	struct lease *l;
 
 	head(sb, "gpulease_lease_seconds_total", "counter",
@@ -87,7 +96,11 @@ static void show_leases(struct metrics *m, uid_t uid, struct strbuf *sb)
 			continue;
 		strbuf_add(sb, LEASE_SECONDS, sizeof(LEASE_SECONDS) - 1);
 		metrics_escape(sb, l->name);
-		strbuf_printf(sb, "\",model=\"\"} %.3f\n",
+		strbuf_add(sb, "\",model=\"", 9);
+		model = model_lease_model(l);
+		if (model)
+			metrics_escape(sb, model);
+		strbuf_printf(sb, "\"} %.3f\n",
 			      (double)(now - l->born_mono) / NSEC_PER_SEC);
 	}
 	rcu_read_unlock();
@@ -170,44 +183,137 @@ static void show_kernels(struct metrics *m, struct strbuf *sb)
 	}
 }
 
-static void show_latency(struct metrics *m, struct strbuf *sb)
+/* One family of per-model series, filled by one walk of the models. */
+struct model_walk {
+	struct strbuf *sb;
+	const char *name;	/* the family */
+	int what;		/* MW_* */
+};
+
+enum { MW_LATENCY, MW_REQUESTS, MW_FAILURES, MW_TOKENS, MW_IN, MW_OUT };
+
+/* A label set's start: NAME{model="M" (the caller closes it). */
+static void model_label(struct strbuf *sb, const char *name,
+			const char *suffix, struct model *m)
 {
-	uint64_t cum = 0;
+	strbuf_printf(sb, "%s%s{model=\"", name, suffix);
+	metrics_escape(sb, model_name(m));
+	strbuf_add(sb, "\"", 1);
+}
+
+static void model_latency(struct strbuf *sb, const char *name,
+			  struct model *m, const struct metrics_hist *h)
+{
+	uint64_t cum = 0, count = atomic_load(&h->count);
 	int i;
 
-	/* DESIGN.md says _ms; Prometheus wants base units (promtool) */
-	head(sb, "gpulease_inference_latency_seconds", "histogram",
-	     "Inference request latency.");
+	/* count first: a bucket read later may only be larger, and +Inf
+	 * is the count, so the buckets never pass it */
 	for (i = 0; i < METRICS_LAT_BUCKETS; i++) {
-		cum += atomic_load(&m->lat_bucket[i]);
-		strbuf_printf(sb,
-			      "gpulease_inference_latency_seconds_bucket"
-			      "{le=\"%g\"} %llu\n", lat_le_s[i],
+		cum += atomic_load(&h->bucket[i]);
+		if (cum > count)
+			cum = count;
+		model_label(sb, name, "_bucket", m);
+		strbuf_printf(sb, ",le=\"%g\"} %llu\n", metrics_hist_le(i),
 			      (unsigned long long)cum);
 	}
-	strbuf_printf(sb,
-		      "gpulease_inference_latency_seconds_bucket{le=\"+Inf\"}"
-		      " %llu\n"
-		      "gpulease_inference_latency_seconds_sum %.6f\n"
-		      "gpulease_inference_latency_seconds_count %llu\n",
-		      (unsigned long long)atomic_load(&m->lat_count),
-		      (double)atomic_load(&m->lat_sum_us) / 1e6,
-		      (unsigned long long)atomic_load(&m->lat_count));
+	model_label(sb, name, "_bucket", m);
+	strbuf_printf(sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)count);
+	model_label(sb, name, "_sum", m);
+	strbuf_printf(sb, "} %.6f\n", (double)atomic_load(&h->sum_us) / 1e6);
+	model_label(sb, name, "_count", m);
+	strbuf_printf(sb, "} %llu\n", (unsigned long long)count);
+}
+
+static int model_series(void *arg, struct model *m)
+{
+	struct model_walk *w = arg;
+	struct model_meter mm;
+	uint64_t v;
+	int i;
+
+	model_meter_read(m, &mm);
+	switch (w->what) {
+	case MW_LATENCY:
+		model_latency(w->sb, w->name, m, mm.latency);
+		return 0;
+	case MW_FAILURES:
+		/* a reason appears with its first failure */
+		for (i = 0; i < MODEL_FAIL_REASONS; i++) {
+			if (!mm.fail[i])
+				continue;
+			model_label(w->sb, w->name, "", m);
+			strbuf_printf(w->sb, ",reason=\"%s\"} %llu\n",
+				      model_fail_reason(i),
+				      (unsigned long long)mm.fail[i]);
+		}
+		return 0;
+	case MW_REQUESTS:
+		v = mm.requests;
+		break;
+	case MW_TOKENS:
+		v = mm.tokens;
+		break;
+	case MW_IN:
+		v = mm.bytes_in;
+		break;
+	default:
+		v = mm.bytes_out;
+		break;
+	}
+	model_label(w->sb, w->name, "", m);
+	strbuf_printf(w->sb, "} %llu\n", (unsigned long long)v);
+	return 0;
+}
+
+/* The per-model families: only the models @uid may see (owner, root). */
+static void show_models(struct metrics *m, uid_t uid, struct strbuf *sb)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		/* DESIGN.md says _ms; Prometheus wants base units */
+		[MW_LATENCY] = { "gpulease_inference_latency_seconds",
+				 "histogram", "Inference request latency, "
+				 "from start to end." },
+		[MW_REQUESTS] = { "gpulease_inference_requests_total",
+				  "counter", "Inference requests received." },
+		[MW_FAILURES] = { "gpulease_inference_failures_total",
+				  "counter", "Inference requests refused or "
+				  "failed, by errno." },
+		[MW_TOKENS] = { "gpulease_tokens_generated_total", "counter",
+				"Tokens generated." },
+		[MW_IN] = { "gpulease_inference_bytes_in_total", "counter",
+			    "Request bytes written to infer." },
+		[MW_OUT] = { "gpulease_inference_bytes_out_total", "counter",
+			     "Answer bytes read from infer." },
+	};
+	struct model_walk w = { .sb = sb };
+	size_t i;
+
+	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		head(sb, fam[i].name, fam[i].type, fam[i].help);
+		w.name = fam[i].name;
+		w.what = (int)i;
+		model_for_each(m->models, uid, model_series, &w);
+	}
 }
 
 void metrics_init(struct metrics *m, struct lease_table *leases,
 		  struct dev_set *devs, struct registry *reg,
-		  struct ring_set *rings)
+		  struct ring_set *rings, struct model_set *models)
 {
 	m->leases = leases;
 	m->devs = devs;
 	m->reg = reg;
 	m->rings = rings;
+	m->models = models;
 }
 
 void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb)
 {
 	struct lease_totals *t = &m->leases->totals;
+	uint64_t in, out;
 
 	show_leases(m, uid, sb);
 	counter(sb, "gpulease_leases_acquired_total", "Leases acquired.",
@@ -217,11 +323,13 @@ void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb)
 	counter(sb, "gpulease_leases_expired_total",
 		"Leases that reached their TTL.", atomic_load(&t->expired));
 	show_devices(m, sb);
+	model_set_bytes(m->models, &in, &out);
 	counter(sb, "gpulease_bytes_in_total",
-		"Bytes copied into lease memory.", atomic_load(&t->bytes_in));
+		"Bytes into the service: vram writes and inference requests.",
+		atomic_load(&t->bytes_in) + in);
 	counter(sb, "gpulease_bytes_out_total",
-		"Bytes copied out of lease memory.",
-		atomic_load(&t->bytes_out));
+		"Bytes out of the service: vram reads and inference answers.",
+		atomic_load(&t->bytes_out) + out);
 	counter(sb, "gpulease_ring_copy_waits_total",
 		"Ring copies that waited for the ring's earlier launches.",
 		atomic_load(&m->rings->copy_waits));
@@ -229,5 +337,5 @@ void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb)
 		"Launches run by the thread that received them.",
 		atomic_load(&m->rings->launcher->inline_runs));
 	show_kernels(m, sb);
-	show_latency(m, sb);
+	show_models(m, uid, sb);
 }

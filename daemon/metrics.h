@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Metrics: the inference latency histogram and the Prometheus text
- * exposition of /gpu/metrics. The counters it shows belong to their
- * modules (the lease table's totals, the rings' copy waits, devices,
- * kernels); metrics only reads them. Rendering walks the RCU lease table
- * and reads atomics: it takes no lock a lease operation needs.
+ * Metrics: the latency histogram type and the Prometheus text exposition
+ * of /gpu/metrics. The counters it shows belong to their modules (the
+ * lease table's totals, the rings' copy waits, devices, kernels, each
+ * model's meter); metrics only reads them. Rendering walks the RCU lease
+ * table and reads atomics: it takes no lock a lease operation needs (the
+ * model set's list lock only, which no request path takes).
  */
 #ifndef GL_METRICS_H
 #define GL_METRICS_H
@@ -15,11 +16,28 @@
 
 struct dev_set;
 struct lease_table;
+struct model_set;
 struct registry;
 struct ring_set;
 struct strbuf;
 
+/* Finite buckets of every latency histogram; +Inf is implied. */
 #define METRICS_LAT_BUCKETS 12
+
+/* A latency histogram with the fixed bucket layout of metrics.c: lock-free
+ * (atomics only), so any thread may observe into it. */
+struct metrics_hist {
+	_Atomic uint64_t bucket[METRICS_LAT_BUCKETS];	/* not cumulative */
+	_Atomic uint64_t count;		/* observations, +Inf included */
+	_Atomic uint64_t sum_us;	/* microseconds, summed */
+};
+
+/* metrics_hist_observe - count one observation of @us microseconds in @h.
+ * Lock-free; any thread. */
+void metrics_hist_observe(struct metrics_hist *h, uint64_t us);
+
+/* metrics_hist_le - the upper bound of finite bucket @i, seconds. */
+double metrics_hist_le(int i);
 
 /* Counters only ever grow. The sources are the broker's, fixed after
  * metrics_init. */
@@ -28,26 +46,23 @@ struct metrics {
 	struct dev_set *devs;
 	struct registry *reg;
 	struct ring_set *rings;
-	/* gpulease_inference_latency_seconds: per bucket, summed at render */
-	_Atomic uint64_t lat_bucket[METRICS_LAT_BUCKETS];
-	_Atomic uint64_t lat_count;
-	_Atomic uint64_t lat_sum_us;
+	struct model_set *models;
 };
 
-/* metrics_observe_latency - count one inference of @us microseconds. */
-void metrics_observe_latency(struct metrics *m, uint64_t us);
-
 /*
- * metrics_show - the whole exposition as @uid sees it: per-lease series
- * only for the leases lease_visible_to(@uid) (root: all), every total
- * daemon-wide. Lock-free; any thread.
+ * metrics_show - the whole exposition as @uid sees it: per-lease and
+ * per-model series only for the leases lease_visible_to(@uid) and the
+ * models @uid owns (root: all), every total daemon-wide. Takes the model
+ * set's list lock, nothing a lease operation or a request takes; any
+ * thread.
  */
 void metrics_show(struct metrics *m, uid_t uid, struct strbuf *sb);
 
-/* metrics_init - render from these sources (borrowed). */
+/* metrics_init - render from these sources (borrowed; @models is read
+ * only once model_set_init has run on it). */
 void metrics_init(struct metrics *m, struct lease_table *leases,
 		  struct dev_set *devs, struct registry *reg,
-		  struct ring_set *rings);
+		  struct ring_set *rings, struct model_set *models);
 
 /* metrics_escape - append @s as a Prometheus label value (\\, \", \n). */
 void metrics_escape(struct strbuf *sb, const char *s);

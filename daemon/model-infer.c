@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/launch.h"
@@ -33,6 +34,8 @@ struct model_req {
 	struct model *m;		/* reference */
 	uint32_t slot;			/* its KV slot, fixed */
 	bool has_slot;			/* a language model's request */
+	int64_t start_ns;		/* clock_mono() when queued; 0: never
+					 * started (refused) */
 	float *in;			/* mlp: rows * inputs f32 */
 	uint32_t rows;			/* mlp: rows in */
 	/* the steps' own: touched by one step at a time */
@@ -97,11 +100,15 @@ static void req_end(struct model_req *rq, int err)
 		pthread_mutex_unlock(&m->lock);
 	}
 	atomic_fetch_sub(&m->running, 1);
-	if (err) {
-		atomic_fetch_add(&m->failures, 1);
+	if (rq->start_ns) {	/* a refused one is model_req_start's */
+		metrics_hist_observe(&m->latency, (uint64_t)(clock_mono() -
+						rq->start_ns) / 1000);
+		if (err)
+			model_count_failure(m, err);
+	}
+	if (err)
 		model_fail(m, err, "request failed after %u tokens",
 			   rq->made);
-	}
 	pthread_mutex_lock(&rq->lock);
 	rq->ended = true;
 	rq->err = err;
@@ -419,10 +426,11 @@ static int req_go(struct model_req *rq, struct model_req **out)
 	struct model *m = rq->m;
 	int err;
 
-	atomic_fetch_add(&m->requests, 1);
 	atomic_fetch_add(&m->running, 1);
+	rq->start_ns = clock_mono();
 	err = step_submit(rq);
 	if (err) {
+		rq->start_ns = 0;	/* no step: counted as refused */
 		req_end(rq, err);
 		model_req_unref(rq);
 		return err;
@@ -467,8 +475,9 @@ static int mlp_req_start(struct model *m, const char *buf, size_t len,
 	return req_go(rq, out);
 }
 
-int model_req_start(struct model *m, const char *buf, size_t len,
-		    struct model_req **out)
+/* model_req_start's: 0 with *@out, or -errno for a request refused. */
+static int req_start(struct model *m, const char *buf, size_t len,
+		     struct model_req **out)
 {
 	struct model_req *rq;
 	char *line;
@@ -523,6 +532,20 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 	return req_go(rq, out);
 }
 
+int model_req_start(struct model *m, const char *buf, size_t len,
+		    struct model_req **out)
+{
+	int err;
+
+	atomic_fetch_add(&m->requests, 1);
+	atomic_fetch_add(&m->bytes_in, len);
+	atomic_fetch_add(&m->set->bytes_in, len);
+	err = req_start(m, buf, len, out);
+	if (err)
+		model_count_failure(m, err);
+	return err;
+}
+
 ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 		       bool nonblock)
 {
@@ -539,6 +562,8 @@ ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 	if (n) {
 		memcpy(buf, rq->out + rq->rd, (size_t)n);
 		rq->rd += (size_t)n;
+		atomic_fetch_add(&rq->m->bytes_out, (uint64_t)n);
+		atomic_fetch_add(&rq->m->set->bytes_out, (uint64_t)n);
 	} else if (rq->ended) {
 		n = rq->err;
 	} else {

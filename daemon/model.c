@@ -12,6 +12,7 @@
  * and its lease is dropped by whoever removed it, unless the lease's
  * own drop is what removed it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,59 @@ int model_check(struct model *m)
 	default:
 		return -ENOENT;
 	}
+}
+
+/* The failure slots' errnos; the last slot is every other one. */
+static const int fail_errnos[MODEL_FAIL_REASONS - 1] = {
+	EINVAL, EFBIG, EBUSY, EOPNOTSUPP, EKEYEXPIRED, ECANCELED, ETIMEDOUT,
+	ETIME, EFAULT, ENOMEM, ENOENT,
+};
+
+const char *model_fail_reason(int i)
+{
+	assert(i >= 0 && i < MODEL_FAIL_REASONS);
+	return i < MODEL_FAIL_REASONS - 1 ? gl_errno_name(fail_errnos[i]) :
+					    "other";
+}
+
+void model_count_failure(struct model *m, int err)
+{
+	int i;
+
+	for (i = 0; i < MODEL_FAIL_REASONS - 1; i++)
+		if (fail_errnos[i] == -err)
+			break;
+	atomic_fetch_add(&m->fail[i], 1);
+	atomic_fetch_add(&m->failures, 1);
+}
+
+void model_meter_read(struct model *m, struct model_meter *out)
+{
+	int i;
+
+	out->requests = atomic_load(&m->requests);
+	out->tokens = atomic_load(&m->tokens);
+	out->bytes_in = atomic_load(&m->bytes_in);
+	out->bytes_out = atomic_load(&m->bytes_out);
+	for (i = 0; i < MODEL_FAIL_REASONS; i++)
+		out->fail[i] = atomic_load(&m->fail[i]);
+	out->latency = &m->latency;
+}
+
+void model_set_bytes(struct model_set *s, uint64_t *in, uint64_t *out)
+{
+	*in = atomic_load(&s->bytes_in);
+	*out = atomic_load(&s->bytes_out);
+}
+
+extern const struct lease_ops model_lease_ops;
+
+const char *model_lease_model(const struct lease *l)
+{
+	/* only model-load.c acquires leases with these ops, as model.NAME */
+	if (l->ops != &model_lease_ops || strncmp(l->name, "model.", 6))
+		return NULL;
+	return l->name + 6;
 }
 
 static bool model_visible_to(const struct model *m, uid_t uid)
@@ -489,11 +543,16 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 int model_render_stats(struct model *m, struct strbuf *sb)
 {
 	strbuf_printf(sb, "requests %llu\nfailures %llu\ntokens %llu\n"
-		      "running %u\n",
+		      "running %u\nbytes_in %llu\nbytes_out %llu\n"
+		      "latency_count %llu\nlatency_sum_us %llu\n",
 		      (unsigned long long)atomic_load(&m->requests),
 		      (unsigned long long)atomic_load(&m->failures),
 		      (unsigned long long)atomic_load(&m->tokens),
-		      atomic_load(&m->running));
+		      atomic_load(&m->running),
+		      (unsigned long long)atomic_load(&m->bytes_in),
+		      (unsigned long long)atomic_load(&m->bytes_out),
+		      (unsigned long long)atomic_load(&m->latency.count),
+		      (unsigned long long)atomic_load(&m->latency.sum_us));
 	return sb->err;
 }
 

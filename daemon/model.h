@@ -23,8 +23,10 @@
 #include <urcu/list.h>
 
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "uapi/gpulease.h"
 
+struct lease;
 struct lease_table;
 struct policy;
 struct registry;
@@ -40,6 +42,8 @@ struct model_set {
 	const struct policy *pol;	/* borrowed, fixed */
 	_Atomic uint64_t next_id;	/* model ids, never reused */
 	struct gl_last_error last_error;	/* models/ctl's */
+	_Atomic uint64_t bytes_in;	/* request bytes, every model's ever */
+	_Atomic uint64_t bytes_out;	/* answer bytes read, likewise */
 };
 
 /* The loading user's credentials, used to open a model's files. */
@@ -93,6 +97,37 @@ const char *model_name(const struct model *m);
 uid_t model_owner(const struct model *m);
 gid_t model_group(const struct model *m);
 
+/* Why requests fail, as the metrics count them: errnos by name, and the
+ * rest as "other". */
+#define MODEL_FAIL_REASONS	12
+
+/* model_fail_reason - the label of failure slot @i (< MODEL_FAIL_REASONS):
+ * "EINVAL", ..., "other". */
+const char *model_fail_reason(int i);
+
+/* @m's counters as the metrics show them, read lock-free (each atomic on
+ * its own: a snapshot need not add up to the instant). */
+struct model_meter {
+	uint64_t requests;		/* received, refused ones included */
+	uint64_t tokens;		/* generated */
+	uint64_t bytes_in;		/* request bytes written */
+	uint64_t bytes_out;		/* answer bytes read */
+	uint64_t fail[MODEL_FAIL_REASONS];	/* refused or failed */
+	const struct metrics_hist *latency;	/* @m's, lives with @m */
+};
+
+/* model_meter_read - fill @out from @m (with a reference). Lock-free. */
+void model_meter_read(struct model *m, struct model_meter *out);
+
+/* model_set_bytes - every model's request bytes in and answer bytes out
+ * since the start, unloaded models included. Lock-free. */
+void model_set_bytes(struct model_set *s, uint64_t *in, uint64_t *out);
+
+/* model_lease_model - the model whose lease @l is ("NAME" of
+ * model.NAME), or NULL for a lease no model acquired. Fixed for @l's
+ * life: no lock, no reference. */
+const char *model_lease_model(const struct lease *l);
+
 /* model_check - 0 while warm, -EKEYEXPIRED once its lease expired,
  * -ENOENT once unloaded. Lock-free. */
 int model_check(struct model *m);
@@ -113,7 +148,9 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
  * (prompt over the context, rows over max_batch), -EBUSY (every
  * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
  * binary form on a language model),
- * -EKEYEXPIRED, -ENOENT, -ENOMEM.
+ * -EKEYEXPIRED, -ENOENT, -ENOMEM. Counts the request and its bytes in
+ * @m's meter, a refusal in its failures; a started one's latency and
+ * failure are counted when it ends. Lock-free on the counters.
  */
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out);
@@ -148,7 +185,6 @@ enum model_state {
 	MODEL_UNLOADED,		/* out of the set */
 };
 
-struct lease;
 struct kernel_entry;
 
 struct model {
@@ -172,10 +208,14 @@ struct model {
 	struct tokenizer tok;		/* may be empty; fixed once warm */
 	pthread_mutex_t lock;		/* guards slots */
 	uint64_t slots;			/* KV slots in use, a bit each */
-	_Atomic uint64_t requests;	/* started */
-	_Atomic uint64_t failures;	/* ended with an error */
+	_Atomic uint64_t requests;	/* received, refused ones too */
+	_Atomic uint64_t failures;	/* refused or ended with an error */
 	_Atomic uint64_t tokens;	/* generated */
 	_Atomic uint32_t running;	/* requests not ended */
+	_Atomic uint64_t fail[MODEL_FAIL_REASONS]; /* failures by reason */
+	_Atomic uint64_t bytes_in;	/* request bytes written to infer */
+	_Atomic uint64_t bytes_out;	/* answer bytes read from infer */
+	struct metrics_hist latency;	/* started requests, start to end */
 	struct gl_last_error last_error;
 };
 
@@ -184,6 +224,10 @@ struct model {
 #define model_fail(m, err, ...) \
 	gl_fail_at(__FILE__, __LINE__, (m)->name, &(m)->last_error, (err), \
 		   __VA_ARGS__)
+
+/* model_count_failure - count a request of @m refused or failed with
+ * @err (< 0) in its failures and their reason. Lock-free. */
+void model_count_failure(struct model *m, int err);
 
 /* model_req_get, model_req_unref - a reader's reference on @rq (the
  * last unref frees it; unlike model_req_put it does not stop it). */

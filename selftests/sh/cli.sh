@@ -16,7 +16,7 @@
 
 : "${GPULEASE:=$(dirname "$GPULEASED")/tools/gpulease/gpulease}"
 GL_LIBDIR=$(dirname "$GPULEASE")/../lib
-CMDS="ls acquire drop renew resize run top"
+CMDS="ls acquire drop renew resize run top models load unload generate infer"
 
 PLAN=40
 why=$(gl_unavailable)

@@ -37,11 +37,28 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_cmd_acquire;
 extern const struct cli_cmd cli_cmd_drop;
+extern const struct cli_cmd cli_cmd_generate;
+extern const struct cli_cmd cli_cmd_infer;
+extern const struct cli_cmd cli_cmd_load;
 extern const struct cli_cmd cli_cmd_ls;
+extern const struct cli_cmd cli_cmd_models;
 extern const struct cli_cmd cli_cmd_renew;
 extern const struct cli_cmd cli_cmd_resize;
 extern const struct cli_cmd cli_cmd_run;
 extern const struct cli_cmd cli_cmd_top;
+extern const struct cli_cmd cli_cmd_unload;
+
+/* A model as models lists it and top shows it (models.c). */
+struct cli_model {
+	char name[64];
+	char state[16];
+	char arch[16];		/* "-" when its ctl could not be read */
+	uint64_t vram;
+	uint64_t requests, failures, tokens;
+	uint32_t running;
+	uint64_t lat_count, lat_sum_us;	/* finished requests' latency */
+	int stats;		/* its stats were read */
+};
 
 /* main.c */
 int cli_open(struct cli *c);
@@ -50,6 +67,16 @@ int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 int cli_help(const struct cli_cmd *cmd);
 int cli_bad_opt(const struct cli_cmd *cmd, int opt, char **argv);
 void cli_err(struct cli *c, const char *lease, int err);
+
+/* models.c */
+int cli_model_list(struct cli *c, struct cli_model **out);
+void cli_fmt_latency(char *buf, size_t size, const struct cli_model *m);
+int cli_model_path(struct cli *c, char *buf, size_t size, const char *name,
+		   const char *file);
+int cli_read_small(const char *path, char *buf, size_t size);
+void cli_text_value(const char *text, const char *key, char *out,
+		    size_t size);
+int cli_help_only(const struct cli_cmd *cmd, int argc, char **argv);
 
 /* fmt.c */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -24,6 +24,11 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_resize,
 	&cli_cmd_run,
 	&cli_cmd_top,
+	&cli_cmd_models,
+	&cli_cmd_load,
+	&cli_cmd_unload,
+	&cli_cmd_generate,
+	&cli_cmd_infer,
 };
 
 #define NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpulease top: a live view of the devices (a VRAM bar each) and the
+ * gpulease top: a live view of the devices (a VRAM bar each), the
  * leases (biggest first, with launches per second from the change of
- * each lease's launch count between two refreshes). Plain ANSI escapes on
+ * each lease's launch count between two refreshes) and the models (with
+ * tokens per second, likewise from their token counts). Plain ANSI escapes on
  * the terminal's alternate screen; q, SIGINT or SIGTERM quits.
  *
  * Invariant: once the terminal is switched (raw input, alternate screen,
@@ -41,6 +42,8 @@ struct top {
 	struct gl_lease_info *prev;	/* last sample, sorted by name */
 	int nprev;
 	double prev_t;		/* when @prev was taken, CLOCK_MONOTONIC */
+	struct cli_model *mprev;	/* last model sample, by name */
+	int nmprev;
 	char *frame;		/* the frame being built (open_memstream) */
 	size_t frame_len;
 	FILE *out;
@@ -211,15 +214,71 @@ static void top_leases(struct top *t, unsigned int *used,
 	free(order);
 }
 
+static int model_name_cmp(const void *a, const void *b)
+{
+	const struct cli_model *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Tokens per second of @m since the last sample, or < 0 if unknown. */
+static double model_rate(const struct top *t, const struct cli_model *m,
+			 double dt)
+{
+	const struct cli_model *p;
+
+	if (!t->mprev || dt <= 0 || !m->stats)
+		return -1;
+	p = bsearch(m, t->mprev, (size_t)t->nmprev, sizeof(*m),
+		    model_name_cmp);
+	if (!p || !p->stats || p->tokens > m->tokens)
+		return -1;
+	return (double)(m->tokens - p->tokens) / dt;
+}
+
+/* The models section; @list (sorted by name here) becomes the sample. */
+static void top_models(struct top *t, unsigned int *used,
+		       struct cli_model *list, int n, double dt)
+{
+	char vram[16], rate[24], lat[16];
+	double r;
+	int i;
+
+	if (n)	/* list is NULL when there is none */
+		qsort(list, (size_t)n, sizeof(*list), model_name_cmp);
+	top_line(t, used, "%s", "");
+	top_line(t, used, "%-20s %-8s %-8s %7s %9s %7s %9s %9s", "MODEL",
+		 "STATE", "ARCH", "VRAM", "REQUESTS", "RUNNING", "TOKENS/S",
+		 "LATENCY");
+	for (i = 0; i < n; i++) {
+		if (t->rows && t->rows - *used == 1 && i < n - 1) {
+			top_line(t, used, "... %d more", n - i);
+			break;
+		}
+		r = model_rate(t, &list[i], dt);
+		if (r < 0)
+			strcpy(rate, "-");
+		else
+			snprintf(rate, sizeof(rate), "%.1f", r);
+		cli_fmt_size(vram, sizeof(vram), list[i].vram);
+		cli_fmt_latency(lat, sizeof(lat), &list[i]);
+		top_line(t, used, "%-20s %-8s %-8s %7s %9llu %7u %9s %9s",
+			 list[i].name, list[i].state, list[i].arch, vram,
+			 (unsigned long long)list[i].requests,
+			 list[i].running, rate, lat);
+	}
+}
+
 /* Sample the tree and draw one frame. 0 or -errno (tree gone). */
 static int top_draw(struct top *t)
 {
 	struct gl_device_info *dev = NULL;
 	struct gl_lease_info *list = NULL;
+	struct cli_model *models = NULL;
 	unsigned int used = 0;
 	char clock[16];
 	double now, dt, total = 0, r;
-	int ndev, n, i, expired = 0;
+	int ndev, n, i, expired = 0, nmodels;
 	time_t wall = time(NULL);
 	struct tm tm;
 
@@ -231,6 +290,8 @@ static int top_draw(struct top *t)
 		free(dev);
 		return n;
 	}
+	/* no models/ (an older daemon): no models section */
+	nmodels = cli_model_list(t->c, &models);
 	now = mono_now();
 	dt = now - t->prev_t;
 	for (i = 0; i < n; i++) {
@@ -246,6 +307,7 @@ static int top_draw(struct top *t)
 	if (!t->out) {
 		free(dev);
 		free(list);
+		free(models);
 		return -ENOMEM;
 	}
 	if (t->screen)
@@ -258,6 +320,8 @@ static int top_draw(struct top *t)
 	top_devices(t, &used, dev, ndev);
 	top_line(t, &used, "%s", "");
 	top_leases(t, &used, list, n, dt);
+	if (nmodels >= 0)
+		top_models(t, &used, models, nmodels, dt);
 	if (t->screen)
 		fputs("\033[J", t->out);
 	else
@@ -273,6 +337,9 @@ static int top_draw(struct top *t)
 	free(t->prev);
 	t->prev = list;
 	t->nprev = n < 0 ? 0 : n;
+	free(t->mprev);
+	t->mprev = nmodels < 0 ? NULL : models;
+	t->nmprev = nmodels < 0 ? 0 : nmodels;
 	t->prev_t = now;
 	return n < 0 ? n : 0;
 }
@@ -439,6 +506,7 @@ static int top_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(t.prev);
+	free(t.mprev);
 	if (err) {
 		cli_err(c, NULL, err);
 		return EXIT_FAIL;
@@ -449,12 +517,14 @@ out:
 const struct cli_cmd cli_cmd_top = {
 	.name = "top",
 	.args = "[--interval SECS] [--iterations N]",
-	.summary = "live view of devices and leases",
+	.summary = "live view of devices, leases and models",
 	.run = top_run,
 	.help =
 	"Show the devices, each with a bar of its VRAM in use, and the\n"
 	"leases, biggest reservation first, with launches per second (the\n"
-	"change of each lease's launch count since the last refresh).\n"
+	"change of each lease's launch count since the last refresh), and\n"
+	"the models you can see, with tokens per second (likewise) and the\n"
+	"mean latency of their requests.\n"
 	"Refreshes every second on the terminal's alternate screen; q, Q,\n"
 	"SIGINT (Ctrl-C) or SIGTERM quits and restores the terminal, any\n"
 	"other key refreshes at once. When standard output is not a terminal\n"
