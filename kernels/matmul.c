@@ -25,6 +25,7 @@
  */
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
@@ -212,12 +213,15 @@ MATMUL_DOT(matmul_dot_avx2, __attribute__((target("avx2,fma"))))
 static float matmul_dot(const float *w, const float *x, uint64_t k)
 {
 #if defined(__x86_64__)
-	static int avx2 = -1;	/* then 0 or 1: a benign race, same value */
+	static atomic_int avx2 = -1;	/* then 0 or 1, whoever stores */
+	int v = atomic_load_explicit(&avx2, memory_order_relaxed);
 
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") &&
-		       __builtin_cpu_supports("fma");
-	if (avx2)
+	if (v < 0) {
+		v = __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("fma");
+		atomic_store_explicit(&avx2, v, memory_order_relaxed);
+	}
+	if (v)
 		return matmul_dot_avx2(w, x, k);
 #endif
 	return matmul_dot_plain(w, x, k);
