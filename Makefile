@@ -67,7 +67,8 @@ FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 	$(O)/tools/bench/cuda $(O)/tools/bench/expiry $(O)/tools/bench/lookup \
-	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/llama
+	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/llama \
+	$(O)/tools/bench/generate
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 # run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
 SELFTEST_HELPERS := $(O)/selftests/lib/subreap
@@ -119,6 +120,14 @@ $(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
 $(O)/tools/bench/llama: $(call obj,$(bench-llama-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MODEL_LIBS) $(KERNELS_LIBS) \
+		$(LDLIBS_BASE)
+
+# a daemon, the model computation in process, and the baseline: a plain
+# forward pass built as llama2.c's run.c is (-Ofast -march=native -fopenmp)
+$(O)/tools/bench/plain.o: CFLAGS += -Ofast -march=native -fopenmp
+$(O)/tools/bench/generate: $(call obj,$(bench-generate-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -fopenmp -o $@ $^ $(MODEL_LIBS) $(KERNELS_LIBS) \
 		$(LDLIBS_BASE)
 
 # the daemon's lease table in process; the wrap counts the locks it takes
@@ -258,6 +267,7 @@ bench: all
 	$(Q)$(O)/tools/bench/ring
 	$(Q)$(O)/tools/bench/expiry
 	$(Q)$(O)/tools/bench/llama
+	$(Q)$(O)/tools/bench/generate
 
 # install takes the files from $(O) as they are (make; then make install as
 # root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.

@@ -241,7 +241,8 @@ static int model_exec(struct launch *la, const struct lease_mem *mem)
 		slots[i] = rq->slot;
 		pos[i] = rq->pos + i;
 	}
-	err = llama_step(p, base, n, toks, slots, pos, &la->cancel);
+	err = llama_step_team(p, base, m->team, n, toks, slots, pos,
+			      &la->cancel);
 	if (err)
 		return err;
 	rq->pos += n;

@@ -30,6 +30,7 @@
 #include "daemon/model/llama2c.h"
 #include "daemon/model/safetensors.h"
 #include "daemon/model/sample.h"
+#include "daemon/model/team.h"
 #include "daemon/model/why.h"
 
 #define MODEL_FILE_MAX	(UINT64_C(1) << 40)	/* bytes of one file */
@@ -278,9 +279,9 @@ static int model_plan_mlp(struct model *m, const struct model_opts *o,
 	struct hf_mlp_config c = m->mplan.cfg;
 	int err;
 
-	if (o->tokenizer || o->max_ctx)
+	if (o->tokenizer || o->max_ctx || o->threads > 1)
 		return model_why(why, whylen, -EINVAL, "an mlp takes no "
-				 "tokenizer= or max_ctx=");
+				 "tokenizer=, max_ctx= or threads=");
 	err = mlp_plan(&c, o->max_batch ? o->max_batch : 1, &m->mplan);
 	if (err)
 		return model_why(why, whylen, err, "no plan for max_batch "
@@ -348,6 +349,14 @@ int model_load_files(struct model *m, const struct model_cred *c,
 			  o->max_batch, ctx, lc.seq_len);
 		goto out;
 	}
+	if (o->threads > 1) {
+		err = team_new(o->threads, &m->team);
+		if (err) {
+			model_why(why, whylen, err, "no %u threads",
+				  o->threads);
+			goto out;
+		}
+	}
 	m->scratch = m->plan.total_bytes;
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
@@ -376,8 +385,11 @@ acquire:
 		m->lease = NULL;
 	}
 out:
-	if (err)
+	if (err) {
 		tokenizer_free(&m->tok);
+		team_free(m->team);
+		m->team = NULL;
+	}
 	hf_llama_map_free(&map);
 	st_free(&st);
 	files_close(&f);

@@ -21,6 +21,7 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/model.h"
+#include "daemon/model/team.h"
 #include "daemon/parse.h"
 #include "daemon/registry.h"
 #include "daemon/strbuf.h"
@@ -68,6 +69,7 @@ void model_put(struct model *m)
 	if (m->lease)
 		lease_put(m->lease);
 	tokenizer_free(&m->tok);
+	team_free(m->team);
 	gl_last_error_destroy(&m->last_error);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -342,6 +344,9 @@ static int model_opts_parse(struct cmdline *cl, struct model_opts *o,
 					    &o->max_batch);
 		else if (parse_key(cl->argv[i], "max_ctx", &v))
 			err = parse_opt_u32(v, 1, UINT32_MAX, &o->max_ctx);
+		else if (parse_key(cl->argv[i], "threads", &v))
+			err = parse_opt_u32(v, 1, LLAMA_MAX_THREADS,
+					    &o->threads);
 		else
 			err = -EINVAL;
 		if (err)

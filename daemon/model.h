@@ -204,6 +204,8 @@ struct model {
 	struct mlp_plan mplan;		/* fixed once warm */
 	uint64_t scratch;		/* sampling scratch's offset */
 	uint64_t need;			/* bytes the plan uses */
+	struct team *team;		/* threads=, or NULL for 1; fixed
+					 * once warm */
 	const struct kernel_entry *ke;	/* named by its step launches */
 	struct tokenizer tok;		/* may be empty; fixed once warm */
 	pthread_mutex_t lock;		/* guards slots */
@@ -245,6 +247,7 @@ struct model_opts {
 	uint32_t device;
 	uint32_t max_batch;		/* 0: 1 */
 	uint32_t max_ctx;		/* 0: the model's */
+	uint32_t threads;		/* 0: 1 */
 };
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen);

@@ -2,9 +2,10 @@
 /*
  * matmul: strided-batched single-precision GEMM, row-major, with
  * transpose flags and leading dimensions, as cuBLAS's
- * gemmStridedBatched. The CPU side calls OpenBLAS's cblas_sgemm
- * (cblas_sgemv for a single row); the CUDA side is cuBLAS, or the tiled
- * fallback in kernels/matmul.cu.
+ * gemmStridedBatched. The CPU side calls OpenBLAS's cblas_sgemm; a
+ * single row of C against a B stored n x k (trans_b: the models' x W^T)
+ * is matmul_dot's, other single rows cblas_sgemv's. The CUDA side is
+ * cuBLAS, or the tiled fallback in kernels/matmul.cu.
  *
  * For each b < batch, with A_b = a + b * stride_a (elements), likewise
  * B_b and C_b:   C_b = alpha * op(A_b) . op(B_b) + beta * C_b
@@ -16,10 +17,15 @@
  * Invariant: a worker computes only the rows of C (across all batches,
  * R = batch * m rows in total) that its block range maps to: blocks
  * [b0, b1) of G own rows [b0 * R / G, b1 * R / G), so disjoint block
- * ranges write disjoint rows and together write all of them.
+ * ranges write disjoint rows and together write all of them. A single
+ * row against a trans_b B computes each element of C by matmul_dot()
+ * alone, in an order fixed by k: the same bits whatever n and whichever
+ * columns of C one call covers (models split such a product by columns
+ * over threads: Documentation/models.md).
  */
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
@@ -154,18 +160,95 @@ int gl_matmul_check(const struct gl_kargs *args, const struct gl_grid *grid)
 	return gl_cpu_need_f32(args, 16, span);
 }
 
+/* Eight floats loaded from any float's address. */
+typedef float matmul_v8 __attribute__((vector_size(32), aligned(4),
+				       may_alias));
+
 /*
- * matmul_row - one row of C at @c from A's row (or column) at @a, as
- * sgemv: OpenBLAS's sgemm with m = 1 took twice sgemv's time (5.4 ms
- * against 2.6 ms for 32000 x 288, one thread). beta == 0 zeroes the
- * row first, so C is not read even by a scal that keeps NaN.
+ * MATMUL_DOT - the body of matmul_dot: four 8-lane partial sums over
+ * 32-float stretches, one more over the 8-float rest, a fixed pairwise
+ * reduction of the lanes, then the last k % 8 terms in order. The order
+ * depends on k alone. Instantiated twice so that the x86 build gets an
+ * AVX2/FMA copy without -march; a process uses one copy throughout.
+ */
+#define MATMUL_DOT(name, attr)						\
+static attr float name(const float *w, const float *x, uint64_t k)	\
+{									\
+	matmul_v8 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };	\
+	float t[8], tail = 0.0f;					\
+	uint64_t j = 0;							\
+	int i;								\
+									\
+	for (; j + 32 <= k; j += 32) {					\
+		s0 += *(const matmul_v8 *)(w + j) *			\
+		      *(const matmul_v8 *)(x + j);			\
+		s1 += *(const matmul_v8 *)(w + j + 8) *			\
+		      *(const matmul_v8 *)(x + j + 8);			\
+		s2 += *(const matmul_v8 *)(w + j + 16) *		\
+		      *(const matmul_v8 *)(x + j + 16);			\
+		s3 += *(const matmul_v8 *)(w + j + 24) *		\
+		      *(const matmul_v8 *)(x + j + 24);			\
+	}								\
+	for (; j + 8 <= k; j += 8)					\
+		s0 += *(const matmul_v8 *)(w + j) *			\
+		      *(const matmul_v8 *)(x + j);			\
+	s0 = (s0 + s1) + (s2 + s3);					\
+	for (i = 0; i < 8; i++)						\
+		t[i] = s0[i];						\
+	for (; j < k; j++)						\
+		tail += w[j] * x[j];					\
+	return (((t[0] + t[4]) + (t[2] + t[6])) +			\
+		((t[1] + t[5]) + (t[3] + t[7]))) + tail;		\
+}
+
+MATMUL_DOT(matmul_dot_plain, )
+#if defined(__x86_64__)
+MATMUL_DOT(matmul_dot_avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+/*
+ * matmul_dot - the dot product of the @k floats at @w and @x, in the
+ * order MATMUL_DOT fixes. Any thread.
+ */
+static float matmul_dot(const float *w, const float *x, uint64_t k)
+{
+#if defined(__x86_64__)
+	static atomic_int avx2 = -1;	/* then 0 or 1, whoever stores */
+	int v = atomic_load_explicit(&avx2, memory_order_relaxed);
+
+	if (v < 0) {
+		v = __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("fma");
+		atomic_store_explicit(&avx2, v, memory_order_relaxed);
+	}
+	if (v)
+		return matmul_dot_avx2(w, x, k);
+#endif
+	return matmul_dot_plain(w, x, k);
+}
+
+/*
+ * matmul_row - one row of C at @c from A's row (or column) at @a.
+ * Against a B stored n x k and a contiguous A row, one matmul_dot() per
+ * element: each element's bits depend on its row of B and on A only.
+ * Otherwise sgemv (OpenBLAS's sgemm with m = 1 took twice sgemv's time:
+ * 5.4 ms against 2.6 ms for 32000 x 288, one thread). beta == 0 never
+ * reads C (a scal would keep a NaN there).
  */
 static void matmul_row(const struct matmul *mm, const float *a,
 		       const float *b, float *c)
 {
 	int incx = mm->trans_a ? (int)mm->lda : 1;
-	float beta = mm->beta;
+	float beta = mm->beta, d;
+	uint64_t i;
 
+	if (mm->trans_b && incx == 1) {
+		for (i = 0; i < mm->n; i++) {
+			d = mm->alpha * matmul_dot(b + i * mm->ldb, a, mm->k);
+			c[i] = beta == 0.0f ? d : d + beta * c[i];
+		}
+		return;
+	}
 	if (beta == 0.0f)
 		memset(c, 0, mm->n * sizeof(float));
 	if (mm->trans_b)	/* B is n x k: c = alpha B a + beta c */

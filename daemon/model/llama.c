@@ -11,7 +11,11 @@
  * Invariant: a step touches only the block, inside the plan's regions
  * (every kernel gets its region's length and checks it), allocates
  * nothing, and computes row r from row r's inputs and the cache alone:
- * row-wise kernels, and per-row attention over the row's own slot.
+ * row-wise kernels, and per-row attention over the row's own slot. With
+ * a team (threads=), each matrix-vector product is split by output
+ * columns over its threads; the matmul kernel computes every output
+ * element on its own in a fixed order (kernels/matmul.c), so the bits
+ * do not depend on the thread count either.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +23,7 @@
 
 #include "daemon/model/kcall.h"
 #include "daemon/model/llama.h"
+#include "daemon/model/team.h"
 #include "kernels/cpu.h"
 
 /* The block size of the row kernels: their default, so a launch chain on
@@ -201,6 +206,7 @@ struct step {
 	const struct llama_plan *p;
 	char *base;
 	atomic_int *cancel;
+	struct team *team;	/* or NULL: the calling thread alone */
 	uint32_t n;		/* rows */
 	uint64_t kv;		/* kv_dim */
 };
@@ -335,6 +341,127 @@ static int attend(const struct step *s, uint32_t l, uint32_t r,
 	return kc_run(gl_attn_values_cpu, &a, LLAMA_BLOCK, s->cancel);
 }
 
+/* The matrix-vector phases of a step, each one job of the team. */
+enum phase {
+	PHASE_QKV,		/* q, k, v from xb */
+	PHASE_WO,		/* xb from xb2 */
+	PHASE_W13,		/* hb = silu(xb w1^T) * (xb w3^T) */
+	PHASE_W2,		/* xb from hb */
+	PHASE_CLS,		/* logits from x */
+};
+
+struct job {
+	const struct step *s;
+	enum phase phase;
+	uint32_t l;		/* the layer */
+};
+
+/*
+ * span - the share [*lo, *hi) of @n columns that part @part of @parts
+ * takes: contiguous, cut at multiples of 16 (a cache line of floats) so
+ * two parts never write one line.
+ */
+static void span(uint64_t n, unsigned int part, unsigned int parts,
+		 uint64_t *lo, uint64_t *hi)
+{
+	uint64_t lines = (n + 15) / 16;
+
+	*lo = lines * part / parts * 16;
+	*hi = lines * (part + 1) / parts * 16;
+	*lo = *lo < n ? *lo : n;
+	*hi = *hi < n ? *hi : n;
+}
+
+/*
+ * mv - the share @part of @parts of y = x W^T for every row of the step
+ * (W [n][k], x [rows][k], y [rows][n]): columns [lo, hi) of y, one
+ * matmul launch (m = 1) per row.
+ */
+static int mv(const struct step *s, unsigned int part, unsigned int parts,
+	      uint64_t n, uint64_t k, const float *x, const float *w,
+	      float *y)
+{
+	uint64_t lo, hi;
+	uint32_t r;
+	int err;
+
+	span(n, part, parts, &lo, &hi);
+	for (r = 0; lo < hi && r < s->n; r++) {
+		err = kc_gemm_row(hi - lo, k, x + r * k, w + lo * k,
+				  y + r * n + lo, s->cancel);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* w13 - mv of w1 and w3, then SwiGLU on the same columns of hb */
+static int w13(const struct step *s, uint32_t l, unsigned int part,
+	       unsigned int parts)
+{
+	const struct llama_plan *p = s->p;
+	uint64_t d = p->cfg.dim, h = p->cfg.hidden_dim, lo, hi;
+	float *hb = at(s, p->hb), *hb2 = at(s, p->hb2), *xb = at(s, p->xb);
+	uint32_t r;
+	int err;
+
+	err = mv(s, part, parts, h, d, xb, wt(s, L2C_W1, l), hb);
+	if (!err)
+		err = mv(s, part, parts, h, d, xb, wt(s, L2C_W3, l), hb2);
+	span(h, part, parts, &lo, &hi);
+	for (r = 0; !err && lo < hi && r < s->n; r++) {
+		err = k_unary(s, gl_silu_cpu, hi - lo, hb + r * h + lo,
+			      hb + r * h + lo);
+		if (!err)
+			err = k_binary(s, gl_mul_cpu, hi - lo, hb + r * h + lo,
+				       hb2 + r * h + lo, hb + r * h + lo);
+	}
+	return err;
+}
+
+static int job_part(void *arg, unsigned int part, unsigned int parts)
+{
+	const struct job *j = arg;
+	const struct step *s = j->s;
+	const struct llama_plan *p = s->p;
+	uint64_t d = p->cfg.dim, h = p->cfg.hidden_dim;
+	float *xb = at(s, p->xb);
+	int err;
+
+	switch (j->phase) {
+	case PHASE_QKV:
+		err = mv(s, part, parts, d, d, xb, wt(s, L2C_WQ, j->l),
+			 at(s, p->q));
+		if (!err)
+			err = mv(s, part, parts, s->kv, d, xb,
+				 wt(s, L2C_WK, j->l), at(s, p->k));
+		if (!err)
+			err = mv(s, part, parts, s->kv, d, xb,
+				 wt(s, L2C_WV, j->l), at(s, p->v));
+		return err;
+	case PHASE_WO:
+		return mv(s, part, parts, d, d, at(s, p->xb2),
+			  wt(s, L2C_WO, j->l), xb);
+	case PHASE_W13:
+		return w13(s, j->l, part, parts);
+	case PHASE_W2:
+		return mv(s, part, parts, d, h, at(s, p->hb),
+			  wt(s, L2C_W2, j->l), xb);
+	case PHASE_CLS:
+		return mv(s, part, parts, p->cfg.vocab_size, d, at(s, p->x),
+			  at(s, p->w[L2C_WCLS]), at(s, p->logits));
+	}
+	return -EINVAL;
+}
+
+/* phase - run @ph of layer @l over the step's team */
+static int phase(const struct step *s, enum phase ph, uint32_t l)
+{
+	struct job j = { .s = s, .phase = ph, .l = l };
+
+	return team_run(s->team, job_part, &j);
+}
+
 /* attention - layer @l's attention block, residual added into x */
 static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 		     const uint32_t *pos)
@@ -348,14 +475,7 @@ static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 
 	err = k_rmsnorm(s, at(s, p->x), wt(s, L2C_RMS_ATT, l), xb);
 	if (!err)
-		err = kc_gemm_nt(s->n, c->dim, c->dim, xb, wt(s, L2C_WQ, l),
-				 q, s->cancel);
-	if (!err)
-		err = kc_gemm_nt(s->n, s->kv, c->dim, xb, wt(s, L2C_WK, l),
-				 k, s->cancel);
-	if (!err)
-		err = kc_gemm_nt(s->n, s->kv, c->dim, xb, wt(s, L2C_WV, l),
-				 v, s->cancel);
+		err = phase(s, PHASE_QKV, l);
 	for (r = 0; !err && r < s->n; r++) {
 		float *krow = k + r * s->kv;
 
@@ -374,8 +494,7 @@ static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 	for (r = 0; !err && r < s->n; r++)
 		err = attend(s, l, r, slots[r], pos[r]);
 	if (!err)
-		err = kc_gemm_nt(s->n, c->dim, c->dim, at(s, p->xb2),
-				 wt(s, L2C_WO, l), xb, s->cancel);
+		err = phase(s, PHASE_WO, l);
 	if (!err)
 		err = k_binary(s, gl_add_cpu, (uint64_t)s->n * c->dim,
 			       at(s, p->x), xb, at(s, p->x));
@@ -387,27 +506,16 @@ static int ffn(const struct step *s, uint32_t l)
 {
 	const struct llama_config *c = &s->p->cfg;
 	const struct llama_plan *p = s->p;
-	float *xb = at(s, p->xb), *hb = at(s, p->hb), *hb2 = at(s, p->hb2);
-	uint64_t nh = (uint64_t)s->n * c->hidden_dim;
 	int err;
 
-	err = k_rmsnorm(s, at(s, p->x), wt(s, L2C_RMS_FFN, l), xb);
+	err = k_rmsnorm(s, at(s, p->x), wt(s, L2C_RMS_FFN, l), at(s, p->xb));
 	if (!err)
-		err = kc_gemm_nt(s->n, c->hidden_dim, c->dim, xb,
-				 wt(s, L2C_W1, l), hb, s->cancel);
+		err = phase(s, PHASE_W13, l);
 	if (!err)
-		err = kc_gemm_nt(s->n, c->hidden_dim, c->dim, xb,
-				 wt(s, L2C_W3, l), hb2, s->cancel);
-	if (!err)
-		err = k_unary(s, gl_silu_cpu, nh, hb, hb);
-	if (!err)
-		err = k_binary(s, gl_mul_cpu, nh, hb, hb2, hb);
-	if (!err)
-		err = kc_gemm_nt(s->n, c->dim, c->hidden_dim, hb,
-				 wt(s, L2C_W2, l), xb, s->cancel);
+		err = phase(s, PHASE_W2, l);
 	if (!err)
 		err = k_binary(s, gl_add_cpu, (uint64_t)s->n * c->dim,
-			       at(s, p->x), xb, at(s, p->x));
+			       at(s, p->x), at(s, p->xb), at(s, p->x));
 	return err;
 }
 
@@ -435,11 +543,19 @@ int llama_step(const struct llama_plan *p, void *base, uint32_t n,
 	       const uint32_t *tokens, const uint32_t *slots,
 	       const uint32_t *pos, atomic_int *cancel)
 {
+	return llama_step_team(p, base, NULL, n, tokens, slots, pos, cancel);
+}
+
+int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
+		    uint32_t n, const uint32_t *tokens, const uint32_t *slots,
+		    const uint32_t *pos, atomic_int *cancel)
+{
 	const struct llama_config *c = &p->cfg;
 	struct step s = {
 		.p = p,
 		.base = base,
 		.cancel = cancel,
+		.team = team,
 		.n = n,
 		.kv = (uint64_t)c->n_kv_heads * c->head_dim,
 	};
@@ -468,8 +584,6 @@ int llama_step(const struct llama_plan *p, void *base, uint32_t n,
 		err = k_rmsnorm(&s, at(&s, p->x), wt(&s, L2C_RMS_FINAL, 0),
 				at(&s, p->x));
 	if (!err)
-		err = kc_gemm_nt(n, c->vocab_size, c->dim, at(&s, p->x),
-				 at(&s, p->w[L2C_WCLS]), at(&s, p->logits),
-				 cancel);
+		err = phase(&s, PHASE_CLS, 0);
 	return err;
 }

@@ -19,6 +19,8 @@
 
 /* Every region of a plan starts at a multiple of this many bytes. */
 #define LLAMA_ALIGN	64u
+/* Most threads a step splits over (a model's threads=). */
+#define LLAMA_MAX_THREADS	16u
 
 enum llama_rope {
 	LLAMA_ROPE_PAIRS,	/* llama2.c: pairs (2i, 2i + 1) of a head */
@@ -117,6 +119,18 @@ int llama_load_hf(const struct llama_plan *p, const struct hf_llama_map *m,
 int llama_step(const struct llama_plan *p, void *base, uint32_t n,
 	       const uint32_t *tokens, const uint32_t *slots,
 	       const uint32_t *pos, atomic_int *cancel);
+
+struct team;
+
+/*
+ * llama_step_team - llama_step() with each matrix-vector product split
+ * by output columns over the threads of @team (daemon/model/team.h;
+ * NULL: the calling thread alone). The logits are the same bits for
+ * every thread count. One step at a time per @team.
+ */
+int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
+		    uint32_t n, const uint32_t *tokens, const uint32_t *slots,
+		    const uint32_t *pos, atomic_int *cancel);
 
 /* llama_logits - row @r's logits (vocab floats) after a step. */
 static inline float *llama_logits(const struct llama_plan *p, void *base,

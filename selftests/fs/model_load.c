@@ -138,7 +138,7 @@ TEST_F(model_load, bad_options_and_no_room)
 	long long free0 = dev_read_u64(d, 0, "vram.free");
 	static const char *const bad[] = {
 		"max_batch=0", "max_batch=65", "max_ctx=0", "max_ctx=33",
-		"ttl=0", "vram=1Q", "threads=2", "device=99",
+		"ttl=0", "vram=1Q", "threads=0", "threads=17", "device=99",
 		"tokenizer=tokenizer.bin",
 	};
 	unsigned i;

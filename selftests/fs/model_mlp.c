@@ -155,8 +155,10 @@ TEST_F(model_mlp, bad_requests)
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
 	EXPECT_EQ(infer_raw(d, "ids 1 2\n", 8, ans, sizeof(ans)), -EINVAL);
-	/* an mlp takes no tokenizer or context */
+	/* an mlp takes no tokenizer, context or threads */
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s max_ctx=4\n",
+			       self->dir), -EINVAL);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s threads=2\n",
 			       self->dir), -EINVAL);
 }
 

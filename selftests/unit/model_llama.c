@@ -9,7 +9,8 @@
  * 1e-4 + 1e-4 |want| (f32 against f64: the seen error is about 1e-6),
  * fed token by token (decode) and as one prompt step (rows in reverse
  * order), and RoPE in the other convention must not. Also: rows are
- * batch invariant, the two formats generate the same tokens, bad steps
+ * batch invariant and the same bits on any number of threads, the two
+ * formats generate the same tokens, bad steps
  * and plans are EINVAL, cancel stops a step. Skipped without
  * /usr/bin/python3 and numpy.
  */
@@ -23,6 +24,7 @@
 #include "daemon/model/llama.h"
 #include "daemon/model/llama2c.h"
 #include "daemon/model/safetensors.h"
+#include "daemon/model/team.h"
 #include "selftests/harness.h"
 #include "selftests/unit/model_fixture.h"
 #include "selftests/unit/model_llama_load.h"
@@ -290,6 +292,73 @@ TEST_F(fx, rows_are_batch_invariant)
 				TH_LOG("row %u at %u", i, t);
 	}
 	free(alone);
+	model_free(&m);
+}
+
+/*
+ * threads= splits every product by columns over a team: the logits are
+ * the same bits on 1, 2, 3 and 5 threads, for decode steps and for a
+ * prompt step of 5 rows (issue 10; Documentation/models.md, "Threads").
+ */
+TEST_F(fx, threads_give_the_same_bits)
+{
+	static const unsigned int threads[] = { 2, 3, 5 };
+	uint32_t tok[5] = { 3, 17, 40, 90, 5 }, slot[5], pos[5], vocab, i, t;
+	uint32_t zero = 0;
+	struct team *team;
+	struct model m;
+	float *one;
+
+	NEED_FIXTURES(untied);
+	ASSERT_EQ(load_l2c(self->dir, "legacy.bin", &m, 5, 0), 0);
+	vocab = m.p.cfg.vocab_size;
+	one = malloc(sizeof(float) * 10 * vocab);
+	ASSERT_NE(one, NULL);
+	for (i = 0; i <= sizeof(threads) / sizeof(threads[0]); i++) {
+		team = NULL;
+		if (i)
+			ASSERT_EQ(team_new(threads[i - 1], &team), 0);
+		/* decode: slot 0, positions 0..4; prompt: slot 1, one step */
+		for (t = 0; t < 5; t++) {
+			slot[t] = 1;
+			pos[t] = t;
+			ASSERT_EQ(llama_step_team(&m.p, m.base, team, 1,
+						  &tok[t], &zero, &t, NULL), 0);
+			if (!i)
+				memcpy(one + t * vocab,
+				       llama_logits(&m.p, m.base, 0),
+				       vocab * 4);
+			else
+				EXPECT_EQ(memcmp(one + t * vocab,
+						 llama_logits(&m.p, m.base, 0),
+						 vocab * 4), 0)
+					TH_LOG("%u threads, decode at %u",
+					       threads[i - 1], t);
+		}
+		ASSERT_EQ(llama_step_team(&m.p, m.base, team, 5, tok, slot,
+					  pos, NULL), 0);
+		for (t = 0; t < 5; t++) {
+			if (!i)
+				memcpy(one + (5 + t) * vocab,
+				       llama_logits(&m.p, m.base, t),
+				       vocab * 4);
+			else
+				EXPECT_EQ(memcmp(one + (5 + t) * vocab,
+						 llama_logits(&m.p, m.base, t),
+						 vocab * 4), 0)
+					TH_LOG("%u threads, prompt row %u",
+					       threads[i - 1], t);
+		}
+		if (team) {	/* a part's error is the step's */
+			atomic_int stop = ECANCELED;
+
+			EXPECT_EQ(llama_step_team(&m.p, m.base, team, 5, tok,
+						  slot, pos, &stop),
+				  -ECANCELED);
+		}
+		team_free(team);
+	}
+	free(one);
 	model_free(&m);
 }
 

@@ -8,9 +8,10 @@
  * token's matrix-vector products alone (the q, k, v, o, w1, w2, w3
  * matmul launches of every layer and the classifier, nothing else),
  * the floor the rest of the step adds to. Also the 64-token prompt as
- * one step. OpenBLAS on one thread (-t N for more). Times are the
- * process's CPU time (the machines this runs on are shared); with more
- * BLAS threads they add up over threads.
+ * one step. One thread: the matvecs are the matmul twin's fixed-order
+ * dot products (kernels/matmul.c), -t N only sets OpenBLAS's threads
+ * for what still calls it. Times are the process's CPU time (the
+ * machines this runs on are shared); with more threads they add up.
  *
  * Invariant: both sides run in alternating rounds; each figure is the
  * median of the rounds. Everything allocated is freed.

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * generate: single-stream generation on a seeded random Llama of the
+ * stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000,
+ * seq 256, tied classifier), written by this bench as a legacy llama2.c
+ * file. In alternating rounds, greedy from token 1: through a real
+ * daemon's models/NAME/infer ("output=ids"), through a direct in-process
+ * call of the same forward pass (llama_step_team() on as many threads),
+ * and through a plain C forward pass in run.c's style (tools/bench/
+ * plain.c, OpenMP): tokens per second of wall time and time to first
+ * token, as ratios. The three must produce the same tokens. Then load
+ * time against reading the file (page cache warm), and the daemon's
+ * resident memory per loaded model beyond its lease.
+ *
+ * Invariant: everything it starts or writes (the daemon, the temporary
+ * directory, the models) is gone when it exits, on errors too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/model/llama.h"
+#include "daemon/model/team.h"
+#include "kernels/kernels.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/plain.h"
+#include "tools/bench/stats.h"
+#include "tools/bench/verbs.h"
+
+#define ROUNDS_MAX	64
+#define MODELS_MAX	16
+#define ANSWER_MAX	(16 * 256)
+
+enum { WAY_INFER, WAY_DIRECT, WAY_PLAIN, WAYS };
+static const char *const way_name[WAYS] = {
+	"infer (daemon)", "direct llama_step", "plain C, run.c's method",
+};
+
+struct bench {
+	long rounds, tokens, threads, models;
+	const char *daemon_opt;
+	char daemon[PATH_MAX];
+	char base[32], mnt[PATH_MAX], file[PATH_MAX];
+	struct spawn_daemon gl;
+	void *ckpt;			/* the file's bytes */
+	size_t ckpt_len;
+	uint32_t ids[WAYS][256];	/* the first round's tokens */
+	uint64_t gen_ns[WAYS][ROUNDS_MAX], ttft_ns[WAYS][ROUNDS_MAX];
+	uint64_t load_ns[ROUNDS_MAX], read_ns[ROUNDS_MAX];
+	/* the direct way */
+	struct llama_plan plan;
+	void *block;
+	struct team *team;
+	struct plain plain;
+};
+
+static const uint32_t shape[7] = { 288, 768, 6, 6, 6, 32000, 256 };
+
+static void bench_usage(FILE *f)
+{
+	fprintf(f,
+"usage: generate [options]\n"
+"\n"
+"Generates greedy tokens on a seeded random stories15M-shape Llama\n"
+"through a gpuleased's models/NAME/infer, a direct call of the same\n"
+"forward pass, and a plain C forward pass in llama2.c run.c's style\n"
+"(OpenMP; not run.c), in alternating rounds; then load time and the\n"
+"daemon's memory per model. Run as root.\n"
+"\n"
+"  -n, --tokens N       tokens per generation (default 255: with the\n"
+"                       prompt token, the 256 positions)\n"
+"  -r, --rounds N       rounds, the median is reported (default 3)\n"
+"  -t, --threads N      the model's threads= and the direct call's\n"
+"                       (default 2); the plain pass uses OpenMP's\n"
+"                       default (OMP_NUM_THREADS)\n"
+"  -m, --models N       models loaded for the memory figure (default 4)\n"
+"      --daemon PATH    the gpuleased to run\n"
+"  -h, --help           this text\n");
+}
+
+static int bench_parse(void *state, int argc, char **argv)
+{
+	struct bench *b = state;
+	const struct bench_opt opts[] = {
+		{ "tokens", 'n', BENCH_OPT_LONG, &b->tokens, 1, 255, 255 },
+		{ "rounds", 'r', BENCH_OPT_LONG, &b->rounds, 1, ROUNDS_MAX,
+		  3 },
+		{ "threads", 't', BENCH_OPT_LONG, &b->threads, 1,
+		  LLAMA_MAX_THREADS, 2 },
+		{ "models", 'm', BENCH_OPT_LONG, &b->models, 1, MODELS_MAX,
+		  4 },
+		{ "daemon", 0, BENCH_OPT_STR, &b->daemon_opt, 0,
+		  PATH_MAX - 1, 0 },
+		{ NULL },
+	};
+	const struct bench_cli cli = {
+		.prog = "generate", .usage = bench_usage, .opts = opts,
+	};
+	int err;
+
+	err = bench_cli_parse(&cli, argc, argv);
+	if (err)
+		return err;
+	if (b->daemon_opt)
+		snprintf(b->daemon, sizeof(b->daemon), "%s", b->daemon_opt);
+	else if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
+		return 2;
+	return 0;
+}
+
+/* the checkpoint: header, then seeded weights (xorshift32, +-0.1), the
+ * RMSNorm weights 1, the legacy freq_cis 0 */
+static int make_ckpt(struct bench *b)
+{
+	uint64_t d = shape[0], h = shape[1], l = shape[2], v = shape[5];
+	uint64_t n = v * d + l * (2 * d + 4 * d * d + 3 * h * d) + d +
+		     shape[6] * (d / shape[3]), i, j;
+	uint32_t s = 1;
+	float *w;
+
+	b->ckpt_len = 28 + n * 4;
+	b->ckpt = malloc(b->ckpt_len);
+	if (!b->ckpt)
+		return -ENOMEM;
+	memcpy(b->ckpt, shape, 28);
+	w = (float *)((char *)b->ckpt + 28);
+	for (i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 17;
+		s ^= s << 5;
+		w[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.2f;
+	}
+	/* rms_att and rms_ffn of each layer, rms_final: 1 */
+	for (i = 0; i < l * d; i++) {
+		w[v * d + i] = 1.0f;
+		w[v * d + l * d + l * 2 * d * d + l * 2 * d * d + i] = 1.0f;
+	}
+	j = v * d + l * (2 * d + 4 * d * d + 3 * h * d);
+	for (i = 0; i < d; i++)
+		w[j + i] = 1.0f;
+	memset(w + j + d, 0, shape[6] * (d / shape[3]) * 4);
+	return 0;
+}
+
+static int bench_setup(struct bench *b)
+{
+	struct l2c_file f;
+	struct llama_config c;
+	char why[128];
+	int fd, err;
+
+	err = make_ckpt(b);
+	if (!err)
+		err = spawn_tempdir(b->base);
+	if (!err)
+		err = spawn_mountpoint(b->base, "mnt", b->mnt, sizeof(b->mnt));
+	if (err)
+		return err;
+	snprintf(b->file, sizeof(b->file), "%s/model.bin", b->base);
+	fd = open(b->file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return verb_fail("create", b->file, -errno);
+	if (write(fd, b->ckpt, b->ckpt_len) != (ssize_t)b->ckpt_len)
+		err = verb_fail("write", b->file, -EIO);
+	close(fd);
+	if (err)
+		return err;
+	err = l2c_parse(b->ckpt, b->ckpt_len, &f, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "generate: %s\n", why);
+		return err;
+	}
+	llama_config_l2c(&f.cfg, &c);
+	err = llama_plan(&c, 1, c.seq_len, &b->plan);
+	if (err)
+		return err;
+	b->block = aligned_alloc(LLAMA_ALIGN, b->plan.total_bytes);
+	if (!b->block)
+		return -ENOMEM;
+	err = llama_load_l2c(&b->plan, &f, b->ckpt, b->ckpt_len, b->block);
+	if (!err && b->threads > 1)
+		err = team_new((unsigned int)b->threads, &b->team);
+	if (!err)
+		err = plain_init(&b->plain, b->ckpt, b->ckpt_len);
+	return err;
+}
+
+static int bench_cleanup(struct bench *b)
+{
+	int err = spawn_daemon_stop(&b->gl);
+	char cmd[64];
+
+	team_free(b->team);
+	plain_free(&b->plain);
+	free(b->block);
+	free(b->ckpt);
+	if (b->base[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->base);
+		if (system(cmd))
+			err = err ? err : -EIO;
+	}
+	return err;
+}
+
+/* greedy: the first largest logit, as the argmax kernel */
+static uint32_t argmax(const float *x, uint32_t n)
+{
+	uint32_t i, best = 0;
+
+	for (i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+/* one generation through the daemon: time to the first byte, to EOF */
+static int gen_infer(struct bench *b, uint32_t *ids, uint64_t *ttft,
+		     uint64_t *total)
+{
+	char path[PATH_MAX + 32], req[64], out[ANSWER_MAX], *p, *end;
+	size_t got = 0;
+	uint64_t t0;
+	ssize_t n;
+	long i;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/models/gen/infer", b->mnt);
+	snprintf(req, sizeof(req), "max_tokens=%ld output=ids ids 1",
+		 b->tokens);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return verb_fail("open", path, -errno);
+	t0 = stats_now_ns();
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		err = verb_fail("write", path, -errno);
+		goto out;
+	}
+	*ttft = 0;
+	while (got + 1 < sizeof(out)) {
+		n = read(fd, out + got, sizeof(out) - 1 - got);
+		if (n < 0) {
+			err = verb_fail("read", path, -errno);
+			goto out;
+		}
+		if (!n)
+			break;
+		if (!got)
+			*ttft = stats_now_ns() - t0;
+		got += (size_t)n;
+	}
+	*total = stats_now_ns() - t0;
+	out[got] = '\0';
+	for (p = out, i = 0; i < b->tokens; i++, p = end) {
+		ids[i] = (uint32_t)strtoul(p, &end, 10);
+		if (end == p) {
+			fprintf(stderr, "generate: %ld tokens from infer\n",
+				i);
+			err = -EIO;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/* one generation in process, by the daemon's forward pass or plain's */
+static int gen_local(struct bench *b, bool plain, uint32_t *ids,
+		     uint64_t *ttft, uint64_t *total)
+{
+	uint32_t tok = 1, slot = 0, pos;
+	uint64_t t0 = stats_now_ns();
+	const float *lg;
+	int err;
+
+	for (pos = 0; pos < b->tokens; pos++) {
+		if (plain) {
+			lg = plain_forward(&b->plain, (int)tok, (int)pos);
+		} else {
+			err = llama_step_team(&b->plan, b->block, b->team, 1,
+					      &tok, &slot, &pos, NULL);
+			if (err)
+				return err;
+			lg = llama_logits(&b->plan, b->block, 0);
+		}
+		tok = ids[pos] = argmax(lg, shape[5]);
+		if (!pos)
+			*ttft = stats_now_ns() - t0;
+	}
+	*total = stats_now_ns() - t0;
+	return 0;
+}
+
+/* load (@load) or unload model @name through models/ctl */
+static int ctl(struct bench *b, bool load, const char *name)
+{
+	char path[PATH_MAX + 16], line[2 * PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/models/ctl", b->mnt);
+	if (load)
+		snprintf(line, sizeof(line), "load %s %s threads=%ld\n", name,
+			 b->file, b->threads);
+	else
+		snprintf(line, sizeof(line), "unload %s\n", name);
+	return verb_write_file(path, line);
+}
+
+static int bench_generate(struct bench *b)
+{
+	uint32_t ids[256];
+	long r;
+	int w, err;
+
+	err = ctl(b, true, "gen");
+	/* round 0 warms caches, threads and pages up, and is not timed */
+	for (r = 0; !err && r <= b->rounds; r++) {
+		for (w = 0; !err && w < WAYS; w++) {
+			int way = (int)((w + r) % WAYS);
+			long t = r ? r - 1 : 0;
+
+			if (spawn_stop)
+				return -EINTR;
+			err = way == WAY_INFER ?
+				gen_infer(b, ids, &b->ttft_ns[way][t],
+					  &b->gen_ns[way][t]) :
+				gen_local(b, way == WAY_PLAIN, ids,
+					  &b->ttft_ns[way][t],
+					  &b->gen_ns[way][t]);
+			if (!r)
+				memcpy(b->ids[way], ids, sizeof(ids));
+		}
+	}
+	if (!err)
+		err = ctl(b, false, "gen");
+	return err;
+}
+
+/* loads and unloads against reads of the file, alternating */
+static int bench_load(struct bench *b)
+{
+	static char buf[1 << 20];
+	uint64_t t0;
+	ssize_t n;
+	long r;
+	int fd, err = 0;
+
+	for (r = -1; !err && r < b->rounds; r++) {
+		t0 = stats_now_ns();
+		fd = open(b->file, O_RDONLY);
+		if (fd < 0)
+			return verb_fail("open", b->file, -errno);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		close(fd);
+		if (r >= 0)
+			b->read_ns[r] = stats_now_ns() - t0;
+		t0 = stats_now_ns();
+		err = ctl(b, true, "ld");
+		if (r >= 0)
+			b->load_ns[r] = stats_now_ns() - t0;
+		if (!err)
+			err = ctl(b, false, "ld");
+	}
+	return err;
+}
+
+/* one field of /proc/PID/status in KiB, or -1 */
+static long status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t len = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			v = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* the daemon's RSS without its leases' pages (shared memory) */
+static int bench_memory(struct bench *b)
+{
+	long anon0, shm0, anon1, shm1, i;
+	char name[32];
+	int err = 0;
+
+	anon0 = status_kib(b->gl.pid, "RssAnon") +
+		status_kib(b->gl.pid, "RssFile");
+	shm0 = status_kib(b->gl.pid, "RssShmem");
+	for (i = 0; !err && i < b->models; i++) {
+		snprintf(name, sizeof(name), "mem%ld", i);
+		err = ctl(b, true, name);
+	}
+	anon1 = status_kib(b->gl.pid, "RssAnon") +
+		status_kib(b->gl.pid, "RssFile");
+	shm1 = status_kib(b->gl.pid, "RssShmem");
+	while (i-- > 0) {
+		snprintf(name, sizeof(name), "mem%ld", i);
+		if (ctl(b, false, name) && !err)
+			err = -EIO;
+	}
+	if (err)
+		return err;
+	printf("memory: %ld models (threads=%ld) loaded: daemon RSS beyond "
+	       "leases (anon + file) %+ld KiB, %.1f KiB per model; lease "
+	       "pages (shmem) %+ld KiB, %.1f MiB per model\n", b->models,
+	       b->threads, anon1 - anon0, (double)(anon1 - anon0) / b->models,
+	       shm1 - shm0, (double)(shm1 - shm0) / b->models / 1024);
+	return 0;
+}
+
+static double ms(uint64_t *v, long n)
+{
+	stats_sort(v, (size_t)n);
+	return (double)v[n / 2] / 1e6;
+}
+
+static void bench_report(struct bench *b)
+{
+	double gen[WAYS], ttft[WAYS], rd, ld;
+	int w, same;
+	long i;
+
+	printf("generate: stories15M shape, %ld tokens greedy from token 1, "
+	       "%ld rounds after a warm-up (median), threads=%ld, plain C on "
+	       "%d OpenMP threads\n", b->tokens, b->rounds, b->threads,
+	       plain_threads());
+	printf("%-26s | %10s %10s | %8s | %8s\n", "", "tokens/s", "ttft ms",
+	       "/plain", "/direct");
+	for (w = 0; w < WAYS; w++) {
+		gen[w] = ms(b->gen_ns[w], b->rounds);
+		ttft[w] = ms(b->ttft_ns[w], b->rounds);
+	}
+	for (w = 0; w < WAYS; w++)
+		printf("%-26s | %10.1f %10.2f | %8.3f | %8.3f\n", way_name[w],
+		       b->tokens / gen[w] * 1e3, ttft[w],
+		       gen[WAY_PLAIN] / gen[w], gen[WAY_DIRECT] / gen[w]);
+	for (w = 1; w < WAYS; w++) {
+		for (i = 0, same = 0; i < b->tokens; i++, same++)
+			if (b->ids[w][i] != b->ids[WAY_INFER][i])
+				break;
+		printf("tokens: %s equal to infer's for %d of %ld\n",
+		       way_name[w], same, b->tokens);
+	}
+	rd = ms(b->read_ns, b->rounds);
+	ld = ms(b->load_ns, b->rounds);
+	printf("load: %.1f ms (models/ctl load, threads=%ld) against %.1f ms "
+	       "reading the %zu-byte file (warm): %.2fx\n", ld, b->threads,
+	       rd, b->ckpt_len, ld / rd);
+}
+
+int main(int argc, char **argv)
+{
+	const char *const args[] = { "--cpu-vram", "2G", NULL };
+	struct bench *b;
+	int err, ret = 1;
+
+	b = bench_new(sizeof(*b), "generate", bench_parse, argc, argv, &ret);
+	if (!b)
+		return ret;
+	gl_kernel_cpu_init(1);
+	err = bench_setup(b);
+	if (!err)
+		err = spawn_daemon_start(&b->gl, b->daemon, b->mnt, args);
+	if (!err)
+		err = bench_generate(b);
+	if (!err)
+		err = bench_load(b);
+	if (!err)
+		bench_report(b);
+	if (!err)
+		err = bench_memory(b);
+	ret = bench_failed("generate", err);
+	return bench_done(b, bench_cleanup(b), ret);
+}
