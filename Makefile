@@ -207,7 +207,8 @@ fuzz-tokbin-src := selftests/fuzz/tokbin.c daemon/model/tokbin.c \
 	daemon/model/tokbin-run.c daemon/model/bpe.c daemon/model/why.c
 fuzz-tokbin-libs = -lm
 fuzz-tokjson-src := selftests/fuzz/tokjson.c daemon/model/tokjson.c \
-	daemon/model/tokjson-run.c daemon/model/bpe.c daemon/model/why.c
+	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
+	daemon/model/bpe.c daemon/model/why.c
 fuzz-tokjson-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
 
 .PHONY: fuzz
