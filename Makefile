@@ -159,7 +159,8 @@ $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
 	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(O)/selftests/fs/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
+	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
