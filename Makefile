@@ -168,7 +168,8 @@ $(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
 	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(O)/selftests/fs/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"'
+	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
+	-DGL_NPM='"$(SRC)/selftests/npm"'
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))
@@ -216,7 +217,8 @@ fuzz-tokbin-src := selftests/fuzz/tokbin.c daemon/model/tokbin.c \
 	daemon/model/tokbin-run.c daemon/model/bpe.c daemon/model/why.c
 fuzz-tokbin-libs = -lm
 fuzz-tokjson-src := selftests/fuzz/tokjson.c daemon/model/tokjson.c \
-	daemon/model/tokjson-run.c daemon/model/bpe.c daemon/model/why.c
+	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
+	daemon/model/bpe.c daemon/model/why.c
 fuzz-tokjson-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
 
 .PHONY: fuzz

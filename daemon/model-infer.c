@@ -48,6 +48,7 @@ struct model_req {
 	uint32_t max_tokens;
 	bool out_ids;			/* answer as " ID" per token */
 	bool complete;			/* the last step made the last token */
+	struct tokenizer_dec dec;	/* the answer's text held back */
 	struct sample_params sp;
 	struct sample_rng rng;
 	atomic_bool abandoned;		/* its opener closed it */
@@ -80,6 +81,7 @@ void model_req_unref(struct model_req *rq)
 	free(rq->ids);
 	free(rq->in);
 	free(rq->out);
+	tokenizer_dec_free(&rq->dec);
 	free(rq);
 }
 
@@ -144,15 +146,18 @@ static int req_append(struct model_req *rq, const char *p, size_t n)
 	return err;
 }
 
-/* Pick the next token from the last row's logits and append it. */
+/* Pick the next token from the last row's logits and append it; the
+ * answer's last also appends the text its decoder held back. */
 static int step_sample(struct model_req *rq, void *base, uint32_t row)
 {
 	struct model *m = rq->m;
 	const struct llama_plan *p = &m->plan;
-	char piece[TOK_MAX_TOKEN_LENGTH < 4096 ? TOK_MAX_TOKEN_LENGTH : 4096];
+	const struct tokenizer *tk = rq->out_ids ? NULL : &m->tok;
+	const char *piece;
 	uint32_t tok;
+	ssize_t n;
 	bool stop;
-	int n, err;
+	int err;
 
 	err = sample_token(llama_logits(p, base, row), p->cfg.vocab_size,
 			   &rq->sp, &rq->rng, (char *)base + m->scratch, &tok);
@@ -160,17 +165,22 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 		return err;
 	rq->made++;
 	atomic_fetch_add(&m->tokens, 1);
-	stop = m->tok.t.n && !rq->out_ids &&
+	stop = tokenizer_loaded(tk) &&
 	       (tok == TOKENIZER_BOS || tok == TOKENIZER_EOS);
 	rq->complete = stop || rq->made == rq->max_tokens ||
 		       rq->pos >= p->max_ctx;
-	if (stop)
-		return 0;	/* as run.c: the end, not printed */
-	n = tokenizer_decode(rq->out_ids ? NULL : &m->tok, rq->last, tok,
-			     piece, sizeof(piece));
+	if (!stop) {	/* as run.c: the end, not printed */
+		n = tokenizer_decode(tk, &rq->dec, rq->last, tok, &piece);
+		if (n < 0)
+			return (int)n;
+		rq->last = tok;
+		err = req_append(rq, piece, (size_t)n);
+		if (err || !rq->complete)
+			return err;
+	}
+	n = tokenizer_decode(tk, &rq->dec, rq->last, TOKENIZER_END, &piece);
 	if (n < 0)
-		return -EFBIG;	/* a token longer than 4096 bytes */
-	rq->last = tok;
+		return (int)n;
 	return req_append(rq, piece, (size_t)n);
 }
 
@@ -364,9 +374,10 @@ static int req_parse(struct model_req *rq, char *line)
 		} else if (strchr(w, '=') && strcmp(w, "--")) {
 			return -EINVAL;	/* an option we do not know */
 		} else {
-			if (save && *save)
-				save[-1] = ' ';	/* the rest of the line */
+			/* "--": the text is what follows, else from w on */
 			text = strcmp(w, "--") ? w : save;
+			if (text == w && save && *save)
+				save[-1] = ' ';	/* the rest of the line */
 			break;
 		}
 	}

@@ -92,7 +92,8 @@ static int open_at(int dir, const char *path, int *fd)
 }
 
 /* Every file of the model opened as @c: PATH (a checkpoint, or a
- * directory with config.json and model.safetensors) and tokenizer=. */
+ * directory with config.json and model.safetensors), and tokenizer=, or
+ * else the directory's tokenizer.json if it has one. */
 static int model_open_as(const struct model_cred *c,
 			 const struct model_opts *o, struct model_files *f,
 			 char *why, size_t whylen)
@@ -135,6 +136,14 @@ static int model_open_as(const struct model_cred *c,
 		err = open_at(AT_FDCWD, o->tokenizer, &f->fd[F_TOKENIZER]);
 		if (err)
 			model_why(why, whylen, err, "cannot open tokenizer");
+	} else if (f->hf) {
+		err = open_at(f->fd[F_MAIN], "tokenizer.json",
+			      &f->fd[F_TOKENIZER]);
+		if (err == -ENOENT)
+			err = 0;	/* none: prompts as ids only */
+		else if (err)
+			model_why(why, whylen, err,
+				  "cannot open tokenizer.json");
 	}
 out:
 	ids_leave(&saved);
@@ -334,9 +343,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 		goto acquire;
 	}
 	if (f.fd[F_TOKENIZER] >= 0) {
-		err = tokenizer_load_bin(&m->tok, f.buf[F_TOKENIZER],
-					 f.len[F_TOKENIZER], lc.vocab_size,
-					 why, whylen);
+		err = tokenizer_load(&m->tok, f.buf[F_TOKENIZER],
+				     f.len[F_TOKENIZER], lc.vocab_size, why,
+				     whylen);
 		if (err)
 			goto out;
 	}

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The tokenizer interface over llama2.c's tokenizer.bin: decoding, and
- * encoding through its score-merge coder (tokbin-run.c). Pure: no I/O,
- * no global state.
- * Invariant: every piece decode returns lies inside the private copy of
- * the file that tokenizer_load_bin() made.
+ * The tokenizer interface over llama2.c's tokenizer.bin (decoding here,
+ * encoding through its score-merge coder, tokbin-run.c) or Hugging
+ * Face's tokenizer.json (tokjson*.c: its encoder, and its decoder
+ * streamed). Pure: no I/O, no global state.
+ * Invariant: a tokenizer holds one kind or none: json set, or t.n set,
+ * never both; every piece a tokenizer.bin decode returns lies inside the
+ * private copy of the file that tokenizer_load_bin() made.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "daemon/model/tokenizer.h"
+#include "daemon/model/why.h"
 
 int tokenizer_load_bin(struct tokenizer *tk, const void *buf, size_t len,
 		       uint32_t vocab, char *why, size_t whylen)
@@ -38,6 +41,35 @@ int tokenizer_load_bin(struct tokenizer *tk, const void *buf, size_t len,
 	return err;
 }
 
+int tokenizer_load_json(struct tokenizer *tk, const void *buf, size_t len,
+			uint32_t vocab, char *why, size_t whylen)
+{
+	int err;
+
+	memset(tk, 0, sizeof(*tk));
+	tk->json = calloc(1, sizeof(*tk->json));
+	if (!tk->json)
+		return -ENOMEM;
+	err = tokj_parse(buf, len, tk->json, why, whylen);
+	if (!err && tk->json->vocab.n != vocab)
+		err = model_why(why, whylen, -EINVAL, "tokenizer.json has %u "
+				"ids, the model's vocab_size is %u",
+				tk->json->vocab.n, vocab);
+	if (err)
+		tokenizer_free(tk);
+	return err;
+}
+
+int tokenizer_load(struct tokenizer *tk, const void *buf, size_t len,
+		   uint32_t vocab, char *why, size_t whylen)
+{
+	const unsigned char *p = buf;
+
+	if (len >= 4 && !p[3])
+		return tokenizer_load_bin(tk, buf, len, vocab, why, whylen);
+	return tokenizer_load_json(tk, buf, len, vocab, why, whylen);
+}
+
 void tokenizer_free(struct tokenizer *tk)
 {
 	if (!tk)
@@ -45,7 +77,14 @@ void tokenizer_free(struct tokenizer *tk)
 	tok_coder_free(&tk->coder);
 	tok_free(&tk->t);
 	free(tk->bytes);
+	tokj_free(tk->json);
+	free(tk->json);
 	memset(tk, 0, sizeof(*tk));
+}
+
+bool tokenizer_loaded(const struct tokenizer *tk)
+{
+	return tk && (tk->json || tk->t.n);
 }
 
 int tokenizer_encode(const struct tokenizer *tk, const char *text,
@@ -54,9 +93,14 @@ int tokenizer_encode(const struct tokenizer *tk, const char *text,
 	ssize_t got;
 
 	*n = 0;
-	if (!tk || !tk->bytes)
+	if (!tokenizer_loaded(tk))
 		return -EOPNOTSUPP;
-	got = tok_encode(&tk->coder, text, len, true, false, ids, max);
+	if (tk->json)
+		got = tokj_encode(tk->json, text, len, TOKJ_ADD_SPECIAL, ids,
+				  max);
+	else
+		got = tok_encode(&tk->coder, text, len, true, false, ids,
+				 max);
 	if (got < 0)
 		return (int)got;
 	*n = (uint32_t)got;
@@ -74,27 +118,30 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-size_t tokenizer_max_piece(const struct tokenizer *tk)
+/* room for @n bytes in @d's piece buffer */
+static int dec_room(struct tokenizer_dec *d, size_t n)
 {
-	size_t m = 16;	/* " 4294967295" */
+	char *p;
 
-	if (tk && tk->t.n && tk->t.max_token_length > m)
-		m = tk->t.max_token_length;
-	return m;
+	if (n <= d->cap)
+		return 0;
+	p = realloc(d->buf, n);
+	if (!p)
+		return -ENOMEM;
+	d->buf = p;
+	d->cap = n;
+	return 0;
 }
 
-int tokenizer_decode(const struct tokenizer *tk, uint32_t prev, uint32_t id,
-		     char *out, size_t size)
+/* tokenizer.bin's one token after @prev, llama2.c's rules */
+static ssize_t decode_bin(const struct tokenizer *tk, struct tokenizer_dec *d,
+			  uint32_t prev, uint32_t id, const char **out)
 {
 	const struct tok_entry *e;
 	const unsigned char *p;
 	size_t n;
 	int hi, lo;
 
-	if (!tk || !tk->t.n) {
-		n = (size_t)snprintf(out, size, " %u", id);
-		return n < size ? (int)n : -EINVAL;
-	}
 	if (id >= tk->t.n)
 		return -EINVAL;
 	e = &tk->t.tok[id];
@@ -106,13 +153,48 @@ int tokenizer_decode(const struct tokenizer *tk, uint32_t prev, uint32_t id,
 	}
 	if (n == 6 && !memcmp(p, "<0x", 3) && p[5] == '>' &&
 	    (hi = hexval(p[3])) >= 0 && (lo = hexval(p[4])) >= 0) {
-		if (size < 1)
-			return -EINVAL;
-		out[0] = (char)(hi << 4 | lo);
-		return 1;
+		if (dec_room(d, 1))
+			return -ENOMEM;
+		d->buf[0] = (char)(hi << 4 | lo);
+		n = 1;
+	} else {
+		if (dec_room(d, n))
+			return -ENOMEM;
+		if (n)
+			memcpy(d->buf, p, n);
 	}
-	if (n > size)
-		return -EINVAL;
-	memcpy(out, p, n);
-	return (int)n;
+	*out = d->buf;
+	return (ssize_t)n;
+}
+
+ssize_t tokenizer_decode(const struct tokenizer *tk, struct tokenizer_dec *d,
+			 uint32_t prev, uint32_t id, const char **out)
+{
+	size_t n;
+	int err;
+
+	*out = "";
+	if (tk && tk->json) {
+		err = tokj_stream_feed(tk->json, &d->js,
+				       id == TOKENIZER_END ? TOKJ_END : id,
+				       out, &n);
+		return err ? err : (ssize_t)n;
+	}
+	if (id == TOKENIZER_END)
+		return 0;
+	if (tk && tk->t.n)
+		return decode_bin(tk, d, prev, id, out);
+	if (dec_room(d, 16))
+		return -ENOMEM;
+	*out = d->buf;
+	return snprintf(d->buf, 16, " %u", id);
+}
+
+void tokenizer_dec_free(struct tokenizer_dec *d)
+{
+	if (!d)
+		return;
+	tokj_stream_free(&d->js);
+	free(d->buf);
+	memset(d, 0, sizeof(*d));
 }

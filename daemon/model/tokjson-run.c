@@ -15,11 +15,6 @@
 
 #include "daemon/model/tokjson.h"
 
-/* normalized text and decoded pieces may be this many times their
- * input, plus TOKJ_SLACK */
-#define TOKJ_GROWTH	8
-#define TOKJ_SLACK	4096
-
 struct enc {
 	const struct tokj *t;
 	uint32_t *ids;
@@ -330,8 +325,7 @@ static int hexval(char c)
 	return -1;
 }
 
-/* <0xNN>: its byte, else -1 */
-static int byte_token(const char *s, size_t len)
+int tokj_byte_token(const char *s, size_t len)
 {
 	if (len != 6 || memcmp(s, "<0x", 3) || s[5] != '>' ||
 	    hexval(s[3]) < 0 || hexval(s[4]) < 0)
@@ -378,7 +372,7 @@ static int step(const struct tokj_step *st, const struct pieces *in,
 		s = piece(in, i, &len);
 		switch (st->op) {
 		case TOKJ_BYTE_FALLBACK:
-			b = byte_token(s, len);
+			b = tokj_byte_token(s, len);
 			if (b >= 0) {
 				bytes[nb++] = b;
 				continue;

@@ -28,6 +28,11 @@
 /* tokj_decode flags */
 #define TOKJ_SKIP_SPECIAL	0x1	/* leave out special added tokens */
 
+/* decoded text may be this many times the tokens' bytes (each plus one),
+ * plus TOKJ_SLACK, after each decoder step */
+#define TOKJ_GROWTH	8
+#define TOKJ_SLACK	4096
+
 enum tokj_op {
 	TOKJ_PREPEND,		/* normalizer: prepend a unless empty */
 	TOKJ_REPLACE,		/* both: every a becomes b */
@@ -114,5 +119,53 @@ ssize_t tokj_decode(const struct tokj *t, const uint32_t *ids, size_t n,
 
 /* tokj_is_special - whether @id is an added token marked special. */
 bool tokj_is_special(const struct tokj *t, uint32_t id);
+
+/* tokj_byte_token - the byte of a "<0xNN>" token (@s, @len), else -1. */
+int tokj_byte_token(const char *s, size_t len);
+
+/*
+ * Streaming decode (tokjson-stream.c): ids one at a time, text out as soon
+ * as no later id can change it. The text of a whole stream equals
+ * tokj_decode() of its ids (flags 0). What a step holds back: a run of
+ * <0xNN> tokens until it ends (Hugging Face's ByteFallback turns a whole
+ * run that is not UTF-8 into U+FFFD per byte), and after a Fuse the
+ * bytes a later id could still match (a Replace pattern's start, Strip's
+ * leading and trailing characters, a lone "<0xNN>").
+ */
+struct tokj_sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* A zeroed tokj_stream is a fresh one; tokj_stream_free frees it. */
+struct tokj_stream {
+	int err;				/* sticky: the first error */
+	bool ended;				/* TOKJ_END seen */
+	uint64_t in;				/* bytes of the ids, +1 each */
+	uint64_t made[TOKJ_MAX_STEPS];		/* bytes each step put out */
+	uint32_t pieces[TOKJ_MAX_STEPS + 1];	/* pieces each step took */
+	uint32_t stripped[TOKJ_MAX_STEPS];	/* Strip: leading ones cut */
+	bool begun[TOKJ_MAX_STEPS];		/* Strip, ByteFallback: decided */
+	struct tokj_sbuf held[TOKJ_MAX_STEPS];	/* bytes a step holds back */
+	struct tokj_sbuf tmp[TOKJ_MAX_STEPS];	/* a step's output */
+	struct tokj_sbuf out;			/* text ready for the caller */
+};
+
+#define TOKJ_END	UINT32_MAX	/* tokj_stream_feed: no more ids */
+
+/*
+ * tokj_stream_feed - decode @id, the next id of stream @s over @t, or
+ * with TOKJ_END flush what is held. The text now certain is *@out
+ * (*@len bytes, not NUL-terminated), valid until the next call on @s.
+ * Returns 0, -EINVAL (an id out of range; an id after TOKJ_END), -EFBIG
+ * (a step's text over TOKJ_GROWTH times the ids' bytes so far) or
+ * -ENOMEM; an error sticks: later calls return it. Not thread-safe on
+ * one @s; @t may be shared.
+ */
+int tokj_stream_feed(const struct tokj *t, struct tokj_stream *s,
+		     uint32_t id, const char **out, size_t *len);
+
+/* tokj_stream_free - free @s's buffers; @s is fresh afterwards. */
+void tokj_stream_free(struct tokj_stream *s);
 
 #endif

@@ -4,7 +4,9 @@
  * NUL byte and a text. Any bytes parse or fail with -EINVAL (nothing
  * allocated left behind); a parsed tokenizer encodes the text (with and
  * without the special tokens) into ids that are all in the vocab, or fails
- * with -EINVAL, -EFBIG; the ids decode or fail with -EFBIG only.
+ * with -EINVAL, -EFBIG; the ids decode or fail with -EFBIG only, and
+ * decoded one at a time (tokj_stream_feed) give the same text, or
+ * -EFBIG when the whole decode is -EFBIG too or the bound is met early.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +16,31 @@
 #include "daemon/model/tokjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* the ids one at a time: @want (@wlen bytes) or EFBIG (@want NULL too) */
+static void stream(const struct tokj *t, const uint32_t *ids, ssize_t n,
+		   const char *want, ssize_t wlen)
+{
+	struct tokj_stream st = { 0 };
+	size_t len = 0, got;
+	const char *p;
+	ssize_t i;
+	int err = 0;
+
+	for (i = 0; i <= n && !err; i++) {
+		err = tokj_stream_feed(t, &st, i < n ? ids[i] : TOKJ_END, &p,
+				       &got);
+		if (!err && want && (len + got > (size_t)wlen ||
+				     memcmp(want + len, p, got)))
+			abort();
+		len += got;
+	}
+	if (err ? err != -EFBIG : !want || len != (size_t)wlen)
+		abort();
+	if (tokj_stream_feed(t, &st, 0, &p, &got) != (err ? err : -EINVAL))
+		abort();	/* sticky, and nothing after the end */
+	tokj_stream_free(&st);
+}
 
 static void run(const struct tokj *t, const char *text, size_t len,
 		unsigned int flags)
@@ -35,6 +62,8 @@ static void run(const struct tokj *t, const char *text, size_t len,
 			sizeof(out));
 	if (m < 0 && m != -EFBIG)
 		abort();
+	if (!flags)
+		stream(t, ids, n, m < 0 ? NULL : out, m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,9 @@
  * decoding over tokenizer.bin with llama2.c's rules (the leading space
  * dropped after BOS only, "<0xHH>" as one byte, ids outside the
  * vocabulary refused), decimal ids without a tokenizer, encode through
- * the score-merge coder, and encode's EOPNOTSUPP without a tokenizer.
+ * the score-merge coder, and encode's EOPNOTSUPP without a tokenizer;
+ * tokenizer_load() telling tokenizer.bin and tokenizer.json apart by
+ * content and refusing a tokenizer.json of another vocabulary size.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -45,6 +47,23 @@ static void vocab(struct buf *b)
 	put_tok(b, "<0xZZ>");
 }
 
+/* decode @id after @prev into @out (NUL-terminated); its length */
+static ssize_t dec(const struct tokenizer *tk, uint32_t prev, uint32_t id,
+		   char *out, size_t size)
+{
+	struct tokenizer_dec d = { 0 };
+	const char *p;
+	ssize_t n;
+
+	n = tokenizer_decode(tk, &d, prev, id, &p);
+	if (n >= 0 && (size_t)n < size) {
+		memcpy(out, p, (size_t)n);
+		out[n] = '\0';
+	}
+	tokenizer_dec_free(&d);
+	return n;
+}
+
 TEST(decode_follows_llama2c)
 {
 	struct tokenizer tk;
@@ -55,19 +74,20 @@ TEST(decode_follows_llama2c)
 	ASSERT_EQ(tokenizer_load_bin(&tk, b.p, b.len, 6, why, sizeof(why)),
 		  0);
 	memset(b.p, 0, sizeof(b.p));	/* it kept its own copy */
-	EXPECT_EQ(tokenizer_decode(&tk, 1, 3, out, sizeof(out)), 5);
+	EXPECT_EQ(dec(&tk, 1, 3, out, sizeof(out)), 5);
 	EXPECT_EQ(memcmp(out, "hello", 5), 0);
-	EXPECT_EQ(tokenizer_decode(&tk, 3, 3, out, sizeof(out)), 6);
+	EXPECT_EQ(dec(&tk, 3, 3, out, sizeof(out)), 6);
 	EXPECT_EQ(memcmp(out, " hello", 6), 0);
-	EXPECT_EQ(tokenizer_decode(&tk, 3, 4, out, sizeof(out)), 1);
+	EXPECT_EQ(dec(&tk, 3, 4, out, sizeof(out)), 1);
 	EXPECT_EQ(out[0], '\n');
-	EXPECT_EQ(tokenizer_decode(&tk, 3, 5, out, sizeof(out)), 6);
+	EXPECT_EQ(dec(&tk, 3, 5, out, sizeof(out)), 6);
 	EXPECT_EQ(memcmp(out, "<0xZZ>", 6), 0);
-	EXPECT_EQ(tokenizer_decode(&tk, 3, 6, out, sizeof(out)), -EINVAL);
-	EXPECT_EQ(tokenizer_decode(&tk, 3, 3, out, 4), -EINVAL);
-	EXPECT_EQ(tokenizer_max_piece(&tk), 16u);
+	EXPECT_EQ(dec(&tk, 3, 6, out, sizeof(out)), -EINVAL);
+	EXPECT_EQ(dec(&tk, 3, TOKENIZER_END, out, sizeof(out)), 0);
+	EXPECT_TRUE(tokenizer_loaded(&tk));
 	tokenizer_free(&tk);
 	tokenizer_free(&tk);	/* idempotent */
+	EXPECT_FALSE(tokenizer_loaded(&tk));
 }
 
 static void put_scored(struct buf *b, const char *s, float score)
@@ -119,9 +139,9 @@ TEST(without_a_tokenizer_ids_are_decimal)
 	char out[16];
 	uint32_t ids[4], n = 9;
 
-	EXPECT_EQ(tokenizer_decode(NULL, 1, 4242, out, sizeof(out)), 5);
+	EXPECT_EQ(dec(NULL, 1, 4242, out, sizeof(out)), 5);
 	EXPECT_EQ(memcmp(out, " 4242", 5), 0);
-	EXPECT_EQ(tokenizer_decode(NULL, 1, 4242, out, 5), -EINVAL);
+	EXPECT_FALSE(tokenizer_loaded(NULL));
 	EXPECT_EQ(tokenizer_encode(NULL, "hi", 2, ids, 4, &n), -EOPNOTSUPP);
 	EXPECT_EQ(n, 0u);
 }
@@ -138,6 +158,49 @@ TEST(bad_file_is_einval)
 	EXPECT_EQ(tokenizer_load_bin(&tk, b.p, b.len, 7, why, sizeof(why)),
 		  -EINVAL);
 	tokenizer_free(&tk);
+}
+
+/* tokenizer_load() by content: the fourth byte of tokenizer.bin is 0 */
+TEST(load_tells_the_kinds_apart)
+{
+	static const char json[] = "{\"model\": {\"type\": \"BPE\", "
+		"\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, "
+		"\"merges\": [\"a b\"]}}";
+	struct tokenizer_dec d = { 0 };
+	struct tokenizer tk;
+	char why[128];
+	uint32_t ids[4], n;
+	const char *p;
+	struct buf b;
+
+	vocab(&b);
+	ASSERT_EQ(tokenizer_load(&tk, b.p, b.len, 6, why, sizeof(why)), 0);
+	EXPECT_TRUE(tk.t.n == 6 && !tk.json);
+	tokenizer_free(&tk);
+	ASSERT_EQ(tokenizer_load(&tk, json, strlen(json), 3, why,
+				 sizeof(why)), 0) TH_LOG("%s", why);
+	EXPECT_TRUE(tk.json && !tk.t.n && tokenizer_loaded(&tk));
+	ASSERT_EQ(tokenizer_encode(&tk, "abab", 4, ids, 4, &n), 0);
+	ASSERT_EQ(n, 2u);
+	EXPECT_TRUE(ids[0] == 2 && ids[1] == 2);
+	/* no decoder: tokens joined by spaces, streamed */
+	EXPECT_EQ(tokenizer_decode(&tk, &d, 1, 2, &p), 2);
+	EXPECT_EQ(memcmp(p, "ab", 2), 0);
+	EXPECT_EQ(tokenizer_decode(&tk, &d, 2, 0, &p), 2);
+	EXPECT_EQ(memcmp(p, " a", 2), 0);
+	EXPECT_EQ(tokenizer_decode(&tk, &d, 0, 3, &p), -EINVAL);
+	EXPECT_EQ(tokenizer_decode(&tk, &d, 0, TOKENIZER_END, &p), 0);
+	tokenizer_dec_free(&d);
+	tokenizer_free(&tk);
+	EXPECT_EQ(tokenizer_load(&tk, json, strlen(json), 4, why,
+				 sizeof(why)), -EINVAL);
+	EXPECT_TRUE(strstr(why, "has 3 ids, the model's vocab_size is 4") !=
+		    NULL) TH_LOG("%s", why);
+	EXPECT_FALSE(tokenizer_loaded(&tk));
+	EXPECT_EQ(tokenizer_load(&tk, "{}", 2, 3, why, sizeof(why)), -EINVAL);
+	EXPECT_EQ(tokenizer_load(&tk, "{\"model\"", 9, 3, why, sizeof(why)),
+		  -EINVAL);
+	EXPECT_FALSE(tokenizer_loaded(&tk));
 }
 
 TEST_HARNESS_MAIN

@@ -300,6 +300,28 @@ TEST(byte_fallback_pieces)
 	tokj_free(&t);
 }
 
+/* tokj_stream_feed of @ids one at a time into @out; its length or -errno */
+static ssize_t streamed(const struct tokj *t, const uint32_t *ids, size_t n,
+			char *out, size_t max)
+{
+	struct tokj_stream st = { 0 };
+	size_t len = 0, got, i;
+	const char *p;
+	int err = 0;
+
+	for (i = 0; i <= n && !err; i++) {
+		err = tokj_stream_feed(t, &st, i < n ? ids[i] : TOKJ_END, &p,
+				       &got);
+		if (!err && got > max - len)
+			err = -EFBIG;
+		if (!err)
+			memcpy(out + len, p, got);
+		len += got;
+	}
+	tokj_stream_free(&st);
+	return err ? err : (ssize_t)len;
+}
+
 /* eight Replace steps of "a" by 200 "a": bounded, not 200^8 bytes */
 TEST(decoder_growth_is_bounded)
 {
@@ -321,6 +343,111 @@ TEST(decoder_growth_is_bounded)
 	ASSERT_EQ(parse(root, &t, why), 0) TH_LOG("%s", why);
 	EXPECT_EQ(tokj_decode(&t, (uint32_t[]){ W(1) }, 1, 0, out,
 			      sizeof(out)), -EFBIG);
+	EXPECT_EQ(streamed(&t, (uint32_t[]){ W(1) }, 1, out, sizeof(out)),
+		  -EFBIG);
+	tokj_free(&t);
+}
+
+/*
+ * Decoded one id at a time, every sequence of up to 4 ids over byte
+ * tokens (é's two, an ASCII one, a byte that is never UTF-8, a space),
+ * tokens with ▁ and pieces of a pattern, under decoders with their steps
+ * before and after a Fuse: the same text as the whole decode.
+ */
+TEST(stream_equals_decode)
+{
+	static const char *const decoders[] = {
+		NULL,	/* base(): Llama's */
+		RAW([{"type": "ByteFallback"}, {"type": "Fuse"},
+		     {"type": "Strip", "content": "\u2581", "start": 2,
+		      "stop": 2}]),
+		RAW([{"type": "Fuse"}, {"type": "Replace", "pattern":
+		      {"String": "\u2581a"}, "content": "<0x41>"},
+		     {"type": "ByteFallback"},
+		     {"type": "Strip", "content": "b", "start": 1,
+		      "stop": 1}]),
+		RAW([{"type": "Metaspace", "replacement": "\u2581",
+		      "prepend_scheme": "always"}, {"type": "ByteFallback"}]),
+		RAW([{"type": "Fuse"}, {"type": "Metaspace", "replacement":
+		      "\u2581", "prepend_scheme": "first"}]),
+		RAW([{"type": "Replace", "pattern": {"String": "a"},
+		      "content": "\u2581\u2581"}, {"type": "ByteFallback"},
+		     {"type": "Strip", "content": "\ufffd", "start": 1,
+		      "stop": 1}, {"type": "Fuse"}, {"type": "Replace",
+		      "pattern": {"String": "\u2581\u2581\u2581"},
+		      "content": "3"}]),
+		"null",
+	};
+	const uint32_t alpha[] = { W(0), W(1), W(2), W(3), W(5), W(11),
+		3 + 0xc3, 3 + 0xa9, 3 + 0x41, 3 + 0xff, 3 + 0x20, 1 };
+	const size_t na = sizeof(alpha) / sizeof(*alpha);
+	char why[160], whole[256], part[256];
+	uint32_t ids[4];
+	size_t d, n, k, c, x, total, bad = 0, runs = 0;
+	ssize_t a, b;
+	json_t *root;
+	struct tokj t;
+
+	for (d = 0; d < sizeof(decoders) / sizeof(*decoders); d++) {
+		root = base();
+		if (decoders[d])
+			json_object_set_new(root, "decoder", json_pack("{s:s, s:o}",
+				"type", "Sequence", "decoders",
+				json_loads(decoders[d], 0, NULL)));
+		if (decoders[d] && !strcmp(decoders[d], "null"))
+			json_object_set_new(root, "decoder", json_null());
+		ASSERT_EQ(parse(root, &t, why), 0) TH_LOG("%zu: %s", d, why);
+		for (n = 0, total = 1; n <= 4; n++, total *= na) {
+			for (k = 0; k < total; k++) {
+				for (c = 0, x = k; c < n; c++, x /= na)
+					ids[c] = alpha[x % na];
+				a = tokj_decode(&t, ids, n, 0, whole,
+						sizeof(whole));
+				b = streamed(&t, ids, n, part, sizeof(part));
+				runs++;
+				if ((a != b || (a > 0 && memcmp(whole, part, a))) &&
+				    bad++ < 5)
+					TH_LOG("decoder %zu, %zu ids, #%zu: %zd vs %zd",
+					       d, n, k, a, b);
+			}
+		}
+		tokj_free(&t);
+	}
+	EXPECT_EQ(bad, 0);
+	EXPECT_GT(runs, 100000u);
+}
+
+/* what streaming holds back, and when it lets go */
+TEST(stream_holds_byte_runs)
+{
+	json_t *root = base();
+	struct tokj_stream st = { 0 };
+	char why[160];
+	struct tokj t;
+	const char *p;
+	size_t n;
+
+	ASSERT_EQ(parse(root, &t, why), 0) TH_LOG("%s", why);
+	ASSERT_EQ(tokj_stream_feed(&t, &st, W(5), &p, &n), 0);
+	EXPECT_EQ(n, 1u);	/* "▁a": the first space stripped */
+	EXPECT_EQ(memcmp(p, "a", 1), 0);
+	ASSERT_EQ(tokj_stream_feed(&t, &st, 3 + 0xc3, &p, &n), 0);
+	EXPECT_EQ(n, 0u);	/* half of é */
+	ASSERT_EQ(tokj_stream_feed(&t, &st, 3 + 0xa9, &p, &n), 0);
+	EXPECT_EQ(n, 0u);	/* é, but the run goes on */
+	ASSERT_EQ(tokj_stream_feed(&t, &st, W(0), &p, &n), 0);
+	EXPECT_EQ(n, 3u);
+	EXPECT_EQ(memcmp(p, "\xc3\xa9 ", 3), 0);
+	ASSERT_EQ(tokj_stream_feed(&t, &st, 3 + 0xc3, &p, &n), 0);
+	EXPECT_EQ(tokj_stream_feed(&t, &st, 1u << 20, &p, &n), -EINVAL);
+	ASSERT_EQ(tokj_stream_feed(&t, &st, 3 + 0x41, &p, &n), 0);
+	EXPECT_EQ(n, 0u);
+	ASSERT_EQ(tokj_stream_feed(&t, &st, TOKJ_END, &p, &n), 0);
+	EXPECT_EQ(n, 6u);	/* not UTF-8: U+FFFD per byte */
+	EXPECT_EQ(memcmp(p, "\xef\xbf\xbd\xef\xbf\xbd", 6), 0);
+	EXPECT_EQ(tokj_stream_feed(&t, &st, W(1), &p, &n), -EINVAL);
+	EXPECT_EQ(n, 0u);	/* nothing after the end */
+	tokj_stream_free(&st);
 	tokj_free(&t);
 }
 

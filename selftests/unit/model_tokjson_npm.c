@@ -7,7 +7,8 @@
  * /usr/share/common-licenses, on blocks of 40 of those lines, and on
  * multi-byte, emoji and control-character lines that need byte fallback:
  * the ids agree token for token, with and without the special tokens,
- * and decoding agrees with JS's and gives each line back; the same again
+ * and decoding agrees with JS's and gives each line back, whole and
+ * streamed one id at a time in chunks of whole characters; the same again
  * with the tokenizer's Metaspace form (no normalizer). The same
  * vocabulary written as a llama2.c tokenizer.bin encodes the same texts
  * into the same ids through tok_encode's score-greedy merges, and
@@ -191,6 +192,37 @@ static int write_metaspace(const char *path)
  * after them gets its own "▁"), nor, in the Metaspace form, when it starts
  * with a space (which then stands for the "▁" the decoder strips).
  */
+/*
+ * @ids decoded one at a time by tokj_stream_feed into @out (room for
+ * @max); its length, or -1 when it failed or a chunk was not whole UTF-8
+ * (a character split between chunks).
+ */
+static ssize_t streamed(const struct tokj *t, const uint32_t *ids, ssize_t n,
+			char *out, size_t max)
+{
+	struct tokj_stream st = { 0 };
+	size_t len = 0, got, k, c;
+	const char *p;
+	ssize_t i;
+
+	for (i = 0; i <= n; i++) {
+		if (tokj_stream_feed(t, &st, i < n ? ids[i] : TOKJ_END, &p,
+				     &got) || got > max - len)
+			break;
+		for (k = 0; k < got; k += c) {
+			c = utf8_len((const unsigned char *)p + k, got - k);
+			if (!c)
+				break;
+		}
+		if (k < got)
+			break;
+		memcpy(out + len, p, got);
+		len += got;
+	}
+	tokj_stream_free(&st);
+	return i > n ? (ssize_t)len : -1;
+}
+
 static bool round_trips(const char *line, bool metaspace)
 {
 	if (strstr(line, "<s>") || strstr(line, "</s>") ||
@@ -203,7 +235,7 @@ static void against_js(bool metaspace)
 {
 	char dir[] = "/tmp/gl-tokj.XXXXXX", path[512], cmd[2048], why[160];
 	char tokpath[512] = TOKENIZER;
-	size_t i, len, cap = 0, ok = 0, bad = 0, bytes = 0;
+	size_t i, len, cap = 0, ok = 0, bad = 0, sbad = 0, bytes = 0;
 	struct corpus c = { 0 };
 	json_t *ref, *s;
 	ssize_t n, m, d;
@@ -255,6 +287,14 @@ static void against_js(bool metaspace)
 		bytes += len;
 		n = tokj_encode(&t, c.line[i], len, 0, ids, 1 << 18);
 		d = differ(ids, n, json_array_get(ref, 0));
+		m = n >= 0 ? streamed(&t, ids, n, text, 1 << 20) : -1;
+		if (m >= 0 && ((size_t)m != json_string_length(
+				json_array_get(ref, 2)) ||
+		    memcmp(text, json_string_value(json_array_get(ref, 2)),
+			   m)) && sbad++ < 5)
+			TH_LOG("line %zu: streamed decode differs", i);
+		else if (m < 0 && sbad++ < 5)
+			TH_LOG("line %zu: streamed decode failed", i);
 		m = n >= 0 ? tokj_decode(&t, ids, n, 0, text, 1 << 20) : -1;
 		if (n < 0 || d >= 0 || m < 0 ||
 		    (size_t)m != json_string_length(json_array_get(ref, 2)) ||
@@ -276,6 +316,7 @@ static void against_js(bool metaspace)
 	fclose(f);
 	EXPECT_EQ(i, c.n);
 	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(sbad, 0);
 	printf("# %zu texts (%zu bytes) agree with @huggingface/tokenizers\n",
 	       ok, bytes);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
