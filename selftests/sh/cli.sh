@@ -38,27 +38,6 @@ g() {
 	"$GPULEASE" --mount "$GL_MNT" "$@"
 }
 
-# expect STATUS PATTERN CMD...: CMD exits STATUS and says PATTERN on
-# stderr (PATTERN "" checks the status only).
-expect() {
-	want=$1
-	pat=$2
-	shift 2
-	"$@" >"$GL_DIR/out" 2>"$GL_DIR/err"
-	st=$?
-	if [ "$st" != "$want" ]; then
-		echo "exit $st, want $want"
-		cat "$GL_DIR/out" "$GL_DIR/err"
-		return 1
-	fi
-	[ -z "$pat" ] && return 0
-	if ! grep -q -- "$pat" "$GL_DIR/err"; then
-		echo "stderr lacks '$pat':"
-		cat "$GL_DIR/err"
-		return 1
-	fi
-}
-
 # out_has PATTERN CMD...: CMD exits 0 and prints a line matching PATTERN.
 out_has() {
 	pat=$1

@@ -197,3 +197,25 @@ gl_done() {
 }
 
 trap 'gl_stop >/dev/null 2>&1' EXIT
+
+# expect STATUS PATTERN CMD...: CMD exits STATUS and says PATTERN on
+# stderr (PATTERN "" checks the status only); $GL_DIR/out and
+# $GL_DIR/err keep what it printed.
+expect() {
+	want=$1
+	pat=$2
+	shift 2
+	"$@" >"$GL_DIR/out" 2>"$GL_DIR/err"
+	st=$?
+	if [ "$st" != "$want" ]; then
+		echo "exit $st, want $want"
+		cat "$GL_DIR/out" "$GL_DIR/err"
+		return 1
+	fi
+	[ -z "$pat" ] && return 0
+	if ! grep -q -- "$pat" "$GL_DIR/err"; then
+		echo "stderr lacks '$pat':"
+		cat "$GL_DIR/err"
+		return 1
+	fi
+}
