@@ -280,6 +280,21 @@ int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 		     int timeout_ms);
 void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe);
 
+/*
+ * Models (tools/lib/model.c, version node LIBGPULEASE_0.4; gl_model(3)):
+ * requests through a model's request ring (models/NAME/io), one at a
+ * time per handle, the answer streamed as GL_OP_INFER's completions.
+ */
+struct gl_model;
+
+int gl_model_open(struct gl *g, const char *name, struct gl_model **out);
+void gl_model_close(struct gl_model *m);
+ssize_t gl_model_infer(struct gl_model *m, const void *req, size_t len,
+		       void *ans, size_t size);
+ssize_t gl_model_stream(struct gl_model *m, const void *req, size_t len,
+			int (*fn)(void *arg, const void *buf, size_t n),
+			void *arg);
+
 /* The meaning of an errno in gpulease terms (tools/lib/error.c). */
 const char *gl_strerror(int err);
 
