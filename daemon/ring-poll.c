@@ -56,14 +56,14 @@ struct ring_op {
 };
 
 static const struct ring_op ring_ops[] = {
-	[GL_OP_NOP]		= { ring_op_nop,	false },
-	[GL_OP_LAUNCH]		= { ring_op_launch,	true },
-	[GL_OP_COPY_IN]		= { ring_op_copy_in,	true },
-	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	true },
-	[GL_OP_CHAIN_BUILD]	= { ring_op_chain_build, true },
-	[GL_OP_CHAIN_RUN]	= { ring_op_chain_run,	true },
-	[GL_OP_CHAIN_FREE]	= { ring_op_chain_free,	true },
-	[GL_OP_INFER]		= { ring_op_infer,	true, true },
+	[GL_OP_NOP]		= { ring_op_nop,	 false, false },
+	[GL_OP_LAUNCH]		= { ring_op_launch,	 true,	false },
+	[GL_OP_COPY_IN]		= { ring_op_copy_in,	 true,	false },
+	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	 true,	false },
+	[GL_OP_CHAIN_BUILD]	= { ring_op_chain_build, true,	false },
+	[GL_OP_CHAIN_RUN]	= { ring_op_chain_run,	 true,	false },
+	[GL_OP_CHAIN_FREE]	= { ring_op_chain_free,	 true,	false },
+	[GL_OP_INFER]		= { ring_op_infer,	 true,	true },
 };
 
 static bool ring_sqe_reserved(const struct gl_sqe *sqe, bool ans_len)
