@@ -432,6 +432,58 @@ TEST_F(model_ring, unload_in_flight_is_ecanceled)
 		  -EKEYEXPIRED);
 }
 
+static int m_started(void *arg)
+{
+	long long n = 0;
+
+	gl_read_key(arg, "models/m/stats", "requests", &n);
+	return n == 1;
+}
+
+/*
+ * `io SIZE` again replaces the ring: a request in flight on the old one
+ * is told ECANCELED there (ring_infer_stop). Replacing waits for a step
+ * that runs (it holds the lease's memory), so the request is kept queued
+ * instead: four other models' held requests take the daemon's four
+ * executors.
+ */
+TEST_F(model_ring, replaced_ring_cancels_its_requests)
+{
+	const struct gl_daemon *d = &self->d;
+	static const char req[] = "max_tokens=4 output=ids ids 1 2\n";
+	char first[64];
+	int fds[4], i;
+	struct taken t;
+
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load a%d "
+				       "%s/legacy.bin\n", i, self->dir), 0);
+		fds[i] = open(gl_path(d, "models/a%d/infer", i), O_RDWR);
+		ASSERT_GE(fds[i], 0);
+		ASSERT_EQ(write(fds[i], req, strlen(req)),
+			  (ssize_t)strlen(req));
+		/* its first token: then it holds an executor */
+		ASSERT_GT(read(fds[i], first, sizeof(first)), 0);
+	}
+	ASSERT_EQ(load_ring(self, "", "1M"), 0);
+	ASSERT_TRUE(infer_sqe(self->r, req, strlen(req), ANS_MAX, 8) != NULL);
+	ASSERT_EQ(gl_ring_submit(self->r), 1);
+	ASSERT_EQ(gl_wait_until(m_started, &self->d, 60000), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/m/ctl", "io 1M\n"), 0);
+	ASSERT_EQ(take(self->r, 8, &t), 0);
+	EXPECT_EQ(t.status, -ECANCELED);
+	EXPECT_EQ(t.cqes, 1u);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
+	/* the new ring serves */
+	gl_ring_close(self->r);
+	ASSERT_EQ(gl_ring_open(self->g, "model.m", &self->r), 0);
+	EXPECT_EQ(ring_infer(self->r, req, strlen(req), ANS_MAX, 9, &t, NULL,
+			     0), 0);
+}
+
 TEST_F(model_ring, expiry_mid_request_is_ekeyexpired)
 {
 	const struct gl_daemon *d = &self->d;
