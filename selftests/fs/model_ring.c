@@ -84,12 +84,7 @@ static struct gl_sqe *infer_sqe(struct gl_ring *r, const void *req,
 	if (!sqe)
 		return NULL;
 	memcpy(gl_ring_data(r, NULL), req, len);
-	sqe->opcode = GL_OP_INFER;
-	sqe->len = (uint32_t)len;
-	sqe->addr = 0;
-	sqe->off = ANS_OFF;
-	sqe->ans_len = ans_len;
-	sqe->user_data = ud;
+	gl_ring_prep_infer(sqe, 0, (uint32_t)len, ANS_OFF, ans_len, ud);
 	return sqe;
 }
 

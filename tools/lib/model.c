@@ -88,13 +88,9 @@ static int64_t model_submit(struct gl_model *m, const void *req, size_t len,
 	if (!sqe)
 		return -EBUSY;
 	memcpy(m->data, req, len);
-	sqe->opcode = GL_OP_INFER;
-	sqe->addr = 0;
-	sqe->len = (uint32_t)len;
-	sqe->off = ans;
-	sqe->ans_len = m->data_size - ans < ans_max ? m->data_size - ans :
-						      ans_max;
-	sqe->user_data = ++m->seq;
+	gl_ring_prep_infer(sqe, 0, (uint32_t)len, ans,
+			   m->data_size - ans < ans_max ? m->data_size - ans :
+							  ans_max, ++m->seq);
 	err = gl_ring_submit(m->ring);
 	return err < 0 ? err : (int64_t)ans;
 }
