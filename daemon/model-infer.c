@@ -59,6 +59,8 @@ struct model_req {
 	size_t out_len, out_cap, rd;
 	bool ended;
 	int err;			/* 0 or the -errno it ended with */
+	model_req_watch_fn *watch;	/* or NULL; called under lock */
+	void *watch_ctx;
 };
 
 struct model_launch {
@@ -115,6 +117,8 @@ static void req_end(struct model_req *rq, int err)
 	rq->ended = true;
 	rq->err = err;
 	pthread_cond_broadcast(&rq->grown);
+	if (rq->watch)
+		rq->watch(rq->watch_ctx, rq->out, rq->out_len, true, err);
 	pthread_mutex_unlock(&rq->lock);
 }
 
@@ -141,6 +145,9 @@ static int req_append(struct model_req *rq, const char *p, size_t n)
 		memcpy(rq->out + rq->out_len, p, n);
 		rq->out_len += n;
 		pthread_cond_broadcast(&rq->grown);
+		if (rq->watch)
+			rq->watch(rq->watch_ctx, rq->out, rq->out_len, false,
+				  0);
 	}
 	pthread_mutex_unlock(&rq->lock);
 	return err;
@@ -558,6 +565,24 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 	return err;
 }
 
+void model_req_sent(struct model_req *rq, size_t n)
+{
+	atomic_fetch_add(&rq->m->bytes_out, (uint64_t)n);
+	atomic_fetch_add(&rq->m->set->bytes_out, (uint64_t)n);
+}
+
+void model_req_watch(struct model_req *rq, model_req_watch_fn *fn,
+		     void *ctx)
+{
+	pthread_mutex_lock(&rq->lock);
+	rq->watch = fn;
+	rq->watch_ctx = ctx;
+	/* what happened before it was watched */
+	if (fn && (rq->out_len || rq->ended))
+		fn(ctx, rq->out, rq->out_len, rq->ended, rq->err);
+	pthread_mutex_unlock(&rq->lock);
+}
+
 ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 		       bool nonblock)
 {
@@ -574,8 +599,7 @@ ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 	if (n) {
 		memcpy(buf, rq->out + rq->rd, (size_t)n);
 		rq->rd += (size_t)n;
-		atomic_fetch_add(&rq->m->bytes_out, (uint64_t)n);
-		atomic_fetch_add(&rq->m->set->bytes_out, (uint64_t)n);
+		model_req_sent(rq, (size_t)n);
 	} else if (rq->ended) {
 		n = rq->err;
 	} else {

@@ -258,6 +258,20 @@ const struct lease_ops model_lease_ops = {
 	.on_drop = model_on_drop,
 };
 
+struct model *model_for_lease(struct lease *l)
+{
+	if (l->ops != &model_lease_ops)
+		return NULL;
+	return model_of_lease(l->ops_ctx, l);
+}
+
+int model_io_path(struct model *m, char *buf, size_t size)
+{
+	if (atomic_load(&m->state) != MODEL_WARM)
+		return -ENOENT;
+	return lease_io_path(m->lease, buf, size);
+}
+
 void model_set_destroy(struct model_set *s)
 {
 	struct model *m;
@@ -564,11 +578,24 @@ int model_render_stats(struct model *m, struct strbuf *sb)
 int model_write_ctl(struct model *m, uid_t uid, const char *buf, size_t len)
 {
 	struct cmdline cl;
+	uint64_t bytes;
 	int err;
 
 	err = parse_cmdline(&cl, buf, len);
+	if (err >= 0 && cl.argc == 2 && !strcmp(cl.argv[0], "io")) {
+		/* the request ring: the lease's io region, made as a
+		 * lease's (Documentation/ring.md) */
+		if (!model_visible_to(m, uid))
+			return model_fail(m, -EACCES, "uid %u may not set "
+					  "its io", (unsigned)uid);
+		if (parse_size(cl.argv[1], &bytes))
+			return model_fail(m, -EINVAL, "io SIZE");
+		err = model_check(m);
+		return err ? model_fail(m, err, "io: the model is not warm")
+			   : lease_set_io(m->lease, bytes);
+	}
 	if (err < 0 || cl.argc != 1 || strcmp(cl.argv[0], "unload"))
 		return model_fail(m, err < 0 ? err : -EINVAL,
-				  "ctl takes 'unload'");
+				  "ctl takes 'unload' or 'io SIZE'");
 	return model_retire(m, uid, true);
 }

@@ -137,7 +137,9 @@ int model_check(struct model *m);
 int model_render_ctl(struct model *m, struct strbuf *sb);
 int model_render_stats(struct model *m, struct strbuf *sb);
 
-/* model_write_ctl - "unload" from @uid: 0, -EACCES, -EINVAL, -ENOENT. */
+/* model_write_ctl - "unload", or "io SIZE" (the lease's io region,
+ * lease_set_io()), from @uid: 0, -EACCES, -EINVAL, -ENOENT, or
+ * lease_set_io()'s -errno. Sleeps. */
 int model_write_ctl(struct model *m, uid_t uid, const char *buf,
 		    size_t len);
 
@@ -167,6 +169,37 @@ ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 /* model_req_put - the opener's reference; the request stops when it
  * goes and its last step has ended. */
 void model_req_put(struct model_req *rq);
+
+/*
+ * model_req_watch - have @fn(@ctx, answer, bytes, ended, err) called
+ * each time @rq's answer grows and once when it ends (@err 0 or its
+ * -errno), with the whole answer so far; at once if it already grew or
+ * ended. @fn runs under the request's lock, on the thread that ran the
+ * step (or this one): it must not sleep, block on a client or call
+ * model_req_*() but model_req_sent(); it may copy the bytes and post a
+ * completion (and count them with model_req_sent()). @fn NULL
+ * stops the calls: once model_req_watch() returns, none runs or will.
+ * The ring's GL_OP_INFER (ring-op-infer.c) is the caller; a reader of
+ * model_req_read() needs none.
+ */
+/* model_req_sent - @n answer bytes of @rq reached its client: the
+ * model's bytes_out and the daemon's. Lock-free. */
+void model_req_sent(struct model_req *rq, size_t n);
+
+typedef void model_req_watch_fn(void *ctx, const char *out, size_t len,
+				bool ended, int err);
+void model_req_watch(struct model_req *rq, model_req_watch_fn *fn,
+		     void *ctx);
+
+/* model_for_lease - the model whose lease @l is, with a reference (put
+ * with model_put), or NULL (another lease, a load in progress, an
+ * unloaded model). Any thread; takes the set's lock. */
+struct lease;
+struct model *model_for_lease(struct lease *l);
+
+/* model_io_path - the model's request ring (its lease's io file) into
+ * @buf: 0, -ENOENT (none, or the model is not warm). */
+int model_io_path(struct model *m, char *buf, size_t size);
 
 
 /* What follows is the service's own (model*.c); others use the calls. */

@@ -52,22 +52,24 @@ static void ring_break(struct ring *r, const char *why)
 struct ring_op {
 	ring_op_fn *run;
 	bool timed;		/* false: the hot path, no clock read */
+	bool ans_len;		/* reserved[0] is its ans_len */
 };
 
 static const struct ring_op ring_ops[] = {
-	[GL_OP_NOP]		= { ring_op_nop,	false },
-	[GL_OP_LAUNCH]		= { ring_op_launch,	true },
-	[GL_OP_COPY_IN]		= { ring_op_copy_in,	true },
-	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	true },
-	[GL_OP_CHAIN_BUILD]	= { ring_op_chain_build, true },
-	[GL_OP_CHAIN_RUN]	= { ring_op_chain_run,	true },
-	[GL_OP_CHAIN_FREE]	= { ring_op_chain_free,	true },
+	[GL_OP_NOP]		= { ring_op_nop,	 false, false },
+	[GL_OP_LAUNCH]		= { ring_op_launch,	 true,	false },
+	[GL_OP_COPY_IN]		= { ring_op_copy_in,	 true,	false },
+	[GL_OP_COPY_OUT]	= { ring_op_copy_out,	 true,	false },
+	[GL_OP_CHAIN_BUILD]	= { ring_op_chain_build, true,	false },
+	[GL_OP_CHAIN_RUN]	= { ring_op_chain_run,	 true,	false },
+	[GL_OP_CHAIN_FREE]	= { ring_op_chain_free,	 true,	false },
+	[GL_OP_INFER]		= { ring_op_infer,	 true,	true },
 };
 
-static bool ring_sqe_reserved(const struct gl_sqe *sqe)
+static bool ring_sqe_reserved(const struct gl_sqe *sqe, bool ans_len)
 {
-	return sqe->reserved0 || sqe->reserved[0] || sqe->reserved[1] ||
-	       sqe->reserved[2] || sqe->reserved[3];
+	return sqe->reserved0 || (!ans_len && sqe->reserved[0]) ||
+	       sqe->reserved[1] || sqe->reserved[2] || sqe->reserved[3];
 }
 
 /* Run one SQE whose CQ slot is reserved; completes it unless queued. */
@@ -82,12 +84,13 @@ static void ring_exec(struct ring *r, const struct gl_sqe *sqe)
 		op = &ring_ops[sqe->opcode];
 	if (op && !op->timed && !sqe->flags) {
 		/* the latency floor: no clock, no lock */
-		err = ring_sqe_reserved(sqe) ? -EINVAL : op->run(r, sqe);
+		err = ring_sqe_reserved(sqe, false) ? -EINVAL :
+		      op->run(r, sqe);
 		ring_complete(r, sqe->user_data, err, 0);
 		return;
 	}
 	t0 = clock_mono();
-	if (!op || sqe->flags || ring_sqe_reserved(sqe)) {
+	if (!op || sqe->flags || ring_sqe_reserved(sqe, op->ans_len)) {
 		err = -EINVAL;
 	} else {
 		err = op->run(r, sqe);
@@ -116,8 +119,8 @@ static int ring_reap(struct ring *r)
 	       !atomic_load(&r->broken)) {
 		uint32_t committed = atomic_load(&r->committed);
 
-		/* promised slots vs what the client released: no lock, the
-		 * poller is the only one that promises */
+		/* promised slots vs what the client released: no lock,
+		 * promises are a compare-and-swap */
 		head = gl_smp_load_acquire(&h->cq_head);
 		if (committed - head > r->cq_entries) {
 			ring_break(r, "cq_head runs ahead of the queue");
@@ -126,7 +129,11 @@ static int ring_reap(struct ring *r)
 		room = r->cq_entries - (committed - head);
 		if (!room)
 			return n ? n : -1;
-		atomic_store(&r->committed, committed + 1);
+		/* a GL_OP_INFER stream (ring_cq_reserve) may promise one
+		 * meanwhile: then look again */
+		if (!atomic_compare_exchange_strong(&r->committed, &committed,
+						    committed + 1))
+			continue;
 		/* one copy of the entry: later client writes cannot race */
 		memcpy(&sqe, &r->sq[r->sq_head & r->sq_mask], sizeof(sqe));
 		r->sq_head++;
@@ -205,6 +212,7 @@ void *ring_poll_main(void *arg)
 	int n;
 
 	while (!atomic_load(&r->stop)) {
+		ring_infer_reap(r);
 		if (atomic_load(&r->broken)) {
 			ring_park(r);
 			continue;

@@ -310,6 +310,8 @@ void ring_stop(struct ring *r)
 		NULL, 0);
 	pthread_join(r->poller, NULL);
 	r->poller_started = false;
+	/* model requests in flight would keep ring_drain waiting */
+	ring_infer_stop(r);
 }
 
 void ring_drain(struct ring *r)
@@ -357,6 +359,16 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 void ring_complete_step(struct ring *r, uint64_t user_data, int status,
 			uint64_t duration_ns, uint64_t step)
 {
+	ring_complete_cqe(r, &(struct gl_cqe){
+		.user_data = user_data,
+		.status = status,
+		.duration_ns = duration_ns,
+		.step = step,
+	});
+}
+
+void ring_complete_cqe(struct ring *r, const struct gl_cqe *c)
+{
 	struct gl_ring_hdr *h = r->hdr;
 	struct policy *pol = r->set->pol;
 	bool poller = pthread_equal(pthread_self(), r->poller);
@@ -367,11 +379,7 @@ void ring_complete_step(struct ring *r, uint64_t user_data, int status,
 	/* a slot was reserved for it: cq_tail < committed <= cq_tail + cq */
 	assert(atomic_load(&r->committed) - r->cq_tail - 1 < r->cq_entries);
 	cqe = &r->cq[r->cq_tail & r->cq_mask];
-	cqe->user_data = user_data;
-	cqe->status = status;
-	cqe->flags = 0;
-	cqe->duration_ns = duration_ns;
-	cqe->step = step;
+	memcpy(cqe, c, sizeof(*cqe));
 	gl_smp_store_release(&h->cq_tail, r->cq_tail + 1);
 	/* a syscall only when a client sleeps on the CQ */
 	gl_atomic_add(&h->cq_futex, 1);
@@ -385,6 +393,19 @@ void ring_complete_step(struct ring *r, uint64_t user_data, int status,
 	 * test lets it go (a racing `io 0`, a copy behind it) */
 	while (!poller && (hold = atomic_load(&pol->ring_complete_hold)))
 		ring_futex_wait(&pol->ring_complete_hold, hold, 50, true);
+}
+
+bool ring_cq_reserve(struct ring *r)
+{
+	uint32_t c = atomic_load(&r->committed);
+
+	do {
+		/* c - head == cq_entries: full; more: a lying cq_head */
+		if (c - gl_smp_load_acquire(&r->hdr->cq_head) >=
+		    r->cq_entries)
+			return false;
+	} while (!atomic_compare_exchange_weak(&r->committed, &c, c + 1));
+	return true;
 }
 
 int ring_io_new(void *ctx, struct lease *l, uint64_t bytes,

@@ -40,6 +40,10 @@ struct ring_set {
 
 struct chain;
 struct launch;
+struct ring_infer;
+
+#define RING_INFER_MAX	32	/* GL_OP_INFER requests in flight per
+				 * ring; more: EBUSY */
 
 struct ring {
 	struct lease_io io;		/* what the lease sees: fixed */
@@ -67,8 +71,9 @@ struct ring {
 
 	pthread_mutex_t cq_lock;	/* serialises CQE producers */
 	uint32_t cq_tail;		/* cq_lock: next CQE to fill */
-	_Atomic uint32_t committed;	/* written by the poller only: CQ
-					 * slots promised so far; cq_tail <=
+	_Atomic uint32_t committed;	/* CQ slots promised so far, by
+					 * compare-and-swap (the poller, a
+					 * GL_OP_INFER stream); cq_tail <=
 					 * committed, the rest is in flight */
 	pthread_t poller;
 	bool poller_started;
@@ -82,6 +87,12 @@ struct ring {
 					 * id (ring-op-chain.c); a run in
 					 * flight holds its own reference;
 					 * ring_destroy puts them */
+	struct ring_infer *infer[RING_INFER_MAX];/* poller only (then
+					 * ring_stop): GL_OP_INFER requests
+					 * not yet reaped (ring-op-infer.c) */
+	uint32_t infer_seen;		/* poller only: infer_ended reaped */
+	_Atomic uint32_t infer_ended;	/* requests whose last CQE is posted;
+					 * the poller reaps them */
 };
 
 /*
@@ -128,6 +139,21 @@ void ring_complete(struct ring *r, uint64_t user_data, int status,
 void ring_complete_step(struct ring *r, uint64_t user_data, int status,
 			uint64_t duration_ns, uint64_t step);
 
+/* ring_complete_cqe - ring_complete() of a whole CQE (flags, the ans
+ * field of GL_OP_INFER): into the slot reserved for its SQE, or one
+ * ring_cq_reserve() just took. */
+void ring_complete_cqe(struct ring *r, const struct gl_cqe *c);
+
+/*
+ * ring_cq_reserve - promise one more CQ slot, for a completion beyond
+ * the one reserved with its SQE (GL_OP_INFER's GL_CQE_F_MORE): true
+ * when the client left one free, false when the CQ is full (or its
+ * cq_head is impossible): then post nothing, never wait. Any thread;
+ * lock-free against the poller's own promises. Post it at once with
+ * ring_complete_cqe().
+ */
+bool ring_cq_reserve(struct ring *r);
+
 /* ring_launch_done - the completion of a launch or chain run queued by
  * the ring (ring-op-launch.c): its CQE, and the wake of copies behind
  * it. A launch_done_fn whose ctx is the ring. */
@@ -165,6 +191,17 @@ ring_op_fn ring_op_copy_out;	/* ring-op-copy.c */
 ring_op_fn ring_op_chain_build;	/* ring-op-chain.c */
 ring_op_fn ring_op_chain_run;	/* ring-op-chain.c */
 ring_op_fn ring_op_chain_free;	/* ring-op-chain.c */
+ring_op_fn ring_op_infer;	/* ring-op-infer.c */
+
+/* ring_infer_reap - free the GL_OP_INFER requests whose last CQE is
+ * posted. The poller, each turn (cheap when none ended). */
+void ring_infer_reap(struct ring *r);
+
+/* ring_infer_stop - after the poller stopped: stop watching every
+ * request in flight, post ECANCELED for each whose last CQE is not
+ * posted yet, and let the requests go (they stop at their next step).
+ * ring_stop()'s. */
+void ring_infer_stop(struct ring *r);
 
 /* ring_futex_wake - FUTEX_WAKE on a word of the shared header. */
 void ring_futex_wake(uint32_t *word);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The model class: models/<name>/ and its files (ctl, infer, stats), and
+ * The model class: models/<name>/ and its files (ctl, infer, stats, the
+ * io symlink to the request ring: its lease's io region), and
  * the two writes that need more than text.c's uid: models/ctl (a load
  * opens files with the caller's groups too) and infer (a request per
  * open file, its answer read back, blocking until it grows).
@@ -28,10 +29,11 @@ static const struct fs_kind_info model_kinds[] = {
 						     S_IFREG | 0600),
 	[FS_MODEL_STATS - FS_MODEL_DIR] = MODEL_KIND(GL_FILE_STATS,
 						     S_IFREG | 0400),
+	[FS_MODEL_IO - FS_MODEL_DIR] = MODEL_KIND("io", S_IFLNK | 0777),
 };
 
 _Static_assert(sizeof(model_kinds) / sizeof(model_kinds[0]) ==
-	       FS_MODEL_STATS - FS_MODEL_DIR + 1, "one entry per model kind");
+	       FS_MODEL_IO - FS_MODEL_DIR + 1, "one entry per model kind");
 
 static uint64_t model_node_index(const struct fs_node *n)
 {
@@ -93,11 +95,26 @@ static void model_node_stat(const struct fs_node *n, struct stat *st)
 	st->st_gid = model_group(n->model);
 }
 
+/* io: the request ring, while its lease has an io region. */
+static bool model_node_hidden(const struct fs_node *n)
+{
+	char path[8];
+
+	return n->kind == FS_MODEL_IO &&
+	       model_io_path(n->model, path, sizeof(path));
+}
+
+static int model_node_readlink(const struct fs_node *n, char *buf,
+			       size_t size)
+{
+	return model_io_path(n->model, buf, size);
+}
+
 const struct fs_class fs_model_class = {
 	.name = "model",
 	.nr = 4,
 	.first = FS_MODEL_DIR,
-	.last = FS_MODEL_STATS,
+	.last = FS_MODEL_IO,
 	.kinds = model_kinds,
 	.dir = FS_MODELS,
 	.dir_timeout = 0.0,
@@ -110,6 +127,8 @@ const struct fs_class fs_model_class = {
 	.list = model_node_list,
 	.check = model_node_check,
 	.stat = model_node_stat,
+	.hidden = model_node_hidden,
+	.readlink = model_node_readlink,
 };
 
 void fs_models_ctl_write(fuse_req_t req, struct fs_handle *h,

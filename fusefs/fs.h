@@ -68,6 +68,7 @@ enum fs_kind {
 	FS_MODEL_CTL,
 	FS_MODEL_INFER,
 	FS_MODEL_STATS,
+	FS_MODEL_IO,		/* symlink to its lease's io file, if any */
 	FS_NR_KINDS,
 };
 

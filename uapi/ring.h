@@ -70,7 +70,19 @@ enum gl_ring_op {
 				 * nsteps */
 	GL_OP_CHAIN_FREE = 6,	/* off: a built chain id; runs in flight
 				 * finish first */
+	GL_OP_INFER = 7,	/* the ring of a model's lease only: addr,
+				 * len: one request (the bytes of one write
+				 * to models/NAME/infer); off, ans_len: the
+				 * answer buffer; the answer streams as
+				 * CQEs flagged GL_CQE_F_MORE, then one
+				 * without it carrying the status */
 };
+
+/* gl_cqe.flags */
+#define GL_CQE_F_MORE		(1u << 0)	/* another CQE of this
+						 * entry follows
+						 * (GL_OP_INFER); its
+						 * status is 0 */
 
 struct gl_sqe {
 	uint8_t opcode;		/* enum gl_ring_op */
@@ -80,18 +92,31 @@ struct gl_sqe {
 	uint64_t off;		/* vram offset (copies) */
 	uint64_t addr;		/* data-area offset */
 	uint64_t user_data;	/* echoed in the completion */
-	uint64_t reserved[4];	/* must be 0 */
+	union {
+		uint64_t reserved[4];	/* must be 0 */
+		uint64_t ans_len;	/* GL_OP_INFER: bytes of the answer
+					 * buffer at off (reserved[0]; the
+					 * other three must be 0) */
+	};
+};
+
+/* GL_OP_INFER's completions: which bytes of the answer buffer are new. */
+struct gl_cqe_ans {
+	uint32_t off;		/* from the answer buffer's start */
+	uint32_t len;		/* new bytes at off; the answer so far is
+				 * off + len bytes */
 };
 
 struct gl_cqe {
 	uint64_t user_data;
 	int32_t status;		/* 0 or -errno */
-	uint32_t flags;		/* 0 */
+	uint32_t flags;		/* GL_CQE_F_*, 0 for most opcodes */
 	uint64_t duration_ns;	/* time the daemon spent on it */
 	union {
 		uint64_t reserved;	/* 0 for other opcodes */
 		uint64_t step;		/* GL_OP_CHAIN_*: the index of the
 					 * failing step, or nsteps */
+		struct gl_cqe_ans ans;	/* GL_OP_INFER */
 	};
 };
 
@@ -147,6 +172,10 @@ GL_RING_ABI(gl_sqe, off, 8);
 GL_RING_ABI(gl_sqe, addr, 16);
 GL_RING_ABI(gl_sqe, user_data, 24);
 GL_RING_ABI(gl_sqe, reserved, 32);
+GL_RING_ABI(gl_sqe, ans_len, 32);
+GL_STATIC_ASSERT(sizeof(struct gl_cqe_ans) == 8, "gl_cqe_ans ABI");
+GL_RING_ABI(gl_cqe_ans, off, 0);
+GL_RING_ABI(gl_cqe_ans, len, 4);
 GL_STATIC_ASSERT(sizeof(struct gl_cqe) == 32, "gl_cqe ABI");
 GL_RING_ABI(gl_cqe, user_data, 0);
 GL_RING_ABI(gl_cqe, status, 8);
@@ -154,6 +183,7 @@ GL_RING_ABI(gl_cqe, flags, 12);
 GL_RING_ABI(gl_cqe, duration_ns, 16);
 GL_RING_ABI(gl_cqe, reserved, 24);
 GL_RING_ABI(gl_cqe, step, 24);
+GL_RING_ABI(gl_cqe, ans, 24);
 GL_STATIC_ASSERT(sizeof(struct gl_ring_hdr) == 256, "gl_ring_hdr ABI");
 GL_RING_ABI(gl_ring_hdr, magic, 0);
 GL_RING_ABI(gl_ring_hdr, version, 4);

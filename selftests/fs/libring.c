@@ -24,6 +24,7 @@
 #include "selftests/harness.h"
 #include "selftests/lib/gltest.h"
 #include "tools/lib/gpulease.h"
+#include "selftests/fs/fuse_steal.h"
 
 static const char *const args[] = { "--cpu-vram", "256M", NULL };
 
@@ -231,43 +232,6 @@ TEST_F(libring, dead_after_rmdir_wakes_the_waiter)
 	gl_ring_prep_nop(gl_ring_get_sqe(self->r), 1);
 	EXPECT_EQ(gl_ring_submit(self->r), -EKEYEXPIRED);
 	EXPECT_EQ(gl_ring_open(self->g, "lr", &w.r), -ENOENT);
-}
-
-/* A copy of the daemon's /dev/fuse descriptor, as a supervisor that
- * mounted it for the daemon would hold: -errno when there is none. */
-static int steal_fuse_fd(pid_t pid)
-{
-	char path[64], link[64];
-	struct dirent *e;
-	int pfd, fd = -ENOENT;
-	DIR *dir;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while (fd == -ENOENT && (e = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", (int)pid,
-			 e->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, "/dev/fuse"))
-			continue;
-		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pfd < 0) {
-			fd = -errno;
-			break;
-		}
-		fd = (int)syscall(SYS_pidfd_getfd, pfd, atoi(e->d_name), 0);
-		if (fd < 0)
-			fd = -errno;
-		close(pfd);
-	}
-	closedir(dir);
-	return fd;
 }
 
 /*

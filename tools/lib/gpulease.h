@@ -275,10 +275,41 @@ GL_RING_INLINE void gl_ring_prep_chain_free(struct gl_sqe *sqe, uint32_t id,
 	__gl_ring_prep(sqe, GL_OP_CHAIN_FREE, id, 0, 0, user_data);
 }
 
+/*
+ * gl_ring_prep_infer - on a model's ring (models/NAME/io): the request of
+ * @req_len bytes at @req_off of the data area (one infer write's bytes),
+ * its answer streamed into the @ans_len bytes at @ans_off. No return
+ * value; completions flagged GL_CQE_F_MORE tell new bytes (cqe->ans),
+ * the last one, unflagged, the status (Documentation/ring.md).
+ */
+GL_RING_INLINE void gl_ring_prep_infer(struct gl_sqe *sqe, uint64_t req_off,
+				       uint32_t req_len, uint64_t ans_off,
+				       uint64_t ans_len, uint64_t user_data)
+{
+	__gl_ring_prep(sqe, GL_OP_INFER, ans_off, req_off, req_len,
+		       user_data);
+	sqe->ans_len = ans_len;
+}
+
 int gl_ring_peek_cqe(struct gl_ring *ring, struct gl_cqe **cqe);
 int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 		     int timeout_ms);
 void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe);
+
+/*
+ * Models (tools/lib/model.c, version node LIBGPULEASE_0.4; gl_model(3)):
+ * requests through a model's request ring (models/NAME/io), one at a
+ * time per handle, the answer streamed as GL_OP_INFER's completions.
+ */
+struct gl_model;
+
+int gl_model_open(struct gl *g, const char *name, struct gl_model **out);
+void gl_model_close(struct gl_model *m);
+ssize_t gl_model_infer(struct gl_model *m, const void *req, size_t len,
+		       void *ans, size_t size);
+ssize_t gl_model_stream(struct gl_model *m, const void *req, size_t len,
+			int (*fn)(void *arg, const void *buf, size_t n),
+			void *arg);
 
 /* The meaning of an errno in gpulease terms (tools/lib/error.c). */
 const char *gl_strerror(int err);
