@@ -229,7 +229,11 @@ TEST_F(model_ring, text_answer_equals_infer)
 	EXPECT_EQ(st.st_mode & 0777, 0600);
 	ASSERT_EQ(gl_ring_open(self->g, "model.m", &self->r), 0);
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		long long out0, out1;
+
 		ASSERT_GE(model_infer(d, "m", reqs[i], want, sizeof(want)), 0);
+		ASSERT_EQ(gl_read_key(d, "models/m/stats", "bytes_out", &out0),
+			  0);
 		ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
 		ASSERT_TRUE(infer_sqe(self->r, reqs[i], strlen(reqs[i]),
 				      ANS_MAX, 10 + i) != NULL);
@@ -241,6 +245,10 @@ TEST_F(model_ring, text_answer_equals_infer)
 		got[t.total] = '\0';
 		EXPECT_STREQ(got, want) TH_LOG("%s", reqs[i]);
 		EXPECT_EQ(t.total, strlen(want));
+		/* what the ring got counts as the model's answer bytes */
+		ASSERT_EQ(gl_read_key(d, "models/m/stats", "bytes_out", &out1),
+			  0);
+		EXPECT_EQ(out1 - out0, (long long)t.total);
 		/* streamed: news per token, then the last one */
 		EXPECT_GT(t.cqes, 1u);
 		EXPECT_EQ(t.more, t.cqes - 1);
