@@ -180,9 +180,16 @@ TEST_F(model_infer, bad_requests)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		EXPECT_EQ(model_infer(d, "m", bad[i], out, sizeof(out)),
 			  -EINVAL) TH_LOG("%s", bad[i]);
-	/* 8 positions: a prompt of 8 leaves none to generate */
+	/* 8 positions: a prompt of 8 leaves none to generate, nor can 9
+	 * tokens be made (the binary form alike: model_ids.c) */
 	EXPECT_EQ(model_infer(d, "m", "ids 1 2 3 4 5 6 7 8\n", out,
 			      sizeof(out)), -EFBIG);
+	EXPECT_EQ(model_infer(d, "m", "max_tokens=9 ids 1\n", out,
+			      sizeof(out)), -EFBIG);
+	/* max_ctx itself is cut to the 4 positions left */
+	EXPECT_GT(model_infer(d, "m", "max_tokens=8 output=ids ids 1 2 3 4\n",
+			      out, sizeof(out)), 0);
+	EXPECT_EQ(model_ids(out, (unsigned[16]){ 0 }, 16), 4) TH_LOG("%s", out);
 	/* text is encoded with tokenizer.bin (the fixture's tokens are
 	 * <unk> <s> </s> and one per ASCII character from ' '): "AB" is
 	 * BOS, the dummy " ", 'A', 'B', the same request as those ids */

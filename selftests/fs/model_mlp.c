@@ -3,9 +3,9 @@
  * model_mlp.c - a gpulease-mlp served through models/NAME/infer in the
  * binary form of uapi/model.h: every output within 1e-5 of the fixture's
  * numpy forward pass (selftests/fixtures/write_mlp.py), rows over
- * max_batch EFBIG, a bad header or length EINVAL, text EINVAL; the
- * binary form on a language model EOPNOTSUPP; unload gives the memory
- * back.
+ * max_batch EFBIG, a bad header or length EINVAL, text EINVAL, token
+ * ids EOPNOTSUPP; a tensor to a language model EOPNOTSUPP; unload gives
+ * the memory back.
  */
 #include <math.h>
 
@@ -43,29 +43,11 @@ FIXTURE_TEARDOWN(model_mlp)
 #define OUT 3
 #define ROWS 7
 
-/* Write @len bytes as one request on a fresh open of infer; read the
- * answer into @ans. Bytes read, or the failing call's -errno. */
+/* One request on models/n/infer: model_common.h's model_infer_raw. */
 static int infer_raw(const struct gl_daemon *d, const void *req, size_t len,
 		     void *ans, size_t size)
 {
-	ssize_t n, got = 0;
-	int fd, err = 0;
-
-	fd = open(gl_path(d, "models/n/infer"), O_RDWR);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, req, len) != (ssize_t)len) {
-		err = -errno;
-		goto out;
-	}
-	while ((size_t)got < size &&
-	       (n = read(fd, (char *)ans + got, size - got)) > 0)
-		got += n;
-	if (n < 0)
-		err = -errno;
-out:
-	close(fd);
-	return err ? err : (int)got;
+	return model_infer_raw(d, "n", req, len, ans, size);
 }
 
 struct req {
@@ -127,6 +109,11 @@ TEST_F(model_mlp, bad_requests)
 {
 	const struct gl_daemon *d = &self->d;
 	struct req r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, 1, IN } };
+	struct {
+		struct gl_infer_ids h;
+		uint32_t id[1];
+	} q = { .h = { .magic = GL_INFER_IDS_MAGIC, .n_ids = 1,
+		       .max_tokens = 1, .top_p = 1.0f }, .id = { 1 } };
 	char ans[256];
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=2\n",
@@ -155,6 +142,9 @@ TEST_F(model_mlp, bad_requests)
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
 	EXPECT_EQ(infer_raw(d, "ids 1 2\n", 8, ans, sizeof(ans)), -EINVAL);
+	/* token ids are a language model's */
+	EXPECT_EQ(infer_raw(d, &q, sizeof(q.h) + sizeof(q.id), ans,
+			    sizeof(ans)), -EOPNOTSUPP);
 	/* an mlp takes no tokenizer or context */
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s max_ctx=4\n",
 			       self->dir), -EINVAL);
