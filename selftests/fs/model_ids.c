@@ -304,7 +304,7 @@ TEST_F(model_ids, request_over_64k_is_efbig)
 	const struct gl_daemon *d = &self->d;
 	size_t len = 65536 + 4;
 	struct ids_req *r = calloc(1, len);
-	char *text = malloc(len);
+	char *text = malloc(len), e[GL_TEXT_MAX];
 	uint32_t out[4];
 
 	ASSERT_NE(r, NULL);
@@ -316,10 +316,16 @@ TEST_F(model_ids, request_over_64k_is_efbig)
 	r->h.max_tokens = 1;
 	r->h.top_p = 1.0f;
 	EXPECT_EQ(model_infer_raw(d, "m", r, len, out, sizeof(out)), -EFBIG);
+	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "last_error", e,
+				  sizeof(e)), 0);
+	EXPECT_NE(strstr(e, "at most 65536"), NULL) TH_LOG("%s", e);
 	memset(text, ' ', len);
 	memcpy(text, "ids 1", 5);
 	EXPECT_EQ(model_infer_raw(d, "m", text, len, out, sizeof(out)),
 		  -EFBIG);
+	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "last_error", e,
+				  sizeof(e)), 0);
+	EXPECT_NE(strstr(e, "at most 65536"), NULL) TH_LOG("%s", e);
 	free(r);
 	free(text);
 }

@@ -156,6 +156,9 @@ TEST_F(model_mlp, bad_requests)
 	big->rows = (65536 + 4 * IN - sizeof(*big)) / (4 * IN);
 	EXPECT_EQ(infer_raw(d, big, sizeof(*big) + big->rows * IN * 4, ans,
 			    sizeof(ans)), -EFBIG);
+	EXPECT_EQ(gl_read_key_str(d, "models/n/ctl", "last_error", ans,
+				  sizeof(ans)), 0);
+	EXPECT_NE(strstr(ans, "at most 65536"), NULL) TH_LOG("%s", ans);
 	free(big);
 	/* an mlp takes no tokenizer or context */
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s max_ctx=4\n",
