@@ -194,7 +194,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring $(O)/fuzz/chain
 FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
-	$(O)/fuzz/tokbin $(O)/fuzz/tokjson
+	$(O)/fuzz/tokbin $(O)/fuzz/tokjson $(O)/fuzz/ask
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
@@ -220,6 +220,11 @@ fuzz-tokjson-src := selftests/fuzz/tokjson.c daemon/model/tokjson.c \
 	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
 	daemon/model/bpe.c daemon/model/why.c
 fuzz-tokjson-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
+# a language model's request, both forms (daemon/model-ask.c)
+fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
+	daemon/model/tokenizer.c daemon/model/tokbin.c \
+	daemon/model/tokbin-run.c daemon/model/bpe.c daemon/model/why.c
+fuzz-ask-libs = -lm
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)
@@ -238,6 +243,7 @@ $(O)/fuzz/safetensors: $(addprefix $(SRC)/,$(fuzz-safetensors-src))
 $(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))
 $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 $(O)/fuzz/tokjson: $(addprefix $(SRC)/,$(fuzz-tokjson-src))
+$(O)/fuzz/ask: $(addprefix $(SRC)/,$(fuzz-ask-src))
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Requests on a model: the text form of models/NAME/infer parsed into
- * token ids and sampling options, then generation as a series of launch
- * bodies on the model lease's queue, one forward step each (the prompt
- * in steps of up to max_batch rows, then one row per new token), so the
- * queue's order, watchdog, cancellation and expiry rules apply to every
- * step. A reader takes the answer as it grows.
+ * Requests on a model: a language model's request (either form, parsed
+ * by model-ask.c) or an mlp's tensor, then generation as a series of
+ * launch bodies on the model lease's queue, one forward step each (the
+ * prompt in steps of up to max_batch rows, then one row per new token),
+ * so the queue's order, watchdog, cancellation and expiry rules apply to
+ * every step. A reader takes the answer as it grows.
  * Invariant: a request always has exactly one step queued or running
  * until it ends: a step's done() queues the next one or ends it. So an
  * expiry or a drop, which end every queued and running step of the
  * lease with their errno, end every request of the model, and a request
  * that ended with an error never reads as a whole answer.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,6 @@
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/model.h"
-#include "daemon/model/sample.h"
-#include "daemon/parse.h"
 #include "uapi/model.h"
 
 #define MODEL_REQ_MAX	65536	/* bytes of one request */
@@ -46,7 +45,8 @@ struct model_req {
 	uint32_t last;			/* the latest token fed or made */
 	uint32_t made;			/* tokens generated */
 	uint32_t max_tokens;
-	bool out_ids;			/* answer as " ID" per token */
+	enum model_out emit;		/* the answer's form */
+	bool stop;			/* BOS or EOS ends it, unwritten */
 	bool complete;			/* the last step made the last token */
 	struct tokenizer_dec dec;	/* the answer's text held back */
 	struct sample_params sp;
@@ -159,9 +159,9 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 {
 	struct model *m = rq->m;
 	const struct llama_plan *p = &m->plan;
-	const struct tokenizer *tk = rq->out_ids ? NULL : &m->tok;
+	const struct tokenizer *tk = rq->emit == MODEL_OUT_TEXT ? &m->tok : NULL;
 	const char *piece;
-	uint32_t tok;
+	uint32_t tok, le;
 	ssize_t n;
 	bool stop;
 	int err;
@@ -172,10 +172,16 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 		return err;
 	rq->made++;
 	atomic_fetch_add(&m->tokens, 1);
-	stop = tokenizer_loaded(tk) &&
-	       (tok == TOKENIZER_BOS || tok == TOKENIZER_EOS);
+	stop = rq->stop && (tok == TOKENIZER_BOS || tok == TOKENIZER_EOS);
 	rq->complete = stop || rq->made == rq->max_tokens ||
 		       rq->pos >= p->max_ctx;
+	if (rq->emit == MODEL_OUT_U32) {
+		if (stop)
+			return 0;	/* the end, not sent */
+		rq->last = tok;
+		le = htole32(tok);
+		return req_append(rq, (const char *)&le, sizeof(le));
+	}
 	if (!stop) {	/* as run.c: the end, not printed */
 		n = tokenizer_decode(tk, &rq->dec, rq->last, tok, &piece);
 		if (n < 0)
@@ -340,74 +346,6 @@ static int step_submit(struct model_req *rq)
 	return err;
 }
 
-/* "key=value" options, then "ids N N ...", or the prompt's text
- * ("-- TEXT" when TEXT starts like an option). 0 or -errno. */
-static int req_parse(struct model_req *rq, char *line)
-{
-	const struct llama_plan *p = &rq->m->plan;
-	char *w, *save = NULL, *end, *text = NULL;
-	uint64_t seed = 0, v;
-	const char *val;
-	float f;
-
-	rq->max_tokens = 16;
-	rq->sp.top_p = 1.0f;
-	for (w = strtok_r(line, " ", &save); w;
-	     w = strtok_r(NULL, " ", &save)) {
-		if (parse_key(w, "max_tokens", &val)) {
-			if (parse_u64(val, &v) || !v || v > p->max_ctx)
-				return -EINVAL;
-			rq->max_tokens = (uint32_t)v;
-		} else if (parse_key(w, "seed", &val)) {
-			if (parse_u64(val, &seed))
-				return -EINVAL;
-		} else if (parse_key(w, "temperature", &val) ||
-			   parse_key(w, "top_p", &val)) {
-			f = strtof(val, &end);
-			if (!*val || *end || !(f >= 0.0f && f <= 100.0f))
-				return -EINVAL;
-			if (w[0] == 't' && w[1] == 'e')
-				rq->sp.temperature = f;
-			else if (f > 0.0f && f <= 1.0f)
-				rq->sp.top_p = f;
-			else
-				return -EINVAL;
-		} else if (parse_key(w, "output", &val)) {
-			if (strcmp(val, "ids") && strcmp(val, "text"))
-				return -EINVAL;
-			rq->out_ids = !strcmp(val, "ids");
-		} else if (!strcmp(w, "ids")) {
-			break;
-		} else if (strchr(w, '=') && strcmp(w, "--")) {
-			return -EINVAL;	/* an option we do not know */
-		} else {
-			/* "--": the text is what follows, else from w on */
-			text = strcmp(w, "--") ? w : save;
-			if (text == w && save && *save)
-				save[-1] = ' ';	/* the rest of the line */
-			break;
-		}
-	}
-	sample_seed(&rq->rng, seed);
-	if (!w)
-		return -EINVAL;	/* no prompt */
-	rq->ids = calloc(p->max_ctx, sizeof(*rq->ids));
-	if (!rq->ids)
-		return -ENOMEM;
-	if (text)
-		return tokenizer_encode(&rq->m->tok, text, strlen(text),
-					rq->ids, p->max_ctx, &rq->n_prompt);
-	for (w = strtok_r(NULL, " ", &save); w;
-	     w = strtok_r(NULL, " ", &save)) {
-		if (parse_u64(w, &v) || v >= p->cfg.vocab_size)
-			return -EINVAL;
-		if (rq->n_prompt == p->max_ctx)
-			return -EFBIG;
-		rq->ids[rq->n_prompt++] = (uint32_t)v;
-	}
-	return rq->n_prompt ? 0 : -EINVAL;
-}
-
 /* A free KV slot, taken: its number or -EBUSY. */
 static int slot_take(struct model *m)
 {
@@ -499,7 +437,8 @@ static int req_start(struct model *m, const char *buf, size_t len,
 		     struct model_req **out)
 {
 	struct model_req *rq;
-	char *line;
+	struct model_ask a;
+	const char *why;
 	int err, slot;
 
 	err = model_check(m);
@@ -509,38 +448,27 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	if (len > MODEL_REQ_MAX)
 		return model_fail(m, -EFBIG, "request of %zu bytes (at most "
 				  "%d)", len, MODEL_REQ_MAX);
+	if (m->mlp && len >= 4 &&
+	    !memcmp(buf, &(uint32_t){ GL_INFER_IDS_MAGIC }, 4))
+		return model_fail(m, -EOPNOTSUPP, "token ids are a language "
+				  "model's; an mlp takes gl_infer_tensor");
 	if (m->mlp)
 		return mlp_req_start(m, buf, len, out);
-	if (len >= 4 && !memcmp(buf, &(uint32_t){ GL_INFER_MAGIC }, 4))
-		return model_fail(m, -EOPNOTSUPP, "the binary form is an "
-				  "mlp's for now");
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (memchr(buf, '\n', len) || memchr(buf, '\0', len))
-		return model_fail(m, -EINVAL, "a request is one line");
+	err = model_ask_parse(m, buf, len, &a, &why);
+	if (err)
+		return model_fail(m, err, "request refused: %s", why);
 	rq = req_new(m);
-	line = malloc(len + 1);
-	if (!rq || !line) {
-		if (rq)
-			model_req_unref(rq);
-		free(line);
+	if (!rq) {
+		free(a.ids);
 		return model_fail(m, -ENOMEM, "no memory for a request");
 	}
-	memcpy(line, buf, len);
-	line[len] = '\0';
-	err = req_parse(rq, line);
-	free(line);
-	if (!err && rq->n_prompt >= m->plan.max_ctx)
-		err = -EFBIG;	/* no room for one token */
-	if (err) {
-		model_req_unref(rq);
-		return model_fail(m, err, "request refused: %s",
-				  err == -EFBIG ? "prompt over max_ctx" :
-				  err == -EOPNOTSUPP ? "no tokenizer loaded, "
-				  "give 'ids N ...'" : "malformed");
-	}
-	if (rq->max_tokens > m->plan.max_ctx - rq->n_prompt)
-		rq->max_tokens = m->plan.max_ctx - rq->n_prompt;
+	rq->ids = a.ids;
+	rq->n_prompt = a.n_ids;
+	rq->max_tokens = a.max_tokens;
+	rq->sp = a.sp;
+	sample_seed(&rq->rng, a.seed);
+	rq->emit = a.out;
+	rq->stop = a.stop;
 	slot = slot_take(m);
 	if (slot < 0) {
 		model_req_unref(rq);

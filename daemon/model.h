@@ -145,14 +145,15 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
 
 /*
  * model_req_start - parse one request on @m (a language model's text
- * form; an mlp's binary form, uapi/model.h) and start it. Returns 0
- * with *@out (put with model_req_put), or -EINVAL (malformed), -EFBIG
- * (prompt over the context, rows over max_batch), -EBUSY (every
+ * form or gl_infer_ids; an mlp's gl_infer_tensor, uapi/model.h) and
+ * start it. Returns 0 with *@out (put with model_req_put), or -EINVAL
+ * (malformed), -EFBIG (a request over 64 KiB, a prompt over the
+ * context, max_tokens over max_ctx, rows over max_batch), -EBUSY (every
  * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
- * binary form on a language model),
- * -EKEYEXPIRED, -ENOENT, -ENOMEM. Counts the request and its bytes in
- * @m's meter, a refusal in its failures; a started one's latency and
- * failure are counted when it ends. Lock-free on the counters.
+ * other kind of model's binary form), -EKEYEXPIRED, -ENOENT, -ENOMEM.
+ * Counts the request and its bytes in @m's meter, a refusal in its
+ * failures; a started one's latency and failure are counted when it
+ * ends. Lock-free on the counters.
  */
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out);
@@ -207,6 +208,7 @@ int model_io_path(struct model *m, char *buf, size_t size);
 
 #include "daemon/model/llama.h"
 #include "daemon/model/mlp.h"
+#include "daemon/model/sample.h"
 #include "daemon/model/tokenizer.h"
 
 #define MODEL_MAX_BATCH	64	/* KV slots: one bit each in slots */
@@ -284,5 +286,35 @@ struct model_opts {
 };
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen);
+
+/* How a language model's answer is written. */
+enum model_out {
+	MODEL_OUT_TEXT,			/* decoded by its tokenizer */
+	MODEL_OUT_IDS,			/* " ID" per token */
+	MODEL_OUT_U32,			/* the binary form: u32 per token */
+};
+
+/* A language model's request, parsed (model-ask.c). */
+struct model_ask {
+	uint32_t *ids;			/* the prompt, malloc'ed */
+	uint32_t n_ids;			/* 1 .. max_ctx - 1 */
+	uint32_t max_tokens;		/* 1 .. the positions left */
+	struct sample_params sp;
+	uint64_t seed;
+	enum model_out out;
+	bool stop;			/* BOS or EOS ends it, unwritten */
+};
+
+/*
+ * model_ask_parse - a language model's request of @len bytes in either
+ * form (text, or uapi/model.h's gl_infer_ids) checked against @m's plan
+ * and tokenizer into @a (the caller frees a->ids). Returns 0, or -EINVAL
+ * (malformed, a value outside its range, an id outside the vocabulary),
+ * -EFBIG (a prompt of max_ctx ids or more, max_tokens over max_ctx),
+ * -EOPNOTSUPP (a text prompt without a tokenizer, a gl_infer_tensor),
+ * -ENOMEM; the reason, naming the field, in *@why. Pure: no lock.
+ */
+int model_ask_parse(const struct model *m, const char *buf, size_t len,
+		    struct model_ask *a, const char **why);
 
 #endif

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpulease model ABI: the binary form of a request written to
- * models/NAME/infer and of its answer, for tensor-in, tensor-out models
- * (gpulease-mlp). A request is one gl_infer_tensor header followed by
- * rows * cols little-endian f32 values, row-major, in one write; the
- * answer read back is one header (rows, cols = the model's outputs)
- * followed by its values. Documentation/models.md, "The binary form".
+ * gpulease model ABI: the binary forms of a request written to
+ * models/NAME/infer and of its answer. A tensor-in, tensor-out model
+ * (gpulease-mlp) takes one gl_infer_tensor header followed by rows * cols
+ * little-endian f32 values, row-major, in one write; the answer read back
+ * is one header (rows, cols = the model's outputs) followed by its
+ * values. A language model takes one gl_infer_ids header followed by
+ * n_ids little-endian u32 token ids; its answer is the generated ids,
+ * u32 each, streamed as they are made. Documentation/models.md, "The
+ * binary form".
  *
- * Invariant: fixed-width fields, reserved fields zero; the size and
+ * Invariant: fixed-width fields, reserved fields zero; the sizes and
  * offsets are checked below and never change once shipped. Compiles
  * alone in C and C++.
  */
@@ -17,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "GLT1" as little-endian bytes: the first word of a binary request. */
+/* "GLT1" as little-endian bytes: the first word of a tensor request. */
 #define GL_INFER_MAGIC		0x31544c47u
 #define GL_INFER_F32		1u	/* the one dtype */
 
@@ -30,15 +33,52 @@ struct gl_infer_tensor {
 	uint64_t reserved[2];	/* zero */
 };
 
+/* "GLI1" as little-endian bytes: the first word of a token-id request. */
+#define GL_INFER_IDS_MAGIC	0x31494c47u
+
+/* gl_infer_ids.flags: BOS (1) or EOS (2) ends the answer, unsent. */
+#define GL_INFER_STOP_EOS	0x1u
+
+struct gl_infer_ids {
+	uint32_t magic;		/* GL_INFER_IDS_MAGIC */
+	uint32_t n_ids;		/* prompt ids after the header:
+				 * 1 .. the model's max_ctx - 1 */
+	uint32_t max_tokens;	/* ids to make: 1 .. max_ctx, cut to the
+				 * positions the prompt leaves */
+	float temperature;	/* 0 (greedy) .. 100, IEEE-754 binary32 */
+	float top_p;		/* (0, 1]; 1: the whole distribution */
+	uint32_t flags;		/* GL_INFER_STOP_EOS; other bits zero */
+	uint64_t seed;		/* any value, 0 included */
+	uint64_t reserved[2];	/* zero */
+};
+
 #ifdef __cplusplus
-static_assert(sizeof(gl_infer_tensor) == 32, "gl_infer_tensor size");
+#define GL_MODEL_ASSERT(cond, msg) static_assert(cond, msg)
 #else
-_Static_assert(sizeof(struct gl_infer_tensor) == 32,
-	       "gl_infer_tensor size");
-_Static_assert(offsetof(struct gl_infer_tensor, rows) == 8,
-	       "gl_infer_tensor rows");
-_Static_assert(offsetof(struct gl_infer_tensor, reserved) == 16,
-	       "gl_infer_tensor reserved");
+#define GL_MODEL_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
+
+GL_MODEL_ASSERT(sizeof(struct gl_infer_tensor) == 32, "gl_infer_tensor size");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, rows) == 8,
+		"gl_infer_tensor rows");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 16,
+		"gl_infer_tensor reserved");
+
+GL_MODEL_ASSERT(sizeof(float) == 4, "float is binary32");
+GL_MODEL_ASSERT(sizeof(struct gl_infer_ids) == 48, "gl_infer_ids size");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, n_ids) == 4,
+		"gl_infer_ids n_ids");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, max_tokens) == 8,
+		"gl_infer_ids max_tokens");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, temperature) == 12,
+		"gl_infer_ids temperature");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, top_p) == 16,
+		"gl_infer_ids top_p");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, flags) == 20,
+		"gl_infer_ids flags");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, seed) == 24,
+		"gl_infer_ids seed");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, reserved) == 32,
+		"gl_infer_ids reserved");
 
 #endif

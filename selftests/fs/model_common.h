@@ -87,6 +87,36 @@ out:
 	return err ? err : (int)got;
 }
 
+/*
+ * One binary request on models/NAME/infer: write @len bytes of @req in
+ * one write on a fresh open, read the answer into @ans until its end or
+ * @size bytes. Returns the bytes read, or the -errno of the open, the
+ * write or the read that failed.
+ */
+static inline int model_infer_raw(const struct gl_daemon *d,
+				  const char *name, const void *req,
+				  size_t len, void *ans, size_t size)
+{
+	ssize_t n = 0, got = 0;
+	int fd, err = 0;
+
+	fd = open(gl_path(d, "models/%s/infer", name), O_RDWR);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, req, len) != (ssize_t)len) {
+		err = -errno;
+		goto out;
+	}
+	while ((size_t)got < size &&
+	       (n = read(fd, (char *)ans + got, size - got)) > 0)
+		got += n;
+	if (n < 0)
+		err = -errno;
+out:
+	close(fd);
+	return err ? err : (int)got;
+}
+
 /* Parse " ID ID ..." into @ids: the count. */
 static inline int model_ids(const char *s, unsigned *ids, int max)
 {

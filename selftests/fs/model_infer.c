@@ -5,8 +5,9 @@
  * a long generation agrees with the same tokens fed back one at a time,
  * the llama2.c and HF files of the same weights generate the same
  * tokens; a request whose lease expires mid-way fails EKEYEXPIRED after
- * its streamed part and the model turns expired; unload with a request
- * in flight fails it and gives the memory back before it returns; rmdir
+ * its streamed part and the model turns expired; unload with requests
+ * in flight (one running, one queued) fails them and gives the memory
+ * back before it returns; rmdir
  * of the model's lease unloads the model; malformed requests are
  * refused. The debug knob model_step_hold keeps a request inside its
  * second step, so every "mid-request" here is deterministic.
@@ -180,9 +181,16 @@ TEST_F(model_infer, bad_requests)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		EXPECT_EQ(model_infer(d, "m", bad[i], out, sizeof(out)),
 			  -EINVAL) TH_LOG("%s", bad[i]);
-	/* 8 positions: a prompt of 8 leaves none to generate */
+	/* 8 positions: a prompt of 8 leaves none to generate, nor can 9
+	 * tokens be made (the binary form alike: model_ids.c) */
 	EXPECT_EQ(model_infer(d, "m", "ids 1 2 3 4 5 6 7 8\n", out,
 			      sizeof(out)), -EFBIG);
+	EXPECT_EQ(model_infer(d, "m", "max_tokens=9 ids 1\n", out,
+			      sizeof(out)), -EFBIG);
+	/* max_ctx itself is cut to the 4 positions left */
+	EXPECT_GT(model_infer(d, "m", "max_tokens=8 output=ids ids 1 2 3 4\n",
+			      out, sizeof(out)), 0);
+	EXPECT_EQ(model_ids(out, (unsigned[16]){ 0 }, 16), 4) TH_LOG("%s", out);
 	/* text is encoded with tokenizer.bin (the fixture's tokens are
 	 * <unk> <s> </s> and one per ASCII character from ' '): "AB" is
 	 * BOS, the dummy " ", 'A', 'B', the same request as those ids */
@@ -264,24 +272,43 @@ TEST_F(model_infer, expiry_mid_request_is_ekeyexpired)
 	EXPECT_EQ(gl_count_leases(d), 0);
 }
 
-TEST_F(model_infer, unload_with_request_in_flight)
+/* Read @fd to its end: the last read's result (0, or -1 with errno). */
+static ssize_t read_to_end(int fd)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	return n;
+}
+
+TEST_F(model_infer, unload_with_requests_in_flight)
 {
 	const struct gl_daemon *d = &self->d;
 	long long free0 = dev_read_u64(d, 0, "vram.free");
+	static const char req[] = "max_tokens=20 output=ids ids 1 2 3\n";
 	char first[64], buf[64];
 	struct stat st;
-	int fd;
+	int fd, fd2;
 
-	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
-			       self->dir), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "max_batch=2\n", self->dir), 0);
+	/* one request running (held in its step), one queued behind it */
 	fd = held_request(d, first, sizeof(first));
 	ASSERT_GE(fd, 0);
+	fd2 = open(gl_path(d, "models/m/infer"), O_RDWR);
+	ASSERT_GE(fd2, 0);
+	ASSERT_EQ(write(fd2, req, strlen(req)), (ssize_t)strlen(req));
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
-	/* the memory is back when unload returns, the request failed */
+	/* the memory is back when unload returns, both requests failed */
 	EXPECT_EQ(dev_read_u64(d, 0, "vram.free"), free0);
 	EXPECT_EQ(read(fd, buf, sizeof(buf)), -1);
 	EXPECT_EQ(errno, ECANCELED);
 	close(fd);
+	EXPECT_EQ(read_to_end(fd2), -1);
+	EXPECT_EQ(errno, ECANCELED);
+	close(fd2);
 	EXPECT_EQ(stat(gl_path(d, "models/m"), &st), -1);
 	EXPECT_EQ(gl_count_leases(d), 0);
 }

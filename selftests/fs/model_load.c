@@ -4,8 +4,9 @@
  * model.NAME of the model's size, unload (by ctl or by the model's own
  * ctl) gives the memory back before it returns; a load that fails
  * (malformed or truncated file, a file the caller cannot read, a lease
- * that does not fit or is over quota, bad options) leaves no model, no lease and no
- * memory behind; another uid gets EACCES on a model it does not own.
+ * that does not fit the device, its free memory or the quota, bad
+ * options) leaves no model, no lease and no memory behind; another uid
+ * gets EACCES on a model it does not own (infer, ctl, stats, unload).
  */
 #include "selftests/harness.h"
 #include "selftests/fs/model_common.h"
@@ -169,6 +170,43 @@ TEST_F(model_load, bad_options_and_no_room)
 	expect_nothing(d, free0);
 }
 
+/*
+ * A model whose lease does not fit the device's free memory (another
+ * lease holds the rest): ENOSPC, and nothing of it left: no directory,
+ * no lease, vram.free unchanged; it loads once the room is back.
+ */
+TEST_F(model_load, lease_that_does_not_fit_is_enospc)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free"), vram, free1;
+	char buf[GL_TEXT_MAX];
+	struct stat st;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), 0);
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "vram", &vram), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
+	ASSERT_EQ(dev_read_u64(d, 0, "vram.free"), free0);
+	/* leave half the model's size free */
+	ASSERT_EQ(lease_create(d, "fill"), 0);
+	ASSERT_EQ(lease_write(d, "fill", "ctl", "vram %lld\n",
+			      (free0 - vram / 2) / 4096 * 4096), 0);
+	free1 = dev_read_u64(d, 0, "vram.free");
+	ASSERT_LT(free1, vram);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), -ENOSPC);
+	EXPECT_EQ(stat(gl_path(d, "models/m"), &st), -1);
+	EXPECT_EQ(errno, ENOENT);
+	EXPECT_EQ(gl_count_leases(d), 1);
+	EXPECT_EQ(dev_read_u64(d, 0, "vram.free"), free1);
+	EXPECT_GE(gl_read(d, "models/ctl", buf, sizeof(buf)), 0);
+	EXPECT_EQ(strncmp(buf, "last_error ENOSPC", 17), 0) TH_LOG("%s", buf);
+	/* the room back, the same model loads */
+	ASSERT_EQ(lease_remove(d, "fill"), 0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
+			       self->dir), 0);
+}
+
 struct as_nobody {
 	const struct gl_daemon *d;
 	const char *dir;
@@ -217,6 +255,10 @@ static int nobody_touches_roots(void *arg)
 	err = gl_ctl_write(a->d, "models/ctl", "unload m\n");
 	if (err != -EACCES)
 		return 103;
+	if (gl_ctl_write(a->d, "models/m/ctl", "unload\n") != -EACCES)
+		return 105;
+	if (gl_read(a->d, "models/m/stats", buf, sizeof(buf)) != -EACCES)
+		return 106;
 	gl_read(a->d, "models/ctl", buf, sizeof(buf));
 	return strstr(buf, "model.m") ? 104 : 0;	/* not listed */
 }

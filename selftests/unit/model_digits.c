@@ -17,10 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/model/hfconfig.h"
 #include "daemon/model/mlp.h"
-#include "daemon/model/safetensors.h"
 #include "selftests/harness.h"
+#define MODEL_FIXTURE_MLP
 #include "selftests/unit/model_fixture.h"
 
 #define IN	64
@@ -28,24 +27,7 @@
 #define BATCH	64u
 #define MIN_ROWS 400u	/* the fixture holds out 450 */
 
-FIXTURE(fx) {
-	char dir[64];
-};
-
-FIXTURE_SETUP(fx)
-{
-	strcpy(self->dir, "/tmp/gl-digits-XXXXXX");
-	ASSERT_NE(mkdtemp(self->dir), NULL);
-}
-
-FIXTURE_TEARDOWN(fx)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (self->dir[0] && system(cmd))
-		TH_LOG("%s failed", cmd);
-}
+MLP_FIXTURE("gl-digits")
 
 #define NEED_FIXTURES()							\
 	do {								\
@@ -58,51 +40,6 @@ FIXTURE_TEARDOWN(fx)
 			SKIP(return, "no /usr/bin/python3 with numpy");	\
 		ASSERT_EQ(_r, 0);					\
 	} while (0)
-
-struct model {
-	struct mlp_plan p;
-	void *base;		/* aligned_alloc'ed, the caller frees */
-};
-
-/* load - @dir/config.json and @dir/@name into @m for @batch rows */
-static int load(const char *dir, const char *name, struct model *m,
-		uint32_t batch)
-{
-	struct blob cb, sb;
-	struct hf_mlp_map map;
-	struct hf_config c;
-	struct st_file sf = { 0 };
-	char why[160] = "";
-	int err;
-
-	m->base = NULL;
-	err = slurp(dir, "config.json", &cb);
-	if (err)
-		return err;
-	err = slurp(dir, name, &sb);
-	if (!err)
-		err = hf_config_parse(cb.p, cb.len, &c, why, sizeof(why));
-	if (!err)
-		err = c.arch == HF_MLP ? 0 : -EINVAL;
-	if (!err)
-		err = st_parse(sb.p, sb.len, &sf, why, sizeof(why));
-	if (!err)
-		err = hf_mlp_map(&c.mlp, &sf, &map, why, sizeof(why));
-	if (!err)
-		err = mlp_plan(&c.mlp, batch, &m->p);
-	if (!err) {
-		m->base = aligned_alloc(64, m->p.total_bytes);
-		err = m->base ? 0 : -ENOMEM;
-	}
-	if (!err)
-		err = mlp_load(&m->p, &map, sb.p, sb.len, m->base);
-	if (err)
-		fprintf(stderr, "# %s: %d %s\n", name, err, why);
-	st_free(&sf);
-	free(cb.p);
-	free(sb.p);
-	return err;
-}
 
 /* argmax - the first largest of @n floats */
 static unsigned int argmax(const float *z, unsigned int n)
@@ -124,7 +61,7 @@ static void check(const char *dir, const char *file, const char *ref)
 	struct blob x, y, want;
 	unsigned int n, r, i, rows, right = 0, far = 0;
 	double worst = 0, worst_want = 0;
-	struct model m;
+	struct mlp_model m;
 
 	ASSERT_EQ(slurp(dir, "test-x.bin", &x), 0);
 	ASSERT_EQ(slurp(dir, "test-y.bin", &y), 0);
@@ -133,7 +70,7 @@ static void check(const char *dir, const char *file, const char *ref)
 	ASSERT_GE(n, MIN_ROWS);
 	ASSERT_EQ(x.len, (size_t)n * IN * sizeof(float));
 	ASSERT_EQ(want.len, (size_t)n * OUT * sizeof(double));
-	ASSERT_EQ(load(dir, file, &m, BATCH), 0);
+	ASSERT_EQ(mlp_model_load(dir, file, &m, BATCH, false), 0);
 	ASSERT_EQ(m.p.cfg.layer[0].in, (uint32_t)IN);
 	ASSERT_EQ(m.p.cfg.layer[m.p.cfg.n_layers - 1].out, (uint32_t)OUT);
 	for (r = 0; r < n; r += rows) {

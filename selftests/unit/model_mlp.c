@@ -14,34 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/model/hfconfig.h"
 #include "daemon/model/mlp.h"
-#include "daemon/model/safetensors.h"
 #include "selftests/harness.h"
+#define MODEL_FIXTURE_MLP
 #include "selftests/unit/model_fixture.h"
 
 #define ROWS	7
 #define IN	13
 #define OUT	3
 
-FIXTURE(fx) {
-	char dir[64];
-};
-
-FIXTURE_SETUP(fx)
-{
-	strcpy(self->dir, "/tmp/gl-mlp-XXXXXX");
-	ASSERT_NE(mkdtemp(self->dir), NULL);
-}
-
-FIXTURE_TEARDOWN(fx)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (self->dir[0] && system(cmd))
-		TH_LOG("%s failed", cmd);
-}
+MLP_FIXTURE("gl-mlp")
 
 #define NEED_FIXTURES()							\
 	do {								\
@@ -50,55 +32,6 @@ FIXTURE_TEARDOWN(fx)
 			SKIP(return, "no /usr/bin/python3 with numpy");	\
 		ASSERT_EQ(_r, 0);					\
 	} while (0)
-
-struct model {
-	struct mlp_plan p;
-	void *base;
-};
-
-/*
- * load - @dir/config.json and @dir/@name into @m for @batch rows; with
- * @lie, planned for a layer 1 one wider than the file's tensors
- */
-static int load(const char *dir, const char *name, struct model *m,
-		uint32_t batch, bool lie)
-{
-	struct blob cb, sb;
-	struct hf_mlp_map map;
-	struct hf_config c;
-	struct st_file sf = { 0 };
-	char why[160];
-	int err;
-
-	err = slurp(dir, "config.json", &cb);
-	if (err)
-		return err;
-	err = slurp(dir, name, &sb);
-	if (!err)
-		err = hf_config_parse(cb.p, cb.len, &c, why, sizeof(why));
-	if (!err)
-		err = c.arch == HF_MLP ? 0 : -EINVAL;
-	if (!err)
-		err = st_parse(sb.p, sb.len, &sf, why, sizeof(why));
-	if (!err)
-		err = hf_mlp_map(&c.mlp, &sf, &map, why, sizeof(why));
-	if (!err && lie) {
-		c.mlp.layer[1].out++;
-		c.mlp.layer[2].in++;
-	}
-	if (!err)
-		err = mlp_plan(&c.mlp, batch, &m->p);
-	if (!err) {
-		m->base = aligned_alloc(64, m->p.total_bytes);
-		err = m->base ? 0 : -ENOMEM;
-	}
-	if (!err)
-		err = mlp_load(&m->p, &map, sb.p, sb.len, m->base);
-	st_free(&sf);
-	free(cb.p);
-	free(sb.p);
-	return err;
-}
 
 /* far - outputs beyond 1e-5 + 1e-5 |want| */
 static unsigned int far(const float *got, const float *want, unsigned int n)
@@ -116,14 +49,14 @@ static void check(const char *dir, const char *file, const char *ref)
 {
 	float one[ROWS * OUT];
 	struct blob in, want;
-	struct model m;
+	struct mlp_model m;
 	unsigned int r;
 
 	ASSERT_EQ(slurp(dir, "input.bin", &in), 0);
 	ASSERT_EQ(slurp(dir, ref, &want), 0);
 	ASSERT_EQ(in.len, sizeof(float) * ROWS * IN);
 	ASSERT_EQ(want.len, sizeof(float) * ROWS * OUT);
-	ASSERT_EQ(load(dir, file, &m, ROWS, false), 0);
+	ASSERT_EQ(mlp_model_load(dir, file, &m, ROWS, false), 0);
 	EXPECT_EQ(m.p.cfg.layer[0].in, (uint32_t)IN);
 	/* one row at a time */
 	for (r = 0; r < ROWS; r++) {
@@ -158,17 +91,19 @@ TEST_F(fx, bf16_matches_numpy)
 TEST_F(fx, bad_rows_and_files)
 {
 	atomic_int cancel = ETIMEDOUT;
-	struct model m;
+	struct mlp_model m;
 
 	NEED_FIXTURES();
-	ASSERT_EQ(load(self->dir, "model.safetensors", &m, 2, false), 0);
+	ASSERT_EQ(mlp_model_load(self->dir, "model.safetensors", &m, 2,
+				 false), 0);
 	EXPECT_EQ(mlp_forward(&m.p, m.base, 0, NULL), -EINVAL);
 	EXPECT_EQ(mlp_forward(&m.p, m.base, 3, NULL), -EINVAL);
 	EXPECT_EQ(mlp_forward(&m.p, m.base, 2, &cancel), -ETIMEDOUT);
 	free(m.base);
 	m.base = NULL;
 	/* a plan whose layer is wider than the file's tensor */
-	EXPECT_EQ(load(self->dir, "model.safetensors", &m, 2, true), -EINVAL);
+	EXPECT_EQ(mlp_model_load(self->dir, "model.safetensors", &m, 2,
+				 true), -EINVAL);
 	free(m.base);
 }
 
