@@ -16,31 +16,6 @@
 #include "daemon/ring.h"
 #include "daemon/strbuf.h"
 
-/* Upper bounds of the latency buckets, microseconds (compared exactly,
- * no floating point on the request path); +Inf is implied. */
-static const uint64_t lat_le_us[METRICS_LAT_BUCKETS] = {
-	500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
-	1000000, 5000000,
-};
-
-void metrics_hist_observe(struct metrics_hist *h, uint64_t us)
-{
-	int i;
-
-	for (i = 0; i < METRICS_LAT_BUCKETS; i++)
-		if (us <= lat_le_us[i])
-			break;
-	if (i < METRICS_LAT_BUCKETS)
-		atomic_fetch_add(&h->bucket[i], 1);
-	atomic_fetch_add(&h->sum_us, us);
-	atomic_fetch_add(&h->count, 1);
-}
-
-double metrics_hist_le(int i)
-{
-	return (double)lat_le_us[i] / 1e6;
-}
-
 void metrics_escape(struct strbuf *sb, const char *s)
 {
 	size_t run;
@@ -202,19 +177,19 @@ static void model_label(struct strbuf *sb, const char *name,
 }
 
 static void model_latency(struct strbuf *sb, const char *name,
-			  struct model *m, const struct metrics_hist *h)
+			  struct model *m, const struct hist *h)
 {
 	uint64_t cum = 0, count = atomic_load(&h->count);
 	int i;
 
 	/* count first: a bucket read later may only be larger, and +Inf
 	 * is the count, so the buckets never pass it */
-	for (i = 0; i < METRICS_LAT_BUCKETS; i++) {
+	for (i = 0; i < HIST_BUCKETS; i++) {
 		cum += atomic_load(&h->bucket[i]);
 		if (cum > count)
 			cum = count;
 		model_label(sb, name, "_bucket", m);
-		strbuf_printf(sb, ",le=\"%g\"} %llu\n", metrics_hist_le(i),
+		strbuf_printf(sb, ",le=\"%g\"} %llu\n", hist_le(i),
 			      (unsigned long long)cum);
 	}
 	model_label(sb, name, "_bucket", m);

@@ -14,30 +14,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/hist.h"
+
 struct dev_set;
 struct lease_table;
 struct model_set;
 struct registry;
 struct ring_set;
 struct strbuf;
-
-/* Finite buckets of every latency histogram; +Inf is implied. */
-#define METRICS_LAT_BUCKETS 12
-
-/* A latency histogram with the fixed bucket layout of metrics.c: lock-free
- * (atomics only), so any thread may observe into it. */
-struct metrics_hist {
-	_Atomic uint64_t bucket[METRICS_LAT_BUCKETS];	/* not cumulative */
-	_Atomic uint64_t count;		/* observations, +Inf included */
-	_Atomic uint64_t sum_us;	/* microseconds, summed */
-};
-
-/* metrics_hist_observe - count one observation of @us microseconds in @h.
- * Lock-free; any thread. */
-void metrics_hist_observe(struct metrics_hist *h, uint64_t us);
-
-/* metrics_hist_le - the upper bound of finite bucket @i, seconds. */
-double metrics_hist_le(int i);
 
 /* Counters only ever grow. The sources are the broker's, fixed after
  * metrics_init. */

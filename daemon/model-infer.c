@@ -105,7 +105,7 @@ static void req_end(struct model_req *rq, int err)
 	}
 	atomic_fetch_sub(&m->running, 1);
 	if (rq->start_ns) {	/* a refused one is model_req_start's */
-		metrics_hist_observe(&m->latency, (uint64_t)(clock_mono() -
+		hist_observe(&m->latency, (uint64_t)(clock_mono() -
 						rq->start_ns) / 1000);
 		if (err)
 			model_count_failure(m, err);

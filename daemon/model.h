@@ -23,7 +23,7 @@
 #include <urcu/list.h>
 
 #include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "daemon/hist.h"
 #include "uapi/gpulease.h"
 
 struct lease;
@@ -113,7 +113,7 @@ struct model_meter {
 	uint64_t bytes_in;		/* request bytes written */
 	uint64_t bytes_out;		/* answer bytes read */
 	uint64_t fail[MODEL_FAIL_REASONS];	/* refused or failed */
-	const struct metrics_hist *latency;	/* @m's, lives with @m */
+	const struct hist *latency;	/* @m's, lives with @m */
 };
 
 /* model_meter_read - fill @out from @m (with a reference). Lock-free. */
@@ -252,7 +252,7 @@ struct model {
 	_Atomic uint64_t fail[MODEL_FAIL_REASONS]; /* failures by reason */
 	_Atomic uint64_t bytes_in;	/* request bytes written to infer */
 	_Atomic uint64_t bytes_out;	/* answer bytes read from infer */
-	struct metrics_hist latency;	/* started requests, start to end */
+	struct hist latency;	/* started requests, start to end */
 	struct gl_last_error last_error;
 };
 
