@@ -157,7 +157,7 @@ static bool known_status(int st)
 {
 	return st == 0 || st == -EINVAL || st == -EFAULT || st == -EFBIG ||
 	       st == -ETIMEDOUT || st == -ECANCELED || st == -EIO ||
-	       st == -EBUSY;
+	       st == -EBUSY || st == -EOPNOTSUPP;	/* ids to an mlp */
 }
 
 /* The last completions of entries between cq_head and cq_tail (a
