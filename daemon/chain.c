@@ -388,9 +388,11 @@ static bool chain_run_touches_vram(const struct launch *la)
 	return la->chain->c->touches_vram;
 }
 
+/* The run is over: its chain reference, then its one allocation. */
 static void chain_run_release(struct launch *la)
 {
 	chain_put(la->chain->c);
+	free(la);
 }
 
 /* Small as one launch is (launch.c), step by step. */
@@ -409,7 +411,7 @@ static const struct launch_body_ops chain_body_ops = {
 	.self_accounting = true,
 };
 
-/* A run and its launch in one allocation: launch.c frees the launch. */
+/* A run and its launch in one allocation, freed by chain_run_release. */
 struct chain_launch {
 	struct launch la;	/* first: free(la) frees the whole */
 	struct chain_run run;

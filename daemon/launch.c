@@ -239,7 +239,8 @@ int launch_submit_inline(struct launcher *lr, struct lease *l,
 	return err;
 }
 
-/* Account @la, tell its submitter and free it. With @quiet, a failure
+/* Account @la, tell its submitter and free it, or hand it back to its
+ * body (release(), which owns a body's launch). With @quiet, a failure
  * is not logged: the caller logs one line for many. */
 static void launch_finish(struct launch *la, bool quiet)
 {
@@ -256,9 +257,10 @@ static void launch_finish(struct launch *la, bool quiet)
 			launch_name(la), (unsigned long long)la->seq);
 	la->done(la);
 	if (la->body)
-		la->body->release(la);
+		la->body->release(la);	/* may free or reuse @la */
+	else
+		free(la);
 	lease_put(l);
-	free(la);
 }
 
 /* Run @la on its lease's device. Holds mem_lock (read) from the state

@@ -29,7 +29,7 @@ struct registry;
 struct chain_run;
 
 /* Called once per accepted launch, from any thread, with no lock held;
- * @la is freed when it returns. */
+ * @la is freed when it returns (by launch.c, or by its body's release). */
 typedef void (*launch_done_fn)(struct launch *la);
 
 struct launch {
@@ -68,7 +68,10 @@ struct launch_body_ops {
 	int (*exec)(struct launch *la, const struct lease_mem *m);
 	/* whether it may have written vram */
 	bool (*touches_vram)(const struct launch *la);
-	/* the launch is being freed, after done() */
+	/* after done(): the body frees @la, or keeps it for reuse (its
+	 * memory is the body's: launch.c frees only a launch without a
+	 * body). launch.c touches @la no more once it is called; the
+	 * launch still holds its lease reference until it returns. */
 	void (*release)(struct launch *la);
 	/* whether it may run inline (launch_enqueue's @inl) */
 	bool (*small)(const struct launch *la);
@@ -163,7 +166,8 @@ int launch_submit(struct launcher *lr, struct lease *l,
  * or chain_submit for a chain run), or with @inl run it on the calling
  * thread as launch_submit_inline() does when it is small (a body's
  * small()) and its lease idle. Takes a reference to its lease. On 0 it
- * is queued or has run (freed by whoever ran it), *seq its number,
+ * is queued or has run (its body's release() called, or freed, by
+ * whoever ran it), *seq its number,
  * stored before it can start; else the caller still owns @la:
  * -EKEYEXPIRED, -ENOENT, -ECANCELED (closed), -EAGAIN
  * (GL_LAUNCH_QUEUE_MAX in flight).

@@ -11,7 +11,20 @@
  * expiry or a drop, which end every queued and running step of the
  * lease with their errno, end every request of the model, and a request
  * that ended with an error never reads as a whole answer.
+ * No allocation per step: a request owns its two step launches
+ * (model_req.step), used in turn, and launch.c hands a finished one back
+ * through model_release instead of freeing it. Step N+1 is queued (in the
+ * other launch) from step N's done(), while launch.c still finishes step
+ * N; step N+2 reuses step N's launch from step N+1's done(), and only a
+ * step that ran calls done() with status 0 and queues another. Step N+1
+ * runs only once step N's launch_finish() has returned (the queue is
+ * finishing until then: launch_end), so step N's release() has run, and
+ * its launch is free, before step N+2 is queued in it (model_launch.busy
+ * asserts it). A step that never ran (failed by launch_close or
+ * launch_cancel, maybe on another thread while step N still finishes)
+ * has an errno and ends the request, so it queues nothing.
  */
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +40,16 @@
 #include "uapi/model.h"
 
 #define MODEL_REQ_MAX	65536	/* bytes of one request */
+
+struct model_req;
+
+/* One of a request's two step launches: launch.c's while it is queued,
+ * running or finishing (busy), the request's again after release. */
+struct model_launch {
+	struct launch la;		/* first: launch.c's view of it */
+	struct model_req *rq;		/* the request it is part of */
+	atomic_bool busy;		/* enqueued, not yet released */
+};
 
 struct model_req {
 	_Atomic long refs;
@@ -45,6 +68,10 @@ struct model_req {
 	uint32_t last;			/* the latest token fed or made */
 	uint32_t made;			/* tokens generated */
 	uint32_t max_tokens;
+	uint32_t nsteps;		/* steps queued: step[nsteps % 2] is
+					 * the next one's */
+	struct model_launch step[2];	/* each holds a reference while
+					 * busy */
 	enum model_out emit;		/* the answer's form */
 	bool stop;			/* BOS or EOS ends it, unwritten */
 	bool complete;			/* the last step made the last token */
@@ -61,11 +88,6 @@ struct model_req {
 	int err;			/* 0 or the -errno it ended with */
 	model_req_watch_fn *watch;	/* or NULL; called under lock */
 	void *watch_ctx;
-};
-
-struct model_launch {
-	struct launch la;		/* first: launch.c frees it whole */
-	struct model_req *rq;		/* reference */
 };
 
 void model_req_get(struct model_req *rq)
@@ -284,9 +306,15 @@ static bool model_touches_vram(const struct launch *la)
 	return true;	/* activations and the KV cache */
 }
 
+/* launch.c is done with step @la: it is free for the step after next,
+ * and its reference to the request goes (which may free both). */
 static void model_release(struct launch *la)
 {
-	model_req_unref(((struct model_launch *)la)->rq);
+	struct model_launch *ml = (struct model_launch *)la;
+	struct model_req *rq = ml->rq;
+
+	atomic_store(&ml->busy, false);
+	model_req_unref(rq);
 }
 
 static bool model_small(const struct launch *la)
@@ -319,17 +347,19 @@ static void model_step_done(struct launch *la)
 		req_end(rq, err);
 }
 
-/* Queue @rq's next step. 0 or -errno (nothing queued). */
+/* Queue @rq's next step in the launch the step before last used (free:
+ * see the invariant at the top), from req_go or the last step's done().
+ * 0 or -errno (nothing queued). */
 static int step_submit(struct model_req *rq)
 {
 	struct model *m = rq->m;
-	struct model_launch *ml;
+	struct model_launch *ml = &rq->step[rq->nsteps++ % 2];
 	_Atomic uint64_t seq;
 	int err;
 
-	ml = calloc(1, sizeof(*ml));
-	if (!ml)
-		return -ENOMEM;
+	assert(!atomic_load(&ml->busy));
+	memset(&ml->la, 0, sizeof(ml->la));
+	atomic_store(&ml->busy, true);
 	model_req_get(rq);
 	ml->rq = rq;
 	ml->la.body = &model_body_ops;
@@ -340,8 +370,8 @@ static int step_submit(struct model_req *rq)
 	ml->la.ctx = rq;
 	err = launch_enqueue(&ml->la, &seq, false);
 	if (err) {
+		atomic_store(&ml->busy, false);
 		model_req_unref(rq);
-		free(ml);
 	}
 	return err;
 }
