@@ -26,6 +26,9 @@ struct policy {
 	_Atomic uint32_t model_step_hold; /* debug: 1 holds every model
 					 * request that has made a token
 					 * in its next step (stoppable) */
+	_Atomic uint32_t model_load_hold; /* debug: 1 holds every model load
+					 * with its files mapped and its
+					 * lease acquired */
 	_Atomic uint32_t ring_complete_hold; /* debug: 1 holds a launch's
 					 * ring completion once posted */
 };

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Loading a model: open its files with the loading user's credentials,
- * parse them with the pure parsers of daemon/model/, acquire the lease
- * model.NAME sized from the plan and copy the weights into it.
+ * map the weights' files (read the small ones), parse them with the pure
+ * parsers of daemon/model/, acquire the lease model.NAME sized from the
+ * plan and copy the weights into it. The owner may truncate a mapped
+ * file meanwhile: daemon/mapguard.c turns the SIGBUS into zeros and a
+ * flag, and the load fails with EINVAL ("... changed while loading").
  * Invariant: all or nothing. On any failure the files are closed, the
- * buffers freed and the lease, if acquired, dropped before returning,
+ * buffers freed or unmapped and the lease, if acquired, dropped before returning,
  * and the reason names fields and numbers, never bytes of a file.
  * The credentials change only the calling thread's filesystem ids and
  * groups (setfsuid, setfsgid, the raw setgroups system call), and every
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +29,7 @@
 #include "daemon/dev/dev.h"
 #include "daemon/knobs.h"
 #include "daemon/lease.h"
+#include "daemon/mapguard.h"
 #include "daemon/model.h"
 #include "daemon/model/hfconfig.h"
 #include "daemon/model/llama2c.h"
@@ -41,8 +46,12 @@ enum { F_MAIN, F_CONFIG, F_TENSORS, F_TOKENIZER, F_NR };
 struct model_files {
 	int fd[F_NR];			/* -1: none */
 	bool hf;			/* PATH is a directory */
-	void *buf[F_NR];
+	void *buf[F_NR];		/* mapped[]: the file's mapping;
+					 * else malloc'd */
 	size_t len[F_NR];
+	bool mapped[F_NR];
+	struct mapguard guard[F_NR];	/* mapped[]: its SIGBUS guard */
+	struct stat st[F_NR];		/* as first read */
 };
 
 /* Switch this thread's filesystem identity to @c; *@saved keeps ours.
@@ -150,26 +159,19 @@ out:
 	return err;
 }
 
-/* The whole of @fd into a buffer: 0, -EINVAL (not a regular file),
- * -EFBIG, -ENOMEM, -EIO (it changed under us). */
-static int slurp_fd(int fd, void **buf, size_t *len)
+/* The @size bytes of @fd into a fresh buffer: 0, -ENOMEM, -EIO (it
+ * shrank under us) or read's -errno. */
+static int slurp_fd(int fd, size_t size, void **buf, size_t *len)
 {
-	struct stat st;
 	size_t got = 0;
 	ssize_t n;
 	char *p;
 
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > MODEL_FILE_MAX)
-		return -EFBIG;
-	p = malloc(st.st_size ? (size_t)st.st_size : 1);
+	p = malloc(size ? size : 1);
 	if (!p)
 		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		n = pread(fd, p + got, (size_t)st.st_size - got, (off_t)got);
+	while (got < size) {
+		n = pread(fd, p + got, size - got, (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -183,6 +185,31 @@ static int slurp_fd(int fd, void **buf, size_t *len)
 	return 0;
 }
 
+/* File @i of @size bytes mapped private and read-only, so its pages come
+ * from the page cache and nothing is copied twice; guarded, since its
+ * owner may truncate it under us. 0, -ENOMEM or sigaction's -errno. */
+static int map_fd(struct model_files *f, int i, size_t size)
+{
+	void *p;
+	int err;
+
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, f->fd[i], 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	f->guard[i].addr = p;
+	f->guard[i].len = size;
+	f->guard[i].on_fault = NULL;
+	err = mapguard_add(&f->guard[i]);
+	if (err) {
+		munmap(p, size);
+		return err;
+	}
+	f->mapped[i] = true;
+	f->buf[i] = p;
+	f->len[i] = size;
+	return 0;
+}
+
 static void files_close(struct model_files *f)
 {
 	int i;
@@ -190,26 +217,73 @@ static void files_close(struct model_files *f)
 	for (i = 0; i < F_NR; i++) {
 		if (f->fd[i] >= 0)
 			close(f->fd[i]);
-		free(f->buf[i]);
+		if (f->mapped[i]) {
+			mapguard_del(&f->guard[i]);
+			munmap(f->buf[i], f->len[i]);
+		} else {
+			free(f->buf[i]);
+		}
 	}
 }
 
+static const char *const file_what[F_NR] = {
+	"PATH", "config.json", "model.safetensors", "tokenizer",
+};
+
+/* Every file's bytes: the weights' files (PATH's checkpoint,
+ * model.safetensors) mapped, the small ones read. 0, -EINVAL (not a
+ * regular file), -EFBIG, -ENOMEM, -EIO, with the reason in @why. */
 static int files_read(struct model_files *f, char *why, size_t whylen)
 {
-	static const char *const what[F_NR] = {
-		"PATH", "config.json", "model.safetensors", "tokenizer",
-	};
 	int i, err;
 
 	for (i = 0; i < F_NR; i++) {
 		if (f->fd[i] < 0 || (i == F_MAIN && f->hf))
 			continue;
-		err = slurp_fd(f->fd[i], &f->buf[i], &f->len[i]);
+		err = fstat(f->fd[i], &f->st[i]) ? -errno : 0;
+		if (!err && !S_ISREG(f->st[i].st_mode))
+			err = -EINVAL;
+		if (!err && (uint64_t)f->st[i].st_size > MODEL_FILE_MAX)
+			err = -EFBIG;
+		if (!err && f->st[i].st_size &&
+		    (i == F_MAIN || i == F_TENSORS))
+			err = map_fd(f, i, (size_t)f->st[i].st_size);
+		else if (!err)
+			err = slurp_fd(f->fd[i], (size_t)f->st[i].st_size,
+				       &f->buf[i], &f->len[i]);
 		if (err)
 			return model_why(why, whylen, err, "cannot read %s",
-					 what[i]);
+					 file_what[i]);
 	}
 	return 0;
+}
+
+/* Did a mapped file change while we read it (truncated: its guard was
+ * hit; rewritten: its size or mtime moved)? 0 or -EINVAL with why. */
+static int files_changed(struct model_files *f, char *why, size_t whylen)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < F_NR; i++) {
+		if (!f->mapped[i])
+			continue;
+		if (atomic_load(&f->guard[i].hit) || fstat(f->fd[i], &st) ||
+		    st.st_size != f->st[i].st_size ||
+		    st.st_mtim.tv_sec != f->st[i].st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != f->st[i].st_mtim.tv_nsec)
+			return model_why(why, whylen, -EINVAL, "%s changed "
+					 "while loading", file_what[i]);
+	}
+	return 0;
+}
+
+/* The debug knob model_load_hold: while 1, a load waits here, its files
+ * mapped and its lease acquired, so tests can change a file under it. */
+static void model_load_hold(const struct model *m)
+{
+	while (atomic_load(&m->set->pol->model_load_hold))
+		usleep(1000);
 }
 
 /* The computation's config from the files; @l2c or @st/@map filled. */
@@ -331,9 +405,13 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	err = model_open_as(c, o, &f, why, whylen);
 	if (!err)
 		err = files_read(&f, why, whylen);
-	if (!err)
+	if (!err) {
 		err = model_parse(m, &f, &l2c, &st, &map, &mmap, &lc, why,
 				  whylen);
+		/* a parser that read zeros says less than this */
+		if (err && files_changed(&f, why, whylen))
+			err = -EINVAL;
+	}
 	if (err)
 		goto out;
 	if (m->mlp) {
@@ -387,7 +465,10 @@ acquire:
 			  lname, (unsigned long long)req.vram);
 		goto out;
 	}
+	model_load_hold(m);
 	err = model_fill(m, &f, &l2c, &map, &mmap, why, whylen);
+	/* weights copied from a changed file are not the model's */
+	err = files_changed(&f, why, whylen) ?: err;
 	if (err) {
 		lease_drop(m->lease, 0, false);
 		lease_put(m->lease);

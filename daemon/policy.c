@@ -20,7 +20,8 @@ void policy_show(struct broker *b, struct strbuf *sb)
 		      "default_vram %llu\ndefault_ttl %u\nmax_ttl %u\n"
 		      "launch_timeout_ms %u\nring_idle_us %u\n"
 		      "ring_complete_hold %u\nclock_offset %lld\n"
-		      "notify_delay_ms %u\nmodel_step_hold %u\n",
+		      "notify_delay_ms %u\nmodel_step_hold %u\n"
+		      "model_load_hold %u\n",
 		      (unsigned long long)atomic_load(&b->pol.default_vram),
 		      atomic_load(&b->pol.default_ttl),
 		      atomic_load(&b->pol.max_ttl),
@@ -30,7 +31,8 @@ void policy_show(struct broker *b, struct strbuf *sb)
 		      (long long)(atomic_load(&b->clock.offset_ns) /
 				  NSEC_PER_SEC),
 		      atomic_load(&b->pol.notify_delay_ms),
-		      atomic_load(&b->pol.model_step_hold));
+		      atomic_load(&b->pol.model_step_hold),
+		      atomic_load(&b->pol.model_load_hold));
 	account_show_quotas(&b->acct, sb);
 }
 
@@ -100,6 +102,12 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		if (parse_u32(cl->argv[1], &u) || u > 1)
 			return -EINVAL;
 		atomic_store(&b->pol.model_step_hold, u);
+		return 0;
+	}
+	if (!strcmp(verb, "model_load_hold")) {	/* debug knob */
+		if (parse_u32(cl->argv[1], &u) || u > 1)
+			return -EINVAL;
+		atomic_store(&b->pol.model_load_hold, u);
 		return 0;
 	}
 	if (!strcmp(verb, "clock_offset")) {

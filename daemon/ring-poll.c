@@ -197,7 +197,7 @@ static void ring_park(struct ring *r)
 {
 	uint32_t v = atomic_load(&r->park);
 
-	if (atomic_exchange(&r->truncated, false))
+	if (atomic_exchange(&r->guard.hit, false))
 		ring_break(r, "the io file was truncated under the daemon");
 	if (!atomic_load(&r->stop))
 		ring_futex_wait(&r->park, v, -1, true);

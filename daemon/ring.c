@@ -8,13 +8,10 @@
  *
  * The guard: a client may truncate its io file at any moment, and the
  * daemon's next access to the lost pages raises SIGBUS, in the poller, a
- * launch worker or a copy. Every live mapping is on a lock-free list the
- * handler walks (libwayland's wl_shm_buffer_begin_access idea, by address
- * instead of a thread-local marker, so kernels reading io: arguments on
- * worker threads are covered too): a fault inside a ring maps anonymous
- * pages over the rest of that mapping, flags the ring truncated (its
- * poller marks it BROKEN) and returns, so the access completes on the new
- * pages. A fault anywhere else goes to the handler that was there before.
+ * launch worker or a copy. Every live mapping is guarded by
+ * daemon/mapguard.c: a fault inside a ring maps anonymous pages over the
+ * rest of that mapping, flags the ring truncated (its poller marks it
+ * BROKEN) and returns, so the access completes on the new pages.
  *
  * Daemon death: the daemon holds an open-file-description write lock on
  * the first byte of each io file for the region's life (taken before the
@@ -27,8 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,99 +36,18 @@
 #include "daemon/chain.h"
 #include "daemon/lease.h"
 #include "daemon/log.h"
+#include "daemon/mapguard.h"
 #include "daemon/ring.h"
 
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ring *_Atomic guard_list;	/* live mappings; guard_lock for
-					 * writers, handler reads lock-free */
-static atomic_int guard_busy;		/* handlers walking the list */
-static struct sigaction guard_prev;	/* chained to for other faults */
-static uintptr_t guard_page;		/* page size, set before install */
-static int guard_err;			/* sigaction's errno, or 0 */
-
-static void ring_sigbus(int sig, siginfo_t *si, void *uc)
+/* The mapguard's hook, in the SIGBUS handler: the ring turns BROKEN
+ * and its poller, wherever it sleeps, wakes to say why (ring-poll.c). */
+static void ring_on_fault(struct mapguard *g)
 {
-	uintptr_t a = (uintptr_t)si->si_addr, start, end;
-	int saved = errno;
-	struct ring *r;
-	void *p;
+	struct ring *r = caa_container_of(g, struct ring, guard);
 
-	atomic_fetch_add(&guard_busy, 1);
-	/* only a fault the kernel raised, not a kill -BUS */
-	r = si->si_code > 0 ? atomic_load(&guard_list) : NULL;
-	for (; r; r = atomic_load(&r->guard_next))
-		if (a >= (uintptr_t)r->map &&
-		    a - (uintptr_t)r->map < r->size)
-			break;
-	if (r) {
-		start = a & ~(guard_page - 1);
-		end = (uintptr_t)r->map + r->size;
-		p = mmap((void *)start, end - start, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-		if (p == MAP_FAILED) {
-			r = NULL;
-		} else {
-			atomic_store(&r->truncated, true);
-			atomic_store(&r->broken, true);
-			atomic_fetch_add(&r->park, 1);
-			syscall(SYS_futex, &r->park, FUTEX_WAKE_PRIVATE, 1,
-				NULL, NULL, 0);
-		}
-	}
-	atomic_fetch_sub(&guard_busy, 1);
-	errno = saved;
-	if (r)
-		return;	/* the access is retried on the new pages */
-	if (guard_prev.sa_flags & SA_SIGINFO) {
-		guard_prev.sa_sigaction(sig, si, uc);
-	} else if (guard_prev.sa_handler != SIG_DFL &&
-		   guard_prev.sa_handler != SIG_IGN) {
-		guard_prev.sa_handler(sig);
-	} else {
-		/* the fault repeats on return and kills as it would have */
-		signal(sig, SIG_DFL);
-	}
-}
-
-static void ring_guard_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	guard_page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	sa.sa_sigaction = ring_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, &guard_prev))
-		guard_err = errno;
-}
-
-static int ring_guard_add(struct ring *r)
-{
-	pthread_once(&guard_once, ring_guard_install);
-	if (guard_err)
-		return -guard_err;
-	pthread_mutex_lock(&guard_lock);
-	atomic_store(&r->guard_next, atomic_load(&guard_list));
-	atomic_store(&guard_list, r);
-	pthread_mutex_unlock(&guard_lock);
-	return 0;
-}
-
-/* Off the list, and no handler still looks at @r: it may be unmapped. */
-static void ring_guard_del(struct ring *r)
-{
-	struct ring *_Atomic *pp;
-
-	pthread_mutex_lock(&guard_lock);
-	for (pp = &guard_list; atomic_load(pp) != r;
-	     pp = &atomic_load(pp)->guard_next)
-		;
-	atomic_store(pp, atomic_load(&r->guard_next));
-	pthread_mutex_unlock(&guard_lock);
-	while (atomic_load(&guard_busy))
-		sched_yield();
+	atomic_store(&r->broken, true);
+	atomic_fetch_add(&r->park, 1);
+	syscall(SYS_futex, &r->park, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void ring_futex_wake(uint32_t *word)
@@ -259,7 +173,10 @@ int ring_create(struct ring_set *rs, struct lease *l, uint64_t bytes,
 	r->hdr = r->map;
 	ring_layout(r, bytes);
 	pthread_mutex_init(&r->cq_lock, NULL);
-	err = ring_guard_add(r);
+	r->guard.addr = r->map;
+	r->guard.len = bytes;
+	r->guard.on_fault = ring_on_fault;
+	err = mapguard_add(&r->guard);
 	if (err)
 		goto err_unmap;
 	err = -pthread_create(&r->poller, NULL, ring_poll_main, r);
@@ -279,7 +196,7 @@ int ring_create(struct ring_set *rs, struct lease *l, uint64_t bytes,
 	return 0;
 
 err_guard:
-	ring_guard_del(r);
+	mapguard_del(&r->guard);
 err_unmap:
 	pthread_mutex_destroy(&r->cq_lock);
 	munmap(r->map, bytes);
@@ -342,7 +259,7 @@ void ring_destroy(struct ring *r)
 	gl_atomic_or(&r->hdr->flags, GL_RING_DEAD);
 	gl_atomic_add(&r->hdr->cq_futex, 1);
 	ring_futex_wake(&r->hdr->cq_futex);
-	ring_guard_del(r);
+	mapguard_del(&r->guard);
 	munmap(r->map, r->size);
 	unlink(r->path);
 	close(r->fd);

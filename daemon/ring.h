@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "daemon/lease.h"
+#include "daemon/mapguard.h"
 #include "uapi/barrier.h"
 #include "uapi/ring.h"
 
@@ -64,8 +65,8 @@ struct ring {
 	uint32_t sq_mask;
 	uint32_t cq_mask;
 	uint32_t sq_head;		/* poller only: next SQE to read */
-	struct ring *_Atomic guard_next;/* ring_guard list; guard_lock */
-	atomic_bool truncated;		/* set by the SIGBUS handler */
+	struct mapguard guard;		/* the map's; guard.hit: the client
+					 * truncated the file */
 	_Atomic uint32_t park;		/* private futex word: a broken ring's
 					 * poller sleeps on it */
 

@@ -6,8 +6,15 @@
  * (malformed or truncated file, a file the caller cannot read, a lease
  * that does not fit the device, its free memory or the quota, bad
  * options) leaves no model, no lease and no memory behind; another uid
- * gets EACCES on a model it does not own (infer, ctl, stats, unload).
+ * gets EACCES on a model it does not own (infer, ctl, stats, unload);
+ * a model file truncated while it loads (the debug knob model_load_hold
+ * keeps the load waiting with its files mapped) is EINVAL, leaves
+ * nothing behind, and the daemon serves on.
  */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "selftests/harness.h"
 #include "selftests/fs/model_common.h"
 
@@ -272,6 +279,91 @@ TEST_F(model_load, another_uid_gets_eacces)
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
 			       self->dir), 0);
 	EXPECT_EQ(gl_run_as_nobody(nobody_touches_roots, &a), 0);
+	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "state", buf,
+				  sizeof(buf)), 0);
+	EXPECT_STREQ(buf, "warm");
+}
+
+struct loader {
+	const struct gl_daemon *d;
+	char line[160];
+	pthread_t thread;
+	atomic_bool done;
+	int err;
+};
+
+static void *loader_main(void *arg)
+{
+	struct loader *ld = arg;
+
+	ld->err = gl_ctl_write(ld->d, "models/ctl", "%s", ld->line);
+	atomic_store(&ld->done, true);
+	return NULL;
+}
+
+/*
+ * Load @what (PATH's argument) held by model_load_hold, truncate @file to
+ * half while the load waits with it mapped and its lease acquired, let
+ * it go: the load's result.
+ */
+static int load_truncated(const struct gl_daemon *d, const char *what,
+			  const char *file)
+{
+	struct loader ld = { .d = d };
+	struct stat st;
+	int t = -1;
+
+	snprintf(ld.line, sizeof(ld.line), "load m %s\n", what);
+	if (stat(file, &st) ||
+	    gl_ctl_write(d, "ctl", "model_load_hold 1\n") ||
+	    pthread_create(&ld.thread, NULL, loader_main, &ld))
+		return -1000;
+	/* the lease is acquired after the files are mapped */
+	while (!atomic_load(&ld.done) && gl_count_leases(d) != 1)
+		usleep(1000);
+	if (!atomic_load(&ld.done))
+		t = truncate(file, st.st_size / 2);
+	gl_ctl_write(d, "ctl", "model_load_hold 0\n");
+	pthread_join(ld.thread, NULL);
+	return t ? -1001 : ld.err;
+}
+
+TEST_F(model_load, file_truncated_while_loading_is_einval)
+{
+	const struct gl_daemon *d = &self->d;
+	long long free0 = dev_read_u64(d, 0, "vram.free");
+	char what[128], file[160], buf[GL_TEXT_MAX];
+	long long hold = -1;
+
+	/* the llama2.c checkpoint */
+	snprintf(what, sizeof(what), "%s/legacy.bin", self->dir);
+	EXPECT_EQ(load_truncated(d, what, what), -EINVAL);
+	EXPECT_EQ(gl_read_key_str(d, "models/ctl", "last_error", buf,
+				  sizeof(buf)), 0);
+	EXPECT_NE(strstr(buf, "PATH changed while loading"), NULL)
+		TH_LOG("%s", buf);
+	expect_nothing(d, free0);
+	EXPECT_EQ(gl_read_key(d, "ctl", "model_load_hold", &hold), 0);
+	EXPECT_EQ(hold, 0);
+	EXPECT_EQ(gl_ctl_write(d, "ctl", "model_load_hold 2\n"), -EINVAL);
+
+	/* the daemon lives and loads: the HF directory, whole */
+	snprintf(what, sizeof(what), "%s/hf", self->dir);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s\n", what), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
+	expect_nothing(d, free0);
+
+	/* its model.safetensors */
+	snprintf(file, sizeof(file), "%s/model.safetensors", what);
+	EXPECT_EQ(load_truncated(d, what, file), -EINVAL);
+	EXPECT_EQ(gl_read_key_str(d, "models/ctl", "last_error", buf,
+				  sizeof(buf)), 0);
+	EXPECT_NE(strstr(buf, "model.safetensors changed while loading"),
+		  NULL) TH_LOG("%s", buf);
+	expect_nothing(d, free0);
+	/* and serves on */
+	snprintf(what, sizeof(what), "%s/ak42.bin", self->dir);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s\n", what), 0);
 	EXPECT_EQ(gl_read_key_str(d, "models/m/ctl", "state", buf,
 				  sizeof(buf)), 0);
 	EXPECT_STREQ(buf, "warm");
