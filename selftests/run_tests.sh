@@ -5,7 +5,8 @@
 # the fs tests and the shell tests that start a daemon once more against
 # a daemon in its default, background mode (as bg/fs/..., bg/sh/...:
 # GL_BACKGROUND=1), and with VALGRIND=1 the fs tests once more with the
-# daemon under valgrind.  Each program's output is shown indented as "# "
+# daemon under valgrind (beside the rest, on a machine of two CPUs or
+# more).  Each program's output is shown indented as "# "
 # lines, then "# NAME: N s", its wall time; the last line is
 # "N passed, N failed, N skipped" over all test cases.
 # Exit status: 0 when nothing failed, 1 otherwise.
@@ -29,10 +30,9 @@ export GPULEASED
 PASS=0
 FAIL=0
 SKIP=0
-N=0
 LIST=$(mktemp /tmp/gl-run-tests.XXXXXX)
 OUT=$(mktemp /tmp/gl-run-tests-out.XXXXXX)
-trap 'rm -f "$LIST" "$OUT"' EXIT
+trap 'rm -f "$LIST" "$LIST".* "$OUT" "$OUT".*' EXIT
 
 selected() {
 	[ -z "$TESTS" ] && return 0
@@ -109,11 +109,13 @@ if [ "$VALGRIND" = 1 ]; then
 	fi
 fi
 
-total=$(wc -l <"$LIST")
-echo "TAP version 13"
-echo "1..$total"
-while IFS='	' read -r name cmd; do
-	N=$((N + 1))
+# run_one N NAME CMD: run one program, print its output as "# " lines,
+# its time and its TAP line, and add "PASS FAIL SKIP" to $COUNTS.
+run_one() {
+	n=$1
+	name=$2
+	cmd=$3
+	out=$COUNTS.out
 	echo "# selftests: $name"
 	case $name in
 	valgrind/*)
@@ -126,11 +128,11 @@ while IFS='	' read -r name cmd; do
 	esac
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
-	$cmd >"$OUT" 2>&1 </dev/null
+	$cmd >"$out" 2>&1 </dev/null
 	rc=$?
-	sed 's/^/# /' "$OUT"
+	sed 's/^/# /' "$out"
 	echo "# $name: $(($(date +%s) - t0)) s"
-	totals=$(grep '^# Totals:' "$OUT" | tail -n 1)
+	totals=$(grep '^# Totals:' "$out" | tail -n 1)
 	p=$(echo "$totals" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
 	f=$(echo "$totals" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
 	s=$(echo "$totals" | sed -n 's/.* skip:\([0-9]*\).*/\1/p')
@@ -143,15 +145,51 @@ while IFS='	' read -r name cmd; do
 		echo "# $name: exit $rc with no failed test case"
 		f=1
 	fi
-	PASS=$((PASS + ${p:-0}))
-	FAIL=$((FAIL + ${f:-0}))
-	SKIP=$((SKIP + ${s:-0}))
+	echo "${p:-0} ${f:-0} ${s:-0}" >>"$COUNTS"
 	case $rc in
-	0) echo "ok $N selftests: $name" ;;
-	4) echo "ok $N selftests: $name # SKIP" ;;
-	*) echo "not ok $N selftests: $name # exit=$rc" ;;
+	0) echo "ok $n selftests: $name" ;;
+	4) echo "ok $n selftests: $name # SKIP" ;;
+	*) echo "not ok $n selftests: $name # exit=$rc" ;;
 	esac
-done <"$LIST"
+}
+
+# run_lane LIST COUNTS: run_one for every "N<tab>NAME<tab>CMD" line.
+run_lane() {
+	COUNTS=$2
+	: >"$COUNTS"
+	while IFS='	' read -r n name cmd; do
+		run_one "$n" "$name" "$cmd"
+	done <"$1"
+	rm -f "$COUNTS.out"
+}
+
+total=$(wc -l <"$LIST")
+echo "TAP version 13"
+echo "1..$total"
+# Two lanes on a machine of two CPUs or more: the valgrind pass (valgrind
+# runs a daemon's threads one at a time, so it keeps one CPU busy) beside
+# everything else; its output follows the rest's, in order.
+awk '{ print NR "\t" $0 }' "$LIST" >"$LIST.n"
+grep -v '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.a"
+grep '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.b"
+if [ -s "$LIST.b" ] && [ "$(nproc)" -ge 2 ]; then
+	(run_lane "$LIST.b" "$LIST.cb" >"$OUT.b" 2>&1) &
+	lane_b=$!
+	run_lane "$LIST.a" "$LIST.ca"
+	wait "$lane_b"
+	cat "$OUT.b"
+else
+	run_lane "$LIST.a" "$LIST.ca"
+	run_lane "$LIST.b" "$LIST.cb"
+fi
+while read -r p f s; do
+	[ -n "$p" ] || continue
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	SKIP=$((SKIP + s))
+done <<EOF
+$(cat "$LIST.ca" "$LIST.cb" 2>/dev/null)
+EOF
 
 echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
 echo "$PASS passed, $FAIL failed, $SKIP skipped"
