@@ -103,24 +103,33 @@ static int read_completion(int fd, int *status, char kernel[16], int *step)
 	return 0;
 }
 
-struct lease_ref {
+/* A chain's first steps fill the f32 at FLAG_OFF with 1, 2...: the test
+ * waits for the one before the step it wants running. */
+#define FLAG_OFF	SPIN_VRAM
+#define FLAG(v)		"fill grid=1 u32:1 f32:" #v " buf:83886080:4\n"
+
+struct flag_ref {
 	const struct gl_daemon *d;
 	const char *name;
+	float want;
 };
 
-static int is_running(void *arg)
+static int flag_is(void *arg)
 {
-	struct lease_ref *r = arg;
-	long long v;
+	struct flag_ref *r = arg;
+	float got = 0;
 
-	return !lease_read_key(r->d, r->name, "running", &v) && v == 1;
+	return !vram_read(r->d, r->name, &got, 4, FLAG_OFF) &&
+	       got == r->want;
 }
 
-static int wait_running(const struct gl_daemon *d, const char *name)
+/* Wait until the chain on @name has filled @want in (a later step is
+ * running or next). */
+static int wait_flag(const struct gl_daemon *d, const char *name, float want)
 {
-	struct lease_ref r = { d, name };
+	struct flag_ref r = { d, name, want };
 
-	return gl_wait_until(is_running, &r, gl_scale_ms(d, 30000));
+	return gl_wait_until(flag_is, &r, gl_scale_ms(d, 30000));
 }
 
 /* fill x, fill y, saxpy, scale: 4 steps; the same lines alone. */
@@ -273,11 +282,11 @@ TEST_F(chain, rmdir_cancels_mid_chain)
 	char kernel[16];
 	int fd, status, step;
 
-	ASSERT_EQ(lease_sized(d, "c", SPIN_VRAM), 0);
-	fd = submit_nonblock(d, "c", "chain\nnoop grid=1\n" SPIN "\n"
+	ASSERT_EQ(lease_sized(d, "c", SPIN_VRAM + 4096), 0);
+	fd = submit_nonblock(d, "c", "chain\n" FLAG(1) SPIN "\n"
 			     "noop grid=1\n");
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(wait_running(d, "c"), 0);
+	ASSERT_EQ(wait_flag(d, "c", 1), 0);	/* at SPIN, step 1 */
 	EXPECT_EQ(lease_remove(d, "c"), 0);
 	EXPECT_EQ(dev_read_u64(d, 0, "vram.used"), 0);
 	ASSERT_EQ(read_completion(fd, &status, kernel, &step), 0);
@@ -293,11 +302,11 @@ TEST_F(chain, expiry_mid_chain)
 	char kernel[16];
 	int fd, status, step;
 
-	ASSERT_EQ(lease_sized(d, "x", SPIN_VRAM), 0);
-	fd = submit_nonblock(d, "x", "chain\nnoop grid=1\nnoop grid=1\n"
-			     SPIN "\nnoop grid=1\n");
+	ASSERT_EQ(lease_sized(d, "x", SPIN_VRAM + 4096), 0);
+	fd = submit_nonblock(d, "x", "chain\n" FLAG(1) FLAG(2) SPIN "\n"
+			     "noop grid=1\n");
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(wait_running(d, "x"), 0);
+	ASSERT_EQ(wait_flag(d, "x", 2), 0);	/* at SPIN, step 2 */
 	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 100000\n"), 0);
 	ASSERT_EQ(read_completion(fd, &status, kernel, &step), 0);
 	EXPECT_EQ(status, -EKEYEXPIRED);
