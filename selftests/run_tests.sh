@@ -48,6 +48,11 @@ selected() {
 	return 1
 }
 
+# marked PROG MARK: PROG's source (fs/PROG.c) has "run_tests: ... MARK".
+marked() {
+	grep -q "run_tests:.* $2" "$SRC/fs/$(basename "$1").c" 2>/dev/null
+}
+
 # add KIND NAME CMD: queue one program ("env VAR=x prog" allowed).
 add() {
 	selected "$2" && printf '%s\t%s\n' "$2" "$3" >>"$LIST"
@@ -69,17 +74,20 @@ for f in "$SRC"/sh/*.sh; do
 	add sh "sh/$(basename "$f")" "sh $f"
 done
 # Without -f the daemon forks before it starts its threads: the whole
-# contract once more that way (the soak and the tests that start their
-# own background daemons aside, and the stories15M-shape proof, whose
-# subject is the arithmetic; the shell tests that start one through
-# lib.sh, but metrics and probes, whose subjects are elsewhere).
+# contract once more that way (the shell tests that start one through
+# lib.sh, but metrics and probes, whose subjects are elsewhere). A test
+# whose source says "run_tests: no-background" is left out (the soak, the
+# tests that start their own background daemons, the stories15M-shape
+# proof, whose subject is the arithmetic), and one saying "run_tests:
+# no-valgrind" is left out of the valgrind pass (minutes there); each
+# says why beside the mark.
 if [ "${BACKGROUND:-1}" = 1 ]; then
 	for f in "$O"/selftests/fs/*; do
 		{ [ -f "$f" ] && [ -x "$f" ]; } || continue
 		case $f in
-		*.o | *.d | */soak | */background | */iodir_sweep | \
-		*/model_proof) continue ;;
+		*.o | *.d) continue ;;
 		esac
+		marked "$f" no-background && continue
 		add prog "bg/${f#"$O"/selftests/}" "env GL_BACKGROUND=1 $f"
 	done
 	for t in bind cli ring-cli saxpy seed top; do
@@ -93,13 +101,10 @@ if [ "$VALGRIND" = 1 ]; then
 	if command -v valgrind >/dev/null; then
 		for f in "$O"/selftests/fs/*; do
 			{ [ -f "$f" ] && [ -x "$f" ]; } || continue
-			# (the soak, the stories15M-shape proof and the real
-			# Llama 2 tokenizer: minutes under valgrind;
-			# model_infer covers that code at a tiny shape)
 			case $f in
-			*.o | *.d | */soak | */model_proof | */model_hftok)
-				continue ;;
+			*.o | *.d) continue ;;
 			esac
+			marked "$f" no-valgrind && continue
 			rel=valgrind/${f#"$O"/selftests/}
 			add prog "$rel" "env TH_TIMEOUT_MULT=10 $f"
 		done

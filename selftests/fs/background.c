@@ -7,6 +7,8 @@
  * mount left; a start that fails in the daemon fails the command with
  * a message; its log lines reach syslog. Each test runs in a mount
  * namespace of its own with a private /dev/shm.
+ *
+ * run_tests: no-background (each test starts its own daemons, both ways)
  */
 #include <errno.h>
 #include <fcntl.h>

