@@ -52,7 +52,7 @@ GL_EXPORT const char *gl_strerror(int err)
 	case GL_ERR_INTERRUPTED:
 		return "interrupted; the launch was cancelled";
 	case ENOENT:
-		return "no such lease or device";
+		return "no such lease, model or device";
 	case EEXIST:
 		return "lease name taken";
 	case EACCES:
