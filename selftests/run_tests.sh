@@ -161,10 +161,36 @@ run_one() {
 # run_lane LIST COUNTS: run_one for every "N<tab>NAME<tab>CMD" line.
 run_lane() {
 	COUNTS=$2
-	: >"$COUNTS"
+	: >>"$COUNTS"
 	while IFS='	' read -r n name cmd; do
 		run_one "$n" "$name" "$cmd"
 	done <"$1"
+	rm -f "$COUNTS.out"
+}
+
+# claim: the next line of the shared queue $LIST.b, or nothing once it
+# is empty (each line goes to one lane: flock on $LIST.lock).
+claim() {
+	exec 9>>"$LIST.lock"
+	flock 9
+	i=$(cat "$LIST.next")
+	echo $((i + 1)) >"$LIST.next"
+	flock -u 9
+	exec 9>&-
+	sed -n "${i}p" "$LIST.b"
+}
+
+# run_queue COUNTS: run_one for every line claimed from $LIST.b, each
+# one's output kept in $OUT.q.N to be shown in order at the end.
+run_queue() {
+	COUNTS=$1
+	: >>"$COUNTS"
+	while line=$(claim) && [ -n "$line" ]; do
+		n=${line%%	*}
+		printf '%s\n' "$line" | while IFS='	' read -r n name cmd; do
+			run_one "$n" "$name" "$cmd" >"$OUT.q.$n" 2>&1
+		done
+	done
 	rm -f "$COUNTS.out"
 }
 
@@ -172,21 +198,26 @@ total=$(wc -l <"$LIST")
 echo "TAP version 13"
 echo "1..$total"
 # Two lanes on a machine of two CPUs or more: the valgrind pass (valgrind
-# runs a daemon's threads one at a time, so it keeps one CPU busy) beside
-# everything else; its output follows the rest's, in order.
+# runs a daemon's threads one at a time, so it keeps one CPU busy) in one,
+# everything else in the other, which then takes valgrind runs too until
+# none is left. The valgrind runs' output follows the rest's, in order.
 awk '{ print NR "\t" $0 }' "$LIST" >"$LIST.n"
 grep -v '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.a"
 grep '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.b"
+echo 1 >"$LIST.next"
 if [ -s "$LIST.b" ] && [ "$(nproc)" -ge 2 ]; then
-	(run_lane "$LIST.b" "$LIST.cb" >"$OUT.b" 2>&1) &
+	(run_queue "$LIST.cb") &
 	lane_b=$!
 	run_lane "$LIST.a" "$LIST.ca"
+	run_queue "$LIST.ca"
 	wait "$lane_b"
-	cat "$OUT.b"
 else
 	run_lane "$LIST.a" "$LIST.ca"
-	run_lane "$LIST.b" "$LIST.cb"
+	run_queue "$LIST.cb"
 fi
+cut -f1 "$LIST.b" | while read -r n; do
+	cat "$OUT.q.$n"
+done
 while read -r p f s; do
 	[ -n "$p" ] || continue
 	PASS=$((PASS + p))
