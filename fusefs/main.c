@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpuleased: parse the command line, set the policy, mount the tree, fork
- * to the background (unless -f), and only then start the broker (devices,
- * io directory, threads) and serve until SIGINT/SIGTERM or an unmount,
- * then tear down in reverse. Invariant: no thread runs and no device is
- * open before the fork; the command's exit status is the daemon's.
+ * gpuleased: parse the command line, set the policy, open the model
+ * repository, mount the tree, fork to the background (unless -f), and
+ * only then start the broker (devices, io directory, threads) and serve
+ * (the repository's models loading beside) until SIGINT/SIGTERM or an
+ * unmount, then tear down in reverse. Invariant: no thread runs and no
+ * device is open before the fork; the command's exit status is the
+ * daemon's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/model-repo.h"
 #include "daemon/parse.h"
 #include "fusefs/fs.h"
 #include "uapi/gpulease.h"
@@ -44,6 +47,10 @@ static const char usage[] =
 "      --default-ttl SECS   TTL of a plain mkdir (default 3600)\n"
 "      --max-ttl SECS       the longest TTL anyone may ask for (default 86400)\n"
 "      --quota UID:SIZE     most vram UID may hold; repeatable\n"
+"      --models DIR         the model repository: each DIR/NAME.conf is\n"
+"                           loaded once the tree serves, as its file's\n"
+"                           owner (default /etc/gpulease/models.d, if it\n"
+"                           exists; \"\" for none)\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
@@ -60,6 +67,7 @@ enum {
 	OPT_MAX_TTL,
 	OPT_QUOTA,
 	OPT_LOG,
+	OPT_MODELS,
 };
 
 struct quota_arg {
@@ -74,6 +82,7 @@ struct options {
 	bool debug;
 	bool log_set;			/* --log given */
 	enum gl_log_target log;
+	const char *models;		/* --models DIR, or NULL: the default */
 	struct quota_arg quotas[64];
 	int nr_quotas;
 };
@@ -117,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
 		{ "quota", required_argument, NULL, OPT_QUOTA },
 		{ "log", required_argument, NULL, OPT_LOG },
+		{ "models", required_argument, NULL, OPT_MODELS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -166,6 +176,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			else
 				return opt_fail("--log", optarg);
 			o->log_set = true;
+			break;
+		case OPT_MODELS:
+			o->models = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -333,8 +346,10 @@ static void fs_unmount(struct fs *fs, bool unmount)
 	fs->se = NULL;
 }
 
-/* Serve until a stop signal or an unmount; 0 or -errno. */
-static int fs_serve(struct fs *fs, const struct options *o)
+/* Serve until a stop signal or an unmount, loading @repo's models
+ * meanwhile; 0 or -errno. */
+static int fs_serve(struct fs *fs, const struct options *o,
+		    struct model_repo *repo)
 {
 	struct fuse_loop_config loop = { .clone_fd = 0,
 					 .max_idle_threads = 16 };
@@ -349,6 +364,11 @@ static int fs_serve(struct fs *fs, const struct options *o)
 	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
 		fs->broker.devs.devs[0].name,
 		(unsigned long long)fs->broker.devs.devs[0].capacity);
+	/* the models load beside the loop: the tree serves meanwhile */
+	err = model_repo_start(repo, &fs->broker.models);
+	if (err)
+		start_fail(o, "cannot start the model repository's thread",
+			   err);
 	/* only this thread may take SIGINT/SIGTERM: it ends the loop */
 	pthread_sigmask(SIG_UNBLOCK, stop_signals(&set), NULL);
 	err = fuse_session_loop_mt(fs->se, &loop);
@@ -356,6 +376,8 @@ static int fs_serve(struct fs *fs, const struct options *o)
 		err = 0;
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	fuse_session_unmount(fs->se);
+	/* the load in progress ends before the broker quiesces */
+	model_repo_stop(repo);
 	/* no event may race the notifier's teardown: stop their sources */
 	broker_quiesce(&fs->broker);
 	fs_notify_stop(fs);
@@ -438,6 +460,7 @@ static int daemonize(struct fs *fs, const struct options *o)
 
 int main(int argc, char **argv)
 {
+	struct model_repo repo;
 	struct options o;
 	sigset_t set;
 	struct fs *fs;
@@ -474,8 +497,16 @@ int main(int argc, char **argv)
 			strerror(-err));
 		goto out_broker;
 	}
-	if (fs_mount(fs, &o))
+	/* before the fork: a repository that cannot be read stops the start */
+	err = model_repo_open(&repo, o.models);
+	if (err) {
+		fprintf(stderr, "gpuleased: cannot open the model repository "
+			"%s: %s\n", o.models ? o.models : MODEL_REPO_DEFAULT,
+			strerror(-err));
 		goto out_broker;
+	}
+	if (fs_mount(fs, &o))
+		goto out_repo;
 	if (!o.foreground) {
 		err = daemonize(fs, &o);
 		if (err >= 0) {
@@ -506,16 +537,19 @@ int main(int argc, char **argv)
 	if (err) {
 		fs_unmount(fs, true);
 	} else {
-		if (!fs_serve(fs, &o))
+		if (!fs_serve(fs, &o, &repo))
 			status = 0;
 		fs_unmount(fs, false);	/* fs_serve unmounted */
 	}
+	model_repo_stop(&repo);
 	broker_destroy(&fs->broker);
 	gl_log_close();		/* after the broker's last lines */
 	goto out_fs;
 
 out_unmount:
 	fs_unmount(fs, true);
+out_repo:
+	model_repo_stop(&repo);
 out_broker:
 	broker_destroy(&fs->broker);
 out_fs:

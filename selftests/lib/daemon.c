@@ -109,7 +109,7 @@ void gl_daemon_dump_log(const struct gl_daemon *d)
 
 /* Child side of the fork: never returns. */
 static void gl_daemon_exec(const struct gl_daemon *d, char *const *argv,
-			   pid_t parent)
+			   pid_t parent, int trunc)
 {
 	int fd;
 
@@ -117,7 +117,8 @@ static void gl_daemon_exec(const struct gl_daemon *d, char *const *argv,
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(126);
-	fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND |
+		  (trunc ? O_TRUNC : 0), 0644);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
@@ -295,13 +296,16 @@ static int gl_daemon_wait_bg(struct gl_daemon *d, pid_t pid)
 	return 0;
 }
 
+/* Start the daemon on d->mnt (made already); @restart: after another
+ * that died there, the log appended to. */
+static int gl_daemon_spawn(struct gl_daemon *d, const char *const *extra_args,
+			   int restart);
+
 static int gl_daemon_start_as(struct gl_daemon *d,
 			      const char *const *extra_args, int background)
 {
-	char bin[PATH_MAX], wrap[GL_WRAP_MAX], *argv[GL_MAX_ARGS + 1];
-	long long deadline;
-	int ret, status, i, argc;
-	pid_t pid, parent = getpid();
+	char bin[PATH_MAX];
+	int ret;
 
 	memset(d, 0, sizeof(*d));
 	d->background = background;
@@ -323,10 +327,50 @@ static int gl_daemon_start_as(struct gl_daemon *d,
 		gl_daemon_cleanup_dir(d);
 		return ret;
 	}
+	return gl_daemon_spawn(d, extra_args, 0);
+}
+
+int gl_daemon_reap(struct gl_daemon *d)
+{
+	int status, ret = 0;
+
+	if (d->pid <= 0)
+		return 0;
+	while (waitpid(d->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		ret = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		ret = 128 + WTERMSIG(status);
+	d->pid = 0;
+	/* what a supervisor's ExecStopPost does after a crash */
+	umount2(d->mnt, MNT_DETACH);
+	return ret;
+}
+
+int gl_daemon_restart(struct gl_daemon *d, const char *const *extra_args)
+{
+	if (d->pid || !d->dir[0])
+		return -EBUSY;
+	return gl_daemon_spawn(d, extra_args, 1);
+}
+
+static int gl_daemon_spawn(struct gl_daemon *d, const char *const *extra_args,
+			   int restart)
+{
+	char bin[PATH_MAX], wrap[GL_WRAP_MAX], *argv[GL_MAX_ARGS + 1];
+	long long deadline;
+	int ret, status, i, argc;
+	pid_t pid, parent = getpid();
+
+	ret = gl_daemon_binary(bin, sizeof(bin));
+	if (ret)
+		return ret;
 	argc = gl_daemon_argv(d, bin, wrap, extra_args, argv);
 
 	/* orphans (the background daemon) are reparented to us */
-	if (background && prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+	if (d->background && prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		ret = -errno;
 		gl_daemon_cleanup_dir(d);
 		return ret;
@@ -340,9 +384,9 @@ static int gl_daemon_start_as(struct gl_daemon *d,
 		return ret;
 	}
 	if (pid == 0)
-		gl_daemon_exec(d, argv, parent);
+		gl_daemon_exec(d, argv, parent, !restart);
 	d->pid = pid;
-	if (background) {
+	if (d->background) {
 		ret = gl_daemon_wait_bg(d, pid);
 		if (ret)
 			goto fail;

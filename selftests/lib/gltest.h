@@ -56,6 +56,22 @@ int gl_daemon_start(struct gl_daemon *d, const char *const *extra_args);
 int gl_daemon_start_bg(struct gl_daemon *d, const char *const *extra_args);
 
 /*
+ * gl_daemon_reap - wait for the daemon the test killed (SIGKILL, SIGTERM)
+ * and lazily unmount what it left, as a supervisor would; the temp dir
+ * stays for gl_daemon_restart(). Returns the exit status as
+ * gl_daemon_stop() does (128 + signal when killed), or -errno.
+ */
+int gl_daemon_reap(struct gl_daemon *d);
+
+/*
+ * gl_daemon_restart - start the daemon again on the same mount point,
+ * in the same mode, with @extra_args, after gl_daemon_reap(); its log is
+ * appended to the first one's. 0 or -errno as gl_daemon_start();
+ * -EBUSY while one runs.
+ */
+int gl_daemon_restart(struct gl_daemon *d, const char *const *extra_args);
+
+/*
  * The pid of a child of @parent whose command line contains @needle, or
  * -ESRCH. For daemons reparented to a subreaper.
  */

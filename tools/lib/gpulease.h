@@ -311,6 +311,17 @@ ssize_t gl_model_stream(struct gl_model *m, const void *req, size_t len,
 			int (*fn)(void *arg, const void *buf, size_t n),
 			void *arg);
 
+/*
+ * ENOTCONN (the daemon gone) retried for up to a limit of the caller's
+ * (version node LIBGPULEASE_0.5): the handle reopens the model's ring
+ * after GL_MODEL_RETRY_FIRST_MS, then twice as long each time, at most
+ * GL_MODEL_RETRY_STEP_MS apart, until the limit passes.
+ */
+#define GL_MODEL_RETRY_FIRST_MS	10
+#define GL_MODEL_RETRY_STEP_MS	1000
+
+int gl_model_set_retry(struct gl_model *m, unsigned int max_ms);
+
 /* The meaning of an errno in gpulease terms (tools/lib/error.c). */
 const char *gl_strerror(int err);
 

@@ -47,6 +47,8 @@ int __gl_list(struct gl *g, const char *rel, size_t elem,
 /* __gl_parse_u64 - a number the daemon wrote: decimal digits only, in
  * range. 0 or -EPROTO. */
 int __gl_parse_u64(const char *s, uint64_t *out);
+/* __gl_ring_gone - 1 when @ring's daemon is gone (tools/lib/ring.c). */
+int __gl_ring_gone(struct gl_ring *ring);
 int __gl_write_fd(int fd, const void *buf, size_t len);
 int __gl_write_at(struct gl *g, const char *path, const char *line);
 

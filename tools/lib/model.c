@@ -6,17 +6,25 @@
  * whole or chunk by chunk as the completions stream in. Built on the
  * ring API of ring.c, whose waits report a dead daemon as -ENOTCONN.
  *
+ * The daemon gone (ENOTCONN, the seed's Disconnected) is transient when
+ * the caller set a retry limit (gl_model_set_retry()): the handle waits
+ * with exponential backoff for a daemon on the same mount point to serve
+ * the model again, reopens its ring (a new mount, a new ring) and sends
+ * the request again, and reports ENOTCONN once the limit passed.
+ *
  * Invariant: one request in flight per handle: the request is written at
  * the start of the data area and the answer buffer is the rest of it, and
  * a call returns only after its request's last completion (or once the
  * ring is dead or the daemon gone), so a later request never sees an
  * earlier one's completions. Completions with another user_data (left by
- * an earlier user of the ring) are handed back unread.
+ * an earlier user of the ring) are handed back unread. A request is sent
+ * again only while none of its answer reached the caller.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tools/lib/internal.h"
 
@@ -24,11 +32,30 @@
 #define MODEL_ALIGN		64	/* the answer buffer's alignment */
 
 struct gl_model {
-	struct gl_ring *ring;
+	struct gl_ring *ring;	/* NULL after a reopen that failed */
 	char *data;		/* the ring's data area */
 	size_t data_size;
 	uint64_t seq;		/* user_data of the last request */
+	unsigned int retry_ms;	/* how long ENOTCONN is retried; 0: not */
+	char lease[GL_NAME_MAX + 1];	/* model.NAME */
+	char mnt[];		/* the mount point, to reopen the tree by */
 };
+
+/* Map the request ring of @m's lease on tree @g into @m, replacing the
+ * one it had. 0 or gl_ring_open()'s -errno, @m unchanged then. */
+static int model_map(struct gl_model *m, struct gl *g)
+{
+	struct gl_ring *ring;
+	int err;
+
+	err = gl_ring_open(g, m->lease, &ring);
+	if (err)
+		return err;
+	gl_ring_close(m->ring);
+	m->ring = ring;
+	m->data = gl_ring_data(ring, &m->data_size);
+	return 0;
+}
 
 /*
  * gl_model_open - map the request ring of model @name (models/NAME/io:
@@ -41,6 +68,7 @@ GL_EXPORT int gl_model_open(struct gl *g, const char *name,
 			    struct gl_model **out)
 {
 	char lease[GL_NAME_MAX + 2];
+	const char *mnt = gl_mount_path(g);
 	struct gl_model *m;
 	int n, err;
 
@@ -50,17 +78,107 @@ GL_EXPORT int gl_model_open(struct gl *g, const char *name,
 	n = snprintf(lease, sizeof(lease), MODEL_LEASE_PREFIX "%s", name);
 	if (n < 0 || (size_t)n > GL_NAME_MAX || gl_name_valid(lease))
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
+	m = calloc(1, sizeof(*m) + strlen(mnt) + 1);
 	if (!m)
 		return -ENOMEM;
-	err = gl_ring_open(g, lease, &m->ring);
+	memcpy(m->lease, lease, (size_t)n + 1);
+	strcpy(m->mnt, mnt);
+	err = model_map(m, g);
 	if (err) {
 		free(m);
 		return err;
 	}
-	m->data = gl_ring_data(m->ring, &m->data_size);
 	*out = m;
 	return 0;
+}
+
+/*
+ * gl_model_set_retry - retry requests of @m for up to @max_ms
+ * milliseconds when the daemon is gone (0, the default: report
+ * -ENOTCONN at once). Returns 0, or -EINVAL when @m is NULL.
+ */
+GL_EXPORT int gl_model_set_retry(struct gl_model *m, unsigned int max_ms)
+{
+	if (!m)
+		return -EINVAL;
+	m->retry_ms = max_ms;
+	return 0;
+}
+
+static int64_t model_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void model_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* A request's -errno as the caller sees it: a ring that died because
+ * its daemon is gone (a clean stop cancels the requests and kills the
+ * rings after it unmounted) says -ENOTCONN. */
+static int model_err(struct gl_model *m, int err)
+{
+	if ((err == -ECANCELED || err == -EKEYEXPIRED || err == -EPROTO) &&
+	    __gl_ring_gone(m->ring))
+		return -ENOTCONN;
+	return err;
+}
+
+/* Reopen the tree and the model's ring once. 0 or -errno: -ENOTCONN
+ * (no daemon serves the mount point) and -ENOENT (the model, or its
+ * ring, is not back yet) may pass. */
+static int model_reopen(struct gl_model *m)
+{
+	struct gl *g;
+	int err;
+
+	err = gl_open(m->mnt, &g);
+	if (err)
+		return err;
+	err = model_map(m, g);
+	gl_close(g);
+	return err;
+}
+
+/*
+ * After -ENOTCONN: reopen with exponential backoff (GL_MODEL_RETRY_FIRST_MS
+ * doubling up to GL_MODEL_RETRY_STEP_MS) until *@deadline (set from
+ * retry_ms on the call's first failure, < 0 before). 0 once reopened;
+ * -ENOTCONN when no retry is set or the deadline passed; a reopen's
+ * other -errno (-EACCES, -EKEYEXPIRED, -ENOMEM, -EINVAL) at once.
+ */
+static int model_reconnect(struct gl_model *m, int64_t *deadline)
+{
+	int64_t now = model_now_ms(), step = GL_MODEL_RETRY_FIRST_MS;
+	int err;
+
+	if (!m->retry_ms)
+		return -ENOTCONN;
+	if (*deadline < 0)
+		*deadline = now + m->retry_ms;
+	for (;;) {
+		err = model_reopen(m);
+		if (!err)
+			return 0;
+		if (err != -ENOTCONN && err != -ENOENT)
+			return err;
+		now = model_now_ms();
+		if (now >= *deadline)
+			return -ENOTCONN;
+		model_sleep_ms(step < *deadline - now ? step :
+			       *deadline - now);
+		step = step * 2 < GL_MODEL_RETRY_STEP_MS ? step * 2 :
+			GL_MODEL_RETRY_STEP_MS;
+	}
 }
 
 /* gl_model_close - unmap and free @m; NULL is ignored. */
@@ -137,6 +255,40 @@ static void model_drain(struct gl_model *m, uint64_t ans_max, int more)
 		;
 }
 
+/* One try of gl_model_stream(); *@sent once @fn has been called. */
+static ssize_t model_stream_once(struct gl_model *m, const void *req,
+				 size_t len,
+				 int (*fn)(void *arg, const void *buf,
+					   size_t n),
+				 void *arg, int *sent)
+{
+	int64_t ans = model_submit(m, req, len, SIZE_MAX);
+	uint64_t ans_max, total = 0;
+	uint32_t off, n;
+	int more = 1, err = 0, stop = 0;
+
+	if (ans < 0)
+		return model_err(m, (int)ans);
+	ans_max = m->data_size - (uint64_t)ans;
+	while (more) {
+		err = model_next(m, ans_max, &off, &n, &more);
+		if (err)
+			break;
+		total = (uint64_t)off + n;
+		if (n && fn && !stop) {
+			*sent = 1;
+			stop = fn(arg, m->data + ans + off, n);
+			if (stop > 0)
+				stop = 0;
+		}
+	}
+	if (err)
+		model_drain(m, ans_max, more);
+	if (err)
+		return model_err(m, err);
+	return stop ? stop : (ssize_t)total;
+}
+
 /*
  * gl_model_stream - send one request (@len bytes, the text or binary
  * form a write to models/NAME/infer takes) and call @fn(@arg, bytes, n)
@@ -146,7 +298,9 @@ static void model_drain(struct gl_model *m, uint64_t ans_max, int more)
  * returned. Returns the answer's length, or -errno: the request's
  * (-EINVAL, -EFBIG: the answer outgrew the data area, -EBUSY,
  * -EKEYEXPIRED, -ECANCELED, ...) or the ring's (-ENOTCONN: the daemon
- * is gone; -EKEYEXPIRED: the ring died, its lease dropped or expired).
+ * is gone, and it did not come back within gl_model_set_retry()'s
+ * limit, or @fn had been called already; -EKEYEXPIRED: the ring died,
+ * its lease dropped or expired).
  */
 GL_EXPORT ssize_t gl_model_stream(struct gl_model *m, const void *req,
 				  size_t len,
@@ -154,39 +308,25 @@ GL_EXPORT ssize_t gl_model_stream(struct gl_model *m, const void *req,
 					    size_t n),
 				  void *arg)
 {
-	int64_t ans = model_submit(m, req, len, SIZE_MAX);
-	uint64_t ans_max, total = 0;
-	uint32_t off, n;
-	int more = 1, err = 0, stop = 0;
+	int64_t deadline = -1;
+	ssize_t ret;
+	int sent = 0, err;
 
-	if (ans < 0)
-		return ans;
-	ans_max = m->data_size - (uint64_t)ans;
-	while (more) {
-		err = model_next(m, ans_max, &off, &n, &more);
+	for (;;) {
+		ret = m->ring ? model_stream_once(m, req, len, fn, arg, &sent)
+			      : -ENOTCONN;
+		/* half an answer cannot be taken back: no second try */
+		if (ret != -ENOTCONN || sent)
+			return ret;
+		err = model_reconnect(m, &deadline);
 		if (err)
-			break;
-		total = (uint64_t)off + n;
-		if (n && fn && !stop) {
-			stop = fn(arg, m->data + ans + off, n);
-			if (stop > 0)
-				stop = 0;
-		}
+			return err;
 	}
-	if (err)
-		model_drain(m, ans_max, more);
-	if (err)
-		return err;
-	return stop ? stop : (ssize_t)total;
 }
 
-/*
- * gl_model_infer - gl_model_stream() with the whole answer copied into
- * @ans (@size bytes): returns its length, or -EFBIG when it does not fit
- * (the daemon stops the request), or gl_model_stream()'s -errno.
- */
-GL_EXPORT ssize_t gl_model_infer(struct gl_model *m, const void *req,
-				 size_t len, void *ans, size_t size)
+/* One try of gl_model_infer(). */
+static ssize_t model_infer_once(struct gl_model *m, const void *req,
+				size_t len, void *ans, size_t size)
 {
 	int64_t at = model_submit(m, req, len, size);
 	uint64_t ans_max;
@@ -195,7 +335,7 @@ GL_EXPORT ssize_t gl_model_infer(struct gl_model *m, const void *req,
 	uint64_t total = 0;
 
 	if (at < 0)
-		return at;
+		return model_err(m, (int)at);
 	ans_max = m->data_size - (uint64_t)at;
 	if (ans_max > size)
 		ans_max = size;
@@ -203,10 +343,35 @@ GL_EXPORT ssize_t gl_model_infer(struct gl_model *m, const void *req,
 		err = model_next(m, ans_max, &off, &n, &more);
 		if (err) {
 			model_drain(m, ans_max, more);
-			return err;
+			return model_err(m, err);
 		}
 		total = (uint64_t)off + n;
 	}
 	memcpy(ans, m->data + at, total);
 	return (ssize_t)total;
+}
+
+/*
+ * gl_model_infer - gl_model_stream() with the whole answer copied into
+ * @ans (@size bytes): returns its length, or -EFBIG when it does not fit
+ * (the daemon stops the request), or gl_model_stream()'s -errno. With a
+ * retry limit set, a request cut by the daemon's death is sent again
+ * once the model is back.
+ */
+GL_EXPORT ssize_t gl_model_infer(struct gl_model *m, const void *req,
+				 size_t len, void *ans, size_t size)
+{
+	int64_t deadline = -1;
+	ssize_t ret;
+	int err;
+
+	for (;;) {
+		ret = m->ring ? model_infer_once(m, req, len, ans, size)
+			      : -ENOTCONN;
+		if (ret != -ENOTCONN)
+			return ret;
+		err = model_reconnect(m, &deadline);
+		if (err)
+			return err;
+	}
 }

@@ -398,6 +398,23 @@ GL_EXPORT int gl_ring_wait_cqe(struct gl_ring *ring, struct gl_cqe **cqe,
 }
 
 /*
+ * __gl_ring_gone - whether the daemon that served @ring is gone: a wait
+ * found it so, or its file system no longer answers (ENOTCONN). A
+ * daemon that stops cleanly unmounts before it drops its models' leases
+ * (fusefs/main.c), so a ring that died in a stop (GL_RING_DEAD, its
+ * requests ECANCELED) reads as gone here, while one whose lease expired
+ * or was dropped by a serving daemon does not. 1 or 0; one fstat(2).
+ */
+int __gl_ring_gone(struct gl_ring *ring)
+{
+	struct stat st;
+
+	if (!ring->gone && fstat(ring->dir, &st) && errno == ENOTCONN)
+		ring->gone = true;
+	return ring->gone;
+}
+
+/*
  * gl_ring_cqe_seen - hand the completion gl_ring_peek_cqe() or
  * gl_ring_wait_cqe() returned back to the daemon (one release store of
  * cq_head); its slot may be reused at once. Completions are seen in
