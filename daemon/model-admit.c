@@ -22,7 +22,7 @@
 #include "daemon/strbuf.h"
 
 #define NSEC_PER_MSEC	1000000ull
-#define ADMIT_WEIGHT	4	/* a new run counts for 1/4 of the average */
+#define ADMIT_WEIGHT	4	/* a new run weighs 1/4 in the average */
 
 static const int refuse_errnos[MODEL_REFUSE_REASONS] = {
 	ETIME, EBUSY, EKEYEXPIRED,
@@ -69,7 +69,7 @@ int model_admit(struct model *m, uint32_t deadline_ms, uint32_t rows,
 	est = est + after < est ? UINT64_MAX : est + after;
 	if (!est)
 		return 0;	/* nothing ran yet: no estimate */
-	left = lease_expires_in_ns(m->lease);
+	left = m->lease ? lease_expires_in_ns(m->lease) : UINT64_MAX;
 	if (est > left)
 		return model_fail(m, -ETIME, "request refused: estimated "
 				  "%llu ms, its lease has %llu ms left",

@@ -162,8 +162,8 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
  * prompt without an encoder, the other kind of model's binary form),
  * -EKEYEXPIRED, -ENOENT, -ENOMEM.
  * Counts the request and its bytes in @m's meter, a refusal in its
- * failures (and by reason in its refusals); a started one's latency and failure are counted when it
- * ends. Lock-free on the counters.
+ * failures (and by reason in its refusals); a started one's latency
+ * and failure are counted when it ends. Lock-free on the counters.
  */
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out);

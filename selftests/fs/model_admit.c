@@ -279,7 +279,7 @@ TEST_F(model_admit, refusals_by_reason)
 	EXPECT_EQ(write(fd2, "ids 1\n", 6), -1);
 	EXPECT_EQ(errno, EKEYEXPIRED);
 	close(fd2);
-	EXPECT_EQ(ask(d, "", 1), -EKEYEXPIRED);	/* the open's: uncounted */
+	EXPECT_EQ(ask(d, "", 1), -EKEYEXPIRED);	/* at open: not counted */
 	EXPECT_EQ(key(d, "models/m/stats", "refused_ebusy"), 1);
 	EXPECT_EQ(key(d, "models/m/stats", "refused_expired"), 1);
 	EXPECT_EQ(key(d, "models/m/stats", "refused_etime"), 0);
