@@ -581,11 +581,16 @@ int lease_bind(struct lease *l, const void *token)
 	return 0;
 }
 
-uint64_t lease_expires_in(struct lease *l)
+uint64_t lease_expires_in_ns(struct lease *l)
 {
 	int64_t left = timer_deadline(&l->expiry) - clock_now(l->lt->clock);
 
-	return left > 0 ? (uint64_t)(left / NSEC_PER_SEC) : 0;
+	return left > 0 ? (uint64_t)left : 0;
+}
+
+uint64_t lease_expires_in(struct lease *l)
+{
+	return lease_expires_in_ns(l) / NSEC_PER_SEC;
 }
 
 void lease_set_error(struct lease *l, const char *msg)

@@ -437,6 +437,10 @@ int lease_zero_from(struct lease *l, uint64_t off);
 /* lease_expires_in - whole seconds until the deadline, 0 when past. */
 uint64_t lease_expires_in(struct lease *l);
 
+/* lease_expires_in_ns - ns until the deadline (lease clock), 0 when
+ * past. Lock-free. */
+uint64_t lease_expires_in_ns(struct lease *l);
+
 /* lease_set_error - record @msg as last_error. */
 void lease_set_error(struct lease *l, const char *msg);
 

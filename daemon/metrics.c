@@ -165,7 +165,8 @@ struct model_walk {
 	int what;		/* MW_* */
 };
 
-enum { MW_LATENCY, MW_REQUESTS, MW_FAILURES, MW_TOKENS, MW_IN, MW_OUT };
+enum { MW_LATENCY, MW_REQUESTS, MW_FAILURES, MW_REFUSED, MW_TOKENS, MW_IN,
+       MW_OUT };
 
 /* A label set's start: NAME{model="M" (the caller closes it). */
 static void model_label(struct strbuf *sb, const char *name,
@@ -223,6 +224,15 @@ static int model_series(void *arg, struct model *m)
 				      (unsigned long long)mm.fail[i]);
 		}
 		return 0;
+	case MW_REFUSED:
+		/* every reason, 0 included: the admission's */
+		for (i = 0; i < MODEL_REFUSE_REASONS; i++) {
+			model_label(w->sb, w->name, "", m);
+			strbuf_printf(w->sb, ",reason=\"%s\"} %llu\n",
+				      model_refuse_reason(i),
+				      (unsigned long long)mm.refused[i]);
+		}
+		return 0;
 	case MW_REQUESTS:
 		v = mm.requests;
 		break;
@@ -256,6 +266,10 @@ static void show_models(struct metrics *m, uid_t uid, struct strbuf *sb)
 		[MW_FAILURES] = { "gpulease_inference_failures_total",
 				  "counter", "Inference requests refused or "
 				  "failed, by errno." },
+		[MW_REFUSED] = { "gpulease_inference_refused_total",
+				 "counter", "Inference requests refused "
+				 "before they started: etime, ebusy, "
+				 "expired." },
 		[MW_TOKENS] = { "gpulease_tokens_generated_total", "counter",
 				"Tokens generated." },
 		[MW_IN] = { "gpulease_inference_bytes_in_total", "counter",

@@ -42,6 +42,8 @@ static int ask_check(const struct llama_plan *p, struct model_ask *a,
 		return ASK_FAIL(-EINVAL, "temperature outside 0..100");
 	if (!(a->sp.top_p > 0.0f && a->sp.top_p <= 1.0f))
 		return ASK_FAIL(-EINVAL, "top_p outside (0, 1]");
+	if (a->deadline_ms > MODEL_DEADLINE_MAX_MS)
+		return ASK_FAIL(-EINVAL, "deadline_ms over a day");
 	a->max_tokens = (uint32_t)max_tokens;
 	if (a->max_tokens > p->max_ctx - a->n_ids)
 		a->max_tokens = p->max_ctx - a->n_ids;
@@ -68,6 +70,10 @@ static int parse_line_ask(const struct model *m, char *line,
 		if (parse_key(w, "max_tokens", &val)) {
 			if (parse_u64(val, &max_tokens))
 				return ASK_FAIL(-EINVAL, "max_tokens: no "
+						"number");
+		} else if (parse_key(w, "deadline_ms", &val)) {
+			if (parse_u32(val, &a->deadline_ms))
+				return ASK_FAIL(-EINVAL, "deadline_ms: no "
 						"number");
 		} else if (parse_key(w, "seed", &val)) {
 			if (parse_u64(val, &a->seed))
@@ -162,7 +168,7 @@ static int parse_bin(const struct model *m, const char *buf, size_t len,
 		return ASK_FAIL(-EINVAL, "a request is a gl_infer_ids "
 				"header and its ids");
 	memcpy(&h, buf, sizeof(h));
-	if (h.reserved[0] || h.reserved[1])
+	if (h.reserved0 || h.reserved[0])
 		return ASK_FAIL(-EINVAL, "reserved: not zero");
 	if (h.flags & ~GL_INFER_STOP_EOS)
 		return ASK_FAIL(-EINVAL, "flags: an unknown bit");
@@ -172,6 +178,7 @@ static int parse_bin(const struct model *m, const char *buf, size_t len,
 	a->sp.temperature = h.temperature;
 	a->sp.top_p = h.top_p;
 	a->seed = h.seed;
+	a->deadline_ms = h.deadline_ms;
 	a->out = MODEL_OUT_U32;
 	a->stop = h.flags & GL_INFER_STOP_EOS;
 	err = ask_check(p, a, h.max_tokens, why);

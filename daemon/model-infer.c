@@ -58,6 +58,9 @@ struct model_req {
 	bool has_slot;			/* a language model's request */
 	int64_t start_ns;		/* clock_mono() when queued; 0: never
 					 * started (refused) */
+	int64_t first_ns;		/* clock_mono() at its first token */
+	int64_t deadline_ns;		/* clock_mono() it must end by, 0:
+					 * none (model_admit) */
 	float *in;			/* mlp: rows * inputs f32 */
 	uint32_t rows;			/* mlp: rows in */
 	/* the steps' own: touched by one step at a time */
@@ -115,6 +118,18 @@ void model_req_put(struct model_req *rq)
 	model_req_unref(rq);
 }
 
+/* Fold @rq's run into its model's estimate (model-admit.c): the prompt
+ * rows up to the first token, the other tokens after it. */
+static void req_learn(struct model_req *rq)
+{
+	int64_t now = clock_mono();
+	int64_t first = rq->m->mlp || !rq->first_ns ? now : rq->first_ns;
+
+	model_admit_learn(rq->m, rq->m->mlp ? rq->rows : rq->n_prompt,
+			  first - rq->start_ns, rq->made ? rq->made - 1 : 0,
+			  now - first);
+}
+
 /* The end of @rq: its slot back, its readers woken. */
 static void req_end(struct model_req *rq, int err)
 {
@@ -132,6 +147,8 @@ static void req_end(struct model_req *rq, int err)
 		if (err)
 			model_count_failure(m, err);
 	}
+	if (!err && rq->start_ns)	/* it ran whole: the estimate learns */
+		req_learn(rq);
 	if (err)
 		model_fail(m, err, "request failed after %u tokens",
 			   rq->made);
@@ -192,7 +209,8 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 			   &rq->sp, &rq->rng, (char *)base + m->scratch, &tok);
 	if (err)
 		return err;
-	rq->made++;
+	if (!rq->made++)
+		rq->first_ns = clock_mono();
 	atomic_fetch_add(&m->tokens, 1);
 	stop = rq->stop && (tok == TOKENIZER_BOS || tok == TOKENIZER_EOS);
 	rq->complete = stop || rq->made == rq->max_tokens ||
@@ -434,14 +452,16 @@ static int mlp_req_start(struct model *m, const char *buf, size_t len,
 	uint32_t in = p->cfg.layer[0].in;
 	struct gl_infer_tensor h;
 	struct model_req *rq;
+	int64_t deadline;
 	size_t bytes;
+	int err;
 
 	if (len < sizeof(h))
 		return model_fail(m, -EINVAL, "a request is a "
 				  "gl_infer_tensor header and its rows");
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != GL_INFER_MAGIC || h.dtype != GL_INFER_F32 ||
-	    h.reserved[0] || h.reserved[1] || h.cols != in || !h.rows)
+	    h.reserved0 || h.reserved[0] || h.cols != in || !h.rows)
 		return model_fail(m, -EINVAL, "bad header: magic, dtype f32, "
 				  "cols %u, rows >= 1, reserved 0", in);
 	if (h.rows > p->max_batch)
@@ -451,6 +471,11 @@ static int mlp_req_start(struct model *m, const char *buf, size_t len,
 	if (len - sizeof(h) != bytes)
 		return model_fail(m, -EINVAL, "%zu bytes of rows, %zu "
 				  "expected", len - sizeof(h), bytes);
+	if (h.deadline_ms > MODEL_DEADLINE_MAX_MS)
+		return model_fail(m, -EINVAL, "deadline_ms over a day");
+	err = model_admit(m, h.deadline_ms, h.rows, 0, &deadline);
+	if (err)
+		return err;
 	rq = req_new(m);
 	if (!rq || !(rq->in = malloc(bytes))) {
 		if (rq)
@@ -459,6 +484,7 @@ static int mlp_req_start(struct model *m, const char *buf, size_t len,
 	}
 	memcpy(rq->in, buf + sizeof(h), bytes);
 	rq->rows = h.rows;
+	rq->deadline_ns = deadline;
 	return req_go(rq, out);
 }
 
@@ -469,6 +495,7 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	struct model_req *rq;
 	struct model_ask a;
 	const char *why;
+	int64_t deadline;
 	int err, slot;
 
 	err = model_check(m);
@@ -487,6 +514,11 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	err = model_ask_parse(m, buf, len, &a, &why);
 	if (err)
 		return model_fail(m, err, "request refused: %s", why);
+	err = model_admit(m, a.deadline_ms, a.n_ids, a.max_tokens, &deadline);
+	if (err) {
+		free(a.ids);
+		return err;
+	}
 	rq = req_new(m);
 	if (!rq) {
 		free(a.ids);
@@ -499,6 +531,7 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	sample_seed(&rq->rng, a.seed);
 	rq->emit = a.out;
 	rq->stop = a.stop;
+	rq->deadline_ns = deadline;
 	slot = slot_take(m);
 	if (slot < 0) {
 		model_req_unref(rq);
@@ -518,8 +551,10 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 	atomic_fetch_add(&m->bytes_in, len);
 	atomic_fetch_add(&m->set->bytes_in, len);
 	err = req_start(m, buf, len, out);
-	if (err)
+	if (err) {
 		model_count_failure(m, err);
+		model_admit_refused(m, err);
+	}
 	return err;
 }
 

@@ -141,6 +141,8 @@ void model_meter_read(struct model *m, struct model_meter *out)
 	out->bytes_out = atomic_load(&m->bytes_out);
 	for (i = 0; i < MODEL_FAIL_REASONS; i++)
 		out->fail[i] = atomic_load(&m->fail[i]);
+	for (i = 0; i < MODEL_REFUSE_REASONS; i++)
+		out->refused[i] = atomic_load(&m->admit.refused[i]);
 	out->latency = &m->latency;
 }
 
@@ -361,6 +363,9 @@ static int model_opts_parse(struct cmdline *cl, struct model_opts *o,
 		else if (parse_key(cl->argv[i], "threads", &v))
 			err = parse_opt_u32(v, 1, LLAMA_MAX_THREADS,
 					    &o->threads);
+		else if (parse_key(cl->argv[i], "deadline_ms", &v))
+			err = parse_opt_u32(v, 0, MODEL_DEADLINE_MAX_MS,
+					    &o->deadline_ms);
 		else
 			err = -EINVAL;
 		if (err)
@@ -442,6 +447,7 @@ static int model_load(struct model_set *s, const struct model_cred *c,
 	m = model_new(s, name, c->uid, c->gid);
 	if (!m)
 		return set_fail(s, name, -ENOMEM, "no memory for a model");
+	atomic_init(&m->admit.deadline_ms, o.deadline_ms);
 	err = model_reserve(s, m);
 	if (err) {
 		model_put(m);
@@ -532,6 +538,7 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), last);
+	model_admit_render(m, sb);
 	return sb->err;
 }
 
@@ -556,6 +563,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      p->max_ctx, p->cfg.vocab_size,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), last);
+	model_admit_render(m, sb);
 	return sb->err;
 }
 
@@ -572,6 +580,7 @@ int model_render_stats(struct model *m, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&m->bytes_out),
 		      (unsigned long long)atomic_load(&m->latency.count),
 		      (unsigned long long)atomic_load(&m->latency.sum_us));
+	model_admit_stats(m, sb);
 	return sb->err;
 }
 
@@ -579,9 +588,12 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf, size_t len)
 {
 	struct cmdline cl;
 	uint64_t bytes;
-	int err;
+	int err, admit;
 
 	err = parse_cmdline(&cl, buf, len);
+	admit = err < 0 ? -ENOTTY : model_admit_ctl(m, uid, cl.argc, cl.argv);
+	if (admit != -ENOTTY)
+		return admit;
 	if (err >= 0 && cl.argc == 2 && !strcmp(cl.argv[0], "io")) {
 		/* the request ring: the lease's io region, made as a
 		 * lease's (Documentation/ring.md) */
@@ -596,6 +608,7 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf, size_t len)
 	}
 	if (err < 0 || cl.argc != 1 || strcmp(cl.argv[0], "unload"))
 		return model_fail(m, err < 0 ? err : -EINVAL,
-				  "ctl takes 'unload' or 'io SIZE'");
+				  "ctl takes 'unload', 'io SIZE' or "
+				  "'deadline_ms N'");
 	return model_retire(m, uid, true);
 }

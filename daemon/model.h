@@ -105,6 +105,14 @@ gid_t model_group(const struct model *m);
  * "EINVAL", ..., "other". */
 const char *model_fail_reason(int i);
 
+/* Requests refused before they start, as the metrics count them: ETIME,
+ * EBUSY, EKEYEXPIRED (model-admit.c). */
+#define MODEL_REFUSE_REASONS	3
+
+/* model_refuse_reason - the label of refusal slot @i (<
+ * MODEL_REFUSE_REASONS): "etime", "ebusy", "expired". */
+const char *model_refuse_reason(int i);
+
 /* @m's counters as the metrics show them, read lock-free (each atomic on
  * its own: a snapshot need not add up to the instant). */
 struct model_meter {
@@ -113,6 +121,7 @@ struct model_meter {
 	uint64_t bytes_in;		/* request bytes written */
 	uint64_t bytes_out;		/* answer bytes read */
 	uint64_t fail[MODEL_FAIL_REASONS];	/* refused or failed */
+	uint64_t refused[MODEL_REFUSE_REASONS];	/* refused, by reason */
 	const struct hist *latency;	/* @m's, lives with @m */
 };
 
@@ -149,11 +158,12 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
  * start it. Returns 0 with *@out (put with model_req_put), or -EINVAL
  * (malformed), -EFBIG (a request over 64 KiB, a prompt over the
  * context, max_tokens over max_ctx, rows over max_batch), -EBUSY (every
- * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
- * other kind of model's binary form), -EKEYEXPIRED, -ENOENT, -ENOMEM.
+ * KV slot taken), -ETIME (admission: model_admit), -EOPNOTSUPP (text
+ * prompt without an encoder, the other kind of model's binary form),
+ * -EKEYEXPIRED, -ENOENT, -ENOMEM.
  * Counts the request and its bytes in @m's meter, a refusal in its
- * failures; a started one's latency and failure are counted when it
- * ends. Lock-free on the counters.
+ * failures (and by reason in its refusals); a started one's latency
+ * and failure are counted when it ends. Lock-free on the counters.
  */
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out);
@@ -222,6 +232,16 @@ enum model_state {
 
 struct kernel_entry;
 
+/* A model's admission control (model-admit.c). Lock-free: atomics. */
+struct model_admit {
+	_Atomic uint32_t deadline_ms;	/* a request's default, 0: none */
+	_Atomic uint64_t row_ns;	/* moving average, ns per prompt row
+					 * (an mlp: per row); 0: unknown */
+	_Atomic uint64_t token_ns;	/* likewise per token generated after
+					 * the first; 0: unknown */
+	_Atomic uint64_t refused[MODEL_REFUSE_REASONS];
+};
+
 struct model {
 	struct cds_list_head link;	/* set->models; set->lock */
 	_Atomic long refs;
@@ -253,6 +273,7 @@ struct model {
 	_Atomic uint64_t bytes_in;	/* request bytes written to infer */
 	_Atomic uint64_t bytes_out;	/* answer bytes read from infer */
 	struct hist latency;	/* started requests, start to end */
+	struct model_admit admit;	/* model-admit.c's */
 	struct gl_last_error last_error;
 };
 
@@ -283,6 +304,7 @@ struct model_opts {
 	uint32_t max_batch;		/* 0: 1 */
 	uint32_t max_ctx;		/* 0: the model's */
 	uint32_t threads;		/* 0: 1 */
+	uint32_t deadline_ms;		/* a request's default, 0: none */
 };
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen);
@@ -303,6 +325,7 @@ struct model_ask {
 	uint64_t seed;
 	enum model_out out;
 	bool stop;			/* BOS or EOS ends it, unwritten */
+	uint32_t deadline_ms;		/* the request's, 0: the model's */
 };
 
 /*
@@ -316,5 +339,51 @@ struct model_ask {
  */
 int model_ask_parse(const struct model *m, const char *buf, size_t len,
 		    struct model_ask *a, const char **why);
+
+/*
+ * Admission control (model-admit.c): a request starts only if its
+ * estimated run time (the moving averages of struct model_admit times
+ * its prompt rows and tokens) fits both in its model lease's TTL left
+ * and in its deadline. Documentation/models.md, "Admission control".
+ */
+
+/* The longest deadline_ms, load option, ctl or request: a day. */
+#define MODEL_DEADLINE_MAX_MS	86400000u
+
+/*
+ * model_admit - admit a request of @rows prompt rows (an mlp: rows) and
+ * up to @tokens generated tokens (an mlp: 0) with @deadline_ms (0: the
+ * model's default) on @m. Returns 0 with *@deadline_ns the
+ * clock_mono() ns by which it must end (0: no deadline), or -ETIME
+ * (logged with both numbers) when the estimate outlasts the lease's
+ * TTL left or the deadline. An unknown estimate (no request ran yet)
+ * admits. Lock-free; no sleep.
+ */
+int model_admit(struct model *m, uint32_t deadline_ms, uint32_t rows,
+		uint32_t tokens, int64_t *deadline_ns);
+
+/* model_admit_learn - a request of @m ran whole: its @rows prompt rows
+ * (an mlp: rows) took @rows_ns, its @tokens tokens after the first
+ * @tokens_ns; fold them into the moving averages. Lock-free. */
+void model_admit_learn(struct model *m, uint32_t rows, int64_t rows_ns,
+		       uint32_t tokens, int64_t tokens_ns);
+
+/* model_admit_refused - count a request of @m refused before it started
+ * with @err by reason, if ETIME, EBUSY or EKEYEXPIRED. Lock-free. */
+void model_admit_refused(struct model *m, int err);
+
+/* model_admit_render - the model's ctl lines: deadline_ms, est_row_ns,
+ * est_token_ns (language models); model_admit_stats - its stats lines
+ * refused_etime, refused_ebusy, refused_expired. Lock-free. */
+void model_admit_render(struct model *m, struct strbuf *sb);
+void model_admit_stats(struct model *m, struct strbuf *sb);
+
+/*
+ * model_admit_ctl - a ctl line "deadline_ms N" (owner or root) or, as
+ * root, the debug seeds "est_row_ns N", "est_token_ns N" (0: unknown),
+ * from @uid in @argv[0..@argc). Returns -ENOTTY when the line is not
+ * one of them, else 0, -EACCES or -EINVAL.
+ */
+int model_admit_ctl(struct model *m, uid_t uid, int argc, char *const *argv);
 
 #endif

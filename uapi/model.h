@@ -10,6 +10,8 @@
  * u32 each, streamed as they are made. Documentation/models.md, "The
  * binary form".
  *
+ * deadline_ms took the first half of what was reserved[0] (zero, which
+ * still means "the model's default"): admission control, models.md.
  * Invariant: fixed-width fields, reserved fields zero; the sizes and
  * offsets are checked below and never change once shipped. Compiles
  * alone in C and C++.
@@ -30,7 +32,11 @@ struct gl_infer_tensor {
 	uint32_t rows;		/* 1 .. the model's max_batch */
 	uint32_t cols;		/* the model's inputs (request) or
 				 * outputs (answer) */
-	uint64_t reserved[2];	/* zero */
+	uint32_t deadline_ms;	/* request: ms from the write it must end
+				 * within, 0: the model's deadline_ms;
+				 * answer: 0 */
+	uint32_t reserved0;	/* zero */
+	uint64_t reserved[1];	/* zero */
 };
 
 /* "GLI1" as little-endian bytes: the first word of a token-id request. */
@@ -49,7 +55,10 @@ struct gl_infer_ids {
 	float top_p;		/* (0, 1]; 1: the whole distribution */
 	uint32_t flags;		/* GL_INFER_STOP_EOS; other bits zero */
 	uint64_t seed;		/* any value, 0 included */
-	uint64_t reserved[2];	/* zero */
+	uint32_t deadline_ms;	/* ms from the write it must end within,
+				 * 0: the model's deadline_ms */
+	uint32_t reserved0;	/* zero */
+	uint64_t reserved[1];	/* zero */
 };
 
 #ifdef __cplusplus
@@ -61,7 +70,9 @@ struct gl_infer_ids {
 GL_MODEL_ASSERT(sizeof(struct gl_infer_tensor) == 32, "gl_infer_tensor size");
 GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, rows) == 8,
 		"gl_infer_tensor rows");
-GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 16,
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, deadline_ms) == 16,
+		"gl_infer_tensor deadline_ms");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 24,
 		"gl_infer_tensor reserved");
 
 GL_MODEL_ASSERT(sizeof(float) == 4, "float is binary32");
@@ -78,7 +89,9 @@ GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, flags) == 20,
 		"gl_infer_ids flags");
 GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, seed) == 24,
 		"gl_infer_ids seed");
-GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, reserved) == 32,
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, deadline_ms) == 32,
+		"gl_infer_ids deadline_ms");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, reserved) == 40,
 		"gl_infer_ids reserved");
 
 #endif

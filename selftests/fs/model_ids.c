@@ -240,12 +240,12 @@ TEST_F(model_ids, every_field_is_checked)
 	len = ids_req(&r, 4, 0.0f, 1.0f, 0, 3, prompt);
 	EXPECT_EQ(infer_ids(d, &r, len, out), 4);
 	EXPECT_REFUSED(&r, sizeof(r.h) - 4, -EINVAL, "header");
+	r.h.reserved0 = 1;
+	EXPECT_REFUSED(&r, len, -EINVAL, "reserved");
+	r.h.reserved0 = 0;
 	r.h.reserved[0] = 1;
 	EXPECT_REFUSED(&r, len, -EINVAL, "reserved");
 	r.h.reserved[0] = 0;
-	r.h.reserved[1] = 1;
-	EXPECT_REFUSED(&r, len, -EINVAL, "reserved");
-	r.h.reserved[1] = 0;
 	r.h.flags = 2;
 	EXPECT_REFUSED(&r, len, -EINVAL, "flags");
 	r.h.flags = 0;

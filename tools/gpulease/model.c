@@ -375,7 +375,8 @@ const struct cli_cmd cli_cmd_load = {
 	"under its quota. The daemon opens PATH with the caller's\n"
 	"permissions; a relative PATH or tokenizer= is made absolute here.\n"
 	"Keys: tokenizer=PATH vram=SIZE ttl=SECS device=N max_batch=N\n"
-	"max_ctx=N (Documentation/models.md). A failed load leaves nothing.\n"
+	"max_ctx=N threads=N deadline_ms=N (Documentation/models.md). A\n"
+	"failed load leaves nothing.\n"
 	"\n"
 	"  -h, --help  show this help\n",
 };
@@ -401,9 +402,10 @@ const struct cli_cmd cli_cmd_generate = {
 	.help =
 	"Send PROMPT (one line of text) to model NAME and print the answer\n"
 	"as it is generated, then a newline. Keys: max_tokens=N\n"
-	"temperature=T top_p=P seed=S output=text|ids. An answer cut by an\n"
-	"error (the model expired, was unloaded) is followed by the error\n"
-	"and exit status 1.\n"
+	"temperature=T top_p=P seed=S output=text|ids deadline_ms=N. An\n"
+	"answer cut by an error (the model expired, was unloaded) is\n"
+	"followed by the error and exit status 1; ETIME: refused before it\n"
+	"started, as it would not end within the lease or the deadline.\n"
 	"\n"
 	"  -h, --help  show this help\n",
 };
