@@ -64,8 +64,11 @@ static void attn_values_thread(const void *arg, uint64_t i)
 	a->out[i] = sum;
 }
 
-/* Elements computed side by side by the whole-grid paths. */
+/* Elements computed side by side by the whole-grid paths: one lane of a
+ * vector each (lane-wise multiply and add round as the scalar ones). */
 #define ATTN_LANES	8
+typedef float attn_v8 __attribute__((vector_size(32), aligned(4),
+				     may_alias));
 
 /* attn_whole - whether this worker runs every block of @g */
 static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
@@ -82,7 +85,7 @@ static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
 static int attn_scores_all(const struct attn *a, const struct gl_kctx *ctx)
 {
 	uint64_t kvs = a->n_kv_heads * a->head_dim, h, qi, j, d, lim;
-	float acc[ATTN_LANES];
+	attn_v8 acc, kv;
 	int l, err;
 
 	for (h = 0; h < a->n_heads; h++)
@@ -98,13 +101,17 @@ static int attn_scores_all(const struct attn *a, const struct gl_kctx *ctx)
 		if (a->causal && a->pos0 + qi + 1 < lim)
 			lim = a->pos0 + qi + 1;
 		for (j = 0; j + ATTN_LANES <= lim; j += ATTN_LANES) {
-			for (l = 0; l < ATTN_LANES; l++)
-				acc[l] = 0.0f;
-			for (d = 0; d < a->head_dim; d++)
+			const float *kj = k + j * kvs;
+
+			acc = (attn_v8){ 0 };
+			for (d = 0; d < a->head_dim; d++) {
+				_Pragma("GCC unroll 8")
 				for (l = 0; l < ATTN_LANES; l++)
-					acc[l] += q[d] * k[(j + l) * kvs + d];
-			for (l = 0; l < ATTN_LANES; l++)
-				out[j + l] = a->scale * acc[l];
+					kv[l] = kj[l * kvs + d];
+				acc += q[d] * kv;
+			}
+			acc *= a->scale;
+			*(attn_v8 *)(out + j) = acc;
 		}
 		for (; j < a->seq_k; j++)
 			attn_scores_thread(a, (h * a->seq_q + qi) * a->seq_k +
@@ -121,8 +128,8 @@ static int attn_scores_all(const struct attn *a, const struct gl_kctx *ctx)
 static int attn_values_all(const struct attn *a, const struct gl_kctx *ctx)
 {
 	uint64_t vs = a->n_kv_heads * a->head_dim, h, qi, j, d;
-	float acc[ATTN_LANES];
-	int l, err;
+	attn_v8 acc;
+	int err;
 
 	for (qi = 0; qi < a->seq_q; qi++)
 	for (h = 0; h < a->n_heads; h++) {
@@ -134,13 +141,11 @@ static int attn_values_all(const struct attn *a, const struct gl_kctx *ctx)
 		if (err)
 			return err;
 		for (d = 0; d + ATTN_LANES <= a->head_dim; d += ATTN_LANES) {
-			for (l = 0; l < ATTN_LANES; l++)
-				acc[l] = 0.0f;
+			acc = (attn_v8){ 0 };
 			for (j = 0; j < a->seq_k; j++)
-				for (l = 0; l < ATTN_LANES; l++)
-					acc[l] += p[j] * v[j * vs + d + l];
-			for (l = 0; l < ATTN_LANES; l++)
-				out[d + l] = acc[l];
+				acc += p[j] * *(const attn_v8 *)(v + j * vs +
+								 d);
+			*(attn_v8 *)(out + d) = acc;
 		}
 		for (; d < a->head_dim; d++)
 			attn_values_thread(a, (qi * a->n_heads + h) *
