@@ -12,7 +12,8 @@
  * the classifier, nothing else), the floor the rest of the step adds
  * to; and the roofline, cblas_sgemm's GFLOP/s at 1024 x 1024 x 1024
  * over 2 x parameters FLOPs per token. Also the 64-token prompt as one
- * step. Stream 0 of the batch must produce the single stream's tokens
+ * step, and what batch invariance costs: the classifier's product for B
+ * rows through the matmul twin against cblas_sgemm on the same data. Stream 0 of the batch must produce the single stream's tokens
  * (batch invariance). One thread: the matvecs are the matmul twin's
  * fixed-order dot products (kernels/matmul.c), -t N only sets
  * OpenBLAS's threads for sgemm and what still calls it. Times are the
@@ -172,6 +173,31 @@ static double sgemm_gflops(float *a, float *b, float *c)
 	return 2.0 * SGEMM_N * SGEMM_N * SGEMM_N / t * 1e-9;
 }
 
+/*
+ * cls_gflops - the classifier's product for @rows rows (x wcls^T, 32000
+ * x 288) as the model computes it (the matmul twin, batch invariant) or
+ * as cblas_sgemm would (@blas); GFLOP per CPU second over 8 calls
+ */
+static double cls_gflops(const struct llama_plan *p, void *base,
+			 uint32_t rows, bool blas)
+{
+	const float *w = (const float *)((char *)base + p->w[L2C_WCLS]);
+	const float *x = (const float *)((char *)base + p->x);
+	float *y = (float *)((char *)base + p->logits);
+	uint32_t n = p->cfg.vocab_size, k = p->cfg.dim, i;
+	double t0 = now();
+
+	for (i = 0; i < 8; i++) {
+		if (blas)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				    (int)rows, (int)n, (int)k, 1.0f, x, (int)k,
+				    w, (int)k, 0.0f, y, (int)n);
+		else if (kc_gemm_nt(rows, n, k, x, w, y, NULL))
+			return -1;
+	}
+	return 8 * 2.0 * rows * n * k / (now() - t0) * 1e-9;
+}
+
 static double median(double *v)
 {
 	qsort(v, ROUNDS, sizeof(double), cmp_d);
@@ -187,6 +213,7 @@ int main(int argc, char **argv)
 		.rope = LLAMA_ROPE_PAIRS, .shared_classifier = true,
 	};
 	double gen[ROUNDS], bat[ROUNDS], mv[ROUNDS], pr[ROUNDS], gf[ROUNDS];
+	double ct[ROUNDS], cb[ROUNDS];
 	uint32_t one[TOKENS], many[TOKENS], same = 0;
 	unsigned int threads = 1, rows = 8, r, i;
 	double params = 0, roof, g1, gb;
@@ -233,7 +260,10 @@ int main(int argc, char **argv)
 		mv[r] = matvecs(&p, base);
 		pr[r] = prompt(&p, base);
 		gf[r] = sgemm_gflops(sa, sb, sc);
-		err = gen[r] < 0 || bat[r] < 0 || mv[r] < 0 || pr[r] < 0;
+		ct[r] = cls_gflops(&p, base, rows, false);
+		cb[r] = cls_gflops(&p, base, rows, true);
+		err = gen[r] < 0 || bat[r] < 0 || mv[r] < 0 || pr[r] < 0 ||
+		      ct[r] < 0;
 		if (!err && !r)
 			same = !memcmp(one, many, sizeof(one));
 	}
@@ -269,6 +299,9 @@ int main(int argc, char **argv)
 	       roof);
 	printf("fraction of roofline: 1 stream %.3f, %u streams %.3f\n",
 	       g1 / roof, rows, gb / roof);
+	printf("classifier x W^T, %u rows: matmul twin %.1f, cblas_sgemm "
+	       "%.1f GFLOP per CPU second (twin/sgemm %.2f)\n", rows,
+	       median(ct), median(cb), median(ct) / median(cb));
 	printf("baseline, matvecs alone: %.1f tokens per CPU second\n",
 	       TOKENS / median(mv));
 	printf("ratio generate/matvecs: %.3f\n", median(mv) / median(gen));
