@@ -9,7 +9,10 @@
  * [seq_k][n_kv_heads][head_dim], s and p [n_heads][seq_q][seq_k].
  * Invariant: one thread per output element, summing over its own
  * reduction axis in index order; a masked score is -INFINITY, so a
- * following softmax gives it exactly 0.
+ * following softmax gives it exactly 0. A worker that owns the whole
+ * grid (a model's step) computes ATTN_LANES elements side by side, each
+ * still its own sum in index order: the same bits, without waiting on
+ * one sum's chain of additions at a time.
  */
 #include <math.h>
 
@@ -59,6 +62,96 @@ static void attn_values_thread(const void *arg, uint64_t i)
 	for (j = 0; j < a->seq_k; j++)
 		sum += p[j] * v[j * vstride];
 	a->out[i] = sum;
+}
+
+/* Elements computed side by side by the whole-grid paths: one lane of a
+ * vector each (lane-wise multiply and add round as the scalar ones). */
+#define ATTN_LANES	8
+typedef float attn_v8 __attribute__((vector_size(32), aligned(4),
+				     may_alias));
+
+/* attn_whole - whether this worker runs every block of @g */
+static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
+{
+	return !ctx->block_begin &&
+	       gl_cpu_block_end(ctx, g) == gl_cpu_blocks(g);
+}
+
+/*
+ * attn_scores_all - every score of @a, ATTN_LANES keys of a row at a
+ * time, each the sum attn_scores_thread makes; 0 or the cancel errno,
+ * looked at before each row.
+ */
+static int attn_scores_all(const struct attn *a, const struct gl_kctx *ctx)
+{
+	uint64_t kvs = a->n_kv_heads * a->head_dim, h, qi, j, d, lim;
+	attn_v8 acc, kv;
+	int l, err;
+
+	for (h = 0; h < a->n_heads; h++)
+	for (qi = 0; qi < a->seq_q; qi++) {
+		const float *q = a->q + (qi * a->n_heads + h) * a->head_dim;
+		const float *k = a->k + (h / a->group) * a->head_dim;
+		float *out = a->out + (h * a->seq_q + qi) * a->seq_k;
+
+		err = gl_cpu_cancelled(ctx);
+		if (err)
+			return err;
+		lim = a->seq_k;
+		if (a->causal && a->pos0 + qi + 1 < lim)
+			lim = a->pos0 + qi + 1;
+		for (j = 0; j + ATTN_LANES <= lim; j += ATTN_LANES) {
+			const float *kj = k + j * kvs;
+
+			acc = (attn_v8){ 0 };
+			for (d = 0; d < a->head_dim; d++) {
+				_Pragma("GCC unroll 8")
+				for (l = 0; l < ATTN_LANES; l++)
+					kv[l] = kj[l * kvs + d];
+				acc += q[d] * kv;
+			}
+			acc *= a->scale;
+			*(attn_v8 *)(out + j) = acc;
+		}
+		for (; j < a->seq_k; j++)
+			attn_scores_thread(a, (h * a->seq_q + qi) * a->seq_k +
+					   j);
+	}
+	return 0;
+}
+
+/*
+ * attn_values_all - every output of @a, ATTN_LANES dimensions of a head
+ * at a time, each the sum attn_values_thread makes; 0 or the cancel
+ * errno, looked at before each head.
+ */
+static int attn_values_all(const struct attn *a, const struct gl_kctx *ctx)
+{
+	uint64_t vs = a->n_kv_heads * a->head_dim, h, qi, j, d;
+	attn_v8 acc;
+	int err;
+
+	for (qi = 0; qi < a->seq_q; qi++)
+	for (h = 0; h < a->n_heads; h++) {
+		const float *p = a->q + (h * a->seq_q + qi) * a->seq_k;
+		const float *v = a->k + (h / a->group) * a->head_dim;
+		float *out = a->out + (qi * a->n_heads + h) * a->head_dim;
+
+		err = gl_cpu_cancelled(ctx);
+		if (err)
+			return err;
+		for (d = 0; d + ATTN_LANES <= a->head_dim; d += ATTN_LANES) {
+			acc = (attn_v8){ 0 };
+			for (j = 0; j < a->seq_k; j++)
+				acc += p[j] * *(const attn_v8 *)(v + j * vs +
+								 d);
+			*(attn_v8 *)(out + d) = acc;
+		}
+		for (; d < a->head_dim; d++)
+			attn_values_thread(a, (qi * a->n_heads + h) *
+					   a->head_dim + d);
+	}
+	return 0;
 }
 
 /*
@@ -134,6 +227,8 @@ int gl_attn_scores_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 8);
 	a.k = GL_ARG_PTR(args, 9);
 	a.out = GL_ARG_PTR(args, 10);
+	if (attn_whole(grid, ctx))
+		return attn_scores_all(&a, ctx);
 	return gl_cpu_1d(grid, ctx, a.n_heads * a.seq_q * a.seq_k,
 			 attn_scores_thread, &a);
 }
@@ -161,6 +256,8 @@ int gl_attn_values_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 5);
 	a.k = GL_ARG_PTR(args, 6);
 	a.out = GL_ARG_PTR(args, 7);
+	if (attn_whole(grid, ctx))
+		return attn_values_all(&a, ctx);
 	return gl_cpu_1d(grid, ctx, a.seq_q * a.n_heads * a.head_dim,
 			 attn_values_thread, &a);
 }

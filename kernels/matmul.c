@@ -2,10 +2,11 @@
 /*
  * matmul: strided-batched single-precision GEMM, row-major, with
  * transpose flags and leading dimensions, as cuBLAS's
- * gemmStridedBatched. The CPU side calls OpenBLAS's cblas_sgemm; a
- * single row of C against a B stored n x k (trans_b: the models' x W^T)
- * is matmul_dot's, other single rows cblas_sgemv's. The CUDA side is
- * cuBLAS, or the tiled fallback in kernels/matmul.cu.
+ * gemmStridedBatched. The CPU side: rows of A (not trans_a) against a
+ * B stored n x k (trans_b: the models' x W^T) are matmul_nt's
+ * fixed-order dot products, any number of rows; other products
+ * OpenBLAS's cblas_sgemm, or cblas_sgemv for a single row. The CUDA
+ * side is cuBLAS, or the tiled fallback in kernels/matmul.cu.
  *
  * For each b < batch, with A_b = a + b * stride_a (elements), likewise
  * B_b and C_b:   C_b = alpha * op(A_b) . op(B_b) + beta * C_b
@@ -17,11 +18,14 @@
  * Invariant: a worker computes only the rows of C (across all batches,
  * R = batch * m rows in total) that its block range maps to: blocks
  * [b0, b1) of G own rows [b0 * R / G, b1 * R / G), so disjoint block
- * ranges write disjoint rows and together write all of them. A single
- * row against a trans_b B computes each element of C by matmul_dot()
- * alone, in an order fixed by k: the same bits whatever n and whichever
- * columns of C one call covers (models split such a product by columns
- * over threads: Documentation/models.md).
+ * ranges write disjoint rows and together write all of them. In a
+ * product of rows of A against a trans_b B, each element of C is
+ * computed on its own in an order fixed by k (MATMUL_DOTS): the same
+ * bits whatever m, the row's place among them, n, and whichever columns
+ * of C one call covers (models split such a product by columns over
+ * threads and batch rows of many requests in it: batch invariance,
+ * Documentation/models.md). Other products are OpenBLAS's, whose order
+ * may change with the shape.
  */
 #include <cblas.h>
 #include <limits.h>
@@ -160,57 +164,129 @@ int gl_matmul_check(const struct gl_kargs *args, const struct gl_grid *grid)
 	return gl_cpu_need_f32(args, 16, span);
 }
 
-/* Eight floats loaded from any float's address. */
+/* Eight floats loaded from any float's address; four and two of them. */
 typedef float matmul_v8 __attribute__((vector_size(32), aligned(4),
 				       may_alias));
+typedef float matmul_v4 __attribute__((vector_size(16)));
+typedef float matmul_v2 __attribute__((vector_size(8)));
+
+/* Rows of A one pass over a row of B serves: their 4 x 8-lane sums stay
+ * in registers (12 of the 16 AVX2 ones). Blocks of 6 rows on AVX-512VL's
+ * 32 registers, or of 2 rows of B by 3 of A, were no faster. */
+#define MATMUL_GROUP	3
 
 /*
- * MATMUL_DOT - the body of matmul_dot: four 8-lane partial sums over
- * 32-float stretches, one more over the 8-float rest, a fixed pairwise
- * reduction of the lanes, then the last k % 8 terms in order. The order
- * depends on k alone. Instantiated twice so that the x86 build gets an
- * AVX2/FMA copy without -march; a process uses one copy throughout.
+ * MATMUL_DOTS - the body of a matmul_dotsR: the dot products of the row
+ * of B at @w with @R rows of A at @a (@lda apart) into out[0..R). Per
+ * element, four 8-lane partial sums over 32-float stretches, one more
+ * over the 8-float rest, a fixed pairwise reduction of the lanes
+ * ((0+4)+(2+6)) + ((1+5)+(3+7)), then the last k % 8 terms in order: the
+ * order depends on k alone, never on R, so a row's bits are the same in
+ * any group. Each stretch of B is loaded once for the R rows.
  */
-#define MATMUL_DOT(name, attr)						\
-static attr float name(const float *w, const float *x, uint64_t k)	\
+#define MATMUL_DOTS(name, attr, R)					\
+static inline attr void name(const float *w, const float *a,		\
+			     uint64_t lda, uint64_t k, float *out)	\
 {									\
-	matmul_v8 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };	\
-	float t[8], tail = 0.0f;					\
-	uint64_t j = 0;							\
-	int i;								\
+	matmul_v8 s[R][4] = { { { 0 } } }, wv, v;			\
+	uint64_t j = 0, t;						\
+	matmul_v4 h;							\
+	matmul_v2 q;							\
+	float tail;							\
+	int r, l;							\
 									\
 	for (; j + 32 <= k; j += 32) {					\
-		s0 += *(const matmul_v8 *)(w + j) *			\
-		      *(const matmul_v8 *)(x + j);			\
-		s1 += *(const matmul_v8 *)(w + j + 8) *			\
-		      *(const matmul_v8 *)(x + j + 8);			\
-		s2 += *(const matmul_v8 *)(w + j + 16) *		\
-		      *(const matmul_v8 *)(x + j + 16);			\
-		s3 += *(const matmul_v8 *)(w + j + 24) *		\
-		      *(const matmul_v8 *)(x + j + 24);			\
+		_Pragma("GCC unroll 4")					\
+		for (l = 0; l < 4; l++) {				\
+			wv = *(const matmul_v8 *)(w + j + 8 * l);	\
+			_Pragma("GCC unroll 4")				\
+			for (r = 0; r < R; r++)				\
+				s[r][l] += wv * *(const matmul_v8 *)	\
+					   (a + r * lda + j + 8 * l);	\
+		}							\
 	}								\
-	for (; j + 8 <= k; j += 8)					\
-		s0 += *(const matmul_v8 *)(w + j) *			\
-		      *(const matmul_v8 *)(x + j);			\
-	s0 = (s0 + s1) + (s2 + s3);					\
-	for (i = 0; i < 8; i++)						\
-		t[i] = s0[i];						\
-	for (; j < k; j++)						\
-		tail += w[j] * x[j];					\
-	return (((t[0] + t[4]) + (t[2] + t[6])) +			\
-		((t[1] + t[5]) + (t[3] + t[7]))) + tail;		\
+	for (; j + 8 <= k; j += 8) {					\
+		wv = *(const matmul_v8 *)(w + j);			\
+		_Pragma("GCC unroll 4")					\
+		for (r = 0; r < R; r++)					\
+			s[r][0] += wv *					\
+				   *(const matmul_v8 *)(a + r * lda + j);\
+	}								\
+	_Pragma("GCC unroll 4")						\
+	for (r = 0; r < R; r++) {					\
+		const float *x = a + r * lda;				\
+									\
+		v = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);		\
+		h = __builtin_shufflevector(v, v, 0, 1, 2, 3) +		\
+		    __builtin_shufflevector(v, v, 4, 5, 6, 7);		\
+		q = __builtin_shufflevector(h, h, 0, 1) +		\
+		    __builtin_shufflevector(h, h, 2, 3);		\
+		tail = 0.0f;						\
+		for (t = j; t < k; t++)					\
+			tail += w[t] * x[t];				\
+		out[r] = (q[0] + q[1]) + tail;				\
+	}								\
 }
 
-MATMUL_DOT(matmul_dot_plain, )
+/*
+ * MATMUL_NT - the body of a matmul_nt copy: C[r][i] = alpha (A_r . B_i)
+ * (+ beta C[r][i]) for @rows rows of A and the n rows of B, row i of B
+ * against groups of MATMUL_GROUP rows of A, then the rest (1 or 2):
+ * a row of B comes from memory once for all rows.
+ */
+#define MATMUL_NT(name, attr, dots1, dots2, dotsg)			\
+static attr void name(const struct matmul *mm, const float *a,		\
+		      const float *b, float *c, uint64_t rows)		\
+{									\
+	uint64_t i, r, g, e, lda = mm->lda;				\
+	float d[MATMUL_GROUP], *y;					\
+									\
+	for (i = 0; i < mm->n; i++) {					\
+		const float *w = b + i * mm->ldb;			\
+									\
+		for (r = 0; r < rows; r += g) {				\
+			g = rows - r < MATMUL_GROUP ? rows - r :	\
+			    MATMUL_GROUP;				\
+			if (g == MATMUL_GROUP)				\
+				dotsg(w, a + r * lda, lda, mm->k, d);	\
+			else if (g == 2)				\
+				dots2(w, a + r * lda, lda, mm->k, d);	\
+			else						\
+				dots1(w, a + r * lda, lda, mm->k, d);	\
+			for (e = 0; e < g; e++) {			\
+				y = c + (r + e) * mm->ldc + i;		\
+				d[e] *= mm->alpha;			\
+				*y = mm->beta == 0.0f ? d[e] :		\
+				     d[e] + mm->beta * *y;		\
+			}						\
+		}							\
+	}								\
+}
+
+MATMUL_DOTS(matmul_dots1_plain, , 1)
+MATMUL_DOTS(matmul_dots2_plain, , 2)
+MATMUL_DOTS(matmul_dotsg_plain, , MATMUL_GROUP)
+MATMUL_NT(matmul_nt_plain, , matmul_dots1_plain, matmul_dots2_plain,
+	  matmul_dotsg_plain)
 #if defined(__x86_64__)
-MATMUL_DOT(matmul_dot_avx2, __attribute__((target("avx2,fma"))))
+#define MATMUL_AVX2 __attribute__((target("avx2,fma")))
+MATMUL_DOTS(matmul_dots1_avx2, MATMUL_AVX2, 1)
+MATMUL_DOTS(matmul_dots2_avx2, MATMUL_AVX2, 2)
+MATMUL_DOTS(matmul_dotsg_avx2, MATMUL_AVX2, MATMUL_GROUP)
+MATMUL_NT(matmul_nt_avx2, MATMUL_AVX2, matmul_dots1_avx2,
+	  matmul_dots2_avx2, matmul_dotsg_avx2)
 #endif
 
 /*
- * matmul_dot - the dot product of the @k floats at @w and @x, in the
- * order MATMUL_DOT fixes. Any thread.
+ * matmul_nt - @rows rows of C at @c (ldc apart) from as many rows of A
+ * at @a (lda apart, each contiguous) against a B stored n x k at @b, by
+ * MATMUL_DOTS: each element's bits depend on its row of A and its row
+ * of B alone, not on @rows, n or which columns a call covers. Any
+ * thread; a process uses one copy (AVX2/FMA or plain) throughout, and
+ * the two copies' bits may differ (FMA).
  */
-static float matmul_dot(const float *w, const float *x, uint64_t k)
+static void matmul_nt(const struct matmul *mm, const float *a,
+		      const float *b, float *c, uint64_t rows)
 {
 #if defined(__x86_64__)
 	static atomic_int avx2 = -1;	/* then 0 or 1, whoever stores */
@@ -221,49 +297,42 @@ static float matmul_dot(const float *w, const float *x, uint64_t k)
 		    __builtin_cpu_supports("fma");
 		atomic_store_explicit(&avx2, v, memory_order_relaxed);
 	}
-	if (v)
-		return matmul_dot_avx2(w, x, k);
+	if (v) {
+		matmul_nt_avx2(mm, a, b, c, rows);
+		return;
+	}
 #endif
-	return matmul_dot_plain(w, x, k);
+	matmul_nt_plain(mm, a, b, c, rows);
 }
 
 /*
- * matmul_row - one row of C at @c from A's row (or column) at @a.
- * Against a B stored n x k and a contiguous A row, one matmul_dot() per
- * element: each element's bits depend on its row of B and on A only.
- * Otherwise sgemv (OpenBLAS's sgemm with m = 1 took twice sgemv's time:
- * 5.4 ms against 2.6 ms for 32000 x 288, one thread). beta == 0 never
- * reads C (a scal would keep a NaN there).
+ * matmul_row - one row of C at @c from A's column at @a (trans_a), or
+ * from a row against a B stored k x n: cblas_sgemv (OpenBLAS's sgemm
+ * with m = 1 took twice sgemv's time: 5.4 ms against 2.6 ms for
+ * 32000 x 288, one thread). beta == 0 never reads C (a scal would keep
+ * a NaN there).
  */
 static void matmul_row(const struct matmul *mm, const float *a,
 		       const float *b, float *c)
 {
 	int incx = mm->trans_a ? (int)mm->lda : 1;
-	float beta = mm->beta, d;
-	uint64_t i;
 
-	if (mm->trans_b && incx == 1) {
-		for (i = 0; i < mm->n; i++) {
-			d = mm->alpha * matmul_dot(b + i * mm->ldb, a, mm->k);
-			c[i] = beta == 0.0f ? d : d + beta * c[i];
-		}
-		return;
-	}
-	if (beta == 0.0f)
+	if (mm->beta == 0.0f)
 		memset(c, 0, mm->n * sizeof(float));
 	if (mm->trans_b)	/* B is n x k: c = alpha B a + beta c */
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)mm->n,
 			    (int)mm->k, mm->alpha, b, (int)mm->ldb, a, incx,
-			    beta, c, 1);
+			    mm->beta, c, 1);
 	else			/* B is k x n: c = alpha B^T a + beta c */
 		cblas_sgemv(CblasRowMajor, CblasTrans, (int)mm->k,
 			    (int)mm->n, mm->alpha, b, (int)mm->ldb, a, incx,
-			    beta, c, 1);
+			    mm->beta, c, 1);
 }
 
 /*
- * matmul_rows - C rows [row, row + count) of batch @bi, one sgemm, or
- * one sgemv for a single row.
+ * matmul_rows - C rows [row, row + count) of batch @bi: matmul_nt for
+ * contiguous rows of A against a B stored n x k, else one sgemm, or one
+ * sgemv for a single row.
  */
 static void matmul_rows(const struct matmul *mm, uint64_t bi, uint64_t row,
 			uint64_t count)
@@ -275,6 +344,12 @@ static void matmul_rows(const struct matmul *mm, uint64_t bi, uint64_t row,
 	if (mm->k) {
 		a += bi * mm->stride_a + (mm->trans_a ? row : row * mm->lda);
 		b += bi * mm->stride_b;
+		/* rows of A contiguous against a B stored n x k */
+		if (mm->trans_b && (!mm->trans_a ||
+				    (count == 1 && mm->lda == 1))) {
+			matmul_nt(mm, a, b, c, count);
+			return;
+		}
 		if (count == 1) {
 			matmul_row(mm, a, b, c);
 			return;

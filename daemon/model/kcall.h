@@ -57,56 +57,55 @@ static inline int kc_run(gl_kcpu_fn fn, const struct gl_kargs *a,
 	return fn(a, &g, &ctx);
 }
 
-/* kc_gemm_row - c[n] = B[n][k] . a[k]: one matmul launch with m = 1. */
-static inline int kc_gemm_row(uint32_t n, uint32_t k, const float *a,
-			      const float *b, float *c, atomic_int *cancel)
+/*
+ * kc_gemm_nt_ldc - C[m][n] = A[m][k] . B[n][k]^T (row-major activations
+ * times a PyTorch [out, in] weight), A and B packed, C rows @ldc floats
+ * apart (a block of columns of a wider C), beta 0: one matmul launch.
+ * The kernel computes each element of such a product in an order fixed
+ * by k alone and reads each row of B once for all m rows
+ * (kernels/matmul.c), so a row's bits do not depend on m, on its place
+ * in the batch, or on which columns a launch covers (issue 11).
+ */
+static inline int kc_gemm_nt_ldc(uint32_t m, uint32_t n, uint32_t k,
+				 const float *a, const float *b, float *c,
+				 uint32_t ldc, atomic_int *cancel)
 {
 	struct gl_kargs x = { 0 };
 
-	kc_u32(&x, 1);
+	kc_u32(&x, m);
 	kc_u32(&x, n);
 	kc_u32(&x, k);
 	kc_u32(&x, 0);		/* trans_a */
 	kc_u32(&x, 1);		/* trans_b: B is [n][k] */
 	kc_u32(&x, 1);		/* batch */
-	kc_u32(&x, 0);		/* packed lda, ldb, ldc */
+	kc_u32(&x, 0);		/* packed lda, ldb */
 	kc_u32(&x, 0);
-	kc_u32(&x, 0);
+	kc_u32(&x, ldc);
 	kc_u64(&x, 0);
 	kc_u64(&x, 0);
 	kc_u64(&x, 0);
 	kc_f32(&x, 1.0f);
 	kc_f32(&x, 0.0f);
-	kc_buf(&x, (void *)a, (uint64_t)k * 4);
+	kc_buf(&x, (void *)a, (uint64_t)m * k * 4);
 	kc_buf(&x, (void *)b, (uint64_t)n * k * 4);
-	kc_buf(&x, c, (uint64_t)n * 4);
+	kc_buf(&x, c, m ? ((uint64_t)(m - 1) * ldc + n) * 4 : 0);
 	return kc_run(gl_matmul_cpu, &x, GL_MATMUL_TILE * GL_MATMUL_TILE,
 		      cancel);
 }
 
-/*
- * kc_gemm_nt - C[m][n] = A[m][k] . B[n][k]^T (row-major activations
- * times a PyTorch [out, in] weight), packed, beta 0: the matmul kernel,
- * one launch per row of C. OpenBLAS picks its kernels by m, and a row
- * computed with m = 1 and with m = 7 differs in the last bits
- * (model_mlp saw it), so one row per launch is what makes a row's
- * result independent of its batch (issue 11), at the price of reading
- * the weights once per row on the CPU.
- */
+/* kc_gemm_nt - kc_gemm_nt_ldc with C packed */
 static inline int kc_gemm_nt(uint32_t m, uint32_t n, uint32_t k,
 			     const float *a, const float *b, float *c,
 			     atomic_int *cancel)
 {
-	uint32_t r;
-	int err;
+	return kc_gemm_nt_ldc(m, n, k, a, b, c, n, cancel);
+}
 
-	for (r = 0; r < m; r++) {
-		err = kc_gemm_row(n, k, a + (uint64_t)r * k, b,
-				  c + (uint64_t)r * n, cancel);
-		if (err)
-			return err;
-	}
-	return 0;
+/* kc_gemm_row - c[n] = B[n][k] . a[k]: kc_gemm_nt with m = 1 */
+static inline int kc_gemm_row(uint32_t n, uint32_t k, const float *a,
+			      const float *b, float *c, atomic_int *cancel)
+{
+	return kc_gemm_nt(1, n, k, a, b, c, cancel);
 }
 
 #endif

@@ -11,11 +11,14 @@
  * Invariant: a step touches only the block, inside the plan's regions
  * (every kernel gets its region's length and checks it), allocates
  * nothing, and computes row r from row r's inputs and the cache alone:
- * row-wise kernels, and per-row attention over the row's own slot. With
- * a team (threads=), each matrix-vector product is split by output
- * columns over its threads; the matmul kernel computes every output
- * element on its own in a fixed order (kernels/matmul.c), so the bits
- * do not depend on the thread count either.
+ * row-wise kernels, and per-row attention over the row's own slot. Each
+ * projection is one matmul launch over all the step's rows (each weight
+ * read once per step, not once per row); the matmul kernel computes
+ * every output element on its own in an order fixed by k
+ * (kernels/matmul.c), so a row gets the same bits in a step of any size
+ * (batch invariance). With a team (threads=), each product is split by
+ * output columns over its threads, so the bits do not depend on the
+ * thread count either.
  */
 #include <errno.h>
 #include <math.h>
@@ -375,24 +378,20 @@ static void span(uint64_t n, unsigned int part, unsigned int parts,
 /*
  * mv - the share @part of @parts of y = x W^T for every row of the step
  * (W [n][k], x [rows][k], y [rows][n]): columns [lo, hi) of y, one
- * matmul launch (m = 1) per row.
+ * matmul launch over all rows, which reads each row of W once for the
+ * whole batch and gives each row the bits it gets alone.
  */
 static int mv(const struct step *s, unsigned int part, unsigned int parts,
 	      uint64_t n, uint64_t k, const float *x, const float *w,
 	      float *y)
 {
 	uint64_t lo, hi;
-	uint32_t r;
-	int err;
 
 	span(n, part, parts, &lo, &hi);
-	for (r = 0; lo < hi && r < s->n; r++) {
-		err = kc_gemm_row(hi - lo, k, x + r * k, w + lo * k,
-				  y + r * n + lo, s->cancel);
-		if (err)
-			return err;
-	}
-	return 0;
+	if (lo >= hi)
+		return 0;
+	return kc_gemm_nt_ldc(s->n, hi - lo, k, x, w + lo * k, y + lo, n,
+			      s->cancel);
 }
 
 /* w13 - mv of w1 and w3, then SwiGLU on the same columns of hb */

@@ -6,7 +6,10 @@
  *
  * Invariant: a pass touches only the plan's regions (every kernel gets
  * its region's length), allocates nothing, and computes each row from
- * that row alone.
+ * that row alone: one matmul launch per layer over all rows, whose
+ * x W^T reads each weight once for the batch and gives every element
+ * the bits it gets alone (kernels/matmul.c), so a row's output does not
+ * depend on the batch it came in.
  */
 #include <errno.h>
 #include <string.h>

@@ -6,7 +6,8 @@
  * by about pos * 2^-24 rad), attn_scores and attn_values (1e-4 + 1e-5
  * |want|: f32 dot products of up to 64 terms), with grouped-query heads,
  * causal and full masks, prefill and decode shapes, and a whole
- * attention (scores, softmax, values) against a naive one.
+ * attention (scores, softmax, values) against a naive one; a worker that
+ * owns the whole grid gets the same bits as workers that split it.
  */
 #include <errno.h>
 
@@ -324,6 +325,69 @@ TEST(scores_alone)
 		snprintf(what, sizeof(what), "attn_scores #%u", si);
 		EXPECT_EQ(kcompare(what, s, want, c.nh * c.seq_q * c.seq_k,
 				   1e-4, 1e-5), 0u);
+	}
+}
+
+/*
+ * A worker that owns the whole grid (a model's step) computes several
+ * scores or outputs side by side: each must be the same bits as when
+ * workers split the grid (one element at a time), for every shape, and
+ * for head_dim 48 and seq_k 37 (the side-by-side run and its rest).
+ */
+TEST(whole_grid_is_the_same_bits_as_split)
+{
+	static const uint32_t more[][7] = {
+		{ 1, 37, 6, 6, 48, 36, 1 },	/* decode, stories15M heads */
+		{ 5, 37, 6, 3, 48, 20, 1 },	/* chunk, GQA */
+	};
+	enum { E = 37 * 6 * 48, S = 6 * 5 * 37 };	/* the largest */
+	static float q[E], k[E], v[E], s[S], s2[S], out[E], out2[E];
+	struct gl_kargs a;
+	struct krand r = { 25 };
+	unsigned int si, b, nsh = sizeof(attn_shapes) / sizeof(attn_shapes[0]);
+
+	for (si = 0; si < nsh + 2; si++) {
+		const uint32_t *sh = si < nsh ? attn_shapes[si] :
+				     more[si - nsh];
+		struct attn_case c = {
+			sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6],
+			q, k, v, s, out, NULL,
+		};
+		struct gl_grid g = kgrid(3, 32);
+		struct gl_kctx all = { NULL, 0, 3 }, one = { NULL, 0, 0 };
+
+		uint64_t ns = 4ull * c.nh * c.seq_q * c.seq_k;
+		uint64_t no = 4ull * c.seq_q * c.nh * c.hd;
+
+		ASSERT_LE(c.seq_k * c.nkv * c.hd, (uint32_t)E);
+		ASSERT_LE(c.seq_q * c.nh * c.hd, (uint32_t)E);
+		ASSERT_LE(c.nh * c.seq_q * c.seq_k, (uint32_t)S);
+		krand_fill(&r, q, c.seq_q * c.nh * c.hd, -2.0f, 2.0f);
+		krand_fill(&r, k, c.seq_k * c.nkv * c.hd, -2.0f, 2.0f);
+		krand_fill(&r, v, c.seq_k * c.nkv * c.hd, -2.0f, 2.0f);
+		attn_args_scores(&a, &c, 0.3f);
+		ASSERT_EQ(gl_attn_scores_cpu(&a, &g, &all), 0);
+		memcpy(s2, s, ns);
+		memset(s, 0, ns);
+		for (b = 0; b < 3; b++) {
+			one.block_begin = b;
+			one.block_end = b + 1;
+			ASSERT_EQ(gl_attn_scores_cpu(&a, &g, &one), 0);
+		}
+		EXPECT_EQ(memcmp(s, s2, ns), 0)
+			TH_LOG("attn_scores shape #%u", si);
+		krand_fill(&r, s, c.nh * c.seq_q * c.seq_k, 0.0f, 1.0f);
+		attn_args_values(&a, &c);
+		ASSERT_EQ(gl_attn_values_cpu(&a, &g, &all), 0);
+		memcpy(out2, out, no);
+		memset(out, 0, no);
+		for (b = 0; b < 3; b++) {
+			one.block_begin = b;
+			one.block_end = b + 1;
+			ASSERT_EQ(gl_attn_values_cpu(&a, &g, &one), 0);
+		}
+		EXPECT_EQ(memcmp(out, out2, no), 0)
+			TH_LOG("attn_values shape #%u", si);
 	}
 }
 

@@ -3,8 +3,9 @@
  * matmul.c - matmul on the CPU (OpenBLAS) against a naive triple loop in
  * double: every transpose pair, batches with strides (including a
  * broadcast A of stride 0), padded leading dimensions, odd sizes (1, 7,
- * 33, 65), k == 0, beta == 0 never reading C (NaN there stays out), and
- * the block split: disjoint worker ranges compute the same C as one run.
+ * 33, 65), k == 0, beta == 0 never reading C (NaN there stays out), the
+ * block split: disjoint worker ranges compute the same C as one run, and
+ * x W^T's rows the same bits batched as alone.
  * Tolerance 1e-4 + 1e-5 |want| (f32 dot products of up to 65 terms).
  */
 #include <errno.h>
@@ -262,6 +263,56 @@ TEST(one_row_split_by_columns_is_the_same_bits)
 			TH_LOG("k %u: a split product differs", p.k);
 		free(whole);
 		free(want);
+		mm_free(&p);
+	}
+}
+
+/*
+ * Rows of A against a B stored n x k (the models' x W^T, batched): each
+ * row of C is the same bits in a launch of m rows as alone (m = 1), for
+ * every m up to 10 and 17 (groups of rows with every remainder), k over
+ * the 32-, 8- and 1-float stretches, with alpha and beta, padded leading
+ * dimensions (issue 11: batch invariance).
+ */
+TEST(rows_of_an_nt_product_are_the_same_bits_alone)
+{
+	static const uint32_t ks[] = { 1, 7, 8, 31, 33, 76, 100, 288, 301 };
+	static const uint32_t ms[] = { 2, 3, 4, 5, 6, 7, 8, 9, 10, 17 };
+	struct gl_grid g = kgrid(1, 256);
+	struct krand r = { 36 };
+	struct gl_kargs a;
+	unsigned int i, j, row;
+	float *c0;
+
+	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+	for (j = 0; j < sizeof(ms) / sizeof(ms[0]); j++) {
+		struct mm p = { .m = ms[j], .n = 37, .k = ks[i], .tb = 1,
+				.batch = 1, .alpha = j % 2 ? 0.75f : 1.0f,
+				.beta = j % 3 ? 0.0f : 0.5f };
+		struct mm q;
+
+		mm_setup(&p, j % 2, false, &r);
+		c0 = malloc(p.clen * sizeof(float));
+		if (!c0)
+			abort();
+		memcpy(c0, p.c, p.clen * sizeof(float));
+		mm_args(&a, &p);
+		ASSERT_EQ(krun("matmul", &a, &g), 0);
+		for (row = 0; row < p.m; row++) {
+			q = p;
+			q.m = 1;
+			q.a = p.a + (uint64_t)row * p.lda;
+			q.c = c0 + (uint64_t)row * p.ldc;
+			q.alen = q.k;
+			q.clen = q.n;
+			mm_args(&a, &q);
+			ASSERT_EQ(krun("matmul", &a, &g), 0);
+			EXPECT_EQ(memcmp(q.c, p.c + (uint64_t)row * p.ldc,
+					 q.n * sizeof(float)), 0)
+				TH_LOG("m %u k %u: row %u differs alone",
+				       p.m, p.k, row);
+		}
+		free(c0);
 		mm_free(&p);
 	}
 }

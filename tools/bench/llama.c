@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * llama: single-stream generation speed of the Llama forward pass
+ * llama: generation speed of the Llama forward pass
  * (daemon/model/llama.c), in process, on a seeded random model of the
  * stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000,
  * seq 256, tied classifier): 256 greedy tokens from position 0, one
- * llama_step() each. Baseline, measured in the same run: the same
- * token's matrix-vector products alone (the q, k, v, o, w1, w2, w3
- * matmul launches of every layer and the classifier, nothing else),
- * the floor the rest of the step adds to. Also the 64-token prompt as
- * one step. One thread: the matvecs are the matmul twin's fixed-order
- * dot products (kernels/matmul.c), -t N only sets OpenBLAS's threads
- * for what still calls it. Times are the process's CPU time (the
- * machines this runs on are shared); with more threads they add up.
+ * llama_step() each (one stream), and the same with B streams decoding
+ * side by side in B slots, one B-row llama_step() per position
+ * (continuous batching's steady state, -b, default 8). Baselines,
+ * measured in the same run: the single stream's matrix-vector products
+ * alone (the q, k, v, o, w1, w2, w3 matmul launches of every layer and
+ * the classifier, nothing else), the floor the rest of the step adds
+ * to; and the roofline, cblas_sgemm's GFLOP/s at 1024 x 1024 x 1024
+ * over 2 x parameters FLOPs per token. Also the 64-token prompt as one
+ * step, and what batch invariance costs: the classifier's product for B
+ * rows through the matmul twin against cblas_sgemm on the same data. Stream 0 of the batch must produce the single stream's tokens
+ * (batch invariance). One thread: the matvecs are the matmul twin's
+ * fixed-order dot products (kernels/matmul.c), -t N only sets
+ * OpenBLAS's threads for sgemm and what still calls it. Times are the
+ * process's CPU time (the machines this runs on are shared); with more
+ * threads they add up.
  *
- * Invariant: both sides run in alternating rounds; each figure is the
+ * Invariant: the parts run in alternating rounds; each figure is the
  * median of the rounds. Everything allocated is freed.
  */
 #include <errno.h>
@@ -24,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include "daemon/model/kcall.h"
 #include "daemon/model/llama.h"
 #include "kernels/kernels.h"
@@ -31,6 +40,8 @@
 #define TOKENS	256
 #define PROMPT	64
 #define ROUNDS	3
+#define BATCH	64		/* the plan's rows: the prompt, the streams */
+#define SGEMM_N	1024
 
 /* now - CPU seconds of this process: on a shared, loaded machine the
  * wall clock measures the neighbours; with one BLAS thread this is the
@@ -63,21 +74,41 @@ static void fill(float *w, uint64_t n, uint32_t *s)
 	}
 }
 
-/* generate - TOKENS greedy tokens; seconds */
-static double generate(const struct llama_plan *p, void *base)
+/* argmax - the row's greedy token */
+static uint32_t argmax(const float *lg, uint32_t n)
 {
-	uint32_t tok = 1, slot = 0, pos, best, c;
-	double t0 = now();
-	const float *lg;
+	uint32_t best = 0, c;
 
-	for (pos = 0; pos < TOKENS; pos++) {
-		if (llama_step(p, base, 1, &tok, &slot, &pos, NULL))
+	for (c = 1; c < n; c++)
+		if (lg[c] > lg[best])
+			best = c;
+	return best;
+}
+
+/*
+ * streams - @n streams side by side in slots 0..n-1, stream r greedy
+ * from token 1 + r, one n-row step per position, TOKENS positions;
+ * stream 0's tokens into @ids; seconds
+ */
+static double streams(const struct llama_plan *p, void *base, uint32_t n,
+		      uint32_t *ids)
+{
+	uint32_t tok[BATCH], slot[BATCH], pos[BATCH], r, t;
+	double t0 = now();
+
+	for (r = 0; r < n; r++) {
+		tok[r] = 1 + r;
+		slot[r] = r;
+	}
+	for (t = 0; t < TOKENS; t++) {
+		for (r = 0; r < n; r++)
+			pos[r] = t;
+		if (llama_step(p, base, n, tok, slot, pos, NULL))
 			return -1;
-		lg = llama_logits(p, base, 0);
-		for (best = 0, c = 1; c < p->cfg.vocab_size; c++)
-			if (lg[c] > lg[best])
-				best = c;
-		tok = best;
+		for (r = 0; r < n; r++)
+			tok[r] = argmax(llama_logits(p, base, r),
+					p->cfg.vocab_size);
+		ids[t] = tok[0];
 	}
 	return now() - t0;
 }
@@ -131,6 +162,48 @@ static double prompt(const struct llama_plan *p, void *base)
 	return now() - t0;
 }
 
+/* sgemm_gflops - one SGEMM_N cube through cblas_sgemm; GFLOP per CPU s */
+static double sgemm_gflops(float *a, float *b, float *c)
+{
+	double t0 = now(), t;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SGEMM_N, SGEMM_N,
+		    SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N, 0.0f, c, SGEMM_N);
+	t = now() - t0;
+	return 2.0 * SGEMM_N * SGEMM_N * SGEMM_N / t * 1e-9;
+}
+
+/*
+ * cls_gflops - the classifier's product for @rows rows (x wcls^T, 32000
+ * x 288) as the model computes it (the matmul twin, batch invariant) or
+ * as cblas_sgemm would (@blas); GFLOP per CPU second over 8 calls
+ */
+static double cls_gflops(const struct llama_plan *p, void *base,
+			 uint32_t rows, bool blas)
+{
+	const float *w = (const float *)((char *)base + p->w[L2C_WCLS]);
+	const float *x = (const float *)((char *)base + p->x);
+	float *y = (float *)((char *)base + p->logits);
+	uint32_t n = p->cfg.vocab_size, k = p->cfg.dim, i;
+	double t0 = now();
+
+	for (i = 0; i < 8; i++) {
+		if (blas)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				    (int)rows, (int)n, (int)k, 1.0f, x, (int)k,
+				    w, (int)k, 0.0f, y, (int)n);
+		else if (kc_gemm_nt(rows, n, k, x, w, y, NULL))
+			return -1;
+	}
+	return 8 * 2.0 * rows * n * k / (now() - t0) * 1e-9;
+}
+
+static double median(double *v)
+{
+	qsort(v, ROUNDS, sizeof(double), cmp_d);
+	return v[ROUNDS / 2];
+}
+
 int main(int argc, char **argv)
 {
 	struct llama_config c = {
@@ -139,58 +212,101 @@ int main(int argc, char **argv)
 		.head_dim = 48, .rms_eps = 1e-5f, .rope_theta = 10000.0f,
 		.rope = LLAMA_ROPE_PAIRS, .shared_classifier = true,
 	};
-	double gen[ROUNDS], mv[ROUNDS], pr[ROUNDS];
-	unsigned int threads = 1, r;
+	double gen[ROUNDS], bat[ROUNDS], mv[ROUNDS], pr[ROUNDS], gf[ROUNDS];
+	double ct[ROUNDS], cb[ROUNDS];
+	uint32_t one[TOKENS], many[TOKENS], same = 0;
+	unsigned int threads = 1, rows = 8, r, i;
+	double params = 0, roof, g1, gb;
+	float *sa = NULL, *sb = NULL, *sc = NULL;
 	struct llama_plan p;
 	uint32_t seed = 1;
 	void *base;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "t:")) != -1) {
-		if (opt != 't') {
-			fprintf(stderr, "usage: %s [-t blas_threads]\n",
-				argv[0]);
+	while ((opt = getopt(argc, argv, "t:b:")) != -1) {
+		if (opt == 't') {
+			threads = (unsigned int)atoi(optarg);
+		} else if (opt == 'b' && atoi(optarg) >= 1 &&
+			   atoi(optarg) <= BATCH) {
+			rows = (unsigned int)atoi(optarg);
+		} else {
+			fprintf(stderr, "usage: %s [-t blas_threads] "
+				"[-b streams (1-%d)]\n", argv[0], BATCH);
 			return 2;
 		}
-		threads = (unsigned int)atoi(optarg);
 	}
 	gl_kernel_cpu_init(threads);
-	err = llama_plan(&c, PROMPT, TOKENS, &p);
+	err = llama_plan(&c, BATCH, TOKENS, &p);
 	if (err) {
 		fprintf(stderr, "llama_plan: %s\n", strerror(-err));
 		return 1;
 	}
+	for (i = 0; i < L2C_NTENSORS; i++)
+		params += p.w_len[i] / 4.0;
 	base = aligned_alloc(LLAMA_ALIGN, p.total_bytes);
-	if (!base)
-		return 1;
-	fill(base, p.weight_bytes / 4, &seed);
-	for (r = 0; r < ROUNDS; r++) {
-		gen[r] = generate(&p, base);
+	sa = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
+	sb = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
+	sc = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
+	err = !base || !sa || !sb || !sc;
+	if (!err) {
+		fill(base, p.weight_bytes / 4, &seed);
+		fill(sa, SGEMM_N * SGEMM_N, &seed);
+		fill(sb, SGEMM_N * SGEMM_N, &seed);
+		sgemm_gflops(sa, sb, sc);	/* warm: OpenBLAS's buffers */
+	}
+	for (r = 0; !err && r < ROUNDS; r++) {
+		gen[r] = streams(&p, base, 1, one);
+		bat[r] = streams(&p, base, rows, many);
 		mv[r] = matvecs(&p, base);
 		pr[r] = prompt(&p, base);
-		if (gen[r] < 0 || mv[r] < 0 || pr[r] < 0) {
-			fprintf(stderr, "a step failed\n");
-			free(base);
-			return 1;
-		}
+		gf[r] = sgemm_gflops(sa, sb, sc);
+		ct[r] = cls_gflops(&p, base, rows, false);
+		cb[r] = cls_gflops(&p, base, rows, true);
+		err = gen[r] < 0 || bat[r] < 0 || mv[r] < 0 || pr[r] < 0 ||
+		      ct[r] < 0;
+		if (!err && !r)
+			same = !memcmp(one, many, sizeof(one));
 	}
-	qsort(gen, ROUNDS, sizeof(double), cmp_d);
-	qsort(mv, ROUNDS, sizeof(double), cmp_d);
-	qsort(pr, ROUNDS, sizeof(double), cmp_d);
+	free(sa);
+	free(sb);
+	free(sc);
+	if (err) {
+		fprintf(stderr, "a step failed\n");
+		free(base);
+		return 1;
+	}
+	g1 = TOKENS / median(gen);
+	gb = (double)rows * TOKENS / median(bat);
+	roof = median(gf) * 1e9 / (2 * params);
 	printf("# llama stories15M shape, %u BLAS thread(s), median of %d\n",
 	       threads, ROUNDS);
 	printf("plan: weights %llu B, activations %llu B, kv cache %llu B "
-	       "(batch %u, ctx %u)\n", (unsigned long long)p.weight_bytes,
+	       "(batch %u, ctx %u), %.0f parameters\n",
+	       (unsigned long long)p.weight_bytes,
 	       (unsigned long long)p.act_bytes,
-	       (unsigned long long)p.kv_bytes, p.max_batch, p.max_ctx);
-	printf("generate: %.1f tokens per CPU second (%d tokens)\n",
-	       TOKENS / gen[ROUNDS / 2], TOKENS);
+	       (unsigned long long)p.kv_bytes, p.max_batch, p.max_ctx,
+	       params);
+	printf("generate, 1 stream: %.1f tokens per CPU second (%d tokens)\n",
+	       g1, TOKENS);
+	printf("generate, %u streams: %.1f tokens per CPU second "
+	       "(%u x %d tokens)\n", rows, gb, rows, TOKENS);
+	printf("ratio %u streams / 1 stream: %.2f\n", rows, gb / g1);
+	printf("stream 0 of %u = the single stream's tokens: %s\n", rows,
+	       same ? "yes" : "NO");
+	printf("roofline: sgemm %dx%dx%d %.1f GFLOP per CPU second, "
+	       "%.1f MFLOP per token: %.1f tokens per CPU second\n",
+	       SGEMM_N, SGEMM_N, SGEMM_N, median(gf), 2 * params * 1e-6,
+	       roof);
+	printf("fraction of roofline: 1 stream %.3f, %u streams %.3f\n",
+	       g1 / roof, rows, gb / roof);
+	printf("classifier x W^T, %u rows: matmul twin %.1f, cblas_sgemm "
+	       "%.1f GFLOP per CPU second (twin/sgemm %.2f)\n", rows,
+	       median(ct), median(cb), median(ct) / median(cb));
 	printf("baseline, matvecs alone: %.1f tokens per CPU second\n",
-	       TOKENS / mv[ROUNDS / 2]);
-	printf("ratio generate/matvecs: %.3f\n", mv[ROUNDS / 2] /
-	       gen[ROUNDS / 2]);
+	       TOKENS / median(mv));
+	printf("ratio generate/matvecs: %.3f\n", median(mv) / median(gen));
 	printf("prompt step: %.1f tokens per CPU second (%d, one step)\n",
-	       PROMPT / pr[ROUNDS / 2], PROMPT);
+	       PROMPT / median(pr), PROMPT);
 	free(base);
-	return 0;
+	return same ? 0 : 1;
 }
