@@ -30,7 +30,11 @@ struct gl_infer_tensor {
 	uint32_t rows;		/* 1 .. the model's max_batch */
 	uint32_t cols;		/* the model's inputs (request) or
 				 * outputs (answer) */
-	uint64_t reserved[2];	/* zero */
+	uint64_t served_by;	/* request: zero; answer: the id (its
+				 * ctl's "id") of the model that served
+				 * it for the one asked, its fallback=;
+				 * 0 when the one asked did */
+	uint64_t reserved;	/* zero */
 };
 
 /* "GLI1" as little-endian bytes: the first word of a token-id request. */
@@ -61,7 +65,9 @@ struct gl_infer_ids {
 GL_MODEL_ASSERT(sizeof(struct gl_infer_tensor) == 32, "gl_infer_tensor size");
 GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, rows) == 8,
 		"gl_infer_tensor rows");
-GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 16,
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, served_by) == 16,
+		"gl_infer_tensor served_by");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 24,
 		"gl_infer_tensor reserved");
 
 GL_MODEL_ASSERT(sizeof(float) == 4, "float is binary32");

@@ -139,10 +139,10 @@ TEST_F(model_mlp, bad_requests)
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + (IN + 1) * 4, ans,
 			    sizeof(ans)), -EINVAL);
 	r.h.cols = IN;
-	r.h.reserved[1] = 1;
+	r.h.reserved = 1;
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
-	r.h.reserved[1] = 0;
+	r.h.reserved = 0;
 	r.h.dtype = 2;
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
