@@ -223,6 +223,19 @@ static int map_fd(struct model_files *f, int i, size_t size)
 	return 0;
 }
 
+/* The weights are in the lease: the mappings stay (a cold start copies
+ * from them again) but their pages leave the daemon's page tables, so
+ * a kept model costs no resident memory beyond its lease; they stay in
+ * the page cache, which a cold start faults them back from. */
+static void files_unmap_pages(struct model_files *f)
+{
+	int i;
+
+	for (i = 0; i < F_NR; i++)
+		if (f->mapped[i])
+			madvise(f->buf[i], f->len[i], MADV_DONTNEED);
+}
+
 static void files_close(struct model_files *f)
 {
 	int i;
@@ -458,6 +471,7 @@ int model_lease_fill(struct model *m, struct lease **out, char *why,
 		lease_put(l);
 		return err;
 	}
+	files_unmap_pages(&src->f);
 	*out = l;
 	return 0;
 }
