@@ -79,8 +79,8 @@ int model_ctl_write(struct model_set *s, const struct model_cred *c,
  * vram" per model it may see. 0 or -ENOMEM. */
 int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb);
 
-/* model_find - the warm or expired model @name, with a reference, or
- * NULL. */
+/* model_find - the listed model @name (warm, cold or expired), with a
+ * reference, or NULL. */
 struct model *model_find(struct model_set *s, const char *name);
 
 /* model_for_each - call @fn for every listed model @uid may see, under
