@@ -202,6 +202,31 @@ TEST_F(model_burst, ctl_cold_and_warm)
 	EXPECT_EQ(gl_ctl_write(d, "models/m/ctl", "tepid\n"), -EINVAL);
 }
 
+TEST_F(model_burst, never_idle_with_a_request_in_flight)
+{
+	const struct gl_daemon *d = &self->d;
+	int fd;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "burst=5 ttl=3600\n", self->dir), 0);
+	fd = held_request(d, "m");
+	ASSERT_GE(fd, 0);
+	/* its timer fires at 5 s and 11 s: the request holds it warm */
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 6\n"), 0);
+	expect_state(_metadata, d, "m", "warm");
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 12\n"), 0);
+	expect_state(_metadata, d, "m", "warm");
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	EXPECT_EQ(read_to_end(fd), 0);
+	close(fd);
+	/* idle from its end (at 12 s): cold by 18 s, not before 17 */
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 16\n"), 0);
+	expect_state(_metadata, d, "m", "warm");
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 18\n"), 0);
+	expect_state(_metadata, d, "m", "cold");
+	EXPECT_EQ(gl_count_leases(d), 0);
+}
+
 TEST_F(model_burst, renew_auto_and_manual)
 {
 	const struct gl_daemon *d = &self->d;
