@@ -166,7 +166,7 @@ struct model_walk {
 };
 
 enum { MW_LATENCY, MW_REQUESTS, MW_FAILURES, MW_REFUSED, MW_TOKENS, MW_IN,
-       MW_OUT };
+       MW_OUT, MW_COLD, MW_COLD_SECONDS, MW_FALLBACK, MW_LEASE_SECONDS };
 
 /* A label set's start: NAME{model="M" (the caller closes it). */
 static void model_label(struct strbuf *sb, const char *name,
@@ -213,6 +213,27 @@ static int model_series(void *arg, struct model *m)
 	case MW_LATENCY:
 		model_latency(w->sb, w->name, m, mm.latency);
 		return 0;
+	case MW_COLD_SECONDS:
+		model_latency(w->sb, w->name, m, mm.cold_start);
+		return 0;
+	case MW_FALLBACK:
+		/* appears once it has a fallback= */
+		if (!mm.fallback)
+			return 0;
+		model_label(w->sb, w->name, "", m);
+		strbuf_add(w->sb, ",served_by=\"", 12);
+		metrics_escape(w->sb, mm.fallback);
+		strbuf_printf(w->sb, "\"} %llu\n",
+			      (unsigned long long)mm.fallbacks);
+		return 0;
+	case MW_LEASE_SECONDS:
+		model_label(w->sb, w->name, "", m);
+		strbuf_printf(w->sb, "} %.3f\n",
+			      (double)mm.lease_ns / NSEC_PER_SEC);
+		return 0;
+	case MW_COLD:
+		v = mm.cold_starts;
+		break;
 	case MW_FAILURES:
 		/* a reason appears with its first failure */
 		for (i = 0; i < MODEL_FAIL_REASONS; i++) {
@@ -276,6 +297,17 @@ static void show_models(struct metrics *m, uid_t uid, struct strbuf *sb)
 			    "Request bytes written to infer." },
 		[MW_OUT] = { "gpulease_inference_bytes_out_total", "counter",
 			     "Answer bytes read from infer." },
+		[MW_COLD] = { "gpulease_model_cold_starts_total", "counter",
+			      "Reloads of a cold or expired model." },
+		[MW_COLD_SECONDS] = { "gpulease_model_cold_start_seconds",
+				      "histogram", "Cold start time: lease "
+				      "acquired and weights copied." },
+		[MW_FALLBACK] = { "gpulease_model_fallback_total", "counter",
+				  "Requests served by the model's fallback "
+				  "for want of room." },
+		[MW_LEASE_SECONDS] = { "gpulease_model_lease_seconds_total",
+				       "counter", "Seconds the model has held "
+				       "a lease, over every reload." },
 	};
 	struct model_walk w = { .sb = sb };
 	size_t i;

@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +83,8 @@ struct model_req {
 	struct sample_params sp;
 	struct sample_rng rng;
 	atomic_bool abandoned;		/* its opener closed it */
+	uint64_t served_by;		/* m's id when m is the fallback of
+					 * the model asked, else 0 */
 	/* the answer */
 	pthread_mutex_t lock;		/* guards what follows */
 	pthread_cond_t grown;		/* out grew, or the end */
@@ -140,6 +143,7 @@ static void req_end(struct model_req *rq, int err)
 		m->slots &= ~(UINT64_C(1) << rq->slot);
 		pthread_mutex_unlock(&m->lock);
 	}
+	model_req_ended(m);	/* model-cold.c: its idle clock */
 	atomic_fetch_sub(&m->running, 1);
 	if (rq->start_ns) {	/* a refused one is model_req_start's */
 		hist_observe(&m->latency, (uint64_t)(clock_mono() -
@@ -244,7 +248,7 @@ static int mlp_exec(struct model_req *rq, void *base, atomic_int *cancel)
 	uint32_t out = p->cfg.layer[p->cfg.n_layers - 1].out;
 	struct gl_infer_tensor h = {
 		.magic = GL_INFER_MAGIC, .dtype = GL_INFER_F32,
-		.rows = rq->rows, .cols = out,
+		.rows = rq->rows, .cols = out, .served_by = rq->served_by,
 	};
 	int err;
 
@@ -425,6 +429,26 @@ static struct model_req *req_new(struct model *m)
 	return rq;
 }
 
+/* req_fallback's: the model whose request this thread starts on its
+ * fallback=, or NULL. */
+static __thread struct model *req_fallback_for;
+
+/* A fallback's text answer opens with the line "served_by NAME"; its
+ * binary form says so in its header (mlp_exec). 0 or -ENOMEM. */
+static int req_fallback_note(struct model_req *rq)
+{
+	char line[GL_NAME_MAX + 16];
+	int n;
+
+	if (!req_fallback_for)
+		return 0;
+	rq->served_by = rq->m->id;
+	if (rq->m->mlp || rq->emit == MODEL_OUT_U32)
+		return 0;
+	n = snprintf(line, sizeof(line), "served_by %s\n", rq->m->name);
+	return req_append(rq, line, (size_t)n);
+}
+
 /* Queue the first step of a new @rq: 0 with *@out, or -errno. */
 static int req_go(struct model_req *rq, struct model_req **out)
 {
@@ -433,7 +457,9 @@ static int req_go(struct model_req *rq, struct model_req **out)
 
 	atomic_fetch_add(&m->running, 1);
 	rq->start_ns = clock_mono();
-	err = step_submit(rq);
+	err = req_fallback_note(rq);
+	if (!err)
+		err = step_submit(rq);
 	if (err) {
 		rq->start_ns = 0;	/* no step: counted as refused */
 		req_end(rq, err);
@@ -461,9 +487,10 @@ static int mlp_req_start(struct model *m, const char *buf, size_t len,
 				  "gl_infer_tensor header and its rows");
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != GL_INFER_MAGIC || h.dtype != GL_INFER_F32 ||
-	    h.reserved0 || h.reserved[0] || h.cols != in || !h.rows)
+	    h.served_by || h.reserved || h.cols != in || !h.rows)
 		return model_fail(m, -EINVAL, "bad header: magic, dtype f32, "
-				  "cols %u, rows >= 1, reserved 0", in);
+				  "cols %u, rows >= 1, served_by and "
+				  "reserved 0", in);
 	if (h.rows > p->max_batch)
 		return model_fail(m, -EFBIG, "%u rows, max_batch %u", h.rows,
 				  p->max_batch);
@@ -542,15 +569,50 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	return req_go(rq, out);
 }
 
+/* @m had no room: its fallback @fb serves the request instead. */
+static int req_fallback(struct model *m, struct model *fb, const char *buf,
+			size_t len, struct model_req **out)
+{
+	int err;
+
+	err = model_warm_enter(fb, 0);
+	if (!err) {
+		req_fallback_for = m;
+		err = req_start(fb, buf, len, out);
+		req_fallback_for = NULL;
+		model_warm_leave(fb);
+	}
+	if (err == -ENOSPC)	/* no fallback's fallback */
+		err = -EBUSY;
+	if (err)
+		return model_fail(m, err, "its fallback %s refused the "
+				  "request", fb->name);
+	atomic_fetch_add(&m->fallbacks, 1);
+	return 0;
+}
+
 int model_req_start(struct model *m, const char *buf, size_t len,
 		    struct model_req **out)
 {
+	struct model *fb;
 	int err;
 
 	atomic_fetch_add(&m->requests, 1);
 	atomic_fetch_add(&m->bytes_in, len);
 	atomic_fetch_add(&m->set->bytes_in, len);
-	err = req_start(m, buf, len, out);
+	/* model-cold.c: warm it (a cold start) and keep it so */
+	err = model_warm_enter(m, 0);
+	if (!err) {
+		err = req_start(m, buf, len, out);
+		model_warm_leave(m);
+	} else if (err == -ENOSPC) {
+		fb = model_fallback(m);
+		err = fb ? req_fallback(m, fb, buf, len, out) :
+			   model_fail(m, -EBUSY, "no room, and its fallback "
+				      "%s is not a model of its owner's",
+				      m->fallback);
+		model_put(fb);
+	}
 	if (err) {
 		model_count_failure(m, err);
 		model_admit_refused(m, err);

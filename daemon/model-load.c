@@ -9,6 +9,10 @@
  * Invariant: all or nothing. On any failure the files are closed, the
  * buffers freed or unmapped and the lease, if acquired, dropped before returning,
  * and the reason names fields and numbers, never bytes of a file.
+ * A loaded model keeps its files open and mapped, and their parse, in
+ * m->src until its last put: a reload (model_lease_fill, a burst model's
+ * cold start) copies the weights again from the same pages, after
+ * checking the files are still those it loaded (EIO otherwise).
  * The credentials change only the calling thread's filesystem ids and
  * groups (setfsuid, setfsgid, the raw setgroups system call), and every
  * path out of model_open_as() restores them.
@@ -52,6 +56,15 @@ struct model_files {
 	bool mapped[F_NR];
 	struct mapguard guard[F_NR];	/* mapped[]: its SIGBUS guard */
 	struct stat st[F_NR];		/* as first read */
+};
+
+/* What a reload needs, kept from the load: files and their parse. */
+struct model_src {
+	struct model_files f;
+	struct l2c_file l2c;
+	struct st_file st;
+	struct hf_llama_map map;
+	struct hf_mlp_map mmap;
 };
 
 /* Switch this thread's filesystem identity to @c; *@saved keeps ours.
@@ -210,6 +223,19 @@ static int map_fd(struct model_files *f, int i, size_t size)
 	return 0;
 }
 
+/* The weights are in the lease: the mappings stay (a cold start copies
+ * from them again) but their pages leave the daemon's page tables, so
+ * a kept model costs no resident memory beyond its lease; they stay in
+ * the page cache, which a cold start faults them back from. */
+static void files_unmap_pages(struct model_files *f)
+{
+	int i;
+
+	for (i = 0; i < F_NR; i++)
+		if (f->mapped[i])
+			madvise(f->buf[i], f->len[i], MADV_DONTNEED);
+}
+
 static void files_close(struct model_files *f)
 {
 	int i;
@@ -258,9 +284,12 @@ static int files_read(struct model_files *f, char *why, size_t whylen)
 	return 0;
 }
 
-/* Did a mapped file change while we read it (truncated: its guard was
- * hit; rewritten: its size or mtime moved)? 0 or -EINVAL with why. */
-static int files_changed(struct model_files *f, char *why, size_t whylen)
+/* Did a mapped file change while we read it, or since (@since: a
+ * reload; truncated: its guard was hit; rewritten: its size or mtime
+ * moved; removed)? 0, or -EINVAL (the load) or -EIO (a reload) with
+ * why. */
+static int files_changed(struct model_files *f, bool since, char *why,
+			 size_t whylen)
 {
 	struct stat st;
 	int i;
@@ -268,12 +297,25 @@ static int files_changed(struct model_files *f, char *why, size_t whylen)
 	for (i = 0; i < F_NR; i++) {
 		if (!f->mapped[i])
 			continue;
-		if (atomic_load(&f->guard[i].hit) || fstat(f->fd[i], &st) ||
+		memset(&st, 0, sizeof(st));
+		if (fstat(f->fd[i], &st))
+			st.st_size = -1;
+		if (since && !st.st_nlink)
+			return model_why(why, whylen, -EIO, "%s was removed "
+					 "since the load", file_what[i]);
+		if (atomic_load(&f->guard[i].hit) ||
 		    st.st_size != f->st[i].st_size ||
 		    st.st_mtim.tv_sec != f->st[i].st_mtim.tv_sec ||
 		    st.st_mtim.tv_nsec != f->st[i].st_mtim.tv_nsec)
-			return model_why(why, whylen, -EINVAL, "%s changed "
-					 "while loading", file_what[i]);
+			return since ? model_why(why, whylen, -EIO, "%s "
+						 "changed since the load "
+						 "(%lld bytes, now %lld)",
+						 file_what[i],
+						 (long long)f->st[i].st_size,
+						 (long long)st.st_size) :
+				       model_why(why, whylen, -EINVAL, "%s "
+						 "changed while loading",
+						 file_what[i]);
 	}
 	return 0;
 }
@@ -326,13 +368,12 @@ static int model_parse(struct model *m, struct model_files *f,
 	return 0;
 }
 
-/* Copy the weights into the new lease. */
-static int model_fill(struct model *m, struct model_files *f,
-		      const struct l2c_file *l2c,
+/* Copy the weights into the new lease @l. */
+static int model_fill(struct model *m, struct lease *l,
+		      struct model_files *f, const struct l2c_file *l2c,
 		      const struct hf_llama_map *map,
 		      const struct hf_mlp_map *mmap, char *why, size_t whylen)
 {
-	struct lease *l = m->lease;
 	void *base;
 	int err;
 
@@ -375,41 +416,104 @@ static int model_plan_mlp(struct model *m, const struct model_opts *o,
 
 extern const struct lease_ops model_lease_ops;
 
+void model_src_free(struct model *m)
+{
+	struct model_src *src = m->src;
+
+	if (!src)
+		return;
+	hf_llama_map_free(&src->map);
+	st_free(&src->st);
+	files_close(&src->f);
+	free(src);
+	m->src = NULL;
+}
+
+int model_lease_fill(struct model *m, struct lease **out, char *why,
+		     size_t whylen)
+{
+	struct model_src *src = m->src;
+	char lname[GL_NAME_MAX + 8];
+	struct lease_req req;
+	struct lease *l;
+	int err;
+
+	/* a cold start copies from what the load checked, or not at all */
+	if (atomic_load(&m->state) != MODEL_LOADING) {
+		err = files_changed(&src->f, true, why, whylen);
+		if (err)
+			return err;
+	}
+	snprintf(lname, sizeof(lname), "model.%s", m->name);
+	memset(&req, 0, sizeof(req));
+	req.name = lname;
+	req.uid = m->lease_uid;
+	req.gid = m->lease_gid;
+	req.vram = m->vram_floor > m->need ? m->vram_floor : m->need;
+	req.ttl = m->ttl ? m->ttl :
+		atomic_load(&m->set->lt->pol->default_ttl);
+	req.dev = m->device;
+	req.ops = &model_lease_ops;
+	req.ops_ctx = m->set;	/* not m: see model_of_lease() */
+	err = lease_acquire(m->set->lt, &req, &l);
+	if (err)
+		return model_why(why, whylen, err, "lease %s of %llu bytes "
+				 "refused", lname,
+				 (unsigned long long)req.vram);
+	model_load_hold(m);
+	err = model_fill(m, l, &src->f, &src->l2c, &src->map, &src->mmap,
+			 why, whylen);
+	/* weights copied from a changed file are not the model's */
+	err = files_changed(&src->f, atomic_load(&m->state) !=
+			    MODEL_LOADING, why, whylen) ?: err;
+	if (err) {
+		lease_drop(l, 0, false);
+		lease_put(l);
+		return err;
+	}
+	files_unmap_pages(&src->f);
+	*out = l;
+	return 0;
+}
+
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen)
 {
-	struct model_files f = { .fd = { -1, -1, -1, -1 } };
-	struct hf_llama_map map = { 0 };
-	struct hf_mlp_map mmap;
-	struct st_file st = { 0 };
-	struct l2c_file l2c;
+	struct model_src *src;
+	struct model_files *f;
 	struct llama_config lc;
-	struct lease_req req;
-	char lname[GL_NAME_MAX + 8];
 	struct dev *d;
 	uint32_t ctx;
 	int err;
 
 	d = dev_set_get(m->set->lt->devs, o->device);
-	if (!d) {
-		err = model_why(why, whylen, -ENOENT, "no device %u",
-				o->device);
-		goto out;
-	}
-	if (strcmp(d->ops->kind, GL_KIND_CPU)) {
-		err = model_why(why, whylen, -EOPNOTSUPP, "models run on the "
-				"CPU device only for now, device %u is %s",
-				o->device, d->ops->kind);
-		goto out;
-	}
-	err = model_open_as(c, o, &f, why, whylen);
+	if (!d)
+		return model_why(why, whylen, -ENOENT, "no device %u",
+				 o->device);
+	if (strcmp(d->ops->kind, GL_KIND_CPU))
+		return model_why(why, whylen, -EOPNOTSUPP, "models run on "
+				 "the CPU device only for now, device %u is "
+				 "%s", o->device, d->ops->kind);
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return model_why(why, whylen, -ENOMEM, "no memory");
+	f = &src->f;
+	for (int i = 0; i < F_NR; i++)
+		f->fd[i] = -1;
+	m->src = src;
+	m->vram_floor = o->vram;
+	m->ttl = o->ttl;
+	m->device = o->device;
+	m->lease_uid = c->uid;
+	m->lease_gid = c->gid;
+	err = model_open_as(c, o, f, why, whylen);
 	if (!err)
-		err = files_read(&f, why, whylen);
+		err = files_read(f, why, whylen);
 	if (!err) {
-		err = model_parse(m, &f, &l2c, &st, &map, &mmap, &lc, why,
-				  whylen);
+		err = model_parse(m, f, &src->l2c, &src->st, &src->map,
+				  &src->mmap, &lc, why, whylen);
 		/* a parser that read zeros says less than this */
-		if (err && files_changed(&f, why, whylen))
+		if (err && files_changed(f, false, why, whylen))
 			err = -EINVAL;
 	}
 	if (err)
@@ -420,9 +524,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 			goto out;
 		goto acquire;
 	}
-	if (f.fd[F_TOKENIZER] >= 0) {
-		err = tokenizer_load(&m->tok, f.buf[F_TOKENIZER],
-				     f.len[F_TOKENIZER], lc.vocab_size, why,
+	if (f->fd[F_TOKENIZER] >= 0) {
+		err = tokenizer_load(&m->tok, f->buf[F_TOKENIZER],
+				     f->len[F_TOKENIZER], lc.vocab_size, why,
 				     whylen);
 		if (err)
 			goto out;
@@ -448,40 +552,13 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
 acquire:
-	snprintf(lname, sizeof(lname), "model.%s", m->name);
-	memset(&req, 0, sizeof(req));
-	req.name = lname;
-	req.uid = c->uid;
-	req.gid = c->gid;
-	req.vram = o->vram > m->need ? o->vram : m->need;
-	req.ttl = o->ttl ? o->ttl :
-		atomic_load(&m->set->lt->pol->default_ttl);
-	req.dev = o->device;
-	req.ops = &model_lease_ops;
-	req.ops_ctx = m->set;	/* not m: see model_of_lease() */
-	err = lease_acquire(m->set->lt, &req, &m->lease);
-	if (err) {
-		model_why(why, whylen, err, "lease %s of %llu bytes refused",
-			  lname, (unsigned long long)req.vram);
-		goto out;
-	}
-	model_load_hold(m);
-	err = model_fill(m, &f, &l2c, &map, &mmap, why, whylen);
-	/* weights copied from a changed file are not the model's */
-	err = files_changed(&f, why, whylen) ?: err;
-	if (err) {
-		lease_drop(m->lease, 0, false);
-		lease_put(m->lease);
-		m->lease = NULL;
-	}
+	err = model_lease_fill(m, &m->lease, why, whylen);
 out:
 	if (err) {
 		tokenizer_free(&m->tok);
 		team_free(m->team);
 		m->team = NULL;
+		model_src_free(m);
 	}
-	hf_llama_map_free(&map);
-	st_free(&st);
-	files_close(&f);
 	return err;
 }

@@ -10,13 +10,15 @@
  * unload, so two loads of one name never race; a model leaves the list
  * exactly once (whoever sees it in the list under the lock removes it),
  * and its lease is dropped by whoever removed it, unless the lease's
- * own drop is what removed it.
+ * own drop is what removed it. Burst models, renewal and memory
+ * pressure (the states cold and expired, lease swaps) are model-cold.c's.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/clock.h"
 #include "daemon/dev/dev.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
@@ -27,11 +29,14 @@
 #include "daemon/strbuf.h"
 
 #define MODEL_NAME_MAX	(GL_NAME_MAX - 6)	/* "model." + NAME */
+#define MODEL_WAIT_MAX_MS	3600000u	/* wait_ms=: an hour */
+#define MODEL_WAIT_MS		1000u		/* wait_ms='s default */
 
 static const char *const state_names[] = {
 	[MODEL_LOADING] = "loading",
 	[MODEL_WARM] = "warm",
 	[MODEL_EXPIRED] = "expired",
+	[MODEL_COLD] = "cold",
 	[MODEL_UNLOADED] = "unloaded",
 };
 
@@ -68,6 +73,8 @@ void model_put(struct model *m)
 		return;
 	if (m->lease)
 		lease_put(m->lease);
+	model_src_free(m);
+	model_cold_destroy(m);
 	tokenizer_free(&m->tok);
 	team_free(m->team);
 	gl_last_error_destroy(&m->last_error);
@@ -99,9 +106,10 @@ int model_check(struct model *m)
 {
 	switch (atomic_load(&m->state)) {
 	case MODEL_WARM:
+	case MODEL_COLD:
 		return 0;
 	case MODEL_EXPIRED:
-		return -EKEYEXPIRED;
+		return m->renew_manual ? 0 : -EKEYEXPIRED;
 	default:
 		return -ENOENT;
 	}
@@ -144,6 +152,15 @@ void model_meter_read(struct model *m, struct model_meter *out)
 	for (i = 0; i < MODEL_REFUSE_REASONS; i++)
 		out->refused[i] = atomic_load(&m->admit.refused[i]);
 	out->latency = &m->latency;
+	out->cold_starts = atomic_load(&m->cold_starts);
+	out->cold_start = &m->cold_start;
+	out->fallbacks = atomic_load(&m->fallbacks);
+	out->fallback = m->fallback[0] ? m->fallback : NULL;
+	out->lease_ns = atomic_load(&m->lease_ns);
+	/* the set's lock is held (model_for_each): m->lease stays */
+	if (m->lease)
+		out->lease_ns += (uint64_t)(clock_mono() -
+					    m->lease->born_mono);
 }
 
 void model_set_bytes(struct model_set *s, uint64_t *in, uint64_t *out)
@@ -197,8 +214,11 @@ static int model_retire(struct model *m, uid_t uid, bool drop)
 				  (unsigned)uid);
 	if (!model_unlist(m))
 		return -ENOENT;
-	if (drop)
+	pthread_mutex_lock(&m->burst_lock);
+	model_cold_disarm(m);
+	if (drop && m->lease)	/* none while cold */
 		lease_drop(m->lease, 0, false);
+	pthread_mutex_unlock(&m->burst_lock);
 	gl_info("model %s unloaded", m->name);
 	model_put(m);	/* the list's */
 	return 0;
@@ -269,9 +289,17 @@ struct model *model_for_lease(struct lease *l)
 
 int model_io_path(struct model *m, char *buf, size_t size)
 {
+	struct lease *l;
+	int err;
+
 	if (atomic_load(&m->state) != MODEL_WARM)
 		return -ENOENT;
-	return lease_io_path(m->lease, buf, size);
+	l = model_lease_get(m);
+	if (!l)
+		return -ENOENT;
+	err = lease_io_path(l, buf, size);
+	lease_put(l);
+	return err;
 }
 
 void model_set_destroy(struct model_set *s)
@@ -366,6 +394,20 @@ static int model_opts_parse(struct cmdline *cl, struct model_opts *o,
 		else if (parse_key(cl->argv[i], "deadline_ms", &v))
 			err = parse_opt_u32(v, 0, MODEL_DEADLINE_MAX_MS,
 					    &o->deadline_ms);
+		else if (parse_key(cl->argv[i], "burst", &v))
+			err = parse_opt_u32(v, 1, GL_TTL_LIMIT, &o->burst);
+		else if (parse_key(cl->argv[i], "renew", &v))
+			err = !strcmp(v, "manual") ? (o->renew_manual = true,
+						      0) :
+			      !strcmp(v, "auto") ? (o->renew_manual = false,
+						    0) : -EINVAL;
+		else if (parse_key(cl->argv[i], "wait_ms", &v))
+			err = parse_opt_u32(v, 0, MODEL_WAIT_MAX_MS,
+					    &o->wait_ms);
+		else if (parse_key(cl->argv[i], "fallback", &v))
+			err = parse_name(v) || strlen(v) > MODEL_NAME_MAX ||
+			      !strcmp(v, cl->argv[1]) ? -EINVAL :
+			      (o->fallback = v, 0);
 		else
 			err = -EINVAL;
 		if (err)
@@ -386,6 +428,12 @@ static struct model *model_new(struct model_set *s, const char *name,
 		return NULL;
 	}
 	if (gl_last_error_init(&m->last_error)) {
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return NULL;
+	}
+	if (model_cold_init(m)) {
+		gl_last_error_destroy(&m->last_error);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return NULL;
@@ -425,7 +473,7 @@ static int model_reserve(struct model_set *s, struct model *m)
 static int model_load(struct model_set *s, const struct model_cred *c,
 		      struct cmdline *cl)
 {
-	struct model_opts o = { 0 };
+	struct model_opts o = { .wait_ms = MODEL_WAIT_MS };
 	const char *name = cl->argv[1], *bad = "";
 	char why[200] = "";
 	struct model *m;
@@ -448,6 +496,11 @@ static int model_load(struct model_set *s, const struct model_cred *c,
 	if (!m)
 		return set_fail(s, name, -ENOMEM, "no memory for a model");
 	atomic_init(&m->admit.deadline_ms, o.deadline_ms);
+	m->burst_s = o.burst;
+	m->renew_manual = o.renew_manual;
+	m->wait_ms = o.wait_ms;
+	if (o.fallback)
+		strcpy(m->fallback, o.fallback);
 	err = model_reserve(s, m);
 	if (err) {
 		model_put(m);
@@ -462,6 +515,7 @@ static int model_load(struct model_set *s, const struct model_cred *c,
 		return set_fail(s, name, err, "load: %s", why);
 	}
 	atomic_store(&m->state, MODEL_WARM);
+	model_cold_arm(m);
 	/* an expiry or a drop of the lease during the load was not ours
 	 * to hear (loading): see to it now */
 	err = lease_check(m->lease);
@@ -521,6 +575,17 @@ int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb)
 	return sb->err;
 }
 
+/* The bytes of @m's lease now: 0 while cold. */
+static uint64_t model_vram(struct model *m)
+{
+	struct lease *l = model_lease_get(m);
+	uint64_t v = l ? atomic_load(&l->vram) : 0;
+
+	if (l)
+		lease_put(l);
+	return v;
+}
+
 /* An mlp's ctl: its sizes, inputs and outputs. */
 static int model_render_mlp(struct model *m, struct strbuf *sb,
 			    const char *last)
@@ -532,13 +597,14 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 		      "max_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
 		      "running %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
-		      (unsigned long long)atomic_load(&m->lease->vram),
+		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
 		      (unsigned long long)p->act_bytes, p->max_batch,
 		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), last);
 	model_admit_render(m, sb);
+	model_render_burst(m, sb);
 	return sb->err;
 }
 
@@ -555,7 +621,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      "max_batch %u\nmax_ctx %u\nvocab %u\nrequests %llu\n"
 		      "running %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
-		      (unsigned long long)atomic_load(&m->lease->vram),
+		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
 		      (unsigned long long)(p->act_bytes + m->need -
 					   p->total_bytes),
@@ -564,6 +630,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), last);
 	model_admit_render(m, sb);
+	model_render_burst(m, sb);
 	return sb->err;
 }
 
@@ -584,31 +651,56 @@ int model_render_stats(struct model *m, struct strbuf *sb)
 	return sb->err;
 }
 
+/* "io SIZE": the request ring, the lease's io region, made as a
+ * lease's (Documentation/ring.md), and again at each cold start. */
+static int model_set_io(struct model *m, const char *size)
+{
+	struct lease *l;
+	uint64_t bytes;
+	int err;
+
+	if (parse_size(size, &bytes))
+		return model_fail(m, -EINVAL, "io SIZE");
+	err = model_check(m);
+	if (!err && atomic_load(&m->state) != MODEL_WARM)
+		err = -EBUSY;	/* cold: "warm" first */
+	l = err ? NULL : model_lease_get(m);
+	if (!l)
+		return model_fail(m, err ? err : -EBUSY,
+				  "io: the model is not warm");
+	pthread_mutex_lock(&m->burst_lock);
+	err = lease_set_io(l, bytes);
+	if (!err)
+		m->io_size = bytes;
+	pthread_mutex_unlock(&m->burst_lock);
+	lease_put(l);
+	return err;
+}
+
 int model_write_ctl(struct model *m, uid_t uid, const char *buf, size_t len)
 {
 	struct cmdline cl;
-	uint64_t bytes;
 	int err, admit;
 
 	err = parse_cmdline(&cl, buf, len);
-	admit = err < 0 ? -ENOTTY : model_admit_ctl(m, uid, cl.argc, cl.argv);
+	if (err < 0 || !cl.argc)
+		return model_fail(m, err < 0 ? err : -EINVAL, "ctl takes "
+				  "'unload', 'warm', 'cold', 'io SIZE' or "
+				  "'deadline_ms N'");
+	admit = model_admit_ctl(m, uid, cl.argc, cl.argv);
 	if (admit != -ENOTTY)
 		return admit;
-	if (err >= 0 && cl.argc == 2 && !strcmp(cl.argv[0], "io")) {
-		/* the request ring: the lease's io region, made as a
-		 * lease's (Documentation/ring.md) */
-		if (!model_visible_to(m, uid))
-			return model_fail(m, -EACCES, "uid %u may not set "
-					  "its io", (unsigned)uid);
-		if (parse_size(cl.argv[1], &bytes))
-			return model_fail(m, -EINVAL, "io SIZE");
-		err = model_check(m);
-		return err ? model_fail(m, err, "io: the model is not warm")
-			   : lease_set_io(m->lease, bytes);
-	}
-	if (err < 0 || cl.argc != 1 || strcmp(cl.argv[0], "unload"))
-		return model_fail(m, err < 0 ? err : -EINVAL,
-				  "ctl takes 'unload', 'io SIZE' or "
-				  "'deadline_ms N'");
+	if (!model_visible_to(m, uid))
+		return model_fail(m, -EACCES, "uid %u may not write its ctl",
+				  (unsigned)uid);
+	if (cl.argc == 2 && !strcmp(cl.argv[0], "io"))
+		return model_set_io(m, cl.argv[1]);
+	if (cl.argc == 1 && !strcmp(cl.argv[0], "warm"))
+		return model_set_warm(m);
+	if (cl.argc == 1 && !strcmp(cl.argv[0], "cold"))
+		return model_set_cold(m);
+	if (cl.argc != 1 || strcmp(cl.argv[0], "unload"))
+		return model_fail(m, -EINVAL, "ctl takes 'unload', 'warm', "
+				  "'cold', 'io SIZE' or 'deadline_ms N'");
 	return model_retire(m, uid, true);
 }

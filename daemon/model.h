@@ -24,6 +24,7 @@
 
 #include "daemon/log.h"
 #include "daemon/hist.h"
+#include "daemon/timer.h"
 #include "uapi/gpulease.h"
 
 struct lease;
@@ -78,8 +79,8 @@ int model_ctl_write(struct model_set *s, const struct model_cred *c,
  * vram" per model it may see. 0 or -ENOMEM. */
 int model_ctl_render(struct model_set *s, uid_t uid, struct strbuf *sb);
 
-/* model_find - the warm or expired model @name, with a reference, or
- * NULL. */
+/* model_find - the listed model @name (warm, cold or expired), with a
+ * reference, or NULL. */
 struct model *model_find(struct model_set *s, const char *name);
 
 /* model_for_each - call @fn for every listed model @uid may see, under
@@ -123,9 +124,15 @@ struct model_meter {
 	uint64_t fail[MODEL_FAIL_REASONS];	/* refused or failed */
 	uint64_t refused[MODEL_REFUSE_REASONS];	/* refused, by reason */
 	const struct hist *latency;	/* @m's, lives with @m */
+	uint64_t cold_starts;		/* reloads after cold or expired */
+	const struct hist *cold_start;	/* their times, lives with @m */
+	uint64_t fallbacks;		/* requests served by its fallback */
+	const char *fallback;		/* that model's name, or NULL */
+	uint64_t lease_ns;		/* lease time, dropped leases too */
 };
 
-/* model_meter_read - fill @out from @m (with a reference). Lock-free. */
+/* model_meter_read - fill @out from @m, under the set's lock (a
+ * model_for_each callback: lease_ns reads m->lease). */
 void model_meter_read(struct model *m, struct model_meter *out);
 
 /* model_set_bytes - every model's request bytes in and answer bytes out
@@ -137,7 +144,8 @@ void model_set_bytes(struct model_set *s, uint64_t *in, uint64_t *out);
  * life: no lock, no reference. */
 const char *model_lease_model(const struct lease *l);
 
-/* model_check - 0 while warm, -EKEYEXPIRED once its lease expired,
+/* model_check - 0 while warm or reloadable by a request (cold, or
+ * expired with renew=manual), -EKEYEXPIRED once its lease expired,
  * -ENOENT once unloaded. Lock-free. */
 int model_check(struct model *m);
 
@@ -146,9 +154,10 @@ int model_check(struct model *m);
 int model_render_ctl(struct model *m, struct strbuf *sb);
 int model_render_stats(struct model *m, struct strbuf *sb);
 
-/* model_write_ctl - "unload", or "io SIZE" (the lease's io region,
- * lease_set_io()), from @uid: 0, -EACCES, -EINVAL, -ENOENT, or
- * lease_set_io()'s -errno. Sleeps. */
+/* model_write_ctl - "unload", "warm", "cold" (model_set_warm,
+ * model_set_cold), or "io SIZE" (the lease's io region,
+ * lease_set_io()), from @uid: 0, -EACCES, -EINVAL, -ENOENT, -EBUSY,
+ * or the reload's or lease_set_io()'s -errno. Sleeps. */
 int model_write_ctl(struct model *m, uid_t uid, const char *buf,
 		    size_t len);
 
@@ -226,9 +235,14 @@ int model_io_path(struct model *m, char *buf, size_t size);
 enum model_state {
 	MODEL_LOADING,		/* name taken, not listed yet */
 	MODEL_WARM,
-	MODEL_EXPIRED,		/* its lease expired: requests fail */
+	MODEL_EXPIRED,		/* its lease expired: requests fail, or
+				 * (renew=manual) the next one reloads */
+	MODEL_COLD,		/* no lease; the next request reloads */
 	MODEL_UNLOADED,		/* out of the set */
 };
+
+/* A model's file sources, kept from its load for reloads (model-load.c). */
+struct model_src;
 
 struct kernel_entry;
 
@@ -250,7 +264,10 @@ struct model {
 	char name[GL_NAME_MAX + 1];	/* fixed */
 	uid_t owner;			/* fixed */
 	gid_t group;			/* fixed */
-	struct lease *lease;		/* reference; fixed once warm */
+	struct lease *lease;		/* reference, or NULL while cold;
+					 * changed under burst_lock and
+					 * set->lock, never while running
+					 * or users (model-cold.c) */
 	_Atomic int state;		/* enum model_state */
 	const char *arch;		/* "llama2c", "hf-llama", "mlp";
 					 * fixed */
@@ -275,6 +292,35 @@ struct model {
 	struct hist latency;	/* started requests, start to end */
 	struct model_admit admit;	/* model-admit.c's */
 	struct gl_last_error last_error;
+	/* burst, renewal and pressure: model-cold.c's */
+	struct model_src *src;		/* files and parse, fixed once warm */
+	uint64_t vram_floor;		/* vram=, bytes; fixed */
+	uint32_t ttl;			/* ttl=, 0: the default; fixed */
+	uint32_t device;		/* fixed */
+	uid_t lease_uid;		/* the lease's owner; fixed */
+	gid_t lease_gid;
+	uint32_t burst_s;		/* burst=, idle seconds; 0: off */
+	bool renew_manual;		/* renew=manual */
+	uint32_t wait_ms;		/* wait_ms=: no room, wait this long */
+	char fallback[GL_NAME_MAX + 1];	/* fallback=, or "" */
+	pthread_mutex_t burst_lock;	/* state changes to and from cold
+					 * and expired, lease swaps */
+	pthread_cond_t burst_cond;	/* running fell, or room freed */
+	_Atomic uint32_t users;		/* requests between enter and leave
+					 * (model_warm_enter) */
+	_Atomic uint32_t waiting;	/* of them, waiting for room */
+	_Atomic int64_t last_use;	/* lease clock ns of the last
+					 * request's start or end */
+	struct timer idle;		/* burst: the idle drop; holds a
+					 * reference while queued */
+	uint64_t io_size;		/* burst_lock; io SIZE, made again
+					 * at a reload */
+	_Atomic uint64_t cold_starts;	/* reloads after cold or expired */
+	_Atomic uint64_t last_cold_us;	/* the latest one's time */
+	struct hist cold_start;		/* every one's time */
+	_Atomic uint64_t fallbacks;	/* requests its fallback served */
+	_Atomic uint64_t evictions;	/* made cold early for another */
+	_Atomic uint64_t lease_ns;	/* time held by its dropped leases */
 };
 
 /* model_fail - log @err of @m with a reason and record it in its ctl's
@@ -292,9 +338,9 @@ void model_count_failure(struct model *m, int err);
 void model_req_get(struct model_req *rq);
 void model_req_unref(struct model_req *rq);
 
-/* model-load.c: open and parse a model's files as @c into @m, acquire
- * its lease and copy the weights in. 0 or -errno, nothing left on
- * failure (the reason in @why). */
+/* model-load.c: open and parse a model's files as @c into @m (kept in
+ * m->src for reloads), acquire its lease and copy the weights in. 0 or
+ * -errno, nothing left on failure (the reason in @why). */
 struct model_opts {
 	const char *path;
 	const char *tokenizer;		/* or NULL */
@@ -305,9 +351,85 @@ struct model_opts {
 	uint32_t max_ctx;		/* 0: the model's */
 	uint32_t threads;		/* 0: 1 */
 	uint32_t deadline_ms;		/* a request's default, 0: none */
+	uint32_t burst;			/* idle seconds, 0: off */
+	bool renew_manual;
+	uint32_t wait_ms;
+	const char *fallback;		/* or NULL */
 };
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen);
+
+/*
+ * model_lease_fill - acquire a new lease for @m (its load's size, ttl,
+ * device and owner) and copy the weights in from m->src, after checking
+ * its files are those it loaded. 0 with *@out (a reference), or -errno
+ * with the reason in @why: -EIO (a file removed, or changed since the
+ * load), -ENOSPC, -EDQUOT, the acquire's. Nothing left on failure.
+ * Sleeps; with @m's burst_lock held, or during its load.
+ */
+int model_lease_fill(struct model *m, struct lease **out, char *why,
+		     size_t whylen);
+
+/* model_src_free - the kept files of @m, closed and unmapped. */
+void model_src_free(struct model *m);
+
+/* model-cold.c: burst models, renewal and memory pressure. */
+
+/* model_cold_init - @m's burst state, after model_new. 0 or -errno. */
+int model_cold_init(struct model *m);
+
+/* model_cold_destroy - undo model_cold_init, at the last put. */
+void model_cold_destroy(struct model *m);
+
+/* model_cold_arm - @m turned warm: start its idle clock (burst=). */
+void model_cold_arm(struct model *m);
+
+/* model_cold_disarm - @m leaves the set: its idle timer stopped. With
+ * burst_lock held. */
+void model_cold_disarm(struct model *m);
+
+/*
+ * model_warm_enter - a request starts on @m: make it warm (reload it
+ * when cold, or expired with renew=manual, waiting for room until
+ * @deadline_ns on the lease clock, 0: none), renew its lease
+ * (renew=auto), and count it in users until model_warm_leave. Returns
+ * 0, -EBUSY (no room by the deadline), -EKEYEXPIRED (expired, renew
+ * auto), -ENOENT (unloaded), -EIO (its files changed), or the
+ * acquire's -errno; -ENOSPC only with a fallback (the caller's to use).
+ * Sleeps.
+ */
+int model_warm_enter(struct model *m, int64_t deadline_ns);
+
+/* model_warm_leave - the request's start is over (started or
+ * refused). Lock-free. */
+void model_warm_leave(struct model *m);
+
+/* model_req_ended - a started request of @m ended (after running fell):
+ * its idle clock restarts. Lock-free, any thread. */
+void model_req_ended(struct model *m);
+
+/* model_wait_deadline - the lease-clock deadline of a request that
+ * brings none: now + wait_ms. */
+int64_t model_wait_deadline(struct model *m);
+
+/*
+ * model_set_cold, model_set_warm - ctl "cold" and "warm": drop the
+ * lease now (-EBUSY with work in flight), or reload now (-ENOSPC,
+ * -EIO, ...). 0 when already so. Sleeps.
+ */
+int model_set_cold(struct model *m);
+int model_set_warm(struct model *m);
+
+/* model_lease_get - @m's lease with a reference, or NULL when cold. */
+struct lease *model_lease_get(struct model *m);
+
+/* model_render_burst - the ctl lines of burst, renewal, pressure. */
+void model_render_burst(struct model *m, struct strbuf *sb);
+
+/* model_fallback - the model serving @m's requests when it has no
+ * room, with a reference, or NULL (none, unloaded, not the same
+ * owner's). */
+struct model *model_fallback(struct model *m);
 
 /* How a language model's answer is written. */
 enum model_out {

@@ -35,8 +35,11 @@ struct gl_infer_tensor {
 	uint32_t deadline_ms;	/* request: ms from the write it must end
 				 * within, 0: the model's deadline_ms;
 				 * answer: 0 */
-	uint32_t reserved0;	/* zero */
-	uint64_t reserved[1];	/* zero */
+	uint32_t reserved;	/* zero */
+	uint64_t served_by;	/* request: zero; answer: the id (its
+				 * ctl's "id") of the model that served
+				 * it for the one asked, its fallback=;
+				 * 0 when the one asked did */
 };
 
 /* "GLI1" as little-endian bytes: the first word of a token-id request. */
@@ -72,8 +75,10 @@ GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, rows) == 8,
 		"gl_infer_tensor rows");
 GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, deadline_ms) == 16,
 		"gl_infer_tensor deadline_ms");
-GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 24,
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, reserved) == 20,
 		"gl_infer_tensor reserved");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_tensor, served_by) == 24,
+		"gl_infer_tensor served_by");
 
 GL_MODEL_ASSERT(sizeof(float) == 4, "float is binary32");
 GL_MODEL_ASSERT(sizeof(struct gl_infer_ids) == 48, "gl_infer_ids size");

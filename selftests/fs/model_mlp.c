@@ -139,14 +139,14 @@ TEST_F(model_mlp, bad_requests)
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + (IN + 1) * 4, ans,
 			    sizeof(ans)), -EINVAL);
 	r.h.cols = IN;
-	r.h.reserved[0] = 1;
+	r.h.reserved = 1;
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
-	r.h.reserved[0] = 0;
-	r.h.reserved0 = 1;
+	r.h.reserved = 0;
+	r.h.served_by = 1;
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);
-	r.h.reserved0 = 0;
+	r.h.served_by = 0;
 	r.h.dtype = 2;
 	EXPECT_EQ(infer_raw(d, &r, sizeof(r.h) + IN * 4, ans, sizeof(ans)),
 		  -EINVAL);

@@ -9,8 +9,9 @@
  * and through a plain C forward pass in run.c's style (tools/bench/
  * plain.c, OpenMP): tokens per second of wall time and time to first
  * token, as ratios. The three must produce the same tokens. Then load
- * time against reading the file (page cache warm), and the daemon's
- * resident memory per loaded model beyond its lease.
+ * time and a burst model's cold start (ctl "cold", then a one-token
+ * request to its end) against reading the file (page cache warm), and
+ * the daemon's resident memory per loaded model beyond its lease.
  *
  * Invariant: everything it starts or writes (the daemon, the temporary
  * directory, the models) is gone when it exits, on errors too.
@@ -51,6 +52,7 @@ struct bench {
 	uint32_t ids[WAYS][256];	/* the first round's tokens */
 	uint64_t gen_ns[WAYS][ROUNDS_MAX], ttft_ns[WAYS][ROUNDS_MAX];
 	uint64_t load_ns[ROUNDS_MAX], read_ns[ROUNDS_MAX];
+	uint64_t cold_ns[ROUNDS_MAX];	/* cold, request, first token */
 	/* the direct way */
 	struct llama_plan plan;
 	void *block;
@@ -68,7 +70,8 @@ static void bench_usage(FILE *f)
 "Generates greedy tokens on a seeded random stories15M-shape Llama\n"
 "through a gpuleased's models/NAME/infer, a direct call of the same\n"
 "forward pass, and a plain C forward pass in llama2.c run.c's style\n"
-"(OpenMP; not run.c), in alternating rounds; then load time and the\n"
+"(OpenMP; not run.c), in alternating rounds; then load time, a burst\n"
+"model's cold start (against reading the file) and the\n"
 "daemon's memory per model. Run as root.\n"
 "\n"
 "  -n, --tokens N       tokens per generation (default 255: with the\n"
@@ -368,6 +371,43 @@ static int bench_load(struct bench *b)
 	return err;
 }
 
+/* cold starts: model "cold" made cold through its ctl, then timed from
+ * a one-token request's write to its answer's end (the lease acquired,
+ * the weights copied from the kept mapping, one step) */
+static int bench_cold(struct bench *b)
+{
+	char path[PATH_MAX + 32], out[64];
+	static const char req[] = "max_tokens=1 output=ids ids 1";
+	uint64_t t0;
+	long r;
+	int fd, err;
+
+	err = ctl(b, true, "cold");
+	for (r = -1; !err && r < b->rounds; r++) {
+		snprintf(path, sizeof(path), "%s/models/cold/ctl", b->mnt);
+		err = verb_write_file(path, "cold\n");
+		if (err)
+			break;
+		snprintf(path, sizeof(path), "%s/models/cold/infer", b->mnt);
+		t0 = stats_now_ns();
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			return verb_fail("open", path, -errno);
+		if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
+			err = verb_fail("write", path, -errno);
+		while (!err && (err = (int)read(fd, out, sizeof(out))) > 0)
+			err = 0;
+		if (err < 0)
+			err = verb_fail("read", path, -errno);
+		close(fd);
+		if (r >= 0)
+			b->cold_ns[r] = stats_now_ns() - t0;
+	}
+	if (ctl(b, false, "cold") && !err)
+		err = -EIO;
+	return err;
+}
+
 /* one field of /proc/PID/status in KiB, or -1 */
 static long status_kib(pid_t pid, const char *key)
 {
@@ -427,7 +467,7 @@ static double ms(uint64_t *v, long n)
 
 static void bench_report(struct bench *b)
 {
-	double gen[WAYS], ttft[WAYS], rd, ld;
+	double gen[WAYS], ttft[WAYS], rd, ld, cold;
 	int w, same;
 	long i;
 
@@ -457,6 +497,10 @@ static void bench_report(struct bench *b)
 	printf("load: %.1f ms (models/ctl load, threads=%ld) against %.1f ms "
 	       "reading the %zu-byte file (warm): %.2fx\n", ld, b->threads,
 	       rd, b->ckpt_len, ld / rd);
+	cold = ms(b->cold_ns, b->rounds);
+	printf("cold start: %.1f ms (ctl cold, then a 1-token request to "
+	       "its end) against %.1f ms reading the file (warm): %.2fx "
+	       "(target <= 2x)\n", cold, rd, cold / rd);
 }
 
 int main(int argc, char **argv)
@@ -476,6 +520,8 @@ int main(int argc, char **argv)
 		err = bench_generate(b);
 	if (!err)
 		err = bench_load(b);
+	if (!err)
+		err = bench_cold(b);
 	if (!err)
 		bench_report(b);
 	if (!err)
