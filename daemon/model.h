@@ -303,6 +303,8 @@ struct model_ask {
 	uint64_t seed;
 	enum model_out out;
 	bool stop;			/* BOS or EOS ends it, unwritten */
+	bool usage;			/* usage=1: the answer ends with
+					 * "\x1eusage PROMPT MADE\n" */
 };
 
 /*
