@@ -194,7 +194,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring $(O)/fuzz/chain
 FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
-	$(O)/fuzz/tokbin $(O)/fuzz/tokjson $(O)/fuzz/ask
+	$(O)/fuzz/tokbin $(O)/fuzz/tokjson $(O)/fuzz/ask $(O)/fuzz/gateway
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
@@ -228,6 +228,9 @@ fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/bpe.c daemon/model/why.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
+# the gateway's translations (tools/gateway/xlate.c)
+fuzz-gateway-src := selftests/fuzz/gateway.c tools/gateway/xlate.c
+fuzz-gateway-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 .PHONY: fuzz
 fuzz: $(FUZZERS)
 
@@ -246,6 +249,8 @@ $(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))
 $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 $(O)/fuzz/tokjson: $(addprefix $(SRC)/,$(fuzz-tokjson-src))
 $(O)/fuzz/ask: $(addprefix $(SRC)/,$(fuzz-ask-src))
+$(O)/fuzz/gateway: $(addprefix $(SRC)/,$(fuzz-gateway-src)) \
+	$(SRC)/tools/gateway/gateway.h
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
