@@ -154,6 +154,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long threads = 16, conns = 256, timeout = 30, v;
 	const char *listen_at = "127.0.0.1:8080";
+	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	struct sockaddr_in sa;
 	sigset_t set;
@@ -206,7 +207,11 @@ int main(int argc, char **argv)
 		gw_backend_exit();
 		return 1;
 	}
-	gw_log("gw: listening on %s", listen_at);
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	/* port 0: the kernel's choice, said here for whoever started it */
+	gw_log("gw: listening on %.*s:%u", (int)(strrchr(listen_at, ':') -
+					       listen_at), listen_at,
+	       info ? info->port : ntohs(sa.sin_port));
 	sigwait(&set, &sig);
 	gw_log("gw: stopping (signal %d)", sig);
 	MHD_stop_daemon(d);

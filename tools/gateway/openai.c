@@ -164,7 +164,7 @@ static json_t *text_all(struct cmpl *k)
 
 static int whole(struct gw_req *r, struct cmpl *k)
 {
-	json_t *choices = json_array(), *ch;
+	json_t *choices = json_array(), *ch, *text;
 	struct gw_err e;
 	int err = 0;
 
@@ -172,9 +172,10 @@ static int whole(struct gw_req *r, struct cmpl *k)
 		err = run_prompt(k, feed_whole);
 		if (err)
 			break;
-		ch = json_pack("{s:o,s:I,s:n,s:s}", "text", text_all(k),
-			       "index", (json_int_t)k->i, "logprobs",
-			       "finish_reason", finish_reason(k));
+		text = text_all(k);	/* first: it finds the stop strings */
+		ch = json_pack("{s:o,s:I,s:n,s:s}", "text", text, "index",
+			       (json_int_t)k->i, "logprobs", "finish_reason",
+			       finish_reason(k));
 		gw_text_free(&k->t);
 		if (json_array_append_new(choices, ch)) {
 			err = -ENOMEM;

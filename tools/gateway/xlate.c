@@ -516,7 +516,7 @@ size_t gw_text_take(struct gw_text *t, char *out, size_t size)
 	const char *hit;
 	bool final;
 
-	if (t->stopped)
+	if (t->stopped || !t->buf)
 		return 0;
 	for (i = 0; i < t->c->n_stop; i++) {
 		n = strlen(t->c->stop[i]);
