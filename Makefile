@@ -295,6 +295,10 @@ install: install-tools $(O)/gpuleased
 		$(SRC)/tools/systemd/gpuleased.service \
 		>$(DESTDIR)$(UNITDIR)/gpuleased.service
 	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/gpuleased.service
+	$(Q)sed 's#/usr/local/bin/gpulease-gateway#$(BINDIR)/gpulease-gateway#' \
+		$(SRC)/tools/systemd/gpulease-gateway.service \
+		>$(DESTDIR)$(UNITDIR)/gpulease-gateway.service
+	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/gpulease-gateway.service
 	$(Q)for p in $(MAN_PAGES); do \
 		install -m644 $(SRC)/Documentation/man/$$p \
 			$(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit; \
@@ -304,7 +308,8 @@ install: install-tools $(O)/gpuleased
 uninstall: uninstall-tools
 	$(quiet) UNINST $(DESTDIR)$(SBINDIR)/gpuleased
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/gpuleased \
-		$(DESTDIR)$(UNITDIR)/gpuleased.service
+		$(DESTDIR)$(UNITDIR)/gpuleased.service \
+		$(DESTDIR)$(UNITDIR)/gpulease-gateway.service
 	$(Q)for p in $(MAN_PAGES); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; \
 	done
