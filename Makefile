@@ -283,6 +283,7 @@ bench: all
 	$(Q)$(O)/tools/bench/expiry
 	$(Q)$(O)/tools/bench/llama
 	$(Q)$(O)/tools/bench/generate
+	$(Q)GPULEASED=$(O)/gpuleased $(SRC)/tools/bench/gateway.sh
 
 # install takes the files from $(O) as they are (make; then make install as
 # root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.

@@ -22,6 +22,7 @@ GL_HDR_STAMP := $(GL_LIB_DIR)/gpulease.h.stamp
 GL_CLI_LIBS := $(filter-out -lopenblas -ldl,$(LDLIBS_BASE))
 # the gateway: libmicrohttpd and jansson on top of libgpulease.a
 GL_GW := $(O)/tools/gateway/gpulease-gateway
+GL_GW_BENCH := $(O)/tools/bench/gateway
 GW_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || \
 	echo -lmicrohttpd) $(MODEL_LIBS) -lm -pthread
 
@@ -29,7 +30,8 @@ CXX ?= c++
 
 .PHONY: tools install-tools uninstall-tools
 all: tools
-tools: $(GL_LIB_A) $(GL_LIB_SO) $(GL_CLI) $(GL_HDR_STAMP) $(GL_GW)
+tools: $(GL_LIB_A) $(GL_LIB_SO) $(GL_CLI) $(GL_HDR_STAMP) $(GL_GW) \
+	$(GL_GW_BENCH)
 
 # Library objects: position independent, nothing visible unless GL_EXPORT.
 $(call obj,$(libgpulease-y)): ALL_CFLAGS += -fPIC -fvisibility=hidden
@@ -57,6 +59,10 @@ $(GL_CLI): $(call obj,$(gpulease-y)) $(GL_LIB_A)
 $(GL_GW): $(call obj,$(gateway-y)) $(GL_LIB_A)
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+$(GL_GW_BENCH): $(call obj,$(bench-gateway-y)) $(GL_LIB_A)
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread -lm
 
 # The public header compiles alone, in C and in C++, as uapi/ headers do.
 $(GL_HDR_STAMP): $(SRC)/tools/lib/gpulease.h $(wildcard $(SRC)/uapi/*.h)

@@ -8,7 +8,8 @@
  * moves on, the mount is opened again on a later request, no sooner
  * than the backoff (0.1 s doubling to 2 s) allows, and each model's ring
  * is reopened on its next request (a restarted daemon gives new rings).
- * A model's info (arch, sizes) comes from reading models/NAME/ctl.
+ * A model's info (arch, sizes) comes from reading models/NAME/ctl, once
+ * per ring handle (a model loaded again has a new ring, so a new handle).
  * Invariant: gw.lock guards gw (the handle, the generation, the table);
  * a model's lock guards its handle; gw.lock is never taken while waiting
  * on the ring, and model locks are taken before gw.lock, never after.
@@ -34,6 +35,7 @@ struct gw_model {
 	char name[GW_NAME_MAX + 1];	/* fixed once in the table */
 	struct gl_model *h;		/* or NULL; under lock */
 	uint64_t gen;			/* gw.gen h was opened in */
+	struct gw_info info;		/* read when h was opened */
 };
 
 static struct {
@@ -261,7 +263,6 @@ static struct gw_model *find_locked(const char *name)
 int gw_model_get(const char *name, struct gw_model **out,
 		 struct gw_info *info)
 {
-	struct gw_info tmp;
 	struct gw_model *m;
 	int err;
 
@@ -283,10 +284,16 @@ int gw_model_get(const char *name, struct gw_model **out,
 	if (!err && !m->h) {
 		err = gl_model_open(gw.g, name, &m->h);
 		m->gen = gw.gen;
+		if (!err)
+			err = info_locked(name, &m->info);
+		if (err) {
+			gl_model_close(m->h);
+			m->h = NULL;
+		}
 	}
-	if (!err)
-		err = info_locked(name, info ? info : &tmp);
 	pthread_mutex_unlock(&gw.lock);
+	if (!err && info)
+		*info = m->info;
 	if (err) {
 		if (err == -ENOTCONN)
 			lost(m->gen);
