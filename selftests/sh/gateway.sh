@@ -279,6 +279,7 @@ gl_check "every request has its log line ($n_req)" gl_wait_for 100 lines
 
 # the examples of Documentation/gateway.md, run against this gateway
 docs() {
+	# shellcheck disable=SC2016
 	sed -n '/^```sh$/,/^```$/p' "$GL_SRC/Documentation/gateway.md" |
 		grep -v '^```' | sed "s#http://127.0.0.1:8080#$GW#g" \
 		>"$GL_DIR/doc.sh"
