@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-PLAN=33
+PLAN=34
 GW_BIN=$(dirname "$GPULEASED")/tools/gateway/gpulease-gateway
 why=$(gl_unavailable)
 [ -n "$why" ] || [ -x "$GW_BIN" ] || why="no gateway at $GW_BIN"
@@ -359,7 +359,8 @@ auth() {
 gl_check "--tokens: no or unknown key 401, a known one 200 as its tenant" auth
 kill "$GWPID"
 wait "$GWPID"
-gateway --max-inflight 1 --max-body 64 || gl_log "the third gateway did not start"
+gateway --max-inflight 1 --max-body 64 --timeout 1 ||
+	gl_log "the third gateway did not start"
 inflight() {
 	echo "model_step_hold 1" >"$M/ctl"
 	curl -sS -o /dev/null -d '{"model":"m1","prompt":"x","max_tokens":3}' "$GW/v1/completions" >/dev/null 2>&1 &
@@ -372,6 +373,23 @@ inflight() {
 	is 413 "$(post /v1/completions "{\"model\":\"m1\",\"prompt\":\"$(printf '%080d' 0)\"}")"
 }
 gl_check "--max-inflight 1: a second request 429; --max-body 64: 413" inflight
+# a client that stops halfway through its headers is closed (--timeout 1;
+# waited for up to 20 s, not timed), and a header over the 64 KiB the
+# server keeps per connection is refused with a 4xx; the gateway serves on
+half_open() {
+	port=${GW##*:}
+	$PY - "$port" <<'EOF' || return 1
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+s.settimeout(20)
+assert s.recv(4096) == b"", "the gateway kept a half-open client"
+EOF
+	st=$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Big: $(printf '%070000d' 0)" "$GW/v2/health/live")
+	case $st in 4*) ;; *) echo "a 70 KB header: $st"; return 1 ;; esac
+	is 200 "$(get /v2/health/live)"
+}
+gl_check "a half-open client is closed; a 70 KB header 4xx; still serving" half_open
 kill -TERM "$GWPID"
 wait "$GWPID"
 st=$?
