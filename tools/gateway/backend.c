@@ -84,7 +84,7 @@ static int connect_locked(void)
 static void lost(uint64_t gen)
 {
 	pthread_mutex_lock(&gw.lock);
-	if (gw.gen == gen) {
+	if (gw.gen == gen && gw.g) {	/* without gw.g: backing off */
 		gw.gen++;
 		gl_close(gw.g);
 		gw.g = NULL;
@@ -128,7 +128,8 @@ void gw_backend_exit(void)
 bool gw_backend_ready(void)
 {
 	char path[4096];
-	bool ok;
+	uint64_t gen;
+	bool ok, had;
 
 	pthread_mutex_lock(&gw.lock);
 	ok = !connect_locked();
@@ -136,9 +137,11 @@ bool gw_backend_ready(void)
 		snprintf(path, sizeof(path), "%s/ctl", gl_mount_path(gw.g));
 		ok = !access(path, F_OK);
 	}
+	had = gw.g;
+	gen = gw.gen;
 	pthread_mutex_unlock(&gw.lock);
-	if (!ok && gw.g)
-		lost(gw.gen);
+	if (!ok && had)
+		lost(gen);
 	return ok;
 }
 
@@ -201,10 +204,12 @@ int gw_model_list(struct gw_info **out)
 	char path[4096], line[512], name[GW_NAME_MAX + 2];
 	struct gw_info *v = NULL, *nv;
 	int n = 0, err;
+	uint64_t gen;
 	FILE *f;
 
 	*out = NULL;
 	pthread_mutex_lock(&gw.lock);
+	gen = gw.gen;
 	err = connect_locked();
 	if (err)
 		goto out;
@@ -233,7 +238,7 @@ out:
 	if (err) {
 		free(v);
 		if (err == -ENOTCONN)
-			lost(gw.gen);
+			lost(gen);
 		return err;
 	}
 	*out = v;
