@@ -228,8 +228,9 @@ fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/bpe.c daemon/model/why.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
-# the gateway's translations (tools/gateway/xlate.c)
-fuzz-gateway-src := selftests/fuzz/gateway.c tools/gateway/xlate.c
+# the gateway's translations (tools/gateway/xlate.c, text.c)
+fuzz-gateway-src := selftests/fuzz/gateway.c tools/gateway/text.c \
+	tools/gateway/xlate.c
 fuzz-gateway-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 .PHONY: fuzz
 fuzz: $(FUZZERS)

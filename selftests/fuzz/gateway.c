@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for gpulease-gateway's translations
- * (tools/gateway/xlate.c). The first byte picks one: 'c' an OpenAI
+ * (tools/gateway/xlate.c, text.c). The first byte picks one: 'c' an OpenAI
  * completion body (then each prompt's text-form request), 't' a KServe v2
  * infer body for an mlp of 3 inputs and 4 rows, anything else a language
  * model's answer fed in pieces (stop strings "ab" and "\n") and taken

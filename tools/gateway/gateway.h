@@ -6,8 +6,8 @@
  * Documentation/gateway.md.
  *
  * Files: main.c (options, the server), http.c (routing, responses,
- * limits, the log line), xlate.c (pure translation of bodies to ring
- * requests and answers back, errno to HTTP: the fuzz target's),
+ * limits, the log line), xlate.c and text.c (pure translation of bodies
+ * to ring requests and answers back, errno to HTTP: the fuzz target's),
  * backend.c (the daemon connection, model handles, reconnecting),
  * openai.c, kserve.c (the routes), metrics.c (GET /metrics).
  */
@@ -60,7 +60,7 @@ void gw_cmpl_free(struct gw_cmpl *c);
 int gw_cmpl_request(const struct gw_cmpl *c, unsigned int i, uint64_t seed,
 		    char *buf, size_t size);
 
-/* xlate.c: a language model's answer as it streams in. */
+/* text.c: a language model's answer as it streams in. */
 struct gw_text {
 	char *buf;			/* what came, malloc'ed */
 	size_t len, cap;
