@@ -194,7 +194,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I$(SRC) $(WARNINGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(O)/fuzz/launch $(O)/fuzz/ctl $(O)/fuzz/ring $(O)/fuzz/chain
 FUZZERS += $(O)/fuzz/llama2c $(O)/fuzz/safetensors $(O)/fuzz/hfconfig \
-	$(O)/fuzz/tokbin $(O)/fuzz/tokjson $(O)/fuzz/ask
+	$(O)/fuzz/tokbin $(O)/fuzz/tokjson $(O)/fuzz/ask $(O)/fuzz/gateway
 fuzz-launch-src := selftests/fuzz/launch.c daemon/launch-parse.c \
 	daemon/parse.c
 fuzz-ctl-src := selftests/fuzz/ctl.c daemon/parse.c
@@ -228,6 +228,10 @@ fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/bpe.c daemon/model/why.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
+# the gateway's translations (tools/gateway/xlate.c, text.c)
+fuzz-gateway-src := selftests/fuzz/gateway.c tools/gateway/text.c \
+	tools/gateway/xlate.c
+fuzz-gateway-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 .PHONY: fuzz
 fuzz: $(FUZZERS)
 
@@ -246,6 +250,8 @@ $(O)/fuzz/hfconfig: $(addprefix $(SRC)/,$(fuzz-hfconfig-src))
 $(O)/fuzz/tokbin: $(addprefix $(SRC)/,$(fuzz-tokbin-src))
 $(O)/fuzz/tokjson: $(addprefix $(SRC)/,$(fuzz-tokjson-src))
 $(O)/fuzz/ask: $(addprefix $(SRC)/,$(fuzz-ask-src))
+$(O)/fuzz/gateway: $(addprefix $(SRC)/,$(fuzz-gateway-src)) \
+	$(SRC)/tools/gateway/gateway.h
 
 deps:
 	$(Q)$(SRC)/scripts/install-deps.sh
@@ -278,6 +284,7 @@ bench: all
 	$(Q)$(O)/tools/bench/expiry
 	$(Q)$(O)/tools/bench/llama
 	$(Q)$(O)/tools/bench/generate
+	$(Q)GPULEASED=$(O)/gpuleased $(SRC)/tools/bench/gateway.sh
 
 # install takes the files from $(O) as they are (make; then make install as
 # root builds nothing). The unit's ExecStart names $(SBINDIR)/gpuleased.
@@ -290,6 +297,10 @@ install: install-tools $(O)/gpuleased
 		$(SRC)/tools/systemd/gpuleased.service \
 		>$(DESTDIR)$(UNITDIR)/gpuleased.service
 	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/gpuleased.service
+	$(Q)sed 's#/usr/local/bin/gpulease-gateway#$(BINDIR)/gpulease-gateway#' \
+		$(SRC)/tools/systemd/gpulease-gateway.service \
+		>$(DESTDIR)$(UNITDIR)/gpulease-gateway.service
+	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/gpulease-gateway.service
 	$(Q)for p in $(MAN_PAGES); do \
 		install -m644 $(SRC)/Documentation/man/$$p \
 			$(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit; \
@@ -299,7 +310,8 @@ install: install-tools $(O)/gpuleased
 uninstall: uninstall-tools
 	$(quiet) UNINST $(DESTDIR)$(SBINDIR)/gpuleased
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/gpuleased \
-		$(DESTDIR)$(UNITDIR)/gpuleased.service
+		$(DESTDIR)$(UNITDIR)/gpuleased.service \
+		$(DESTDIR)$(UNITDIR)/gpulease-gateway.service
 	$(Q)for p in $(MAN_PAGES); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; \
 	done

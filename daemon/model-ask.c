@@ -94,6 +94,10 @@ static int parse_line_ask(const struct model *m, char *line,
 						"ids");
 			a->out = strcmp(val, "ids") ? MODEL_OUT_TEXT :
 						       MODEL_OUT_IDS;
+		} else if (parse_key(w, "usage", &val)) {
+			if (strcmp(val, "0") && strcmp(val, "1"))
+				return ASK_FAIL(-EINVAL, "usage: 0 or 1");
+			a->usage = val[0] == '1';
 		} else if (!strcmp(w, "ids")) {
 			break;
 		} else if (strchr(w, '=') && strcmp(w, "--")) {

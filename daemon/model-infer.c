@@ -79,6 +79,7 @@ struct model_req {
 	enum model_out emit;		/* the answer's form */
 	bool stop;			/* BOS or EOS ends it, unwritten */
 	bool complete;			/* the last step made the last token */
+	bool usage;			/* end with the usage trailer */
 	struct tokenizer_dec dec;	/* the answer's text held back */
 	struct sample_params sp;
 	struct sample_rng rng;
@@ -205,6 +206,7 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 	const struct tokenizer *tk = rq->emit == MODEL_OUT_TEXT ? &m->tok : NULL;
 	const char *piece;
 	uint32_t tok, le;
+	char trailer[32];
 	ssize_t n;
 	bool stop;
 	int err;
@@ -238,7 +240,13 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 	n = tokenizer_decode(tk, &rq->dec, rq->last, TOKENIZER_END, &piece);
 	if (n < 0)
 		return (int)n;
-	return req_append(rq, piece, (size_t)n);
+	err = req_append(rq, piece, (size_t)n);
+	if (err || !rq->usage)
+		return err;
+	/* usage=1: the prompt's ids and the tokens made (a stop token not) */
+	n = snprintf(trailer, sizeof(trailer), "\x1eusage %u %u\n",
+		     rq->n_prompt, rq->made - stop);
+	return req_append(rq, trailer, (size_t)n);
 }
 
 /* An mlp request's one pass: its rows in, forward, the answer out. */
@@ -559,6 +567,7 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	rq->emit = a.out;
 	rq->stop = a.stop;
 	rq->deadline_ns = deadline;
+	rq->usage = a.usage;
 	slot = slot_take(m);
 	if (slot < 0) {
 		model_req_unref(rq);

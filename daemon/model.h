@@ -448,6 +448,8 @@ struct model_ask {
 	enum model_out out;
 	bool stop;			/* BOS or EOS ends it, unwritten */
 	uint32_t deadline_ms;		/* the request's, 0: the model's */
+	bool usage;			/* usage=1: the answer ends with
+					 * "\x1eusage PROMPT MADE\n" */
 };
 
 /*

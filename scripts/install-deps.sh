@@ -8,7 +8,8 @@ set -eu
 # build: compilers, libraries, probes; tests: the tools they drive
 # (Prometheus and node_exporter, perf, tmux, curl, python3 and numpy for
 # fixtures, scikit-learn for its digits data set, node for the tokenizer
-# test's JavaScript reference); jansson for the model file parsers.
+# test's JavaScript reference); jansson for the model file parsers;
+# libmicrohttpd for gpulease-gateway, wrk for its load test.
 PACKAGES="
 	binutils
 	build-essential
@@ -19,6 +20,7 @@ PACKAGES="
 	libclang-rt-14-dev
 	libfuse3-dev
 	libjansson-dev
+	libmicrohttpd-dev
 	libopenblas-dev
 	liburcu-dev
 	linux-perf
@@ -37,6 +39,7 @@ PACKAGES="
 	tmux
 	util-linux
 	valgrind
+	wrk
 "
 
 die()

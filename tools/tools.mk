@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# tools/: libgpulease (static and shared) and the gpulease command.
+# tools/: libgpulease (static and shared), the gpulease command and
+# gpulease-gateway (HTTP over the model rings, Documentation/gateway.md).
 # Included by the top Makefile; the object lists libgpulease-y and
 # gpulease-y are in Kbuild. Uses the top Makefile's O, SRC, Q, quiet,
 # ALL_CFLAGS, LDFLAGS, LDLIBS_BASE, obj and the install directories.
@@ -19,12 +20,18 @@ GL_CLI := $(O)/tools/gpulease/gpulease
 GL_HDR_STAMP := $(GL_LIB_DIR)/gpulease.h.stamp
 # The command needs libc and pthreads only, not the daemon's BLAS.
 GL_CLI_LIBS := $(filter-out -lopenblas -ldl,$(LDLIBS_BASE))
+# the gateway: libmicrohttpd and jansson on top of libgpulease.a
+GL_GW := $(O)/tools/gateway/gpulease-gateway
+GL_GW_BENCH := $(O)/tools/bench/gateway
+GW_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || \
+	echo -lmicrohttpd) $(MODEL_LIBS) -lm -pthread
 
 CXX ?= c++
 
 .PHONY: tools install-tools uninstall-tools
 all: tools
-tools: $(GL_LIB_A) $(GL_LIB_SO) $(GL_CLI) $(GL_HDR_STAMP)
+tools: $(GL_LIB_A) $(GL_LIB_SO) $(GL_CLI) $(GL_HDR_STAMP) $(GL_GW) \
+	$(GL_GW_BENCH)
 
 # Library objects: position independent, nothing visible unless GL_EXPORT.
 $(call obj,$(libgpulease-y)): ALL_CFLAGS += -fPIC -fvisibility=hidden
@@ -49,6 +56,14 @@ $(GL_CLI): $(call obj,$(gpulease-y)) $(GL_LIB_A)
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GL_CLI_LIBS)
 
+$(GL_GW): $(call obj,$(gateway-y)) $(GL_LIB_A)
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+$(GL_GW_BENCH): $(call obj,$(bench-gateway-y)) $(GL_LIB_A)
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread -lm
+
 # The public header compiles alone, in C and in C++, as uapi/ headers do.
 $(GL_HDR_STAMP): $(SRC)/tools/lib/gpulease.h $(wildcard $(SRC)/uapi/*.h)
 	@mkdir -p $(dir $@)
@@ -71,7 +86,7 @@ install-tools: tools
 	$(quiet) INSTALL $(DESTDIR)$(LIBDIR)/libgpulease.so.$(GL_LIB_VERSION)
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(GL_INC)/uapi
-	$(Q)install -m755 $(GL_CLI) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m755 $(GL_CLI) $(GL_GW) $(DESTDIR)$(BINDIR)/
 	$(Q)install -m644 $(GL_LIB_A) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m755 $(GL_LIB_DIR)/libgpulease.so.$(GL_LIB_VERSION) \
 		$(DESTDIR)$(LIBDIR)/
@@ -92,6 +107,7 @@ install-tools: tools
 uninstall-tools:
 	$(quiet) UNINST $(DESTDIR)$(LIBDIR)/libgpulease.so.$(GL_LIB_VERSION)
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/gpulease \
+		$(DESTDIR)$(BINDIR)/gpulease-gateway \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libgpulease.a \
 			libgpulease.so.$(GL_LIB_VERSION) $(GL_LIB_SONAME) \
 			libgpulease.so) \

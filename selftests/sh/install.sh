@@ -43,10 +43,12 @@ files_in_place() {
 	for f in sbin/gpuleased bin/gpulease lib/libgpulease.a \
 		 "lib/libgpulease.so.$LIBVER" include/gpulease/gpulease.h \
 		 lib/pkgconfig/libgpulease.pc \
-		 lib/systemd/system/gpuleased.service; do
+		 lib/systemd/system/gpuleased.service bin/gpulease-gateway \
+		 lib/systemd/system/gpulease-gateway.service; do
 		[ -f "$ROOT/$f" ] || { echo "no $f"; return 1; }
 	done
-	if [ ! -x "$ROOT/sbin/gpuleased" ] || [ ! -x "$ROOT/bin/gpulease" ]
+	if [ ! -x "$ROOT/sbin/gpuleased" ] || [ ! -x "$ROOT/bin/gpulease" ] ||
+	   [ ! -x "$ROOT/bin/gpulease-gateway" ]
 	then
 		echo "programs not executable"
 		return 1
@@ -67,8 +69,11 @@ man_pages_in_place() {
 
 unit_names_installed_daemon() {
 	u=$ROOT/lib/systemd/system/gpuleased.service
+	g=$ROOT/lib/systemd/system/gpulease-gateway.service
 	grep -q "^ExecStart=$PREFIX/sbin/gpuleased -f " "$u" &&
-		! grep -q /usr/local/ "$u"
+		! grep -q /usr/local/ "$u" &&
+		grep -q "^ExecStart=$PREFIX/bin/gpulease-gateway " "$g" &&
+		! grep -q /usr/local/ "$g"
 }
 
 soname_and_links() {
