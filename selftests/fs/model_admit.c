@@ -124,8 +124,10 @@ TEST_F(model_admit, etime_when_the_lease_has_too_little_ttl_left)
 {
 	const struct gl_daemon *d = &self->d;
 
+	/* renew=manual: renew=auto would give each request its whole TTL
+	 * again as it starts (below) */
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
-			       "ttl=1000\n", self->dir), 0);
+			       "ttl=1000 renew=manual\n", self->dir), 0);
 	/* 3 rows of 100 s: 300 s, within the 1000 s left: served */
 	ASSERT_EQ(seed(d, 100 * SEC, 0), 0);
 	EXPECT_GT(ask(d, "", 1), 0);
@@ -145,6 +147,23 @@ TEST_F(model_admit, etime_when_the_lease_has_too_little_ttl_left)
 				"{model=\"m\",reason=\"etime\"} 2\n"));
 	EXPECT_TRUE(metrics_has(d, "gpulease_inference_failures_total"
 				"{model=\"m\",reason=\"ETIME\"} 2\n"));
+}
+
+/* renew=auto renews the lease as a request starts: what is left is the
+ * whole TTL, and only a request longer than that is refused. */
+TEST_F(model_admit, etime_under_auto_renewal_is_the_whole_ttl)
+{
+	const struct gl_daemon *d = &self->d;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "ttl=1000\n", self->dir), 0);
+	ASSERT_EQ(seed(d, 100 * SEC, 0), 0);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 800\n"), 0);
+	EXPECT_GT(ask(d, "", 1), 0);	/* renewed: 1000 s left */
+	ASSERT_EQ(seed(d, 400 * SEC, 0), 0);
+	EXPECT_EQ(ask(d, "", 1), -ETIME);	/* 1200 s */
+	EXPECT_TRUE(last_error_has(d, "lease has"));
+	EXPECT_EQ(key(d, "models/m/stats", "refused_etime"), 1);
 }
 
 TEST_F(model_admit, etime_past_its_deadline)
