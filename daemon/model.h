@@ -114,6 +114,8 @@ struct model_meter {
 	uint64_t bytes_out;		/* answer bytes read */
 	uint64_t fail[MODEL_FAIL_REASONS];	/* refused or failed */
 	const struct hist *latency;	/* @m's, lives with @m */
+	const struct hist *queue_time;	/* likewise: start to admission */
+	const struct hist_size *batch_size;	/* likewise: rows per step */
 };
 
 /* model_meter_read - fill @out from @m (with a reference). Lock-free. */
@@ -148,8 +150,8 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
  * form or gl_infer_ids; an mlp's gl_infer_tensor, uapi/model.h) and
  * start it. Returns 0 with *@out (put with model_req_put), or -EINVAL
  * (malformed), -EFBIG (a request over 64 KiB, a prompt over the
- * context, max_tokens over max_ctx, rows over max_batch), -EBUSY (every
- * KV slot taken), -EOPNOTSUPP (text prompt without an encoder, the
+ * context, max_tokens over max_ctx, rows over max_batch), -EBUSY (the
+ * queue full: max_batch + max_queue held), -EOPNOTSUPP (text prompt without an encoder, the
  * other kind of model's binary form), -EKEYEXPIRED, -ENOENT, -ENOMEM.
  * Counts the request and its bytes in @m's meter, a refusal in its
  * failures; a started one's latency and failure are counted when it
@@ -211,7 +213,14 @@ int model_io_path(struct model *m, char *buf, size_t size);
 #include "daemon/model/sample.h"
 #include "daemon/model/tokenizer.h"
 
-#define MODEL_MAX_BATCH	64	/* KV slots: one bit each in slots */
+/* How a language model's answer is written. */
+enum model_out {
+	MODEL_OUT_TEXT,			/* decoded by its tokenizer */
+	MODEL_OUT_IDS,			/* " ID" per token */
+	MODEL_OUT_U32,			/* the binary form: u32 per token */
+};
+
+#include "daemon/model-batch.h"
 
 enum model_state {
 	MODEL_LOADING,		/* name taken, not listed yet */
@@ -243,8 +252,9 @@ struct model {
 					 * once warm */
 	const struct kernel_entry *ke;	/* named by its step launches */
 	struct tokenizer tok;		/* may be empty; fixed once warm */
-	pthread_mutex_t lock;		/* guards slots */
+	pthread_mutex_t lock;		/* guards slots, batch's queue */
 	uint64_t slots;			/* KV slots in use, a bit each */
+	struct model_batch batch;	/* the scheduler's (model-batch.c) */
 	_Atomic uint64_t requests;	/* received, refused ones too */
 	_Atomic uint64_t failures;	/* refused or ended with an error */
 	_Atomic uint64_t tokens;	/* generated */
@@ -283,16 +293,11 @@ struct model_opts {
 	uint32_t max_batch;		/* 0: 1 */
 	uint32_t max_ctx;		/* 0: the model's */
 	uint32_t threads;		/* 0: 1 */
+	uint32_t max_queue;		/* requests waiting at most */
+	uint32_t max_delay_us;		/* an mlp waits for company */
 };
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen);
-
-/* How a language model's answer is written. */
-enum model_out {
-	MODEL_OUT_TEXT,			/* decoded by its tokenizer */
-	MODEL_OUT_IDS,			/* " ID" per token */
-	MODEL_OUT_U32,			/* the binary form: u32 per token */
-};
 
 /* A language model's request, parsed (model-ask.c). */
 struct model_ask {
