@@ -288,6 +288,10 @@ static int batch_exec(struct launch *la, const struct lease_mem *mem)
 		return err;
 	step_hold(m, &la->cancel);
 	rows = batch_admit(m, &la->cancel);
+	/* the wait for company counts against the step's watchdog; the
+	 * pass gets a whole launch_timeout_ms of its own */
+	if (m->mlp && b->max_delay_us)
+		launch_rearm(la, clock_mono(), la->timeout_ms);
 	stop = atomic_load(&la->cancel);
 	if (stop)
 		return -stop;
