@@ -6,7 +6,8 @@
  * gets alone (greedy and sampled), a closed one stops alone; an mlp's
  * concurrent requests are combined into one pass (max_delay_us) and each
  * gets exactly the rows it gets alone; max_queue bounds the queue (EBUSY
- * at once, counted); the options read back in ctl and bad values are
+ * at once, counted); an expiry ends every request, queued ones too; the
+ * options read back in ctl and bad values are
  * EINVAL naming the option; the queue-time and batch-size histograms in
  * /gpu/metrics. The debug knob model_step_hold holds the running step,
  * so "concurrent" is deterministic: every request written meanwhile
@@ -194,6 +195,33 @@ TEST_F(model_batch, full_queue_is_ebusy)
 	EXPECT_GT(req_finish(waiting, buf, sizeof(buf)), 0);
 	EXPECT_STREQ(buf, want);
 	EXPECT_EQ(key(d, "models/m/stats", "failures"), 1);
+}
+
+/* An expiry under a running batch ends every request of the model with
+ * EKEYEXPIRED: the one in the step and the one queued behind it, which
+ * max_batch 1 keeps out of the step. */
+TEST_F(model_batch, expiry_ends_every_request)
+{
+	const struct gl_daemon *d = &self->d;
+	char first[64], buf[ANS];
+	int held, queued;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "ttl=60\n", self->dir), 0);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
+	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	ASSERT_GE(held, 0);
+	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
+	queued = req_open(d, "m", "max_tokens=4 output=ids ids 1 5\n", 32);
+	ASSERT_GE(queued, 0);
+	EXPECT_EQ(key(d, "models/m/ctl", "queued"), 1);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "clock_offset 120\n"), 0);
+	EXPECT_EQ(req_finish(held, buf, sizeof(buf)), -EKEYEXPIRED);
+	EXPECT_EQ(req_finish(queued, buf, sizeof(buf)), -EKEYEXPIRED);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	EXPECT_EQ(model_infer(d, "m", "ids 1\n", buf, sizeof(buf)),
+		  -EKEYEXPIRED);
+	EXPECT_EQ(key(d, "models/m/ctl", "running"), 0);
 }
 
 TEST_F(model_batch, options_read_back_and_bad_values)
