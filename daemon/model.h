@@ -151,8 +151,9 @@ int model_write_ctl(struct model *m, uid_t uid, const char *buf,
  * start it. Returns 0 with *@out (put with model_req_put), or -EINVAL
  * (malformed), -EFBIG (a request over 64 KiB, a prompt over the
  * context, max_tokens over max_ctx, rows over max_batch), -EBUSY (the
- * queue full: max_batch + max_queue held), -EOPNOTSUPP (text prompt without an encoder, the
- * other kind of model's binary form), -EKEYEXPIRED, -ENOENT, -ENOMEM.
+ * queue full: max_batch + max_queue held), -EOPNOTSUPP (text prompt
+ * without an encoder, the other kind of model's binary form),
+ * -EKEYEXPIRED, -ENOENT, -ENOMEM.
  * Counts the request and its bytes in @m's meter, a refusal in its
  * failures; a started one's latency and failure are counted when it
  * ends. Lock-free on the counters.
