@@ -115,21 +115,12 @@ static bool admit_one(struct model *m, uint32_t *rows)
 	return true;
 }
 
-/* The oldest queued request's start plus the delay, CLOCK_MONOTONIC ns
- * (m->lock held; the queue not empty). */
-static int64_t company_deadline(struct model *m)
-{
-	struct model_req *rq = cds_list_first_entry(&m->batch.pending,
-						    struct model_req, link);
-
-	return rq->start_ns + (int64_t)m->batch.max_delay_us * 1000;
-}
-
 /*
  * Admit what fits. An mlp with max_delay_us waits, while its pass has
- * rows to spare, until the oldest request in it has waited that long,
- * waking every millisecond to see @cancel (its lease's expiry or drop).
- * Returns the rows admitted so far (an mlp's) or 0.
+ * rows to spare and every queued request is in it, until the oldest
+ * request in it has waited that long, waking every millisecond to see
+ * @cancel (its lease's expiry or drop). Returns the rows admitted so far
+ * (an mlp's) or 0.
  */
 static uint32_t batch_admit(struct model *m, atomic_int *cancel)
 {
@@ -146,10 +137,8 @@ static uint32_t batch_admit(struct model *m, atomic_int *cancel)
 		;
 	until = b->n_active && m->mlp ? b->active[0]->start_ns +
 		(int64_t)b->max_delay_us * 1000 : 0;
-	if (!b->n_active && m->mlp && !cds_list_empty(&b->pending))
-		until = company_deadline(m);
 	while (m->mlp && b->max_delay_us && rows < m->mplan.max_batch &&
-	       !atomic_load(cancel)) {
+	       cds_list_empty(&b->pending) && !atomic_load(cancel)) {
 		now = clock_mono();
 		if (now >= until)
 			break;
