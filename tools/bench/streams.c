@@ -2,11 +2,11 @@
 /*
  * streams: the generate bench's continuous-batching part. On a model of
  * max_batch=S in a running daemon, greedy generations one at a time
- * (one stream) against S client threads each running its requests back
- * to back (S streams, so requests join and leave the running batch), in
- * the same run: aggregate tokens per second of wall time as a ratio,
- * and the time to first token of every request while the batch runs
- * (p50, p99) against alone.
+ * (one stream) against S client threads each running a request at once
+ * (S streams: their prompts join the running batch as it goes), in
+ * the same run, in alternating rounds: aggregate tokens per second of
+ * wall time as a ratio of the medians, and the time to first token of
+ * every request while the batch runs (p50, p99) against alone.
  *
  * Invariant: the model it loads is unloaded before it returns, on
  * errors too; every thread it starts is joined.
@@ -140,53 +140,61 @@ static int run_streams(const struct streams_cfg *c, long n, long reqs,
 
 int streams_bench(const struct streams_cfg *c)
 {
-	long n = c->streams, reqs = c->rounds, t1, tn;
-	uint64_t w1, wn, *ttft1, *ttftn;
+	long n = c->streams, rounds = c->rounds, t, r;
+	uint64_t w, *ttft1, *ttftn, *rate1, *raten;
 	char line[2 * PATH_MAX];
 	double r1, rn;
 	int err;
 
-	if (reqs > STREAM_REQS_MAX)
-		reqs = STREAM_REQS_MAX;
-	ttft1 = calloc((size_t)(reqs + 1), sizeof(*ttft1));
-	ttftn = calloc((size_t)(n * reqs + 1), sizeof(*ttftn));
-	if (!ttft1 || !ttftn) {
-		free(ttft1);
-		free(ttftn);
-		return -ENOMEM;
-	}
+	if (rounds > STREAM_REQS_MAX)
+		rounds = STREAM_REQS_MAX;
+	ttft1 = calloc((size_t)rounds + 1, sizeof(*ttft1));
+	ttftn = calloc((size_t)(n * rounds) + 1, sizeof(*ttftn));
+	rate1 = calloc((size_t)rounds + 1, sizeof(*rate1));
+	raten = calloc((size_t)rounds + 1, sizeof(*raten));
+	err = ttft1 && ttftn && rate1 && raten ? 0 : -ENOMEM;
 	snprintf(line, sizeof(line), "load streams %s max_batch=%ld "
 		 "threads=%ld\n", c->file, n, c->threads);
-	err = model_ctl(c, line);
+	if (!err)
+		err = model_ctl(c, line);
 	if (err)
 		goto out;
-	/* a warm-up request, then one stream, then n, in the same run */
-	err = run_streams(c, 1, 1, &t1, &w1, ttft1);
-	if (!err)
-		err = run_streams(c, 1, reqs, &t1, &w1, ttft1);
-	if (!err)
-		err = run_streams(c, n, reqs, &tn, &wn, ttftn);
+	/* a warm-up request, then in alternating rounds one stream and n
+	 * (one request each), so a change of the machine's load meets
+	 * both: tokens per second (x1000) of each round */
+	err = run_streams(c, 1, 1, &t, &w, ttft1);
+	for (r = 0; !err && r < rounds; r++) {
+		err = run_streams(c, 1, 1, &t, &w, ttft1 + r);
+		rate1[r] = (uint64_t)(t * 1e12 / (double)w);
+		if (!err)
+			err = run_streams(c, n, 1, &t, &w, ttftn + r * n);
+		raten[r] = (uint64_t)(t * 1e12 / (double)w);
+	}
 	if (model_ctl(c, "unload streams\n") && !err)
 		err = -EIO;
 	if (err)
 		goto out;
-	r1 = t1 / (w1 / 1e9);
-	rn = tn / (wn / 1e9);
-	stats_sort(ttft1, (size_t)reqs);
-	stats_sort(ttftn, (size_t)(n * reqs));
+	stats_sort(rate1, (size_t)rounds);
+	stats_sort(raten, (size_t)rounds);
+	r1 = rate1[rounds / 2] / 1e3;
+	rn = raten[rounds / 2] / 1e3;
+	stats_sort(ttft1, (size_t)rounds);
+	stats_sort(ttftn, (size_t)(n * rounds));
 	printf("streams: max_batch=%ld threads=%ld, %ld greedy tokens per "
-	       "request, %ld requests per stream back to back\n", n,
-	       c->threads, c->tokens, reqs);
+	       "request, %ld alternating rounds (median)\n", n, c->threads,
+	       c->tokens, rounds);
 	printf("streams: 1 stream %.1f tokens/s; %ld streams %.1f tokens/s "
 	       "aggregate: %.2fx\n", r1, n, rn, rn / r1);
 	printf("streams: time to first token, alone p50 %.2f ms; while %ld "
 	       "streams run p50 %.2f ms p99 %.2f ms (%ld requests)\n",
-	       stats_percentile(ttft1, (size_t)reqs, 50) / 1e6, n,
-	       stats_percentile(ttftn, (size_t)(n * reqs), 50) / 1e6,
-	       stats_percentile(ttftn, (size_t)(n * reqs), 99) / 1e6,
-	       n * reqs);
+	       stats_percentile(ttft1, (size_t)rounds, 50) / 1e6, n,
+	       stats_percentile(ttftn, (size_t)(n * rounds), 50) / 1e6,
+	       stats_percentile(ttftn, (size_t)(n * rounds), 99) / 1e6,
+	       n * rounds);
 out:
 	free(ttft1);
 	free(ttftn);
+	free(rate1);
+	free(raten);
 	return err;
 }
