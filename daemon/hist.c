@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Latency histograms (hist.h): bucket bounds in integer microseconds,
+ * Histograms (hist.h): bucket bounds in integer microseconds or sizes,
  * compared exactly, no floating point on the request path.
  */
 #include "daemon/hist.h"
@@ -27,4 +27,22 @@ void hist_observe(struct hist *h, uint64_t us)
 double hist_le(int i)
 {
 	return (double)hist_le_us[i] / 1e6;
+}
+
+void hist_size_observe(struct hist_size *h, uint64_t n)
+{
+	int i;
+
+	for (i = 0; i < HIST_SIZE_BUCKETS; i++)
+		if (n <= UINT64_C(1) << i)
+			break;
+	if (i < HIST_SIZE_BUCKETS)
+		atomic_fetch_add(&h->bucket[i], 1);
+	atomic_fetch_add(&h->sum, n);
+	atomic_fetch_add(&h->count, 1);
+}
+
+double hist_size_le(int i)
+{
+	return (double)(UINT64_C(1) << i);
 }

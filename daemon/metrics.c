@@ -166,7 +166,8 @@ struct model_walk {
 };
 
 enum { MW_LATENCY, MW_REQUESTS, MW_FAILURES, MW_REFUSED, MW_TOKENS, MW_IN,
-       MW_OUT, MW_COLD, MW_COLD_SECONDS, MW_FALLBACK, MW_LEASE_SECONDS };
+       MW_OUT, MW_QUEUE, MW_BATCH, MW_COLD, MW_COLD_SECONDS, MW_FALLBACK,
+       MW_LEASE_SECONDS };
 
 /* A label set's start: NAME{model="M" (the caller closes it). */
 static void model_label(struct strbuf *sb, const char *name,
@@ -177,28 +178,49 @@ static void model_label(struct strbuf *sb, const char *name,
 	strbuf_add(sb, "\"", 1);
 }
 
-static void model_latency(struct strbuf *sb, const char *name,
-			  struct model *m, const struct hist *h)
+/* One histogram's series: @n cumulative buckets of bounds @le(i), +Inf,
+ * _sum (@sum, already in the unit) and _count. */
+static void model_hist(struct strbuf *sb, const char *name, struct model *m,
+		       const _Atomic uint64_t *bucket, int n,
+		       double (*le)(int), uint64_t count, double sum)
 {
-	uint64_t cum = 0, count = atomic_load(&h->count);
+	uint64_t cum = 0;
 	int i;
 
 	/* count first: a bucket read later may only be larger, and +Inf
 	 * is the count, so the buckets never pass it */
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		cum += atomic_load(&h->bucket[i]);
+	for (i = 0; i < n; i++) {
+		cum += atomic_load(&bucket[i]);
 		if (cum > count)
 			cum = count;
 		model_label(sb, name, "_bucket", m);
-		strbuf_printf(sb, ",le=\"%g\"} %llu\n", hist_le(i),
+		strbuf_printf(sb, ",le=\"%g\"} %llu\n", le(i),
 			      (unsigned long long)cum);
 	}
 	model_label(sb, name, "_bucket", m);
 	strbuf_printf(sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)count);
 	model_label(sb, name, "_sum", m);
-	strbuf_printf(sb, "} %.6f\n", (double)atomic_load(&h->sum_us) / 1e6);
+	strbuf_printf(sb, "} %.6f\n", sum);
 	model_label(sb, name, "_count", m);
 	strbuf_printf(sb, "} %llu\n", (unsigned long long)count);
+}
+
+static void model_latency(struct strbuf *sb, const char *name,
+			  struct model *m, const struct hist *h)
+{
+	uint64_t count = atomic_load(&h->count);
+
+	model_hist(sb, name, m, h->bucket, HIST_BUCKETS, hist_le, count,
+		   (double)atomic_load(&h->sum_us) / 1e6);
+}
+
+static void model_sizes(struct strbuf *sb, const char *name,
+			struct model *m, const struct hist_size *h)
+{
+	uint64_t count = atomic_load(&h->count);
+
+	model_hist(sb, name, m, h->bucket, HIST_SIZE_BUCKETS, hist_size_le,
+		   count, (double)atomic_load(&h->sum));
 }
 
 static int model_series(void *arg, struct model *m)
@@ -212,6 +234,12 @@ static int model_series(void *arg, struct model *m)
 	switch (w->what) {
 	case MW_LATENCY:
 		model_latency(w->sb, w->name, m, mm.latency);
+		return 0;
+	case MW_QUEUE:
+		model_latency(w->sb, w->name, m, mm.queue_time);
+		return 0;
+	case MW_BATCH:
+		model_sizes(w->sb, w->name, m, mm.batch_size);
 		return 0;
 	case MW_COLD_SECONDS:
 		model_latency(w->sb, w->name, m, mm.cold_start);
@@ -297,6 +325,11 @@ static void show_models(struct metrics *m, uid_t uid, struct strbuf *sb)
 			    "Request bytes written to infer." },
 		[MW_OUT] = { "gpulease_inference_bytes_out_total", "counter",
 			     "Answer bytes read from infer." },
+		[MW_QUEUE] = { "gpulease_inference_queue_seconds",
+			       "histogram", "Inference request queue time, "
+			       "from start to its first step." },
+		[MW_BATCH] = { "gpulease_inference_batch_size", "histogram",
+			       "Rows per forward step of a model." },
 		[MW_COLD] = { "gpulease_model_cold_starts_total", "counter",
 			      "Reloads of a cold or expired model." },
 		[MW_COLD_SECONDS] = { "gpulease_model_cold_start_seconds",

@@ -1,28 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Requests on a model: a language model's request (either form, parsed
- * by model-ask.c) or an mlp's tensor, then generation as a series of
- * launch bodies on the model lease's queue, one forward step each (the
- * prompt in steps of up to max_batch rows, then one row per new token),
- * so the queue's order, watchdog, cancellation and expiry rules apply to
- * every step. A reader takes the answer as it grows.
- * Invariant: a request always has exactly one step queued or running
- * until it ends: a step's done() queues the next one or ends it. So an
- * expiry or a drop, which end every queued and running step of the
- * lease with their errno, end every request of the model, and a request
- * that ended with an error never reads as a whole answer.
- * No allocation per step: a request owns its two step launches
- * (model_req.step), used in turn, and launch.c hands a finished one back
- * through model_release instead of freeing it. Step N+1 is queued (in the
- * other launch) from step N's done(), while launch.c still finishes step
- * N; step N+2 reuses step N's launch from step N+1's done(), and only a
- * step that ran calls done() with status 0 and queues another. Step N+1
- * runs only once step N's launch_finish() has returned (the queue is
- * finishing until then: launch_end), so step N's release() has run, and
- * its launch is free, before step N+2 is queued in it (model_launch.busy
- * asserts it). A step that never ran (failed by launch_close or
- * launch_cancel, maybe on another thread while step N still finishes)
- * has an errno and ends the request, so it queues nothing.
+ * by model-ask.c) or an mlp's tensor, queued for the model's batch
+ * (model-batch.c, which runs them as one step launch at a time over
+ * every request admitted), and their answers, which a reader takes as
+ * they grow.
+ * Invariant: a started request is held by the batch (queued, or
+ * admitted to it) until it ends, exactly once, through req_end(): by
+ * the step that made its last token or failed it, or here when it
+ * could not be queued. A request that ended with an error never reads
+ * as a whole answer.
  */
 #include <assert.h>
 #include <endian.h>
@@ -41,61 +28,6 @@
 #include "uapi/model.h"
 
 #define MODEL_REQ_MAX	65536	/* bytes of one request */
-
-struct model_req;
-
-/* One of a request's two step launches: launch.c's while it is queued,
- * running or finishing (busy), the request's again after release. */
-struct model_launch {
-	struct launch la;		/* first: launch.c's view of it */
-	struct model_req *rq;		/* the request it is part of */
-	atomic_bool busy;		/* enqueued, not yet released */
-};
-
-struct model_req {
-	_Atomic long refs;
-	struct model *m;		/* reference */
-	uint32_t slot;			/* its KV slot, fixed */
-	bool has_slot;			/* a language model's request */
-	int64_t start_ns;		/* clock_mono() when queued; 0: never
-					 * started (refused) */
-	int64_t first_ns;		/* clock_mono() at its first token */
-	int64_t deadline_ns;		/* clock_mono() it must end by, 0:
-					 * none (model_admit) */
-	float *in;			/* mlp: rows * inputs f32 */
-	uint32_t rows;			/* mlp: rows in */
-	/* the steps' own: touched by one step at a time */
-	uint32_t *ids;			/* the prompt, n_prompt ids */
-	uint32_t n_prompt;
-	uint32_t fed;			/* prompt ids fed so far */
-	uint32_t pos;			/* next position */
-	uint32_t last;			/* the latest token fed or made */
-	uint32_t made;			/* tokens generated */
-	uint32_t max_tokens;
-	uint32_t nsteps;		/* steps queued: step[nsteps % 2] is
-					 * the next one's */
-	struct model_launch step[2];	/* each holds a reference while
-					 * busy */
-	enum model_out emit;		/* the answer's form */
-	bool stop;			/* BOS or EOS ends it, unwritten */
-	bool complete;			/* the last step made the last token */
-	bool usage;			/* end with the usage trailer */
-	struct tokenizer_dec dec;	/* the answer's text held back */
-	struct sample_params sp;
-	struct sample_rng rng;
-	atomic_bool abandoned;		/* its opener closed it */
-	uint64_t served_by;		/* m's id when m is the fallback of
-					 * the model asked, else 0 */
-	/* the answer */
-	pthread_mutex_t lock;		/* guards what follows */
-	pthread_cond_t grown;		/* out grew, or the end */
-	char *out;
-	size_t out_len, out_cap, rd;
-	bool ended;
-	int err;			/* 0 or the -errno it ended with */
-	model_req_watch_fn *watch;	/* or NULL; called under lock */
-	void *watch_ctx;
-};
 
 void model_req_get(struct model_req *rq)
 {
@@ -159,7 +91,7 @@ static void req_end(struct model_req *rq, int err)
 			   rq->made);
 	pthread_mutex_lock(&rq->lock);
 	rq->ended = true;
-	rq->err = err;
+	rq->end_err = err;
 	pthread_cond_broadcast(&rq->grown);
 	if (rq->watch)
 		rq->watch(rq->watch_ctx, rq->out, rq->out_len, true, err);
@@ -249,8 +181,18 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 	return req_append(rq, trailer, (size_t)n);
 }
 
-/* An mlp request's one pass: its rows in, forward, the answer out. */
-static int mlp_exec(struct model_req *rq, void *base, atomic_int *cancel)
+void model_req_end(struct model_req *rq, int err)
+{
+	req_end(rq, err);
+}
+
+int model_req_sample(struct model_req *rq, void *base, uint32_t row)
+{
+	return step_sample(rq, base, row);
+}
+
+/* An mlp request's answer: the header, then its @rows output rows. */
+int model_req_mlp_answer(struct model_req *rq, const float *rows)
 {
 	const struct mlp_plan *p = &rq->m->mplan;
 	uint32_t out = p->cfg.layer[p->cfg.n_layers - 1].out;
@@ -260,167 +202,12 @@ static int mlp_exec(struct model_req *rq, void *base, atomic_int *cancel)
 	};
 	int err;
 
-	memcpy(mlp_input(p, base), rq->in,
-	       (size_t)rq->rows * p->cfg.layer[0].in * sizeof(float));
-	err = mlp_forward(p, base, rq->rows, cancel);
-	if (err)
-		return err;
 	rq->complete = true;
 	err = req_append(rq, (const char *)&h, sizeof(h));
 	if (!err)
-		err = req_append(rq, (const char *)mlp_output(p, base),
+		err = req_append(rq, (const char *)rows,
 				 (size_t)rq->rows * out * sizeof(float));
 	return err;
-}
-
-/*
- * One forward step of a request: the body's exec, on the executor with
- * the lease's mem_lock read side held. The debug knob model_step_hold
- * keeps a request that has made a token here, stoppable, so tests can
- * expire or unload under a running request.
- */
-static int model_exec(struct launch *la, const struct lease_mem *mem)
-{
-	struct model_req *rq = ((struct model_launch *)la)->rq;
-	struct model *m = rq->m;
-	const struct llama_plan *p = &m->plan;
-	uint32_t slots[MODEL_MAX_BATCH], pos[MODEL_MAX_BATCH];
-	const uint32_t *toks;
-	uint32_t n, i;
-	void *base;
-	int err, stop;
-
-	if (mem->vram < m->need)
-		return -EFAULT;	/* its owner shrank the lease */
-	err = mem->dev->ops->resolve(mem->region, 0, m->need, &base);
-	if (err)
-		return err;
-	while (rq->made && atomic_load(&m->set->pol->model_step_hold) &&
-	       !atomic_load(&la->cancel))
-		usleep(1000);
-	stop = atomic_load(&la->cancel);
-	if (stop)
-		return -stop;
-	if (m->mlp)
-		return mlp_exec(rq, base, &la->cancel);
-	if (rq->fed < rq->n_prompt) {
-		n = rq->n_prompt - rq->fed;
-		if (n > p->max_batch)
-			n = p->max_batch;
-		toks = rq->ids + rq->fed;
-	} else {
-		n = 1;
-		toks = &rq->last;
-	}
-	for (i = 0; i < n; i++) {
-		slots[i] = rq->slot;
-		pos[i] = rq->pos + i;
-	}
-	err = llama_step_team(p, base, m->team, n, toks, slots, pos,
-			      &la->cancel);
-	if (err)
-		return err;
-	rq->pos += n;
-	if (rq->fed < rq->n_prompt) {
-		rq->fed += n;
-		rq->last = rq->ids[rq->fed - 1];
-		if (rq->fed < rq->n_prompt)
-			return 0;
-	}
-	return step_sample(rq, base, n - 1);
-}
-
-static bool model_touches_vram(const struct launch *la)
-{
-	(void)la;
-	return true;	/* activations and the KV cache */
-}
-
-/* launch.c is done with step @la: it is free for the step after next,
- * and its reference to the request goes (which may free both). */
-static void model_release(struct launch *la)
-{
-	struct model_launch *ml = (struct model_launch *)la;
-	struct model_req *rq = ml->rq;
-
-	atomic_store(&ml->busy, false);
-	model_req_unref(rq);
-}
-
-static bool model_small(const struct launch *la)
-{
-	(void)la;
-	return false;	/* a forward step: always the executors' */
-}
-
-static const struct launch_body_ops model_body_ops = {
-	.name = "model",
-	.exec = model_exec,
-	.touches_vram = model_touches_vram,
-	.release = model_release,
-	.small = model_small,
-	.self_accounting = true,
-};
-
-static int step_submit(struct model_req *rq);
-
-static void model_step_done(struct launch *la)
-{
-	struct model_req *rq = ((struct model_launch *)la)->rq;
-	int err = la->status;
-
-	if (!err && atomic_load(&rq->abandoned))
-		err = -ECANCELED;
-	if (!err && !rq->complete)
-		err = step_submit(rq);
-	if (err || rq->complete)
-		req_end(rq, err);
-}
-
-/* Queue @rq's next step in the launch the step before last used (free:
- * see the invariant at the top), from req_go or the last step's done().
- * 0 or -errno (nothing queued). */
-static int step_submit(struct model_req *rq)
-{
-	struct model *m = rq->m;
-	struct model_launch *ml = &rq->step[rq->nsteps++ % 2];
-	_Atomic uint64_t seq;
-	int err;
-
-	assert(!atomic_load(&ml->busy));
-	memset(&ml->la, 0, sizeof(ml->la));
-	atomic_store(&ml->busy, true);
-	model_req_get(rq);
-	ml->rq = rq;
-	ml->la.body = &model_body_ops;
-	ml->la.lease = m->lease;
-	ml->la.ke = m->ke;
-	ml->la.timeout_ms = atomic_load(&m->set->pol->launch_timeout_ms);
-	ml->la.done = model_step_done;
-	ml->la.ctx = rq;
-	err = launch_enqueue(&ml->la, &seq, false);
-	if (err) {
-		atomic_store(&ml->busy, false);
-		model_req_unref(rq);
-	}
-	return err;
-}
-
-/* A free KV slot, taken: its number or -EBUSY. */
-static int slot_take(struct model *m)
-{
-	int i, got = -EBUSY;
-
-	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < (int)m->plan.max_batch; i++) {
-		if (!(m->slots & (UINT64_C(1) << i))) {
-			m->slots |= UINT64_C(1) << i;
-			got = i;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
-	return got;
 }
 
 static struct model_req *req_new(struct model *m)
@@ -457,7 +244,7 @@ static int req_fallback_note(struct model_req *rq)
 	return req_append(rq, line, (size_t)n);
 }
 
-/* Queue the first step of a new @rq: 0 with *@out, or -errno. */
+/* Queue a new @rq for its model's batch: 0 with *@out, or -errno. */
 static int req_go(struct model_req *rq, struct model_req **out)
 {
 	struct model *m = rq->m;
@@ -467,9 +254,9 @@ static int req_go(struct model_req *rq, struct model_req **out)
 	rq->start_ns = clock_mono();
 	err = req_fallback_note(rq);
 	if (!err)
-		err = step_submit(rq);
+		err = model_batch_add(rq);
 	if (err) {
-		rq->start_ns = 0;	/* no step: counted as refused */
+		rq->start_ns = 0;	/* not queued: counted as refused */
 		req_end(rq, err);
 		model_req_unref(rq);
 		return err;
@@ -531,7 +318,7 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	struct model_ask a;
 	const char *why;
 	int64_t deadline;
-	int err, slot;
+	int err;
 
 	err = model_check(m);
 	if (err)
@@ -568,13 +355,6 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	rq->stop = a.stop;
 	rq->deadline_ns = deadline;
 	rq->usage = a.usage;
-	slot = slot_take(m);
-	if (slot < 0) {
-		model_req_unref(rq);
-		return model_fail(m, slot, "every KV slot is taken");
-	}
-	rq->slot = (uint32_t)slot;
-	rq->has_slot = true;
 	return req_go(rq, out);
 }
 
@@ -643,7 +423,7 @@ void model_req_watch(struct model_req *rq, model_req_watch_fn *fn,
 	rq->watch_ctx = ctx;
 	/* what happened before it was watched */
 	if (fn && (rq->out_len || rq->ended))
-		fn(ctx, rq->out, rq->out_len, rq->ended, rq->err);
+		fn(ctx, rq->out, rq->out_len, rq->ended, rq->end_err);
 	pthread_mutex_unlock(&rq->lock);
 }
 
@@ -665,7 +445,7 @@ ssize_t model_req_read(struct model_req *rq, char *buf, size_t size,
 		rq->rd += (size_t)n;
 		model_req_sent(rq, (size_t)n);
 	} else if (rq->ended) {
-		n = rq->err;
+		n = rq->end_err;
 	} else {
 		n = -EAGAIN;
 	}

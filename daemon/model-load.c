@@ -524,6 +524,12 @@ int model_load_files(struct model *m, const struct model_cred *c,
 			goto out;
 		goto acquire;
 	}
+	if (o->max_delay_us) {
+		err = model_why(why, whylen, -EINVAL, "max_delay_us= is an "
+				"mlp's: a language model batches between "
+				"steps");
+		goto out;
+	}
 	if (f->fd[F_TOKENIZER] >= 0) {
 		err = tokenizer_load(&m->tok, f->buf[F_TOKENIZER],
 				     f->len[F_TOKENIZER], lc.vocab_size, why,

@@ -77,6 +77,7 @@ void model_put(struct model *m)
 	model_cold_destroy(m);
 	tokenizer_free(&m->tok);
 	team_free(m->team);
+	model_batch_destroy(m);
 	gl_last_error_destroy(&m->last_error);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -161,6 +162,8 @@ void model_meter_read(struct model *m, struct model_meter *out)
 	if (m->lease)
 		out->lease_ns += (uint64_t)(clock_mono() -
 					    m->lease->born_mono);
+	out->queue_time = &m->batch.queue_time;
+	out->batch_size = &m->batch.batch_size;
 }
 
 void model_set_bytes(struct model_set *s, uint64_t *in, uint64_t *out)
@@ -408,6 +411,12 @@ static int model_opts_parse(struct cmdline *cl, struct model_opts *o,
 			err = parse_name(v) || strlen(v) > MODEL_NAME_MAX ||
 			      !strcmp(v, cl->argv[1]) ? -EINVAL :
 			      (o->fallback = v, 0);
+		else if (parse_key(cl->argv[i], "max_queue", &v))
+			err = parse_opt_u32(v, 0, MODEL_MAX_QUEUE,
+					    &o->max_queue);
+		else if (parse_key(cl->argv[i], "max_delay_us", &v))
+			err = parse_opt_u32(v, 0, MODEL_MAX_DELAY_US,
+					    &o->max_delay_us);
 		else
 			err = -EINVAL;
 		if (err)
@@ -446,6 +455,7 @@ static struct model *model_new(struct model_set *s, const char *name,
 	m->owner = uid;
 	m->group = gid;
 	m->ke = registry_find(s->reg, "matmul");
+	model_batch_init(m);
 	return m;
 }
 
@@ -473,7 +483,8 @@ static int model_reserve(struct model_set *s, struct model *m)
 static int model_load(struct model_set *s, const struct model_cred *c,
 		      struct cmdline *cl)
 {
-	struct model_opts o = { .wait_ms = MODEL_WAIT_MS };
+	struct model_opts o = { .wait_ms = MODEL_WAIT_MS,
+				 .max_queue = MODEL_QUEUE_DEFAULT };
 	const char *name = cl->argv[1], *bad = "";
 	char why[200] = "";
 	struct model *m;
@@ -514,6 +525,8 @@ static int model_load(struct model_set *s, const struct model_cred *c,
 		model_put(m);
 		return set_fail(s, name, err, "load: %s", why);
 	}
+	m->batch.max_queue = o.max_queue;
+	m->batch.max_delay_us = o.max_delay_us;
 	atomic_store(&m->state, MODEL_WARM);
 	model_cold_arm(m);
 	/* an expiry or a drop of the lease during the load was not ours
@@ -595,14 +608,16 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
 		      "max_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
-		      "running %u\nlast_error %s\n",
+		      "running %u\nqueued %u\nmax_queue %u\n"
+		      "max_delay_us %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
 		      (unsigned long long)p->act_bytes, p->max_batch,
 		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
 		      (unsigned long long)atomic_load(&m->requests),
-		      atomic_load(&m->running), last);
+		      atomic_load(&m->running), model_batch_queued(m),
+		      m->batch.max_queue, m->batch.max_delay_us, last);
 	model_admit_render(m, sb);
 	model_render_burst(m, sb);
 	return sb->err;
@@ -619,7 +634,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv %llu\n"
 		      "max_batch %u\nmax_ctx %u\nvocab %u\nrequests %llu\n"
-		      "running %u\nlast_error %s\n",
+		      "running %u\nqueued %u\nmax_queue %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
@@ -628,7 +643,8 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      (unsigned long long)p->kv_bytes, p->max_batch,
 		      p->max_ctx, p->cfg.vocab_size,
 		      (unsigned long long)atomic_load(&m->requests),
-		      atomic_load(&m->running), last);
+		      atomic_load(&m->running), model_batch_queued(m),
+		      m->batch.max_queue, last);
 	model_admit_render(m, sb);
 	model_render_burst(m, sb);
 	return sb->err;
@@ -638,7 +654,9 @@ int model_render_stats(struct model *m, struct strbuf *sb)
 {
 	strbuf_printf(sb, "requests %llu\nfailures %llu\ntokens %llu\n"
 		      "running %u\nbytes_in %llu\nbytes_out %llu\n"
-		      "latency_count %llu\nlatency_sum_us %llu\n",
+		      "latency_count %llu\nlatency_sum_us %llu\n"
+		      "steps %llu\nbatch_rows %llu\nqueue_count %llu\n"
+		      "queue_sum_us %llu\n",
 		      (unsigned long long)atomic_load(&m->requests),
 		      (unsigned long long)atomic_load(&m->failures),
 		      (unsigned long long)atomic_load(&m->tokens),
@@ -646,7 +664,13 @@ int model_render_stats(struct model *m, struct strbuf *sb)
 		      (unsigned long long)atomic_load(&m->bytes_in),
 		      (unsigned long long)atomic_load(&m->bytes_out),
 		      (unsigned long long)atomic_load(&m->latency.count),
-		      (unsigned long long)atomic_load(&m->latency.sum_us));
+		      (unsigned long long)atomic_load(&m->latency.sum_us),
+		      (unsigned long long)atomic_load(&m->batch.steps),
+		      (unsigned long long)atomic_load(&m->batch.batch_size.sum),
+		      (unsigned long long)
+			atomic_load(&m->batch.queue_time.count),
+		      (unsigned long long)
+			atomic_load(&m->batch.queue_time.sum_us));
 	model_admit_stats(m, sb);
 	return sb->err;
 }

@@ -374,7 +374,8 @@ TEST_F(model_infer, text_output_decodes_the_same_tokens)
 	EXPECT_STREQ(text, want);
 }
 
-/* max_batch 1: one KV slot; a second request meanwhile is EBUSY. */
+/* max_batch 1 and max_queue 0: one KV slot and no queue; a second
+ * request meanwhile is EBUSY. */
 TEST_F(model_infer, every_slot_taken_is_ebusy)
 {
 	const struct gl_daemon *d = &self->d;
@@ -382,8 +383,8 @@ TEST_F(model_infer, every_slot_taken_is_ebusy)
 	ssize_t n;
 	int fd;
 
-	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin\n",
-			       self->dir), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "max_queue=0\n", self->dir), 0);
 	fd = held_request(d, first, sizeof(first));
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(model_infer(d, "m", "ids 1\n", buf, sizeof(buf)), -EBUSY);

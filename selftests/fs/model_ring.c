@@ -3,7 +3,9 @@
  * model_ring.c - a model's request ring (models/NAME/io, GL_OP_INFER):
  * a text request and an mlp binary request answered byte for byte as
  * through infer, in more than one completion, the last one without
- * GL_CQE_F_MORE; a client that reads no completion does not stop the
+ * GL_CQE_F_MORE; an mlp request from the ring and one from infer share
+ * one pass (max_delay_us) with the bits each gets alone; a client that
+ * reads no completion does not stop the
  * model (the news is coalesced into the CQEs it has room for); an answer
  * buffer too small is EFBIG, bad offsets EFAULT, bad fields EINVAL, each
  * for that entry alone; more than RING_INFER_MAX requests in flight
@@ -309,6 +311,69 @@ TEST_F(model_ring, mlp_answer_equals_infer)
 	gl_ring_close(self->r);
 	self->r = NULL;
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload n\n"), 0);
+	model_fixture_rm(mdir);
+}
+
+/*
+ * An mlp's requests from a file and from the ring share one pass (max_batch
+ * 14, max_delay_us long: the pass waits for its 14 rows) and each gets the
+ * bits a model without batching gives (Documentation/models.md,
+ * "Batching").
+ */
+TEST_F(model_ring, mlp_file_and_ring_share_a_pass)
+{
+	const struct gl_daemon *d = &self->d;
+	struct {
+		struct gl_infer_tensor h;
+		float x[ROWS][IN];
+	} req = { .h = { GL_INFER_MAGIC, GL_INFER_F32, ROWS, IN } };
+	char mdir[64] = "", want[512], got[512];
+	struct blob in;
+	struct taken t;
+	long long v = -1;
+	ssize_t n, r;
+	int fd;
+
+	ASSERT_EQ(model_fixture_by(mdir, sizeof(mdir), "write_mlp.py", ""),
+		  0);
+	ASSERT_EQ(slurp(mdir, "input.bin", &in), 0);
+	ASSERT_EQ(in.len, sizeof(req.x));
+	memcpy(req.x, in.p, in.len);
+	free(in.p);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load solo %s max_batch=8\n",
+			       mdir), 0);
+	n = model_infer_raw(d, "solo", &req, sizeof(req.h) + sizeof(req.x),
+			    want, sizeof(want));
+	ASSERT_EQ(n, (ssize_t)(sizeof(struct gl_infer_tensor) +
+			       ROWS * OUT * 4));
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=14 "
+			       "max_delay_us=10000000\n", mdir), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/n/ctl", "io 64K\n"), 0);
+	ASSERT_EQ(gl_ring_open(self->g, "model.n", &self->r), 0);
+	fd = open(gl_path(d, "models/n/infer"), O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(write(fd, &req, sizeof(req.h) + sizeof(req.x)),
+		  (ssize_t)(sizeof(req.h) + sizeof(req.x)));
+	EXPECT_EQ(ring_infer_at(self->r, &req, sizeof(req.h) + sizeof(req.x),
+				4096, 4096, 5, &t, NULL, 0), 0);
+	ASSERT_EQ(t.total, (size_t)n);
+	EXPECT_EQ(memcmp((char *)gl_ring_data(self->r, NULL) + 4096, want,
+			 (size_t)n), 0);
+	/* the file's answer: the same pass, the same bits */
+	n = 0;
+	while ((r = read(fd, got + n, sizeof(got) - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	ASSERT_EQ(n, (ssize_t)t.total);
+	EXPECT_EQ(memcmp(got, want, (size_t)n), 0);
+	EXPECT_EQ(gl_read_key(d, "models/n/stats", "steps", &v), 0);
+	EXPECT_EQ(v, 1);
+	EXPECT_EQ(gl_read_key(d, "models/n/stats", "batch_rows", &v), 0);
+	EXPECT_EQ(v, 2 * ROWS);
+	gl_ring_close(self->r);
+	self->r = NULL;
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload n\n"), 0);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload solo\n"), 0);
 	model_fixture_rm(mdir);
 }
 

@@ -10,8 +10,9 @@
  * plain.c, OpenMP): tokens per second of wall time and time to first
  * token, as ratios. The three must produce the same tokens. Then load
  * time and a burst model's cold start (ctl "cold", then a one-token
- * request to its end) against reading the file (page cache warm), and
- * the daemon's resident memory per loaded model beyond its lease.
+ * request to its end) against reading the file (page cache warm), the
+ * daemon's resident memory per loaded model beyond its lease, and
+ * continuous batching: S concurrent streams against one (streams.c).
  *
  * Invariant: everything it starts or writes (the daemon, the temporary
  * directory, the models) is gone when it exits, on errors too.
@@ -30,6 +31,7 @@
 #include "tools/bench/bench.h"
 #include "tools/bench/plain.h"
 #include "tools/bench/stats.h"
+#include "tools/bench/streams.h"
 #include "tools/bench/verbs.h"
 
 #define ROUNDS_MAX	64
@@ -42,7 +44,7 @@ static const char *const way_name[WAYS] = {
 };
 
 struct bench {
-	long rounds, tokens, threads, models;
+	long rounds, tokens, threads, models, streams, stream_tokens;
 	const char *daemon_opt;
 	char daemon[PATH_MAX];
 	char base[32], mnt[PATH_MAX], file[PATH_MAX];
@@ -81,6 +83,9 @@ static void bench_usage(FILE *f)
 "                       (default 2); the plain pass uses OpenMP's\n"
 "                       default (OMP_NUM_THREADS)\n"
 "  -m, --models N       models loaded for the memory figure (default 4)\n"
+"  -s, --streams N      concurrent streams against one, on a model of\n"
+"                       max_batch=N (default 8; 0: skipped)\n"
+"      --stream-tokens N  tokens per request there (default 64)\n"
 "      --daemon PATH    the gpuleased to run\n"
 "  -h, --help           this text\n");
 }
@@ -96,6 +101,9 @@ static int bench_parse(void *state, int argc, char **argv)
 		  LLAMA_MAX_THREADS, 2 },
 		{ "models", 'm', BENCH_OPT_LONG, &b->models, 1, MODELS_MAX,
 		  4 },
+		{ "streams", 's', BENCH_OPT_LONG, &b->streams, 0, 64, 8 },
+		{ "stream-tokens", 0, BENCH_OPT_LONG, &b->stream_tokens, 1,
+		  254, 64 },
 		{ "daemon", 0, BENCH_OPT_STR, &b->daemon_opt, 0,
 		  PATH_MAX - 1, 0 },
 		{ NULL },
@@ -526,6 +534,15 @@ int main(int argc, char **argv)
 		bench_report(b);
 	if (!err)
 		err = bench_memory(b);
+	if (!err && b->streams) {
+		struct streams_cfg sc = {
+			.mnt = b->mnt, .file = b->file, .streams = b->streams,
+			.tokens = b->stream_tokens, .threads = b->threads,
+			.rounds = b->rounds,
+		};
+
+		err = streams_bench(&sc);
+	}
 	ret = bench_failed("generate", err);
 	return bench_done(b, bench_cleanup(b), ret);
 }

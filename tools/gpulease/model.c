@@ -375,8 +375,8 @@ const struct cli_cmd cli_cmd_load = {
 	"under its quota. The daemon opens PATH with the caller's\n"
 	"permissions; a relative PATH or tokenizer= is made absolute here.\n"
 	"Keys: tokenizer=PATH vram=SIZE ttl=SECS device=N max_batch=N\n"
-	"max_ctx=N threads=N deadline_ms=N (Documentation/models.md). A\n"
-	"failed load leaves nothing.\n"
+	"max_ctx=N threads=N max_queue=N max_delay_us=N deadline_ms=N\n"
+	"(Documentation/models.md). A failed load leaves nothing.\n"
 	"\n"
 	"  -h, --help  show this help\n",
 };
