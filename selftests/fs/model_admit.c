@@ -278,10 +278,11 @@ TEST_F(model_admit, refusals_by_reason)
 	int fd, fd2;
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
-			       "ttl=60\n", self->dir), 0);
+			       "ttl=60 max_queue=0\n", self->dir), 0);
 	EXPECT_TRUE(metrics_has(d, "gpulease_inference_refused_total"
 				"{model=\"m\",reason=\"ebusy\"} 0\n"));
-	/* ebusy: its one KV slot held by a request made to wait */
+	/* ebusy: its one KV slot held by a request made to wait, and no
+	 * room in its queue */
 	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
 	fd = open(gl_path(d, "models/m/infer"), O_RDWR);
 	ASSERT_GE(fd, 0);

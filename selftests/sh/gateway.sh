@@ -50,9 +50,9 @@ chmod -R a+rX "$FX"
 gl_start --cpu-vram 64M || { gl_not_ok "start gpuleased"; gl_totals; exit 1; }
 M=$GL_MNT
 
-# load: m1 (max_ctx 32, one KV slot) and mlp, each with a request ring
+# load: m1 (max_ctx 32, one KV slot, no queue) and mlp, each with a request ring
 load() {
-	echo "load m1 $FX/legacy.bin tokenizer=$FX/tokenizer.bin" \
+	echo "load m1 $FX/legacy.bin tokenizer=$FX/tokenizer.bin max_queue=0" \
 		>"$M/models/ctl" &&
 	echo "load mlp $FX/mlp max_batch=7" >"$M/models/ctl" &&
 	echo "io 1M" >"$M/models/m1/ctl" && echo "io 1M" >"$M/models/mlp/ctl"
