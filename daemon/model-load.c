@@ -3,7 +3,9 @@
  * Loading a model: open its files with the loading user's credentials,
  * map the weights' files (read the small ones), parse them with the pure
  * parsers of daemon/model/, acquire the lease model.NAME sized from the
- * plan and copy the weights into it. The owner may truncate a mapped
+ * plan (weights, activations, KV cache, sampling scratch, then the
+ * tokenizer's tables), build the tokenizer in it and copy the weights
+ * in. Nothing of the model stays on the heap but struct model itself. The owner may truncate a mapped
  * file meanwhile: daemon/mapguard.c turns the SIGBUS into zeros and a
  * flag, and the load fails with EINVAL ("... changed while loading").
  * Invariant: all or nothing. On any failure the files are closed, the
@@ -326,13 +328,17 @@ static int model_parse(struct model *m, struct model_files *f,
 	return 0;
 }
 
-/* Copy the weights into the new lease. */
+/* Build the tokenizer (@tp, when there is one) at @tok_off and copy the
+ * weights into the new lease. */
 static int model_fill(struct model *m, struct model_files *f,
 		      const struct l2c_file *l2c,
 		      const struct hf_llama_map *map,
-		      const struct hf_mlp_map *mmap, char *why, size_t whylen)
+		      const struct hf_mlp_map *mmap,
+		      const struct tokenizer_prep *tp, uint64_t tok_off,
+		      char *why, size_t whylen)
 {
 	struct lease *l = m->lease;
+	bool tok_failed = false;
 	void *base;
 	int err;
 
@@ -342,6 +348,11 @@ static int model_fill(struct model *m, struct model_files *f,
 		err = -EFAULT;
 	if (!err)
 		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
+	if (!err && tp->kind != TOKENIZER_NONE) {
+		err = tokenizer_build(&m->tok, tp, (char *)base + tok_off,
+				      tok_off, why, whylen);
+		tok_failed = err;
+	}
 	if (!err && m->mlp)
 		err = mlp_load(&m->mplan, mmap, f->buf[F_TENSORS],
 			       f->len[F_TENSORS], base);
@@ -351,6 +362,8 @@ static int model_fill(struct model *m, struct model_files *f,
 			      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
 					     f->len[F_MAIN], base);
 	pthread_rwlock_unlock(&l->mem_lock);
+	if (tok_failed)
+		return err;	/* the tokenizer's reason */
 	return err ? model_why(why, whylen, err, "copying the weights "
 			       "into the lease failed") : 0;
 }
@@ -379,6 +392,8 @@ int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen)
 {
 	struct model_files f = { .fd = { -1, -1, -1, -1 } };
+	struct tokenizer_prep tp = { 0 };
+	uint64_t tok_off = 0;
 	struct hf_llama_map map = { 0 };
 	struct hf_mlp_map mmap;
 	struct st_file st = { 0 };
@@ -421,9 +436,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 		goto acquire;
 	}
 	if (f.fd[F_TOKENIZER] >= 0) {
-		err = tokenizer_load(&m->tok, f.buf[F_TOKENIZER],
-				     f.len[F_TOKENIZER], lc.vocab_size, why,
-				     whylen);
+		err = tokenizer_prepare(&tp, f.buf[F_TOKENIZER],
+					f.len[F_TOKENIZER], lc.vocab_size,
+					why, whylen);
 		if (err)
 			goto out;
 	}
@@ -447,6 +462,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	m->scratch = m->plan.total_bytes;
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
+	/* then the tokenizer's tables, built in place (tokenizer.h) */
+	tok_off = m->need;
+	m->need += (tp.bytes + LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1);
 acquire:
 	snprintf(lname, sizeof(lname), "model.%s", m->name);
 	memset(&req, 0, sizeof(req));
@@ -466,7 +484,8 @@ acquire:
 		goto out;
 	}
 	model_load_hold(m);
-	err = model_fill(m, &f, &l2c, &map, &mmap, why, whylen);
+	err = model_fill(m, &f, &l2c, &map, &mmap, &tp, tok_off, why,
+			 whylen);
 	/* weights copied from a changed file are not the model's */
 	err = files_changed(&f, why, whylen) ?: err;
 	if (err) {
@@ -480,6 +499,7 @@ out:
 		team_free(m->team);
 		m->team = NULL;
 	}
+	tokenizer_prep_free(&tp);
 	hf_llama_map_free(&map);
 	st_free(&st);
 	files_close(&f);

@@ -266,7 +266,8 @@ static int added_cmp(const void *a, const void *b)
 
 /* added_tokens: checked and counted; their bytes go in later */
 static int parse_added(const json_t *list, struct tokj *t, uint64_t *bytes,
-		       json_int_t *max_id, char *why, size_t whylen)
+		       json_int_t *max_id, struct bpe_arena *ar, char *why,
+		       size_t whylen)
 {
 	static const char *const off[] = { "lstrip", "rstrip", "single_word",
 					   "normalized" };
@@ -278,9 +279,11 @@ static int parse_added(const json_t *list, struct tokj *t, uint64_t *bytes,
 	if (!json_is_array(list) || json_array_size(list) > TOKJ_MAX_ADDED)
 		return WHY("added_tokens is not an array of at most %d",
 			   TOKJ_MAX_ADDED);
-	t->added = calloc(json_array_size(list) + 1, sizeof(*t->added));
+	t->added = bpe_take(ar, (json_array_size(list) + 1) *
+				sizeof(*t->added));
 	if (!t->added)
-		return -ENOMEM;
+		return -ENOSPC;
+	memset(t->added, 0, (json_array_size(list) + 1) * sizeof(*t->added));
 	json_array_foreach(list, i, a) {
 		c = get(a, "content");
 		id = get(a, "id");
@@ -396,10 +399,26 @@ static int parse_merge(const json_t *m, struct tokj *t, char **cat,
 	return 0;
 }
 
-static int parse_merges(const json_t *list, struct tokj *t, char *why,
-			size_t whylen)
+static uint64_t merge_slots(size_t n)
 {
 	uint64_t slots = 16;
+
+	while (slots < 2 * n)
+		slots <<= 1;
+	return slots;
+}
+
+static uint64_t merge_size(size_t n)
+{
+	uint64_t slots = merge_slots(n);
+
+	return bpe_round(slots * 8) + 2 * bpe_round(slots * 4);
+}
+
+static int parse_merges(const json_t *list, struct tokj *t,
+			struct bpe_arena *ar, char *why, size_t whylen)
+{
+	uint64_t slots;
 	size_t i, catlen = 0;
 	char *cat = NULL;
 	const json_t *m;
@@ -409,14 +428,13 @@ static int parse_merges(const json_t *list, struct tokj *t, char *why,
 	if (!json_is_array(list) || json_array_size(list) > BPE_MAX_VOCAB)
 		return WHY("model: merges is not an array of at most %d",
 			   BPE_MAX_VOCAB);
-	while (slots < 2 * json_array_size(list))
-		slots <<= 1;
+	slots = merge_slots(json_array_size(list));
 	t->merge_mask = slots - 1;
-	t->merge_key = malloc(slots * sizeof(*t->merge_key));
-	t->merge_rank = malloc(slots * sizeof(*t->merge_rank));
-	t->merge_id = malloc(slots * sizeof(*t->merge_id));
+	t->merge_key = bpe_take(ar, slots * sizeof(*t->merge_key));
+	t->merge_rank = bpe_take(ar, slots * sizeof(*t->merge_rank));
+	t->merge_id = bpe_take(ar, slots * sizeof(*t->merge_id));
 	if (!t->merge_key || !t->merge_rank || !t->merge_id)
-		return -ENOMEM;
+		return -ENOSPC;
 	memset(t->merge_key, 0xff, slots * sizeof(*t->merge_key));
 	json_array_foreach(list, i, m) {
 		err = parse_merge(m, t, &cat, &catlen, ab);
@@ -434,8 +452,8 @@ static int parse_merges(const json_t *list, struct tokj *t, char *why,
 }
 
 static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
-		       json_int_t max_id, const json_t *added, char *why,
-		       size_t whylen)
+		       json_int_t max_id, const json_t *added,
+		       struct bpe_arena *ar, char *why, size_t whylen)
 {
 	static const char *const none[] = { "dropout", "ignore_merges" };
 	static const char *const empty[] = { "continuing_subword_prefix",
@@ -481,9 +499,9 @@ static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
 	if ((size_t)max_id >= n)
 		return WHY("ids leave gaps: %lld is over %zu tokens",
 			   (long long)max_id, n);
-	err = bpe_vocab_init(&t->vocab, max_id + 1, bytes);
+	err = bpe_vocab_init(&t->vocab, max_id + 1, bytes, ar);
 	if (err)
-		return err == -ENOMEM ? err : WHY("vocab size out of range");
+		return err == -ENOSPC ? err : WHY("vocab size out of range");
 	json_object_foreach((json_t *)vocab, key, v)
 		if (bpe_vocab_set(&t->vocab, json_integer_value(v), key,
 				  strlen(key)))
@@ -513,35 +531,97 @@ static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
 		if (t->unk == BPE_NONE)
 			return WHY("model: unk_token is not in the vocab");
 	}
-	return parse_merges(get(m, "merges"), t, why, whylen);
+	return parse_merges(get(m, "merges"), t, ar, why, whylen);
 }
 
-int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
-	       size_t whylen)
+/* The bytes tokj_build() takes: an upper bound, exact for a file it
+ * accepts (the counts parse_added() and parse_model() work from). */
+static uint64_t tokj_measure(const json_t *root)
 {
-	const json_t *model, *added, *v;
-	json_int_t max_id = -1;
-	uint64_t bytes = 0;
+	const json_t *model = get(root, "model"), *list, *v, *c;
+	json_int_t max_id = -1, id;
+	uint64_t bytes = 0, n = 0, n_added = 0;
+	const char *key;
+	size_t i;
+
+	list = get(root, "added_tokens");
+	if (json_is_array(list) && json_array_size(list) <= TOKJ_MAX_ADDED) {
+		n_added = json_array_size(list);
+		json_array_foreach(list, i, v) {
+			c = get(v, "content");
+			id = json_integer_value(get(v, "id"));
+			if (json_is_string(c))
+				bytes += json_string_length(c);
+			if (id > max_id && id < BPE_MAX_VOCAB)
+				max_id = id;
+		}
+	}
+	v = get(model, "vocab");
+	if (json_is_object(v)) {
+		n = json_object_size(v) + n_added;
+		json_object_foreach((json_t *)v, key, c) {
+			id = json_integer_value(c);
+			if (id > max_id && id < BPE_MAX_VOCAB)
+				max_id = id;
+			bytes += strlen(key);
+		}
+	}
+	if ((uint64_t)(max_id + 1) < n)
+		n = max_id + 1;		/* else the build finds gaps */
+	list = get(model, "merges");
+	return bpe_round(sizeof(struct tokj)) +
+	       bpe_vocab_size(n ? n : 1, bytes) +
+	       bpe_round((n_added + 1) * sizeof(struct tokj_added)) +
+	       merge_size(json_is_array(list) &&
+			  json_array_size(list) <= BPE_MAX_VOCAB ?
+			  json_array_size(list) : 0);
+}
+
+int tokj_prepare(const void *buf, size_t len, struct tokj_prep *p,
+		 char *why, size_t whylen)
+{
 	json_error_t jerr;
 	json_t *root;
-	int err;
 
-	memset(t, 0, sizeof(*t));
+	memset(p, 0, sizeof(*p));
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return WHY("tokenizer.json is not JSON (line %d column %d)",
 			   jerr.line, jerr.column);
-	err = WHY("tokenizer.json is not an object");
-	if (!json_is_object(root))
-		goto out;
-	err = WHY("truncation or padding is set");
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return WHY("tokenizer.json is not an object");
+	}
+	p->root = root;
+	p->size = tokj_measure(root);
+	return 0;
+}
+
+void tokj_prep_free(struct tokj_prep *p)
+{
+	if (!p)
+		return;
+	json_decref(p->root);
+	memset(p, 0, sizeof(*p));
+}
+
+int tokj_build(const struct tokj_prep *p, struct tokj *t,
+	       struct bpe_arena *ar, char *why, size_t whylen)
+{
+	const json_t *root = p->root, *model, *added, *v;
+	json_int_t max_id = -1;
+	uint64_t bytes = 0;
+	int err;
+
+	memset(t, 0, sizeof(*t));
 	if (get(root, "truncation") || get(root, "padding"))
-		goto out;
+		return WHY("truncation or padding is set");
 	model = get(root, "model");
 	added = get(root, "added_tokens");
-	err = parse_added(added, t, &bytes, &max_id, why, whylen);
+	err = parse_added(added, t, &bytes, &max_id, ar, why, whylen);
 	if (!err)
-		err = parse_model(model, t, bytes, max_id, added, why, whylen);
+		err = parse_model(model, t, bytes, max_id, added, ar, why,
+				  whylen);
 	if (!err && (v = get(root, "normalizer")))
 		err = get_steps(v, false, t->norm, &t->n_norm, 0, why, whylen);
 	if (!err)
@@ -553,8 +633,29 @@ int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
 		err = get_steps(v, true, t->dec, &t->n_dec, 0, why, whylen);
 	else if (!err)
 		t->dec_join = true;
-out:
-	json_decref(root);
+	return err;
+}
+
+int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
+	       size_t whylen)
+{
+	struct bpe_arena a = { 0 };
+	struct tokj_prep p;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	err = tokj_prepare(buf, len, &p, why, whylen);
+	if (err)
+		return err;
+	/* the struct is the caller's: its share of the size goes spare */
+	a.cap = p.size;
+	a.p = malloc(a.cap);
+	err = a.p ? tokj_build(&p, t, &a, why, whylen) : -ENOMEM;
+	t->own = a.p;
+	tokj_prep_free(&p);
+	if (err == -ENOSPC)
+		err = model_why(why, whylen, -ENOMEM, "tokenizer.json: "
+				"its tables outgrew their measure");
 	if (err)
 		tokj_free(t);
 	return err;
@@ -564,11 +665,7 @@ void tokj_free(struct tokj *t)
 {
 	if (!t)
 		return;
-	bpe_vocab_free(&t->vocab);
-	free(t->merge_key);
-	free(t->merge_rank);
-	free(t->merge_id);
-	free(t->added);
+	free(t->own);
 	memset(t, 0, sizeof(*t));
 }
 
