@@ -225,7 +225,7 @@ fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/tokenizer.c daemon/model/tokbin.c \
 	daemon/model/tokbin-run.c daemon/model/tokjson.c \
 	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
-	daemon/model/bpe.c daemon/model/why.c
+	daemon/model/bpe.c daemon/model/why.c selftests/fuzz/ask-lease.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
 .PHONY: fuzz

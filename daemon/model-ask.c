@@ -62,7 +62,7 @@ static int ask_encode(const struct model *m, const char *text, uint32_t *ids,
 		      uint32_t max, uint32_t *n, bool *gone)
 {
 	struct tokenizer_view v;
-	struct lease *l = m->lease;
+	struct lease_mem mem;
 	void *base = NULL;
 	int err;
 
@@ -70,18 +70,17 @@ static int ask_encode(const struct model *m, const char *text, uint32_t *ids,
 	if (!m->tok.bytes)	/* none, or loaded on the heap */
 		return tokenizer_encode(&m->tok, text, strlen(text), ids,
 					max, n);
-	pthread_rwlock_rdlock(&l->mem_lock);
-	err = lease_state_err(l);
-	if (!err && atomic_load(&l->vram) < m->need)
+	err = lease_mem_get(m->lease, &mem);
+	if (!err && mem.vram < m->need)
 		err = -EFAULT;
 	if (!err)
-		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
+		err = mem.dev->ops->resolve(mem.region, 0, m->need, &base);
 	*gone = err;
 	if (!err) {
 		tokenizer_view(&m->tok, base, &v);
 		err = tokenizer_encode(&v.tk, text, strlen(text), ids, max, n);
 	}
-	pthread_rwlock_unlock(&l->mem_lock);
+	lease_mem_put(m->lease);
 	return err;
 }
 
