@@ -399,20 +399,13 @@ static int parse_merge(const json_t *m, struct tokj *t, char **cat,
 	return 0;
 }
 
-static uint64_t merge_slots(size_t n)
+uint64_t tokj_merge_slots(size_t n)
 {
 	uint64_t slots = 16;
 
 	while (slots < 2 * n)
 		slots <<= 1;
 	return slots;
-}
-
-static uint64_t merge_size(size_t n)
-{
-	uint64_t slots = merge_slots(n);
-
-	return bpe_round(slots * 8) + 2 * bpe_round(slots * 4);
 }
 
 static int parse_merges(const json_t *list, struct tokj *t,
@@ -428,7 +421,7 @@ static int parse_merges(const json_t *list, struct tokj *t,
 	if (!json_is_array(list) || json_array_size(list) > BPE_MAX_VOCAB)
 		return WHY("model: merges is not an array of at most %d",
 			   BPE_MAX_VOCAB);
-	slots = merge_slots(json_array_size(list));
+	slots = tokj_merge_slots(json_array_size(list));
 	t->merge_mask = slots - 1;
 	t->merge_key = bpe_take(ar, slots * sizeof(*t->merge_key));
 	t->merge_rank = bpe_take(ar, slots * sizeof(*t->merge_rank));
@@ -532,77 +525,6 @@ static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
 			return WHY("model: unk_token is not in the vocab");
 	}
 	return parse_merges(get(m, "merges"), t, ar, why, whylen);
-}
-
-/* The bytes tokj_build() takes: an upper bound, exact for a file it
- * accepts (the counts parse_added() and parse_model() work from). */
-static uint64_t tokj_measure(const json_t *root)
-{
-	const json_t *model = get(root, "model"), *list, *v, *c;
-	json_int_t max_id = -1, id;
-	uint64_t bytes = 0, n = 0, n_added = 0;
-	const char *key;
-	size_t i;
-
-	list = get(root, "added_tokens");
-	if (json_is_array(list) && json_array_size(list) <= TOKJ_MAX_ADDED) {
-		n_added = json_array_size(list);
-		json_array_foreach(list, i, v) {
-			c = get(v, "content");
-			id = json_integer_value(get(v, "id"));
-			if (json_is_string(c))
-				bytes += json_string_length(c);
-			if (id > max_id && id < BPE_MAX_VOCAB)
-				max_id = id;
-		}
-	}
-	v = get(model, "vocab");
-	if (json_is_object(v)) {
-		n = json_object_size(v) + n_added;
-		json_object_foreach((json_t *)v, key, c) {
-			id = json_integer_value(c);
-			if (id > max_id && id < BPE_MAX_VOCAB)
-				max_id = id;
-			bytes += strlen(key);
-		}
-	}
-	if ((uint64_t)(max_id + 1) < n)
-		n = max_id + 1;		/* else the build finds gaps */
-	list = get(model, "merges");
-	return bpe_round(sizeof(struct tokj)) +
-	       bpe_vocab_size(n ? n : 1, bytes) +
-	       bpe_round((n_added + 1) * sizeof(struct tokj_added)) +
-	       merge_size(json_is_array(list) &&
-			  json_array_size(list) <= BPE_MAX_VOCAB ?
-			  json_array_size(list) : 0);
-}
-
-int tokj_prepare(const void *buf, size_t len, struct tokj_prep *p,
-		 char *why, size_t whylen)
-{
-	json_error_t jerr;
-	json_t *root;
-
-	memset(p, 0, sizeof(*p));
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return WHY("tokenizer.json is not JSON (line %d column %d)",
-			   jerr.line, jerr.column);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return WHY("tokenizer.json is not an object");
-	}
-	p->root = root;
-	p->size = tokj_measure(root);
-	return 0;
-}
-
-void tokj_prep_free(struct tokj_prep *p)
-{
-	if (!p)
-		return;
-	json_decref(p->root);
-	memset(p, 0, sizeof(*p));
 }
 
 int tokj_build(const struct tokj_prep *p, struct tokj *t,

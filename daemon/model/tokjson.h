@@ -102,7 +102,8 @@ void tokj_free(struct tokj *t);
 
 /*
  * tokj_parse in two passes, for tables built in place (a model's lease,
- * daemon/model/tokenizer.c): tokj_prepare() parses the JSON and measures
+ * daemon/model/tokenizer.c): tokj_prepare() (tokjson-measure.c) parses
+ * the JSON and measures
  * the tables; tokj_build() then fills them from an arena of p->size
  * bytes, allocating nothing. Between the two the prep holds the parsed
  * JSON (jansson's, on the heap): free it with tokj_prep_free().
@@ -132,6 +133,10 @@ int tokj_build(const struct tokj_prep *p, struct tokj *t,
 
 /* tokj_prep_free - free @p's parsed JSON; NULL-safe, @p empty after. */
 void tokj_prep_free(struct tokj_prep *p);
+
+/* tokj_merge_slots - the merge hash's slots for @n merges: the power of
+ * two at least 2 * @n, and at least 16 */
+uint64_t tokj_merge_slots(size_t n);
 
 /*
  * tokj_encode - token ids of UTF-8 @text (@len bytes) into @ids (room for

@@ -24,7 +24,8 @@
 #include "selftests/unit/model_fixture.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* libasan's, from <sanitizer/allocator_interface.h> (not always there) */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #define NPM_TOKENIZER \
