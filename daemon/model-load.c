@@ -5,9 +5,10 @@
  * parsers of daemon/model/, acquire the lease model.NAME sized from the
  * plan (weights, activations, KV cache, sampling scratch, then the
  * tokenizer's tables), build the tokenizer in it and copy the weights
- * in. Nothing of the model stays on the heap but struct model itself. The owner may truncate a mapped
- * file meanwhile: daemon/mapguard.c turns the SIGBUS into zeros and a
- * flag, and the load fails with EINVAL ("... changed while loading").
+ * in: nothing of the model stays on the heap but struct model itself.
+ * The owner may truncate a mapped file meanwhile: daemon/mapguard.c
+ * turns the SIGBUS into zeros and a flag, and the load fails with
+ * EINVAL ("... changed while loading").
  * Invariant: all or nothing. On any failure the files are closed, the
  * buffers freed or unmapped and the lease, if acquired, dropped before returning,
  * and the reason names fields and numbers, never bytes of a file.

@@ -523,8 +523,8 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
-		      "tokenizer 0\nmax_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
-		      "running %u\nlast_error %s\n",
+		      "tokenizer 0\nmax_batch %u\ninputs %u\noutputs %u\n"
+		      "requests %llu\nrunning %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)atomic_load(&m->lease->vram),
 		      (unsigned long long)p->weight_bytes,
