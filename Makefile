@@ -217,15 +217,17 @@ fuzz-tokbin-src := selftests/fuzz/tokbin.c daemon/model/tokbin.c \
 	daemon/model/tokbin-run.c daemon/model/bpe.c daemon/model/why.c
 fuzz-tokbin-libs = -lm
 fuzz-tokjson-src := selftests/fuzz/tokjson.c daemon/model/tokjson.c \
-	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
+	daemon/model/tokjson-measure.c daemon/model/tokjson-run.c \
+	daemon/model/tokjson-stream.c \
 	daemon/model/bpe.c daemon/model/why.c
 fuzz-tokjson-libs = $(MODEL_CFLAGS) $(MODEL_LIBS)
 # a language model's request, both forms (daemon/model-ask.c)
 fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/tokenizer.c daemon/model/tokbin.c \
 	daemon/model/tokbin-run.c daemon/model/tokjson.c \
-	daemon/model/tokjson-run.c daemon/model/tokjson-stream.c \
-	daemon/model/bpe.c daemon/model/why.c
+	daemon/model/tokjson-measure.c daemon/model/tokjson-run.c \
+	daemon/model/tokjson-stream.c \
+	daemon/model/bpe.c daemon/model/why.c selftests/fuzz/ask-lease.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
 # the gateway's translations (tools/gateway/xlate.c, text.c)

@@ -9,12 +9,15 @@
  * same errno. Documentation/models.md, "models/NAME/" and "The binary
  * form".
  * Invariant: reads only the request's @len bytes and the model's fixed
- * plan and tokenizer; on failure nothing is kept (a->ids freed, NULL).
+ * plan and tokenizer (a placed one under its lease's memory read lock);
+ * on failure nothing is kept (a->ids freed, NULL).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/dev/dev.h"
+#include "daemon/lease.h"
 #include "daemon/model.h"
 #include "daemon/parse.h"
 #include "uapi/model.h"
@@ -50,6 +53,39 @@ static int ask_check(const struct llama_plan *p, struct model_ask *a,
 	return 0;
 }
 
+/*
+ * @text into at most @max ids with @m's tokenizer. A placed one is read
+ * in its lease's block, under the lease's memory read lock (a resize may
+ * move the block; an expiry or drop frees it); *@gone says the memory
+ * was not there (the lease's error, or -EFAULT when it shrank under the
+ * model). 0 or tokenizer_encode()'s -errno otherwise.
+ */
+static int ask_encode(const struct model *m, const char *text, uint32_t *ids,
+		      uint32_t max, uint32_t *n, bool *gone)
+{
+	struct tokenizer_view v;
+	struct lease_mem mem;
+	void *base = NULL;
+	int err;
+
+	*gone = false;
+	if (!m->tok.bytes)	/* none, or loaded on the heap */
+		return tokenizer_encode(&m->tok, text, strlen(text), ids,
+					max, n);
+	err = lease_mem_get(m->lease, &mem);
+	if (!err && mem.vram < m->need)
+		err = -EFAULT;
+	if (!err)
+		err = mem.dev->ops->resolve(mem.region, 0, m->need, &base);
+	*gone = err;
+	if (!err) {
+		tokenizer_view(&m->tok, base, &v);
+		err = tokenizer_encode(&v.tk, text, strlen(text), ids, max, n);
+	}
+	lease_mem_put(m->lease);
+	return err;
+}
+
 /* "key=value" options, then "ids N N ...", or the prompt's text ("--
  * TEXT" when TEXT starts like an option), in @line (NUL-terminated,
  * cut up here). 0 or -errno with the reason in *@why. */
@@ -60,6 +96,7 @@ static int parse_line_ask(const struct model *m, char *line,
 	char *w, *save = NULL, *end, *text = NULL;
 	uint64_t max_tokens, v;
 	const char *val;
+	bool gone;
 	float f;
 	int err;
 
@@ -117,10 +154,12 @@ static int parse_line_ask(const struct model *m, char *line,
 	if (!a->ids)
 		return ASK_FAIL(-ENOMEM, "no memory for the prompt");
 	if (text) {
-		err = tokenizer_encode(&m->tok, text, strlen(text), a->ids,
-				       p->max_ctx, &a->n_ids);
+		err = ask_encode(m, text, a->ids, p->max_ctx, &a->n_ids,
+				 &gone);
 		if (err)
-			return ASK_FAIL(err, err == -EFBIG ? "prompt of "
+			return ASK_FAIL(err, gone ? "the model's lease has "
+					"no memory to read its tokenizer in" :
+					err == -EFBIG ? "prompt of "
 					"max_ctx ids or more" :
 					err == -EOPNOTSUPP ? "no tokenizer "
 					"loaded, give 'ids N ...'" : "text "

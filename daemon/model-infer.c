@@ -135,7 +135,8 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 {
 	struct model *m = rq->m;
 	const struct llama_plan *p = &m->plan;
-	const struct tokenizer *tk = rq->emit == MODEL_OUT_TEXT ? &m->tok : NULL;
+	struct tokenizer_view v;	/* its tables in the lease at @base */
+	const struct tokenizer *tk = &v.tk;
 	const char *piece;
 	uint32_t tok, le;
 	char trailer[32];
@@ -160,6 +161,7 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 		le = htole32(tok);
 		return req_append(rq, (const char *)&le, sizeof(le));
 	}
+	tokenizer_view(rq->emit == MODEL_OUT_TEXT ? &m->tok : NULL, base, &v);
 	if (!stop) {	/* as run.c: the end, not printed */
 		n = tokenizer_decode(tk, &rq->dec, rq->last, tok, &piece);
 		if (n < 0)

@@ -3,9 +3,12 @@
  * Loading a model: open its files with the loading user's credentials,
  * map the weights' files (read the small ones), parse them with the pure
  * parsers of daemon/model/, acquire the lease model.NAME sized from the
- * plan and copy the weights into it. The owner may truncate a mapped
- * file meanwhile: daemon/mapguard.c turns the SIGBUS into zeros and a
- * flag, and the load fails with EINVAL ("... changed while loading").
+ * plan (weights, activations, KV cache, sampling scratch, then the
+ * tokenizer's tables), build the tokenizer in it and copy the weights
+ * in: nothing of the model stays on the heap but struct model itself.
+ * The owner may truncate a mapped file meanwhile: daemon/mapguard.c
+ * turns the SIGBUS into zeros and a flag, and the load fails with
+ * EINVAL ("... changed while loading").
  * Invariant: all or nothing. On any failure the files are closed, the
  * buffers freed or unmapped and the lease, if acquired, dropped before returning,
  * and the reason names fields and numbers, never bytes of a file.
@@ -368,12 +371,18 @@ static int model_parse(struct model *m, struct model_files *f,
 	return 0;
 }
 
-/* Copy the weights into the new lease @l. */
+/* Build the tokenizer at its offset (from @tp at the load, again from
+ * its kept file at a reload: @tp NULL) and copy the weights into the new
+ * lease @l. */
 static int model_fill(struct model *m, struct lease *l,
 		      struct model_files *f, const struct l2c_file *l2c,
 		      const struct hf_llama_map *map,
-		      const struct hf_mlp_map *mmap, char *why, size_t whylen)
+		      const struct hf_mlp_map *mmap,
+		      const struct tokenizer_prep *tp, uint64_t tok_off,
+		      char *why, size_t whylen)
 {
+	struct tokenizer tk = { 0 };
+	bool tok_failed = false;
 	void *base;
 	int err;
 
@@ -383,6 +392,21 @@ static int model_fill(struct model *m, struct lease *l,
 		err = -EFAULT;
 	if (!err)
 		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
+	if (!err && tp && tp->kind != TOKENIZER_NONE) {
+		err = tokenizer_build(&m->tok, tp, (char *)base + tok_off,
+				      tok_off, why, whylen);
+		tok_failed = err;
+	} else if (!err && !tp && m->tok.bytes) {
+		/* the same file, checked unchanged: the same image */
+		err = tokenizer_load_at(&tk, f->buf[F_TOKENIZER],
+					f->len[F_TOKENIZER],
+					m->plan.cfg.vocab_size, base,
+					m->tok.off, m->need - m->tok.off,
+					why, whylen);
+		tok_failed = err;
+		if (!err)
+			m->tok = tk;
+	}
 	if (!err && m->mlp)
 		err = mlp_load(&m->mplan, mmap, f->buf[F_TENSORS],
 			       f->len[F_TENSORS], base);
@@ -392,6 +416,8 @@ static int model_fill(struct model *m, struct lease *l,
 			      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
 					     f->len[F_MAIN], base);
 	pthread_rwlock_unlock(&l->mem_lock);
+	if (tok_failed)
+		return err;	/* the tokenizer's reason */
 	return err ? model_why(why, whylen, err, "copying the weights "
 			       "into the lease failed") : 0;
 }
@@ -429,8 +455,11 @@ void model_src_free(struct model *m)
 	m->src = NULL;
 }
 
-int model_lease_fill(struct model *m, struct lease **out, char *why,
-		     size_t whylen)
+/* model_lease_fill's, and the load's with its tokenizer's prep @tp to be
+ * built at @tok_off (a reload: NULL, built again from its file). */
+static int lease_fill(struct model *m, struct lease **out,
+		      const struct tokenizer_prep *tp, uint64_t tok_off,
+		      char *why, size_t whylen)
 {
 	struct model_src *src = m->src;
 	char lname[GL_NAME_MAX + 8];
@@ -462,7 +491,7 @@ int model_lease_fill(struct model *m, struct lease **out, char *why,
 				 (unsigned long long)req.vram);
 	model_load_hold(m);
 	err = model_fill(m, l, &src->f, &src->l2c, &src->map, &src->mmap,
-			 why, whylen);
+			 tp, tok_off, why, whylen);
 	/* weights copied from a changed file are not the model's */
 	err = files_changed(&src->f, atomic_load(&m->state) !=
 			    MODEL_LOADING, why, whylen) ?: err;
@@ -476,9 +505,17 @@ int model_lease_fill(struct model *m, struct lease **out, char *why,
 	return 0;
 }
 
+int model_lease_fill(struct model *m, struct lease **out, char *why,
+		     size_t whylen)
+{
+	return lease_fill(m, out, NULL, 0, why, whylen);
+}
+
 int model_load_files(struct model *m, const struct model_cred *c,
 		     const struct model_opts *o, char *why, size_t whylen)
 {
+	struct tokenizer_prep tp = { 0 };
+	uint64_t tok_off = 0;
 	struct model_src *src;
 	struct model_files *f;
 	struct llama_config lc;
@@ -531,9 +568,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 		goto out;
 	}
 	if (f->fd[F_TOKENIZER] >= 0) {
-		err = tokenizer_load(&m->tok, f->buf[F_TOKENIZER],
-				     f->len[F_TOKENIZER], lc.vocab_size, why,
-				     whylen);
+		err = tokenizer_prepare(&tp, f->buf[F_TOKENIZER],
+					f->len[F_TOKENIZER], lc.vocab_size,
+					why, whylen);
 		if (err)
 			goto out;
 	}
@@ -557,8 +594,11 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	m->scratch = m->plan.total_bytes;
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));
+	/* then the tokenizer's tables, built in place (tokenizer.h) */
+	tok_off = m->need;
+	m->need += (tp.bytes + LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1);
 acquire:
-	err = model_lease_fill(m, &m->lease, why, whylen);
+	err = lease_fill(m, &m->lease, &tp, tok_off, why, whylen);
 out:
 	if (err) {
 		tokenizer_free(&m->tok);
@@ -566,5 +606,6 @@ out:
 		m->team = NULL;
 		model_src_free(m);
 	}
+	tokenizer_prep_free(&tp);
 	return err;
 }

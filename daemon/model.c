@@ -607,8 +607,8 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
-		      "max_batch %u\ninputs %u\noutputs %u\nrequests %llu\n"
-		      "running %u\nqueued %u\nmax_queue %u\n"
+		      "tokenizer 0\nmax_batch %u\ninputs %u\noutputs %u\n"
+		      "requests %llu\nrunning %u\nqueued %u\nmax_queue %u\n"
 		      "max_delay_us %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
@@ -626,6 +626,9 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 int model_render_ctl(struct model *m, struct strbuf *sb)
 {
 	const struct llama_plan *p = &m->plan;
+	/* the tokenizer's tables, last in the block (model-load.c) */
+	uint64_t tok = (m->tok.bytes + LLAMA_ALIGN - 1) &
+		       ~(uint64_t)(LLAMA_ALIGN - 1);
 	char last[LOG_LAST_ERROR_LEN];
 
 	gl_last_error_get(&m->last_error, last, sizeof(last));
@@ -633,14 +636,16 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		return model_render_mlp(m, sb, last);
 	strbuf_printf(sb, "state %s\nlease model.%s\narch %s\n"
 		      "vram %llu\nweights %llu\nactivations %llu\nkv %llu\n"
-		      "max_batch %u\nmax_ctx %u\nvocab %u\nrequests %llu\n"
-		      "running %u\nqueued %u\nmax_queue %u\nlast_error %s\n",
+		      "tokenizer %llu\nmax_batch %u\nmax_ctx %u\nvocab %u\n"
+		      "requests %llu\nrunning %u\nqueued %u\nmax_queue %u\n"
+		      "last_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
 		      (unsigned long long)(p->act_bytes + m->need -
-					   p->total_bytes),
-		      (unsigned long long)p->kv_bytes, p->max_batch,
+					   p->total_bytes - tok),
+		      (unsigned long long)p->kv_bytes,
+		      (unsigned long long)tok, p->max_batch,
 		      p->max_ctx, p->cfg.vocab_size,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), model_batch_queued(m),

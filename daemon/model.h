@@ -416,7 +416,8 @@ struct model {
 	struct team *team;		/* threads=, or NULL for 1; fixed
 					 * once warm */
 	const struct kernel_entry *ke;	/* named by its step launches */
-	struct tokenizer tok;		/* may be empty; fixed once warm */
+	struct tokenizer tok;		/* may be empty; placed in the lease
+					 * (its tables there), fixed once warm */
 	pthread_mutex_t lock;		/* guards slots, batch's queue */
 	uint64_t slots;			/* KV slots in use, a bit each */
 	struct model_batch batch;	/* the scheduler's (model-batch.c) */
@@ -592,7 +593,10 @@ struct model_ask {
  * (malformed, a value outside its range, an id outside the vocabulary),
  * -EFBIG (a prompt of max_ctx ids or more, max_tokens over max_ctx),
  * -EOPNOTSUPP (a text prompt without a tokenizer, a gl_infer_tensor),
- * -ENOMEM; the reason, naming the field, in *@why. Pure: no lock.
+ * -ENOMEM, the lease's error when a text prompt finds its memory gone
+ * (EKEYEXPIRED, EFAULT); the reason, naming the field, in *@why. Takes
+ * the lease's memory read lock to encode a text prompt with a tokenizer
+ * placed in the lease, no other lock.
  */
 int model_ask_parse(const struct model *m, const char *buf, size_t len,
 		    struct model_ask *a, const char **why);

@@ -22,25 +22,53 @@ static uint64_t hash(const void *s, size_t len)
 	return h ^ h >> 29;
 }
 
-int bpe_vocab_init(struct bpe_vocab *v, uint32_t n, size_t bytes)
+void *bpe_take(struct bpe_arena *a, uint64_t n)
+{
+	void *p;
+
+	n = bpe_round(n);
+	if (!a->p || a->cap - a->used < n)
+		return NULL;
+	p = a->p + a->used;
+	a->used += n;
+	return p;
+}
+
+static uint64_t vocab_slots(uint32_t n)
 {
 	uint64_t slots = 16;
+
+	while (slots < 2ull * n)
+		slots <<= 1;
+	return slots;
+}
+
+uint64_t bpe_vocab_size(uint32_t n, uint64_t bytes)
+{
+	return bpe_round(bytes ? bytes : 1) + bpe_round(8ull * n) +
+	       bpe_round(4ull * n) + bpe_round(4 * vocab_slots(n));
+}
+
+int bpe_vocab_init(struct bpe_vocab *v, uint32_t n, uint64_t bytes,
+		   struct bpe_arena *a)
+{
+	uint64_t slots = vocab_slots(n);
 
 	memset(v, 0, sizeof(*v));
 	if (!n || n > BPE_MAX_VOCAB)
 		return -EINVAL;
-	while (slots < 2ull * n)
-		slots <<= 1;
+	if (a->cap - a->used < bpe_vocab_size(n, bytes))
+		return -ENOSPC;
 	v->n = n;
 	v->cap = bytes;
-	v->bytes = malloc(bytes ? bytes : 1);
-	v->off = calloc(n, sizeof(*v->off));
-	v->len = malloc(n * sizeof(*v->len));
-	v->slot = calloc(slots, sizeof(*v->slot));
+	v->bytes = bpe_take(a, bytes ? bytes : 1);
+	v->off = bpe_take(a, 8ull * n);
+	v->len = bpe_take(a, 4ull * n);
+	v->slot = bpe_take(a, 4 * slots);
 	v->mask = slots - 1;
-	if (!v->bytes || !v->off || !v->len || !v->slot)
-		return -ENOMEM;
-	memset(v->len, 0xff, n * sizeof(*v->len));
+	memset(v->off, 0, 8ull * n);
+	memset(v->len, 0xff, 4ull * n);
+	memset(v->slot, 0, 4 * slots);
 	return 0;
 }
 
@@ -96,17 +124,6 @@ const char *bpe_vocab_get(const struct bpe_vocab *v, uint32_t id,
 		return NULL;
 	*len = v->len[id];
 	return v->bytes + v->off[id];
-}
-
-void bpe_vocab_free(struct bpe_vocab *v)
-{
-	if (!v)
-		return;
-	free(v->bytes);
-	free(v->off);
-	free(v->len);
-	free(v->slot);
-	memset(v, 0, sizeof(*v));
 }
 
 int bpe_work_reserve(struct bpe_work *w, size_t n)

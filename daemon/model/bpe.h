@@ -15,9 +15,30 @@
 #define BPE_MAX_VOCAB		(1 << 24)
 #define BPE_NONE		UINT32_MAX
 
+/*
+ * An arena: the tables of a tokenizer carved, in order and 16-aligned,
+ * out of one block (a malloc'd one, or the model's lease). Nothing taken
+ * is freed alone; the block goes whole.
+ */
+#define BPE_ALIGN	16
+
+struct bpe_arena {
+	char *p;		/* the block */
+	uint64_t used, cap;	/* bytes taken, the block's size */
+};
+
+/* bpe_round - @n rounded up to BPE_ALIGN */
+static inline uint64_t bpe_round(uint64_t n)
+{
+	return (n + BPE_ALIGN - 1) & ~(uint64_t)(BPE_ALIGN - 1);
+}
+
+/* bpe_take - @n bytes (uninitialised) from @a, or NULL when it is full */
+void *bpe_take(struct bpe_arena *a, uint64_t n);
+
 struct bpe_vocab {
 	uint32_t n;		/* ids [0, n) */
-	char *bytes;		/* every token's bytes, one arena */
+	char *bytes;		/* every token's bytes, in the arena */
 	size_t used, cap;	/* bytes in the arena */
 	uint64_t *off;		/* n: token i is bytes[off[i]..off[i]+len[i]) */
 	uint32_t *len;		/* n; BPE_NONE: no token has this id yet */
@@ -26,11 +47,19 @@ struct bpe_vocab {
 };
 
 /*
- * bpe_vocab_init - an empty vocabulary for ids [0, @n) holding at most
- * @bytes bytes of token text. Returns 0, -EINVAL (@n is 0 or over
- * BPE_MAX_VOCAB) or -ENOMEM. Freed by bpe_vocab_free() in every case.
+ * bpe_vocab_size - the bytes bpe_vocab_init() takes from its arena for
+ * @n ids and @bytes bytes of token text (@n at most BPE_MAX_VOCAB).
  */
-int bpe_vocab_init(struct bpe_vocab *v, uint32_t n, size_t bytes);
+uint64_t bpe_vocab_size(uint32_t n, uint64_t bytes);
+
+/*
+ * bpe_vocab_init - an empty vocabulary for ids [0, @n) holding at most
+ * @bytes bytes of token text, its arrays taken from @a. Returns 0,
+ * -EINVAL (@n is 0 or over BPE_MAX_VOCAB) or -ENOSPC (@a has less than
+ * bpe_vocab_size() left). The arena's owner frees it.
+ */
+int bpe_vocab_init(struct bpe_vocab *v, uint32_t n, uint64_t bytes,
+		   struct bpe_arena *a);
 
 /*
  * bpe_vocab_set - give id @id the bytes @s (@len). Returns 0; -EEXIST when
@@ -47,9 +76,6 @@ uint32_t bpe_vocab_find(const struct bpe_vocab *v, const void *s, size_t len);
 /* bpe_vocab_get - @id's bytes (length in *@len), NULL when @id has none. */
 const char *bpe_vocab_get(const struct bpe_vocab *v, uint32_t id,
 			  size_t *len);
-
-/* bpe_vocab_free - free @v's memory; NULL-safe, @v is empty afterwards. */
-void bpe_vocab_free(struct bpe_vocab *v);
 
 /*
  * The pair callback: whether symbols @a then @b merge, into which id

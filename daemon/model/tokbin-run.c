@@ -24,8 +24,18 @@ static uint32_t score_rank(float f)
 	return ~u;
 }
 
-int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
-		   const void *buf)
+uint64_t tok_coder_size(const struct tok_table *t)
+{
+	uint64_t bytes = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->n; i++)
+		bytes += t->tok[i].len;
+	return bpe_vocab_size(t->n, bytes) + bpe_round(4ull * t->n);
+}
+
+int tok_coder_build(struct tok_coder *c, const struct tok_table *t,
+		    const void *buf, struct bpe_arena *a)
 {
 	const char *p = buf;
 	char name[8];
@@ -38,12 +48,12 @@ int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
 		return -EINVAL;
 	for (i = 0; i < t->n; i++)
 		bytes += t->tok[i].len;
-	err = bpe_vocab_init(&c->vocab, t->n, bytes);
+	err = bpe_vocab_init(&c->vocab, t->n, bytes, a);
 	if (err)
 		return err;
-	c->rank = malloc(t->n * sizeof(*c->rank));
+	c->rank = bpe_take(a, 4ull * t->n);
 	if (!c->rank)
-		return -ENOMEM;
+		return -ENOSPC;
 	for (i = 0; i < t->n; i++) {
 		err = bpe_vocab_set(&c->vocab, i, p + t->tok[i].off,
 				    t->tok[i].len);
@@ -60,12 +70,33 @@ int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
 	return 0;
 }
 
+int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
+		   const void *buf)
+{
+	struct bpe_arena a = { 0 };
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	if (t->n < 3)
+		return -EINVAL;
+	a.cap = tok_coder_size(t);
+	a.p = malloc(a.cap);
+	if (!a.p)
+		return -ENOMEM;
+	err = tok_coder_build(c, t, buf, &a);
+	c->own = a.p;
+	if (err) {
+		tok_coder_free(c);
+		return err == -ENOSPC ? -ENOMEM : err;
+	}
+	return 0;
+}
+
 void tok_coder_free(struct tok_coder *c)
 {
 	if (!c)
 		return;
-	bpe_vocab_free(&c->vocab);
-	free(c->rank);
+	free(c->own);
 	memset(c, 0, sizeof(*c));
 }
 

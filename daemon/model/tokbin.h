@@ -49,7 +49,9 @@ void tok_free(struct tok_table *t);
 /*
  * Encoding and decoding as llama2.c's run.c does (daemon/model/tokbin-run.c):
  * a coder holds its own copy of the tokens, so the file and the table may
- * go once it is built. Read-only once built: threads may share one.
+ * go once it is built. Read-only once built: threads may share one. Its
+ * arrays lie in one block: its own (tok_coder_init) or an arena's
+ * (tok_coder_build: a model's lease, daemon/model/tokenizer.c).
  */
 #define TOK_BOS		1	/* llama2.c's fixed ids */
 #define TOK_EOS		2
@@ -60,17 +62,31 @@ struct tok_coder {
 	uint32_t byte_id[256];	/* <0xNN>, BPE_NONE when absent */
 	uint32_t space;		/* " ", the dummy prefix; BPE_NONE: none */
 	uint32_t max_token_length;
+	void *own;		/* tok_coder_init's block, or NULL */
 };
 
+/* tok_coder_size - the bytes tok_coder_build() takes for table @t */
+uint64_t tok_coder_size(const struct tok_table *t);
+
 /*
- * tok_coder_init - a coder for table @t parsed from @buf. Returns 0,
- * -ENOMEM, or -EINVAL when @t has fewer than three tokens (BOS and EOS
- * are ids 1 and 2). Freed by tok_coder_free() in every case.
+ * tok_coder_build - a coder for table @t parsed from @buf, its arrays
+ * taken from @a (tok_coder_size(@t) bytes). Returns 0, -ENOSPC (@a is
+ * short), or -EINVAL when @t has fewer than three tokens (BOS and EOS
+ * are ids 1 and 2). Allocates nothing; @a's owner frees.
+ */
+int tok_coder_build(struct tok_coder *c, const struct tok_table *t,
+		    const void *buf, struct bpe_arena *a);
+
+/*
+ * tok_coder_init - tok_coder_build() into one block of its own. Returns
+ * 0, -ENOMEM, or -EINVAL when @t has fewer than three tokens. Freed by
+ * tok_coder_free() in every case.
  */
 int tok_coder_init(struct tok_coder *c, const struct tok_table *t,
 		   const void *buf);
 
-/* tok_coder_free - free @c's memory; NULL-safe, @c is empty afterwards. */
+/* tok_coder_free - free @c's own block; NULL-safe, @c is empty
+ * afterwards (a built one's arena is its owner's to free). */
 void tok_coder_free(struct tok_coder *c);
 
 /*

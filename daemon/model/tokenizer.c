@@ -3,18 +3,53 @@
  * The tokenizer interface over llama2.c's tokenizer.bin (decoding here,
  * encoding through its score-merge coder, tokbin-run.c) or Hugging
  * Face's tokenizer.json (tokjson*.c: its encoder, and its decoder
- * streamed). Pure: no I/O, no global state.
- * Invariant: a tokenizer holds one kind or none: json set, or t.n set,
- * never both; every piece a tokenizer.bin decode returns lies inside the
- * private copy of the file that tokenizer_load_bin() made.
+ * streamed), loaded on the heap or placed in a block as one image. Pure:
+ * no I/O, no global state.
+ * Invariants: a tokenizer holds one kind or none; an image holds no
+ * pointer (its struct's table pointers are NULL, their offsets in at[]),
+ * so a view made from it at any address is the tokenizer it was built
+ * as; every piece a decode returns lies in the tokenizer's tables or in
+ * the decoder's own buffer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/model/tokenizer.h"
 #include "daemon/model/why.h"
+
+/* The table pointers of each kind, in the order at[] keeps them. */
+#define BIN_PTRS(X) X(vocab.bytes) X(vocab.off) X(vocab.len) \
+	X(vocab.slot) X(rank)
+#define JSON_PTRS(X) X(vocab.bytes) X(vocab.off) X(vocab.len) \
+	X(vocab.slot) X(merge_key) X(merge_rank) X(merge_id) X(added)
+#define IMG_PTRS	8
+
+/* An image's head, at its start; the tables follow, from an arena. */
+struct tok_image {
+	uint64_t at[IMG_PTRS];	/* from the image's start; UINT64_MAX: NULL */
+	union {
+		struct tok_coder bin;
+		struct tokj json;
+	} u;			/* its pointers NULL */
+};
+
+#define IMG_HEAD	bpe_round(sizeof(struct tok_image))
+#define NO_AT		UINT64_MAX
+
+/* pointer @f of @c into at[k] as an offset from @img; NULL in @c */
+#define PIN(f) do { \
+	h->at[k++] = c->f ? (uint64_t)((char *)c->f - img) : NO_AT; \
+	c->f = NULL; \
+} while (0);
+
+/* at[k] back into pointer @f of @c, into the image at @img */
+#define REBASE(f) do { \
+	c->f = h->at[k] == NO_AT ? NULL : (void *)(img + h->at[k]); \
+	k++; \
+} while (0);
 
 int tokenizer_load_bin(struct tokenizer *tk, const void *buf, size_t len,
 		       uint32_t vocab, char *why, size_t whylen)
@@ -25,14 +60,11 @@ int tokenizer_load_bin(struct tokenizer *tk, const void *buf, size_t len,
 	err = tok_parse(buf, len, vocab, &tk->t, why, whylen);
 	if (err)
 		return err;
-	tk->bytes = malloc(len ? len : 1);
-	if (!tk->bytes) {
-		tok_free(&tk->t);
-		return -ENOMEM;
-	}
-	memcpy(tk->bytes, buf, len);
-	tk->len = len;
-	err = tok_coder_init(&tk->coder, &tk->t, tk->bytes);
+	tk->kind = TOKENIZER_BIN;
+	tk->coder = calloc(1, sizeof(*tk->coder));
+	err = tk->coder ? tok_coder_init(tk->coder, &tk->t, buf) : -ENOMEM;
+	free(tk->t.tok);	/* the coder has the tokens */
+	tk->t.tok = NULL;
 	if (err) {
 		snprintf(why, whylen, "tokenizer: %s", err == -ENOMEM ?
 			 "out of memory" : "fewer than 3 tokens");
@@ -47,6 +79,7 @@ int tokenizer_load_json(struct tokenizer *tk, const void *buf, size_t len,
 	int err;
 
 	memset(tk, 0, sizeof(*tk));
+	tk->kind = TOKENIZER_JSON;
 	tk->json = calloc(1, sizeof(*tk->json));
 	if (!tk->json)
 		return -ENOMEM;
@@ -60,12 +93,17 @@ int tokenizer_load_json(struct tokenizer *tk, const void *buf, size_t len,
 	return err;
 }
 
-int tokenizer_load(struct tokenizer *tk, const void *buf, size_t len,
-		   uint32_t vocab, char *why, size_t whylen)
+static bool is_bin(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
-	if (len >= 4 && !p[3])
+	return len >= 4 && !p[3];
+}
+
+int tokenizer_load(struct tokenizer *tk, const void *buf, size_t len,
+		   uint32_t vocab, char *why, size_t whylen)
+{
+	if (is_bin(buf, len))
 		return tokenizer_load_bin(tk, buf, len, vocab, why, whylen);
 	return tokenizer_load_json(tk, buf, len, vocab, why, whylen);
 }
@@ -74,17 +112,156 @@ void tokenizer_free(struct tokenizer *tk)
 {
 	if (!tk)
 		return;
-	tok_coder_free(&tk->coder);
+	if (!tk->bytes) {	/* a placed one's are its block's */
+		tok_coder_free(tk->coder);
+		free(tk->coder);
+		tokj_free(tk->json);
+		free(tk->json);
+	}
 	tok_free(&tk->t);
-	free(tk->bytes);
-	tokj_free(tk->json);
-	free(tk->json);
 	memset(tk, 0, sizeof(*tk));
 }
 
 bool tokenizer_loaded(const struct tokenizer *tk)
 {
-	return tk && (tk->json || tk->t.n);
+	return tk && tk->kind != TOKENIZER_NONE;
+}
+
+int tokenizer_prepare(struct tokenizer_prep *p, const void *buf, size_t len,
+		      uint32_t vocab, char *why, size_t whylen)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->buf = buf;
+	p->vocab = vocab;
+	if (!is_bin(buf, len)) {
+		err = tokj_prepare(buf, len, &p->j, why, whylen);
+		if (err)
+			return err;
+		p->kind = TOKENIZER_JSON;
+		/* its struct tokj is the head's */
+		p->bytes = IMG_HEAD + p->j.size - bpe_round(sizeof(struct tokj));
+		return 0;
+	}
+	err = tok_parse(buf, len, vocab, &p->t, why, whylen);
+	if (err)
+		return err;
+	if (p->t.n < 3) {
+		tok_free(&p->t);
+		return model_why(why, whylen, -EINVAL,
+				 "tokenizer: fewer than 3 tokens");
+	}
+	p->kind = TOKENIZER_BIN;
+	p->bytes = IMG_HEAD + tok_coder_size(&p->t);
+	return 0;
+}
+
+void tokenizer_prep_free(struct tokenizer_prep *p)
+{
+	if (!p)
+		return;
+	tok_free(&p->t);
+	tokj_prep_free(&p->j);
+	memset(p, 0, sizeof(*p));
+}
+
+int tokenizer_build(struct tokenizer *tk, const struct tokenizer_prep *p,
+		    void *image, uint64_t off, char *why, size_t whylen)
+{
+	struct bpe_arena a = { .p = image, .used = IMG_HEAD,
+			       .cap = p->bytes };
+	struct tok_image *h = image;
+	char *img = image;
+	int err, k = 0;
+
+	memset(tk, 0, sizeof(*tk));
+	memset(h, 0, sizeof(*h));
+	if (p->kind == TOKENIZER_BIN) {
+		struct tok_coder *c = &h->u.bin;
+
+		err = tok_coder_build(c, &p->t, p->buf, &a);
+		if (err)
+			goto fail;
+		BIN_PTRS(PIN)
+		tk->t.n = p->t.n;
+		tk->t.max_token_length = p->t.max_token_length;
+	} else {
+		struct tokj *c = &h->u.json;
+
+		err = tokj_build(&p->j, c, &a, why, whylen);
+		if (!err && c->vocab.n != p->vocab)
+			err = model_why(why, whylen, -EINVAL, "tokenizer.json "
+					"has %u ids, the model's vocab_size "
+					"is %u", c->vocab.n, p->vocab);
+		if (err)
+			goto fail;
+		JSON_PTRS(PIN)
+	}
+	tk->kind = p->kind;
+	tk->off = off;
+	tk->bytes = p->bytes;
+	return 0;
+fail:
+	if (err == -ENOSPC)	/* the measure is wrong: a bug */
+		err = model_why(why, whylen, -EINVAL, "tokenizer: its tables "
+				"outgrew their measure");
+	memset(h, 0, sizeof(*h));
+	return err;
+}
+
+int tokenizer_load_at(struct tokenizer *tk, const void *buf, size_t len,
+		      uint32_t vocab, void *base, uint64_t off, uint64_t room,
+		      char *why, size_t whylen)
+{
+	struct tokenizer_prep p;
+	int err;
+
+	memset(tk, 0, sizeof(*tk));
+	err = tokenizer_prepare(&p, buf, len, vocab, why, whylen);
+	if (err)
+		return err;
+	if (p.bytes > room)
+		err = model_why(why, whylen, -EFBIG, "tokenizer: %llu bytes, "
+				"%llu free", (unsigned long long)p.bytes,
+				(unsigned long long)room);
+	else
+		err = tokenizer_build(tk, &p, (char *)base + off, off, why,
+				      whylen);
+	tokenizer_prep_free(&p);
+	return err;
+}
+
+int tokenizer_view(const struct tokenizer *tk, const void *base,
+		   struct tokenizer_view *v)
+{
+	const struct tok_image *h;
+	const char *img;
+	int k = 0;
+
+	if (!tk) {
+		memset(&v->tk, 0, sizeof(v->tk));
+		return 0;
+	}
+	v->tk = *tk;
+	if (!tk->bytes)
+		return 0;	/* loaded or none: itself */
+	img = (const char *)base + tk->off;
+	h = (const struct tok_image *)img;
+	if (tk->kind == TOKENIZER_BIN) {
+		struct tok_coder *c = &v->u.bin;
+
+		*c = h->u.bin;
+		BIN_PTRS(REBASE)
+		v->tk.coder = c;
+	} else {
+		struct tokj *c = &v->u.json;
+
+		*c = h->u.json;
+		JSON_PTRS(REBASE)
+		v->tk.json = c;
+	}
+	return 0;
 }
 
 int tokenizer_encode(const struct tokenizer *tk, const char *text,
@@ -98,9 +275,11 @@ int tokenizer_encode(const struct tokenizer *tk, const char *text,
 	if (tk->json)
 		got = tokj_encode(tk->json, text, len, TOKJ_ADD_SPECIAL, ids,
 				  max);
-	else
-		got = tok_encode(&tk->coder, text, len, true, false, ids,
+	else if (tk->coder)
+		got = tok_encode(tk->coder, text, len, true, false, ids,
 				 max);
+	else
+		return -EOPNOTSUPP;	/* placed: give a view */
 	if (got < 0)
 		return (int)got;
 	*n = (uint32_t)got;
@@ -137,16 +316,13 @@ static int dec_room(struct tokenizer_dec *d, size_t n)
 static ssize_t decode_bin(const struct tokenizer *tk, struct tokenizer_dec *d,
 			  uint32_t prev, uint32_t id, const char **out)
 {
-	const struct tok_entry *e;
 	const unsigned char *p;
 	size_t n;
 	int hi, lo;
 
-	if (id >= tk->t.n)
+	p = (const unsigned char *)bpe_vocab_get(&tk->coder->vocab, id, &n);
+	if (!p)
 		return -EINVAL;
-	e = &tk->t.tok[id];
-	p = tk->bytes + e->off;
-	n = e->len;
 	if (prev == TOKENIZER_BOS && n && p[0] == ' ') {
 		p++;
 		n--;
@@ -182,8 +358,10 @@ ssize_t tokenizer_decode(const struct tokenizer *tk, struct tokenizer_dec *d,
 	}
 	if (id == TOKENIZER_END)
 		return 0;
-	if (tk && tk->t.n)
+	if (tk && tk->coder)
 		return decode_bin(tk, d, prev, id, out);
+	if (tokenizer_loaded(tk))
+		return -EOPNOTSUPP;	/* placed: give a view */
 	if (dec_room(d, 16))
 		return -ENOMEM;
 	*out = d->buf;

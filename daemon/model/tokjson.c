@@ -266,7 +266,8 @@ static int added_cmp(const void *a, const void *b)
 
 /* added_tokens: checked and counted; their bytes go in later */
 static int parse_added(const json_t *list, struct tokj *t, uint64_t *bytes,
-		       json_int_t *max_id, char *why, size_t whylen)
+		       json_int_t *max_id, struct bpe_arena *ar, char *why,
+		       size_t whylen)
 {
 	static const char *const off[] = { "lstrip", "rstrip", "single_word",
 					   "normalized" };
@@ -278,9 +279,11 @@ static int parse_added(const json_t *list, struct tokj *t, uint64_t *bytes,
 	if (!json_is_array(list) || json_array_size(list) > TOKJ_MAX_ADDED)
 		return WHY("added_tokens is not an array of at most %d",
 			   TOKJ_MAX_ADDED);
-	t->added = calloc(json_array_size(list) + 1, sizeof(*t->added));
+	t->added = bpe_take(ar, (json_array_size(list) + 1) *
+				sizeof(*t->added));
 	if (!t->added)
-		return -ENOMEM;
+		return -ENOSPC;
+	memset(t->added, 0, (json_array_size(list) + 1) * sizeof(*t->added));
 	json_array_foreach(list, i, a) {
 		c = get(a, "content");
 		id = get(a, "id");
@@ -396,10 +399,19 @@ static int parse_merge(const json_t *m, struct tokj *t, char **cat,
 	return 0;
 }
 
-static int parse_merges(const json_t *list, struct tokj *t, char *why,
-			size_t whylen)
+uint64_t tokj_merge_slots(size_t n)
 {
 	uint64_t slots = 16;
+
+	while (slots < 2 * n)
+		slots <<= 1;
+	return slots;
+}
+
+static int parse_merges(const json_t *list, struct tokj *t,
+			struct bpe_arena *ar, char *why, size_t whylen)
+{
+	uint64_t slots;
 	size_t i, catlen = 0;
 	char *cat = NULL;
 	const json_t *m;
@@ -409,14 +421,13 @@ static int parse_merges(const json_t *list, struct tokj *t, char *why,
 	if (!json_is_array(list) || json_array_size(list) > BPE_MAX_VOCAB)
 		return WHY("model: merges is not an array of at most %d",
 			   BPE_MAX_VOCAB);
-	while (slots < 2 * json_array_size(list))
-		slots <<= 1;
+	slots = tokj_merge_slots(json_array_size(list));
 	t->merge_mask = slots - 1;
-	t->merge_key = malloc(slots * sizeof(*t->merge_key));
-	t->merge_rank = malloc(slots * sizeof(*t->merge_rank));
-	t->merge_id = malloc(slots * sizeof(*t->merge_id));
+	t->merge_key = bpe_take(ar, slots * sizeof(*t->merge_key));
+	t->merge_rank = bpe_take(ar, slots * sizeof(*t->merge_rank));
+	t->merge_id = bpe_take(ar, slots * sizeof(*t->merge_id));
 	if (!t->merge_key || !t->merge_rank || !t->merge_id)
-		return -ENOMEM;
+		return -ENOSPC;
 	memset(t->merge_key, 0xff, slots * sizeof(*t->merge_key));
 	json_array_foreach(list, i, m) {
 		err = parse_merge(m, t, &cat, &catlen, ab);
@@ -434,8 +445,8 @@ static int parse_merges(const json_t *list, struct tokj *t, char *why,
 }
 
 static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
-		       json_int_t max_id, const json_t *added, char *why,
-		       size_t whylen)
+		       json_int_t max_id, const json_t *added,
+		       struct bpe_arena *ar, char *why, size_t whylen)
 {
 	static const char *const none[] = { "dropout", "ignore_merges" };
 	static const char *const empty[] = { "continuing_subword_prefix",
@@ -481,9 +492,9 @@ static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
 	if ((size_t)max_id >= n)
 		return WHY("ids leave gaps: %lld is over %zu tokens",
 			   (long long)max_id, n);
-	err = bpe_vocab_init(&t->vocab, max_id + 1, bytes);
+	err = bpe_vocab_init(&t->vocab, max_id + 1, bytes, ar);
 	if (err)
-		return err == -ENOMEM ? err : WHY("vocab size out of range");
+		return err == -ENOSPC ? err : WHY("vocab size out of range");
 	json_object_foreach((json_t *)vocab, key, v)
 		if (bpe_vocab_set(&t->vocab, json_integer_value(v), key,
 				  strlen(key)))
@@ -513,35 +524,26 @@ static int parse_model(const json_t *m, struct tokj *t, uint64_t bytes,
 		if (t->unk == BPE_NONE)
 			return WHY("model: unk_token is not in the vocab");
 	}
-	return parse_merges(get(m, "merges"), t, why, whylen);
+	return parse_merges(get(m, "merges"), t, ar, why, whylen);
 }
 
-int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
-	       size_t whylen)
+int tokj_build(const struct tokj_prep *p, struct tokj *t,
+	       struct bpe_arena *ar, char *why, size_t whylen)
 {
-	const json_t *model, *added, *v;
+	const json_t *root = p->root, *model, *added, *v;
 	json_int_t max_id = -1;
 	uint64_t bytes = 0;
-	json_error_t jerr;
-	json_t *root;
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return WHY("tokenizer.json is not JSON (line %d column %d)",
-			   jerr.line, jerr.column);
-	err = WHY("tokenizer.json is not an object");
-	if (!json_is_object(root))
-		goto out;
-	err = WHY("truncation or padding is set");
 	if (get(root, "truncation") || get(root, "padding"))
-		goto out;
+		return WHY("truncation or padding is set");
 	model = get(root, "model");
 	added = get(root, "added_tokens");
-	err = parse_added(added, t, &bytes, &max_id, why, whylen);
+	err = parse_added(added, t, &bytes, &max_id, ar, why, whylen);
 	if (!err)
-		err = parse_model(model, t, bytes, max_id, added, why, whylen);
+		err = parse_model(model, t, bytes, max_id, added, ar, why,
+				  whylen);
 	if (!err && (v = get(root, "normalizer")))
 		err = get_steps(v, false, t->norm, &t->n_norm, 0, why, whylen);
 	if (!err)
@@ -553,8 +555,29 @@ int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
 		err = get_steps(v, true, t->dec, &t->n_dec, 0, why, whylen);
 	else if (!err)
 		t->dec_join = true;
-out:
-	json_decref(root);
+	return err;
+}
+
+int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
+	       size_t whylen)
+{
+	struct bpe_arena a = { 0 };
+	struct tokj_prep p;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	err = tokj_prepare(buf, len, &p, why, whylen);
+	if (err)
+		return err;
+	/* the struct is the caller's: its share of the size goes spare */
+	a.cap = p.size;
+	a.p = malloc(a.cap);
+	err = a.p ? tokj_build(&p, t, &a, why, whylen) : -ENOMEM;
+	t->own = a.p;
+	tokj_prep_free(&p);
+	if (err == -ENOSPC)
+		err = model_why(why, whylen, -ENOMEM, "tokenizer.json: "
+				"its tables outgrew their measure");
 	if (err)
 		tokj_free(t);
 	return err;
@@ -564,11 +587,7 @@ void tokj_free(struct tokj *t)
 {
 	if (!t)
 		return;
-	bpe_vocab_free(&t->vocab);
-	free(t->merge_key);
-	free(t->merge_rank);
-	free(t->merge_id);
-	free(t->added);
+	free(t->own);
 	memset(t, 0, sizeof(*t));
 }
 

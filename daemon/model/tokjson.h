@@ -81,6 +81,7 @@ struct tokj {
 	uint32_t n_added;
 	struct tokj_added *added;	/* sorted by id */
 	uint8_t added_first[256];	/* an added token starts with byte */
+	void *own;		/* tokj_parse's block, or NULL */
 };
 
 /*
@@ -98,6 +99,44 @@ int tokj_parse(const void *buf, size_t len, struct tokj *t, char *why,
 
 /* tokj_free - free @t's memory; NULL-safe, @t is empty afterwards. */
 void tokj_free(struct tokj *t);
+
+/*
+ * tokj_parse in two passes, for tables built in place (a model's lease,
+ * daemon/model/tokenizer.c): tokj_prepare() (tokjson-measure.c) parses
+ * the JSON and measures
+ * the tables; tokj_build() then fills them from an arena of p->size
+ * bytes, allocating nothing. Between the two the prep holds the parsed
+ * JSON (jansson's, on the heap): free it with tokj_prep_free().
+ */
+struct tokj_prep {
+	void *root;		/* the parsed JSON, a json_t */
+	uint64_t size;		/* bytes tokj_build() takes, its struct
+				 * tokj included */
+};
+
+/*
+ * tokj_prepare - parse @buf (@len bytes) and measure its tables into @p.
+ * Returns 0, -ENOMEM, or -EINVAL (not JSON, not an object) with the
+ * reason in @why; nothing is kept on failure.
+ */
+int tokj_prepare(const void *buf, size_t len, struct tokj_prep *p,
+		 char *why, size_t whylen);
+
+/*
+ * tokj_build - fill @t from prepared @p, its tables from @ar (p->size
+ * bytes, less sizeof(*@t) when @t lies elsewhere). Returns 0, -ENOSPC
+ * (@ar is short), or tokj_parse()'s -EINVAL with the reason in @why. @t
+ * owns nothing: @ar's owner frees.
+ */
+int tokj_build(const struct tokj_prep *p, struct tokj *t,
+	       struct bpe_arena *ar, char *why, size_t whylen);
+
+/* tokj_prep_free - free @p's parsed JSON; NULL-safe, @p empty after. */
+void tokj_prep_free(struct tokj_prep *p);
+
+/* tokj_merge_slots - the merge hash's slots for @n merges: the power of
+ * two at least 2 * @n, and at least 16 */
+uint64_t tokj_merge_slots(size_t n);
 
 /*
  * tokj_encode - token ids of UTF-8 @text (@len bytes) into @ids (room for

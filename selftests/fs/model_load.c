@@ -60,6 +60,7 @@ TEST_F(model_load, load_unload_gives_memory_back)
 {
 	const struct gl_daemon *d = &self->d;
 	long long free0 = dev_read_u64(d, 0, "vram.free"), vram, w, a, kv;
+	long long tok;
 	char buf[GL_TEXT_MAX];
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
@@ -72,12 +73,16 @@ TEST_F(model_load, load_unload_gives_memory_back)
 	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "weights", &w), 0);
 	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "activations", &a), 0);
 	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "kv", &kv), 0);
+	ASSERT_EQ(gl_read_key(d, "models/m/ctl", "tokenizer", &tok), 0);
 	/* K and V, 2 layers, 2 slots, 16 positions, kv_dim 32 (2 kv heads
 	 * of 16), f32 */
 	EXPECT_EQ(kv, 2LL * 2 * 2 * 16 * 32 * 4);
-	EXPECT_EQ(vram, w + a + kv);
+	/* the tokenizer's tables are in the lease too (models.md) */
+	EXPECT_GT(tok, 0);
+	EXPECT_EQ(tok % 64, 0);
+	EXPECT_EQ(vram, w + a + kv + tok);
 	EXPECT_EQ(lease_read_key(d, "model.m", "vram", &vram), 0);
-	EXPECT_EQ(vram, w + a + kv);
+	EXPECT_EQ(vram, w + a + kv + tok);
 	EXPECT_LT(dev_read_u64(d, 0, "vram.free"), free0 - vram + 1);
 	EXPECT_GE(gl_read(d, "models/ctl", buf, sizeof(buf)), 0);
 	EXPECT_EQ(strncmp(buf, "m warm model.m ", 15), 0) TH_LOG("%s", buf);
@@ -113,6 +118,25 @@ TEST_F(model_load, bad_files_leave_nothing)
 	EXPECT_EQ(gl_read_key_str(d, "models/ctl", "last_error", buf,
 				  sizeof(buf)), 0);
 	EXPECT_EQ(strncmp(buf, "EINVAL: load: ", 14), 0) TH_LOG("%s", buf);
+
+	/* a tokenizer.json that parses but whose tables do not hold
+	 * together, found only as they are built in the acquired lease:
+	 * the lease is dropped, the reason given */
+	snprintf(path, sizeof(path), "%s/bad-tokenizer.json", self->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_GE(fd, 0);
+	snprintf(buf, sizeof(buf), "{\"model\": {\"type\": \"BPE\", "
+		 "\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}");
+	ASSERT_EQ(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+	snprintf(path, sizeof(path), "%s/legacy.bin", self->dir);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load m %s tokenizer=%s/"
+			       "bad-tokenizer.json\n", path, self->dir),
+		  -EINVAL);
+	expect_nothing(d, free0);
+	EXPECT_EQ(gl_read_key_str(d, "models/ctl", "last_error", buf,
+				  sizeof(buf)), 0);
+	EXPECT_TRUE(strstr(buf, "merges[0]") != NULL) TH_LOG("%s", buf);
 
 	/* a truncated checkpoint */
 	snprintf(path, sizeof(path), "%s/legacy.bin", self->dir);
