@@ -274,8 +274,9 @@ static int files_read(struct model_files *f, char *why, size_t whylen)
 			err = -EINVAL;
 		if (!err && (uint64_t)f->st[i].st_size > MODEL_FILE_MAX)
 			err = -EFBIG;
-		if (!err && f->st[i].st_size &&
-		    (i == F_MAIN || i == F_TENSORS))
+		/* mapped, not read, but config.json: the kept files of a
+		 * loaded model stay in the page cache, not on the heap */
+		if (!err && f->st[i].st_size && i != F_CONFIG)
 			err = map_fd(f, i, (size_t)f->st[i].st_size);
 		else if (!err)
 			err = slurp_fd(f->fd[i], (size_t)f->st[i].st_size,
