@@ -15,7 +15,8 @@
  * device is made cold (never one with a request in flight, never a
  * model without burst=); a reload from a file changed or removed since
  * the load fails EIO with the reason and leaves the model cold with
- * nothing held; the options are checked and read back.
+ * nothing held; a cold start builds the tokenizer in the new lease
+ * again; the options are checked and read back.
  */
 #include <pthread.h>
 
@@ -135,6 +136,27 @@ TEST_F(model_burst, idle_drop_then_cold_start_same_tokens)
 	expect_state(_metadata, d, "m", "cold");
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "unload m\n"), 0);
 	EXPECT_EQ(dev_read_u64(d, 0, "vram.free"), free0);
+}
+
+/* The tokenizer lives in the lease: a cold start builds it again there,
+ * and a text prompt gets the same text. */
+TEST_F(model_burst, cold_start_builds_its_tokenizer_again)
+{
+	const struct gl_daemon *d = &self->d;
+	const char *req = "max_tokens=6 Once upon\n";
+	char warm[256], cold[256];
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "tokenizer=%s/tokenizer.bin burst=5\n",
+			       self->dir, self->dir), 0);
+	EXPECT_GT(key(d, "m", "tokenizer"), 0);
+	ASSERT_GT(model_infer(d, "m", req, warm, sizeof(warm)), 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/m/ctl", "cold\n"), 0);
+	expect_state(_metadata, d, "m", "cold");
+	ASSERT_GT(model_infer(d, "m", req, cold, sizeof(cold)), 0);
+	EXPECT_STREQ(cold, warm);
+	EXPECT_EQ(key(d, "m", "cold_starts"), 1);
+	EXPECT_GT(key(d, "m", "tokenizer"), 0);
 }
 
 /* Start a request on @name held after its first token: the open fd. */
