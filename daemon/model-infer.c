@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "daemon/clock.h"
 #include "daemon/dev/dev.h"
@@ -98,16 +99,20 @@ static void req_end(struct model_req *rq, int err)
 	pthread_mutex_unlock(&rq->lock);
 }
 
-static int req_append(struct model_req *rq, const char *p, size_t n)
+/* Append the @n pieces of @iov to @rq's answer at once: a reader sees
+ * all of them or none. 0 or -ENOMEM. */
+static int req_appendv(struct model_req *rq, const struct iovec *iov, int n)
 {
-	int err = 0;
+	size_t len = 0, cap;
+	int err = 0, i;
+	char *o;
 
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	pthread_mutex_lock(&rq->lock);
-	if (rq->out_len + n > rq->out_cap) {
-		size_t cap = rq->out_cap ? rq->out_cap * 2 : 256;
-		char *o;
-
-		while (cap < rq->out_len + n)
+	if (rq->out_len + len > rq->out_cap) {
+		cap = rq->out_cap ? rq->out_cap * 2 : 256;
+		while (cap < rq->out_len + len)
 			cap *= 2;
 		o = realloc(rq->out, cap);
 		if (o) {
@@ -118,8 +123,11 @@ static int req_append(struct model_req *rq, const char *p, size_t n)
 		}
 	}
 	if (!err) {
-		memcpy(rq->out + rq->out_len, p, n);
-		rq->out_len += n;
+		for (i = 0; i < n; i++) {
+			memcpy(rq->out + rq->out_len, iov[i].iov_base,
+			       iov[i].iov_len);
+			rq->out_len += iov[i].iov_len;
+		}
 		pthread_cond_broadcast(&rq->grown);
 		if (rq->watch)
 			rq->watch(rq->watch_ctx, rq->out, rq->out_len, false,
@@ -127,6 +135,13 @@ static int req_append(struct model_req *rq, const char *p, size_t n)
 	}
 	pthread_mutex_unlock(&rq->lock);
 	return err;
+}
+
+static int req_append(struct model_req *rq, const char *p, size_t n)
+{
+	struct iovec iov = { (void *)p, n };
+
+	return req_appendv(rq, &iov, 1);
 }
 
 /* Pick the next token from the last row's logits and append it; the
@@ -202,14 +217,13 @@ int model_req_mlp_answer(struct model_req *rq, const float *rows)
 		.magic = GL_INFER_MAGIC, .dtype = GL_INFER_F32,
 		.rows = rq->rows, .cols = out, .served_by = rq->served_by,
 	};
-	int err;
+	struct iovec iov[2] = {
+		{ &h, sizeof(h) },
+		{ (void *)rows, (size_t)rq->rows * out * sizeof(float) },
+	};
 
 	rq->complete = true;
-	err = req_append(rq, (const char *)&h, sizeof(h));
-	if (!err)
-		err = req_append(rq, (const char *)rows,
-				 (size_t)rq->rows * out * sizeof(float));
-	return err;
+	return req_appendv(rq, iov, 2);	/* whole: one read takes it */
 }
 
 static struct model_req *req_new(struct model *m)
