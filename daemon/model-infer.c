@@ -124,6 +124,8 @@ static int req_appendv(struct model_req *rq, const struct iovec *iov, int n)
 	}
 	if (!err) {
 		for (i = 0; i < n; i++) {
+			if (!iov[i].iov_len)
+				continue;	/* its base may be NULL */
 			memcpy(rq->out + rq->out_len, iov[i].iov_base,
 			       iov[i].iov_len);
 			rq->out_len += iov[i].iov_len;
