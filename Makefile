@@ -34,6 +34,7 @@ quiet = @printf '  %-7s %s\n'
 endif
 
 CC ?= cc
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 PKG_CONFIG ?= pkg-config
 PKGS := fuse3 liburcu-bp liburcu-cds
 
@@ -263,12 +264,13 @@ deps:
 deps-check: $(call obj,$(daemon-y) $(model-y))
 	$(Q)$(SRC)/scripts/deps-check.sh $(O) $(SRC)
 
+# The build takes every CPU (make check is what CI runs, with no -j).
 # The plain run also runs the fs tests with the daemon under valgrind
 # (which cannot watch a sanitizer build), the background pass and the
 # fuzz targets (themselves ASan+UBSan builds: a SANITIZE run would only
 # repeat them).
 check: deps
-	$(Q)$(MAKE) -f $(SRC)/Makefile all $(if $(SANITIZE),,fuzz)
+	$(Q)$(MAKE) -j$(NPROC) -f $(SRC)/Makefile all $(if $(SANITIZE),,fuzz)
 	$(Q)$(MAKE) -C $(SRC)/selftests run_tests O=$(O) SANITIZE=$(SANITIZE) \
 		VALGRIND=$(if $(SANITIZE),0,1) BACKGROUND=$(if $(SANITIZE),0,1) \
 		FUZZ=$(if $(SANITIZE),0,1)

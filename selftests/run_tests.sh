@@ -6,9 +6,9 @@
 # a daemon in its default, background mode (as bg/fs/..., bg/sh/...:
 # GL_BACKGROUND=1), and with VALGRIND=1 the fs tests once more with the
 # daemon under valgrind (beside the rest, on a machine of two CPUs or
-# more).  Each program's output is shown indented as "# "
-# lines, then "# NAME: N s", its wall time; the last line is
-# "N passed, N failed, N skipped" over all test cases.
+# more; without it, the fs tests in the second lane).  Each program's
+# output is shown indented as "# " lines, then "# NAME: N s", its wall
+# time; the last line is "N passed, N failed, N skipped" over all test cases.
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
 # Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
@@ -200,10 +200,15 @@ echo "1..$total"
 # Two lanes on a machine of two CPUs or more: the valgrind pass (valgrind
 # runs a daemon's threads one at a time, so it keeps one CPU busy) in one,
 # everything else in the other, which then takes valgrind runs too until
-# none is left. The valgrind runs' output follows the rest's, in order.
+# none is left. Without a valgrind pass (the sanitizer build's) the fs
+# tests are that queue: each starts a daemon of its own on a mount of its
+# own, as they do beside the valgrind runs. The queue's output follows
+# the rest's, each in its own order.
 awk '{ print NR "\t" $0 }' "$LIST" >"$LIST.n"
-grep -v '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.a"
-grep '^[0-9]*	valgrind/' "$LIST.n" >"$LIST.b"
+QUEUE=valgrind/
+grep -q "^[0-9]*	$QUEUE" "$LIST.n" || QUEUE=fs/
+grep -v "^[0-9]*	$QUEUE" "$LIST.n" >"$LIST.a"
+grep "^[0-9]*	$QUEUE" "$LIST.n" >"$LIST.b"
 echo 1 >"$LIST.next"
 if [ -s "$LIST.b" ] && [ "$(nproc)" -ge 2 ]; then
 	(run_queue "$LIST.cb") &
