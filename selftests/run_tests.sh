@@ -90,7 +90,7 @@ if [ "${BACKGROUND:-1}" = 1 ]; then
 		marked "$f" no-background && continue
 		add prog "bg/${f#"$O"/selftests/}" "env GL_BACKGROUND=1 $f"
 	done
-	for t in bind cli gateway-openai ring-cli saxpy seed top; do
+	for t in bind cli ring-cli saxpy seed top; do
 		[ -f "$SRC/sh/$t.sh" ] &&
 			add sh "bg/sh/$t.sh" "env GL_BACKGROUND=1 sh $SRC/sh/$t.sh"
 	done
