@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STOPSTR_MAX	4	/* stop strings of one request, as OpenAI's */
+#define STOPSTR_MAX	4	/* stop strings of a request, as OpenAI's */
 #define STOPSTR_LEN	64	/* bytes of one, decoded */
 
 struct stopstr {

@@ -5,7 +5,8 @@
 # five-layer mlp): every route, completions whole and streamed (a chunk
 # arrives while the daemon holds the generation with model_step_hold),
 # usage counts (the daemon's usage=1 trailer, checked on infer too), stop
-# strings (the daemon stops early), a prompt over several lines, KServe v2 tensors against numpy's reference, the error
+# strings (the daemon stops early), a prompt over several lines, KServe
+# v2 tensors against numpy's reference, the error
 # mappings (400 naming the field, 404, 413 by body and by EFBIG, 429 with
 # Retry-After from EBUSY, 503 lease_expired from EKEYEXPIRED, 503 while
 # the daemon is gone), a daemon restart under a client loop, bearer

@@ -168,7 +168,8 @@ TEST(encode_decodes_back)
 	for (i = 0; i < 256; i++)
 		all[i] = (char)i;
 	for (k = 0; k < 4; k++) {
-		ASSERT_GT(stopstr_encode(all + 64 * k, 64, enc, sizeof(enc)), 0);
+		ASSERT_GT(stopstr_encode(all + 64 * k, 64, enc, sizeof(enc)),
+			  0);
 		EXPECT_EQ(strpbrk(enc, " \n"), NULL);
 		ASSERT_EQ(stopstr_add(&set, enc, &why), 0) TH_LOG("%s", enc);
 		EXPECT_EQ(set.one[k].len, 64);

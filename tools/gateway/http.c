@@ -28,7 +28,7 @@ struct gw_req {
 	char url[128];			/* for the log, cut */
 	char id[65];			/* X-Request-Id */
 	char model[GW_NAME_MAX + 1];
-	char served_by[GW_NAME_MAX + 1];	/* X-Gpulease-Served-By, or "" */
+	char served_by[GW_NAME_MAX + 1];	/* X-Gpulease-Served-By or "" */
 	char tenant[64];
 	enum gw_route route;
 	char *body;			/* malloc'ed */
