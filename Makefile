@@ -228,12 +228,13 @@ fuzz-ask-src := selftests/fuzz/ask.c daemon/model-ask.c daemon/parse.c \
 	daemon/model/tokbin-run.c daemon/model/tokjson.c \
 	daemon/model/tokjson-measure.c daemon/model/tokjson-run.c \
 	daemon/model/tokjson-stream.c \
-	daemon/model/bpe.c daemon/model/why.c selftests/fuzz/ask-lease.c
+	daemon/model/bpe.c daemon/model/why.c selftests/fuzz/ask-lease.c \
+	daemon/stopstr.c
 fuzz-ask-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 
 # the gateway's translations (tools/gateway/xlate.c, text.c)
 fuzz-gateway-src := selftests/fuzz/gateway.c tools/gateway/text.c \
-	tools/gateway/xlate.c
+	tools/gateway/xlate.c daemon/stopstr.c
 fuzz-gateway-libs = $(MODEL_CFLAGS) $(MODEL_LIBS) -lm
 .PHONY: fuzz
 fuzz: $(FUZZERS)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * A language model's request on models/NAME/infer, parsed into token ids
- * and sampling options: the text form (one line of "key=value" options,
- * then "ids N ..." or the prompt's text) and the binary form
+ * and sampling options: the text form ("key=value" options, stop
+ * strings among them (stopstr.c), then "ids N ..." on the first line,
+ * or the prompt's text, which may run over several lines) and the
+ * binary form
  * (uapi/model.h: a gl_infer_ids header, then n_ids u32 ids). Both forms
  * end in one check of the options and the prompt against the model's
  * plan (ask_check), so they accept and refuse the same values with the
@@ -86,87 +88,33 @@ static int ask_encode(const struct model *m, const char *text, uint32_t *ids,
 	return err;
 }
 
-/* "key=value" options, then "ids N N ...", or the prompt's text ("--
- * TEXT" when TEXT starts like an option), in @line (NUL-terminated,
- * cut up here). 0 or -errno with the reason in *@why. */
-static int parse_line_ask(const struct model *m, char *line,
-			  struct model_ask *a, const char **why)
+/* The prompt's text into a->ids with @m's tokenizer. */
+static int ask_text(const struct model *m, const char *text,
+		    struct model_ask *a, const char **why)
 {
-	const struct llama_plan *p = &m->plan;
-	char *w, *save = NULL, *end, *text = NULL;
-	uint64_t max_tokens, v;
-	const char *val;
 	bool gone;
-	float f;
 	int err;
 
-	max_tokens = p->max_ctx < 16 ? p->max_ctx : 16;	/* the default */
-	a->sp.top_p = 1.0f;
-	for (w = strtok_r(line, " ", &save); w;
-	     w = strtok_r(NULL, " ", &save)) {
-		if (parse_key(w, "max_tokens", &val)) {
-			if (parse_u64(val, &max_tokens))
-				return ASK_FAIL(-EINVAL, "max_tokens: no "
-						"number");
-		} else if (parse_key(w, "deadline_ms", &val)) {
-			if (parse_u32(val, &a->deadline_ms))
-				return ASK_FAIL(-EINVAL, "deadline_ms: no "
-						"number");
-		} else if (parse_key(w, "seed", &val)) {
-			if (parse_u64(val, &a->seed))
-				return ASK_FAIL(-EINVAL, "seed: no u64");
-		} else if (parse_key(w, "temperature", &val) ||
-			   parse_key(w, "top_p", &val)) {
-			f = strtof(val, &end);
-			if (!*val || *end)
-				return ASK_FAIL(-EINVAL, "temperature or "
-						"top_p: no number");
-			if (w[0] == 't' && w[1] == 'e')
-				a->sp.temperature = f;
-			else
-				a->sp.top_p = f;
-		} else if (parse_key(w, "output", &val)) {
-			if (strcmp(val, "ids") && strcmp(val, "text"))
-				return ASK_FAIL(-EINVAL, "output: text or "
-						"ids");
-			a->out = strcmp(val, "ids") ? MODEL_OUT_TEXT :
-						       MODEL_OUT_IDS;
-		} else if (parse_key(w, "usage", &val)) {
-			if (strcmp(val, "0") && strcmp(val, "1"))
-				return ASK_FAIL(-EINVAL, "usage: 0 or 1");
-			a->usage = val[0] == '1';
-		} else if (!strcmp(w, "ids")) {
-			break;
-		} else if (strchr(w, '=') && strcmp(w, "--")) {
-			return ASK_FAIL(-EINVAL, "an unknown option");
-		} else {
-			/* "--": the text is what follows, else from w on */
-			text = strcmp(w, "--") ? w : save;
-			if (text == w && save && *save)
-				save[-1] = ' ';	/* the rest of the line */
-			break;
-		}
-	}
-	if (!w)
-		return ASK_FAIL(-EINVAL, "no prompt");
-	a->stop = tokenizer_loaded(&m->tok) && a->out == MODEL_OUT_TEXT;
-	a->ids = calloc(p->max_ctx, sizeof(*a->ids));
-	if (!a->ids)
-		return ASK_FAIL(-ENOMEM, "no memory for the prompt");
-	if (text) {
-		err = ask_encode(m, text, a->ids, p->max_ctx, &a->n_ids,
-				 &gone);
-		if (err)
-			return ASK_FAIL(err, gone ? "the model's lease has "
-					"no memory to read its tokenizer in" :
-					err == -EFBIG ? "prompt of "
-					"max_ctx ids or more" :
-					err == -EOPNOTSUPP ? "no tokenizer "
-					"loaded, give 'ids N ...'" : "text "
-					"the tokenizer cannot encode");
-	}
-	for (w = text ? NULL : strtok_r(NULL, " ", &save); w;
-	     w = strtok_r(NULL, " ", &save)) {
+	err = ask_encode(m, text, a->ids, m->plan.max_ctx, &a->n_ids, &gone);
+	if (err)
+		return ASK_FAIL(err, gone ? "the model's lease has no memory "
+				"to read its tokenizer in" :
+				err == -EFBIG ? "prompt of max_ctx ids or "
+				"more" : err == -EOPNOTSUPP ? "no tokenizer "
+				"loaded, give 'ids N ...'" : "text the "
+				"tokenizer cannot encode");
+	return 0;
+}
+
+/* The ids after "ids", in the words of @s (NUL-terminated, cut up). */
+static int ask_ids(const struct model *m, char *s, struct model_ask *a,
+		   const char **why)
+{
+	const struct llama_plan *p = &m->plan;
+	char *w, *save = NULL;
+	uint64_t v;
+
+	for (w = strtok_r(s, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 		if (parse_u64(w, &v) || v >= p->cfg.vocab_size)
 			return ASK_FAIL(-EINVAL, "ids: an id outside the "
 					"vocabulary");
@@ -175,26 +123,133 @@ static int parse_line_ask(const struct model *m, char *line,
 					"more");
 		a->ids[a->n_ids++] = (uint32_t)v;
 	}
+	return 0;
+}
+
+/* One "key=value" option @w (NUL-terminated) into @a. */
+static int ask_option(char *w, struct model_ask *a, uint64_t *max_tokens,
+		      const char **why)
+{
+	const char *val;
+	char *end;
+	float f;
+
+	if (parse_key(w, "max_tokens", &val)) {
+		if (parse_u64(val, max_tokens))
+			return ASK_FAIL(-EINVAL, "max_tokens: no number");
+	} else if (parse_key(w, "deadline_ms", &val)) {
+		if (parse_u32(val, &a->deadline_ms))
+			return ASK_FAIL(-EINVAL, "deadline_ms: no number");
+	} else if (parse_key(w, "seed", &val)) {
+		if (parse_u64(val, &a->seed))
+			return ASK_FAIL(-EINVAL, "seed: no u64");
+	} else if (parse_key(w, "temperature", &val) ||
+		   parse_key(w, "top_p", &val)) {
+		f = strtof(val, &end);
+		if (!*val || *end)
+			return ASK_FAIL(-EINVAL, "temperature or top_p: no "
+					"number");
+		if (w[0] == 't' && w[1] == 'e')
+			a->sp.temperature = f;
+		else
+			a->sp.top_p = f;
+	} else if (parse_key(w, "output", &val)) {
+		if (strcmp(val, "ids") && strcmp(val, "text"))
+			return ASK_FAIL(-EINVAL, "output: text or ids");
+		a->out = strcmp(val, "ids") ? MODEL_OUT_TEXT : MODEL_OUT_IDS;
+	} else if (parse_key(w, "usage", &val)) {
+		if (strcmp(val, "0") && strcmp(val, "1"))
+			return ASK_FAIL(-EINVAL, "usage: 0 or 1");
+		a->usage = val[0] == '1';
+	} else if (parse_key(w, "stop", &val)) {
+		return stopstr_add(&a->stops, val, why);
+	} else {
+		return ASK_FAIL(-EINVAL, "an unknown option");
+	}
+	return 0;
+}
+
+/*
+ * The text form in @req (NUL-terminated, cut up here): on its first
+ * line, words apart by spaces, "key=value" options, then the prompt:
+ * "ids N N ..." (the rest of that line), or text: from the first word
+ * that is no option, or after the word "--" and the one space or
+ * newline that ends it, to the end of @req: only text holds newlines.
+ * 0 or -errno with the reason in *@why.
+ */
+static int parse_req_ask(const struct model *m, char *req,
+			 struct model_ask *a, const char **why)
+{
+	const struct llama_plan *p = &m->plan;
+	char *w = req, *we, *eol = req + strcspn(req, "\n"), *text = NULL;
+	uint64_t max_tokens;
+	bool ids = false;
+	int err;
+
+	max_tokens = p->max_ctx < 16 ? p->max_ctx : 16;	/* the default */
+	a->sp.top_p = 1.0f;
+	for (;;) {
+		w += strspn(w, " ");
+		if (w >= eol)
+			return ASK_FAIL(-EINVAL, *eol ? "no prompt on the "
+					"first line (text of several lines "
+					"follows '--')" : "no prompt");
+		we = w + strcspn(w, " \n");
+		if (we - w == 2 && !memcmp(w, "--", 2)) {
+			text = *we ? we + 1 : we;	/* past one byte */
+			break;
+		}
+		if (we - w == 3 && !memcmp(w, "ids", 3)) {
+			if (*eol)
+				return ASK_FAIL(-EINVAL, "ids: a newline in "
+						"the request (only text "
+						"holds newlines)");
+			ids = true;
+			w = we;
+			break;
+		}
+		if (!memchr(w, '=', (size_t)(we - w))) {
+			text = w;	/* the text is from here on */
+			break;
+		}
+		if (*we == '\n')
+			return ASK_FAIL(-EINVAL, "no prompt on the first "
+					"line (text of several lines "
+					"follows '--')");
+		if (*we)
+			*we++ = '\0';
+		err = ask_option(w, a, &max_tokens, why);
+		if (err)
+			return err;
+		w = we;
+	}
+	a->stop = tokenizer_loaded(&m->tok) && a->out == MODEL_OUT_TEXT;
+	a->ids = calloc(p->max_ctx, sizeof(*a->ids));
+	if (!a->ids)
+		return ASK_FAIL(-ENOMEM, "no memory for the prompt");
+	err = ids ? ask_ids(m, w, a, why) : ask_text(m, text, a, why);
+	if (err)
+		return err;
 	return ask_check(p, a, max_tokens, why);
 }
 
 static int parse_text(const struct model *m, const char *buf, size_t len,
 		      struct model_ask *a, const char **why)
 {
-	char *line;
+	char *req;
 	int err;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (memchr(buf, '\n', len) || memchr(buf, '\0', len))
-		return ASK_FAIL(-EINVAL, "a request is one line");
-	line = malloc(len + 1);
-	if (!line)
+	if (memchr(buf, '\0', len))
+		return ASK_FAIL(-EINVAL, "a NUL byte in the request");
+	req = malloc(len + 1);
+	if (!req)
 		return ASK_FAIL(-ENOMEM, "no memory for a request");
-	memcpy(line, buf, len);
-	line[len] = '\0';
-	err = parse_line_ask(m, line, a, why);
-	free(line);
+	memcpy(req, buf, len);
+	req[len] = '\0';
+	err = parse_req_ask(m, req, a, why);
+	free(req);
 	return err;
 }
 

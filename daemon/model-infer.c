@@ -45,6 +45,7 @@ void model_req_unref(struct model_req *rq)
 	free(rq->ids);
 	free(rq->in);
 	free(rq->out);
+	free(rq->stops);
 	tokenizer_dec_free(&rq->dec);
 	free(rq);
 }
@@ -146,8 +147,27 @@ static int req_append(struct model_req *rq, const char *p, size_t n)
 	return req_appendv(rq, &iov, 1);
 }
 
+/* Append @n bytes of generated text: with stop strings, up to and
+ * including the first of them to end in it, which makes @rq complete
+ * (rq->stopped); the rest is never sent. 0 or -ENOMEM. */
+static int req_text(struct model_req *rq, const char *p, size_t n)
+{
+	size_t upto;
+
+	if (!rq->stops || rq->stopped)
+		return rq->stopped ? 0 : req_append(rq, p, n);
+	upto = stopstr_find(rq->stops, rq->tail, rq->tail_len, p, n);
+	if (upto) {
+		n = upto;
+		rq->stopped = rq->complete = true;
+	}
+	stopstr_tail(rq->tail, &rq->tail_len, p, n);
+	return req_append(rq, p, n);
+}
+
 /* Pick the next token from the last row's logits and append it; the
- * answer's last also appends the text its decoder held back. */
+ * answer's last also appends the text its decoder held back, unless a
+ * stop string ended it (the text after one is not sent). */
 static int step_sample(struct model_req *rq, void *base, uint32_t row)
 {
 	struct model *m = rq->m;
@@ -184,14 +204,14 @@ static int step_sample(struct model_req *rq, void *base, uint32_t row)
 		if (n < 0)
 			return (int)n;
 		rq->last = tok;
-		err = req_append(rq, piece, (size_t)n);
+		err = req_text(rq, piece, (size_t)n);
 		if (err || !rq->complete)
 			return err;
 	}
 	n = tokenizer_decode(tk, &rq->dec, rq->last, TOKENIZER_END, &piece);
 	if (n < 0)
 		return (int)n;
-	err = req_append(rq, piece, (size_t)n);
+	err = req_text(rq, piece, (size_t)n);
 	if (err || !rq->usage)
 		return err;
 	/* usage=1: the prompt's ids and the tokens made (a stop token not) */
@@ -373,6 +393,15 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	rq->stop = a.stop;
 	rq->deadline_ns = deadline;
 	rq->usage = a.usage;
+	if (a.stops.n) {
+		rq->stops = malloc(sizeof(*rq->stops));
+		if (!rq->stops) {
+			model_req_unref(rq);
+			return model_fail(m, -ENOMEM, "no memory for a "
+					  "request");
+		}
+		*rq->stops = a.stops;
+	}
 	return req_go(rq, out);
 }
 

@@ -25,6 +25,7 @@
 #include "daemon/log.h"
 #include "daemon/hist.h"
 #include "daemon/timer.h"
+#include "daemon/stopstr.h"
 #include "uapi/gpulease.h"
 
 struct lease;
@@ -327,6 +328,10 @@ struct model_req {
 	bool stop;			/* BOS or EOS ends it, unwritten */
 	bool complete;			/* the last step made the last token */
 	bool usage;			/* end with the usage trailer */
+	bool stopped;			/* a stop string ended it */
+	struct stopstr_set *stops;	/* stop=, or NULL: malloc'ed */
+	char tail[STOPSTR_LEN - 1];	/* the answer's last bytes */
+	size_t tail_len;		/* for stopstr_find() */
 	struct tokenizer_dec dec;	/* the answer's text held back */
 	struct sample_params sp;
 	struct sample_rng rng;
@@ -584,6 +589,8 @@ struct model_ask {
 	uint32_t deadline_ms;		/* the request's, 0: the model's */
 	bool usage;			/* usage=1: the answer ends with
 					 * "\x1eusage PROMPT MADE\n" */
+	struct stopstr_set stops;	/* stop=: the answer ends after the
+					 * first of them it makes */
 };
 
 /*

@@ -6,7 +6,8 @@
  * request. Any bytes parse or fail with an errno model_ask_parse()
  * documents, a reason and no ids kept; a parsed request is in range:
  * 1 .. max_ctx - 1 ids, each in the vocabulary, max_tokens 1 .. the
- * positions left, temperature 0 .. 100, top_p in (0, 1].
+ * positions left, temperature 0 .. 100, top_p in (0, 1], at most 4 stop
+ * strings of 1 .. 64 bytes.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -82,6 +83,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (i = 0; i < a.n_ids; i++)
 		if (a.ids[i] >= VOCAB)
+			abort();
+	if (a.stops.n > STOPSTR_MAX)
+		abort();
+	for (i = 0; i < a.stops.n; i++)
+		if (!a.stops.one[i].len || a.stops.one[i].len > STOPSTR_LEN)
 			abort();
 	free(a.ids);
 	return 0;

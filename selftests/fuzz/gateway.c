@@ -6,7 +6,9 @@
  * infer body for an mlp of 3 inputs and 4 rows, anything else a language
  * model's answer fed in pieces (stop strings "ab" and "\n") and taken
  * out. Any bytes are a request whose fields are in range, or an error
- * of status 400 or 413 naming what it can; an answer's text is valid
+ * of status 400 or 413 naming what it can (its requests: stop strings
+ * encoded so they decode back, newlines only in a text prompt); an
+ * answer (perhaps after a fallback's "served_by NAME" line) is valid
  * UTF-8, never holds a stop string, and the bytes taken out never exceed
  * what went in three times over.
  */
@@ -15,10 +17,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/stopstr.h"
 #include "tools/gateway/gateway.h"
 #include "uapi/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A request's first line: newlines only in a text prompt after "-- ",
+ * each stop string as a stop= word that decodes back to it. */
+static void request_stops(const struct gw_cmpl *c, const char *req,
+			  size_t len)
+{
+	const char *nl = memchr(req, '\n', len), *w = req;
+	struct stopstr_set set = { 0 };
+	const char *why;
+	char word[3 * GW_STOP_LEN + 8];
+	unsigned int k;
+	size_t n;
+
+	if (nl)
+		assert(memmem(req, (size_t)(nl - req), " -- ", 4));
+	while ((w = strstr(w, " stop=")) && (!nl || w < nl) &&
+	       set.n < c->n_stop) {
+		w += 6;
+		n = strcspn(w, " ");
+		assert(n < sizeof(word));
+		memcpy(word, w, n);
+		word[n] = '\0';
+		assert(!stopstr_add(&set, word, &why));
+	}
+	assert(set.n == c->n_stop);
+	for (k = 0; k < set.n; k++)
+		assert(set.one[k].len == strlen(c->stop[k]) &&
+		       !memcmp(set.one[k].s, c->stop[k], set.one[k].len));
+}
 
 static void cmpl(const char *p, size_t n)
 {
@@ -43,8 +75,8 @@ static void cmpl(const char *p, size_t n)
 		len = gw_cmpl_request(&c, i, c.seed, req, sizeof(req));
 		if (len < 0)
 			continue;
-		assert(!memchr(req, '\n', (size_t)len));
 		assert(!memchr(req, '\0', (size_t)len));
+		request_stops(&c, req, (size_t)len);
 	}
 	gw_cmpl_free(&c);
 }

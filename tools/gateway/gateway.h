@@ -41,7 +41,8 @@ struct gw_err {
 struct gw_cmpl {
 	char model[GW_NAME_MAX + 1];
 	char *prompt[GW_PROMPT_MAX];	/* malloc'ed text-form prompts:
-					 * "-- TEXT" or "ids N ..." */
+					 * "-- TEXT\n" (TEXT may hold
+					 * newlines) or "ids N ..." */
 	unsigned int n_prompt;		/* 1 .. GW_PROMPT_MAX */
 	uint32_t max_tokens;		/* 1 .. 1 << 20; default 16 */
 	double temperature;		/* 0 .. 2; default 1 */
@@ -54,6 +55,7 @@ struct gw_cmpl {
 	unsigned int n_stop;
 };
 
+bool gw_name_ok(const char *s, size_t n);
 int gw_cmpl_parse(const char *body, size_t len, struct gw_cmpl *c,
 		  struct gw_err *e);
 void gw_cmpl_free(struct gw_cmpl *c);
@@ -67,6 +69,10 @@ struct gw_text {
 	size_t sent;			/* bytes of buf given out as text */
 	const struct gw_cmpl *c;	/* its stop strings */
 	bool stopped;			/* a stop string was found */
+	bool head;			/* the first line was looked at */
+	size_t start;			/* where the text begins: past a
+					 * "served_by NAME" line */
+	char served_by[GW_NAME_MAX + 1];	/* that NAME, or "" */
 	bool done;			/* the answer ended */
 	uint32_t prompt_tokens, completion_tokens;
 	bool has_usage;			/* the daemon's trailer was found */
@@ -117,6 +123,7 @@ struct gw_req;
 
 const char *gw_req_model(struct gw_req *r);
 void gw_req_set_model(struct gw_req *r, const char *name);
+void gw_req_set_served_by(struct gw_req *r, const char *value);
 int gw_reply_json(struct gw_req *r, int status, json_t *j);
 int gw_reply_err(struct gw_req *r, const struct gw_err *e);
 int gw_reply_text(struct gw_req *r, int status, const char *s, size_t len,

@@ -28,6 +28,7 @@ struct gw_req {
 	char url[128];			/* for the log, cut */
 	char id[65];			/* X-Request-Id */
 	char model[GW_NAME_MAX + 1];
+	char served_by[GW_NAME_MAX + 1];	/* X-Gpulease-Served-By or "" */
 	char tenant[64];
 	enum gw_route route;
 	char *body;			/* malloc'ed */
@@ -83,6 +84,14 @@ void gw_req_set_model(struct gw_req *r, const char *name)
 	snprintf(r->model, sizeof(r->model), "%s", name);
 }
 
+/* gw_req_set_served_by - the X-Gpulease-Served-By header of @r's reply:
+ * the model (or, for an mlp, "id=N") that served the request in the
+ * place of the one asked (its fallback=). */
+void gw_req_set_served_by(struct gw_req *r, const char *value)
+{
+	snprintf(r->served_by, sizeof(r->served_by), "%s", value);
+}
+
 static bool id_ok(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -106,6 +115,9 @@ static int queue(struct gw_req *r, int status, struct MHD_Response *resp,
 		return -ENOMEM;
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	if (r->served_by[0])
+		MHD_add_response_header(resp, "X-Gpulease-Served-By",
+					r->served_by);
 	if (retry_after) {
 		snprintf(ra, sizeof(ra), "%d", retry_after);
 		MHD_add_response_header(resp, "Retry-After", ra);

@@ -8,6 +8,8 @@
  * path before the reply is queued.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,7 +92,9 @@ int gw_kserve_infer(struct gw_req *r, const char *name, const char *body,
 		    size_t len)
 {
 	struct answer a = { 0 };
+	uint64_t served_by = 0;
 	struct gw_info info;
+	char hdr[32];
 	struct gw_model *m;
 	size_t req_len = 0;
 	void *req = NULL;
@@ -122,6 +126,10 @@ int gw_kserve_infer(struct gw_req *r, const char *name, const char *body,
 	gw_model_put(m);
 	free(req);
 	outs = n < 0 ? NULL : gw_tensor_answer(a.buf, a.len, info.outputs);
+	if (outs)	/* well formed: a whole header */
+		memcpy(&served_by, a.buf + offsetof(struct gl_infer_tensor,
+						    served_by),
+		       sizeof(served_by));
 	free(a.buf);
 	if (n < 0 || !outs) {
 		free(id);
@@ -132,6 +140,13 @@ int gw_kserve_infer(struct gw_req *r, const char *name, const char *body,
 			 "model_version", "1", "outputs", outs);
 	if (outs && id)
 		json_object_set_new(outs, "id", json_string(id));
+	if (outs && served_by) {	/* its fallback: by id, no name */
+		snprintf(hdr, sizeof(hdr), "id=%llu",
+			 (unsigned long long)served_by);
+		gw_req_set_served_by(r, hdr);
+		json_object_set_new(outs, "parameters", json_pack("{s:I}",
+				    "served_by_id", (json_int_t)served_by));
+	}
 	free(id);
 	return gw_reply_json(r, 200, outs);
 }

@@ -77,6 +77,8 @@ struct cmpl {
 	json_int_t created;
 	struct gw_text t;
 	unsigned int i;			/* the prompt being answered */
+	char served_by[GW_NAME_MAX + 1];	/* a fallback that served a
+						 * prompt, or "" */
 	uint64_t prompt_tokens, completion_tokens;
 	/* streaming */
 	pthread_mutex_t lock;
@@ -110,6 +112,14 @@ static const char *finish_reason(const struct cmpl *k)
 	       k->t.completion_tokens >= room ? "length" : "stop";
 }
 
+/* The model that served the prompt being answered (the one asked,
+ * unless its fallback served it): the "model" of responses and chunks. */
+static const char *served(const struct cmpl *k)
+{
+	return k->t.served_by[0] ? k->t.served_by :
+	       k->served_by[0] ? k->served_by : k->c.model;
+}
+
 static json_t *usage_obj(const struct cmpl *k)
 {
 	return json_pack("{s:I,s:I,s:I}", "prompt_tokens",
@@ -135,6 +145,8 @@ static int run_prompt(struct cmpl *k, int (*fn)(void *, const void *,
 	if (n < 0)
 		return (int)n;
 	gw_text_end(&k->t);
+	if (!k->served_by[0])
+		memcpy(k->served_by, k->t.served_by, sizeof(k->served_by));
 	k->prompt_tokens += k->t.prompt_tokens;
 	k->completion_tokens += k->t.completion_tokens;
 	return 0;
@@ -184,6 +196,8 @@ static int whole(struct gw_req *r, struct cmpl *k)
 	}
 	gw_text_free(&k->t);
 	gw_model_put(k->m);
+	if (k->served_by[0])
+		gw_req_set_served_by(r, k->served_by);
 	if (!choices || err) {
 		json_decref(choices);
 		if (!err || err == -ENOMEM)
@@ -193,7 +207,7 @@ static int whole(struct gw_req *r, struct cmpl *k)
 	}
 	return gw_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:o,s:o}",
 		"id", k->id, "object", "text_completion", "created",
-		k->created, "model", k->c.model, "choices", choices, "usage",
+		k->created, "model", served(k), "choices", choices, "usage",
 		usage_obj(k)));
 }
 
@@ -231,7 +245,7 @@ static json_t *chunk(struct cmpl *k, json_t *text, const char *finish)
 {
 	json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:[{s:o,s:I,s:n,s:s?}]}",
 			      "id", k->id, "object", "text_completion",
-			      "created", k->created, "model", k->c.model,
+			      "created", k->created, "model", served(k),
 			      "choices", "text", text, "index",
 			      (json_int_t)k->i, "logprobs", "finish_reason",
 			      finish);
@@ -307,7 +321,7 @@ static void *producer(void *arg)
 		event_locked(k, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id",
 					  k->id, "object", "text_completion",
 					  "created", k->created, "model",
-					  k->c.model, "choices", "usage",
+					  served(k), "choices", "usage",
 					  usage_obj(k)), NULL);
 	}
 	if (!err)

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * A language model's answer as it streams back to the gateway, pure (no
- * I/O): the daemon's usage trailer ("\x1eusage PROMPT MADE\n", after the
- * last 0x1e) stripped into counts, the text cut at the first stop string
- * and given out as valid UTF-8 once no later byte can change it.
+ * I/O): a fallback's first line ("served_by NAME\n") stripped into the
+ * serving model's name, the daemon's usage trailer ("\x1eusage PROMPT
+ * MADE\n", after the last 0x1e) stripped into counts, the text cut at
+ * the first stop string (the daemon ends the answer right after it:
+ * stop=, Documentation/models.md; the cut leaves it out, as OpenAI) and
+ * given out as valid UTF-8 once no later byte can change it.
  * selftests/fuzz/gateway.c feeds it any bytes in any pieces.
- * Invariant: t->sent <= the cut <= t->len; what is given out is never
- * taken back, never holds a stop string and is valid UTF-8.
+ * Invariant: t->start <= t->sent <= the cut <= t->len; what is given out
+ * is never taken back, never holds a stop string nor the served_by line,
+ * and is valid UTF-8.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include "tools/gateway/gateway.h"
 
 #define TRAILER		'\x1e'
+#define SERVED		"served_by "
 
 /*
  * gw_utf8_clean - the valid UTF-8 of the @n bytes at @in into @out (room:
@@ -88,10 +93,13 @@ int gw_text_feed(struct gw_text *t, const void *p, size_t n)
 	return 0;
 }
 
+static bool text_head(struct gw_text *t);
+
 /*
  * gw_text_end - the answer ended: strip the usage trailer
- * ("\x1eusage PROMPT MADE\n" after the last 0x1e) into @t's counts.
- * Returns 0, or -EPROTO when there is none (then the whole is text).
+ * ("\x1eusage PROMPT MADE\n" after the last 0x1e) into @t's counts, and
+ * a fallback's first line into t->served_by. Returns 0, or -EPROTO when
+ * there is no trailer (then the whole is text).
  */
 int gw_text_end(struct gw_text *t)
 {
@@ -101,6 +109,8 @@ int gw_text_end(struct gw_text *t)
 	int k = 0;
 
 	t->done = true;
+	if (t->buf)
+		text_head(t);
 	for (i = t->len; i > t->sent; i--)
 		if (t->buf[i - 1] == TRAILER)
 			break;
@@ -132,23 +142,56 @@ static size_t text_limit(const struct gw_text *t)
 	return t->len;
 }
 
+/* Whether the answer's head is known: a first line "served_by NAME"
+ * (a fallback served it) is taken into t->served_by and skipped (t->start
+ * past it); false while the bytes so far may still be one. */
+static bool text_head(struct gw_text *t)
+{
+	size_t k = sizeof(SERVED) - 1, n = t->len < k ? t->len : k;
+	const char *nl;
+
+	if (t->head)
+		return true;
+	if (memcmp(t->buf, SERVED, n))
+		goto plain;
+	n = t->len - n;	/* the bytes after "served_by " */
+	nl = n ? memchr(t->buf + k, '\n', n) : NULL;
+	if (!nl) {
+		if (t->done || n > GW_NAME_MAX)
+			goto plain;
+		return false;	/* wait for the line's end */
+	}
+	n = (size_t)(nl - t->buf) - k;
+	if (!gw_name_ok(t->buf + k, n))
+		goto plain;
+	memcpy(t->served_by, t->buf + k, n);
+	t->served_by[n] = '\0';
+	t->start = t->sent = (size_t)(nl - t->buf) + 1;
+plain:
+	t->head = true;
+	return true;
+}
+
 /*
  * gw_text_take - the text of @t not given out yet that no later byte can
  * change (cut at the first stop string, which sets t->stopped; held back
- * while it may be a stop string's start or an incomplete character) into
- * @out of @size bytes (at least 12). Returns its length.
+ * while it may be a stop string's start, an incomplete character or the
+ * served_by line) into @out of @size bytes (at least 12). Returns its
+ * length.
  */
 size_t gw_text_take(struct gw_text *t, char *out, size_t size)
 {
-	size_t lim = text_limit(t), hold = 0, used, n, i;
+	size_t lim, hold = 0, used, n, i;
 	const char *hit;
 	bool final;
 
-	if (t->stopped || !t->buf)
+	if (t->stopped || !t->buf || !text_head(t))
 		return 0;
+	lim = text_limit(t);
 	for (i = 0; i < t->c->n_stop; i++) {
 		n = strlen(t->c->stop[i]);
-		hit = memmem(t->buf, lim, t->c->stop[i], n);
+		hit = memmem(t->buf + t->start, lim - t->start,
+			     t->c->stop[i], n);
 		if (hit && (size_t)(hit - t->buf) < lim) {
 			lim = (size_t)(hit - t->buf);
 			t->stopped = true;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/stopstr.h"
 #include "tools/gateway/gateway.h"
 #include "uapi/model.h"
 
@@ -113,7 +114,11 @@ json_t *gw_err_json(const struct gw_err *e)
 			 e->code);
 }
 
-static bool name_ok(const char *s, size_t n)
+_Static_assert(GW_STOP_MAX <= STOPSTR_MAX && GW_STOP_LEN <= STOPSTR_LEN,
+	       "the gateway's stop strings fit the daemon's stop=");
+
+/* gw_name_ok - whether the @n bytes at @s are a model's name. */
+bool gw_name_ok(const char *s, size_t n)
 {
 	size_t i;
 
@@ -136,15 +141,14 @@ static int prompt_one(json_t *p, char **out, struct gw_err *e)
 
 	if (json_is_string(p)) {
 		n = json_string_length(p);
-		if (memchr(json_string_value(p), '\n', n) ||
-		    memchr(json_string_value(p), '\0', n) ||
-		    memchr(json_string_value(p), '\r', n))
-			return BAD(e, "prompt", "a prompt is one line: no "
-				   "newline or NUL (the model's text form)");
+		if (memchr(json_string_value(p), '\0', n))
+			return BAD(e, "prompt", "a prompt holds no NUL");
 		if (n > GW_REQ_MAX)
 			return BAD(e, "prompt", "a prompt over %d bytes",
 				   GW_REQ_MAX);
-		if (asprintf(out, "-- %s", json_string_value(p)) < 0)
+		/* text to the end of the request, less one final newline:
+		 * any newlines of its own are kept */
+		if (asprintf(out, "-- %s\n", json_string_value(p)) < 0)
 			return -ENOMEM;
 		return 0;
 	}
@@ -292,7 +296,7 @@ static int parse_fields(json_t *o, struct gw_cmpl *c, struct gw_err *e)
 
 	v = json_object_get(o, "model");
 	if (!json_is_string(v) ||
-	    !name_ok(json_string_value(v), json_string_length(v)))
+	    !gw_name_ok(json_string_value(v), json_string_length(v)))
 		return BAD(e, "model", "model: a model's name is required");
 	strcpy(c->model, json_string_value(v));
 	v = json_object_get(o, "prompt");
@@ -370,21 +374,37 @@ void gw_cmpl_free(struct gw_cmpl *c)
 }
 
 /*
- * gw_cmpl_request - prompt @i of @c as one text-form request line
- * (usage=1: the answer ends with the usage trailer) into @buf of @size
+ * gw_cmpl_request - prompt @i of @c as one text-form request (usage=1:
+ * the answer ends with the usage trailer; each stop string as a
+ * percent-encoded stop=, so the daemon ends the answer after the first
+ * it makes; a text prompt after "-- " to the end) into @buf of @size
  * bytes, with @seed. Returns its length, or -EFBIG (over @size).
  */
 int gw_cmpl_request(const struct gw_cmpl *c, unsigned int i, uint64_t seed,
 		    char *buf, size_t size)
 {
-	int n;
+	char stop[3 * GW_STOP_LEN + 1];
+	unsigned int k;
+	int n, len;
 
-	n = snprintf(buf, size, "max_tokens=%u temperature=%.9g top_p=%.9g "
-		     "seed=%llu usage=1 %s", c->max_tokens, c->temperature,
-		     c->top_p, (unsigned long long)seed, c->prompt[i]);
-	if (n < 0 || (size_t)n >= size)
+	len = snprintf(buf, size, "max_tokens=%u temperature=%.9g "
+		       "top_p=%.9g seed=%llu usage=1", c->max_tokens,
+		       c->temperature, c->top_p, (unsigned long long)seed);
+	for (k = 0; k < c->n_stop; k++) {
+		if (len < 0 || (size_t)len >= size)
+			return -EFBIG;
+		if (stopstr_encode(c->stop[k], strlen(c->stop[k]), stop,
+				   sizeof(stop)) < 0)
+			return -EFBIG;
+		len += snprintf(buf + len, size - (size_t)len, " stop=%s",
+				stop);
+	}
+	if (len < 0 || (size_t)len >= size)
 		return -EFBIG;
-	return n;
+	n = snprintf(buf + len, size - (size_t)len, " %s", c->prompt[i]);
+	if (n < 0 || (size_t)(len + n) >= size)
+		return -EFBIG;
+	return len + n;
 }
 
 /* The numbers of a tensor's data, flat or nested row-major, into @v. */
