@@ -3,9 +3,10 @@
  * model_pressure.c - memory pressure on a model (Documentation/models.md,
  * "Burst, renewal and pressure"): a cold start without room waits until
  * wait_ms or the request's own deadline ends, whichever is first (the
- * text form's deadline_ms=, gl_infer_ids's deadline_ms, the model's
- * deadline_ms; a fallback's wait too), then fails EBUSY; the lease clock
- * is moved by clock_offset, never slept on. A language model's binary
+ * text form's deadline_ms=, gl_infer_ids's and gl_infer_tensor's
+ * deadline_ms, the model's deadline_ms; a fallback's wait too), then
+ * fails EBUSY; the lease clock is moved by clock_offset, never slept
+ * on. A language model's binary
  * answer opens with a gl_infer_served header when the request sets
  * GL_INFER_SERVED_BY (served_by 0 when the model asked served it, its
  * fallback's id when that did), through infer and through the model's
@@ -272,6 +273,34 @@ TEST_F_TIMEOUT(model_pressure, wait_ms_ends_a_later_deadline,
 	b.req = "deadline_ms=3600000 " REQ;
 	b.len = strlen(b.req);
 	EXPECT_EQ(ask_past_61s(&b), -EBUSY);
+}
+
+/* gl_infer_tensor's deadline_ms, on an mlp */
+TEST_F_TIMEOUT(model_pressure, wait_ends_at_the_tensor_deadline_ms,
+	       PRESSURE_TIMEOUT)
+{
+	const struct gl_daemon *d = &self->d;
+	struct bg_req b = { .d = d, .name = "n", .waiter = "n" };
+	struct {
+		struct gl_infer_tensor h;
+		float x[13];
+	} r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, 1, 13, 60000, 0, 0 } };
+	char mdir[64];
+	int ret;
+
+	ret = model_fixture_by(mdir, sizeof(mdir), "write_mlp.py", "");
+	if (ret == 1)
+		SKIP(return, "no numpy");
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s "
+			       "wait_ms=3600000\n", mdir), 0);
+	/* a request the model serves when warm */
+	EXPECT_EQ(model_infer_raw(d, "n", &r, sizeof(r.h) + sizeof(r.x),
+				  b.out, sizeof(b.out)), 44);
+	b.req = &r;
+	b.len = sizeof(r.h) + sizeof(r.x);	/* not the tail padding */
+	EXPECT_EQ(ask_past_61s(&b), -EBUSY);
+	model_fixture_rm(mdir);
 }
 
 /* big falls back at once; small, cold, waits for room a minute */
