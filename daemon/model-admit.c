@@ -7,12 +7,15 @@
  * off halfway for lack of time. The estimate is a moving average of the
  * requests that ran whole: ns per prompt row (an mlp: per row) and per
  * token generated after the first. The refusals by reason (etime, ebusy,
- * expired) are counted here for the metrics. Documentation/models.md,
- * "Admission control".
+ * expired) are counted here for the metrics, and the deadline a request
+ * asks for is read here before its parse, to end its wait for room
+ * (model-cold.c). Documentation/models.md, "Admission control".
  * Invariant: every field is an atomic of struct model_admit, read and
  * written lock-free; an estimate of 0 is unknown and admits.
  */
+#include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "daemon/clock.h"
@@ -20,6 +23,7 @@
 #include "daemon/model.h"
 #include "daemon/parse.h"
 #include "daemon/strbuf.h"
+#include "uapi/model.h"
 
 #define NSEC_PER_MSEC	1000000ull
 #define ADMIT_WEIGHT	4	/* a new run weighs 1/4 in the average */
@@ -81,6 +85,55 @@ int model_admit(struct model *m, uint32_t deadline_ms, uint32_t rows,
 				  (unsigned long long)(est / NSEC_PER_MSEC),
 				  deadline_ms);
 	return 0;
+}
+
+/* The text form's "deadline_ms=N" among the words before the prompt
+ * (ended by "ids", "--", a word without '=' or the line's end). */
+static uint32_t asked_ms_text(const char *p, const char *end)
+{
+	static const char key[] = "deadline_ms=";
+	const size_t klen = sizeof(key) - 1;
+	uint32_t ms = 0, v;
+	const char *w;
+	char val[12];
+	size_t n;
+
+	for (;;) {
+		while (p < end && *p == ' ')
+			p++;
+		for (w = p; p < end && *p != ' ' && *p != '\n'; p++)
+			;
+		n = (size_t)(p - w);
+		if (!n || !memchr(w, '=', n))
+			return ms;	/* the prompt, "ids" or "--" */
+		if (n > klen && n - klen < sizeof(val) &&
+		    !memcmp(w, key, klen)) {	/* the last one counts */
+			memcpy(val, w + klen, n - klen);
+			val[n - klen] = '\0';
+			ms = parse_u32(val, &v) ? 0 : v;
+		}
+		if (p == end || *p == '\n')
+			return ms;
+	}
+}
+
+uint32_t model_admit_asked_ms(const char *buf, size_t len)
+{
+	size_t off = 0;
+	uint32_t w = 0;
+
+	if (len >= sizeof(w))
+		memcpy(&w, buf, sizeof(w));
+	if (w == GL_INFER_MAGIC)
+		off = offsetof(struct gl_infer_tensor, deadline_ms);
+	else if (w == GL_INFER_IDS_MAGIC)
+		off = offsetof(struct gl_infer_ids, deadline_ms);
+	else
+		return asked_ms_text(buf, buf + len);
+	if (len < off + sizeof(w))
+		return 0;
+	memcpy(&w, buf + off, sizeof(w));
+	return le32toh(w);
 }
 
 /* Fold @ns over @n units into the average @avg (the first one sets

@@ -268,7 +268,7 @@ static int parse_bin(const struct model *m, const char *buf, size_t len,
 	memcpy(&h, buf, sizeof(h));
 	if (h.reserved0 || h.reserved[0])
 		return ASK_FAIL(-EINVAL, "reserved: not zero");
-	if (h.flags & ~GL_INFER_STOP_EOS)
+	if (h.flags & ~(GL_INFER_STOP_EOS | GL_INFER_SERVED_BY))
 		return ASK_FAIL(-EINVAL, "flags: an unknown bit");
 	if (len - sizeof(h) != (size_t)h.n_ids * sizeof(uint32_t))
 		return ASK_FAIL(-EINVAL, "n_ids: not the ids that follow");
@@ -279,6 +279,7 @@ static int parse_bin(const struct model *m, const char *buf, size_t len,
 	a->deadline_ms = h.deadline_ms;
 	a->out = MODEL_OUT_U32;
 	a->stop = h.flags & GL_INFER_STOP_EOS;
+	a->served_hdr = h.flags & GL_INFER_SERVED_BY;
 	err = ask_check(p, a, h.max_tokens, why);
 	if (err)
 		return err;

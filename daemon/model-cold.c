@@ -8,8 +8,9 @@
  * it (a cold start) and is then served. A model with renew=manual whose
  * lease expired reloads likewise; with renew=auto (the default) each
  * request renews the lease and an expired model stays expired. A
- * reload that finds no room waits for it until the request's deadline
- * (EBUSY then), or hands the request to the model's fallback=; first
+ * reload that finds no room waits for it until wait_ms or the request's
+ * deadline, whichever ends first (EBUSY then), or hands the request to
+ * the model's fallback=; first
  * it makes the least recently used idle burst model on the device cold
  * (eviction).
  * Invariant: m->lease changes only here (and at load and unload), under
@@ -305,9 +306,15 @@ static int model_make_warm(struct model *m, int64_t deadline_ns,
 	}
 }
 
-int64_t model_wait_deadline(struct model *m)
+int64_t model_wait_deadline(struct model *m, uint32_t deadline_ms)
 {
-	return cold_now(m) + (int64_t)m->wait_ms * 1000000;
+	uint32_t ms = m->wait_ms;
+
+	if (!deadline_ms)
+		deadline_ms = atomic_load(&m->admit.deadline_ms);
+	if (deadline_ms && deadline_ms < ms)
+		ms = deadline_ms;	/* the request's own ends it first */
+	return cold_now(m) + (int64_t)ms * 1000000;
 }
 
 int model_warm_enter(struct model *m, int64_t deadline_ns)
@@ -317,7 +324,7 @@ int model_warm_enter(struct model *m, int64_t deadline_ns)
 	/* the common case: warm, not about to go cold */
 	pthread_mutex_lock(&m->burst_lock);
 	err = model_make_warm(m, deadline_ns ? deadline_ns :
-			      model_wait_deadline(m), false);
+			      model_wait_deadline(m, 0), false);
 	if (!err) {
 		atomic_fetch_add(&m->users, 1);
 		atomic_store(&m->last_use, cold_now(m));

@@ -267,16 +267,21 @@ static struct model_req *req_new(struct model *m)
 static __thread struct model *req_fallback_for;
 
 /* A fallback's text answer opens with the line "served_by NAME"; its
- * binary form says so in its header (mlp_exec). 0 or -ENOMEM. */
+ * binary form says so in its header (mlp_exec), a language model's
+ * when asked (GL_INFER_SERVED_BY: whoever served it). 0 or -ENOMEM. */
 static int req_fallback_note(struct model_req *rq)
 {
+	struct gl_infer_served h = { .magic = htole32(GL_INFER_SERVED_MAGIC) };
 	char line[GL_NAME_MAX + 16];
 	int n;
 
-	if (!req_fallback_for)
-		return 0;
-	rq->served_by = rq->m->id;
-	if (rq->m->mlp || rq->emit == MODEL_OUT_U32)
+	if (req_fallback_for)
+		rq->served_by = rq->m->id;
+	if (rq->served_hdr) {
+		h.served_by = htole64(rq->served_by);
+		return req_append(rq, (const char *)&h, sizeof(h));
+	}
+	if (!req_fallback_for || rq->m->mlp || rq->emit == MODEL_OUT_U32)
 		return 0;
 	n = snprintf(line, sizeof(line), "served_by %s\n", rq->m->name);
 	return req_append(rq, line, (size_t)n);
@@ -393,6 +398,7 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	rq->stop = a.stop;
 	rq->deadline_ns = deadline;
 	rq->usage = a.usage;
+	rq->served_hdr = a.served_hdr;
 	if (a.stops.n) {
 		rq->stops = malloc(sizeof(*rq->stops));
 		if (!rq->stops) {
@@ -411,7 +417,8 @@ static int req_fallback(struct model *m, struct model *fb, const char *buf,
 {
 	int err;
 
-	err = model_warm_enter(fb, 0);
+	err = model_warm_enter(fb, model_wait_deadline(fb,
+				model_admit_asked_ms(buf, len)));
 	if (!err) {
 		req_fallback_for = m;
 		err = req_start(fb, buf, len, out);
@@ -436,8 +443,10 @@ int model_req_start(struct model *m, const char *buf, size_t len,
 	atomic_fetch_add(&m->requests, 1);
 	atomic_fetch_add(&m->bytes_in, len);
 	atomic_fetch_add(&m->set->bytes_in, len);
-	/* model-cold.c: warm it (a cold start) and keep it so */
-	err = model_warm_enter(m, 0);
+	/* model-cold.c: warm it (a cold start) and keep it so, waiting
+	 * for room until wait_ms or the request's deadline */
+	err = model_warm_enter(m, model_wait_deadline(m,
+				model_admit_asked_ms(buf, len)));
 	if (!err) {
 		err = req_start(m, buf, len, out);
 		model_warm_leave(m);

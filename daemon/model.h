@@ -332,6 +332,7 @@ struct model_req {
 	struct stopstr_set *stops;	/* stop=, or NULL: malloc'ed */
 	char tail[STOPSTR_LEN - 1];	/* the answer's last bytes */
 	size_t tail_len;		/* for stopstr_find() */
+	bool served_hdr;		/* open with gl_infer_served */
 	struct tokenizer_dec dec;	/* the answer's text held back */
 	struct sample_params sp;
 	struct sample_rng rng;
@@ -537,7 +538,8 @@ void model_cold_disarm(struct model *m);
 /*
  * model_warm_enter - a request starts on @m: make it warm (reload it
  * when cold, or expired with renew=manual, waiting for room until
- * @deadline_ns on the lease clock, 0: none), renew its lease
+ * @deadline_ns on the lease clock, model_wait_deadline()'s; 0: its
+ * wait_ms from now), renew its lease
  * (renew=auto), and count it in users until model_warm_leave. Returns
  * 0, -EBUSY (no room by the deadline), -EKEYEXPIRED (expired, renew
  * auto), -ENOENT (unloaded), -EIO (its files changed), or the
@@ -554,9 +556,10 @@ void model_warm_leave(struct model *m);
  * its idle clock restarts. Lock-free, any thread. */
 void model_req_ended(struct model *m);
 
-/* model_wait_deadline - the lease-clock deadline of a request that
- * brings none: now + wait_ms. */
-int64_t model_wait_deadline(struct model *m);
+/* model_wait_deadline - the lease-clock end of a request's wait for
+ * room on @m: now + wait_ms, or now + @deadline_ms (0: @m's
+ * deadline_ms; both 0: none) when that ends first. Lock-free. */
+int64_t model_wait_deadline(struct model *m, uint32_t deadline_ms);
 
 /*
  * model_set_cold, model_set_warm - ctl "cold" and "warm": drop the
@@ -591,6 +594,8 @@ struct model_ask {
 					 * "\x1eusage PROMPT MADE\n" */
 	struct stopstr_set stops;	/* stop=: the answer ends after the
 					 * first of them it makes */
+	bool served_hdr;		/* GL_INFER_SERVED_BY: the answer
+					 * opens with gl_infer_served */
 };
 
 /*
@@ -629,6 +634,15 @@ int model_ask_parse(const struct model *m, const char *buf, size_t len,
  */
 int model_admit(struct model *m, uint32_t deadline_ms, uint32_t rows,
 		uint32_t tokens, int64_t *deadline_ns);
+
+/*
+ * model_admit_asked_ms - the deadline_ms a request of @len bytes at @buf
+ * asks for, read before it is parsed (a cold model cannot encode a text
+ * prompt): gl_infer_tensor's or gl_infer_ids's field, or the text
+ * form's deadline_ms= among the options before the prompt. 0 when it
+ * names none or it is malformed (the parse refuses it later). Pure.
+ */
+uint32_t model_admit_asked_ms(const char *buf, size_t len);
 
 /* model_admit_learn - a request of @m ran whole: its @rows prompt rows
  * (an mlp: rows) took @rows_ns, its @tokens tokens after the first

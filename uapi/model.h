@@ -7,11 +7,14 @@
  * is one header (rows, cols = the model's outputs) followed by its
  * values. A language model takes one gl_infer_ids header followed by
  * n_ids little-endian u32 token ids; its answer is the generated ids,
- * u32 each, streamed as they are made. Documentation/models.md, "The
- * binary form".
+ * u32 each, streamed as they are made, after one gl_infer_served header
+ * when the request's flags ask for it (GL_INFER_SERVED_BY).
+ * Documentation/models.md, "The binary form".
  *
  * deadline_ms took the first half of what was reserved[0] (zero, which
  * still means "the model's default"): admission control, models.md.
+ * GL_INFER_SERVED_BY and struct gl_infer_served came later, opt-in: a
+ * request without the flag gets the answer it always got.
  * Invariant: fixed-width fields, reserved fields zero; the sizes and
  * offsets are checked below and never change once shipped. Compiles
  * alone in C and C++.
@@ -47,6 +50,8 @@ struct gl_infer_tensor {
 
 /* gl_infer_ids.flags: BOS (1) or EOS (2) ends the answer, unsent. */
 #define GL_INFER_STOP_EOS	0x1u
+/* gl_infer_ids.flags: the answer opens with a struct gl_infer_served. */
+#define GL_INFER_SERVED_BY	0x2u
 
 struct gl_infer_ids {
 	uint32_t magic;		/* GL_INFER_IDS_MAGIC */
@@ -56,12 +61,26 @@ struct gl_infer_ids {
 				 * positions the prompt leaves */
 	float temperature;	/* 0 (greedy) .. 100, IEEE-754 binary32 */
 	float top_p;		/* (0, 1]; 1: the whole distribution */
-	uint32_t flags;		/* GL_INFER_STOP_EOS; other bits zero */
+	uint32_t flags;		/* GL_INFER_STOP_EOS, GL_INFER_SERVED_BY;
+				 * other bits zero */
 	uint64_t seed;		/* any value, 0 included */
 	uint32_t deadline_ms;	/* ms from the write it must end within,
 				 * 0: the model's deadline_ms */
 	uint32_t reserved0;	/* zero */
 	uint64_t reserved[1];	/* zero */
+};
+
+/* "GLS1" as little-endian bytes: the first word of a token-id answer
+ * to a request with GL_INFER_SERVED_BY; its ids follow. */
+#define GL_INFER_SERVED_MAGIC	0x31534c47u
+
+struct gl_infer_served {
+	uint32_t magic;		/* GL_INFER_SERVED_MAGIC */
+	uint32_t reserved;	/* zero */
+	uint64_t served_by;	/* as gl_infer_tensor.served_by: the id of
+				 * the model that served it for the one
+				 * asked (its fallback=); 0 when the one
+				 * asked did */
 };
 
 #ifdef __cplusplus
@@ -98,5 +117,12 @@ GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, deadline_ms) == 32,
 		"gl_infer_ids deadline_ms");
 GL_MODEL_ASSERT(offsetof(struct gl_infer_ids, reserved) == 40,
 		"gl_infer_ids reserved");
+
+GL_MODEL_ASSERT(sizeof(struct gl_infer_served) == 16,
+		"gl_infer_served size: whole u32 ids after it");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_served, reserved) == 4,
+		"gl_infer_served reserved");
+GL_MODEL_ASSERT(offsetof(struct gl_infer_served, served_by) == 8,
+		"gl_infer_served served_by");
 
 #endif

@@ -246,7 +246,7 @@ TEST_F(model_ids, every_field_is_checked)
 	r.h.reserved[0] = 1;
 	EXPECT_REFUSED(&r, len, -EINVAL, "reserved");
 	r.h.reserved[0] = 0;
-	r.h.flags = 2;
+	r.h.flags = 4;	/* the first bit unknown */
 	EXPECT_REFUSED(&r, len, -EINVAL, "flags");
 	r.h.flags = 0;
 	r.h.n_ids = 4;	/* three ids follow */
