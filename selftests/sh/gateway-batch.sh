@@ -154,7 +154,7 @@ gateway --model-inflight 2 || { gl_not_ok "restart the gateway"; gl_totals; exit
 gl_check "--model-inflight 2: at most two rows a pass, each its own" bounded
 
 # eight greedy completions at once on m1, each as alone
-complete() {
+completion() {
 	curl -sS -f -o "$2" -H 'Content-Type: application/json' -d \
 		"{\"model\":\"m1\",\"prompt\":\"$1\",\"max_tokens\":12,\"temperature\":0}" \
 		"$GW/v1/completions" &&
@@ -165,15 +165,15 @@ lm() {
 	i=0
 	for w in $words; do
 		i=$((i + 1))
-		[ $i -le 8 ] || break
-		complete "$w" "$GL_DIR/lmw$i" || return 1
+		[ "$i" -le 8 ] || break
+		completion "$w" "$GL_DIR/lmw$i" || return 1
 	done
 	pids=
 	i=0
 	for w in $words; do
 		i=$((i + 1))
-		[ $i -le 8 ] || break
-		complete "$w" "$GL_DIR/lmg$i" &
+		[ "$i" -le 8 ] || break
+		completion "$w" "$GL_DIR/lmg$i" &
 		pids="$pids $!"
 	done
 	for p in $pids; do
