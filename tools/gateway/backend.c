@@ -357,6 +357,8 @@ int gw_model_get(const char *name, struct gw_model **out,
 		err = handle_open(e, name);
 	pthread_mutex_unlock(&gw.lock);
 	if (err) {
+		/* the place we may have been woken for is another's */
+		pthread_cond_signal(&e->room);
 		pthread_mutex_unlock(&e->lock);
 		if (err == -ENOTCONN)
 			lost(gen);

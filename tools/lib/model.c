@@ -523,7 +523,8 @@ static void model_end(struct gl_model *m, struct model_call *call)
 		call->seen = sl->told;
 	sl->busy = false;
 	map->busy--;
-	pthread_cond_signal(&m->room);
+	/* all: one that finds it may still fail before it takes it */
+	pthread_cond_broadcast(&m->room);
 	map_handoff(map);
 	map_put(map);
 }
