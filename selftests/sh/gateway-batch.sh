@@ -5,11 +5,13 @@
 # handle with that many slots: gl_model_set_slots()) and are batched:
 # four concurrent one-row KServe v2 infers of an mlp with max_batch=4 and
 # max_delay_us=10 s run in ONE pass (models/NAME/stats: steps 1,
-# batch_rows 4; the pass starts when its four rows are there, so the
-# count does not depend on timing), each with the outputs it gets alone;
+# batch_rows 4; each is sent once the one before waits in the daemon,
+# and the pass starts when its four rows are there, so the count does
+# not depend on timing), each with the outputs it gets alone;
 # with --model-inflight 2 no pass ever holds more than two of them
-# (steps >= 2, the batch-size histogram all at le=2); eight concurrent greedy completions of a language model
-# each get the text they get alone; --model-inflight's bounds.
+# (steps >= 2, the batch-size histogram all at le=2); eight concurrent
+# greedy completions of a language model each get the text they get
+# alone; --model-inflight's bounds.
 
 # Helpers run through gl_check and gl_wait_for:
 # shellcheck disable=SC2317
@@ -102,13 +104,27 @@ solo() {
 		outputs "$GL_DIR/solo$i" >"$GL_DIR/want$i" || return 1
 	done
 }
-# four at once to model $1; each answer its own
+# stat MODEL KEY: from models/MODEL/stats
+stat() {
+	sed -n "s/^$2 //p" "$M/models/$1/stats"
+}
+# requests_in MODEL N: models/MODEL/stats counts N requests
+requests_in() {
+	[ "$(stat "$1" requests)" -ge "$2" ]
+}
+# four at once to model $1 (with $2: each sent once the one before is
+# in the daemon, so that each reaches its own server thread: a thread
+# that accepted two connections at once serves them in turn); each
+# answer its own
 together() {
 	pids=
+	base=$(stat "$1" requests)
 	for i in 0 1 2 3; do
 		curl -sS -f -o "$GL_DIR/got$i" -d @"$GL_DIR/row$i.json" \
 			"$GW/v2/models/$1/infer" &
 		pids="$pids $!"
+		[ -z "$2" ] || gl_wait_for 200 requests_in "$1" \
+			$((base + i + 1)) || return 1
 	done
 	for p in $pids; do
 		wait "$p" || return 1
@@ -118,12 +134,8 @@ together() {
 			{ echo "row $i differs"; return 1; }
 	done
 }
-# stat MODEL KEY: from models/MODEL/stats
-stat() {
-	sed -n "s/^$2 //p" "$M/models/$1/stats"
-}
 one_pass() {
-	together n || return 1
+	together n staged || return 1
 	[ "$(stat n steps)" = 1 ] && [ "$(stat n batch_rows)" = 4 ] && return 0
 	cat "$M/models/n/stats"
 	return 1
