@@ -115,11 +115,11 @@ uninstall-tools:
 		$(GL_INC)/gpulease.h $(addprefix $(GL_INC)/uapi/,$(GL_UAPI_HDRS))
 	$(Q)rmdir $(GL_INC)/uapi $(GL_INC) 2>/dev/null || true
 
-# selftests/fs/libring.c, model_ring.c and model_restart.c test the
-# library; live_map.c, model_pressure.c and soak.c drive rings through
-# its API: they link libgpulease.a on top of the fs tests' usual objects
-# (their rule's $^ takes this too).
+# selftests/fs/libring.c, model_ring.c, model_ring_mt.c and
+# model_restart.c test the library; live_map.c, model_pressure.c and
+# soak.c drive rings through its API: they link libgpulease.a on top of
+# the fs tests' usual objects (their rule's $^ takes this too).
 $(O)/selftests/fs/libring $(O)/selftests/fs/live_map \
 		$(O)/selftests/fs/model_pressure $(O)/selftests/fs/model_restart \
-		$(O)/selftests/fs/model_ring \
+		$(O)/selftests/fs/model_ring $(O)/selftests/fs/model_ring_mt \
 		$(O)/selftests/fs/soak: $(GL_LIB_A)

@@ -8,7 +8,8 @@
  * and byte for byte as before: after kill -9 (a request blocked on the
  * ring wakes up) and after SIGTERM (a clean stop cancels the request and
  * kills the ring after it unmounted: still ENOTCONN, not ECANCELED), and
- * for a client in a request loop. Without a restart, or with a daemon
+ * for a client in a request loop, and for four threads whose requests
+ * share one handle. Without a restart, or with a daemon
  * back but without the model, ENOTCONN once the limit passed. A ring
  * that dies while its daemon serves (unload) is no disconnection. The
  * debug knob model_step_hold keeps a request in flight, so each "under
@@ -211,6 +212,62 @@ TEST_F_TIMEOUT(model_restart, loop_carries_on, 180)
 	pthread_join(t, NULL);
 	EXPECT_EQ(c.ret, (ssize_t)strlen(self->want));
 	gl_model_close(c.m);
+}
+
+#define NCLIENTS	4
+
+struct started {
+	const struct gl_daemon *d;
+	long long want;
+};
+
+/* models/m/stats' requests reached s->want: all are in the daemon. */
+static int requests_in(void *arg)
+{
+	struct started *s = arg;
+	long long v = 0;
+
+	gl_read_key(s->d, "models/m/stats", "requests", &v);
+	return v >= s->want;
+}
+
+/*
+ * Four threads on ONE handle of four slots (gl_model_set_slots()), their
+ * requests in the daemon together (one held in its step, the others
+ * queued) when it is killed: the first to find the daemon gone reopens
+ * the ring, the others send theirs again on the new one, and each gets
+ * its answer whole.
+ */
+TEST_F_TIMEOUT(model_restart, threads_on_one_handle_retried, 120)
+{
+	struct client c[NCLIENTS];
+	struct started s = { .d = &self->d };
+	struct gl_model *m;
+	pthread_t t[NCLIENTS];
+	int i;
+
+	ASSERT_EQ(gl_model_open(self->g, "m", &m), 0);
+	ASSERT_EQ(gl_model_set_retry(m, RETRY_MS), 0);
+	ASSERT_EQ(gl_model_set_slots(m, NCLIENTS), 0);
+	ASSERT_EQ(gl_read_key(&self->d, "models/m/stats", "requests",
+			      &s.want), 0);
+	s.want += NCLIENTS;
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "model_step_hold 1\n"), 0);
+	for (i = 0; i < NCLIENTS; i++) {
+		c[i] = (struct client){ .m = m, .want = self->want };
+		ASSERT_EQ(pthread_create(&t[i], NULL, client_main, &c[i]), 0);
+	}
+	ASSERT_EQ(gl_wait_until(requests_in, &s, 60000), 0);
+	ASSERT_EQ(kill(self->d.pid, SIGKILL), 0);
+	EXPECT_EQ(gl_daemon_reap(&self->d), 128 + SIGKILL);
+	ASSERT_EQ(gl_daemon_restart(&self->d, self->args), 0);
+	for (i = 0; i < NCLIENTS; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(c[i].ret, (ssize_t)strlen(self->want))
+			TH_LOG("client %d: %zd", i, c[i].ret);
+		EXPECT_EQ(atomic_load(&c[i].done), 1);
+	}
+	gl_model_close(m);
 }
 
 /* No daemon comes back: ENOTCONN, not before the limit. */

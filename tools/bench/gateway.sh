@@ -8,9 +8,14 @@
 #     the ring and through the gateway, in alternating rounds of the same
 #     run, and the overhead at p50;
 #  2. a load test with wrk (127.0.0.1, 64 connections, GW_LOAD_SECS each,
-#     default 30): KServe infer on mlp, then completions on m1; requests/s,
-#     p50/p99 latency, and the count of failed (non-2xx or socket error)
-#     requests, which must be 0.
+#     default 30): KServe infer on mlp, then completions on m1 (8 KV
+#     slots); requests/s, p50/p99 latency, and the count of failed
+#     (non-2xx or socket error) requests, which must be 0; GW_ROUNDS
+#     rounds (default 2), each with a gateway of --model-inflight 1 (a
+#     model's requests take turns, as before the option) and one of
+#     --model-inflight GW_INFLIGHT (default 8: batched by the daemon),
+#     alternating in the same run (one gateway at a time: one producer
+#     per ring).
 # The daemon is $GPULEASED (default build/gpuleased); exit 1 on a failure.
 
 # shellcheck source=selftests/sh/lib.sh
@@ -40,13 +45,25 @@ for m in mlp mlpd; do
 	echo "load $m $FX/mlp max_batch=7" >"$M/models/ctl" &&
 	echo "io 1M" >"$M/models/$m/ctl" || exit 1
 done
-echo "load m1 $FX/legacy.bin tokenizer=$FX/tokenizer.bin" >"$M/models/ctl" &&
+echo "load m1 $FX/legacy.bin tokenizer=$FX/tokenizer.bin max_batch=8" \
+	>"$M/models/ctl" &&
 	echo "io 1M" >"$M/models/m1/ctl" || exit 1
-"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 2>"$FX/gw.log" &
-GWPID=$!
-gl_wait_for 200 grep -q "listening on" "$FX/gw.log" || exit 1
-PORT=$(sed -n 's/.*listening on 127.0.0.1://p' "$FX/gw.log")
+# gateway ARGS...: start one (the last one stopped first); $PORT
+gateway() {
+	stop_gateway
+	"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 "$@" 2>"$FX/gw.log" &
+	GWPID=$!
+	gl_wait_for 200 grep -q "listening on" "$FX/gw.log" || exit 1
+	PORT=$(sed -n 's/.*listening on 127.0.0.1://p' "$FX/gw.log")
+}
+stop_gateway() {
+	[ -n "$GWPID" ] || return 0
+	kill "$GWPID"
+	wait "$GWPID"
+	GWPID=
+}
 
+gateway
 "$BENCH" "$M" mlpd "$PORT" mlp 13 10 || exit 1
 
 # load: wrk_run NAME PATH BODY
@@ -69,11 +86,18 @@ LUA
 		"$rps/s, p50 $p50, p99 $p99, failed $bad"
 	[ "$bad" = 0 ] || { cat "$FX/wrk.out"; fail=1; }
 }
-wrk_run "mlp (KServe infer)" /v2/models/mlp/infer \
-	'{"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[0,1,2,3,4,5,6,7,8,9,10,11,12]}]}'
-wrk_run "m1 (completions, 8 tokens)" /v1/completions \
-	'{"model":"m1","prompt":"Once upon a time","max_tokens":8,"temperature":0}'
-kill "$GWPID"
-wait "$GWPID"
-GWPID=
+round=0
+while [ "$round" -lt "${GW_ROUNDS:-2}" ]; do
+	round=$((round + 1))
+	for n in 1 "${GW_INFLIGHT:-8}"; do
+		gateway --model-inflight "$n"
+		echo "round $round, --model-inflight $n, load average" \
+			"$(cut -d' ' -f1-3 /proc/loadavg)"
+		wrk_run "mlp (KServe infer)" /v2/models/mlp/infer \
+			'{"inputs":[{"name":"input","datatype":"FP32","shape":[1,13],"data":[0,1,2,3,4,5,6,7,8,9,10,11,12]}]}'
+		wrk_run "m1 (completions, 8 tokens)" /v1/completions \
+			'{"model":"m1","prompt":"Once upon a time","max_tokens":8,"temperature":0}'
+	done
+done
+stop_gateway
 exit "$fail"

@@ -176,6 +176,7 @@ struct MHD_Daemon *gw_http_start(const struct sockaddr *addr,
 struct gw_opts {
 	const char *mount;
 	unsigned int max_inflight;	/* requests running at once */
+	unsigned int model_inflight;	/* of one model, on its ring */
 	size_t max_body;		/* bytes of a request body */
 	unsigned int retry_after;	/* seconds, on 429 and 503 */
 };

@@ -18,9 +18,11 @@
 #include <microhttpd.h>
 
 #include "tools/gateway/gateway.h"
+#include "tools/lib/gpulease.h"
 
 struct gw_opts gw_opts = {
 	.max_inflight = 32,
+	.model_inflight = 8,
 	.max_body = 1 << 20,
 	.retry_after = 1,
 };
@@ -130,6 +132,10 @@ static void usage(FILE *f)
 	      "  --max-inflight N    completion and infer requests at once "
 	      "(default 32;\n"
 	      "                      more: 429)\n"
+	      "  --model-inflight N  requests of one model on its ring at "
+	      "once, batched by\n"
+	      "                      the daemon (default 8, at most 32; "
+	      "more wait)\n"
 	      "  --max-body BYTES    request body bound (default 1048576; "
 	      "more: 413)\n"
 	      "  --timeout SECS      idle connection timeout (default 30)\n"
@@ -147,6 +153,7 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "max-inflight", required_argument, NULL, 'i' },
+		{ "model-inflight", required_argument, NULL, 'n' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -186,6 +193,10 @@ int main(int argc, char **argv)
 			conns = v;
 		else if (opt == 'i')
 			gw_opts.max_inflight = (unsigned int)v;
+		else if (opt == 'n' && v <= GL_MODEL_SLOTS_MAX)
+			gw_opts.model_inflight = (unsigned int)v;
+		else if (opt == 'n')
+			goto bad;
 		else if (opt == 'b')
 			gw_opts.max_body = v;
 		else

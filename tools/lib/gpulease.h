@@ -298,8 +298,8 @@ void gl_ring_cqe_seen(struct gl_ring *ring, struct gl_cqe *cqe);
 
 /*
  * Models (tools/lib/model.c, version node LIBGPULEASE_0.4; gl_model(3)):
- * requests through a model's request ring (models/NAME/io), one at a
- * time per handle, the answer streamed as GL_OP_INFER's completions.
+ * requests through a model's request ring (models/NAME/io), from one
+ * thread or several, the answer streamed as GL_OP_INFER's completions.
  */
 struct gl_model;
 
@@ -321,6 +321,16 @@ ssize_t gl_model_stream(struct gl_model *m, const void *req, size_t len,
 #define GL_MODEL_RETRY_STEP_MS	1000
 
 int gl_model_set_retry(struct gl_model *m, unsigned int max_ms);
+
+/*
+ * Requests in flight on one handle, from several threads (version node
+ * LIBGPULEASE_0.6): the data area split into that many slots, one
+ * request and its answer each; at most GL_MODEL_SLOTS_MAX (the daemon's
+ * GL_OP_INFER bound per ring).
+ */
+#define GL_MODEL_SLOTS_MAX	32
+
+int gl_model_set_slots(struct gl_model *m, unsigned int n);
 
 /* The meaning of an errno in gpulease terms (tools/lib/error.c). */
 const char *gl_strerror(int err);
