@@ -69,7 +69,7 @@ FS_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(FS_SRC))
 PROGS := $(O)/gpuleased $(O)/tools/bench/lease-ops $(O)/tools/bench/launch \
 	$(O)/tools/bench/cuda $(O)/tools/bench/expiry $(O)/tools/bench/lookup \
 	$(O)/tools/bench/metrics $(O)/tools/bench/ring $(O)/tools/bench/llama \
-	$(O)/tools/bench/generate
+	$(O)/tools/bench/generate $(O)/tools/bench/mlp
 TESTS = $(UNIT_TESTS) $(FS_TESTS) $(KERNEL_TESTS)
 # run by the shell tests: adopts a background daemon (selftests/sh/lib.sh)
 SELFTEST_HELPERS := $(O)/selftests/lib/subreap
@@ -139,6 +139,12 @@ $(O)/tools/bench/lookup: $(call obj,$(bench-lookup-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) $(BENCH_LOOKUP_WRAP) -o $@ $^ $(PKG_LIBS) \
 		$(MODEL_LIBS) $(LDLIBS_BASE)
+
+# a daemon, and the mlp computation in process for the answers and passes
+$(O)/tools/bench/mlp: $(call obj,$(bench-mlp-y))
+	$(quiet) LD $(patsubst $(O)/%,%,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MODEL_LIBS) $(KERNELS_LIBS) \
+		$(LDLIBS_BASE)
 
 $(O)/tools/bench/metrics: $(call obj,$(bench-metrics-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -289,6 +295,7 @@ bench: all
 	$(Q)$(O)/tools/bench/expiry
 	$(Q)$(O)/tools/bench/llama
 	$(Q)$(O)/tools/bench/generate
+	$(Q)$(O)/tools/bench/mlp
 	$(Q)GPULEASED=$(O)/gpuleased $(SRC)/tools/bench/gateway.sh
 
 # install takes the files from $(O) as they are (make; then make install as

@@ -29,6 +29,7 @@
 #include "daemon/model/team.h"
 #include "kernels/kernels.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/infer.h"
 #include "tools/bench/plain.h"
 #include "tools/bench/stats.h"
 #include "tools/bench/streams.h"
@@ -233,50 +234,25 @@ static int gen_infer(struct bench *b, uint32_t *ids, uint64_t *ttft,
 		     uint64_t *total)
 {
 	char path[PATH_MAX + 32], req[64], out[ANSWER_MAX], *p, *end;
-	size_t got = 0;
-	uint64_t t0;
 	ssize_t n;
 	long i;
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "%s/models/gen/infer", b->mnt);
 	snprintf(req, sizeof(req), "max_tokens=%ld output=ids ids 1",
 		 b->tokens);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return verb_fail("open", path, -errno);
-	t0 = stats_now_ns();
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		err = verb_fail("write", path, -errno);
-		goto out;
-	}
-	*ttft = 0;
-	while (got + 1 < sizeof(out)) {
-		n = read(fd, out + got, sizeof(out) - 1 - got);
-		if (n < 0) {
-			err = verb_fail("read", path, -errno);
-			goto out;
-		}
-		if (!n)
-			break;
-		if (!got)
-			*ttft = stats_now_ns() - t0;
-		got += (size_t)n;
-	}
-	*total = stats_now_ns() - t0;
-	out[got] = '\0';
+	n = infer_request(path, req, strlen(req), out, sizeof(out), ttft,
+			  total);
+	if (n < 0)
+		return (int)n;
 	for (p = out, i = 0; i < b->tokens; i++, p = end) {
 		ids[i] = (uint32_t)strtoul(p, &end, 10);
 		if (end == p) {
 			fprintf(stderr, "generate: %ld tokens from infer\n",
 				i);
-			err = -EIO;
-			break;
+			return -EIO;
 		}
 	}
-out:
-	close(fd);
-	return err;
+	return 0;
 }
 
 /* one generation in process, by the daemon's forward pass or plain's */

@@ -12,14 +12,13 @@
  * errors too; every thread it starts is joined.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "tools/bench/infer.h"
 #include "tools/bench/stats.h"
 #include "tools/bench/streams.h"
 #include "tools/bench/verbs.h"
@@ -43,43 +42,19 @@ static int one_request(const struct streams_cfg *c, long id, uint64_t *ttft,
 		       uint64_t *total, long *tokens)
 {
 	char path[PATH_MAX + 32], req[96], out[16 * 512];
-	size_t got = 0;
-	uint64_t t0;
-	ssize_t n;
 	char *p, *end;
-	int fd, err = 0;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/models/streams/infer", c->mnt);
 	snprintf(req, sizeof(req), "max_tokens=%ld output=ids ids 1 %ld",
 		 c->tokens, 3 + id * 37 % 1000);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return verb_fail("open", path, -errno);
-	t0 = stats_now_ns();
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		err = verb_fail("write", path, -errno);
-		goto out;
-	}
-	*ttft = 0;
-	while (got + 1 < sizeof(out)) {
-		n = read(fd, out + got, sizeof(out) - 1 - got);
-		if (n < 0) {
-			err = verb_fail("read", path, -errno);
-			goto out;
-		}
-		if (!n)
-			break;
-		if (!got)
-			*ttft = stats_now_ns() - t0;
-		got += (size_t)n;
-	}
-	*total = stats_now_ns() - t0;
-	out[got] = '\0';
+	n = infer_request(path, req, strlen(req), out, sizeof(out), ttft,
+			  total);
+	if (n < 0)
+		return (int)n;
 	for (p = out; strtoul(p, &end, 10), end != p; p = end)
 		(*tokens)++;
-out:
-	close(fd);
-	return err;
+	return 0;
 }
 
 static void *stream_main(void *arg)
