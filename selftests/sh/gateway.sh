@@ -8,7 +8,7 @@
 # strings (the daemon stops early), a prompt over several lines, KServe
 # v2 tensors against numpy's reference, the error
 # mappings (400 naming the field, 404, 413 by body and by EFBIG, 429 with
-# Retry-After from EBUSY, 503 lease_expired from EKEYEXPIRED, 503 while
+# Retry-After from EBUSY and ETIME, 503 lease_expired from EKEYEXPIRED, 503 while
 # the daemon is gone), a daemon restart under a client loop, bearer
 # tokens (401), /metrics through promtool, the log line and request id,
 # and the curl examples of Documentation/gateway.md.
@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-PLAN=34
+PLAN=35
 GW_BIN=$(dirname "$GPULEASED")/tools/gateway/gpulease-gateway
 why=$(gl_unavailable)
 [ -n "$why" ] || [ -x "$GW_BIN" ] || why="no gateway at $GW_BIN"
@@ -241,6 +241,20 @@ busy() {
 }
 gl_check "every slot taken (EBUSY): 429 with Retry-After" busy
 
+# ETIME: admission control refuses a request it estimates to outlast its
+# deadline (root seeds the estimate: 10 s a token against 1 s)
+etime() {
+	echo "deadline_ms 1000" >"$M/models/m1/ctl" &&
+		echo "est_token_ns 10000000000" >"$M/models/m1/ctl" || return 1
+	st=$(post /v1/completions '{"model":"m1","prompt":"x","max_tokens":4}')
+	echo "est_token_ns 0" >"$M/models/m1/ctl"
+	echo "deadline_ms 0" >"$M/models/m1/ctl"
+	is 429 "$st" && grep -qi '^Retry-After: 1' "$H" &&
+	is ETIME "$(js "j['error']['code']")" &&
+	grep -q "^refused_etime 1$" "$M/models/m1/stats"
+}
+gl_check "refused by admission control (ETIME): 429 with Retry-After" etime
+
 # KServe v2
 $PY - "$FX/mlp" >"$GL_DIR/v2.json" <<'EOF'
 import json, sys
@@ -289,7 +303,7 @@ gl_check "one log line per request: id, method, route, model, status, latency" l
 promcheck() {
 	is 200 "$(get /metrics)" &&
 	grep -q '^gpulease_gateway_requests_total{route="/v1/completions",status="200"} [1-9]' "$B" &&
-	grep -q '^gpulease_gateway_requests_total{route="/v1/completions",status="429"} 1$' "$B" &&
+	grep -q '^gpulease_gateway_requests_total{route="/v1/completions",status="429"} 2$' "$B" &&
 	grep -q '^gpulease_gateway_request_duration_seconds_count{route="/v2/models/{name}/infer"} [1-9]' "$B" &&
 	grep -q '^gpulease_gateway_requests_in_flight 0$' "$B" &&
 	{ ! command -v promtool >/dev/null || promtool check metrics <"$B"; }
