@@ -149,15 +149,7 @@ gl_check "stop: the text cut before the stop string, finish_reason stop, the dae
 # fixture's tokenizer whose last token is a newline; "Once\nupon" is BOS,
 # the dummy space and one token per byte: 11
 nl() {
-	$PY - "$FX/nl.bin" <<'EOF' &&
-import struct, sys
-toks = [b"<unk>", b"<s>", b"</s>"] + [bytes([0x20 + i]) for i in range(93)]
-toks[95] = b"\n"
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<i", 5))
-    for i, t in enumerate(toks):
-        f.write(struct.pack("<fi", -float(i), len(t)) + t)
-EOF
+	$PY "$GL_SRC/selftests/fixtures/write_nl_tokenizer.py" "$FX/nl.bin" &&
 	chmod a+r "$FX/nl.bin" &&
 	echo "load m2 $FX/legacy.bin tokenizer=$FX/nl.bin" >"$M/models/ctl" &&
 	echo "io 1M" >"$M/models/m2/ctl" &&

@@ -21,7 +21,7 @@
 PY=/usr/bin/python3
 FIXTURES=$GL_SRC/selftests/fixtures
 
-PLAN=33
+PLAN=34
 why=$(gl_unavailable)
 [ -n "$why" ] || [ -x "$GPULEASE" ] || why="no gpulease at $GPULEASE"
 [ -n "$why" ] || command -v setpriv >/dev/null || why="no setpriv"
@@ -101,6 +101,15 @@ gen_dash() {
 }
 gl_check "generate sends a prompt that looks like an option as text" \
 	gen_dash
+gen_lines() {
+	$PY "$FIXTURES/write_nl_tokenizer.py" "$FX/nl.bin" &&
+		chmod a+r "$FX/nl.bin" &&
+		g load m2 "$FX/legacy.bin" tokenizer="$FX/nl.bin" &&
+		want=$(direct m2 "$(printf 'max_tokens=4 -- Once\nupon')") &&
+		got=$(g generate m2 "$(printf 'Once\nupon')" max_tokens=4) &&
+		g unload m2 && same "$got" "$want"
+}
+gl_check "generate sends a prompt of two lines whole" gen_lines
 infer_same() {
 	req='max_tokens=6 output=ids ids 1 5 9'
 	direct m1 "$req" >"$GL_DIR/want" &&

@@ -292,8 +292,6 @@ static int generate_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 	if (check_name(cmd, argv[r]))
 		return EXIT_USAGE;
 	prompt = argv[r + 1];
-	if (strchr(prompt, '\n'))
-		return cli_usage(cmd, "the prompt must be one line");
 	for (i = r + 2; i < argc; i++) {
 		if (!strchr(argv[i], '=') || strpbrk(argv[i], " \t\n"))
 			return cli_usage(cmd, "'%s' is not a key=value",
@@ -303,7 +301,9 @@ static int generate_run(struct cli *c, const struct cli_cmd *cmd, int argc,
 			return cli_usage(cmd, "request over 64K");
 		len += (size_t)n;
 	}
-	/* "--": the prompt is text even when it looks like an option */
+	/* "--": the prompt is text even when it looks like an option; it
+	 * runs to the end of the request, newlines included, less the one
+	 * final newline the daemon strips (Documentation/models.md) */
 	n = snprintf(req + len, sizeof(req) - len, "-- %s\n", prompt);
 	if (n < 0 || (size_t)n >= sizeof(req) - len ||
 	    len + (size_t)n > MODEL_REQ_MAX)
@@ -400,9 +400,10 @@ const struct cli_cmd cli_cmd_generate = {
 	.summary = "generate text from a prompt, streamed",
 	.run = generate_run,
 	.help =
-	"Send PROMPT (one line of text) to model NAME and print the answer\n"
-	"as it is generated, then a newline. Keys: max_tokens=N\n"
-	"temperature=T top_p=P seed=S output=text|ids deadline_ms=N. An\n"
+	"Send PROMPT (text, newlines included) to model NAME and print the\n"
+	"answer as it is generated, then a newline. Keys: max_tokens=N\n"
+	"temperature=T top_p=P seed=S output=text|ids deadline_ms=N\n"
+	"stop=S (up to 4; %XX is a byte: stop=%0A ends at a newline). An\n"
 	"answer cut by an error (the model expired, was unloaded) is\n"
 	"followed by the error and exit status 1; ETIME: refused before it\n"
 	"started, as it would not end within the lease or the deadline.\n"
