@@ -38,14 +38,11 @@ cleanup() {
 	rm -rf "$FX"
 }
 trap cleanup EXIT
-if ! $PY "$GL_SRC/selftests/fixtures/write_checkpoints.py" "$FX" \
-	--no-ref >/dev/null ||
-   ! $PY "$GL_SRC/selftests/fixtures/write_mlp.py" "$FX/mlp" >/dev/null; then
+if ! gl_gateway_fixtures "$FX"; then
 	gl_not_ok "fixtures written"
 	gl_totals
 	exit 1
 fi
-chmod -R a+rX "$FX"
 gl_start --cpu-vram 64M || { gl_not_ok "start gpuleased"; gl_totals; exit 1; }
 M=$GL_MNT
 
@@ -64,16 +61,6 @@ load() {
 }
 load || { gl_not_ok "load the models"; gl_totals; exit 1; }
 
-# gateway ARGS...: start one on a port of the kernel's choice; $GW is its
-# base URL
-gateway() {
-	[ -z "$GWPID" ] || { kill "$GWPID"; wait "$GWPID"; }
-	GWLOG=$GL_DIR/gw.log
-	"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 "$@" 2>"$GWLOG" &
-	GWPID=$!
-	gl_wait_for 200 grep -q "listening on" "$GWLOG" || return 1
-	GW=http://$(sed -n 's/.*listening on //p' "$GWLOG")
-}
 
 bounds() {
 	expect 2 "model-inflight" "$GW_BIN" --model-inflight 0 &&
@@ -140,7 +127,7 @@ one_pass() {
 	cat "$M/models/n/stats"
 	return 1
 }
-gateway --model-inflight 4 || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
+gl_gateway --model-inflight 4 || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
 gl_check "each row alone, through model solo" solo
 gl_check "four concurrent v2 infers: one pass of four rows, each its own" \
 	one_pass
@@ -162,7 +149,7 @@ bounded() {
 	grep "^gpulease_inference_batch_size.*model=\"p\"" "$M/metrics"
 	return 1
 }
-gateway --model-inflight 2 || { gl_not_ok "restart the gateway"; gl_totals; exit 1; }
+gl_gateway --model-inflight 2 || { gl_not_ok "restart the gateway"; gl_totals; exit 1; }
 gl_check "--model-inflight 2: at most two rows a pass, each its own" bounded
 
 # eight greedy completions at once on m1, each as alone
@@ -196,7 +183,7 @@ lm() {
 			{ echo "completion $i differs"; return 1; }
 	done
 }
-gateway --model-inflight 8 || { gl_not_ok "restart the gateway"; gl_totals; exit 1; }
+gl_gateway --model-inflight 8 || { gl_not_ok "restart the gateway"; gl_totals; exit 1; }
 gl_check "eight concurrent greedy completions: each as alone" lm
 
 kill "$GWPID" && wait "$GWPID"

@@ -43,14 +43,11 @@ cleanup() {
 	rm -rf "$FX"
 }
 trap cleanup EXIT
-if ! $PY "$GL_SRC/selftests/fixtures/write_checkpoints.py" "$FX" \
-	--no-ref >/dev/null ||
-   ! $PY "$GL_SRC/selftests/fixtures/write_mlp.py" "$FX/mlp" >/dev/null; then
+if ! gl_gateway_fixtures "$FX"; then
 	gl_not_ok "fixtures written"
 	gl_totals
 	exit 1
 fi
-chmod -R a+rX "$FX"
 gl_start --cpu-vram 64M || { gl_not_ok "start gpuleased"; gl_totals; exit 1; }
 M=$GL_MNT
 
@@ -65,16 +62,7 @@ then
 	exit 1
 fi
 
-# gateway ARGS...: start one on a port of the kernel's choice; $GW is its
-# base URL
-gateway() {
-	GWLOG=$GL_DIR/gw.log
-	"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 "$@" 2>"$GWLOG" &
-	GWPID=$!
-	gl_wait_for 200 grep -q "listening on" "$GWLOG" || return 1
-	GW=http://$(sed -n 's/.*listening on //p' "$GWLOG")
-}
-gateway || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
+gl_gateway || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
 export GW
 
 # the daemon's own greedy answer, exactly (a file: no newline stripped),
@@ -153,7 +141,7 @@ kill "$GWPID"
 wait "$GWPID"
 GWPID=
 printf '# key tenant\nsecret-a alice\n' >"$GL_DIR/tokens"
-gateway --tokens "$GL_DIR/tokens" || gl_log "gateway with --tokens did not start"
+gl_gateway --tokens "$GL_DIR/tokens" || gl_log "gateway with --tokens did not start"
 KEY=secret-a run unauthorized authorized
 point unauthorized "--tokens, an unknown key: AuthenticationError 401 invalid_api_key"
 point authorized "--tokens, a known key: models and the completion"

@@ -40,14 +40,11 @@ cleanup() {
 }
 LOOP=
 trap cleanup EXIT
-if ! $PY "$GL_SRC/selftests/fixtures/write_checkpoints.py" "$FX" \
-	--no-ref >/dev/null ||
-   ! $PY "$GL_SRC/selftests/fixtures/write_mlp.py" "$FX/mlp" >/dev/null; then
+if ! gl_gateway_fixtures "$FX"; then
 	gl_not_ok "fixtures written"
 	gl_totals
 	exit 1
 fi
-chmod -R a+rX "$FX"
 gl_start --cpu-vram 64M || { gl_not_ok "start gpuleased"; gl_totals; exit 1; }
 M=$GL_MNT
 
@@ -60,16 +57,7 @@ load() {
 }
 load || { gl_not_ok "load the models"; gl_totals; exit 1; }
 
-# gateway ARGS...: start one on a port of the kernel's choice; $GW is its
-# base URL, $GWLOG its log
-gateway() {
-	GWLOG=$GL_DIR/gw.log
-	"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 "$@" 2>"$GWLOG" &
-	GWPID=$!
-	gl_wait_for 200 grep -q "listening on" "$GWLOG" || return 1
-	GW=http://$(sed -n 's/.*listening on //p' "$GWLOG")
-}
-gateway || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
+gl_gateway || { gl_not_ok "start the gateway"; gl_totals; exit 1; }
 
 # post PATH BODY: the reply's status, its body in $B, headers in $H
 B=$GL_DIR/body
@@ -378,7 +366,7 @@ kill "$GWPID"
 wait "$GWPID"
 GWPID=
 printf '# key tenant\nsecret-a alice\n' >"$GL_DIR/tokens"
-gateway --tokens "$GL_DIR/tokens" || gl_log "gateway with --tokens did not start"
+gl_gateway --tokens "$GL_DIR/tokens" || gl_log "gateway with --tokens did not start"
 auth() {
 	is 401 "$(get /v1/models)" &&
 	is invalid_api_key "$(js "j['error']['code']")" &&
@@ -390,7 +378,7 @@ auth() {
 gl_check "--tokens: no or unknown key 401, a known one 200 as its tenant" auth
 kill "$GWPID"
 wait "$GWPID"
-gateway --max-inflight 1 --max-body 64 --timeout 1 ||
+gl_gateway --max-inflight 1 --max-body 64 --timeout 1 ||
 	gl_log "the third gateway did not start"
 inflight() {
 	echo "model_step_hold 1" >"$M/ctl"

@@ -150,6 +150,34 @@ gl_start() {
 	fi
 }
 
+# gl_gateway_fixtures DIR: the seeded fixtures the gateway tests serve
+# (write_checkpoints.py's, write_mlp.py's in DIR/mlp), readable by all;
+# 1 when a writer failed.
+gl_gateway_fixtures() {
+	/usr/bin/python3 "$GL_SRC/selftests/fixtures/write_checkpoints.py" \
+		"$1" --no-ref >/dev/null &&
+		/usr/bin/python3 "$GL_SRC/selftests/fixtures/write_mlp.py" \
+			"$1/mlp" >/dev/null &&
+		chmod -R a+rX "$1"
+}
+
+# gl_gateway ARGS...: start gpulease-gateway ($GW_BIN) on $GL_MNT on a
+# port of the kernel's choice, with ARGS, once the one started before
+# ($GWPID, if any) has exited; sets GWPID, GWLOG (its stderr) and GW
+# (its base URL). 1 when it did not say it listens.
+gl_gateway() {
+	if [ -n "${GWPID:-}" ]; then
+		kill "$GWPID" 2>/dev/null
+		wait "$GWPID" 2>/dev/null
+	fi
+	GWLOG=$GL_DIR/gw.log
+	"$GW_BIN" --mount "$GL_MNT" --listen 127.0.0.1:0 "$@" 2>"$GWLOG" &
+	GWPID=$!
+	gl_wait_for 200 grep -q "listening on" "$GWLOG" || return 1
+	# shellcheck disable=SC2034 # the caller's
+	GW=http://$(sed -n 's/.*listening on //p' "$GWLOG")
+}
+
 # Stop the daemon; returns its exit status.
 gl_stop() {
 	st=0
