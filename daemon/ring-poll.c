@@ -169,9 +169,21 @@ static void ring_wait_header(struct ring *r, uint32_t v, uint32_t park)
 				RING_SLEEP_MS, false);
 }
 
-/* Sleep until the client submits (NEED_WAKEUP) or, with @cq_full, until
- * it frees a CQ slot (CQ_WAIT); RING_SLEEP_MS at most. */
-static void ring_sleep(struct ring *r, bool cq_full)
+/* Every CQ slot is taken or reserved: the client has to read first. */
+static bool ring_cq_full(struct ring *r)
+{
+	return atomic_load(&r->committed) - gl_atomic_load(&r->hdr->cq_head) ==
+	       r->cq_entries;
+}
+
+/*
+ * Sleep until the client submits (NEED_WAKEUP) or, with @cq_full, until
+ * it frees a CQ slot (CQ_WAIT); RING_SLEEP_MS at most. CQ_WAIT stays set
+ * across a sleep that ends with the CQ still full (the poller only looks
+ * again), so that a client never sees it clear while the poller waits
+ * for room: returns true then, and the caller clears it once it has room.
+ */
+static bool ring_sleep(struct ring *r, bool cq_full)
 {
 	struct gl_ring_hdr *h = r->hdr;
 	uint32_t flag = cq_full ? GL_RING_CQ_WAIT : GL_RING_NEED_WAKEUP;
@@ -182,13 +194,16 @@ static void ring_sleep(struct ring *r, bool cq_full)
 	gl_atomic_or(&h->flags, flag);
 	/* an index stored before the flag was visible must not be missed */
 	if (cq_full)
-		wait = atomic_load(&r->committed) -
-		       gl_atomic_load(&h->cq_head) == r->cq_entries;
+		wait = ring_cq_full(r);
 	else
 		wait = gl_atomic_load(&h->sq_tail) == r->sq_head;
 	if (wait && !atomic_load(&r->stop) && !atomic_load(&r->broken))
 		ring_wait_header(r, v, park);
+	if (cq_full && ring_cq_full(r) && !atomic_load(&r->stop) &&
+	    !atomic_load(&r->broken))
+		return true;
 	gl_atomic_and(&h->flags, ~flag);
+	return false;
 }
 
 /* A broken ring is never read again: sleep on the private park word
@@ -209,6 +224,7 @@ void *ring_poll_main(void *arg)
 	const struct policy *pol = r->set->pol;
 	int64_t idle_since = clock_mono();
 	unsigned spins = 0;
+	bool cq_wait = false;
 	int n;
 
 	while (!atomic_load(&r->stop)) {
@@ -218,12 +234,16 @@ void *ring_poll_main(void *arg)
 			continue;
 		}
 		n = ring_reap(r);
+		if (n >= 0 && cq_wait) {	/* room again */
+			gl_atomic_and(&r->hdr->flags, ~GL_RING_CQ_WAIT);
+			cq_wait = false;
+		}
 		if (n > 0) {
 			idle_since = 0;	/* read the clock when idle again */
 			continue;
 		}
 		if (n < 0) {	/* CQ full: the client has to read first */
-			ring_sleep(r, true);
+			cq_wait = ring_sleep(r, true);
 			continue;
 		}
 		/* spin cheaply: a pause per turn, the clock and a yield to
