@@ -367,17 +367,19 @@ TEST_F(cring, malformed_fields)
 	EXPECT_EQ(r->h->flags & GL_RING_BROKEN, 0u);
 }
 
-struct lease_ref {
-	const struct gl_daemon *d;
-	const char *name;
+struct score_probe {
+	int fd;		/* the lease's vram, O_DIRECT: no page cache */
+	off_t off;	/* the first score of step 1 */
 };
 
-static int is_running(void *arg)
+/* Step 1 wrote its first score: it runs (the chain's running count is
+ * set from before step 0 on, so it cannot tell the steps apart). */
+static int first_score_out(void *arg)
 {
-	struct lease_ref *lr = arg;
-	long long v;
+	struct score_probe *sp = arg;
+	float f = 0;
 
-	return !lease_read_key(lr->d, lr->name, "running", &v) && v == 1;
+	return pread(sp->fd, &f, sizeof(f), sp->off) == sizeof(f) && f != 0;
 }
 
 /* rmdir while step 1 runs: the run completes ECANCELED at step 1. */
@@ -385,7 +387,8 @@ TEST_F(cring, rmdir_mid_chain)
 {
 	struct gl_daemon *d = &self->d;
 	struct tring *r = &self->r;
-	struct lease_ref lr = { d, "r" };
+	struct score_probe sp = { -1, 64 << 20 };
+	float ones[64];
 	char *p = r->data + CHAIN_OFF;
 	struct gl_chain_desc *h = (void *)p;
 	/* launch_cancel.c's SPIN, 80 MiB */
@@ -400,6 +403,14 @@ TEST_F(cring, rmdir_mid_chain)
 	struct gl_cqe c;
 
 	ASSERT_EQ(lease_write(d, "r", "ctl", "vram 80M\n"), 0);
+	/* q and k start with ones: score 0 is 64, not the 0 already there */
+	for (size_t i = 0; i < 64; i++)
+		ones[i] = 1.0f;
+	sp.fd = lease_open(d, "r", "vram", O_RDWR | O_DIRECT);
+	ASSERT_GE(sp.fd, 0);
+	ASSERT_EQ(pwrite(sp.fd, ones, sizeof(ones), 0), (ssize_t)sizeof(ones));
+	ASSERT_EQ(pwrite(sp.fd, ones, sizeof(ones), 32 << 20),
+		  (ssize_t)sizeof(ones));
 	memset(h, 0, sizeof(*h));
 	h->magic = GL_CHAIN_MAGIC;
 	h->version = GL_CHAIN_VERSION;
@@ -411,7 +422,9 @@ TEST_F(cring, rmdir_mid_chain)
 	ASSERT_EQ(tring_push(r, &(struct gl_sqe){ .opcode = GL_OP_CHAIN_RUN,
 						   .off = 2, .user_data = 42 }),
 		  0);
-	ASSERT_EQ(gl_wait_until(is_running, &lr, gl_scale_ms(d, 30000)), 0);
+	ASSERT_EQ(gl_wait_until(first_score_out, &sp, gl_scale_ms(d, 30000)),
+		  0);
+	close(sp.fd);
 	EXPECT_EQ(lease_remove(d, "r"), 0);
 	EXPECT_EQ(dev_read_u64(d, 0, "vram.used"), 0);
 	ASSERT_EQ(tring_pop(r, &c, 0), 0);
