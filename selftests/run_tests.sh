@@ -9,6 +9,8 @@
 # more; without it, the fs tests in the second lane).  Each program's
 # output is shown indented as "# " lines, then "# NAME: N s", its wall
 # time; the last line is "N passed, N failed, N skipped" over all test cases.
+# A program fails when it exits other than 0 (or 4, all skipped), prints
+# no "# Totals:" line, or runs other than the N test points of its "1..N".
 # Exit status: 0 when nothing failed, 1 otherwise.
 #
 # Environment: VALGRIND=1, GL_VALGRIND (the valgrind command line),
@@ -149,6 +151,14 @@ run_one() {
 	elif [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ "${f:-0}" = 0 ]; then
 		echo "# $name: exit $rc with no failed test case"
 		f=1
+	fi
+	# a plan that is not what ran hides a test lost or one unplanned
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -n 1)
+	ran=$(grep -c -E '^(not )?ok [0-9]+' "$out")
+	if [ -n "$plan" ] && [ "$plan" != "$ran" ]; then
+		echo "# $name: planned $plan test points, ran $ran"
+		f=$((${f:-0} + 1))
+		rc=1
 	fi
 	echo "${p:-0} ${f:-0} ${s:-0}" >>"$COUNTS"
 	case $rc in

@@ -157,7 +157,10 @@ static bool known_status(int st)
 {
 	return st == 0 || st == -EINVAL || st == -EFAULT || st == -EFBIG ||
 	       st == -ETIMEDOUT || st == -ECANCELED || st == -EIO ||
-	       st == -EBUSY || st == -EOPNOTSUPP;	/* ids to an mlp */
+	       st == -EBUSY || st == -EOPNOTSUPP ||	/* ids to an mlp */
+	       st == -ETIME ||		/* a deadline shorter than the
+					 * model's learnt estimate */
+	       st == -EKEYEXPIRED;	/* documented for an INFER entry */
 }
 
 /* The last completions of entries between cq_head and cq_tail (a
