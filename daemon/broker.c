@@ -25,7 +25,7 @@
  * every op on them fails with EIO from now on. Wait for each one's
  * running work to end, so none still points into the device when the
  * backend resets it, and tell its owner why in ctl. Runs on the
- * backend's recovery thread.
+ * backend's thread that ends the device.
  */
 static void broker_dev_failed(void *ctx, struct dev *d)
 {

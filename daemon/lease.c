@@ -353,6 +353,10 @@ int lease_acquire(struct lease_table *lt, const struct lease_req *req,
 	if (!dev)
 		return gl_fail_name(req->name, -ENOENT, "no device %u",
 				    req->dev);
+	if (atomic_load(&dev->state) == DEV_FAILED)
+		return gl_fail_name(req->name, -EIO,
+				    "device %u (%s) failed: %s", req->dev,
+				    dev->name, dev->reason);
 	l = lease_lookup(lt, req->name);
 	if (l) {
 		lease_put(l);

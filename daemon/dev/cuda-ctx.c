@@ -5,8 +5,8 @@
  * in it (stream, fatbin, registered modules, cuBLAS), and failing the
  * device on a sticky fault. The layer under the rest of the backend:
  * cuda-mem.c, cuda-launch.c and cuda-reset.c call it, it calls none of
- * them; the recovery it starts reaches cuda_reset() through the ops
- * table.
+ * them; the thread it starts to end a failed device reaches
+ * cuda_reset() through the ops table.
  *
  * Invariants: every op enters through cuda_hold(), whose gate a reset
  * takes for writing, so the context, its stream, modules and cuBLAS
@@ -17,11 +17,14 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include "daemon/dev/cuda-dev.h"
 #include "daemon/log.h"
@@ -60,6 +63,40 @@ int cuda_err(CUresult rc, const char *what)
 	if (cuda_sticky(rc) && cuda_cur)
 		cuda_dev_fail(cuda_cur, "%s in %s (%d)", name, what, rc);
 	return -EIO;
+}
+
+static int64_t cuda_poll_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void cuda_poll_start(struct cuda_poll *p)
+{
+	p->t0 = cuda_poll_now();
+}
+
+void cuda_poll_pause(struct cuda_poll *p)
+{
+	static __thread bool slack_set;
+	int64_t waited = cuda_poll_now() - p->t0;
+	struct timespec ts = { 0, waited / 8 };
+
+	if (waited < CUDA_POLL_SPIN_NS) {
+		sched_yield();
+		return;
+	}
+	if (!slack_set) {
+		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+		slack_set = true;
+	}
+	if (ts.tv_nsec < CUDA_POLL_MIN_NS)
+		ts.tv_nsec = CUDA_POLL_MIN_NS;
+	if (ts.tv_nsec > CUDA_POLL_MAX_NS)
+		ts.tv_nsec = CUDA_POLL_MAX_NS;
+	nanosleep(&ts, NULL);
 }
 
 /* The driver's current context is per thread: set it on every entry. */
@@ -175,33 +212,6 @@ static void cuda_dev_blas(struct cuda_dev *cd)
 	}
 }
 
-/* Root-registered modules again, from their saved images (a reset
- * destroyed them with the context). 0 or -EIO (logged). */
-static int cuda_dev_reload(struct cuda_dev *cd, struct dev *d)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < REGISTRY_MAX - GL_K_COUNT; i++) {
-		if (!cd->dyn_image[i])
-			continue;
-		err = cuda_err(cuda.cu.ModuleLoadData(&cd->dyn_mod[i],
-						      cd->dyn_image[i]),
-			       "cuModuleLoadData");
-		if (err) {
-			cd->dyn_mod[i] = NULL;
-			return -EIO;
-		}
-		if (cuda.cu.ModuleGetFunction(&cd->dyn_fn[i], cd->dyn_mod[i],
-					      cd->dyn_k[i]->name)) {
-			gl_info("cuda: %s: kernel %s is gone from its module",
-				d->name, cd->dyn_k[i]->name);
-			return -EIO;
-		}
-	}
-	return 0;
-}
-
 int cuda_ctx_up(struct cuda_dev *cd, struct dev *d)
 {
 	int err;
@@ -229,8 +239,6 @@ int cuda_ctx_up(struct cuda_dev *cd, struct dev *d)
 		return err;
 	}
 	err = cuda_dev_module(cd, d);
-	if (!err)
-		err = cuda_dev_reload(cd, d);
 	if (err)
 		return err;
 	cuda_dev_blas(cd);
@@ -264,9 +272,10 @@ void cuda_kill_regions(struct cuda_dev *cd)
 	pthread_mutex_unlock(&cd->lock);
 }
 
-/* The recovery thread: the regions die, the device set hears it, and
- * the backend's reset (cuda-reset.c, through the ops table) recovers. */
-static void *cuda_recover_main(void *arg)
+/* The thread that ends a failed device: the regions die, the device set
+ * hears it, and the backend's reset (cuda-reset.c, through the ops table)
+ * frees its memory. */
+static void *cuda_end_main(void *arg)
 {
 	struct cuda_dev *cd = arg;
 
@@ -285,7 +294,7 @@ void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
 
 	if (!d || d->priv != cd)
 		return;		/* still probing: not a device yet */
-	/* failed already: the recovery's own calls end here, lock-free */
+	/* failed already (for good): the end's own calls stop here */
 	if (atomic_load(&d->state) != DEV_READY)
 		return;
 	pthread_mutex_lock(&cd->fail_lock);
@@ -297,23 +306,20 @@ void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
 	atomic_store(&d->state, DEV_FAILED);
 	gl_info("error: cuda: %s failed: %s; its leases' memory is lost, "
 		"the device is being reset", d->name, d->reason);
-	/* a previous recovery is past its reset: it ended or ends soon */
-	if (cd->recovery_started)
-		pthread_join(cd->recovery, NULL);
-	err = pthread_create(&cd->recovery, NULL, cuda_recover_main, cd);
-	cd->recovery_started = !err;
+	err = pthread_create(&cd->ender, NULL, cuda_end_main, cd);
+	cd->end_started = !err;
 	if (err)
-		gl_info("error: cuda: %s: no thread to recover it (%s)",
+		gl_info("error: cuda: %s: no thread to end it (%s)",
 			d->name, gl_errno_name(err));
 out:
 	pthread_mutex_unlock(&cd->fail_lock);
 }
 
-void cuda_recovery_join(struct cuda_dev *cd)
+void cuda_end_join(struct cuda_dev *cd)
 {
 	pthread_mutex_lock(&cd->fail_lock);
-	if (cd->recovery_started)
-		pthread_join(cd->recovery, NULL);
-	cd->recovery_started = false;
+	if (cd->end_started)
+		pthread_join(cd->ender, NULL);
+	cd->end_started = false;
 	pthread_mutex_unlock(&cd->fail_lock);
 }

@@ -51,19 +51,16 @@ struct cuda_dev {
 					 * the context's objects below */
 	CUfunction fn[GL_K_COUNT];	/* by kernel id; NULL: missing */
 	/* kernels root registered, by id - GL_K_COUNT; set once, under the
-	 * registry's add lock, before the id is published; reloaded from
-	 * dyn_image (a private copy, NUL-terminated) by a reset */
+	 * registry's add lock, before the id is published */
 	CUmodule dyn_mod[REGISTRY_MAX - GL_K_COUNT];
 	CUfunction dyn_fn[REGISTRY_MAX - GL_K_COUNT];
-	void *dyn_image[REGISTRY_MAX - GL_K_COUNT];
-	const struct gl_kernel *dyn_k[REGISTRY_MAX - GL_K_COUNT];
 	/* every op holds the read side, a reset the write side */
 	pthread_rwlock_t gate;
 	pthread_mutex_t fail_lock;	/* dev->state and reason to failed,
-					 * and starting the recovery */
+					 * and starting its end */
 	pthread_mutex_t reset_lock;	/* serialises resets */
-	pthread_t recovery;		/* fail_lock; joined at teardown */
-	bool recovery_started;		/* fail_lock */
+	pthread_t ender;		/* fail_lock; joined at teardown */
+	bool end_started;		/* fail_lock */
 	unsigned int grace_ms;		/* a cancelled kernel's run-on */
 	size_t gran;			/* bytes, allocation granularity */
 	CUstream stream;		/* launches that name no region */
@@ -97,9 +94,32 @@ struct cuda_region {
 					 * release */
 };
 
-/* Stream polling while waiting: first sleep, longest sleep. */
+/* Stream polling while waiting: yield the CPU between polls for the
+ * first CUDA_POLL_SPIN_NS, then sleep an eighth of the time waited so
+ * far, within [CUDA_POLL_MIN_NS, CUDA_POLL_MAX_NS]. */
+#define CUDA_POLL_SPIN_NS	20000L
 #define CUDA_POLL_MIN_NS	2000L
 #define CUDA_POLL_MAX_NS	500000L
+
+/* One wait's polling state: cuda_poll_start(), then cuda_poll_pause()
+ * between polls. */
+struct cuda_poll {
+	int64_t t0;		/* CLOCK_MONOTONIC ns at the start */
+};
+
+void cuda_poll_start(struct cuda_poll *p);
+
+/*
+ * cuda_poll_pause - the pause before the next poll of a stream: a
+ * sched_yield() while the wait is younger than CUDA_POLL_SPIN_NS (a
+ * kernel of a few us has ended by then, and a sleep costs at least the
+ * thread's timer slack, 50 us by default: the H200 showed a noop launch
+ * taking 64 us through the device against 22 us direct), then a sleep
+ * of an eighth of the time waited (a wait ends at most an eighth late;
+ * sleeps that doubled made a 2048^3 matmul of 410 us take 605), with
+ * this thread's timer slack set to 1 us the first time.
+ */
+void cuda_poll_pause(struct cuda_poll *p);
 
 /* cuda-ctx.c: the context, errors and failure; calls no other cuda*.c */
 
@@ -132,10 +152,10 @@ void cuda_ctx_down(struct cuda_dev *cd);
 bool cuda_sticky(CUresult rc);
 
 /*
- * cuda_dev_fail - mark @cd's device failed with the reason @fmt (once
- * per failure; logged) and start its recovery on a thread of its own:
- * its regions die (-EIO), the device set's event callback hears it,
- * then the device's ops->reset (cuda_reset()) recreates the context.
+ * cuda_dev_fail - mark @cd's device failed with the reason @fmt (once;
+ * logged) and end it on a thread of its own: its regions die (-EIO), the
+ * device set's event callback hears it, then the device's ops->reset
+ * (cuda_reset()) frees its memory; it stays failed.
  * Any thread; takes fail_lock.
  */
 void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
@@ -145,8 +165,9 @@ void cuda_dev_fail(struct cuda_dev *cd, const char *fmt, ...)
  * ops give -EIO. Takes cd->lock. */
 void cuda_kill_regions(struct cuda_dev *cd);
 
-/* cuda_recovery_join - wait for a recovery thread; teardown only. */
-void cuda_recovery_join(struct cuda_dev *cd);
+/* cuda_end_join - wait for the thread ending a failed device; teardown
+ * only. */
+void cuda_end_join(struct cuda_dev *cd);
 
 /* cuda-mem.c: the dev_ops of memory */
 
@@ -172,11 +193,11 @@ void cuda_unpin(struct dev *d, void *p);
  * failed context ignored); the gate's write side, or release. */
 void cuda_region_bury(struct cuda_region *r);
 
-/* cuda-reset.c: recovery */
+/* cuda-reset.c: the end of a failed device */
 
-/* cuda_reset - the dev_ops reset: recover a failed device. 0 (also for
- * a ready one), -EIO when the context cannot be made again. Blocks
- * until every op on the device has ended. */
+/* cuda_reset - the dev_ops reset: free a failed device's memory and end
+ * its kernels; it stays failed (-EIO) until the daemon restarts. 0 for a
+ * ready device. Blocks until every op on the device has ended. */
 int cuda_reset(struct dev *d);
 
 /* cuda-launch.c: the dev_ops launch and load_kernel of the device */

@@ -68,11 +68,12 @@ static int64_t cuda_now_ms(void)
 static int cuda_wait(struct cuda_dev *cd, CUstream s, atomic_int *cancel,
 		     const char *name)
 {
-	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
 	int64_t cancelled = -1;
+	struct cuda_poll p;
 	CUresult rc;
 	int c;
 
+	cuda_poll_start(&p);
 	for (;;) {
 		rc = cuda.cu.StreamQuery(s);
 		c = cancel ? atomic_load(cancel) : 0;
@@ -90,9 +91,7 @@ static int cuda_wait(struct cuda_dev *cd, CUstream s, atomic_int *cancel,
 				      cd->grace_ms, gl_errno_name(c));
 			return -c;
 		}
-		nanosleep(&ts, NULL);
-		if (ts.tv_nsec < CUDA_POLL_MAX_NS)
-			ts.tv_nsec *= 2;
+		cuda_poll_pause(&p);
 	}
 }
 
@@ -236,7 +235,8 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		err = -EIO;	/* its region died with a device fault */
 		goto out;
 	}
-	if (k->id == GL_K_matmul && cd->blas) {
+	if (k->id == GL_K_matmul && cd->blas &&
+	    !(args->flags & GL_KARGS_ROWS_ALONE)) {
 		err = cuda_matmul(cd, s, args);
 		if (!err)
 			err = cuda_wait(cd, s, cancel, k->name);
@@ -328,7 +328,7 @@ int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 		return -EINVAL;
 	if (!cd)
 		return 0;	/* unusable device: nothing runs there */
-	/* kept for the reloads after a reset; NUL-terminated for PTX */
+	/* NUL-terminated for PTX */
 	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
@@ -359,12 +359,8 @@ int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 	/* a slot left by an add that failed on another device */
 	if (cd->dyn_mod[slot])
 		cuda.cu.ModuleUnload(cd->dyn_mod[slot]);
-	free(cd->dyn_image[slot]);
 	cd->dyn_mod[slot] = mod;
 	cd->dyn_fn[slot] = f;
-	cd->dyn_image[slot] = copy;
-	cd->dyn_k[slot] = k;
-	copy = NULL;
 out_unhold:
 	cuda_unhold(cd);
 out:

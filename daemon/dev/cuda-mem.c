@@ -42,20 +42,19 @@ static struct cuda_dev *cuda_of(struct dev_region *r)
 
 int cuda_sync(struct cuda_dev *cd, CUstream s, const char *what)
 {
-	struct timespec ts = { 0, CUDA_POLL_MIN_NS };
+	struct cuda_poll p;
 	CUresult rc;
 
 	/* polled, not cuStreamSynchronize: a wait behind a kernel that
 	 * never ends must end when its device fails */
+	cuda_poll_start(&p);
 	for (;;) {
 		rc = cuda.cu.StreamQuery(s);
 		if (rc != CUDA_ERROR_NOT_READY)
 			return cuda_err(rc, what);
 		if (atomic_load(&cd->dev->state) != DEV_READY)
 			return -EIO;
-		nanosleep(&ts, NULL);
-		if (ts.tv_nsec < CUDA_POLL_MAX_NS)
-			ts.tv_nsec *= 2;
+		cuda_poll_pause(&p);
 	}
 }
 

@@ -5,8 +5,8 @@
  * below it: cuda-lib.c loads the libraries; cuda-ctx.c enters the
  * context, maps errors, makes the context and fails the device;
  * cuda-mem.c (memory), cuda-launch.c (launches) and cuda-reset.c
- * (recovery) sit on those two; this file on all of them. Kernels come
- * from the embedded fatbin.
+ * (the end of a failed device) sit on those two; this file on all of
+ * them. Kernels come from the embedded fatbin.
  *
  * Invariant: a device's priv is set only once it is fully open (or NULL
  * when it is unusable).
@@ -56,11 +56,7 @@ static unsigned int cuda_grace_ms(void)
 /* Undo cuda_dev_open() on a device it finished or left half done. */
 static void cuda_dev_close(struct cuda_dev *cd)
 {
-	size_t i;
-
 	cuda_ctx_down(cd);
-	for (i = 0; i < REGISTRY_MAX - GL_K_COUNT; i++)
-		free(cd->dyn_image[i]);
 	pthread_rwlock_destroy(&cd->gate);
 	pthread_mutex_destroy(&cd->reset_lock);
 	pthread_mutex_destroy(&cd->fail_lock);
@@ -142,7 +138,7 @@ static int cuda_dev_open(struct dev *d, int ordinal)
 	}
 	d->capacity = (free_b - headroom) / cd->gran * cd->gran;
 	d->reserved = total - free_b;
-	d->ops = &dev_cuda_ops;	/* the recovery resets through it */
+	d->ops = &dev_cuda_ops;	/* a failed device's end resets by it */
 	d->priv = cd;
 	gl_info("cuda: %s: %s, %zu MiB, %llu MiB for leases, %llu MiB "
 		"reserved%s", d->name, product, total >> 20,
@@ -225,7 +221,7 @@ static void cuda_teardown(struct dev *d)
 
 	if (!cd)
 		return;
-	cuda_recovery_join(cd);
+	cuda_end_join(cd);
 	if (cd->regions)
 		gl_info("cuda: %s: teardown with live regions", d->name);
 	cuda_dev_close(cd);

@@ -82,10 +82,12 @@ struct dev_ops {
 	/* resize_moves - resize maps the new size before it frees the old,
 	 * so while it runs the region takes both footprints */
 	bool resize_moves;
-	/* reset - recover a failed device: the regions it had keep failing
-	 * with -EIO (their memory is lost) until released, new ones work.
-	 * 0, also for a ready device; -EIO when it stays failed. Blocks
-	 * until the device's running ops end. NULL: no sticky faults. */
+	/* reset - end a failed device: free its memory and end its running
+	 * work; the regions it had keep failing with -EIO until released,
+	 * and it stays failed (-EIO) until the daemon restarts (a GPU's
+	 * driver keeps the fault for the life of the process). 0 for a
+	 * ready device. Blocks until its running ops end. NULL: no device
+	 * faults. */
 	int (*reset)(struct dev *d);
 	/* pin - page-lock and register @len bytes of host memory at @p
 	 * (page-aligned: an io region) for DMA; unpin undoes it, also on a
@@ -148,7 +150,7 @@ void dev_set_unusable(struct dev *d, const char *fmt, ...)
 /*
  * dev_event_fn - device @d failed: @d->state is DEV_FAILED and
  * @d->reason says why; its regions already fail with -EIO. Called on
- * the backend's recovery thread, before the device is reset, with the
+ * the backend's thread that ends the device, before its reset, with the
  * set's event lock held and no other; the callee may block (it waits
  * for work on the device's regions to end).
  */
