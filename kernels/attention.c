@@ -65,8 +65,10 @@ static void attn_values_thread(const void *arg, uint64_t i)
 }
 
 /* Elements computed side by side by the whole-grid paths: one lane of a
- * vector each (lane-wise multiply and add round as the scalar ones). */
+ * vector each (lane-wise multiply and add round as the scalar ones, and
+ * no path is built with FMA, so the bits are attn_*_thread's). */
 #define ATTN_LANES	8
+#define ATTN_VECS	8	/* vectors of a head's outputs summed at once */
 typedef float attn_v8 __attribute__((vector_size(32), aligned(4),
 				     may_alias));
 
@@ -78,81 +80,186 @@ static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
 }
 
 /*
- * attn_scores_all - every score of @a, ATTN_LANES keys of a row at a
- * time, each the sum attn_scores_thread makes; 0 or the cancel errno,
- * looked at before each row.
+ * ATTN_GATHER - kv[l] = element @d of key row @l of the 8 at @kj, rows
+ * @kvs floats apart: one element of 8 keys in lanes.
  */
-static int attn_scores_all(const struct attn *a, const struct gl_kctx *ctx)
-{
-	uint64_t kvs = a->n_kv_heads * a->head_dim, h, qi, j, d, lim;
-	attn_v8 acc, kv;
-	int l, err;
+#define ATTN_GATHER(kv, kj, kvs, d)					\
+	do {								\
+		_Pragma("GCC unroll 8")					\
+		for (int l_ = 0; l_ < ATTN_LANES; l_++)			\
+			(kv)[l_] = (kj)[l_ * (kvs) + (d)];		\
+	} while (0)
 
-	for (h = 0; h < a->n_heads; h++)
-	for (qi = 0; qi < a->seq_q; qi++) {
-		const float *q = a->q + (qi * a->n_heads + h) * a->head_dim;
-		const float *k = a->k + (h / a->group) * a->head_dim;
-		float *out = a->out + (h * a->seq_q + qi) * a->seq_k;
-
-		err = gl_cpu_cancelled(ctx);
-		if (err)
-			return err;
-		lim = a->seq_k;
-		if (a->causal && a->pos0 + qi + 1 < lim)
-			lim = a->pos0 + qi + 1;
-		for (j = 0; j + ATTN_LANES <= lim; j += ATTN_LANES) {
-			const float *kj = k + j * kvs;
-
-			acc = (attn_v8){ 0 };
-			for (d = 0; d < a->head_dim; d++) {
-				_Pragma("GCC unroll 8")
-				for (l = 0; l < ATTN_LANES; l++)
-					kv[l] = kj[l * kvs + d];
-				acc += q[d] * kv;
-			}
-			acc *= a->scale;
-			*(attn_v8 *)(out + j) = acc;
-		}
-		for (; j < a->seq_k; j++)
-			attn_scores_thread(a, (h * a->seq_q + qi) * a->seq_k +
-					   j);
-	}
-	return 0;
+/*
+ * ATTN_SCORES_ALL - define a whole-grid scores path @name built with @attr:
+ * every score of @a, ATTN_LANES keys of a row at a time (two such blocks
+ * side by side where there are two), each the sum attn_scores_thread
+ * makes; 0 or the cancel errno, looked at before each row. Eight keys'
+ * elements are turned into lanes eight dimensions at a time (@tile, the
+ * transpose of an 8 x 8 tile), the rest one at a time.
+ */
+#define ATTN_SCORES_ALL(name, attr, tile)				\
+attr static int name(const struct attn *a, const struct gl_kctx *ctx)	\
+{									\
+	uint64_t kvs = a->n_kv_heads * a->head_dim, h, qi, j, d, lim;	\
+	attn_v8 acc[2], kv = { 0 }, t[ATTN_LANES];				\
+	int b, nb, e, err;						\
+									\
+	for (h = 0; h < a->n_heads; h++)				\
+	for (qi = 0; qi < a->seq_q; qi++) {				\
+		const float *q = a->q + (qi * a->n_heads + h) *		\
+				 a->head_dim;				\
+		const float *k = a->k + (h / a->group) * a->head_dim;	\
+		float *out = a->out + (h * a->seq_q + qi) * a->seq_k;	\
+									\
+		err = gl_cpu_cancelled(ctx);				\
+		if (err)						\
+			return err;					\
+		lim = a->seq_k;						\
+		if (a->causal && a->pos0 + qi + 1 < lim)		\
+			lim = a->pos0 + qi + 1;				\
+		for (j = 0; j + ATTN_LANES <= lim; j += nb * ATTN_LANES) { \
+			const float *kj = k + j * kvs;			\
+									\
+			nb = j + 2 * ATTN_LANES <= lim ? 2 : 1;		\
+			acc[0] = acc[1] = (attn_v8){ 0 };		\
+			for (d = 0; d + ATTN_LANES <= a->head_dim;	\
+			     d += ATTN_LANES) {				\
+				for (b = 0; b < nb; b++) {		\
+					tile(t, kj + b * ATTN_LANES *	\
+					     kvs, kvs, d);		\
+					_Pragma("GCC unroll 8")	\
+					for (e = 0; e < ATTN_LANES; e++) \
+						acc[b] += q[d + e] *	\
+							  t[e];		\
+				}					\
+			}						\
+			for (; d < a->head_dim; d++)			\
+				for (b = 0; b < nb; b++) {		\
+					ATTN_GATHER(kv, kj + b *	\
+						    ATTN_LANES * kvs,	\
+						    kvs, d);		\
+					acc[b] += q[d] * kv;		\
+				}					\
+			for (b = 0; b < nb; b++)			\
+				*(attn_v8 *)(out + j + b * ATTN_LANES) = \
+					acc[b] * a->scale;		\
+		}							\
+		for (; j < a->seq_k; j++)				\
+			attn_scores_thread(a, (h * a->seq_q + qi) *	\
+					   a->seq_k + j);		\
+	}								\
+	return 0;							\
 }
 
 /*
- * attn_values_all - every output of @a, ATTN_LANES dimensions of a head
- * at a time, each the sum attn_values_thread makes; 0 or the cancel
- * errno, looked at before each head.
+ * ATTN_VALUES_ALL - define a whole-grid values path @name built with @attr:
+ * every output of @a, ATTN_LANES dimensions of a head at a time
+ * (ATTN_VECS vectors of them side by side), each the sum
+ * attn_values_thread makes; 0 or the cancel errno, looked at before
+ * each head.
  */
-static int attn_values_all(const struct attn *a, const struct gl_kctx *ctx)
-{
-	uint64_t vs = a->n_kv_heads * a->head_dim, h, qi, j, d;
-	attn_v8 acc;
-	int err;
-
-	for (qi = 0; qi < a->seq_q; qi++)
-	for (h = 0; h < a->n_heads; h++) {
-		const float *p = a->q + (h * a->seq_q + qi) * a->seq_k;
-		const float *v = a->k + (h / a->group) * a->head_dim;
-		float *out = a->out + (qi * a->n_heads + h) * a->head_dim;
-
-		err = gl_cpu_cancelled(ctx);
-		if (err)
-			return err;
-		for (d = 0; d + ATTN_LANES <= a->head_dim; d += ATTN_LANES) {
-			acc = (attn_v8){ 0 };
-			for (j = 0; j < a->seq_k; j++)
-				acc += p[j] * *(const attn_v8 *)(v + j * vs +
-								 d);
-			*(attn_v8 *)(out + d) = acc;
-		}
-		for (; d < a->head_dim; d++)
-			attn_values_thread(a, (qi * a->n_heads + h) *
-					   a->head_dim + d);
-	}
-	return 0;
+#define ATTN_VALUES_ALL(name, attr)					\
+attr static int name(const struct attn *a, const struct gl_kctx *ctx)	\
+{									\
+	uint64_t vs = a->n_kv_heads * a->head_dim, h, qi, j, d;		\
+	attn_v8 acc[ATTN_VECS];						\
+	int e, n, err;							\
+									\
+	for (qi = 0; qi < a->seq_q; qi++)				\
+	for (h = 0; h < a->n_heads; h++) {				\
+		const float *p = a->q + (h * a->seq_q + qi) * a->seq_k;	\
+		const float *v = a->k + (h / a->group) * a->head_dim;	\
+		float *out = a->out + (qi * a->n_heads + h) *		\
+			     a->head_dim;				\
+									\
+		err = gl_cpu_cancelled(ctx);				\
+		if (err)						\
+			return err;					\
+		for (d = 0; d + ATTN_LANES <= a->head_dim;		\
+		     d += (uint64_t)n * ATTN_LANES) {			\
+			n = (int)((a->head_dim - d) / ATTN_LANES);	\
+			n = n < ATTN_VECS ? n : ATTN_VECS;		\
+			for (e = 0; e < n; e++)				\
+				acc[e] = (attn_v8){ 0 };		\
+			for (j = 0; j < a->seq_k; j++) {		\
+				const float *vj = v + j * vs + d;	\
+									\
+				for (e = 0; e < n; e++)			\
+					acc[e] += p[j] *		\
+						  *(const attn_v8 *)	\
+						  (vj + e * ATTN_LANES); \
+			}						\
+			for (e = 0; e < n; e++)				\
+				*(attn_v8 *)(out + d + e * ATTN_LANES) = \
+					acc[e];				\
+		}							\
+		for (; d < a->head_dim; d++)				\
+			attn_values_thread(a, (qi * a->n_heads + h) *	\
+					   a->head_dim + d);		\
+	}								\
+	return 0;							\
 }
+
+/* attn_tile_plain - t[e][l] = kj[l * kvs + d + e], one at a time */
+static inline void attn_tile_plain(attn_v8 *t, const float *kj, uint64_t kvs,
+				   uint64_t d)
+{
+	for (int e = 0; e < ATTN_LANES; e++)
+		ATTN_GATHER(t[e], kj, kvs, d + e);
+}
+
+ATTN_SCORES_ALL(attn_scores_plain, , attn_tile_plain)
+ATTN_VALUES_ALL(attn_values_plain, )
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define ATTN_AVX __attribute__((target("avx")))
+
+/* attn_tile_avx - attn_tile_plain by eight loads and a transpose */
+ATTN_AVX static inline void attn_tile_avx(attn_v8 *t, const float *kj,
+					  uint64_t kvs, uint64_t d)
+{
+	__m256 r[8], u[8], v[8];
+	int l;
+
+	_Pragma("GCC unroll 8")
+	for (l = 0; l < 8; l++)
+		r[l] = _mm256_loadu_ps(kj + l * kvs + d);
+	_Pragma("GCC unroll 4")
+	for (l = 0; l < 8; l += 2) {
+		u[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+		u[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+	}
+	_Pragma("GCC unroll 2")
+	for (l = 0; l < 8; l += 4) {
+		v[l] = _mm256_shuffle_ps(u[l], u[l + 2], 0x44);
+		v[l + 1] = _mm256_shuffle_ps(u[l], u[l + 2], 0xee);
+		v[l + 2] = _mm256_shuffle_ps(u[l + 1], u[l + 3], 0x44);
+		v[l + 3] = _mm256_shuffle_ps(u[l + 1], u[l + 3], 0xee);
+	}
+	_Pragma("GCC unroll 4")
+	for (l = 0; l < 4; l++) {
+		t[l] = (attn_v8)_mm256_permute2f128_ps(v[l], v[l + 4], 0x20);
+		t[l + 4] = (attn_v8)_mm256_permute2f128_ps(v[l], v[l + 4],
+							    0x31);
+	}
+}
+
+ATTN_SCORES_ALL(attn_scores_avx, ATTN_AVX, attn_tile_avx)
+ATTN_VALUES_ALL(attn_values_avx, ATTN_AVX)
+#endif
+
+/* ATTN_ALL - the whole-grid path @name's AVX copy where the CPU has AVX
+ * (no FMA in either copy: the same bits), else its plain one */
+#if defined(__x86_64__)
+#define ATTN_ALL(name, a, ctx)						\
+	(__builtin_cpu_supports("avx") ? name##_avx(a, ctx) :		\
+					 name##_plain(a, ctx))
+#else
+#define ATTN_ALL(name, a, ctx) name##_plain(a, ctx)
+#endif
 
 /*
  * attn_load - the five leading u32 of both kernels into @a. Returns 0,
@@ -228,7 +335,7 @@ int gl_attn_scores_cpu(const struct gl_kargs *args,
 	a.k = GL_ARG_PTR(args, 9);
 	a.out = GL_ARG_PTR(args, 10);
 	if (attn_whole(grid, ctx))
-		return attn_scores_all(&a, ctx);
+		return ATTN_ALL(attn_scores, &a, ctx);
 	return gl_cpu_1d(grid, ctx, a.n_heads * a.seq_q * a.seq_k,
 			 attn_scores_thread, &a);
 }
@@ -257,7 +364,7 @@ int gl_attn_values_cpu(const struct gl_kargs *args,
 	a.k = GL_ARG_PTR(args, 6);
 	a.out = GL_ARG_PTR(args, 7);
 	if (attn_whole(grid, ctx))
-		return attn_values_all(&a, ctx);
+		return ATTN_ALL(attn_values, &a, ctx);
 	return gl_cpu_1d(grid, ctx, a.seq_q * a.n_heads * a.head_dim,
 			 attn_values_thread, &a);
 }

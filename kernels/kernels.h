@@ -133,9 +133,16 @@ struct gl_karg {
 	};
 };
 
+/* gl_kargs.flags: every row of the result must have the bits it has
+ * computed alone, whatever the other rows (a model's batch): a backend
+ * may not pick its algorithm by shape, so the CUDA device runs the
+ * fatbin's matmul, whose sum order is fixed by k, instead of cuBLAS. */
+#define GL_KARGS_ROWS_ALONE	0x1u
+
 struct gl_kargs {
 	uint32_t count;
 	struct gl_karg v[GL_KPARAMS_MAX];
+	uint32_t flags;		/* GL_KARGS_*; 0 for a client's launch */
 };
 
 struct gl_dim3 {

@@ -228,39 +228,51 @@ static inline attr void name(const float *w, const float *a,		\
 	}								\
 }
 
+/* matmul_put - C's element at @y from its dot product @d: alpha d, plus
+ * beta times what @y held unless beta is 0 (then @y is never read).
+ * Inlined, so it rounds as its caller's copy does (FMA or not). */
+static inline __attribute__((always_inline)) void
+matmul_put(const struct matmul *mm, float *y, float d)
+{
+	d *= mm->alpha;
+	*y = mm->beta == 0.0f ? d : d + mm->beta * *y;
+}
+
 /*
  * MATMUL_NT - the body of a matmul_nt copy: C[r][i] = alpha (A_r . B_i)
  * (+ beta C[r][i]) for @rows rows of A and the n rows of B, row i of B
  * against groups of MATMUL_GROUP rows of A, then the rest (1 or 2):
- * a row of B comes from memory once for all rows.
+ * a row of B comes from memory once for all rows. name##_col is one row
+ * of B, at @w, against rows [@r, @rows) of A into C's column at @c.
  */
 #define MATMUL_NT(name, attr, dots1, dots2, dotsg)			\
+static inline attr void name##_col(const struct matmul *mm,		\
+				   const float *a, const float *w,	\
+				   float *c, uint64_t r, uint64_t rows)	\
+{									\
+	uint64_t g, e, lda = mm->lda;					\
+	float d[MATMUL_GROUP];						\
+									\
+	for (; r < rows; r += g) {					\
+		g = rows - r < MATMUL_GROUP ? rows - r : MATMUL_GROUP;	\
+		if (g == MATMUL_GROUP)					\
+			dotsg(w, a + r * lda, lda, mm->k, d);		\
+		else if (g == 2)					\
+			dots2(w, a + r * lda, lda, mm->k, d);		\
+		else							\
+			dots1(w, a + r * lda, lda, mm->k, d);		\
+		for (e = 0; e < g; e++)					\
+			matmul_put(mm, c + (r + e) * mm->ldc, d[e]);	\
+	}								\
+}									\
+									\
 static attr void name(const struct matmul *mm, const float *a,		\
 		      const float *b, float *c, uint64_t rows)		\
 {									\
-	uint64_t i, r, g, e, lda = mm->lda;				\
-	float d[MATMUL_GROUP], *y;					\
+	uint64_t i;							\
 									\
-	for (i = 0; i < mm->n; i++) {					\
-		const float *w = b + i * mm->ldb;			\
-									\
-		for (r = 0; r < rows; r += g) {				\
-			g = rows - r < MATMUL_GROUP ? rows - r :	\
-			    MATMUL_GROUP;				\
-			if (g == MATMUL_GROUP)				\
-				dotsg(w, a + r * lda, lda, mm->k, d);	\
-			else if (g == 2)				\
-				dots2(w, a + r * lda, lda, mm->k, d);	\
-			else						\
-				dots1(w, a + r * lda, lda, mm->k, d);	\
-			for (e = 0; e < g; e++) {			\
-				y = c + (r + e) * mm->ldc + i;		\
-				d[e] *= mm->alpha;			\
-				*y = mm->beta == 0.0f ? d[e] :		\
-				     d[e] + mm->beta * *y;		\
-			}						\
-		}							\
-	}								\
+	for (i = 0; i < mm->n; i++)					\
+		name##_col(mm, a, b + i * mm->ldb, c + i, 0, rows);	\
 }
 
 MATMUL_DOTS(matmul_dots1_plain, , 1)
@@ -277,25 +289,164 @@ MATMUL_NT(matmul_nt_avx2, MATMUL_AVX2, matmul_dots1_avx2,
 	  matmul_dots2_avx2, matmul_dotsg_avx2)
 #endif
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MATMUL_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define MATMUL_BN	3	/* rows of B a block reads at once */
+#define MATMUL_BA	4	/* rows of A */
+/* Where the blocks run (measured, Documentation/kernels.md): a k of at
+ * least MATMUL_BLOCK_K, or MATMUL_BLOCK_ROWS rows or more. With a short
+ * k and few rows, a B that streams from memory (a model's weights,
+ * read once a step) reads faster one row at a time than three. */
+#define MATMUL_BLOCK_K		2048
+#define MATMUL_BLOCK_ROWS	16
+
+/*
+ * matmul_block_avx512 - the MATMUL_BA x MATMUL_BN dot products of the
+ * rows of A at @a (@lda apart) with the rows of B at @w (@ldb apart) into
+ * out[row of A][row of B], each element exactly the sum MATMUL_DOTS
+ * makes: its four 8-lane partial sums are the lanes of two 16-lane ones
+ * (the same fused multiply-adds, lane by lane, in the same order), the
+ * 8-float rest goes to the first 8 lanes alone, then the same
+ * reduction and tail. So the bits are matmul_dots1_avx2's; what changes
+ * is that a stretch of A, loaded once, serves three rows of B (24 of the
+ * 32 registers hold the sums), so A is read from the caches a third as
+ * often as by MATMUL_NT.
+ */
+static MATMUL_AVX512 void matmul_block_avx512(const float *w, uint64_t ldb,
+					      const float *a, uint64_t lda,
+					      uint64_t k,
+					      float out[MATMUL_BA][MATMUL_BN])
+{
+	__m512 s[MATMUL_BA][MATMUL_BN][2], bv[MATMUL_BN], av;
+	uint64_t j = 0, t;
+	int r, i, h;
+
+	_Pragma("GCC unroll 4")
+	for (r = 0; r < MATMUL_BA; r++)
+		_Pragma("GCC unroll 3")
+		for (i = 0; i < MATMUL_BN; i++)
+			s[r][i][0] = s[r][i][1] = _mm512_setzero_ps();
+	for (; j + 32 <= k; j += 32) {
+		_Pragma("GCC unroll 2")
+		for (h = 0; h < 2; h++) {
+			_Pragma("GCC unroll 3")
+			for (i = 0; i < MATMUL_BN; i++)
+				bv[i] = _mm512_loadu_ps(w + i * ldb + j +
+							16 * h);
+			_Pragma("GCC unroll 4")
+			for (r = 0; r < MATMUL_BA; r++) {
+				av = _mm512_loadu_ps(a + r * lda + j + 16 * h);
+				_Pragma("GCC unroll 3")
+				for (i = 0; i < MATMUL_BN; i++)
+					s[r][i][h] = _mm512_fmadd_ps(bv[i], av,
+								     s[r][i][h]);
+			}
+		}
+	}
+	for (; j + 8 <= k; j += 8) {
+		_Pragma("GCC unroll 3")
+		for (i = 0; i < MATMUL_BN; i++)
+			bv[i] = _mm512_maskz_loadu_ps(0xff, w + i * ldb + j);
+		_Pragma("GCC unroll 4")
+		for (r = 0; r < MATMUL_BA; r++) {
+			av = _mm512_maskz_loadu_ps(0xff, a + r * lda + j);
+			_Pragma("GCC unroll 3")
+			for (i = 0; i < MATMUL_BN; i++)
+				s[r][i][0] = _mm512_mask3_fmadd_ps(bv[i], av,
+								   s[r][i][0],
+								   0xff);
+		}
+	}
+	_Pragma("GCC unroll 4")
+	for (r = 0; r < MATMUL_BA; r++)
+		_Pragma("GCC unroll 3")
+		for (i = 0; i < MATMUL_BN; i++) {
+			const float *x = a + r * lda, *wi = w + i * ldb;
+			matmul_v8 l0, l1, l2, l3, v;
+			matmul_v4 hv;
+			matmul_v2 q;
+			float tail = 0.0f;
+
+			l0 = (matmul_v8)_mm512_castps512_ps256(s[r][i][0]);
+			l1 = (matmul_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(
+				_mm512_castps_pd(s[r][i][0]), 1));
+			l2 = (matmul_v8)_mm512_castps512_ps256(s[r][i][1]);
+			l3 = (matmul_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(
+				_mm512_castps_pd(s[r][i][1]), 1));
+			v = (l0 + l1) + (l2 + l3);
+			hv = __builtin_shufflevector(v, v, 0, 1, 2, 3) +
+			     __builtin_shufflevector(v, v, 4, 5, 6, 7);
+			q = __builtin_shufflevector(hv, hv, 0, 1) +
+			    __builtin_shufflevector(hv, hv, 2, 3);
+			for (t = j; t < k; t++)
+				tail += wi[t] * x[t];
+			out[r][i] = (q[0] + q[1]) + tail;
+		}
+}
+
+/*
+ * matmul_nt_avx512 - matmul_nt_avx2 for @rows >= MATMUL_BA: blocks of
+ * MATMUL_BN rows of B by MATMUL_BA rows of A through
+ * matmul_block_avx512, the rest of each by matmul_nt_avx2's dot
+ * products: every element the same bits as in matmul_nt_avx2.
+ */
+static MATMUL_AVX512 void matmul_nt_avx512(const struct matmul *mm,
+					   const float *a, const float *b,
+					   float *c, uint64_t rows)
+{
+	uint64_t i, r, e, f, lda = mm->lda, ldb = mm->ldb;
+	float d[MATMUL_BA][MATMUL_BN];
+
+	for (i = 0; i < mm->n; i += f) {
+		f = mm->n - i < MATMUL_BN ? mm->n - i : MATMUL_BN;
+		r = 0;
+		for (; f == MATMUL_BN && r + MATMUL_BA <= rows;
+		     r += MATMUL_BA) {
+			matmul_block_avx512(b + i * ldb, ldb, a + r * lda, lda,
+					    mm->k, d);
+			for (e = 0; e < MATMUL_BA * MATMUL_BN; e++)
+				matmul_put(mm, c + (r + e / MATMUL_BN) *
+					   mm->ldc + i + e % MATMUL_BN,
+					   d[e / MATMUL_BN][e % MATMUL_BN]);
+		}
+		/* the rows of A left, against each row of B left */
+		for (e = i; e < i + f; e++)
+			matmul_nt_avx2_col(mm, a, b + e * ldb, c + e, r, rows);
+	}
+}
+#endif
+
 /*
  * matmul_nt - @rows rows of C at @c (ldc apart) from as many rows of A
  * at @a (lda apart, each contiguous) against a B stored n x k at @b, by
  * MATMUL_DOTS: each element's bits depend on its row of A and its row
  * of B alone, not on @rows, n or which columns a call covers. Any
  * thread; a process uses one copy (AVX2/FMA or plain) throughout, and
- * the two copies' bits may differ (FMA).
+ * the two copies' bits may differ (FMA). With AVX-512F, products of at
+ * least MATMUL_BA rows go through matmul_nt_avx512 where its blocks are
+ * faster (MATMUL_BLOCK_*); its elements are the AVX2 copy's bits.
  */
 static void matmul_nt(const struct matmul *mm, const float *a,
 		      const float *b, float *c, uint64_t rows)
 {
 #if defined(__x86_64__)
-	static atomic_int avx2 = -1;	/* then 0 or 1, whoever stores */
+	static atomic_int avx2 = -1;	/* then 0, 1 or 2 (AVX-512F too),
+					 * whoever stores */
 	int v = atomic_load_explicit(&avx2, memory_order_relaxed);
 
 	if (v < 0) {
 		v = __builtin_cpu_supports("avx2") &&
 		    __builtin_cpu_supports("fma");
+		if (v && __builtin_cpu_supports("avx512f"))
+			v = 2;
 		atomic_store_explicit(&avx2, v, memory_order_relaxed);
+	}
+	if (v == 2 && rows >= MATMUL_BA &&
+	    (mm->k >= MATMUL_BLOCK_K || rows >= MATMUL_BLOCK_ROWS)) {
+		matmul_nt_avx512(mm, a, b, c, rows);
+		return;
 	}
 	if (v) {
 		matmul_nt_avx2(mm, a, b, c, rows);

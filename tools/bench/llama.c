@@ -13,8 +13,11 @@
  * to; and the roofline, cblas_sgemm's GFLOP/s at 1024 x 1024 x 1024
  * over 2 x parameters FLOPs per token. Also the 64-token prompt as one
  * step, and what batch invariance costs: the classifier's product for B
- * rows through the matmul twin against cblas_sgemm on the same data. Stream 0 of the batch must produce the single stream's tokens
- * (batch invariance). One thread: the matvecs are the matmul twin's
+ * rows through the matmul twin against cblas_sgemm on the same data;
+ * one decoding row's attention over 128 keys through the twins'
+ * whole-grid path against their per-element path (same bits required).
+ * Stream 0 of the batch must produce the single stream's tokens (batch
+ * invariance). One thread: the matvecs are the matmul twin's
  * fixed-order dot products (kernels/matmul.c), -t N only sets
  * OpenBLAS's threads for sgemm and what still calls it. Times are the
  * process's CPU time (the machines this runs on are shared); with more
@@ -42,6 +45,8 @@
 #define ROUNDS	3
 #define BATCH	64		/* the plan's rows: the prompt, the streams */
 #define SGEMM_N	1024
+#define ATTN_POS	128	/* keys of the attention line */
+#define ATTN_CALLS	2000
 
 /* now - CPU seconds of this process: on a shared, loaded machine the
  * wall clock measures the neighbours; with one BLAS thread this is the
@@ -162,6 +167,58 @@ static double prompt(const struct llama_plan *p, void *base)
 	return now() - t0;
 }
 
+/*
+ * attention - ATTN_CALLS of one decoding row's attention at position
+ * ATTN_POS - 1 of layer 0's cache in slot 0 (scores, then values, the
+ * twins' launches as a step makes them) through the whole-grid path a
+ * step takes, or (@split) through the per-element path of workers that
+ * share a grid; the scores and values of the last call into @s and @o
+ * (the two paths must give the same bits); microseconds a call
+ */
+static double attention(const struct llama_plan *p, void *base, bool split,
+			float *s, float *o)
+{
+	const struct llama_config *c = &p->cfg;
+	uint64_t kv = (uint64_t)c->n_kv_heads * c->head_dim;
+	uint64_t ns = (uint64_t)c->n_heads * ATTN_POS * 4, no = c->dim * 4;
+	char *b = base;
+	struct gl_kargs sa = { 0 }, va = { 0 };
+	struct gl_grid g = { { 2, 1, 1 }, { 256, 1, 1 } };	/* llama.c's block */
+	struct gl_kctx whole = { NULL, 0, 2 }, half[2] = {
+		{ NULL, 0, 1 }, { NULL, 1, 2 },
+	};
+	double t0 = now();
+	int i, h, err = 0;
+
+	kc_u32(&sa, 1);
+	kc_u32(&sa, ATTN_POS);
+	kc_u32(&sa, c->n_heads);
+	kc_u32(&sa, c->n_kv_heads);
+	kc_u32(&sa, c->head_dim);
+	kc_u32(&sa, ATTN_POS - 1);
+	kc_u32(&sa, 0);
+	kc_f32(&sa, 0.125f);
+	kc_buf(&sa, b + p->q, no);
+	kc_buf(&sa, b + p->k_cache, ATTN_POS * kv * 4);
+	kc_buf(&sa, s, ns);
+	kc_u32(&va, 1);
+	kc_u32(&va, ATTN_POS);
+	kc_u32(&va, c->n_heads);
+	kc_u32(&va, c->n_kv_heads);
+	kc_u32(&va, c->head_dim);
+	kc_buf(&va, s, ns);
+	kc_buf(&va, b + p->v_cache, ATTN_POS * kv * 4);
+	kc_buf(&va, o, no);
+	for (i = 0; i < ATTN_CALLS; i++)
+		for (h = 0; h < (split ? 2 : 1); h++) {
+			struct gl_kctx *x = split ? &half[h] : &whole;
+
+			err |= gl_attn_scores_cpu(&sa, &g, x);
+			err |= gl_attn_values_cpu(&va, &g, x);
+		}
+	return err ? -1 : (now() - t0) / ATTN_CALLS * 1e6;
+}
+
 /* sgemm_gflops - one SGEMM_N cube through cblas_sgemm; GFLOP per CPU s */
 static double sgemm_gflops(float *a, float *b, float *c)
 {
@@ -213,8 +270,9 @@ int main(int argc, char **argv)
 		.rope = LLAMA_ROPE_PAIRS, .shared_classifier = true,
 	};
 	double gen[ROUNDS], bat[ROUNDS], mv[ROUNDS], pr[ROUNDS], gf[ROUNDS];
-	double ct[ROUNDS], cb[ROUNDS];
-	uint32_t one[TOKENS], many[TOKENS], same = 0;
+	double ct[ROUNDS], cb[ROUNDS], aw[ROUNDS], as[ROUNDS];
+	float *att[4] = { NULL };
+	uint32_t one[TOKENS], many[TOKENS], same = 0, asame = 0;
 	unsigned int threads = 1, rows = 8, r, i;
 	double params = 0, roof, g1, gb;
 	float *sa = NULL, *sb = NULL, *sc = NULL;
@@ -247,7 +305,10 @@ int main(int argc, char **argv)
 	sa = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
 	sb = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
 	sc = malloc(sizeof(float) * SGEMM_N * SGEMM_N);
-	err = !base || !sa || !sb || !sc;
+	for (i = 0; i < 4; i++)
+		att[i] = malloc(sizeof(float) * c.n_heads * ATTN_POS);
+	err = !base || !sa || !sb || !sc || !att[0] || !att[1] || !att[2] ||
+	      !att[3];
 	if (!err) {
 		fill(base, p.weight_bytes / 4, &seed);
 		fill(sa, SGEMM_N * SGEMM_N, &seed);
@@ -262,11 +323,19 @@ int main(int argc, char **argv)
 		gf[r] = sgemm_gflops(sa, sb, sc);
 		ct[r] = cls_gflops(&p, base, rows, false);
 		cb[r] = cls_gflops(&p, base, rows, true);
+		aw[r] = attention(&p, base, false, att[0], att[1]);
+		as[r] = attention(&p, base, true, att[2], att[3]);
 		err = gen[r] < 0 || bat[r] < 0 || mv[r] < 0 || pr[r] < 0 ||
-		      ct[r] < 0;
+		      ct[r] < 0 || aw[r] < 0 || as[r] < 0;
 		if (!err && !r)
 			same = !memcmp(one, many, sizeof(one));
+		if (!err && !r)
+			asame = !memcmp(att[0], att[2], sizeof(float) *
+					c.n_heads * ATTN_POS) &&
+				!memcmp(att[1], att[3], sizeof(float) * c.dim);
 	}
+	for (i = 0; i < 4; i++)
+		free(att[i]);
 	free(sa);
 	free(sb);
 	free(sc);
@@ -307,6 +376,10 @@ int main(int argc, char **argv)
 	printf("ratio generate/matvecs: %.3f\n", median(mv) / median(gen));
 	printf("prompt step: %.1f tokens per CPU second (%d, one step)\n",
 	       PROMPT / median(pr), PROMPT);
+	printf("attention of one row over %d keys (scores + values): "
+	       "whole-grid path %.2f us, per-element path %.2f us (%.2fx), "
+	       "same bits: %s\n", ATTN_POS, median(aw), median(as),
+	       median(as) / median(aw), asame ? "yes" : "NO");
 	free(base);
-	return same ? 0 : 1;
+	return same && asame ? 0 : 1;
 }
