@@ -169,14 +169,13 @@ $(foreach t,$(UNIT_TESTS),$(eval $(t): $(call unit-objs,$(notdir $(t)))))
 # the front end's node table, alone (no FUSE session, no class of ours)
 $(O)/selftests/unit/fs_nodes: $(O)/fusefs/node.o
 
-# the model tests run selftests/fixtures/ scripts from the source tree
-$(O)/selftests/unit/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
+# the model tests (and cuda_broker's model cases) run selftests/fixtures/
+# scripts from the source tree
+FIXTURE_CFLAGS = -DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
 	-DGL_NPM='"$(SRC)/selftests/npm"'
-
-$(O)/selftests/fs/model_%.o: BASE_CFLAGS += \
-	-DGL_FIXTURES='"$(SRC)/selftests/fixtures"' \
-	-DGL_NPM='"$(SRC)/selftests/npm"'
+$(O)/selftests/unit/model_%.o: BASE_CFLAGS += $(FIXTURE_CFLAGS)
+$(O)/selftests/unit/cuda_broker.o: BASE_CFLAGS += $(FIXTURE_CFLAGS)
+$(O)/selftests/fs/model_%.o: BASE_CFLAGS += $(FIXTURE_CFLAGS)
 
 $(FS_TESTS): $(O)/selftests/fs/%: $(O)/selftests/fs/%.o \
 		$(call obj,$(selftests-lib-y))

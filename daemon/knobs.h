@@ -25,7 +25,9 @@ struct policy {
 					 * invalidation; 0 in service */
 	_Atomic uint32_t model_step_hold; /* debug: 1 holds every model
 					 * request that has made a token
-					 * in its next step (stoppable) */
+					 * in its next step (stoppable);
+					 * 2 also an mlp step whose
+					 * answers are out */
 	_Atomic uint32_t model_load_hold; /* debug: 1 holds every model load
 					 * with its files mapped and its
 					 * lease acquired */

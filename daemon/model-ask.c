@@ -80,8 +80,8 @@ static int ask_encode(const struct model *m, const char *text, uint32_t *ids,
 	if (!err)
 		err = mem.dev->ops->resolve(mem.region, 0, m->need, &base);
 	*gone = err;
-	if (!err) {
-		tokenizer_view(&m->tok, base, &v);
+	if (!err) {	/* on another device the tables are the host's */
+		tokenizer_view(&m->tok, model_host_base(m, base), &v);
 		err = tokenizer_encode(&v.tk, text, strlen(text), ids, max, n);
 	}
 	lease_mem_put(m->lease);

@@ -213,49 +213,97 @@ static void lm_after(struct model *m, void *base)
 	}
 }
 
-/* An mlp's pass over every admitted request's rows, packed in order. */
-static int mlp_pass(struct model *m, void *base, uint32_t rows,
-		    atomic_int *cancel)
+/*
+ * A language model's step over the batch's @rows rows: on the CPU over
+ * its team in place; on another device (m->host set) as launches there,
+ * the logits then copied out into the host mapping, where lm_after()
+ * samples them.
+ */
+static int lm_step(struct model *m, const struct lease_mem *mem, void *base,
+		   uint32_t rows, atomic_int *cancel)
+{
+	const struct llama_plan *p = &m->plan;
+	struct model_batch *b = &m->batch;
+	int err;
+
+	if (!m->host)
+		return llama_step_team(p, base, m->team, rows, b->tok, b->slot,
+				       b->pos, cancel);
+	err = llama_step_dev(p, base, NULL, mem->dev, mem->region, rows,
+			     b->tok, b->slot, b->pos, cancel);
+	if (err)
+		return err;
+	return mem->dev->ops->copy_out(mem->region, p->logits,
+				       m->host + p->logits, (size_t)rows *
+				       p->cfg.vocab_size * sizeof(float));
+}
+
+/*
+ * An mlp's pass over every admitted request's rows, packed in order. On
+ * the CPU @base is the host's and the rows are copied in and answered
+ * in place; on another device (m->stage set) they go through its copy
+ * ops, the outputs into m->stage.
+ */
+static int mlp_pass(struct model *m, const struct lease_mem *mem,
+		    void *base, uint32_t rows, atomic_int *cancel)
 {
 	const struct mlp_plan *p = &m->mplan;
 	struct model_batch *b = &m->batch;
 	uint32_t in = p->cfg.layer[0].in;
 	uint32_t out = p->cfg.layer[p->cfg.n_layers - 1].out;
+	struct dev *d = m->stage ? mem->dev : NULL;
+	const float *answer;
 	struct model_req *rq;
 	uint32_t i, r = 0;
-	int err;
+	size_t bytes;
+	int err = 0;
 
-	for (i = 0; i < b->n_active; i++) {
+	for (i = 0; !err && i < b->n_active; i++) {
 		rq = b->active[i];
 		rq->row0 = r;
-		memcpy(mlp_input(p, base) + (size_t)r * in, rq->in,
-		       (size_t)rq->rows * in * sizeof(float));
+		bytes = (size_t)rq->rows * in * sizeof(float);
+		if (d)
+			err = d->ops->copy_in(mem->region, p->buf[0] +
+					      (uint64_t)r * in * 4, rq->in,
+					      bytes);
+		else
+			memcpy(mlp_input(p, base) + (size_t)r * in, rq->in,
+			       bytes);
 		r += rq->rows;
 	}
-	hist_size_observe(&b->batch_size, rows);
-	err = mlp_forward(p, base, rows, cancel);
 	if (err)
 		return err;
+	hist_size_observe(&b->batch_size, rows);
+	err = mlp_forward(p, base, rows, d, cancel);
+	if (!err && d)
+		err = d->ops->copy_out(mem->region, mlp_output_off(p),
+				       m->stage, (size_t)rows * out * 4);
+	if (err)
+		return err;
+	answer = d ? m->stage : mlp_output(p, base);
+	atomic_fetch_add(&b->steps, 1);	/* before a reader sees its answer */
 	for (i = 0; i < b->n_active; i++) {
 		rq = b->active[i];
-		rq->err = model_req_mlp_answer(rq, mlp_output(p, base) +
+		rq->err = model_req_mlp_answer(rq, answer +
 					       (size_t)rq->row0 * out);
 	}
 	return 0;
 }
 
-/* The debug knob model_step_hold: hold the step while a request in it
- * has made a token (stoppable), so tests can expire, unload or queue
- * under a running request. */
-static void step_hold(struct model *m, atomic_int *cancel)
+/* The debug knob model_step_hold: hold the step while it is at least
+ * @level and a request in the step has made a token (level 1, before a
+ * step) or has its whole answer (level 2, after an mlp pass), stoppable,
+ * so tests can expire, unload, queue or close under a running request. */
+static void step_hold(struct model *m, atomic_int *cancel, uint32_t level)
 {
 	struct model_batch *b = &m->batch;
-	bool made = false;
+	bool held = false;
 	uint32_t i;
 
 	for (i = 0; i < b->n_active; i++)
-		made = made || b->active[i]->made;
-	while (made && atomic_load(&m->set->pol->model_step_hold) &&
+		held = held || (level == 1 ? b->active[i]->made != 0 :
+				b->active[i]->complete);
+	while (held && atomic_load(&m->set->pol->model_step_hold) >= level &&
 	       !atomic_load(cancel))
 		usleep(1000);
 }
@@ -275,7 +323,7 @@ static int batch_exec(struct launch *la, const struct lease_mem *mem)
 	err = mem->dev->ops->resolve(mem->region, 0, m->need, &base);
 	if (err)
 		return err;
-	step_hold(m, &la->cancel);
+	step_hold(m, &la->cancel, 1);
 	rows = batch_admit(m, &la->cancel);
 	/* the wait for company counts against the step's watchdog; the
 	 * pass gets a whole launch_timeout_ms of its own */
@@ -292,19 +340,20 @@ static int batch_exec(struct launch *la, const struct lease_mem *mem)
 				- b->active[i]->start_ns) / 1000);
 	}
 	if (m->mlp) {
-		err = rows ? mlp_pass(m, base, rows, &la->cancel) : 0;
+		err = rows ? mlp_pass(m, mem, base, rows, &la->cancel) : 0;
+		if (!err)
+			step_hold(m, &la->cancel, 2);	/* answers out */
 	} else {
 		rows = lm_rows(m);
 		if (!rows)
 			return 0;	/* every one abandoned */
 		hist_size_observe(&b->batch_size, rows);
-		err = llama_step_team(&m->plan, base, m->team, rows, b->tok,
-				      b->slot, b->pos, &la->cancel);
-		if (!err)
-			lm_after(m, base);
+		err = lm_step(m, mem, base, rows, &la->cancel);
+		if (err)
+			return err;
+		atomic_fetch_add(&b->steps, 1);	/* before lm_after streams */
+		lm_after(m, model_host_base(m, base));
 	}
-	if (!err)
-		atomic_fetch_add(&b->steps, 1);
 	return err;
 }
 
@@ -351,8 +400,9 @@ static void batch_end(struct model *m, struct model_req *rq, int err)
 }
 
 /* End the admitted requests that are done with @err (the step's, else
- * their own, else ECANCELED for an abandoned one), keeping the others
- * in order. */
+ * their own, else ECANCELED for one abandoned before its answer was
+ * whole), keeping the others in order. A reader that took a whole
+ * answer and closed before this step's completion ran is a success. */
 static void batch_retire(struct model *m, int err)
 {
 	struct model_batch *b = &m->batch;
@@ -363,7 +413,7 @@ static void batch_retire(struct model *m, int err)
 	for (i = 0; i < b->n_active; i++) {
 		rq = b->active[i];
 		e = err ? err : rq->err;
-		if (!e && atomic_load(&rq->abandoned))
+		if (!e && !rq->complete && atomic_load(&rq->abandoned))
 			e = -ECANCELED;
 		if (e || rq->complete)
 			batch_end(m, rq, e);

@@ -372,9 +372,75 @@ static int model_parse(struct model *m, struct model_files *f,
 	return 0;
 }
 
+/* An mlp's weights into lease @l (its block at @base): in place on the
+ * CPU; on another device (m->stage set) converted on the host first, then
+ * copied in. 0, -EINVAL (the file's), -ENOMEM or the copy's. */
+static int mlp_fill(struct model *m, struct lease *l,
+		    const struct hf_mlp_map *mmap, struct model_files *f,
+		    void *base)
+{
+	const struct mlp_plan *p = &m->mplan;
+	void *host;
+	int err;
+
+	if (!m->stage)
+		return mlp_load(p, mmap, f->buf[F_TENSORS], f->len[F_TENSORS],
+				base);
+	host = calloc(1, p->weight_bytes);	/* no heap bytes in gaps */
+	if (!host)
+		return -ENOMEM;
+	err = mlp_load(p, mmap, f->buf[F_TENSORS], f->len[F_TENSORS], host);
+	if (!err)
+		err = l->dev->ops->copy_in(l->region, 0, host,
+					   p->weight_bytes);
+	free(host);
+	return err;
+}
+
+/*
+ * model_host_map - a language model's host mapping (m->host) of m->need
+ * bytes: reserved, not backed, until a part of it is touched. 0 or
+ * -ENOMEM with the reason in @why.
+ */
+static int model_host_map(struct model *m, char *why, size_t whylen)
+{
+	void *p = mmap(NULL, m->need, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return model_why(why, whylen, -ENOMEM, "no host mapping of "
+				 "%llu bytes", (unsigned long long)m->need);
+	m->host = p;
+	return 0;
+}
+
+/* A language model's weights into lease @l at @base: in place on the
+ * CPU; on another device (m->host set) converted in the host mapping,
+ * copied in, and dropped from it. 0, -EINVAL (the file's) or the
+ * copy's. */
+static int llama_fill(struct model *m, struct lease *l, struct model_files *f,
+		      const struct l2c_file *l2c,
+		      const struct hf_llama_map *map, void *base)
+{
+	void *to = model_host_base(m, base);
+	int err;
+
+	err = f->hf ? llama_load_hf(&m->plan, map, f->buf[F_TENSORS],
+				    f->len[F_TENSORS], to) :
+		      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
+				     f->len[F_MAIN], to);
+	if (err || !m->host)
+		return err;
+	err = l->dev->ops->copy_in(l->region, 0, m->host,
+				   m->plan.weight_bytes);
+	madvise(m->host, m->plan.weight_bytes, MADV_DONTNEED);
+	return err;
+}
+
 /* Build the tokenizer at its offset (from @tp at the load, again from
  * its kept file at a reload: @tp NULL) and copy the weights into the new
- * lease @l. */
+ * lease @l. A language model on another device keeps its tokenizer in
+ * its host mapping. */
 static int model_fill(struct model *m, struct lease *l,
 		      struct model_files *f, const struct l2c_file *l2c,
 		      const struct hf_llama_map *map,
@@ -384,7 +450,8 @@ static int model_fill(struct model *m, struct lease *l,
 {
 	struct tokenizer tk = { 0 };
 	bool tok_failed = false;
-	void *base;
+	void *base = NULL;
+	char *host;
 	int err;
 
 	pthread_rwlock_rdlock(&l->mem_lock);
@@ -393,15 +460,16 @@ static int model_fill(struct model *m, struct lease *l,
 		err = -EFAULT;
 	if (!err)
 		err = l->dev->ops->resolve(l->region, 0, m->need, &base);
+	host = model_host_base(m, base);
 	if (!err && tp && tp->kind != TOKENIZER_NONE) {
-		err = tokenizer_build(&m->tok, tp, (char *)base + tok_off,
+		err = tokenizer_build(&m->tok, tp, host + tok_off,
 				      tok_off, why, whylen);
 		tok_failed = err;
 	} else if (!err && !tp && m->tok.bytes) {
 		/* the same file, checked unchanged: the same image */
 		err = tokenizer_load_at(&tk, f->buf[F_TOKENIZER],
 					f->len[F_TOKENIZER],
-					m->plan.cfg.vocab_size, base,
+					m->plan.cfg.vocab_size, host,
 					m->tok.off, m->need - m->tok.off,
 					why, whylen);
 		tok_failed = err;
@@ -409,13 +477,9 @@ static int model_fill(struct model *m, struct lease *l,
 			m->tok = tk;
 	}
 	if (!err && m->mlp)
-		err = mlp_load(&m->mplan, mmap, f->buf[F_TENSORS],
-			       f->len[F_TENSORS], base);
+		err = mlp_fill(m, l, mmap, f, base);
 	else if (!err)
-		err = f->hf ? llama_load_hf(&m->plan, map, f->buf[F_TENSORS],
-					    f->len[F_TENSORS], base) :
-			      llama_load_l2c(&m->plan, l2c, f->buf[F_MAIN],
-					     f->len[F_MAIN], base);
+		err = llama_fill(m, l, f, l2c, map, base);
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (tok_failed)
 		return err;	/* the tokenizer's reason */
@@ -423,9 +487,10 @@ static int model_fill(struct model *m, struct lease *l,
 			       "into the lease failed") : 0;
 }
 
-/* The mlp's plan: max_batch rows per pass, no context, no tokenizer. */
+/* The mlp's plan: max_batch rows per pass, no context, no tokenizer;
+ * on a device other than the CPU, the host rows its outputs come to. */
 static int model_plan_mlp(struct model *m, const struct model_opts *o,
-			  char *why, size_t whylen)
+			  struct dev *d, char *why, size_t whylen)
 {
 	struct hf_mlp_config c = m->mplan.cfg;
 	int err;
@@ -438,6 +503,12 @@ static int model_plan_mlp(struct model *m, const struct model_opts *o,
 		return model_why(why, whylen, err, "no plan for max_batch "
 				 "%u", o->max_batch);
 	m->need = m->mplan.total_bytes;
+	if (!strcmp(d->ops->kind, GL_KIND_CPU))
+		return 0;
+	m->stage = calloc((size_t)m->mplan.max_batch *
+			  c.layer[c.n_layers - 1].out, sizeof(float));
+	if (!m->stage)
+		return model_why(why, whylen, -ENOMEM, "no memory");
 	return 0;
 }
 
@@ -447,6 +518,11 @@ void model_src_free(struct model *m)
 {
 	struct model_src *src = m->src;
 
+	free(m->stage);
+	m->stage = NULL;
+	if (m->host)
+		munmap(m->host, m->need);
+	m->host = NULL;
 	if (!src)
 		return;
 	hf_llama_map_free(&src->map);
@@ -522,16 +598,13 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	struct llama_config lc;
 	struct dev *d;
 	uint32_t ctx;
+	bool on_cpu;
 	int err;
 
 	d = dev_set_get(m->set->lt->devs, o->device);
 	if (!d)
 		return model_why(why, whylen, -ENOENT, "no device %u",
 				 o->device);
-	if (strcmp(d->ops->kind, GL_KIND_CPU))
-		return model_why(why, whylen, -EOPNOTSUPP, "models run on "
-				 "the CPU device only for now, device %u is "
-				 "%s", o->device, d->ops->kind);
 	src = calloc(1, sizeof(*src));
 	if (!src)
 		return model_why(why, whylen, -ENOMEM, "no memory");
@@ -557,10 +630,17 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	if (err)
 		goto out;
 	if (m->mlp) {
-		err = model_plan_mlp(m, o, why, whylen);
+		err = model_plan_mlp(m, o, d, why, whylen);
 		if (err)
 			goto out;
 		goto acquire;
+	}
+	on_cpu = !strcmp(d->ops->kind, GL_KIND_CPU);
+	if (!on_cpu && o->threads > 1) {
+		err = model_why(why, whylen, -EINVAL, "threads= is the CPU "
+				"device's: device %u is %s", o->device,
+				d->ops->kind);
+		goto out;
 	}
 	if (o->max_delay_us) {
 		err = model_why(why, whylen, -EINVAL, "max_delay_us= is an "
@@ -598,6 +678,11 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	/* then the tokenizer's tables, built in place (tokenizer.h) */
 	tok_off = m->need;
 	m->need += (tp.bytes + LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1);
+	if (!on_cpu) {
+		err = model_host_map(m, why, whylen);
+		if (err)
+			goto out;
+	}
 acquire:
 	err = lease_fill(m, &m->lease, &tp, tok_off, why, whylen);
 out:

@@ -417,6 +417,21 @@ struct model {
 	bool mlp;			/* a gpulease-mlp: mplan, not plan */
 	struct llama_plan plan;		/* fixed once warm */
 	struct mlp_plan mplan;		/* fixed once warm */
+	float *stage;			/* an mlp on another device than
+					 * the CPU: its output rows copied
+					 * out, max_batch x outputs; NULL
+					 * on the CPU. Fixed */
+	char *host;			/* a language model on another
+					 * device than the CPU: a host
+					 * mapping of need bytes at the
+					 * lease's offsets, of which only
+					 * the host's parts are touched
+					 * (tokenizer tables, sampling
+					 * scratch, the logits copied out
+					 * after each step; the weights
+					 * pass through at a load, then
+					 * are dropped); NULL on the CPU.
+					 * Fixed */
 	uint64_t scratch;		/* sampling scratch's offset */
 	uint64_t need;			/* bytes the plan uses */
 	struct team *team;		/* threads=, or NULL for 1; fixed
@@ -517,8 +532,17 @@ int model_load_files(struct model *m, const struct model_cred *c,
 int model_lease_fill(struct model *m, struct lease **out, char *why,
 		     size_t whylen);
 
-/* model_src_free - the kept files of @m, closed and unmapped. */
+/* model_src_free - the kept files of @m, closed and unmapped, and its
+ * host rows (stage) and host mapping freed. */
 void model_src_free(struct model *m);
+
+/* model_host_base - where the CPU reads a language model's host parts
+ * (tokenizer tables, sampling scratch, logits): its host mapping on
+ * another device, else its lease's block at @base. */
+static inline char *model_host_base(const struct model *m, void *base)
+{
+	return m->host ? m->host : base;
+}
 
 /* model-cold.c: burst models, renewal and memory pressure. */
 

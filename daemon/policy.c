@@ -99,7 +99,7 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		return 0;
 	}
 	if (!strcmp(verb, "model_step_hold")) {	/* debug knob */
-		if (parse_u32(cl->argv[1], &u) || u > 1)
+		if (parse_u32(cl->argv[1], &u) || u > 2)
 			return -EINVAL;
 		atomic_store(&b->pol.model_step_hold, u);
 		return 0;

@@ -11,9 +11,10 @@
 #   1. the CUDA unit tests on the real libcuda.so.1: the in-process broker
 #      on the GPU with no FUSE mount (selftests/unit/cuda_broker with
 #      GL_REAL_CUDA=1: lease memory through the broker, a fill kernel
-#      checked, a forced misaligned access that fails the device and its
-#      recovery), and the backend's own tests (dev_cuda, cuda_launch,
-#      cuda_fault, on the fake);
+#      checked, a forced misaligned access that fails the device for
+#      good, an mlp and a language model served on the device, the
+#      latter timed at the stories15M shape), and the backend's own
+#      tests (dev_cuda, cuda_launch, cuda_fault, on the fake);
 #   2. every kernel against its CPU twin (selftests/kernels/gpu);
 #   3. the daemon mounted on the GPU, if FUSE can mount here (else the
 #      part is skipped with the reason): devices/0, a lease's bytes
@@ -28,8 +29,9 @@
 # when one failed. --fake runs the same steps against the fake driver
 # (selftests/fakecuda/) with small sizes: make check does that, through
 # selftests/sh/gpu-check.sh, so this script cannot rot; its numbers then
-# mean nothing, and the kernel comparison skips (the fake runs no
-# kernel). Documentation/gpu-verification.md says how to run it.
+# mean nothing, and the kernel comparison skips (the fake runs no .cu
+# kernel, only, where a test asks, their CPU twins).
+# Documentation/gpu-verification.md says how to run it.
 
 FAKE=0
 REPORT=gpu-check-report.md

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "daemon/dev/dev.h"
 #include "kernels/kernels.h"
 
 static inline void kc_u32(struct gl_kargs *a, uint32_t v)
@@ -58,6 +59,28 @@ static inline int kc_run(gl_kcpu_fn fn, const struct gl_kargs *a,
 }
 
 /*
+ * kc_dev_run - kernel @id with @a: its CPU twin over grid 1 x @block when
+ * @d is NULL (the model's memory is the host's), else a launch on device
+ * @d (its memory: @a's buffers are @d's addresses) over enough blocks of
+ * @block for @work blocks' worth, at most 65535, with
+ * GL_KARGS_ROWS_ALONE set, so a row's bits never depend on its batch.
+ * Returns 0, -EINVAL, -EFAULT, -EIO or the cancel errno.
+ */
+static inline int kc_dev_run(struct dev *d, enum gl_kernel_id id,
+			     struct gl_kargs *a, uint32_t block,
+			     uint64_t work, atomic_int *cancel)
+{
+	const struct gl_kernel *k = gl_kernel_get(id);
+	struct gl_grid g = { { 1, 1, 1 }, { block, 1, 1 } };
+
+	if (!d)
+		return kc_run(k->cpu, a, block, cancel);
+	g.grid.x = work < 1 ? 1 : work > 65535 ? 65535 : (uint32_t)work;
+	a->flags |= GL_KARGS_ROWS_ALONE;
+	return d->ops->launch(d, k, a, &g, cancel);
+}
+
+/*
  * kc_gemm_nt_ldc - C[m][n] = A[m][k] . B[n][k]^T (row-major activations
  * times a PyTorch [out, in] weight), A and B packed, C rows @ldc floats
  * apart (a block of columns of a wider C), beta 0: one matmul launch.
@@ -66,31 +89,51 @@ static inline int kc_run(gl_kcpu_fn fn, const struct gl_kargs *a,
  * (kernels/matmul.c), so a row's bits do not depend on m, on its place
  * in the batch, or on which columns a launch covers (issue 11).
  */
+static inline void kc_gemm_nt_args(struct gl_kargs *x, uint32_t m,
+				   uint32_t n, uint32_t k, const float *a,
+				   const float *b, float *c, uint32_t ldc)
+{
+	kc_u32(x, m);
+	kc_u32(x, n);
+	kc_u32(x, k);
+	kc_u32(x, 0);		/* trans_a */
+	kc_u32(x, 1);		/* trans_b: B is [n][k] */
+	kc_u32(x, 1);		/* batch */
+	kc_u32(x, 0);		/* packed lda, ldb */
+	kc_u32(x, 0);
+	kc_u32(x, ldc);
+	kc_u64(x, 0);
+	kc_u64(x, 0);
+	kc_u64(x, 0);
+	kc_f32(x, 1.0f);
+	kc_f32(x, 0.0f);
+	kc_buf(x, (void *)a, (uint64_t)m * k * 4);
+	kc_buf(x, (void *)b, (uint64_t)n * k * 4);
+	kc_buf(x, c, m ? ((uint64_t)(m - 1) * ldc + n) * 4 : 0);
+}
+
+/*
+ * kc_dev_gemm_nt - kc_gemm_nt_ldc's product through kc_dev_run(): the
+ * matmul twin on the host (@d NULL), else one launch on @d over a block
+ * per GL_MATMUL_TILE square tile of C.
+ */
+static inline int kc_dev_gemm_nt(struct dev *d, uint32_t m, uint32_t n,
+				 uint32_t k, const float *a, const float *b,
+				 float *c, uint32_t ldc, atomic_int *cancel)
+{
+	uint64_t t = GL_MATMUL_TILE;
+	struct gl_kargs x = { 0 };
+
+	kc_gemm_nt_args(&x, m, n, k, a, b, c, ldc);
+	return kc_dev_run(d, GL_K_matmul, &x, (uint32_t)(t * t),
+			  (m + t - 1) / t * ((n + t - 1) / t), cancel);
+}
+
 static inline int kc_gemm_nt_ldc(uint32_t m, uint32_t n, uint32_t k,
 				 const float *a, const float *b, float *c,
 				 uint32_t ldc, atomic_int *cancel)
 {
-	struct gl_kargs x = { 0 };
-
-	kc_u32(&x, m);
-	kc_u32(&x, n);
-	kc_u32(&x, k);
-	kc_u32(&x, 0);		/* trans_a */
-	kc_u32(&x, 1);		/* trans_b: B is [n][k] */
-	kc_u32(&x, 1);		/* batch */
-	kc_u32(&x, 0);		/* packed lda, ldb */
-	kc_u32(&x, 0);
-	kc_u32(&x, ldc);
-	kc_u64(&x, 0);
-	kc_u64(&x, 0);
-	kc_u64(&x, 0);
-	kc_f32(&x, 1.0f);
-	kc_f32(&x, 0.0f);
-	kc_buf(&x, (void *)a, (uint64_t)m * k * 4);
-	kc_buf(&x, (void *)b, (uint64_t)n * k * 4);
-	kc_buf(&x, c, m ? ((uint64_t)(m - 1) * ldc + n) * 4 : 0);
-	return kc_run(gl_matmul_cpu, &x, GL_MATMUL_TILE * GL_MATMUL_TILE,
-		      cancel);
+	return kc_dev_gemm_nt(NULL, m, n, k, a, b, c, ldc, cancel);
 }
 
 /* kc_gemm_nt - kc_gemm_nt_ldc with C packed */

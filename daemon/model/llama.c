@@ -210,6 +210,7 @@ struct step {
 	char *base;
 	atomic_int *cancel;
 	struct team *team;	/* or NULL: the calling thread alone */
+	struct dev *dev;	/* NULL: the twins on host memory */
 	uint32_t n;		/* rows */
 	uint64_t kv;		/* kv_dim */
 };
@@ -240,11 +241,18 @@ static int k_rmsnorm(const struct step *s, const float *x, const float *w,
 	kc_buf(&a, (void *)x, bytes);
 	kc_buf(&a, (void *)w, (uint64_t)s->p->cfg.dim * 4);
 	kc_buf(&a, y, bytes);
-	return kc_run(gl_rmsnorm_cpu, &a, LLAMA_BLOCK, s->cancel);
+	return kc_dev_run(s->dev, GL_K_rmsnorm, &a, LLAMA_BLOCK, s->n,
+			  s->cancel);
+}
+
+/* blocks of LLAMA_BLOCK for @n elements, one per thread */
+static uint64_t blocks(uint64_t n)
+{
+	return (n + LLAMA_BLOCK - 1) / LLAMA_BLOCK;
 }
 
 /* k_binary - y = a OP b elementwise over @n floats (add, mul) */
-static int k_binary(const struct step *s, gl_kcpu_fn fn, uint64_t n,
+static int k_binary(const struct step *s, enum gl_kernel_id id, uint64_t n,
 		    const float *x, const float *b, float *y)
 {
 	struct gl_kargs a = { 0 };
@@ -253,10 +261,10 @@ static int k_binary(const struct step *s, gl_kcpu_fn fn, uint64_t n,
 	kc_buf(&a, (void *)x, n * 4);
 	kc_buf(&a, (void *)b, n * 4);
 	kc_buf(&a, y, n * 4);
-	return kc_run(fn, &a, LLAMA_BLOCK, s->cancel);
+	return kc_dev_run(s->dev, id, &a, LLAMA_BLOCK, blocks(n), s->cancel);
 }
 
-static int k_unary(const struct step *s, gl_kcpu_fn fn, uint64_t n,
+static int k_unary(const struct step *s, enum gl_kernel_id id, uint64_t n,
 		   const float *x, float *y)
 {
 	struct gl_kargs a = { 0 };
@@ -264,7 +272,7 @@ static int k_unary(const struct step *s, gl_kcpu_fn fn, uint64_t n,
 	kc_u32(&a, n);
 	kc_buf(&a, (void *)x, n * 4);
 	kc_buf(&a, y, n * 4);
-	return kc_run(fn, &a, LLAMA_BLOCK, s->cancel);
+	return kc_dev_run(s->dev, id, &a, LLAMA_BLOCK, blocks(n), s->cancel);
 }
 
 /* k_rope - turn one row's @heads heads at @x for position @pos */
@@ -280,8 +288,9 @@ static int k_rope(const struct step *s, uint32_t heads, uint32_t pos,
 	kc_u32(&a, pos);
 	kc_f32(&a, c->rope_theta);
 	kc_buf(&a, x, (uint64_t)heads * c->head_dim * 4);
-	return kc_run(c->rope == LLAMA_ROPE_HALF ? gl_rope_half_cpu :
-		      gl_rope_cpu, &a, LLAMA_BLOCK, s->cancel);
+	return kc_dev_run(s->dev, c->rope == LLAMA_ROPE_HALF ? GL_K_rope_half :
+			  GL_K_rope, &a, LLAMA_BLOCK,
+			  blocks((uint64_t)heads * c->head_dim), s->cancel);
 }
 
 /* cache - the cache rows of layer @l, slot @slot (max_ctx * kv floats) */
@@ -321,7 +330,8 @@ static int attend(const struct step *s, uint32_t l, uint32_t r,
 	kc_buf(&a, at(s, s->p->q) + (uint64_t)r * c->dim, row);
 	kc_buf(&a, cache(s, s->p->k_cache, l, slot), kv_len);
 	kc_buf(&a, att, att_len);
-	err = kc_run(gl_attn_scores_cpu, &a, LLAMA_BLOCK, s->cancel);
+	err = kc_dev_run(s->dev, GL_K_attn_scores, &a, LLAMA_BLOCK,
+			 blocks(c->n_heads * seq_k), s->cancel);
 	if (err)
 		return err;
 	memset(&a, 0, sizeof(a));
@@ -329,7 +339,8 @@ static int attend(const struct step *s, uint32_t l, uint32_t r,
 	kc_u32(&a, seq_k);
 	kc_buf(&a, att, att_len);
 	kc_buf(&a, att, att_len);
-	err = kc_run(gl_softmax_cpu, &a, LLAMA_BLOCK, s->cancel);
+	err = kc_dev_run(s->dev, GL_K_softmax, &a, LLAMA_BLOCK, c->n_heads,
+			 s->cancel);
 	if (err)
 		return err;
 	memset(&a, 0, sizeof(a));
@@ -341,7 +352,8 @@ static int attend(const struct step *s, uint32_t l, uint32_t r,
 	kc_buf(&a, att, att_len);
 	kc_buf(&a, cache(s, s->p->v_cache, l, slot), kv_len);
 	kc_buf(&a, at(s, s->p->xb2) + (uint64_t)r * c->dim, row);
-	return kc_run(gl_attn_values_cpu, &a, LLAMA_BLOCK, s->cancel);
+	return kc_dev_run(s->dev, GL_K_attn_values, &a, LLAMA_BLOCK,
+			  blocks(c->dim), s->cancel);
 }
 
 /* The matrix-vector phases of a step, each one job of the team. */
@@ -390,8 +402,8 @@ static int mv(const struct step *s, unsigned int part, unsigned int parts,
 	span(n, part, parts, &lo, &hi);
 	if (lo >= hi)
 		return 0;
-	return kc_gemm_nt_ldc(s->n, hi - lo, k, x, w + lo * k, y + lo, n,
-			      s->cancel);
+	return kc_dev_gemm_nt(s->dev, s->n, hi - lo, k, x, w + lo * k, y + lo,
+			      n, s->cancel);
 }
 
 /* w13 - mv of w1 and w3, then SwiGLU on the same columns of hb */
@@ -408,11 +420,16 @@ static int w13(const struct step *s, uint32_t l, unsigned int part,
 	if (!err)
 		err = mv(s, part, parts, h, d, xb, wt(s, L2C_W3, l), hb2);
 	span(h, part, parts, &lo, &hi);
+	if (!err && parts == 1) {	/* every row's columns at once */
+		err = k_unary(s, GL_K_silu, s->n * h, hb, hb);
+		return err ? err : k_binary(s, GL_K_mul, s->n * h, hb, hb2,
+					    hb);
+	}
 	for (r = 0; !err && lo < hi && r < s->n; r++) {
-		err = k_unary(s, gl_silu_cpu, hi - lo, hb + r * h + lo,
+		err = k_unary(s, GL_K_silu, hi - lo, hb + r * h + lo,
 			      hb + r * h + lo);
 		if (!err)
-			err = k_binary(s, gl_mul_cpu, hi - lo, hb + r * h + lo,
+			err = k_binary(s, GL_K_mul, hi - lo, hb + r * h + lo,
 				       hb2 + r * h + lo, hb + r * h + lo);
 	}
 	return err;
@@ -482,11 +499,11 @@ static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 		if (!err)
 			err = k_rope(s, c->n_kv_heads, pos[r], krow);
 		if (!err)
-			err = k_unary(s, gl_copy_cpu, s->kv, krow,
+			err = k_unary(s, GL_K_copy, s->kv, krow,
 				      cache(s, p->k_cache, l, slots[r]) +
 				      pos[r] * s->kv);
 		if (!err)
-			err = k_unary(s, gl_copy_cpu, s->kv, v + r * s->kv,
+			err = k_unary(s, GL_K_copy, s->kv, v + r * s->kv,
 				      cache(s, p->v_cache, l, slots[r]) +
 				      pos[r] * s->kv);
 	}
@@ -495,7 +512,7 @@ static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 	if (!err)
 		err = phase(s, PHASE_WO, l);
 	if (!err)
-		err = k_binary(s, gl_add_cpu, (uint64_t)s->n * c->dim,
+		err = k_binary(s, GL_K_add, (uint64_t)s->n * c->dim,
 			       at(s, p->x), xb, at(s, p->x));
 	return err;
 }
@@ -513,7 +530,7 @@ static int ffn(const struct step *s, uint32_t l)
 	if (!err)
 		err = phase(s, PHASE_W2, l);
 	if (!err)
-		err = k_binary(s, gl_add_cpu, (uint64_t)s->n * c->dim,
+		err = k_binary(s, GL_K_add, (uint64_t)s->n * c->dim,
 			       at(s, p->x), at(s, p->xb), at(s, p->x));
 	return err;
 }
@@ -549,12 +566,22 @@ int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
 		    uint32_t n, const uint32_t *tokens, const uint32_t *slots,
 		    const uint32_t *pos, atomic_int *cancel)
 {
+	return llama_step_dev(p, base, team, NULL, NULL, n, tokens, slots,
+			      pos, cancel);
+}
+
+int llama_step_dev(const struct llama_plan *p, void *base, struct team *team,
+		   struct dev *dev, struct dev_region *region, uint32_t n,
+		   const uint32_t *tokens, const uint32_t *slots,
+		   const uint32_t *pos, atomic_int *cancel)
+{
 	const struct llama_config *c = &p->cfg;
 	struct step s = {
 		.p = p,
 		.base = base,
 		.cancel = cancel,
-		.team = team,
+		.team = dev ? NULL : team,
+		.dev = dev,
 		.n = n,
 		.kv = (uint64_t)c->n_kv_heads * c->head_dim,
 	};
@@ -565,7 +592,12 @@ int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
 	err = step_check(p, n, tokens, slots, pos);
 	if (err)
 		return err;
-	memcpy(s.base + p->ids, tokens, (size_t)n * 4);
+	if (dev)
+		err = dev->ops->copy_in(region, p->ids, tokens, (size_t)n * 4);
+	else
+		memcpy(s.base + p->ids, tokens, (size_t)n * 4);
+	if (err)
+		return err;
 	kc_u32(&a, n);
 	kc_u32(&a, c->dim);
 	kc_u32(&a, c->vocab_size);
@@ -573,7 +605,8 @@ int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
 	kc_buf(&a, at(&s, p->w[L2C_TOKEN_EMBEDDING]),
 	       (uint64_t)c->vocab_size * c->dim * 4);
 	kc_buf(&a, at(&s, p->x), (uint64_t)n * c->dim * 4);
-	err = kc_run(gl_embedding_cpu, &a, LLAMA_BLOCK, cancel);
+	err = kc_dev_run(dev, GL_K_embedding, &a, LLAMA_BLOCK,
+			 blocks((uint64_t)n * c->dim), cancel);
 	for (l = 0; !err && l < c->n_layers; l++) {
 		err = attention(&s, l, slots, pos);
 		if (!err)

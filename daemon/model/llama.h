@@ -132,6 +132,21 @@ int llama_step_team(const struct llama_plan *p, void *base, struct team *team,
 		    uint32_t n, const uint32_t *tokens, const uint32_t *slots,
 		    const uint32_t *pos, atomic_int *cancel);
 
+struct dev;
+struct dev_region;
+
+/*
+ * llama_step_dev - llama_step_team() on device @dev (NULL: the host's
+ * CPU twins): @base is @region's address on the device (its resolve()),
+ * every kernel a launch there (GL_KARGS_ROWS_ALONE: a row's bits do not
+ * depend on its batch), the tokens copied in; @team is not used on a
+ * device. The logits stay in the device's memory, at p->logits.
+ */
+int llama_step_dev(const struct llama_plan *p, void *base, struct team *team,
+		   struct dev *dev, struct dev_region *region, uint32_t n,
+		   const uint32_t *tokens, const uint32_t *slots,
+		   const uint32_t *pos, atomic_int *cancel);
+
 /* llama_logits - row @r's logits (vocab floats) after a step. */
 static inline float *llama_logits(const struct llama_plan *p, void *base,
 				  uint32_t r)

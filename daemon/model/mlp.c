@@ -110,14 +110,20 @@ float *mlp_input(const struct mlp_plan *p, void *base)
 	return (float *)((char *)base + p->buf[0]);
 }
 
-float *mlp_output(const struct mlp_plan *p, void *base)
+uint64_t mlp_output_off(const struct mlp_plan *p)
 {
-	return (float *)((char *)base + p->buf[p->cfg.n_layers % 2]);
+	return p->buf[p->cfg.n_layers % 2];
 }
 
-/* layer - layer @l over @rows rows: y = act(x W^T + b) */
+float *mlp_output(const struct mlp_plan *p, void *base)
+{
+	return (float *)((char *)base + mlp_output_off(p));
+}
+
+/* layer - layer @l over @rows rows: y = act(x W^T + b), on the CPU
+ * twins (@d NULL) or device @d */
 static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
-		 atomic_int *cancel)
+		 struct dev *d, atomic_int *cancel)
 {
 	const struct hf_mlp_layer *y = &p->cfg.layer[l];
 	float *in = (float *)(base + p->buf[l % 2]);
@@ -126,15 +132,17 @@ static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
 	struct gl_kargs a = { 0 };
 	int err;
 
-	err = kc_gemm_nt(rows, y->out, y->in, in,
-			 (const float *)(base + p->w[l]), out, cancel);
+	err = kc_dev_gemm_nt(d, rows, y->out, y->in, in,
+			     (const float *)(base + p->w[l]), out, y->out,
+			     cancel);
 	if (err)
 		return err;
 	kc_u32(&a, rows);
 	kc_u32(&a, y->out);
 	kc_buf(&a, base + p->b[l], (uint64_t)y->out * 4);
 	kc_buf(&a, out, n * 4);
-	err = kc_run(gl_bias_add_cpu, &a, MLP_BLOCK, cancel);
+	err = kc_dev_run(d, GL_K_bias_add, &a, MLP_BLOCK,
+			 (n + MLP_BLOCK - 1) / MLP_BLOCK, cancel);
 	if (err || y->act == HF_ACT_NONE)
 		return err;
 	memset(&a, 0, sizeof(a));
@@ -142,17 +150,18 @@ static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
 	kc_u32(&a, y->act);
 	kc_buf(&a, out, n * 4);
 	kc_buf(&a, out, n * 4);
-	return kc_run(gl_activate_cpu, &a, MLP_BLOCK, cancel);
+	return kc_dev_run(d, GL_K_activate, &a, MLP_BLOCK,
+			  (n + MLP_BLOCK - 1) / MLP_BLOCK, cancel);
 }
 
 int mlp_forward(const struct mlp_plan *p, void *base, uint32_t rows,
-		atomic_int *cancel)
+		struct dev *d, atomic_int *cancel)
 {
 	int l, err = 0;
 
 	if (!rows || rows > p->max_batch)
 		return -EINVAL;
 	for (l = 0; !err && l < p->cfg.n_layers; l++)
-		err = layer(p, base, l, rows, cancel);
+		err = layer(p, base, l, rows, d, cancel);
 	return err;
 }

@@ -47,16 +47,23 @@ int mlp_load(const struct mlp_plan *p, const struct hf_mlp_map *m,
 /* mlp_input - where the input rows go: [rows][layer 0's in] floats. */
 float *mlp_input(const struct mlp_plan *p, void *base);
 
-/* mlp_output - where a pass leaves its rows: [rows][last layer's out]. */
+/* mlp_output - where a pass leaves its rows: [rows][last layer's out];
+ * mlp_output_off - that place's offset in the block. */
 float *mlp_output(const struct mlp_plan *p, void *base);
+uint64_t mlp_output_off(const struct mlp_plan *p);
 
 /*
- * mlp_forward - run every layer over the first @rows input rows. Row r's
- * result depends on row r alone (same kernels and order whatever @rows).
- * Returns 0, -EINVAL for rows outside [1, max_batch], or the cancel
- * errno. Allocates nothing; not thread-safe on one @base.
+ * mlp_forward - run every layer over the first @rows input rows: on the
+ * kernels' CPU twins when @d is NULL (@base is host memory), else as
+ * launches on device @d (@base is its address of the plan's block). Row
+ * r's result depends on row r alone (same kernels and order whatever
+ * @rows; GL_KARGS_ROWS_ALONE on a device). Returns 0, -EINVAL for rows
+ * outside [1, max_batch], -EIO (a device's), or the cancel errno.
+ * Allocates nothing; not thread-safe on one @base.
  */
+struct dev;
 int mlp_forward(const struct mlp_plan *p, void *base, uint32_t rows,
+		struct dev *d,
 		atomic_int *cancel);
 
 #endif

@@ -230,9 +230,51 @@ CUresult cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
 	return 0;
 }
 
+/*
+ * With st.run_kernels: the CPU twin of the GL_KERNELS() function @l
+ * launched, over its grid, on its parameters (a buffer's length is not
+ * known here: the twin is trusted with any). 0, or the fault its error
+ * is on a GPU; a function of a FAKEMOD image runs nothing.
+ */
+static int fake_twin(const struct fakecuda_launch *l)
+{
+	const struct gl_kernel *k = gl_kernel_find(l->name);
+	struct gl_grid g = {
+		{ l->grid[0], l->grid[1], l->grid[2] },
+		{ l->block[0], l->block[1], l->block[2] },
+	};
+	struct gl_kctx ctx = { NULL, 0, 0 };
+	struct gl_kargs a = { 0 };
+	struct gl_ksig sig;
+	unsigned int i;
+
+	if (!k)
+		return 0;
+	if (gl_ksig_parse(k->sig, &sig) || sig.count != l->nparams)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (i = 0; i < sig.count; i++) {
+		struct gl_karg *v = &a.v[i];
+
+		v->type = sig.param[i].type;
+		switch (v->type) {
+		case GL_KT_BUF:
+		case GL_KT_IO:
+			v->buf.ptr = (void *)(uintptr_t)l->value[i];
+			v->buf.len = UINT64_MAX / 2;
+			break;
+		default:	/* the bytes as the kernel reads them */
+			memcpy(&v->u64, &l->value[i], l->size[i]);
+			break;
+		}
+	}
+	a.count = sig.count;
+	ctx.block_end = (uint64_t)g.grid.x * g.grid.y * g.grid.z;
+	return k->cpu(&a, &g, &ctx) ? CUDA_ERROR_ILLEGAL_ADDRESS : 0;
+}
+
 /* The kernel "runs": a misaligned float load, or the fault the test
  * asked for, poisons the context; the launch itself is asynchronous and
- * returns success, as on a GPU. */
+ * returns success, as on a GPU. With st.run_kernels it also computes. */
 static void fake_run(const struct fakecuda_launch *l, const bool *ptr)
 {
 	unsigned int i;
@@ -248,6 +290,8 @@ static void fake_run(const struct fakecuda_launch *l, const bool *ptr)
 			fault = CUDA_ERROR_MISALIGNED_ADDRESS;
 	if (!strncmp(l->name, "fault_", 6))
 		fault = CUDA_ERROR_MISALIGNED_ADDRESS;
+	if (!fault && atomic_load(&st.run_kernels))
+		fault = fake_twin(l);
 	if (fault)
 		atomic_store(&st.sticky[cur_dev()], fault);
 }

@@ -157,6 +157,8 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice dev)
 {
 	if (dev < 0 || dev >= FAKECUDA_DEV_MAX)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (atomic_load(&st.sticky[dev]))
+		return atomic_load(&st.sticky[dev]);
 	*ctx = (CUcontext)&ctx_token[dev];
 	st.contexts++;
 	return 0;
@@ -168,7 +170,10 @@ CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 	return 0;
 }
 
-/* Destroys the context's state: its sticky error, its running kernels. */
+/* Destroys the context's state and ends its running kernels; as on a
+ * real GPU (an H200, driver 580), a sticky error stays for the life of the
+ * process (cuDevicePrimaryCtxRetain still returned 716 after it), and
+ * ending a running kernel leaves one (700). */
 CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 {
 	struct timespec ts = { 0, 1000000 };
@@ -177,8 +182,8 @@ CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 		return CUDA_ERROR_INVALID_VALUE;
 	while (atomic_load(&st.hold_reset))
 		nanosleep(&ts, NULL);
-	atomic_store(&st.sticky[dev], 0);
-	atomic_store(&st.hold, 0);
+	if (atomic_exchange(&st.hold, 0))
+		atomic_store(&st.sticky[dev], CUDA_ERROR_ILLEGAL_ADDRESS);
 	st.resets++;
 	return 0;
 }

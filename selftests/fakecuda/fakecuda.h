@@ -62,13 +62,20 @@ struct fakecuda {
 
 	atomic_int hold_reset;	/* any time: cuDevicePrimaryCtxReset waits
 				 * while it is set */
+	atomic_int run_kernels;	/* any time: a launch of a GL_KERNELS()
+				 * function runs its CPU twin over the
+				 * launch's grid (the fake's device memory
+				 * is the host's), so a test can check what
+				 * the backend computes; a twin's error
+				 * faults the context (700) */
 
 	/* each device's context's sticky error: 0, or the fault (700
 	 * illegal address, 716 a buf parameter not 4-byte aligned or any
 	 * launch of a registered function named fault_*) of a launch in
 	 * it; from then on every call that does work in that context
-	 * returns it, as the real driver does, until its primary context
-	 * is reset (which also ends every running kernel: hold) */
+	 * returns it, cuDevicePrimaryCtxRetain too, for the life of the
+	 * process, as the real driver does: a reset does not clear it; a
+	 * reset that ends a running kernel (hold) sets 700 */
 	atomic_int sticky[FAKECUDA_DEV_MAX];
 	atomic_int resets;	/* cuDevicePrimaryCtxReset calls */
 

@@ -5,7 +5,8 @@
  * max_batch=16 run in shared steps and each gets exactly the tokens it
  * gets alone (greedy and sampled), a closed one stops alone; an mlp's
  * concurrent requests are combined into one pass (max_delay_us) and each
- * gets exactly the rows it gets alone; max_queue bounds the queue (EBUSY
+ * gets exactly the rows it gets alone, and a reader that takes its whole
+ * answer and closes at once did not fail; max_queue bounds the queue (EBUSY
  * at once, counted); an expiry ends every request, queued ones too; the
  * options read back in ctl and bad values are
  * EINVAL naming the option; the queue-time and batch-size histograms in
@@ -110,6 +111,11 @@ static long long key(const struct gl_daemon *d, const char *file,
 	if (gl_read_key(d, file, k, &v))
 		return -1;
 	return v;
+}
+
+static int n_idle(void *arg)
+{
+	return key(arg, "models/n/ctl", "running") == 0;
 }
 
 static int none_running(void *arg)
@@ -342,6 +348,10 @@ TEST_F(model_batch, mlp_requests_share_one_pass)
 	}
 	EXPECT_EQ(key(d, "models/n/stats", "steps"), 1);
 	EXPECT_EQ(key(d, "models/n/stats", "batch_rows"), 8);
+	/* a reader that took its whole answer and closed at once did not
+	 * fail its request, whichever of it and the step's end came first */
+	EXPECT_EQ(key(d, "models/n/stats", "failures"), 0);
+	EXPECT_EQ(key(d, "models/one/stats", "failures"), 0);
 	EXPECT_EQ(key(d, "models/n/stats", "queue_count"), MREQ);
 	EXPECT_EQ(metric(d, "gpulease_inference_batch_size_bucket"
 			 "{model=\"n\",le=\"4\"} "), 0);
@@ -354,6 +364,42 @@ TEST_F(model_batch, mlp_requests_share_one_pass)
 	EXPECT_EQ(metric(d, "gpulease_inference_batch_size_count"
 			 "{model=\"one\"} "), MREQ);
 	free(in.p);
+}
+
+/*
+ * A reader that takes its whole answer and closes while the step that
+ * made it is still running (model_step_hold 2 holds an mlp step once
+ * its answers are out) did not fail: no failure counted, no ECANCELED in
+ * ctl. FUSE tells the daemon of the close asynchronously, hence the
+ * pause before the step goes on.
+ */
+TEST_F(model_batch, whole_answer_then_close_is_no_failure)
+{
+	const struct gl_daemon *d = &self->d;
+	struct mreq r = {
+		.h = { .magic = GL_INFER_MAGIC, .dtype = GL_INFER_F32,
+		       .rows = MROWS, .cols = IN },
+	};
+	struct mans got;
+	char buf[GL_TEXT_MAX];
+	int fd;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=2\n",
+			       self->mlp), 0);
+	EXPECT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 3\n"), -EINVAL);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 2\n"), 0);
+	fd = req_open(d, "n", &r, sizeof(r));
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(read(fd, &got, sizeof(got)), (ssize_t)sizeof(got));
+	EXPECT_EQ(key(d, "models/n/ctl", "running"), 1);
+	close(fd);
+	usleep(200 * 1000);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	EXPECT_EQ(gl_wait_until(n_idle, (void *)d, 60000), 0);
+	EXPECT_EQ(key(d, "models/n/stats", "requests"), 1);
+	EXPECT_EQ(key(d, "models/n/stats", "failures"), 0);
+	ASSERT_GT(gl_read(d, "models/n/ctl", buf, sizeof(buf)), 0);
+	EXPECT_EQ(strstr(buf, "ECANCELED"), NULL) TH_LOG("%s", buf);
 }
 
 TEST_HARNESS_MAIN

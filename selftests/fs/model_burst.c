@@ -29,28 +29,7 @@ static const char *const args[] = { "--cpu-vram", "64M", NULL };
 #define REQ "max_tokens=6 output=ids ids 1 2 3\n"
 #define METRICS_MAX 65536
 
-FIXTURE(model_burst) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_burst)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture(self->dir, sizeof(self->dir), "--no-ref");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_burst)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_burst, "write_checkpoints.py", "--no-ref")
 
 /* The state of model @name, or "?". */
 static const char *state_of(const struct gl_daemon *d, const char *name,

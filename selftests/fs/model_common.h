@@ -53,6 +53,38 @@ static inline void model_fixture_rm(const char *dir)
 }
 
 /*
+ * MODEL_FIXTURE(fix, script, script_args) - the fixture of most model
+ * tests: a daemon started with the file's own args[], and a model
+ * directory in self->dir written by selftests/fixtures/@script with
+ * @script_args (the tests skip when /usr/bin/python3 has no numpy);
+ * both gone after each test. Needs selftests/harness.h first.
+ */
+#define MODEL_FIXTURE(fix, script, script_args)				\
+FIXTURE(fix) {								\
+	struct gl_daemon d;						\
+	char dir[64];							\
+};									\
+									\
+FIXTURE_SETUP(fix)							\
+{									\
+	int r;								\
+									\
+	self->dir[0] = '\0';						\
+	GL_DAEMON_SETUP(&self->d, args);				\
+	r = model_fixture_by(self->dir, sizeof(self->dir), script,	\
+			     script_args);				\
+	if (r == 1)							\
+		SKIP(return, "/usr/bin/python3 has no numpy");		\
+	ASSERT_EQ(r, 0);						\
+}									\
+									\
+FIXTURE_TEARDOWN(fix)							\
+{									\
+	model_fixture_rm(self->dir);					\
+	GL_DAEMON_TEARDOWN(&self->d);					\
+}
+
+/*
  * One request on models/NAME/infer: write @req, read the answer whole
  * into @out (NUL-terminated). Returns the answer's length, or the -errno
  * of the open, the write or the read that failed.

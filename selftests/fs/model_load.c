@@ -20,28 +20,7 @@
 
 static const char *const args[] = { "--cpu-vram", "64M", NULL };
 
-FIXTURE(model_load) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_load)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture(self->dir, sizeof(self->dir), "--no-ref");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_load)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_load, "write_checkpoints.py", "--no-ref")
 
 /* Nothing of a model is left: no model listed, no lease, all free. */
 static void expect_nothing(const struct gl_daemon *d, long long free0)

@@ -19,29 +19,7 @@
 
 static const char *const args[] = { "--cpu-vram", "64M", NULL };
 
-FIXTURE(model_mlp) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_mlp)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture_by(self->dir, sizeof(self->dir), "write_mlp.py",
-			     "");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_mlp)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_mlp, "write_mlp.py", "")
 
 #define IN 13
 #define OUT 3

@@ -21,29 +21,7 @@ static const char *const args[] = { "--cpu-vram", "256M", NULL };
 
 #define STEPS		64
 
-FIXTURE(model_proof) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_proof)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture_by(self->dir, sizeof(self->dir), "write_proof.py",
-			     "--only tied");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_proof)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_proof, "write_proof.py", "--only tied")
 
 /*
  * The request of reference @name (write_proof.py's format: u32 vocab,

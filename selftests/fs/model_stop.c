@@ -20,28 +20,7 @@
 
 static const char *const args[] = { "--cpu-vram", "64M", NULL };
 
-FIXTURE(model_stop) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_stop)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture(self->dir, sizeof(self->dir), "");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_stop)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_stop, "write_checkpoints.py", "")
 
 #define MAX_TOKENS 24
 

@@ -16,28 +16,7 @@
 
 static const char *const args[] = { "--cpu-vram", "64M", NULL };
 
-FIXTURE(model_threads) {
-	struct gl_daemon d;
-	char dir[64];
-};
-
-FIXTURE_SETUP(model_threads)
-{
-	int r;
-
-	self->dir[0] = '\0';
-	GL_DAEMON_SETUP(&self->d, args);
-	r = model_fixture(self->dir, sizeof(self->dir), "");
-	if (r == 1)
-		SKIP(return, "/usr/bin/python3 has no numpy");
-	ASSERT_EQ(r, 0);
-}
-
-FIXTURE_TEARDOWN(model_threads)
-{
-	model_fixture_rm(self->dir);
-	GL_DAEMON_TEARDOWN(&self->d);
-}
+MODEL_FIXTURE(model_threads, "write_checkpoints.py", "")
 
 TEST_F(model_threads, the_same_tokens_on_any_thread_count)
 {

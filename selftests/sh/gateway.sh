@@ -380,11 +380,26 @@ kill "$GWPID"
 wait "$GWPID"
 gl_gateway --max-inflight 1 --max-body 64 --timeout 1 ||
 	gl_log "the third gateway did not start"
+# gw_inflight N: the gateway's own gauge of requests in flight reads N
+gw_inflight() {
+	curl -sS "$GW/metrics" 2>/dev/null |
+		grep -q "^gpulease_gateway_requests_in_flight $1\$"
+}
 inflight() {
 	echo "model_step_hold 1" >"$M/ctl"
-	curl -sS -o /dev/null -d '{"model":"m1","prompt":"x","max_tokens":3}' "$GW/v1/completions" >/dev/null 2>&1 &
+	curl -sS -o "$GL_DIR/held" -w '%{http_code}' -d '{"model":"m1","prompt":"x","max_tokens":3,"temperature":0}' "$GW/v1/completions" >"$GL_DIR/held.status" 2>&1 &
 	c=$!
-	gl_wait_for 400 grep -q '^running 1' "$M/models/m1/ctl"
+	# the gateway counts it and the daemon holds it; if not, say why.
+	# Greedy: a sampled first token was sometimes end-of-text, which
+	# ended the request before the hold (two CI runs saw 400, not 429)
+	if ! gl_wait_for 400 gw_inflight 1 ||
+	   ! gl_wait_for 400 grep -q '^running 1' "$M/models/m1/ctl"; then
+		echo "the held completion: $(cat "$GL_DIR/held.status")" \
+			"$(cat "$GL_DIR/held" 2>/dev/null)"
+		grep '^state\|^running\|^queued\|^last_error' \
+			"$M/models/m1/ctl"
+		tail -n 4 "$GWLOG"
+	fi
 	st=$(post /v2/models/mlp/infer '{}')
 	echo "model_step_hold 0" >"$M/ctl"
 	wait "$c"

@@ -220,12 +220,12 @@ TEST(mlp_rows_alone_and_batched_are_the_same_bits)
 	fill(rows, 16 * in, &seed);
 	for (r = 0; r < 16; r++) {
 		memcpy(mlp_input(&p, base), rows + r * in, in * 4);
-		ASSERT_EQ(mlp_forward(&p, base, 1, NULL), 0);
+		ASSERT_EQ(mlp_forward(&p, base, 1, NULL, NULL), 0);
 		memcpy(one + r * out, mlp_output(&p, base), out * 4);
 	}
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		memcpy(mlp_input(&p, base), rows, sizes[i] * in * 4);
-		ASSERT_EQ(mlp_forward(&p, base, sizes[i], NULL), 0);
+		ASSERT_EQ(mlp_forward(&p, base, sizes[i], NULL, NULL), 0);
 		EXPECT_EQ(memcmp(one, mlp_output(&p, base),
 				 sizes[i] * out * 4), 0)
 			TH_LOG("a pass of %u rows", sizes[i]);

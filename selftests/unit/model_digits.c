@@ -79,7 +79,7 @@ static void check(const char *dir, const char *file, const char *ref)
 		rows = n - r < BATCH ? n - r : BATCH;
 		memcpy(mlp_input(&m.p, m.base), x.p + (size_t)r * IN * 4,
 		       (size_t)rows * IN * 4);
-		ASSERT_EQ(mlp_forward(&m.p, m.base, rows, NULL), 0);
+		ASSERT_EQ(mlp_forward(&m.p, m.base, rows, NULL, NULL), 0);
 		out = mlp_output(&m.p, m.base);
 		for (i = 0; i < rows * OUT; i++) {
 			double w, d;

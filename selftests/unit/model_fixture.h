@@ -147,6 +147,8 @@ static inline int mlp_model_load(const char *dir, const char *name,
 	if (!err) {
 		m->base = aligned_alloc(64, m->p.total_bytes);
 		err = m->base ? 0 : -ENOMEM;
+		if (m->base)	/* as a lease starts */
+			memset(m->base, 0, m->p.total_bytes);
 	}
 	if (!err)
 		err = mlp_load(&m->p, &map, sb.p, sb.len, m->base);

@@ -61,14 +61,14 @@ static void check(const char *dir, const char *file, const char *ref)
 	/* one row at a time */
 	for (r = 0; r < ROWS; r++) {
 		memcpy(mlp_input(&m.p, m.base), in.p + r * IN * 4, IN * 4);
-		ASSERT_EQ(mlp_forward(&m.p, m.base, 1, NULL), 0);
+		ASSERT_EQ(mlp_forward(&m.p, m.base, 1, NULL, NULL), 0);
 		memcpy(one + r * OUT, mlp_output(&m.p, m.base), OUT * 4);
 	}
 	EXPECT_EQ(far(one, (const float *)want.p, ROWS * OUT), 0u)
 		TH_LOG("%s", file);
 	/* batched: the same bits */
 	memcpy(mlp_input(&m.p, m.base), in.p, in.len);
-	ASSERT_EQ(mlp_forward(&m.p, m.base, ROWS, NULL), 0);
+	ASSERT_EQ(mlp_forward(&m.p, m.base, ROWS, NULL, NULL), 0);
 	EXPECT_EQ(memcmp(one, mlp_output(&m.p, m.base), sizeof(one)), 0)
 		TH_LOG("%s: batched rows differ", file);
 	free(m.base);
@@ -96,9 +96,9 @@ TEST_F(fx, bad_rows_and_files)
 	NEED_FIXTURES();
 	ASSERT_EQ(mlp_model_load(self->dir, "model.safetensors", &m, 2,
 				 false), 0);
-	EXPECT_EQ(mlp_forward(&m.p, m.base, 0, NULL), -EINVAL);
-	EXPECT_EQ(mlp_forward(&m.p, m.base, 3, NULL), -EINVAL);
-	EXPECT_EQ(mlp_forward(&m.p, m.base, 2, &cancel), -ETIMEDOUT);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 0, NULL, NULL), -EINVAL);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 3, NULL, NULL), -EINVAL);
+	EXPECT_EQ(mlp_forward(&m.p, m.base, 2, NULL, &cancel), -ETIMEDOUT);
 	free(m.base);
 	m.base = NULL;
 	/* a plan whose layer is wider than the file's tensor */

@@ -10,7 +10,9 @@
  * plain.c, OpenMP): tokens per second of wall time and time to first
  * token, as ratios. The three must produce the same tokens. Then load
  * time and a burst model's cold start (ctl "cold", then a one-token
- * request to its end) against reading the file (page cache warm), the
+ * request to its end) against reading the file (page cache warm) and
+ * against its floor here (a fresh region of the file's size, touched
+ * once per page, as a new lease's pages must be), the
  * daemon's resident memory per loaded model beyond its lease, and
  * continuous batching: S concurrent streams against one (streams.c).
  *
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "daemon/model/llama.h"
@@ -30,6 +33,7 @@
 #include "kernels/kernels.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/infer.h"
+#include "tools/bench/llama-ckpt.h"
 #include "tools/bench/plain.h"
 #include "tools/bench/stats.h"
 #include "tools/bench/streams.h"
@@ -56,6 +60,7 @@ struct bench {
 	uint64_t gen_ns[WAYS][ROUNDS_MAX], ttft_ns[WAYS][ROUNDS_MAX];
 	uint64_t load_ns[ROUNDS_MAX], read_ns[ROUNDS_MAX];
 	uint64_t cold_ns[ROUNDS_MAX];	/* cold, request, first token */
+	uint64_t fresh_ns[ROUNDS_MAX];	/* a fresh region's first touch */
 	/* the direct way */
 	struct llama_plan plan;
 	void *block;
@@ -74,8 +79,9 @@ static void bench_usage(FILE *f)
 "through a gpuleased's models/NAME/infer, a direct call of the same\n"
 "forward pass, and a plain C forward pass in llama2.c run.c's style\n"
 "(OpenMP; not run.c), in alternating rounds; then load time, a burst\n"
-"model's cold start (against reading the file) and the\n"
-"daemon's memory per model. Run as root.\n"
+"model's cold start (against reading the file, and against a fresh\n"
+"region of the file's size touched once per page: its floor here), the\n"
+"daemon's memory per model and concurrent streams. Run as root.\n"
 "\n"
 "  -n, --tokens N       tokens per generation (default 255: with the\n"
 "                       prompt token, the 256 positions)\n"
@@ -117,45 +123,8 @@ static int bench_parse(void *state, int argc, char **argv)
 	err = bench_cli_parse(&cli, argc, argv);
 	if (err)
 		return err;
-	if (b->daemon_opt)
-		snprintf(b->daemon, sizeof(b->daemon), "%s", b->daemon_opt);
-	else if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
-		return 2;
-	return 0;
-}
-
-/* the checkpoint: header, then seeded weights (xorshift32, +-0.1), the
- * RMSNorm weights 1, the legacy freq_cis 0 */
-static int make_ckpt(struct bench *b)
-{
-	uint64_t d = shape[0], h = shape[1], l = shape[2], v = shape[5];
-	uint64_t n = v * d + l * (2 * d + 4 * d * d + 3 * h * d) + d +
-		     shape[6] * (d / shape[3]), i, j;
-	uint32_t s = 1;
-	float *w;
-
-	b->ckpt_len = 28 + n * 4;
-	b->ckpt = malloc(b->ckpt_len);
-	if (!b->ckpt)
-		return -ENOMEM;
-	memcpy(b->ckpt, shape, 28);
-	w = (float *)((char *)b->ckpt + 28);
-	for (i = 0; i < n; i++) {
-		s ^= s << 13;
-		s ^= s >> 17;
-		s ^= s << 5;
-		w[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.2f;
-	}
-	/* rms_att and rms_ffn of each layer, rms_final: 1 */
-	for (i = 0; i < l * d; i++) {
-		w[v * d + i] = 1.0f;
-		w[v * d + l * d + l * 2 * d * d + l * 2 * d * d + i] = 1.0f;
-	}
-	j = v * d + l * (2 * d + 4 * d * d + 3 * h * d);
-	for (i = 0; i < d; i++)
-		w[j + i] = 1.0f;
-	memset(w + j + d, 0, shape[6] * (d / shape[3]) * 4);
-	return 0;
+	return spawn_daemon_path(b->daemon_opt, b->daemon,
+				 sizeof(b->daemon)) ? 2 : 0;
 }
 
 static int bench_setup(struct bench *b)
@@ -163,9 +132,11 @@ static int bench_setup(struct bench *b)
 	struct l2c_file f;
 	struct llama_config c;
 	char why[128];
-	int fd, err;
+	int err;
 
-	err = make_ckpt(b);
+	err = llama_ckpt_make(&(struct llama_ckpt){
+		shape[0], shape[1], shape[2], shape[3], shape[4], shape[5],
+		shape[6] }, &b->ckpt, &b->ckpt_len);
 	if (!err)
 		err = spawn_tempdir(b->base);
 	if (!err)
@@ -173,12 +144,7 @@ static int bench_setup(struct bench *b)
 	if (err)
 		return err;
 	snprintf(b->file, sizeof(b->file), "%s/model.bin", b->base);
-	fd = open(b->file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return verb_fail("create", b->file, -errno);
-	if (write(fd, b->ckpt, b->ckpt_len) != (ssize_t)b->ckpt_len)
-		err = verb_fail("write", b->file, -EIO);
-	close(fd);
+	err = verb_create_file(b->file, b->ckpt, b->ckpt_len);
 	if (err)
 		return err;
 	err = l2c_parse(b->ckpt, b->ckpt_len, &f, why, sizeof(why));
@@ -355,6 +321,41 @@ static int bench_load(struct bench *b)
 	return err;
 }
 
+/*
+ * The floor of a cold start on this machine: a fresh region of @len
+ * bytes as the CPU device makes a lease's (memfd, fallocate, a shared
+ * mapping) and one store per page, the first touch any new lease's pages
+ * pay, then gone. Its time in *@ns; 0 or -errno.
+ */
+static int fresh_touch(size_t len, uint64_t *ns)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t t0 = stats_now_ns();
+	volatile char *p;
+	size_t off;
+	int fd, err = 0;
+
+	fd = memfd_create("generate-fresh", MFD_CLOEXEC);
+	if (fd < 0)
+		return verb_fail("memfd_create", "fresh", -errno);
+	if (ftruncate(fd, (off_t)len) || fallocate(fd, 0, 0, (off_t)len)) {
+		err = verb_fail("fallocate", "fresh", -errno);
+		goto out;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = verb_fail("mmap", "fresh", -errno);
+		goto out;
+	}
+	for (off = 0; off < len; off += (size_t)page)
+		p[off] = 1;
+	munmap((void *)p, len);
+	*ns = stats_now_ns() - t0;
+out:
+	close(fd);
+	return err;
+}
+
 /* cold starts: model "cold" made cold through its ctl, then timed from
  * a one-token request's write to its answer's end (the lease acquired,
  * the weights copied from the kept mapping, one step) */
@@ -362,7 +363,7 @@ static int bench_cold(struct bench *b)
 {
 	char path[PATH_MAX + 32], out[64];
 	static const char req[] = "max_tokens=1 output=ids ids 1";
-	uint64_t t0;
+	uint64_t t0, ns = 0;
 	long r;
 	int fd, err;
 
@@ -386,6 +387,10 @@ static int bench_cold(struct bench *b)
 		close(fd);
 		if (r >= 0)
 			b->cold_ns[r] = stats_now_ns() - t0;
+		if (!err)
+			err = fresh_touch(b->ckpt_len, &ns);
+		if (!err && r >= 0)
+			b->fresh_ns[r] = ns;
 	}
 	if (ctl(b, false, "cold") && !err)
 		err = -EIO;
@@ -451,7 +456,7 @@ static double ms(uint64_t *v, long n)
 
 static void bench_report(struct bench *b)
 {
-	double gen[WAYS], ttft[WAYS], rd, ld, cold;
+	double gen[WAYS], ttft[WAYS], rd, ld, cold, fresh;
 	int w, same;
 	long i;
 
@@ -485,6 +490,11 @@ static void bench_report(struct bench *b)
 	printf("cold start: %.1f ms (ctl cold, then a 1-token request to "
 	       "its end) against %.1f ms reading the file (warm): %.2fx "
 	       "(target <= 2x)\n", cold, rd, cold / rd);
+	fresh = ms(b->fresh_ns, b->rounds);
+	printf("fresh region of the file's size (memfd, fallocate, mmap, a "
+	       "store per page): %.1f ms, %.2fx the read: the floor of a cold "
+	       "start into a new lease here; cold start / floor %.2fx\n",
+	       fresh, fresh / rd, cold / fresh);
 }
 
 int main(int argc, char **argv)

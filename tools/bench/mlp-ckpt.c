@@ -6,7 +6,6 @@
  * gpulease-mlp"). Invariant: the same options give the same bytes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,19 +36,9 @@ static int write_file(const struct mlp_ckpt *c, const char *name,
 		      const void *buf, size_t len)
 {
 	char path[PATH_MAX + 32];
-	ssize_t n;
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return verb_fail("create", path, -errno);
-	n = write(fd, buf, len);
-	if (n != (ssize_t)len)
-		err = verb_fail("write", path, n < 0 ? -errno : -EIO);
-	if (close(fd) && !err)
-		err = verb_fail("close", path, -errno);
-	return err;
+	return verb_create_file(path, buf, len);
 }
 
 int mlp_ckpt_write(const struct mlp_ckpt *ck, char **st, size_t *st_len,

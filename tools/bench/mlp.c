@@ -139,11 +139,8 @@ static int bench_parse(void *state, int argc, char **argv)
 	err = bench_cli_parse(&cli, argc, argv);
 	if (err)
 		return err;
-	if (b->daemon_opt)
-		snprintf(b->daemon, sizeof(b->daemon), "%s", b->daemon_opt);
-	else if (spawn_default_daemon(b->daemon, sizeof(b->daemon)))
-		return 2;
-	return 0;
+	return spawn_daemon_path(b->daemon_opt, b->daemon,
+				 sizeof(b->daemon)) ? 2 : 0;
 }
 
 /* Is @out (@n bytes) the answer to input row @row alone? The first
@@ -224,7 +221,7 @@ static int bench_model(struct bench *b, const char *cfg, const char *st,
 	for (i = 0; !err && i < ROWS_IN; i++) {
 		memcpy(x, b->reqs + i * b->req_len +
 		       sizeof(struct gl_infer_tensor), (size_t)b->width * 4);
-		err = mlp_forward(&plan, block, 1, NULL);
+		err = mlp_forward(&plan, block, 1, NULL, NULL);
 		memcpy(b->want + i * OUTS, y, OUTS * 4);
 	}
 	/* alternately PASS_REPS 1-row and BATCH-row passes, each after
@@ -239,7 +236,8 @@ static int bench_model(struct bench *b, const char *cfg, const char *st,
 				       i * b->req_len +
 				       sizeof(struct gl_infer_tensor),
 				       (size_t)b->width * 4);
-			err = mlp_forward(&plan, block, (uint32_t)rows, NULL);
+			err = mlp_forward(&plan, block, (uint32_t)rows, NULL,
+					  NULL);
 			if (r >= 0)
 				b->pass_ns[rows > 1][r] += (cpu_ns() - t0) /
 							   PASS_REPS;

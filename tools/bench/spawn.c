@@ -54,11 +54,14 @@ static void spawn_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-int spawn_default_daemon(char *buf, size_t size)
+int spawn_daemon_path(const char *opt, char *buf, size_t size)
 {
 	char exe[PATH_MAX];
 	ssize_t n;
 
+	if (opt)
+		return (size_t)snprintf(buf, size, "%s", opt) >= size ?
+		       -ENAMETOOLONG : 0;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
@@ -280,7 +283,7 @@ int spawn_parse_long(const char *arg, long min, long *out)
 void spawn_common_defaults(const struct spawn_common *o)
 {
 	*o->cpu = spawn_last_cpu();
-	if (spawn_default_daemon(o->daemon, o->daemon_size))
+	if (spawn_daemon_path(NULL, o->daemon, o->daemon_size))
 		o->daemon[0] = '\0';
 }
 

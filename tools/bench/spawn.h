@@ -28,11 +28,12 @@ extern volatile sig_atomic_t spawn_stop;
 void spawn_signals(void);
 
 /*
- * spawn_default_daemon() - write $(dirname /proc/self/exe)/../../gpuleased,
- * i.e. $(O)/gpuleased for a bench in $(O)/tools/bench, into BUF.
- * Returns 0, or -errno (-ENAMETOOLONG when SIZE is too small).
+ * spawn_daemon_path() - the daemon a bench runs into BUF: OPT (its
+ * --daemon) when not NULL, else $(dirname /proc/self/exe)/../../gpuleased,
+ * i.e. $(O)/gpuleased for a bench in $(O)/tools/bench. Returns 0, or
+ * -errno (-ENAMETOOLONG when SIZE is too small).
  */
-int spawn_default_daemon(char *buf, size_t size);
+int spawn_daemon_path(const char *opt, char *buf, size_t size);
 
 /*
  * spawn_daemon_start() - fork and exec DAEMON -f ARGS... MNT, where MNT is

@@ -22,21 +22,33 @@ int verb_fail(const char *what, const char *path, int err)
 	return err;
 }
 
-int verb_write_file(const char *path, const char *line)
+/* open PATH with FLAGS (O_CREAT: mode 0644), write LEN bytes of BUF in
+ * one write, close; 0 or -errno, printed */
+static int verb_put(const char *path, int flags, const void *buf, size_t len)
 {
-	size_t len = strlen(line);
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, flags | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return verb_fail("open", path, -errno);
-	n = write(fd, line, len);
+		return verb_fail(flags & O_CREAT ? "create" : "open", path,
+				 -errno);
+	n = write(fd, buf, len);
 	if (n != (ssize_t)len)
 		err = verb_fail("write to", path, n < 0 ? -errno : -EIO);
 	if (close(fd) && !err)
 		err = verb_fail("close", path, -errno);
 	return err;
+}
+
+int verb_write_file(const char *path, const char *line)
+{
+	return verb_put(path, O_WRONLY, line, strlen(line));
+}
+
+int verb_create_file(const char *path, const void *buf, size_t len)
+{
+	return verb_put(path, O_WRONLY | O_CREAT | O_TRUNC, buf, len);
 }
 
 int verb_acquire(const char *mnt, const char *name, uint64_t vram,

@@ -23,6 +23,12 @@ int verb_fail(const char *what, const char *path, int err);
 int verb_write_file(const char *path, const char *line);
 
 /*
+ * verb_create_file() - create or truncate PATH (mode 0644) and write LEN
+ * bytes of BUF into it in one write. Returns 0 or -errno.
+ */
+int verb_create_file(const char *path, const void *buf, size_t len);
+
+/*
  * verb_acquire() - acquire lease NAME with VRAM bytes through MNT's
  * leases/ctl and put its directory, MNT/leases/NAME, into DIR (SIZE
  * bytes). Returns 0 or -errno (ENOSPC, EEXIST, ... as the daemon says).
