@@ -157,7 +157,7 @@ enum gw_route {
 };
 extern const char *const gw_route_names[GW_R_COUNT];
 void gw_metrics_observe(enum gw_route route, int status, uint64_t us);
-void gw_metrics_inflight(int delta);
+long long gw_metrics_inflight(int delta);
 char *gw_metrics_render(size_t *len);
 int gw_metrics_reply(struct gw_req *r);
 

@@ -34,12 +34,11 @@ struct gw_req {
 	char *body;			/* malloc'ed */
 	size_t len;
 	bool too_big;			/* over max_body: dropped, 413 */
-	bool inflight;			/* counted in gw_inflight */
+	bool inflight;			/* counted in the in-flight gauge */
 	int status;			/* the reply's */
 	int64_t start_ns;
 };
 
-static atomic_uint gw_inflight;
 static atomic_ullong gw_seq;
 
 static int64_t now_ns(void)
@@ -349,7 +348,7 @@ not_found:
 /* The whole request is in: authorise, bound, route. */
 static int dispatch(struct gw_req *r, const char *url)
 {
-	unsigned int n;
+	long long n;
 
 	if (!authorised(r))
 		return fail(r, 401, "invalid_request_error",
@@ -360,9 +359,8 @@ static int dispatch(struct gw_req *r, const char *url)
 			    "request_too_large", "%s: the body is over "
 			    "--max-body", url);
 	if (r->route == GW_R_COMPLETIONS || r->route == GW_R_V2_INFER) {
-		n = atomic_fetch_add(&gw_inflight, 1);
+		n = gw_metrics_inflight(1);
 		r->inflight = true;
-		gw_metrics_inflight(1);
 		if (n >= gw_opts.max_inflight)
 			return fail(r, 429, "rate_limit_exceeded",
 				    "too_many_requests", "%s: too many "
@@ -446,10 +444,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **ctx,
 		return;
 	us = (uint64_t)(now_ns() - r->start_ns) / 1000;
 	gw_metrics_observe(r->route, r->status, us);
-	if (r->inflight) {
-		atomic_fetch_sub(&gw_inflight, 1);
+	if (r->inflight)
 		gw_metrics_inflight(-1);
-	}
 	gw_log("gw: id=%s method=%s route=%s model=%s tenant=%s status=%d "
 	       "latency_us=%llu%s", r->id, r->method, r->url, r->model,
 	       r->tenant, r->status, (unsigned long long)us,

@@ -58,10 +58,11 @@ void gw_metrics_observe(enum gw_route route, int status, uint64_t us)
 	atomic_fetch_add(&mx.sum_us[route], us);
 }
 
-/* gw_metrics_inflight - @delta requests began (1) or ended (-1). */
-void gw_metrics_inflight(int delta)
+/* gw_metrics_inflight - @delta requests began (1) or ended (-1): the
+ * gauge, and the count --max-inflight bounds. The count before. */
+long long gw_metrics_inflight(int delta)
 {
-	atomic_fetch_add(&mx.inflight, delta);
+	return atomic_fetch_add(&mx.inflight, delta);
 }
 
 /*
