@@ -42,6 +42,7 @@
 #include "daemon/knobs.h"
 #include "daemon/lease.h"
 #include "daemon/model.h"
+#include "daemon/model/kcall.h"
 
 void model_batch_init(struct model *m)
 {
@@ -215,22 +216,26 @@ static void lm_after(struct model *m, void *base)
 
 /*
  * A language model's step over the batch's @rows rows: on the CPU over
- * its team in place; on another device (m->host set) as launches there,
- * the logits then copied out into the host mapping, where lm_after()
- * samples them.
+ * its team in place; on another device (m->host set) as launches queued
+ * there and waited for once, even after a failed one (a step ends with
+ * none of its launches running), the logits then copied out into the
+ * host mapping, where lm_after() samples them.
  */
 static int lm_step(struct model *m, const struct lease_mem *mem, void *base,
 		   uint32_t rows, atomic_int *cancel)
 {
 	const struct llama_plan *p = &m->plan;
 	struct model_batch *b = &m->batch;
-	int err;
+	int err, werr;
 
 	if (!m->host)
 		return llama_step_team(p, base, m->team, rows, b->tok, b->slot,
 				       b->pos, cancel);
 	err = llama_step_dev(p, base, NULL, mem->dev, mem->region, rows,
 			     b->tok, b->slot, b->pos, cancel);
+	werr = kc_dev_wait(mem->dev, mem->region, cancel);
+	if (!err)
+		err = werr;
 	if (err)
 		return err;
 	return mem->dev->ops->copy_out(mem->region, p->logits,
@@ -275,6 +280,12 @@ static int mlp_pass(struct model *m, const struct lease_mem *mem,
 		return err;
 	hist_size_observe(&b->batch_size, rows);
 	err = mlp_forward(p, base, rows, d, cancel);
+	if (d) {	/* its launches were queued: wait, as lm_step() */
+		int werr = kc_dev_wait(d, mem->region, cancel);
+
+		if (!err)
+			err = werr;
+	}
 	if (!err && d)
 		err = d->ops->copy_out(mem->region, mlp_output_off(p),
 				       m->stage, (size_t)rows * out * 4);

@@ -138,6 +138,11 @@ struct gl_karg {
  * may not pick its algorithm by shape, so the CUDA device runs the
  * fatbin's matmul, whose sum order is fixed by k, instead of cuBLAS. */
 #define GL_KARGS_ROWS_ALONE	0x1u
+/* gl_kargs.flags: queue the launch only: it runs after the work queued
+ * before it on the same memory, and the device's wait op (dev_ops, or
+ * its next copy of that memory) sees its end and any fault. A device
+ * whose launches run to completion ignores it. Never a client's. */
+#define GL_KARGS_NO_WAIT	0x2u
 
 struct gl_kargs {
 	uint32_t count;

@@ -189,6 +189,11 @@ int cuda_resolve(struct dev_region *base, uint64_t off, uint64_t len,
 int cuda_pin(struct dev *d, void *p, size_t len);
 void cuda_unpin(struct dev *d, void *p);
 
+/* cuda_region_hold - enter @r's device for an op on it: 0 with the gate
+ * held and the context current (cuda_unhold() ends it), or -EIO when the
+ * device failed or @r died with it. */
+int cuda_region_hold(struct cuda_region *r);
+
 /* cuda_region_bury - free @r's memory and stream once (errors of a
  * failed context ignored); the gate's write side, or release. */
 void cuda_region_bury(struct cuda_region *r);
@@ -200,10 +205,14 @@ void cuda_region_bury(struct cuda_region *r);
  * ready device. Blocks until every op on the device has ended. */
 int cuda_reset(struct dev *d);
 
-/* cuda-launch.c: the dev_ops launch and load_kernel of the device */
+/* cuda-launch.c: the dev_ops launch, wait and load_kernel of the
+ * device */
 int cuda_launch(struct dev *d, const struct gl_kernel *k,
 		const struct gl_kargs *args, const struct gl_grid *grid,
 		atomic_int *cancel);
+/* cuda_launch_wait - the dev_ops wait: @base's stream drained, polled as
+ * a launch's wait (cancel, grace period, faults). */
+int cuda_launch_wait(struct dev_region *base, atomic_int *cancel);
 int cuda_load_kernel(struct dev *d, const struct gl_kernel *k,
 		     const void *image, size_t len);
 /* and the chains' graphs (dev.h, graph_*) */

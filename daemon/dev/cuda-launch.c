@@ -238,7 +238,7 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 	if (k->id == GL_K_matmul && cd->blas &&
 	    !(args->flags & GL_KARGS_ROWS_ALONE)) {
 		err = cuda_matmul(cd, s, args);
-		if (!err)
+		if (!err && !(args->flags & GL_KARGS_NO_WAIT))
 			err = cuda_wait(cd, s, cancel, k->name);
 		if (err <= 0)
 			goto out;
@@ -258,9 +258,23 @@ int cuda_launch(struct dev *d, const struct gl_kernel *k,
 					    NULL), k->name);
 	if (err == -ENOSPC)
 		err = -EIO;	/* launch resources, not lease memory */
-	if (!err)
+	if (!err && !(args->flags & GL_KARGS_NO_WAIT))
 		err = cuda_wait(cd, s, cancel, k->name);
 out:
+	cuda_unhold(cd);
+	return err;
+}
+
+int cuda_launch_wait(struct dev_region *base, atomic_int *cancel)
+{
+	struct cuda_region *r = (struct cuda_region *)base;
+	struct cuda_dev *cd = base->dev->priv;
+	int err;
+
+	err = cuda_region_hold(r);
+	if (err)
+		return err;
+	err = cuda_wait(cd, r->stream, cancel, "(launches queued)");
 	cuda_unhold(cd);
 	return err;
 }

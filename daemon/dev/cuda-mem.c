@@ -133,11 +133,7 @@ uint64_t cuda_footprint(struct dev *d, uint64_t bytes)
 	return cuda_round(cd, bytes, &size) ? UINT64_MAX : size;
 }
 
-/*
- * Enter @r's device for an op on it: 0 with the gate held and the
- * context current, or -EIO when the device failed or @r died with it.
- */
-static int cuda_region_hold(struct cuda_region *r)
+int cuda_region_hold(struct cuda_region *r)
 {
 	struct cuda_dev *cd = cuda_of(&r->base);
 	int err = cuda_hold(cd);

@@ -240,6 +240,7 @@ const struct dev_ops dev_cuda_ops = {
 	.teardown = cuda_teardown,
 	.resolve = cuda_resolve,
 	.launch = cuda_launch,
+	.wait = cuda_launch_wait,
 	.load_kernel = cuda_load_kernel,
 	.footprint = cuda_footprint,
 	.resize_moves = true,

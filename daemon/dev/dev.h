@@ -70,6 +70,10 @@ struct dev_ops {
 	int (*launch)(struct dev *d, const struct gl_kernel *k,
 		      const struct gl_kargs *args, const struct gl_grid *grid,
 		      atomic_int *cancel);
+	/* wait - until the launches queued on @r's memory with
+	 * GL_KARGS_NO_WAIT have ended, seeing @cancel as launch does.
+	 * 0, -EIO (a fault), -(*cancel). NULL: launch ignores the flag. */
+	int (*wait)(struct dev_region *r, atomic_int *cancel);
 	/* load_kernel - load @image (a cubin, fatbin or PTX) and find @k's
 	 * function in it, for launches of k->id (>= GL_K_COUNT) later.
 	 * NULL where the device runs only built-ins. 0, -EINVAL, -EIO */

@@ -63,8 +63,10 @@ static inline int kc_run(gl_kcpu_fn fn, const struct gl_kargs *a,
  * @d is NULL (the model's memory is the host's), else a launch on device
  * @d (its memory: @a's buffers are @d's addresses) over enough blocks of
  * @block for @work blocks' worth, at most 65535, with
- * GL_KARGS_ROWS_ALONE set, so a row's bits never depend on its batch.
- * Returns 0, -EINVAL, -EFAULT, -EIO or the cancel errno.
+ * GL_KARGS_ROWS_ALONE set, so a row's bits never depend on its batch,
+ * and GL_KARGS_NO_WAIT: it is only queued, behind the launches before
+ * it, and kc_dev_wait() waits for them all. Returns 0, -EINVAL, -EFAULT,
+ * -EIO or the cancel errno.
  */
 static inline int kc_dev_run(struct dev *d, enum gl_kernel_id id,
 			     struct gl_kargs *a, uint32_t block,
@@ -76,8 +78,19 @@ static inline int kc_dev_run(struct dev *d, enum gl_kernel_id id,
 	if (!d)
 		return kc_run(k->cpu, a, block, cancel);
 	g.grid.x = work < 1 ? 1 : work > 65535 ? 65535 : (uint32_t)work;
-	a->flags |= GL_KARGS_ROWS_ALONE;
+	a->flags |= GL_KARGS_ROWS_ALONE | GL_KARGS_NO_WAIT;
 	return d->ops->launch(d, k, a, &g, cancel);
+}
+
+/*
+ * kc_dev_wait - the end of every launch kc_dev_run() queued on @r of
+ * device @d (none when @d is NULL): one wait for a step's launches
+ * instead of one each. 0, -EIO or the cancel errno.
+ */
+static inline int kc_dev_wait(struct dev *d, struct dev_region *r,
+			      atomic_int *cancel)
+{
+	return d && d->ops->wait ? d->ops->wait(r, cancel) : 0;
 }
 
 /*

@@ -140,7 +140,9 @@ struct dev_region;
  * CPU twins): @base is @region's address on the device (its resolve()),
  * every kernel a launch there (GL_KARGS_ROWS_ALONE: a row's bits do not
  * depend on its batch), the tokens copied in; @team is not used on a
- * device. The logits stay in the device's memory, at p->logits.
+ * device. The launches are only queued (kc_dev_run()): the caller waits
+ * for them with kc_dev_wait(), also after an error, before it reads
+ * the logits, which stay in the device's memory, at p->logits.
  */
 int llama_step_dev(const struct llama_plan *p, void *base, struct team *team,
 		   struct dev *dev, struct dev_region *region, uint32_t n,

@@ -55,7 +55,9 @@ uint64_t mlp_output_off(const struct mlp_plan *p);
 /*
  * mlp_forward - run every layer over the first @rows input rows: on the
  * kernels' CPU twins when @d is NULL (@base is host memory), else as
- * launches on device @d (@base is its address of the plan's block). Row
+ * launches queued on device @d (@base is its address of the plan's
+ * block; the caller waits for them, kc_dev_wait(), also after an error,
+ * before it reads the output). Row
  * r's result depends on row r alone (same kernels and order whatever
  * @rows; GL_KARGS_ROWS_ALONE on a device). Returns 0, -EINVAL for rows
  * outside [1, max_batch], -EIO (a device's), or the cancel errno.

@@ -1120,6 +1120,7 @@ TEST_F(cb, language_model_runs_on_the_device)
 	enum { MAX = 24 };
 	char dir[] = "/tmp/cb-llama-XXXXXX", cmd[64], line[256];
 	uint32_t want[MAX], got[MAX];
+	int queries = 0, launches = 0;
 	struct model *m;
 	char text[256];
 	size_t len = 0;
@@ -1140,9 +1141,19 @@ TEST_F(cb, language_model_runs_on_the_device)
 	ASSERT_NE(m, NULL);
 	EXPECT_NE(m->host, NULL) TH_LOG("no host mapping for a device model");
 	EXPECT_EQ(m->lease->dev, &self->b.devs.devs[0]);
-	if (self->fc)	/* the fake computes through the CPU twins */
+	if (self->fc) {	/* the fake computes through the CPU twins */
 		atomic_store(&self->fc->run_kernels, 1);
+		queries = atomic_load(&self->fc->queries);
+		launches = atomic_load(&self->fc->launches);
+	}
 	EXPECT_EQ(lm_ids(m, prompt, 3, MAX, got), MAX);
+	if (self->fc) {	/* a step's launches queued, waited for once */
+		queries = atomic_load(&self->fc->queries) - queries;
+		launches = atomic_load(&self->fc->launches) - launches;
+		EXPECT_LT(queries * 4, launches)
+			TH_LOG("%d stream polls for %d launches", queries,
+			       launches);
+	}
 	EXPECT_EQ(memcmp(got, want, sizeof(want)), 0)
 		TH_LOG("first ids: device %u %u %u, host %u %u %u", got[0],
 		       got[1], got[2], want[0], want[1], want[2]);
@@ -1288,6 +1299,7 @@ TEST_F(cb, mlp_runs_on_the_device)
 	struct mlp_model ref;
 	char *st_buf = NULL;
 	size_t st_len = 0, i;
+	int queries = 0;
 	uint32_t seed = 7;
 	struct model *m;
 	void *dbase;
@@ -1324,8 +1336,10 @@ TEST_F(cb, mlp_runs_on_the_device)
 		EXPECT_EQ(m->lease->dev->ops->resolve(m->lease->region, 0, 64,
 						      &dbase), 0);
 	}
-	if (self->fc)	/* the fake computes through the CPU twins */
+	if (self->fc) {	/* the fake computes through the CPU twins */
 		atomic_store(&self->fc->run_kernels, 1);
+		queries = atomic_load(&self->fc->queries);
+	}
 	for (i = 0; i < ROWS; i++)
 		EXPECT_EQ(mlp_ask(m, x + i * W, 1, W, y1 + i * OUTS, OUTS), 0);
 	EXPECT_EQ(mlp_ask(m, x, ROWS, W, y4, OUTS), 0);
@@ -1342,6 +1356,11 @@ TEST_F(cb, mlp_runs_on_the_device)
 		/* matmul, bias_add, relu on two layers, no relu on the
 		 * last: 8 launches a pass, one pass a request */
 		EXPECT_EQ(self->fc->launches, 8 * (ROWS + 1));
+		/* queued, not waited for one by one: a pass polls its
+		 * stream three times (the copy in, the one wait for the
+		 * launches, the copy out), where a wait per launch made 11 */
+		EXPECT_EQ(atomic_load(&self->fc->queries) - queries,
+			  3 * (ROWS + 1));
 		atomic_store(&self->fc->run_kernels, 0);
 	}
 	model_put(m);
