@@ -312,8 +312,8 @@ static bool ctl_says(struct lease *l, const char *what)
 	bool found;
 	int i;
 
-	/* the recovery thread writes it: poll (never a timed assertion:
-	 * the cap only ends a test that would otherwise hang) */
+	/* the thread ending the device writes it: poll (never a timed
+	 * assertion: the cap only ends a test that would otherwise hang) */
 	for (i = 0; i < 30000; i++) {
 		lease_show(l, &sb);
 		found = sb.buf && strstr(sb.buf, what);
