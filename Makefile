@@ -43,7 +43,10 @@ WARNINGS := -Wall -Wextra -Werror -Wvla -Wshadow -Wformat=2 \
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) -MMD -MP \
 	-I$(SRC) -fno-strict-aliasing -fmacro-prefix-map=$(SRC)/=
-LDLIBS_BASE := -pthread -lopenblas -lm -ldl
+# OpenBLAS is opened by kernels/blas.c, not linked: only the benches
+# that call it themselves link it (BLAS_LIBS)
+LDLIBS_BASE := -pthread -lm -ldl
+BLAS_LIBS := -lopenblas
 
 ifneq ($(SANITIZE),)
 BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
@@ -111,7 +114,7 @@ $(O)/tools/bench/cuda: $(call obj,$(bench-cuda-y))
 
 $(O)/tools/bench/launch: $(call obj,$(bench-launch-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BLAS_LIBS) $(LDLIBS_BASE)
 
 $(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
@@ -121,7 +124,7 @@ $(O)/tools/bench/expiry: $(call obj,$(bench-expiry-y))
 $(O)/tools/bench/llama: $(call obj,$(bench-llama-y))
 	$(quiet) LD $(patsubst $(O)/%,%,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MODEL_LIBS) $(KERNELS_LIBS) \
-		$(LDLIBS_BASE)
+		$(BLAS_LIBS) $(LDLIBS_BASE)
 
 # a daemon, the model computation in process, and the baseline: a plain
 # forward pass built as llama2.c's run.c is (-Ofast -march=native -fopenmp)
@@ -209,7 +212,7 @@ fuzz-chain-src := selftests/fuzz/chain.c daemon/chain-parse.c \
 # the ring target runs a whole broker in process
 fuzz-ring-src := selftests/fuzz/ring.c $(daemon-y:.o=.c) $(kernels-y:.o=.c)
 fuzz-ring-libs = $(PKG_CFLAGS) $(PKG_LIBS) $(MODEL_CFLAGS) $(MODEL_LIBS) \
-	-lopenblas -lm -ldl -pthread
+	-lm -ldl -pthread
 # the model file parsers (daemon/model/)
 fuzz-llama2c-src := selftests/fuzz/llama2c.c daemon/model/llama2c.c \
 	daemon/model/why.c

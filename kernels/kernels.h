@@ -268,13 +268,15 @@ const struct gl_kernel *gl_kernel_get(unsigned int id);
 const struct gl_kernel *gl_kernel_find(const char *name);
 
 /*
- * gl_kernel_cpu_init - set OpenBLAS's thread count, once at start-up
- * before any launch (OpenBLAS keeps it process-wide). Pass 1 when a
- * worker pool splits launches by blocks (each worker's sgemm then runs
- * on its own thread and the pool owns the parallelism); pass the core
- * count when launches run one at a time on one thread.
+ * gl_kernel_cpu_init - open OpenBLAS (kernels/blas.c) and set its thread
+ * count, once at start-up before any launch (OpenBLAS keeps it
+ * process-wide). Pass 1 when a worker pool splits launches by blocks
+ * (each worker's sgemm then runs on its own thread and the pool owns the
+ * parallelism); pass the core count when launches run one at a time on
+ * one thread. 0, or -ELIBACC when OpenBLAS cannot be opened
+ * (gl_blas_why() says why); matmul then fails with -EIO.
  */
-void gl_kernel_cpu_init(unsigned int blas_threads);
+int gl_kernel_cpu_init(unsigned int blas_threads);
 
 /*
  * gl_kernel_grid_check_1d - the rules of a 1-D kernel: every dim >= 1,

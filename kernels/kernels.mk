@@ -23,7 +23,7 @@ KERNELS_CU := $(sort $(wildcard $(SRC)/kernels/*.cu))
 KERNELS_CU_DEPS := $(KERNELS_CU) $(wildcard $(SRC)/kernels/*.cuh) \
 	$(SRC)/kernels/kernels.h
 KERNELS_FATBIN := $(O)/kernels/gpulease.fatbin
-KERNELS_LIBS := -lopenblas -lm -ldl
+KERNELS_LIBS := -lm -ldl
 
 KERNEL_TEST_SRC := $(sort $(wildcard $(SRC)/selftests/kernels/*.c))
 KERNEL_TESTS := $(patsubst $(SRC)/%.c,$(O)/%,$(KERNEL_TEST_SRC))

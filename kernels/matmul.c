@@ -5,7 +5,8 @@
  * gemmStridedBatched. The CPU side: rows of A (not trans_a) against a
  * B stored n x k (trans_b: the models' x W^T) are matmul_nt's
  * fixed-order dot products, any number of rows; other products
- * OpenBLAS's cblas_sgemm, or cblas_sgemv for a single row. The CUDA
+ * OpenBLAS's cblas_sgemm, or cblas_sgemv for a single row (opened by
+ * kernels/blas.c). The CUDA
  * side is cuBLAS, or the tiled fallback in kernels/matmul.cu.
  *
  * For each b < batch, with A_b = a + b * stride_a (elements), likewise
@@ -27,11 +28,11 @@
  * Documentation/models.md). Other products are OpenBLAS's, whose order
  * may change with the shape.
  */
-#include <cblas.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/cpu.h"
 
 /* Rows of C one sgemm call computes between two cancel checks. */
@@ -45,6 +46,7 @@ struct matmul {
 	float alpha, beta;
 	const float *a, *b;
 	float *c;
+	const struct gl_blas *blas;	/* gl_matmul_cpu()'s: OpenBLAS */
 };
 
 /* matmul_ld - a leading dimension, 0 standing for the packed one. */
@@ -471,11 +473,11 @@ static void matmul_row(const struct matmul *mm, const float *a,
 	if (mm->beta == 0.0f)
 		memset(c, 0, mm->n * sizeof(float));
 	if (mm->trans_b)	/* B is n x k: c = alpha B a + beta c */
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)mm->n,
+		mm->blas->sgemv(CblasRowMajor, CblasNoTrans, (int)mm->n,
 			    (int)mm->k, mm->alpha, b, (int)mm->ldb, a, incx,
 			    mm->beta, c, 1);
 	else			/* B is k x n: c = alpha B^T a + beta c */
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)mm->k,
+		mm->blas->sgemv(CblasRowMajor, CblasTrans, (int)mm->k,
 			    (int)mm->n, mm->alpha, b, (int)mm->ldb, a, incx,
 			    mm->beta, c, 1);
 }
@@ -506,10 +508,11 @@ static void matmul_rows(const struct matmul *mm, uint64_t bi, uint64_t row,
 			return;
 		}
 	}
-	cblas_sgemm(CblasRowMajor, mm->trans_a ? CblasTrans : CblasNoTrans,
-		    mm->trans_b ? CblasTrans : CblasNoTrans, (int)count,
-		    (int)mm->n, (int)mm->k, mm->alpha, a, (int)mm->lda, b,
-		    (int)mm->ldb, mm->beta, c, (int)mm->ldc);
+	mm->blas->sgemm(CblasRowMajor,
+			mm->trans_a ? CblasTrans : CblasNoTrans,
+			mm->trans_b ? CblasTrans : CblasNoTrans, (int)count,
+			(int)mm->n, (int)mm->k, mm->alpha, a, (int)mm->lda, b,
+			(int)mm->ldb, mm->beta, c, (int)mm->ldc);
 }
 
 /* matmul_row_of - first row of C (over all batches) block @blk owns. */
@@ -529,6 +532,11 @@ int gl_matmul_cpu(const struct gl_kargs *args, const struct gl_grid *grid,
 	if (err)
 		return err;
 	matmul_load(args, &mm);
+	mm.blas = gl_blas();
+	/* only matmul_nt's products (rows of A against B stored n x k)
+	 * need no OpenBLAS; without it the CPU device is unusable */
+	if (!mm.blas && !(mm.trans_b && !mm.trans_a && mm.k))
+		return -EIO;
 	if (!mm.n || ctx->block_begin >= gl_cpu_block_end(ctx, grid))
 		return gl_cpu_cancelled(ctx);
 	rows = mm.batch * mm.m;

@@ -7,9 +7,9 @@
  * Invariant: the table is GL_KERNELS() expanded once, read-only, in id
  * order, so gl_kernel_get(id)->id == id and names are unique.
  */
-#include <cblas.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/cpu.h"
 
 static const struct gl_kernel kernel_table[GL_K_COUNT] = {
@@ -41,9 +41,14 @@ const struct gl_kernel *gl_kernel_find(const char *name)
 	return NULL;
 }
 
-void gl_kernel_cpu_init(unsigned int blas_threads)
+int gl_kernel_cpu_init(unsigned int blas_threads)
 {
-	openblas_set_num_threads(blas_threads ? (int)blas_threads : 1);
+	const struct gl_blas *b = gl_blas();
+
+	if (!b)
+		return -ELIBACC;
+	b->set_num_threads(blas_threads ? (int)blas_threads : 1);
+	return 0;
 }
 
 int gl_kernel_grid_check_1d(const struct gl_grid *grid)

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # gpu-pack.sh - pack what scripts/gpu-check.sh needs from a build, with
 # the shared libraries those programs link that a bare GPU machine lacks
-# (libfuse3, liburcu, OpenBLAS, jansson and theirs), into one archive to
-# carry there; scripts/gpu-lent.sh unpacks and runs it.
+# (libfuse3, liburcu, jansson and theirs) and OpenBLAS, which they open,
+# into one archive to carry there; scripts/gpu-lent.sh unpacks and runs
+# it.
 #
 #   scripts/gpu-pack.sh [BUILD_DIR [ARCHIVE]]
 #
@@ -28,9 +29,18 @@ for f in $BINS; do
 	mkdir -p "$STAGE/b/$(dirname "$f")"
 	cp -p "$O/$f" "$STAGE/b/$f" || exit 2
 done
-for f in $BINS; do
-	ldd "$O/$f" 2>/dev/null
-done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+# OpenBLAS is opened with dlopen (kernels/blas.c), so ldd lists it for
+# no program: add it and what it links
+BLAS=$(ldconfig -p | awk '/libopenblas\.so\.0 / { print $NF; exit }')
+{
+	for f in $BINS; do
+		ldd "$O/$f" 2>/dev/null
+	done
+	if [ -n "$BLAS" ]; then
+		echo "libopenblas.so.0 => $BLAS"
+		ldd "$BLAS"
+	fi
+} | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
 while read -r lib; do
 	case $(basename "$lib") in
 	libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | \

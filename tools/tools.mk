@@ -19,7 +19,7 @@ GL_LIB_MAP := $(SRC)/tools/lib/libgpulease.map
 GL_CLI := $(O)/tools/gpulease/gpulease
 GL_HDR_STAMP := $(GL_LIB_DIR)/gpulease.h.stamp
 # The command needs libc and pthreads only, not the daemon's BLAS.
-GL_CLI_LIBS := $(filter-out -lopenblas -ldl,$(LDLIBS_BASE))
+GL_CLI_LIBS := $(filter-out -ldl,$(LDLIBS_BASE))
 # the gateway: libmicrohttpd and jansson on top of libgpulease.a
 GL_GW := $(O)/tools/gateway/gpulease-gateway
 GL_GW_BENCH := $(O)/tools/bench/gateway

@@ -18,6 +18,7 @@
 
 #include "daemon/dev/dev.h"
 #include "daemon/dev/pool.h"
+#include "kernels/blas.h"
 #include "uapi/gpulease.h"
 
 struct cpu_region {
@@ -70,10 +71,14 @@ static int cpu_probe(struct dev *devs, int max, uint64_t cpu_vram)
 	if (err)
 		return err;
 	/* the pool owns the parallelism: each part's sgemm is one thread */
-	gl_kernel_cpu_init(1);
+	err = gl_kernel_cpu_init(1);
 	snprintf(devs[0].name, sizeof(devs[0].name), "cpu0");
 	devs[0].capacity = cpu_vram;
 	devs[0].priv = pool;
+	if (err) {	/* its matmul cannot run: listed, capacity 0 */
+		pool_destroy(pool);
+		dev_set_unusable(&devs[0], "OpenBLAS: %s", gl_blas_why());
+	}
 	return 1;
 }
 
@@ -186,7 +191,8 @@ static int cpu_zero(struct dev_region *base, uint64_t off, uint64_t len)
 
 static void cpu_teardown(struct dev *d)
 {
-	pool_destroy(d->priv);
+	if (d->priv)	/* NULL: unusable, its pool gone at probe */
+		pool_destroy(d->priv);
 	d->priv = NULL;
 }
 

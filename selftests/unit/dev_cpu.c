@@ -3,16 +3,20 @@
  * dev_cpu.c - the CPU backend through the device layer alone: the set
  * probes it, regions hold bytes across copies, zeroing and resizes, a
  * twin runs on the worker pool and refuses bad buffers and cancelled
- * launches, and the set's event callback and accounting helpers work.
+ * launches, and the set's event callback and accounting helpers work;
+ * without OpenBLAS (GL_LIBBLAS naming no file) the device is listed
+ * unusable with the reason, and a matmul fails with EIO.
  * It links $(dev-y), the log and kernels/ only (Kbuild: unit-dev_cpu-y):
  * that the link succeeds is the proof that no backend needs a lease or
  * the broker (Documentation/architecture.md).
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/dev/dev.h"
+#include "kernels/blas.h"
 #include "selftests/harness.h"
 #include "uapi/gpulease.h"
 
@@ -144,6 +148,50 @@ TEST(saxpy_runs_on_the_pool)
 	atomic_store(&cancel, ECANCELED);
 	EXPECT_EQ(d->ops->launch(d, k, &a, &g, &cancel), -ECANCELED);
 	d->ops->release(r);
+	dev_set_teardown(&s);
+}
+
+/* The harness runs each test in a child of its own: the first gl_blas()
+ * of this one opens what GL_LIBBLAS names. */
+TEST(no_openblas_is_unusable)
+{
+	const struct gl_kernel *k = gl_kernel_find("matmul");
+	struct gl_grid g = { { 1, 1, 1 }, { 256, 1, 1 } };
+	float x = 2.0f, w = 3.0f, y = 0.0f;
+	struct gl_kargs a = { 0 };
+	struct gl_kctx ctx = { NULL, 0, 1 };
+	struct dev_set s;
+	struct dev *d;
+	int i;
+
+	ASSERT_EQ(setenv("GL_LIBBLAS", "/nonexistent/libopenblas.so.0", 1),
+		  0);
+	d = cpu_only(&s);
+	ASSERT_NE(d, NULL);
+	EXPECT_STREQ(dev_state_name(atomic_load(&d->state)), "unusable");
+	EXPECT_EQ(d->capacity, 0u);
+	EXPECT_TRUE(strstr(d->reason, "OpenBLAS") &&
+		    strstr(d->reason, "/nonexistent/libopenblas.so.0"))
+		TH_LOG("reason: %s", d->reason);
+	EXPECT_TRUE(gl_blas() == NULL);
+	EXPECT_EQ(gl_kernel_cpu_init(1), -ELIBACC);
+	/* y = x w, 1 x 1 x 1, B not transposed: OpenBLAS's product */
+	for (i = 0; i < 3; i++)
+		karg(&a, GL_KT_U32, 1, 0, NULL, 0);	/* m, n, k */
+	for (i = 0; i < 6; i++)		/* trans, batch, lds */
+		karg(&a, GL_KT_U32, i == 2, 0, NULL, 0);
+	for (i = 0; i < 3; i++) {	/* strides */
+		a.v[a.count].type = GL_KT_U64;
+		a.v[a.count++].u64 = 0;
+	}
+	karg(&a, GL_KT_F32, 0, 1.0f, NULL, 0);
+	karg(&a, GL_KT_F32, 0, 0.0f, NULL, 0);
+	karg(&a, GL_KT_BUF, 0, 0, &x, sizeof(x));
+	karg(&a, GL_KT_BUF, 0, 0, &w, sizeof(w));
+	karg(&a, GL_KT_BUF, 0, 0, &y, sizeof(y));
+	ASSERT_NE(k, NULL);
+	EXPECT_EQ(k->check(&a, &g), 0);
+	EXPECT_EQ(k->cpu(&a, &g, &ctx), -EIO);
 	dev_set_teardown(&s);
 }
 

@@ -38,6 +38,7 @@
 
 #include "daemon/model/kcall.h"
 #include "daemon/model/llama.h"
+#include "kernels/blas.h"
 #include "kernels/kernels.h"
 
 #define TOKENS	256
@@ -293,7 +294,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	gl_kernel_cpu_init(threads);
+	if (gl_kernel_cpu_init(threads)) {
+		fprintf(stderr, "llama: OpenBLAS: %s\n", gl_blas_why());
+		return 2;
+	}
 	err = llama_plan(&c, BATCH, TOKENS, &p);
 	if (err) {
 		fprintf(stderr, "llama_plan: %s\n", strerror(-err));

@@ -49,6 +49,7 @@
 #include "daemon/model/hfconfig.h"
 #include "daemon/model/mlp.h"
 #include "daemon/model/safetensors.h"
+#include "kernels/blas.h"
 #include "kernels/kernels.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/infer.h"
@@ -577,8 +578,11 @@ int main(int argc, char **argv)
 	b = bench_new(sizeof(*b), "mlp", bench_parse, argc, argv, &ret);
 	if (!b)
 		return ret;
-	gl_kernel_cpu_init(1);
-	err = bench_setup(b);
+	err = gl_kernel_cpu_init(1);
+	if (err)
+		fprintf(stderr, "mlp: OpenBLAS: %s\n", gl_blas_why());
+	if (!err)
+		err = bench_setup(b);
 	if (!err)
 		err = spawn_daemon_start(&b->gl, b->daemon, b->mnt, args);
 	if (!err)
