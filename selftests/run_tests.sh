@@ -25,9 +25,12 @@ GPULEASED=${GPULEASED:-$O/gpuleased}
 export GPULEASED
 
 : "${GL_VALGRIND:=valgrind --error-exitcode=99 --leak-check=full \
---errors-for-leak-kinds=definite --fair-sched=yes -q}"
+--errors-for-leak-kinds=definite --fair-sched=yes -q \
+--num-callers=24 --suppressions=$SRC/valgrind.supp}"
 # (--fair-sched: valgrind runs one thread at a time; without it a kernel
-# running on a worker starves the FUSE threads for seconds)
+# running on a worker starves the FUSE threads for seconds. valgrind.supp
+# says what it suppresses and why; its entries need the callers deeper
+# than valgrind's default 12.)
 
 PASS=0
 FAIL=0
