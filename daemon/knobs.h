@@ -33,6 +33,10 @@ struct policy {
 					 * lease acquired */
 	_Atomic uint32_t ring_complete_hold; /* debug: 1 holds a launch's
 					 * ring completion once posted */
+	_Atomic uint32_t model_retire_delay_ms; /* debug: an unload (or the
+					 * daemon's stop) waits this long
+					 * between delisting a model and
+					 * dropping its lease */
 };
 
 #endif

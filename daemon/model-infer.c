@@ -364,6 +364,9 @@ static int req_start(struct model *m, const char *buf, size_t len,
 	int err;
 
 	err = model_check(m);
+	if (err && atomic_load(&m->set->stopping))	/* as one in flight */
+		return model_fail(m, -ECANCELED, "request cancelled: the "
+				  "daemon is stopping");
 	if (err)
 		return model_fail(m, err, "request refused: the model is "
 				  "not warm");

@@ -17,9 +17,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/dev/dev.h"
+#include "daemon/knobs.h"
 #include "daemon/launch.h"
 #include "daemon/lease.h"
 #include "daemon/model.h"
@@ -212,11 +214,16 @@ static bool model_unlist(struct model *m)
  */
 static int model_retire(struct model *m, uid_t uid, bool drop)
 {
+	uint32_t delay;
+
 	if (!model_visible_to(m, uid))
 		return model_fail(m, -EACCES, "uid %u may not unload it",
 				  (unsigned)uid);
 	if (!model_unlist(m))
 		return -ENOENT;
+	delay = atomic_load(&m->set->pol->model_retire_delay_ms);
+	if (delay)	/* debug knob: requests meet a delisted model */
+		usleep(delay * 1000);
 	pthread_mutex_lock(&m->burst_lock);
 	model_cold_disarm(m);
 	if (drop && m->lease)	/* none while cold */
@@ -290,6 +297,15 @@ struct model *model_for_lease(struct lease *l)
 	return model_of_lease(l->ops_ctx, l);
 }
 
+int model_for_lease_err(struct lease *l)
+{
+	struct model_set *s = l->ops_ctx;
+
+	if (l->ops != &model_lease_ops)
+		return -EINVAL;
+	return atomic_load(&s->stopping) ? -ECANCELED : -ENOENT;
+}
+
 int model_io_path(struct model *m, char *buf, size_t size)
 {
 	struct lease *l;
@@ -309,6 +325,9 @@ void model_set_destroy(struct model_set *s)
 {
 	struct model *m;
 
+	/* a request that reaches a model being retired now is the stop's
+	 * (req_start(): ECANCELED), not an unload's */
+	atomic_store(&s->stopping, true);
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		m = cds_list_empty(&s->models) ? NULL :

@@ -46,6 +46,7 @@ struct model_set {
 	struct gl_last_error last_error;	/* models/ctl's */
 	_Atomic uint64_t bytes_in;	/* request bytes, every model's ever */
 	_Atomic uint64_t bytes_out;	/* answer bytes read, likewise */
+	_Atomic bool stopping;		/* model_set_destroy() has begun */
 };
 
 /* The loading user's credentials, used to open a model's files. */
@@ -220,6 +221,12 @@ void model_req_watch(struct model_req *rq, model_req_watch_fn *fn,
  * unloaded model). Any thread; takes the set's lock. */
 struct lease;
 struct model *model_for_lease(struct lease *l);
+
+/* model_for_lease_err - why model_for_lease(@l) was NULL: -EINVAL (not
+ * a model's lease), -ECANCELED (its model is being retired by the
+ * daemon's stop: a request then is the stop's, as one in flight), or
+ * -ENOENT (loading, or unloaded). */
+int model_for_lease_err(struct lease *l);
 
 /* model_io_path - the model's request ring (its lease's io file) into
  * @buf: 0, -ENOENT (none, or the model is not warm). */

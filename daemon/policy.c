@@ -21,7 +21,7 @@ void policy_show(struct broker *b, struct strbuf *sb)
 		      "launch_timeout_ms %u\nring_idle_us %u\n"
 		      "ring_complete_hold %u\nclock_offset %lld\n"
 		      "notify_delay_ms %u\nmodel_step_hold %u\n"
-		      "model_load_hold %u\n",
+		      "model_load_hold %u\nmodel_retire_delay_ms %u\n",
 		      (unsigned long long)atomic_load(&b->pol.default_vram),
 		      atomic_load(&b->pol.default_ttl),
 		      atomic_load(&b->pol.max_ttl),
@@ -32,7 +32,8 @@ void policy_show(struct broker *b, struct strbuf *sb)
 				  NSEC_PER_SEC),
 		      atomic_load(&b->pol.notify_delay_ms),
 		      atomic_load(&b->pol.model_step_hold),
-		      atomic_load(&b->pol.model_load_hold));
+		      atomic_load(&b->pol.model_load_hold),
+		      atomic_load(&b->pol.model_retire_delay_ms));
 	account_show_quotas(&b->acct, sb);
 }
 
@@ -108,6 +109,12 @@ static int policy_apply(struct broker *b, struct cmdline *cl)
 		if (parse_u32(cl->argv[1], &u) || u > 1)
 			return -EINVAL;
 		atomic_store(&b->pol.model_load_hold, u);
+		return 0;
+	}
+	if (!strcmp(verb, "model_retire_delay_ms")) {	/* debug knob */
+		if (parse_u32(cl->argv[1], &u) || u > 10000)
+			return -EINVAL;
+		atomic_store(&b->pol.model_retire_delay_ms, u);
 		return 0;
 	}
 	if (!strcmp(verb, "clock_offset")) {

@@ -180,8 +180,8 @@ int ring_op_infer(struct ring *r, const struct gl_sqe *sqe)
 	if (slot < 0)
 		return slot;
 	m = model_for_lease(r->lease);
-	if (!m)
-		return -EINVAL;	/* not a model's ring */
+	if (!m)		/* not a model's ring, or its model is leaving */
+		return model_for_lease_err(r->lease);
 	ri = calloc(1, sizeof(*ri));
 	req = malloc(sqe->len ? sqe->len : 1);
 	if (!ri || !req) {

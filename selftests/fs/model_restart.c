@@ -183,6 +183,43 @@ TEST_F_TIMEOUT(model_restart, sigterm_request_retried, 120)
 	restart_under_request(self, SIGTERM);
 }
 
+/* The daemon's tree is gone from its mount point (it unmounted). */
+static int unmounted(void *arg)
+{
+	const struct gl_daemon *d = arg;
+
+	return access(gl_path(d, "ctl"), F_OK) != 0;
+}
+
+/*
+ * A request that reaches the model's ring while a clean stop has
+ * delisted the model but not yet dropped its lease (the debug knob
+ * model_retire_delay_ms widens that window, which CI once hit without
+ * it) is cancelled by the stop, so the client sees the daemon gone and
+ * sends it again to the restarted one: never ENOENT, as for a model
+ * unloaded from a serving daemon.
+ */
+TEST_F_TIMEOUT(model_restart, request_in_the_stop_is_retried, 120)
+{
+	struct client c = { .want = self->want };
+	pthread_t t;
+
+	ASSERT_EQ(gl_model_open(self->g, "m", &c.m), 0);
+	ASSERT_EQ(gl_model_set_retry(c.m, RETRY_MS), 0);
+	ASSERT_EQ(gl_ctl_write(&self->d, "ctl", "model_retire_delay_ms "
+			       "6000\n"), 0);
+	ASSERT_EQ(kill(self->d.pid, SIGTERM), 0);
+	ASSERT_EQ(gl_wait_until(unmounted, &self->d, 60000), 0);
+	usleep(1500 * 1000);	/* past the quiesce, into the delay */
+	ASSERT_EQ(pthread_create(&t, NULL, client_main, &c), 0);
+	EXPECT_EQ(gl_daemon_reap(&self->d), 0);
+	ASSERT_EQ(gl_daemon_restart(&self->d, self->args), 0);
+	pthread_join(t, NULL);
+	EXPECT_EQ(c.ret, (ssize_t)strlen(self->want));
+	EXPECT_EQ(atomic_load(&c.done), 1);
+	gl_model_close(c.m);
+}
+
 /* A client in a request loop carries on over a kill -9 and a SIGTERM,
  * every answer whole and the same. */
 TEST_F_TIMEOUT(model_restart, loop_carries_on, 180)
