@@ -101,6 +101,10 @@ point() {
 		gl_log "$1: no result from node"
 		sed 's/^/# /' "$JS_OUT.err"
 	fi
+	# where the client went, and what the gateway said (a connection
+	# error seen once in CI's sanitizer lane, not reproduced since)
+	gl_log "GW=$GW"
+	tail -n 5 "$GWLOG" 2>/dev/null | sed 's/^/# gw.log: /'
 }
 
 run version models whole stream same prompts notfound badfield toolarge
