@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CPU device: each region is one memfd of exactly its size, committed
- * up front with fallocate() so a reservation is real memory, and mapped
- * shared into the daemon. Capacity is enforced by accounting above us.
+ * The CPU device: each region is one anonymous private mapping of exactly
+ * its size, populated up front (MADV_POPULATE_WRITE) so a reservation is
+ * real memory, and asked for transparent huge pages: a region of 2 MiB or
+ * more starts on a 2 MiB boundary, so the kernel can back it with 2 MiB
+ * pages wherever /sys/kernel/mm/transparent_hugepage/enabled allows
+ * ("madvise" or "always"). A region's first touch then costs one fault
+ * per 2 MiB instead of one per 4 KiB, which is most of a model's load and
+ * cold start (Documentation/performance.md). Capacity is enforced by
+ * accounting above us.
  *
- * Invariant: a live cpu_region always has fd >= 0, map != NULL and
- * base.bytes == the memfd's size == the mapping's length.
+ * Invariant: a live cpu_region always has map != NULL, its whole length
+ * populated, and base.bytes == the mapping's length.
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +27,11 @@
 #include "kernels/blas.h"
 #include "uapi/gpulease.h"
 
+#define CPU_HUGE	(2ull << 20)	/* x86-64's PMD page */
+
 struct cpu_region {
 	struct dev_region base;
-	int fd;		/* memfd, owned */
-	void *map;	/* MAP_SHARED of fd, base.bytes long */
+	void *map;	/* anonymous, private, base.bytes long */
 };
 
 static struct cpu_region *to_cpu(struct dev_region *r)
@@ -40,12 +47,60 @@ static void cpu_check_range(const struct dev_region *base, uint64_t off,
 	(void)base, (void)off, (void)len;
 }
 
-/* Map fallocate's view of "no memory" onto the device's ENOSPC. */
-static int cpu_commit(int fd, uint64_t off, uint64_t len)
+/*
+ * cpu_map - an unpopulated anonymous mapping of @bytes, starting on a
+ * 2 MiB boundary when it is that large (the head and tail of a larger
+ * mapping trimmed off), asked for huge pages and kept out of any fork.
+ * The mapping is charged to the commit limit, so a host that does not
+ * overcommit refuses it here. NULL when mmap fails.
+ */
+static char *cpu_map(uint64_t bytes)
 {
-	if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
+	uint64_t extra = bytes >= CPU_HUGE ? CPU_HUGE : 0;
+	uintptr_t mask = (uintptr_t)CPU_HUGE - 1, start, head;
+	char *p;
+
+	if (bytes > SIZE_MAX - extra)
+		return NULL;
+	p = mmap(NULL, bytes + extra, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (extra) {
+		start = ((uintptr_t)p + mask) & ~mask;
+		head = start - (uintptr_t)p;
+		if (head)
+			munmap(p, head);
+		if (extra - head)
+			munmap((char *)start + bytes, extra - head);
+		p = (char *)start;
+		/* advice only: a kernel without THP still serves 4 KiB */
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+	}
+	(void)madvise(p, bytes, MADV_DONTFORK);
+	return p;
+}
+
+/*
+ * cpu_commit - make [@p, @p + @len) real memory now, so no later touch
+ * can fail. -ENOSPC when the host has none to give; a kernel older than
+ * 5.14 (no MADV_POPULATE_WRITE) gets one store per page instead, which
+ * cannot report a failure.
+ */
+static int cpu_commit(char *p, uint64_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t i;
+
+	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
-	return (errno == ENOSPC || errno == ENOMEM) ? -ENOSPC : -errno;
+	if (errno == ENOMEM)
+		return -ENOSPC;
+	if (errno != EINVAL)
+		return errno == EHWPOISON ? -EIO : -errno;
+	for (i = 0; i < len; i += (uint64_t)page)
+		((volatile char *)p)[i] = 0;
+	return 0;
 }
 
 /* One launch split over the device's worker pool by block ranges. */
@@ -91,69 +146,62 @@ static int cpu_reserve(struct dev *d, uint64_t bytes,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->fd = memfd_create("gpulease", MFD_CLOEXEC);
-	if (r->fd < 0) {
-		err = -errno;
+	r->map = cpu_map(bytes);
+	if (!r->map) {
+		err = -ENOSPC;
 		goto err_free;
 	}
-	if (ftruncate(r->fd, (off_t)bytes)) {
-		err = -errno;
-		goto err_close;
-	}
-	err = cpu_commit(r->fd, 0, bytes);
+	err = cpu_commit(r->map, bytes);
 	if (err)
-		goto err_close;
-	r->map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
-		      0);
-	if (r->map == MAP_FAILED) {
-		err = -ENOMEM;
-		goto err_close;
-	}
+		goto err_unmap;
 	r->base.dev = d;
 	r->base.bytes = bytes;
 	*out = &r->base;
 	return 0;
 
-err_close:
-	close(r->fd);
+err_unmap:
+	munmap(r->map, bytes);
 err_free:
 	free(r);
 	return err;
 }
 
+/*
+ * Growing maps and commits the new size first, then moves the old pages
+ * over its start (mremap moves page tables, not bytes), so a failure
+ * leaves the region as it was; shrinking unmaps the tail in place.
+ */
 static int cpu_resize(struct dev_region *base, uint64_t bytes)
 {
 	struct cpu_region *r = to_cpu(base);
 	uint64_t old = base->bytes;
-	void *map;
+	char *map;
 	int err;
 
-	if (bytes > old) {
-		if (ftruncate(r->fd, (off_t)bytes))
+	if (bytes <= old) {
+		if (bytes < old &&
+		    mremap(r->map, old, bytes, 0) == MAP_FAILED)
 			return -errno;
-		err = cpu_commit(r->fd, old, bytes - old);
-		if (err)
-			goto err_shrink;
+		base->bytes = bytes;
+		return 0;
 	}
-	map = mremap(r->map, old, bytes, MREMAP_MAYMOVE);
-	if (map == MAP_FAILED) {
+	map = cpu_map(bytes);
+	if (!map)
+		return -ENOSPC;
+	err = cpu_commit(map + old, bytes - old);
+	if (err)
+		goto err_unmap;
+	if (mremap(r->map, old, old, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   map) == MAP_FAILED) {
 		err = -ENOMEM;
-		goto err_shrink;
+		goto err_unmap;
 	}
 	r->map = map;
-	/*
-	 * Shrinking an unsealed memfd cannot fail; if it ever did, the tail
-	 * pages would stay allocated but unreachable until the next resize or
-	 * the release, which frees them; the region itself is consistent.
-	 */
-	if (bytes < old)
-		(void)!ftruncate(r->fd, (off_t)bytes);
 	base->bytes = bytes;
 	return 0;
 
-err_shrink:
-	if (bytes > old && ftruncate(r->fd, (off_t)old))
-		return -EIO;
+err_unmap:
+	munmap(map, bytes);
 	return err;
 }
 
@@ -162,7 +210,6 @@ static void cpu_release(struct dev_region *base)
 	struct cpu_region *r = to_cpu(base);
 
 	munmap(r->map, base->bytes);
-	close(r->fd);
 	free(r);
 }
 

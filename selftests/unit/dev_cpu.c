@@ -2,6 +2,8 @@
 /*
  * dev_cpu.c - the CPU backend through the device layer alone: the set
  * probes it, regions hold bytes across copies, zeroing and resizes, a
+ * region of 2 MiB or more is aligned for huge pages and resident from
+ * its reserve on, and a size no host has is ENOSPC, the region kept; a
  * twin runs on the worker pool and refuses bad buffers and cancelled
  * launches, and the set's event callback and accounting helpers work;
  * without OpenBLAS (GL_LIBBLAS naming no file) the device is listed
@@ -11,9 +13,13 @@
  * the broker (Documentation/architecture.md).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "daemon/dev/dev.h"
 #include "kernels/blas.h"
@@ -88,6 +94,88 @@ TEST(region_bytes_survive_copies_zero_and_resize)
 	EXPECT_EQ(r->bytes, 4 * KIB);
 	ASSERT_EQ(d->ops->copy_out(r, 4 * KIB - 16, out, 16), 0);
 	EXPECT_EQ(memcmp(out, in + 4 * KIB - 16, 16), 0);
+	d->ops->release(r);
+	dev_set_teardown(&s);
+}
+
+/* every page of [p, p + len) resident: populated, not promised */
+static bool all_resident(void *p, uint64_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t n = (size_t)((len + (uint64_t)page - 1) / (uint64_t)page), i;
+	unsigned char *vec = calloc(n, 1);
+	bool all = vec && !mincore(p, len, vec);
+
+	for (i = 0; all && i < n; i++)
+		all = vec[i] & 1;
+	free(vec);
+	return all;
+}
+
+/* /proc/sys/vm/overcommit_memory, or -1 */
+static int overcommit_mode(void)
+{
+	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+	int mode = -1;
+
+	if (f && fscanf(f, "%d", &mode) != 1)
+		mode = -1;
+	if (f)
+		fclose(f);
+	return mode;
+}
+
+/*
+ * A region of 2 MiB or more starts on a 2 MiB boundary (where the kernel
+ * can give it huge pages) and is resident from the reserve on; a grow
+ * keeps both and the prefix, a shrink keeps the prefix; a size no host
+ * could supply is ENOSPC at reserve and at resize, the region unchanged.
+ */
+TEST(large_region_aligned_resident_and_refused_whole)
+{
+	const uint64_t huge = 2 * MIB, big = 6 * MIB + 4 * KIB;
+	const uint64_t too_big = 1ull << 46;	/* 64 TiB */
+	unsigned char buf[4096];
+	struct dev_region *r, *no = NULL;
+	struct dev_set s;
+	struct dev *d;
+	void *p, *q;
+	size_t i;
+
+	d = cpu_only(&s);
+	ASSERT_NE(d, NULL);
+	ASSERT_EQ(d->ops->reserve(d, big, &r), 0);
+	ASSERT_EQ(d->ops->resolve(r, 0, big, &p), 0);
+	EXPECT_EQ((uintptr_t)p % huge, 0);
+	EXPECT_TRUE(all_resident(p, big));
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 13 + 5);
+	ASSERT_EQ(d->ops->copy_in(r, big - sizeof(buf), buf, sizeof(buf)), 0);
+
+	ASSERT_EQ(d->ops->resize(r, 10 * MIB), 0);
+	ASSERT_EQ(d->ops->resolve(r, 0, 10 * MIB, &q), 0);
+	EXPECT_EQ((uintptr_t)q % huge, 0);
+	EXPECT_TRUE(all_resident(q, 10 * MIB));
+	EXPECT_EQ(memcmp((char *)q + big - sizeof(buf), buf, sizeof(buf)), 0);
+	EXPECT_EQ(((char *)q)[10 * MIB - 1], 0);
+
+	/* refused whole: the region is as it was; a host that always
+	 * overcommits would map 64 TiB and populate until its OOM killer */
+	if (overcommit_mode() == 1)
+		SKIP(goto out, "vm.overcommit_memory is 1: nothing is refused");
+	EXPECT_EQ(d->ops->reserve(d, too_big, &no), -ENOSPC);
+	EXPECT_TRUE(no == NULL);
+	EXPECT_EQ(d->ops->resize(r, too_big), -ENOSPC);
+	EXPECT_EQ(r->bytes, 10 * MIB);
+	ASSERT_EQ(d->ops->resolve(r, 0, 10 * MIB, &p), 0);
+	EXPECT_TRUE(p == q);
+	EXPECT_EQ(memcmp((char *)p + big - sizeof(buf), buf, sizeof(buf)), 0);
+
+	ASSERT_EQ(d->ops->resize(r, 3 * MIB), 0);
+	EXPECT_EQ(r->bytes, 3 * MIB);
+	ASSERT_EQ(d->ops->resolve(r, 0, 3 * MIB, &p), 0);
+	EXPECT_TRUE(p == q);
+out:
 	d->ops->release(r);
 	dev_set_teardown(&s);
 }

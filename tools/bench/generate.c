@@ -11,8 +11,8 @@
  * token, as ratios. The three must produce the same tokens. Then load
  * time and a burst model's cold start (ctl "cold", then a one-token
  * request to its end) against reading the file (page cache warm) and
- * against its floor here (a fresh region of the file's size, touched
- * once per page, as a new lease's pages must be), the
+ * against its floor here (a fresh region of the file's size, made and
+ * released by the CPU device's own reserve, as a new lease's is), the
  * daemon's resident memory per loaded model beyond its lease, and
  * continuous batching: S concurrent streams against one (streams.c).
  *
@@ -25,9 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/dev/dev.h"
 #include "daemon/model/llama.h"
 #include "daemon/model/team.h"
 #include "kernels/blas.h"
@@ -324,37 +325,23 @@ static int bench_load(struct bench *b)
 
 /*
  * The floor of a cold start on this machine: a fresh region of @len
- * bytes as the CPU device makes a lease's (memfd, fallocate, a shared
- * mapping) and one store per page, the first touch any new lease's pages
- * pay, then gone. Its time in *@ns; 0 or -errno.
+ * bytes made by the CPU device's own reserve (daemon/dev/cpu.c: mapped,
+ * asked for huge pages, populated), the first touch any new lease's
+ * pages pay, then released. Its time in *@ns; 0 or -errno.
  */
 static int fresh_touch(size_t len, uint64_t *ns)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	uint64_t t0 = stats_now_ns();
-	volatile char *p;
-	size_t off;
-	int fd, err = 0;
+	struct dev_region *r;
+	struct dev d = { 0 };
+	int err;
 
-	fd = memfd_create("generate-fresh", MFD_CLOEXEC);
-	if (fd < 0)
-		return verb_fail("memfd_create", "fresh", -errno);
-	if (ftruncate(fd, (off_t)len) || fallocate(fd, 0, 0, (off_t)len)) {
-		err = verb_fail("fallocate", "fresh", -errno);
-		goto out;
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		err = verb_fail("mmap", "fresh", -errno);
-		goto out;
-	}
-	for (off = 0; off < len; off += (size_t)page)
-		p[off] = 1;
-	munmap((void *)p, len);
+	err = dev_cpu_ops.reserve(&d, len, &r);
+	if (err)
+		return verb_fail("reserve", "fresh", err);
+	dev_cpu_ops.release(r);
 	*ns = stats_now_ns() - t0;
-out:
-	close(fd);
-	return err;
+	return 0;
 }
 
 /* cold starts: model "cold" made cold through its ctl, then timed from
@@ -417,23 +404,43 @@ static long status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* the daemon's RSS without its leases' pages (shared memory) */
+/* the daemon's resident KiB: anonymous, file and shared pages */
+static long rss_kib(pid_t pid)
+{
+	return status_kib(pid, "RssAnon") + status_kib(pid, "RssFile") +
+	       status_kib(pid, "RssShmem");
+}
+
+/* lease model.@name's reservation in KiB (its vram file's size, all of
+ * it resident: the CPU device populates a reservation), or -1 */
+static long lease_kib(struct bench *b, const char *name)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/leases/model.%s/vram", b->mnt, name);
+	if (stat(path, &st))
+		return -1;
+	return (long)((st.st_size + 4095) / 4096 * 4);
+}
+
+/* the daemon's RSS without its leases' pages */
 static int bench_memory(struct bench *b)
 {
-	long anon0, shm0, anon1, shm1, i;
+	long rss0, rss1, leases = 0, kib, i;
 	char name[32];
 	int err = 0;
 
-	anon0 = status_kib(b->gl.pid, "RssAnon") +
-		status_kib(b->gl.pid, "RssFile");
-	shm0 = status_kib(b->gl.pid, "RssShmem");
+	rss0 = rss_kib(b->gl.pid);
 	for (i = 0; !err && i < b->models; i++) {
 		snprintf(name, sizeof(name), "mem%ld", i);
 		err = ctl(b, true, name);
+		kib = err ? 0 : lease_kib(b, name);
+		if (kib < 0)
+			err = verb_fail("stat", name, -errno);
+		leases += kib;
 	}
-	anon1 = status_kib(b->gl.pid, "RssAnon") +
-		status_kib(b->gl.pid, "RssFile");
-	shm1 = status_kib(b->gl.pid, "RssShmem");
+	rss1 = rss_kib(b->gl.pid);
 	while (i-- > 0) {
 		snprintf(name, sizeof(name), "mem%ld", i);
 		if (ctl(b, false, name) && !err)
@@ -441,11 +448,12 @@ static int bench_memory(struct bench *b)
 	}
 	if (err)
 		return err;
-	printf("memory: %ld models (threads=%ld) loaded: daemon RSS beyond "
-	       "leases (anon + file) %+ld KiB, %.1f KiB per model; lease "
-	       "pages (shmem) %+ld KiB, %.1f MiB per model\n", b->models,
-	       b->threads, anon1 - anon0, (double)(anon1 - anon0) / b->models,
-	       shm1 - shm0, (double)(shm1 - shm0) / b->models / 1024);
+	printf("memory: %ld models (threads=%ld) loaded: daemon RSS %+ld "
+	       "KiB, of which leases %ld KiB (%.1f MiB per model); beyond "
+	       "them %+ld KiB, %.1f KiB per model\n", b->models, b->threads,
+	       rss1 - rss0, leases, (double)leases / b->models / 1024,
+	       rss1 - rss0 - leases,
+	       (double)(rss1 - rss0 - leases) / b->models);
 	return 0;
 }
 
@@ -492,8 +500,8 @@ static void bench_report(struct bench *b)
 	       "its end) against %.1f ms reading the file (warm): %.2fx "
 	       "(target <= 2x)\n", cold, rd, cold / rd);
 	fresh = ms(b->fresh_ns, b->rounds);
-	printf("fresh region of the file's size (memfd, fallocate, mmap, a "
-	       "store per page): %.1f ms, %.2fx the read: the floor of a cold "
+	printf("fresh region of the file's size (the CPU device's reserve, "
+	       "then released): %.1f ms, %.2fx the read: the floor of a cold "
 	       "start into a new lease here; cold start / floor %.2fx\n",
 	       fresh, fresh / rd, cold / fresh);
 }
