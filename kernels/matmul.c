@@ -3,8 +3,8 @@
  * matmul: strided-batched single-precision GEMM, row-major, with
  * transpose flags and leading dimensions, as cuBLAS's
  * gemmStridedBatched. The CPU side: rows of A (not trans_a) against a
- * B stored n x k (trans_b: the models' x W^T) are matmul_nt's
- * fixed-order dot products, any number of rows; other products
+ * B stored n x k (trans_b: the models' x W^T) are gl_matmul_nt()'s
+ * fixed-order dot products (kernels/matmul-nt.c), any number of rows; other products
  * OpenBLAS's cblas_sgemm, or cblas_sgemv for a single row (opened by
  * kernels/blas.c). The CUDA
  * side is cuBLAS, or the tiled fallback in kernels/matmul.cu.
@@ -21,7 +21,7 @@
  * [b0, b1) of G own rows [b0 * R / G, b1 * R / G), so disjoint block
  * ranges write disjoint rows and together write all of them. In a
  * product of rows of A against a trans_b B, each element of C is
- * computed on its own in an order fixed by k (MATMUL_DOTS): the same
+ * computed on its own in an order fixed by k (matmul-nt.c): the same
  * bits whatever m, the row's place among them, n, and whichever columns
  * of C one call covers (models split such a product by columns over
  * threads and batch rows of many requests in it: batch invariance,
@@ -29,11 +29,11 @@
  * may change with the shape.
  */
 #include <limits.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels/blas.h"
 #include "kernels/cpu.h"
+#include "kernels/matmul-nt.h"
 
 /* Rows of C one sgemm call computes between two cancel checks. */
 #define MATMUL_CPU_ROWS 256
@@ -166,296 +166,23 @@ int gl_matmul_check(const struct gl_kargs *args, const struct gl_grid *grid)
 	return gl_cpu_need_f32(args, 16, span);
 }
 
-/* Eight floats loaded from any float's address; four and two of them. */
-typedef float matmul_v8 __attribute__((vector_size(32), aligned(4),
-				       may_alias));
-typedef float matmul_v4 __attribute__((vector_size(16)));
-typedef float matmul_v2 __attribute__((vector_size(8)));
-
-/* Rows of A one pass over a row of B serves: their 4 x 8-lane sums stay
- * in registers (12 of the 16 AVX2 ones). Blocks of 6 rows on AVX-512VL's
- * 32 registers, or of 2 rows of B by 3 of A, were no faster. */
-#define MATMUL_GROUP	3
-
-/*
- * MATMUL_DOTS - the body of a matmul_dotsR: the dot products of the row
- * of B at @w with @R rows of A at @a (@lda apart) into out[0..R). Per
- * element, four 8-lane partial sums over 32-float stretches, one more
- * over the 8-float rest, a fixed pairwise reduction of the lanes
- * ((0+4)+(2+6)) + ((1+5)+(3+7)), then the last k % 8 terms in order: the
- * order depends on k alone, never on R, so a row's bits are the same in
- * any group. Each stretch of B is loaded once for the R rows.
- */
-#define MATMUL_DOTS(name, attr, R)					\
-static inline attr void name(const float *w, const float *a,		\
-			     uint64_t lda, uint64_t k, float *out)	\
-{									\
-	matmul_v8 s[R][4] = { { { 0 } } }, wv, v;			\
-	uint64_t j = 0, t;						\
-	matmul_v4 h;							\
-	matmul_v2 q;							\
-	float tail;							\
-	int r, l;							\
-									\
-	for (; j + 32 <= k; j += 32) {					\
-		_Pragma("GCC unroll 4")					\
-		for (l = 0; l < 4; l++) {				\
-			wv = *(const matmul_v8 *)(w + j + 8 * l);	\
-			_Pragma("GCC unroll 4")				\
-			for (r = 0; r < R; r++)				\
-				s[r][l] += wv * *(const matmul_v8 *)	\
-					   (a + r * lda + j + 8 * l);	\
-		}							\
-	}								\
-	for (; j + 8 <= k; j += 8) {					\
-		wv = *(const matmul_v8 *)(w + j);			\
-		_Pragma("GCC unroll 4")					\
-		for (r = 0; r < R; r++)					\
-			s[r][0] += wv *					\
-				   *(const matmul_v8 *)(a + r * lda + j);\
-	}								\
-	_Pragma("GCC unroll 4")						\
-	for (r = 0; r < R; r++) {					\
-		const float *x = a + r * lda;				\
-									\
-		v = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);		\
-		h = __builtin_shufflevector(v, v, 0, 1, 2, 3) +		\
-		    __builtin_shufflevector(v, v, 4, 5, 6, 7);		\
-		q = __builtin_shufflevector(h, h, 0, 1) +		\
-		    __builtin_shufflevector(h, h, 2, 3);		\
-		tail = 0.0f;						\
-		for (t = j; t < k; t++)					\
-			tail += w[t] * x[t];				\
-		out[r] = (q[0] + q[1]) + tail;				\
-	}								\
-}
-
-/* matmul_put - C's element at @y from its dot product @d: alpha d, plus
- * beta times what @y held unless beta is 0 (then @y is never read).
- * Inlined, so it rounds as its caller's copy does (FMA or not). */
-static inline __attribute__((always_inline)) void
-matmul_put(const struct matmul *mm, float *y, float d)
-{
-	d *= mm->alpha;
-	*y = mm->beta == 0.0f ? d : d + mm->beta * *y;
-}
-
-/*
- * MATMUL_NT - the body of a matmul_nt copy: C[r][i] = alpha (A_r . B_i)
- * (+ beta C[r][i]) for @rows rows of A and the n rows of B, row i of B
- * against groups of MATMUL_GROUP rows of A, then the rest (1 or 2):
- * a row of B comes from memory once for all rows. name##_col is one row
- * of B, at @w, against rows [@r, @rows) of A into C's column at @c.
- */
-#define MATMUL_NT(name, attr, dots1, dots2, dotsg)			\
-static inline attr void name##_col(const struct matmul *mm,		\
-				   const float *a, const float *w,	\
-				   float *c, uint64_t r, uint64_t rows)	\
-{									\
-	uint64_t g, e, lda = mm->lda;					\
-	float d[MATMUL_GROUP];						\
-									\
-	for (; r < rows; r += g) {					\
-		g = rows - r < MATMUL_GROUP ? rows - r : MATMUL_GROUP;	\
-		if (g == MATMUL_GROUP)					\
-			dotsg(w, a + r * lda, lda, mm->k, d);		\
-		else if (g == 2)					\
-			dots2(w, a + r * lda, lda, mm->k, d);		\
-		else							\
-			dots1(w, a + r * lda, lda, mm->k, d);		\
-		for (e = 0; e < g; e++)					\
-			matmul_put(mm, c + (r + e) * mm->ldc, d[e]);	\
-	}								\
-}									\
-									\
-static attr void name(const struct matmul *mm, const float *a,		\
-		      const float *b, float *c, uint64_t rows)		\
-{									\
-	uint64_t i;							\
-									\
-	for (i = 0; i < mm->n; i++)					\
-		name##_col(mm, a, b + i * mm->ldb, c + i, 0, rows);	\
-}
-
-MATMUL_DOTS(matmul_dots1_plain, , 1)
-MATMUL_DOTS(matmul_dots2_plain, , 2)
-MATMUL_DOTS(matmul_dotsg_plain, , MATMUL_GROUP)
-MATMUL_NT(matmul_nt_plain, , matmul_dots1_plain, matmul_dots2_plain,
-	  matmul_dotsg_plain)
-#if defined(__x86_64__)
-#define MATMUL_AVX2 __attribute__((target("avx2,fma")))
-MATMUL_DOTS(matmul_dots1_avx2, MATMUL_AVX2, 1)
-MATMUL_DOTS(matmul_dots2_avx2, MATMUL_AVX2, 2)
-MATMUL_DOTS(matmul_dotsg_avx2, MATMUL_AVX2, MATMUL_GROUP)
-MATMUL_NT(matmul_nt_avx2, MATMUL_AVX2, matmul_dots1_avx2,
-	  matmul_dots2_avx2, matmul_dotsg_avx2)
-#endif
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-#define MATMUL_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#define MATMUL_BN	3	/* rows of B a block reads at once */
-#define MATMUL_BA	4	/* rows of A */
-/* Where the blocks run (measured, Documentation/kernels.md): a k of at
- * least MATMUL_BLOCK_K, or MATMUL_BLOCK_ROWS rows or more. With a short
- * k and few rows, a B that streams from memory (a model's weights,
- * read once a step) reads faster one row at a time than three. */
-#define MATMUL_BLOCK_K		2048
-#define MATMUL_BLOCK_ROWS	16
-
-/*
- * matmul_block_avx512 - the MATMUL_BA x MATMUL_BN dot products of the
- * rows of A at @a (@lda apart) with the rows of B at @w (@ldb apart) into
- * out[row of A][row of B], each element exactly the sum MATMUL_DOTS
- * makes: its four 8-lane partial sums are the lanes of two 16-lane ones
- * (the same fused multiply-adds, lane by lane, in the same order), the
- * 8-float rest goes to the first 8 lanes alone, then the same
- * reduction and tail. So the bits are matmul_dots1_avx2's; what changes
- * is that a stretch of A, loaded once, serves three rows of B (24 of the
- * 32 registers hold the sums), so A is read from the caches a third as
- * often as by MATMUL_NT.
- */
-static MATMUL_AVX512 void matmul_block_avx512(const float *w, uint64_t ldb,
-					      const float *a, uint64_t lda,
-					      uint64_t k,
-					      float out[MATMUL_BA][MATMUL_BN])
-{
-	__m512 s[MATMUL_BA][MATMUL_BN][2], bv[MATMUL_BN], av;
-	uint64_t j = 0, t;
-	int r, i, h;
-
-	_Pragma("GCC unroll 4")
-	for (r = 0; r < MATMUL_BA; r++)
-		_Pragma("GCC unroll 3")
-		for (i = 0; i < MATMUL_BN; i++)
-			s[r][i][0] = s[r][i][1] = _mm512_setzero_ps();
-	for (; j + 32 <= k; j += 32) {
-		_Pragma("GCC unroll 2")
-		for (h = 0; h < 2; h++) {
-			_Pragma("GCC unroll 3")
-			for (i = 0; i < MATMUL_BN; i++)
-				bv[i] = _mm512_loadu_ps(w + i * ldb + j +
-							16 * h);
-			_Pragma("GCC unroll 4")
-			for (r = 0; r < MATMUL_BA; r++) {
-				av = _mm512_loadu_ps(a + r * lda + j + 16 * h);
-				_Pragma("GCC unroll 3")
-				for (i = 0; i < MATMUL_BN; i++)
-					s[r][i][h] = _mm512_fmadd_ps(bv[i], av,
-								     s[r][i][h]);
-			}
-		}
-	}
-	for (; j + 8 <= k; j += 8) {
-		_Pragma("GCC unroll 3")
-		for (i = 0; i < MATMUL_BN; i++)
-			bv[i] = _mm512_maskz_loadu_ps(0xff, w + i * ldb + j);
-		_Pragma("GCC unroll 4")
-		for (r = 0; r < MATMUL_BA; r++) {
-			av = _mm512_maskz_loadu_ps(0xff, a + r * lda + j);
-			_Pragma("GCC unroll 3")
-			for (i = 0; i < MATMUL_BN; i++)
-				s[r][i][0] = _mm512_mask3_fmadd_ps(bv[i], av,
-								   s[r][i][0],
-								   0xff);
-		}
-	}
-	_Pragma("GCC unroll 4")
-	for (r = 0; r < MATMUL_BA; r++)
-		_Pragma("GCC unroll 3")
-		for (i = 0; i < MATMUL_BN; i++) {
-			const float *x = a + r * lda, *wi = w + i * ldb;
-			matmul_v8 l0, l1, l2, l3, v;
-			matmul_v4 hv;
-			matmul_v2 q;
-			float tail = 0.0f;
-
-			l0 = (matmul_v8)_mm512_castps512_ps256(s[r][i][0]);
-			l1 = (matmul_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(
-				_mm512_castps_pd(s[r][i][0]), 1));
-			l2 = (matmul_v8)_mm512_castps512_ps256(s[r][i][1]);
-			l3 = (matmul_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(
-				_mm512_castps_pd(s[r][i][1]), 1));
-			v = (l0 + l1) + (l2 + l3);
-			hv = __builtin_shufflevector(v, v, 0, 1, 2, 3) +
-			     __builtin_shufflevector(v, v, 4, 5, 6, 7);
-			q = __builtin_shufflevector(hv, hv, 0, 1) +
-			    __builtin_shufflevector(hv, hv, 2, 3);
-			for (t = j; t < k; t++)
-				tail += wi[t] * x[t];
-			out[r][i] = (q[0] + q[1]) + tail;
-		}
-}
-
-/*
- * matmul_nt_avx512 - matmul_nt_avx2 for @rows >= MATMUL_BA: blocks of
- * MATMUL_BN rows of B by MATMUL_BA rows of A through
- * matmul_block_avx512, the rest of each by matmul_nt_avx2's dot
- * products: every element the same bits as in matmul_nt_avx2.
- */
-static MATMUL_AVX512 void matmul_nt_avx512(const struct matmul *mm,
-					   const float *a, const float *b,
-					   float *c, uint64_t rows)
-{
-	uint64_t i, r, e, f, lda = mm->lda, ldb = mm->ldb;
-	float d[MATMUL_BA][MATMUL_BN];
-
-	for (i = 0; i < mm->n; i += f) {
-		f = mm->n - i < MATMUL_BN ? mm->n - i : MATMUL_BN;
-		r = 0;
-		for (; f == MATMUL_BN && r + MATMUL_BA <= rows;
-		     r += MATMUL_BA) {
-			matmul_block_avx512(b + i * ldb, ldb, a + r * lda, lda,
-					    mm->k, d);
-			for (e = 0; e < MATMUL_BA * MATMUL_BN; e++)
-				matmul_put(mm, c + (r + e / MATMUL_BN) *
-					   mm->ldc + i + e % MATMUL_BN,
-					   d[e / MATMUL_BN][e % MATMUL_BN]);
-		}
-		/* the rows of A left, against each row of B left */
-		for (e = i; e < i + f; e++)
-			matmul_nt_avx2_col(mm, a, b + e * ldb, c + e, r, rows);
-	}
-}
-#endif
-
 /*
  * matmul_nt - @rows rows of C at @c (ldc apart) from as many rows of A
- * at @a (lda apart, each contiguous) against a B stored n x k at @b, by
- * MATMUL_DOTS: each element's bits depend on its row of A and its row
- * of B alone, not on @rows, n or which columns a call covers. Any
- * thread; a process uses one copy (AVX2/FMA or plain) throughout, and
- * the two copies' bits may differ (FMA). With AVX-512F, products of at
- * least MATMUL_BA rows go through matmul_nt_avx512 where its blocks are
- * faster (MATMUL_BLOCK_*); its elements are the AVX2 copy's bits.
+ * at @a (lda apart, each contiguous) against a B stored n x k at @b:
+ * gl_matmul_nt()'s fixed-order dot products (kernels/matmul-nt.c), each
+ * element's bits depending on its row of A and its row of B alone, not
+ * on @rows, n or which columns a call covers.
  */
 static void matmul_nt(const struct matmul *mm, const float *a,
 		      const float *b, float *c, uint64_t rows)
 {
-#if defined(__x86_64__)
-	static atomic_int avx2 = -1;	/* then 0, 1 or 2 (AVX-512F too),
-					 * whoever stores */
-	int v = atomic_load_explicit(&avx2, memory_order_relaxed);
+	struct gl_nt p = {
+		.m = rows, .n = mm->n, .k = mm->k,
+		.lda = mm->lda, .ldb = mm->ldb, .ldc = mm->ldc,
+		.alpha = mm->alpha, .beta = mm->beta,
+	};
 
-	if (v < 0) {
-		v = __builtin_cpu_supports("avx2") &&
-		    __builtin_cpu_supports("fma");
-		if (v && __builtin_cpu_supports("avx512f"))
-			v = 2;
-		atomic_store_explicit(&avx2, v, memory_order_relaxed);
-	}
-	if (v == 2 && rows >= MATMUL_BA &&
-	    (mm->k >= MATMUL_BLOCK_K || rows >= MATMUL_BLOCK_ROWS)) {
-		matmul_nt_avx512(mm, a, b, c, rows);
-		return;
-	}
-	if (v) {
-		matmul_nt_avx2(mm, a, b, c, rows);
-		return;
-	}
-#endif
-	matmul_nt_plain(mm, a, b, c, rows);
+	gl_matmul_nt(&p, a, b, c);
 }
 
 /*

@@ -270,16 +270,14 @@ TEST(one_row_split_by_columns_is_the_same_bits)
 /*
  * Rows of A against a B stored n x k (the models' x W^T, batched): each
  * row of C is the same bits in a launch of m rows as alone (m = 1), for
- * every m up to 10 and 17 (groups of rows with every remainder), k over
- * the 32-, 8- and 1-float stretches, long enough for the AVX-512 blocks
- * of 3 rows of B by 4 of A where the CPU has them, n = 37 (a block's
- * rest), with alpha and beta, padded leading dimensions (issue 11: batch
- * invariance).
+ * every m up to 10 and 17 (groups of 4 rows with every remainder), k
+ * below, at and over 8-float steps with every tail, short and long, n =
+ * 37 (a panel of 24 and a rest, tiles of 3 and a rest), with alpha and
+ * beta, padded leading dimensions (issue 11: batch invariance).
  */
 TEST(rows_of_an_nt_product_are_the_same_bits_alone)
 {
-	/* 2061 and 4104 reach the AVX-512 blocks (k >= 2048: 32-float
-	 * stretches, an 8-float one and a tail of 5; two 8-float ones) */
+	/* 2061: 257 8-float steps and a tail of 5; 4104: 513 steps */
 	static const uint32_t ks[] = { 1, 7, 8, 31, 33, 76, 100, 288, 301,
 				       2061, 4104 };
 	static const uint32_t ms[] = { 2, 3, 4, 5, 6, 7, 8, 9, 10, 17 };

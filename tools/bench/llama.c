@@ -18,7 +18,7 @@
  * whole-grid path against their per-element path (same bits required).
  * Stream 0 of the batch must produce the single stream's tokens (batch
  * invariance). One thread: the matvecs are the matmul twin's
- * fixed-order dot products (kernels/matmul.c), -t N only sets
+ * fixed-order dot products (kernels/matmul-nt.c), -t N only sets
  * OpenBLAS's threads for sgemm and what still calls it. Times are the
  * process's CPU time (the machines this runs on are shared); with more
  * threads they add up.

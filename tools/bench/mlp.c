@@ -18,7 +18,7 @@
  * weights, beyond the machine's caches, so a one-row pass (a
  * matrix-vector product, 2 flops per 4-byte weight) is bound by reading
  * the weights, which a 16-row pass reads once for all its rows
- * (kernels/matmul.c). A few MB would not do: at 1024 x 2 (8.5 MB) the
+ * (kernels/matmul-nt.c). A few MB would not do: at 1024 x 2 (8.5 MB) the
  * weights stay in the last-level cache and a one-row pass already runs
  * at the kernel's arithmetic speed, 1/15 of a 16-row pass's time.
  * Passes in process are timed in the thread's CPU time, so neighbours
