@@ -166,7 +166,7 @@ static attr void name(const struct gl_nt *p, const float *a,		\
 				NT_SPAN(name, 4, 1);			\
 			else if (ra == 3 && wide)			\
 				NT_SPAN(name, 3, 3);			\
-			else if (ra == 2 && wide)				\
+			else if (ra == 2 && wide)			\
 				NT_SPAN(name, 2, 4);			\
 			else if (wide)					\
 				NT_SPAN(name, 1, 4);			\

@@ -4,9 +4,9 @@
  * transpose flags and leading dimensions, as cuBLAS's
  * gemmStridedBatched. The CPU side: rows of A (not trans_a) against a
  * B stored n x k (trans_b: the models' x W^T) are gl_matmul_nt()'s
- * fixed-order dot products (kernels/matmul-nt.c), any number of rows; other products
- * OpenBLAS's cblas_sgemm, or cblas_sgemv for a single row (opened by
- * kernels/blas.c). The CUDA
+ * fixed-order dot products (kernels/matmul-nt.c), any number of rows;
+ * other products OpenBLAS's cblas_sgemm, or cblas_sgemv for a single
+ * row (opened by kernels/blas.c). The CUDA
  * side is cuBLAS, or the tiled fallback in kernels/matmul.cu.
  *
  * For each b < batch, with A_b = a + b * stride_a (elements), likewise
