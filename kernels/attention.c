@@ -72,6 +72,22 @@ static void attn_values_thread(const void *arg, uint64_t i)
 typedef float attn_v8 __attribute__((vector_size(32), aligned(4),
 				     may_alias));
 
+/*
+ * attn_fetch - ask for the @rows rows of keys or values at @k (@kvs floats
+ * each) in the second-level cache before a whole-grid path reads them:
+ * a model's KV cache was last touched a step ago (its weights have gone
+ * through the caches since), and the paths read it a head at a time, a
+ * head's stretch of every row, which the hardware does not fetch ahead
+ * of them. Prefetches never fault: a buffer's length is checked before.
+ */
+static void attn_fetch(const float *k, uint64_t rows, uint64_t kvs)
+{
+	const char *p = (const char *)k, *end = p + rows * kvs * 4;
+
+	for (; p < end; p += 64)
+		__builtin_prefetch(p, 0, 2);
+}
+
 /* attn_whole - whether this worker runs every block of @g */
 static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
 {
@@ -334,8 +350,10 @@ int gl_attn_scores_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 8);
 	a.k = GL_ARG_PTR(args, 9);
 	a.out = GL_ARG_PTR(args, 10);
-	if (attn_whole(grid, ctx))
+	if (attn_whole(grid, ctx)) {
+		attn_fetch(a.k, a.seq_k, a.n_kv_heads * a.head_dim);
 		return ATTN_ALL(attn_scores, &a, ctx);
+	}
 	return gl_cpu_1d(grid, ctx, a.n_heads * a.seq_q * a.seq_k,
 			 attn_scores_thread, &a);
 }
@@ -363,8 +381,10 @@ int gl_attn_values_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 5);
 	a.k = GL_ARG_PTR(args, 6);
 	a.out = GL_ARG_PTR(args, 7);
-	if (attn_whole(grid, ctx))
+	if (attn_whole(grid, ctx)) {
+		attn_fetch(a.k, a.seq_k, a.n_kv_heads * a.head_dim);
 		return ATTN_ALL(attn_values, &a, ctx);
+	}
 	return gl_cpu_1d(grid, ctx, a.seq_q * a.n_heads * a.head_dim,
 			 attn_values_thread, &a);
 }
