@@ -15,16 +15,17 @@
  * row gets the same bits as alone (Documentation/models.md, "Batch
  * invariance").
  *
- * Speed comes from the order of the loops, not of the sums. Rows of A
- * go in groups of 4; where k is long or the rows are many, each group
- * takes tiles of 3 rows of B, each of the 12 elements' sums in a
+ * Speed comes from the order of the loops, not of the sums. B is taken
+ * in panels of MATMUL_NT_PANEL rows, which stay in the L1 cache while
+ * every group of rows of A passes over them, and the first group
+ * prefetches the next panel: a model's weights come from memory, once a
+ * step. Where k is long or the rows are many, the rows go in groups of
+ * 4 against tiles of 3 rows of B, each of the 12 elements' sums in a
  * register of its own (12 of AVX2's 16), so a step of k costs 7 loads
- * for 12 fused multiply-adds; else one row of B at a time, from start to
- * end, so a B read from memory is one stream. B is taken in panels of
- * MATMUL_NT_PANEL rows, which stay in the L1 cache while every group
- * passes over them, and the first group prefetches the next panel: a
- * model's weights come from memory, once a step (Documentation/kernels.md
- * has the figures for each choice).
+ * for 12 fused multiply-adds; else in groups of up to 8 against one row
+ * of B at a time, from start to end, so a B read from memory is one
+ * stream while up to 8 sums hide the fused add's latency
+ * (Documentation/kernels.md has the figures for each choice).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -42,8 +43,8 @@
 /*
  * Wide tiles (4 x 3, and 3 x 3, 2 x 4, 1 x 4 for the rest of the rows)
  * where k is at least MATMUL_NT_LONG or there are at least MATMUL_NT_MANY
- * rows; else narrow ones (4, 3, 2 or 1 rows of A against one row of B).
- * A short row of B is too short a stream to read several at once, and
+ * rows; else narrow ones (up to 8 rows of A against one row of B). A
+ * short row of B is too short a stream to read several at once, and
  * with few rows the arithmetic hides nothing (1 x 32000 x 288, B from
  * memory: 2.2 ms narrow, 2.8 to 3.1 ms four rows of B at a time); a long
  * one read alone leaves one chain of dependent fused adds per sum (1 x
@@ -89,7 +90,7 @@ name##_##RA##x##RB(const struct gl_nt *p, const float *a,		\
 	uint64_t j;							\
 	int r, i;							\
 									\
-	_Pragma("GCC unroll 4")						\
+	_Pragma("GCC unroll 8")						\
 	for (r = 0; r < RA; r++)					\
 		_Pragma("GCC unroll 8")					\
 		for (i = 0; i < RB; i++)				\
@@ -102,7 +103,7 @@ name##_##RA##x##RB(const struct gl_nt *p, const float *a,		\
 		_Pragma("GCC unroll 8")					\
 		for (i = 0; i < RB; i++)				\
 			b[i] = *(const nt_v8 *)(w + i * p->ldb + j);	\
-		_Pragma("GCC unroll 4")					\
+		_Pragma("GCC unroll 8")					\
 		for (r = 0; r < RA; r++) {				\
 			x = *(const nt_v8 *)(a + r * p->lda + j);	\
 			_Pragma("GCC unroll 8")				\
@@ -110,7 +111,7 @@ name##_##RA##x##RB(const struct gl_nt *p, const float *a,		\
 				s[r][i] = fma8(b[i], x, s[r][i]);	\
 		}							\
 	}								\
-	_Pragma("GCC unroll 4")						\
+	_Pragma("GCC unroll 8")						\
 	for (r = 0; r < RA; r++)					\
 		_Pragma("GCC unroll 8")					\
 		for (i = 0; i < RB; i++)				\
@@ -134,12 +135,16 @@ name##_##RA##x##RB(const struct gl_nt *p, const float *a,		\
 	} while (0)
 
 /* NT_COPY - name(): the whole product, panel by panel, rows of A in
- * groups of 4 and the rest in one group of 3, 2 or 1. */
+ * groups of 4 (wide) or 8 (narrow) and the rest in one smaller group. */
 #define NT_COPY(name, attr, fma8, fma1)					\
 NT_TILE(name, attr, 4, 3, fma8, fma1)					\
 NT_TILE(name, attr, 3, 3, fma8, fma1)					\
 NT_TILE(name, attr, 2, 4, fma8, fma1)					\
 NT_TILE(name, attr, 1, 4, fma8, fma1)					\
+NT_TILE(name, attr, 8, 1, fma8, fma1)					\
+NT_TILE(name, attr, 7, 1, fma8, fma1)					\
+NT_TILE(name, attr, 6, 1, fma8, fma1)					\
+NT_TILE(name, attr, 5, 1, fma8, fma1)					\
 NT_TILE(name, attr, 4, 1, fma8, fma1)					\
 NT_TILE(name, attr, 3, 1, fma8, fma1)					\
 NT_TILE(name, attr, 2, 1, fma8, fma1)					\
@@ -158,18 +163,27 @@ static attr void name(const struct gl_nt *p, const float *a,		\
 			float *cr = c + r * p->ldc;			\
 			bool first = r == 0;				\
 									\
-			ra = p->m - r < 4 ? p->m - r : 4;		\
+			ra = p->m - r;					\
+			ra = ra < (wide ? 4 : 8) ? ra : wide ? 4 : 8;	\
 			i = i0;						\
-			if (ra == 4 && wide)				\
+			if (wide && ra == 4)				\
 				NT_SPAN(name, 4, 3);			\
-			else if (ra == 4)				\
-				NT_SPAN(name, 4, 1);			\
-			else if (ra == 3 && wide)			\
+			else if (wide && ra == 3)			\
 				NT_SPAN(name, 3, 3);			\
-			else if (ra == 2 && wide)			\
+			else if (wide && ra == 2)			\
 				NT_SPAN(name, 2, 4);			\
 			else if (wide)					\
 				NT_SPAN(name, 1, 4);			\
+			else if (ra == 8)				\
+				NT_SPAN(name, 8, 1);			\
+			else if (ra == 7)				\
+				NT_SPAN(name, 7, 1);			\
+			else if (ra == 6)				\
+				NT_SPAN(name, 6, 1);			\
+			else if (ra == 5)				\
+				NT_SPAN(name, 5, 1);			\
+			else if (ra == 4)				\
+				NT_SPAN(name, 4, 1);			\
 			else if (ra == 3)				\
 				NT_SPAN(name, 3, 1);			\
 			else if (ra == 2)				\
