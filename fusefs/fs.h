@@ -17,7 +17,7 @@
 #ifndef GL_FS_H
 #define GL_FS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 #include <pthread.h>

@@ -346,19 +346,40 @@ static void fs_unmount(struct fs *fs, bool unmount)
 	fs->se = NULL;
 }
 
+/*
+ * FS_MAX_THREADS - the most worker threads libfuse's loop may start. A
+ * read of a model's infer file waits on its worker until the answer has
+ * bytes (fs_infer_read), so every client waiting for an answer holds
+ * one: with libfuse's default of 10, ten of them left every other
+ * request to the mount, any tenant's, queued in the kernel until a pass
+ * ended (16 mlp clients then got about 5.5 rows a pass, not 16;
+ * Documentation/performance.md, "mlp"). The waiting readers are bounded
+ * by the models' max_batch and max_queue; the threads beyond the 16 kept
+ * idle end when their request does.
+ */
+#define FS_MAX_THREADS	1024
+
 /* Serve until a stop signal or an unmount, loading @repo's models
  * meanwhile; 0 or -errno. */
 static int fs_serve(struct fs *fs, const struct options *o,
 		    struct model_repo *repo)
 {
-	struct fuse_loop_config loop = { .clone_fd = 0,
-					 .max_idle_threads = 16 };
+	struct fuse_loop_config *loop;
 	sigset_t set;
 	int err;
 
+	loop = fuse_loop_cfg_create();
+	if (!loop) {
+		start_fail(o, "cannot configure the FUSE loop", -ENOMEM);
+		return -ENOMEM;
+	}
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	fuse_loop_cfg_set_idle_threads(loop, 16);
+	fuse_loop_cfg_set_max_threads(loop, FS_MAX_THREADS);
 	err = fs_notify_start(fs);
 	if (err) {
 		start_fail(o, "cannot start the notifier", err);
+		fuse_loop_cfg_destroy(loop);
 		return err;
 	}
 	gl_info("serving %s: device 0 %s, %llu bytes", o->mountpoint,
@@ -371,7 +392,8 @@ static int fs_serve(struct fs *fs, const struct options *o,
 			   err);
 	/* only this thread may take SIGINT/SIGTERM: it ends the loop */
 	pthread_sigmask(SIG_UNBLOCK, stop_signals(&set), NULL);
-	err = fuse_session_loop_mt(fs->se, &loop);
+	err = fuse_session_loop_mt(fs->se, loop);
+	fuse_loop_cfg_destroy(loop);
 	if (err > 0)	/* ended by a signal: a clean stop */
 		err = 0;
 	pthread_sigmask(SIG_BLOCK, &set, NULL);

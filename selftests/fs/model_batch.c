@@ -9,13 +9,17 @@
  * answer and closes at once did not fail; max_queue bounds the queue (EBUSY
  * at once, counted); an expiry ends every request, queued ones too; the
  * options read back in ctl and bad values are
- * EINVAL naming the option; the queue-time and batch-size histograms in
+ * EINVAL naming the option; clients waiting on answers, more than
+ * libfuse's default 10 workers, do not stall the mount; the queue-time and batch-size histograms in
  * /gpu/metrics. The debug knob model_step_hold holds the running step,
  * so "concurrent" is deterministic: every request written meanwhile
  * waits in the queue and joins the next step together.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "selftests/harness.h"
 #include "selftests/fs/model_common.h"
@@ -170,6 +174,90 @@ TEST_F(model_batch, sixteen_prompts_answer_as_alone)
 	EXPECT_EQ(gl_wait_until(none_running, (void *)d, 60000), 0);
 	EXPECT_EQ(key(d, "models/m/ctl", "queued"), 0);
 	EXPECT_LE(key(d, "models/m/stats", "failures"), 1);
+}
+
+/* a client blocked in read() on its request's answer */
+struct waiter {
+	pthread_t thread;
+	int fd;
+	atomic_int *started;
+	char out[ANS];
+	int ret;
+};
+
+static void *wait_answer(void *arg)
+{
+	struct waiter *w = arg;
+
+	atomic_fetch_add(w->started, 1);
+	w->ret = req_finish(w->fd, w->out, sizeof(w->out));
+	return NULL;
+}
+
+struct maker {
+	const struct gl_daemon *d;
+	pthread_t thread;
+	atomic_int done;
+	int err;
+};
+
+static void *make_lease(void *arg)
+{
+	struct maker *k = arg;
+
+	k->err = lease_create(k->d, "t");
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/*
+ * More clients wait in read() for their answers (each holding one of the
+ * daemon's FUSE worker threads) than libfuse's default of 10 workers,
+ * while a held step keeps them all waiting: the mount still serves
+ * everyone else, a lease's mkdir within 10 s. With libfuse's default,
+ * the mkdir waited in the kernel's queue until the hold ended.
+ */
+TEST_F(model_batch, waiting_readers_do_not_stall_the_mount)
+{
+	const struct gl_daemon *d = &self->d;
+	static struct waiter w[NREQ];
+	struct maker k = { .d = d };
+	atomic_int started = 0;
+	char first[64], buf[ANS];
+	int held, i, ms;
+
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
+			       "max_batch=16\n", self->dir), 0);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
+	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	ASSERT_GE(held, 0);
+	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
+	for (i = 0; i < NREQ; i++) {
+		w[i].fd = req_open(d, "m", "max_tokens=4 output=ids ids 1 5\n",
+				   32);
+		ASSERT_GE(w[i].fd, 0);
+		w[i].started = &started;
+		ASSERT_EQ(pthread_create(&w[i].thread, NULL, wait_answer,
+					 &w[i]), 0);
+	}
+	while (atomic_load(&started) < NREQ)
+		usleep(1000);
+	usleep(300000);	/* their reads reach the daemon and wait there */
+	EXPECT_EQ(key(d, "models/m/ctl", "queued"), NREQ);
+	ASSERT_EQ(pthread_create(&k.thread, NULL, make_lease, &k), 0);
+	for (ms = 0; ms < 10000 && !atomic_load(&k.done); ms += 10)
+		usleep(10000);
+	EXPECT_EQ(atomic_load(&k.done), 1)
+		TH_LOG("a lease's mkdir waited behind %d readers", NREQ);
+	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 0\n"), 0);
+	for (i = 0; i < NREQ; i++) {
+		pthread_join(w[i].thread, NULL);
+		EXPECT_GT(w[i].ret, 0) TH_LOG("request %d: %d", i, w[i].ret);
+	}
+	EXPECT_GT(req_finish(held, buf, sizeof(buf)), 0);
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(k.err, 0);
+	EXPECT_EQ(lease_remove(d, "t"), 0);
 }
 
 /* max_batch 1, max_queue 1: one running, one waiting, the third EBUSY

@@ -13,7 +13,7 @@
  * (k >= 1, in creation order) is 2k, and its ctl file is 2k + 1. The only
  * state is the list of live names.
  */
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 
 #include <errno.h>
 #include <fcntl.h>
@@ -316,8 +316,7 @@ static int nullfs_serve(const char *mnt, const struct nullfs_opts *opts,
 	char mount_opts[128];
 	char *argv[] = { name, opt_o, mount_opts, opt_d, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(opts->debug ? 4 : 3, argv);
-	struct fuse_loop_config loop = { .clone_fd = 0,
-					 .max_idle_threads = 16 };
+	struct fuse_loop_config *loop = NULL;
 	struct nullfs_state st = {
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.next_dir = 1,
@@ -348,10 +347,21 @@ static int nullfs_serve(const char *mnt, const struct nullfs_opts *opts,
 	}
 	nullfs_report(ready_fd, 0);
 	ready_fd = -1;
-	if (opts->single)
-		ret = fuse_session_loop(se);
-	else
-		ret = fuse_session_loop_mt(se, &loop);
+	if (!opts->single) {
+		/* gpuleased's loop (fusefs/main.c, FS_MAX_THREADS) */
+		loop = fuse_loop_cfg_create();
+		if (!loop) {
+			ret = -ENOMEM;
+			goto out_unmount;
+		}
+		fuse_loop_cfg_set_clone_fd(loop, 0);
+		fuse_loop_cfg_set_idle_threads(loop, 16);
+		fuse_loop_cfg_set_max_threads(loop, 1024);
+	}
+	ret = loop ? fuse_session_loop_mt(se, loop) : fuse_session_loop(se);
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
