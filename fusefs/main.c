@@ -353,9 +353,11 @@ static void fs_unmount(struct fs *fs, bool unmount)
  * one: with libfuse's default of 10, ten of them left every other
  * request to the mount, any tenant's, queued in the kernel until a pass
  * ended (16 mlp clients then got about 5.5 rows a pass, not 16;
- * Documentation/performance.md, "mlp"). The waiting readers are bounded
- * by the models' max_batch and max_queue; the threads beyond the 16 kept
- * idle end when their request does.
+ * Documentation/performance.md, "mlp"). A model holds at most
+ * max_batch + max_queue requests (65 by default), so 1024 workers serve
+ * a dozen busy models; past 1024 waiting readers the stall comes back,
+ * which only a read that replies later, holding no worker, would remove.
+ * The workers beyond the 16 kept idle end when their request does.
  */
 #define FS_MAX_THREADS	1024
 
