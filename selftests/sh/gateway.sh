@@ -386,10 +386,6 @@ gw_inflight() {
 		grep -q "^gpulease_gateway_requests_in_flight $1\$"
 }
 inflight() {
-	# the held step must outlast the waits below (up to 20 s each) on
-	# a loaded machine: the step watchdog's 10 s default once ended it
-	# first (a sanitizer CI run: ETIMEDOUT, then 400, not 429)
-	echo "launch_timeout_ms 120000" >"$M/ctl"
 	echo "model_step_hold 1" >"$M/ctl"
 	curl -sS -o "$GL_DIR/held" -w '%{http_code}' -d '{"model":"m1","prompt":"x","max_tokens":3,"temperature":0}' "$GW/v1/completions" >"$GL_DIR/held.status" 2>&1 &
 	c=$!
@@ -407,7 +403,6 @@ inflight() {
 	st=$(post /v2/models/mlp/infer '{}')
 	echo "model_step_hold 0" >"$M/ctl"
 	wait "$c"
-	echo "launch_timeout_ms 10000" >"$M/ctl"
 	is 429 "$st" &&
 	is 413 "$(post /v1/completions "{\"model\":\"m1\",\"prompt\":\"$(printf '%080d' 0)\"}")"
 }
