@@ -17,8 +17,9 @@
  * every output element on its own in an order fixed by k
  * (kernels/matmul.c), so a row gets the same bits in a step of any size
  * (batch invariance). With a team (threads=), each product is split by
- * output columns over its threads, so the bits do not depend on the
- * thread count either.
+ * output columns over its threads, and RoPE with the cache's copies,
+ * then attention, by rows, so the bits do not depend on the thread
+ * count either.
  */
 #include <errno.h>
 #include <math.h>
@@ -363,12 +364,15 @@ enum phase {
 	PHASE_W13,		/* hb = silu(xb w1^T) * (xb w3^T) */
 	PHASE_W2,		/* xb from hb */
 	PHASE_CLS,		/* logits from x */
+	PHASE_ROPE,		/* q, k rotated; k, v into the cache, by row */
+	PHASE_ATTN,		/* xb2 from q and the cache, by row */
 };
 
 struct job {
 	const struct step *s;
 	enum phase phase;
 	uint32_t l;		/* the layer */
+	const uint32_t *slots, *pos;	/* the rows' places */
 };
 
 /*
@@ -435,6 +439,55 @@ static int w13(const struct step *s, uint32_t l, unsigned int part,
 	return err;
 }
 
+/* rope_part - rows part, part + parts, ...: rotate q and k, then copy k
+ * and v into the row's place of the cache */
+static int rope_part(const struct job *j, unsigned int part,
+		     unsigned int parts)
+{
+	const struct step *s = j->s;
+	const struct llama_plan *p = s->p;
+	uint32_t r, slot, pos;
+	float *krow;
+	int err = 0;
+
+	for (r = part; !err && r < s->n; r += parts) {
+		slot = j->slots[r];
+		pos = j->pos[r];
+		krow = at(s, p->k) + r * s->kv;
+		err = k_rope(s, p->cfg.n_heads, pos,
+			     at(s, p->q) + (uint64_t)r * p->cfg.dim);
+		if (!err)
+			err = k_rope(s, p->cfg.n_kv_heads, pos, krow);
+		if (!err)
+			err = k_unary(s, GL_K_copy, s->kv, krow,
+				      cache(s, p->k_cache, j->l, slot) +
+				      pos * s->kv);
+		if (!err)
+			err = k_unary(s, GL_K_copy, s->kv,
+				      at(s, p->v) + r * s->kv,
+				      cache(s, p->v_cache, j->l, slot) +
+				      pos * s->kv);
+	}
+	return err;
+}
+
+/*
+ * attend_part - rows part, part + parts, ... attend: each writes only its
+ * own rows of att and xb2, and reads keys and values that every row put
+ * in the cache in an earlier job (a prompt's rows share a slot).
+ */
+static int attend_part(const struct job *j, unsigned int part,
+		       unsigned int parts)
+{
+	const struct step *s = j->s;
+	uint32_t r;
+	int err = 0;
+
+	for (r = part; !err && r < s->n; r += parts)
+		err = attend(s, j->l, r, j->slots[r], j->pos[r]);
+	return err;
+}
+
 static int job_part(void *arg, unsigned int part, unsigned int parts)
 {
 	const struct job *j = arg;
@@ -466,6 +519,10 @@ static int job_part(void *arg, unsigned int part, unsigned int parts)
 	case PHASE_CLS:
 		return mv(s, part, parts, p->cfg.vocab_size, d, at(s, p->x),
 			  at(s, p->w[L2C_WCLS]), at(s, p->logits));
+	case PHASE_ROPE:
+		return rope_part(j, part, parts);
+	case PHASE_ATTN:
+		return attend_part(j, part, parts);
 	}
 	return -EINVAL;
 }
@@ -484,36 +541,27 @@ static int attention(const struct step *s, uint32_t l, const uint32_t *slots,
 {
 	const struct llama_config *c = &s->p->cfg;
 	const struct llama_plan *p = s->p;
-	float *xb = at(s, p->xb), *q = at(s, p->q);
-	float *k = at(s, p->k), *v = at(s, p->v);
-	uint32_t r;
+	struct job j = {
+		.s = s, .phase = PHASE_ROPE, .l = l,
+		.slots = slots, .pos = pos,
+	};
 	int err;
 
-	err = k_rmsnorm(s, at(s, p->x), wt(s, L2C_RMS_ATT, l), xb);
+	err = k_rmsnorm(s, at(s, p->x), wt(s, L2C_RMS_ATT, l), at(s, p->xb));
 	if (!err)
 		err = phase(s, PHASE_QKV, l);
-	for (r = 0; !err && r < s->n; r++) {
-		float *krow = k + r * s->kv;
-
-		err = k_rope(s, c->n_heads, pos[r], q + (uint64_t)r * c->dim);
-		if (!err)
-			err = k_rope(s, c->n_kv_heads, pos[r], krow);
-		if (!err)
-			err = k_unary(s, GL_K_copy, s->kv, krow,
-				      cache(s, p->k_cache, l, slots[r]) +
-				      pos[r] * s->kv);
-		if (!err)
-			err = k_unary(s, GL_K_copy, s->kv, v + r * s->kv,
-				      cache(s, p->v_cache, l, slots[r]) +
-				      pos[r] * s->kv);
-	}
-	for (r = 0; !err && r < s->n; r++)
-		err = attend(s, l, r, slots[r], pos[r]);
+	/* every row's keys and values are in the cache before any row
+	 * attends */
+	if (!err)
+		err = team_run(s->team, job_part, &j);
+	j.phase = PHASE_ATTN;
+	if (!err)
+		err = team_run(s->team, job_part, &j);
 	if (!err)
 		err = phase(s, PHASE_WO, l);
 	if (!err)
 		err = k_binary(s, GL_K_add, (uint64_t)s->n * c->dim,
-			       at(s, p->x), xb, at(s, p->x));
+			       at(s, p->x), at(s, p->xb), at(s, p->x));
 	return err;
 }
 
