@@ -8,7 +8,9 @@
  *
  * Invariant: one thread per pair; pair p of token s turns by
  * (pos0 + s) * theta^(-2p / head_dim) radians in both conventions,
- * computed in f32 by the same expression on both backends.
+ * computed in f32 by the same expression on both backends. A worker
+ * that owns the whole grid computes a token's angles once for all its
+ * heads, by that expression: the same bits.
  */
 #include <math.h>
 
@@ -21,17 +23,32 @@ struct rope {
 	float *x;
 };
 
-/* rope_turn - turn (*x0, *x1), pair @i of @r's grid, by its angle */
-static void rope_turn(const struct rope *r, uint64_t i, float *x0, float *x1)
+/* rope_angle - the cosine and sine of pair @p of token @s's angle */
+static void rope_angle(const struct rope *r, uint64_t p, uint64_t s,
+		       float *c, float *sn)
 {
-	uint64_t p = i % r->half, s = i / r->half / r->n_heads;
 	float freq = powf(r->theta, -(float)(2 * p) / (float)(2 * r->half));
 	float angle = (float)(r->pos0 + s) * freq;
-	float c = cosf(angle), sn = sinf(angle);
+
+	*c = cosf(angle);
+	*sn = sinf(angle);
+}
+
+static void rope_apply(float *x0, float *x1, float c, float sn)
+{
 	float a = *x0, b = *x1;
 
 	*x0 = a * c - b * sn;
 	*x1 = a * sn + b * c;
+}
+
+/* rope_turn - turn (*x0, *x1), pair @i of @r's grid, by its angle */
+static void rope_turn(const struct rope *r, uint64_t i, float *x0, float *x1)
+{
+	float c, sn;
+
+	rope_angle(r, i % r->half, i / r->half / r->n_heads, &c, &sn);
+	rope_apply(x0, x1, c, sn);
 }
 
 static void rope_thread(const void *arg, uint64_t i)
@@ -48,6 +65,44 @@ static void rope_half_thread(const void *arg, uint64_t i)
 	float *v = r->x + (i / r->half) * 2 * r->half + i % r->half;
 
 	rope_turn(r, i, &v[0], &v[r->half]);
+}
+
+/* Pairs of a head the whole-grid path keeps the angles of. */
+#define ROPE_TABLE	512
+
+/*
+ * rope_whole - every pair of @seq tokens, for a worker that owns the whole
+ * grid (a model's step): a token's angles are the same for all its heads,
+ * so each is computed once per token instead of once per head, by the
+ * same expression (the same bits as rope_turn). 0 or the cancel errno,
+ * looked at before each token.
+ */
+static int rope_whole(const struct rope *r, uint64_t seq, bool halves,
+		      struct gl_kctx *ctx)
+{
+	float c[ROPE_TABLE], sn[ROPE_TABLE], *x;
+	uint64_t s, h, p;
+	int err;
+
+	for (s = 0; s < seq; s++) {
+		err = gl_cpu_cancelled(ctx);
+		if (err)
+			return err;
+		for (p = 0; p < r->half; p++)
+			rope_angle(r, p, s, &c[p], &sn[p]);
+		for (h = 0; h < r->n_heads; h++) {
+			x = r->x + (s * r->n_heads + h) * 2 * r->half;
+			for (p = 0; p < r->half; p++) {
+				if (halves)
+					rope_apply(&x[p], &x[p + r->half],
+						   c[p], sn[p]);
+				else
+					rope_apply(&x[2 * p], &x[2 * p + 1],
+						   c[p], sn[p]);
+			}
+		}
+	}
+	return 0;
 }
 
 /* rope(u32 seq, u32 n_heads, u32 head_dim, u32 pos0, f32 theta, buf x) */
@@ -75,10 +130,16 @@ static int rope_run(const struct gl_kargs *args, const struct gl_grid *grid,
 		.theta = GL_ARG_F32(args, 4),
 		.x = GL_ARG_PTR(args, 5),
 	};
-	uint64_t n = (uint64_t)GL_ARG_U32(args, 0) * r.n_heads * r.half;
+	uint64_t seq = GL_ARG_U32(args, 0), n = seq * r.n_heads * r.half;
 	int err = gl_rope_check(args, grid);
 
-	return err ? err : gl_cpu_1d(grid, ctx, n, thread, &r);
+	if (err)
+		return err;
+	if (!ctx->block_begin &&
+	    gl_cpu_block_end(ctx, grid) == gl_cpu_blocks(grid) &&
+	    r.half <= ROPE_TABLE)
+		return rope_whole(&r, seq, thread == rope_half_thread, ctx);
+	return gl_cpu_1d(grid, ctx, n, thread, &r);
 }
 
 int gl_rope_cpu(const struct gl_kargs *args, const struct gl_grid *grid,

@@ -136,6 +136,63 @@ TEST(rope_half)
 	}
 }
 
+/*
+ * A worker that owns the whole grid (a model's step) computes a token's
+ * angles once for all its heads: the same bits as workers that split
+ * the grid, in both conventions, for every shape of the tests above and
+ * a head of 1026 (past the table the whole-grid path keeps).
+ */
+TEST(rope_whole_grid_is_the_same_bits_as_split)
+{
+	static const uint32_t shapes[][4] = {	/* seq, heads, hd, pos0 */
+		{ 1, 1, 2, 0 }, { 7, 3, 8, 0 }, { 5, 4, 64, 17 },
+		{ 1, 8, 128, 1023 }, { 7, 2, 6, 1 }, { 1, 6, 48, 200 },
+		{ 2, 1, 1026, 5 },
+	};
+	static const char *const names[] = { "rope", "rope_half" };
+	static float x[7 * 8 * 128], one_x[7 * 8 * 128], all_x[7 * 8 * 128];
+	struct krand r = { 26 };
+	struct gl_kargs a;
+	unsigned int si, nm, b;
+
+	for (nm = 0; nm < 2; nm++)
+	for (si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+		uint32_t seq = shapes[si][0], nh = shapes[si][1];
+		uint32_t hd = shapes[si][2], pos0 = shapes[si][3];
+		uint64_t n = (uint64_t)seq * nh * hd;
+		struct gl_grid g = kgrid(3, 32);
+		struct gl_kctx all = { NULL, 0, 3 }, one = { NULL, 0, 0 };
+		int (*run)(const struct gl_kargs *, const struct gl_grid *,
+			   struct gl_kctx *) = nm ? gl_rope_half_cpu :
+						    gl_rope_cpu;
+
+		ASSERT_LE(n, sizeof(x) / sizeof(x[0]));
+		krand_fill(&r, x, n, -2.0f, 2.0f);
+		memcpy(all_x, x, n * 4);
+		memcpy(one_x, x, n * 4);
+		memset(&a, 0, sizeof(a));
+		kargs_u32(&a, seq);
+		kargs_u32(&a, nh);
+		kargs_u32(&a, hd);
+		kargs_u32(&a, pos0);
+		kargs_f32(&a, nm ? 500000.0f : 10000.0f);
+		kargs_buf(&a, all_x, n * 4);
+		ASSERT_EQ(run(&a, &g, &all), 0);
+		a.v[5].buf.ptr = one_x;
+		for (b = 0; b < 3; b++) {
+			one.block_begin = b;
+			one.block_end = b + 1;
+			ASSERT_EQ(run(&a, &g, &one), 0);
+		}
+		EXPECT_EQ(memcmp(all_x, one_x, n * 4), 0)
+			TH_LOG("%s shape #%u", names[nm], si);
+		if (pos0 + seq > 1)	/* else every angle is 0 */
+			EXPECT_NE(memcmp(all_x, x, n * 4), 0)
+				TH_LOG("%s shape #%u turned nothing",
+				       names[nm], si);
+	}
+}
+
 TEST(rope_odd_head_dim_is_einval)
 {
 	struct gl_grid g = kgrid(1, 32);
