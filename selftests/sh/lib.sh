@@ -171,6 +171,9 @@ gl_gateway() {
 		wait "$GWPID" 2>/dev/null
 	fi
 	GWLOG=$GL_DIR/gw.log
+	# the child truncates the log when it runs, maybe after the wait
+	# below looked: a previous gateway's "listening on" must be gone
+	rm -f "$GWLOG"
 	"$GW_BIN" --mount "$GL_MNT" --listen 127.0.0.1:0 "$@" 2>"$GWLOG" &
 	GWPID=$!
 	gl_wait_for 200 grep -q "listening on" "$GWLOG" || return 1

@@ -143,6 +143,7 @@ first_token() {
 }
 stream() {
 	echo "model_step_hold 1" >"$M/ctl" || return 1
+	rm -f "$GL_DIR/stream"	# the child truncates it only once it runs
 	g generate m1 hello max_tokens=5 >"$GL_DIR/stream" 2>&1 &
 	pid=$!
 	ok=0
@@ -234,6 +235,7 @@ gl_check "unload takes the model away" unload_frees
 # --- expiry: mid-request, then every request ----------------------------
 cut() {
 	echo "model_step_hold 1" >"$M/ctl" || return 1
+	rm -f "$GL_DIR/stream"	# as in stream() above
 	g generate m1 hello max_tokens=5 >"$GL_DIR/stream" 2>"$GL_DIR/err" &
 	pid=$!
 	gl_wait_for 400 first_token || { echo "no first token"; return 1; }
