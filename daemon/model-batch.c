@@ -279,7 +279,7 @@ static int mlp_pass(struct model *m, const struct lease_mem *mem,
 	if (err)
 		return err;
 	hist_size_observe(&b->batch_size, rows);
-	err = mlp_forward(p, base, rows, d, cancel);
+	err = mlp_forward_team(p, base, m->team, rows, d, cancel);
 	if (d) {	/* its launches were queued: wait, as lm_step() */
 		int werr = kc_dev_wait(d, mem->region, cancel);
 

@@ -487,6 +487,19 @@ static int model_fill(struct model *m, struct lease *l,
 			       "into the lease failed") : 0;
 }
 
+/* threads=: the model's team, when above 1. 0 or -errno (said why). */
+static int model_team(struct model *m, const struct model_opts *o,
+		      char *why, size_t whylen)
+{
+	int err;
+
+	if (o->threads <= 1)
+		return 0;
+	err = team_new(o->threads, &m->team);
+	return err ? model_why(why, whylen, err, "no %u threads",
+			       o->threads) : 0;
+}
+
 /* The mlp's plan: max_batch rows per pass, no context, no tokenizer;
  * on a device other than the CPU, the host rows its outputs come to. */
 static int model_plan_mlp(struct model *m, const struct model_opts *o,
@@ -495,9 +508,9 @@ static int model_plan_mlp(struct model *m, const struct model_opts *o,
 	struct hf_mlp_config c = m->mplan.cfg;
 	int err;
 
-	if (o->tokenizer || o->max_ctx || o->threads > 1)
+	if (o->tokenizer || o->max_ctx)
 		return model_why(why, whylen, -EINVAL, "an mlp takes no "
-				 "tokenizer=, max_ctx= or threads=");
+				 "tokenizer= or max_ctx=");
 	err = mlp_plan(&c, o->max_batch ? o->max_batch : 1, &m->mplan);
 	if (err)
 		return model_why(why, whylen, err, "no plan for max_batch "
@@ -629,18 +642,20 @@ int model_load_files(struct model *m, const struct model_cred *c,
 	}
 	if (err)
 		goto out;
-	if (m->mlp) {
-		err = model_plan_mlp(m, o, d, why, whylen);
-		if (err)
-			goto out;
-		goto acquire;
-	}
 	on_cpu = !strcmp(d->ops->kind, GL_KIND_CPU);
 	if (!on_cpu && o->threads > 1) {
 		err = model_why(why, whylen, -EINVAL, "threads= is the CPU "
 				"device's: device %u is %s", o->device,
 				d->ops->kind);
 		goto out;
+	}
+	if (m->mlp) {
+		err = model_plan_mlp(m, o, d, why, whylen);
+		if (!err)
+			err = model_team(m, o, why, whylen);
+		if (err)
+			goto out;
+		goto acquire;
 	}
 	if (o->max_delay_us) {
 		err = model_why(why, whylen, -EINVAL, "max_delay_us= is an "
@@ -664,14 +679,9 @@ int model_load_files(struct model *m, const struct model_cred *c,
 			  o->max_batch, ctx, lc.seq_len);
 		goto out;
 	}
-	if (o->threads > 1) {
-		err = team_new(o->threads, &m->team);
-		if (err) {
-			model_why(why, whylen, err, "no %u threads",
-				  o->threads);
-			goto out;
-		}
-	}
+	err = model_team(m, o, why, whylen);
+	if (err)
+		goto out;
 	m->scratch = m->plan.total_bytes;
 	m->need = m->scratch + ((sample_scratch_bytes(lc.vocab_size) +
 				 LLAMA_ALIGN - 1) & ~(uint64_t)(LLAMA_ALIGN - 1));

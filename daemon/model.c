@@ -628,7 +628,7 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 		      "vram %llu\nweights %llu\nactivations %llu\nkv 0\n"
 		      "tokenizer 0\nmax_batch %u\ninputs %u\noutputs %u\n"
 		      "requests %llu\nrunning %u\nqueued %u\nmax_queue %u\n"
-		      "max_delay_us %u\nlast_error %s\n",
+		      "max_delay_us %u\nthreads %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
@@ -636,7 +636,8 @@ static int model_render_mlp(struct model *m, struct strbuf *sb,
 		      p->cfg.layer[0].in, p->cfg.layer[p->cfg.n_layers - 1].out,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), model_batch_queued(m),
-		      m->batch.max_queue, m->batch.max_delay_us, last);
+		      m->batch.max_queue, m->batch.max_delay_us,
+		      team_threads(m->team), last);
 	model_admit_render(m, sb);
 	model_render_burst(m, sb);
 	return sb->err;
@@ -657,7 +658,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      "vram %llu\nweights %llu\nactivations %llu\nkv %llu\n"
 		      "tokenizer %llu\nmax_batch %u\nmax_ctx %u\nvocab %u\n"
 		      "requests %llu\nrunning %u\nqueued %u\nmax_queue %u\n"
-		      "last_error %s\n",
+		      "threads %u\nlast_error %s\n",
 		      state_names[atomic_load(&m->state)], m->name, m->arch,
 		      (unsigned long long)model_vram(m),
 		      (unsigned long long)p->weight_bytes,
@@ -668,7 +669,7 @@ int model_render_ctl(struct model *m, struct strbuf *sb)
 		      p->max_ctx, p->cfg.vocab_size,
 		      (unsigned long long)atomic_load(&m->requests),
 		      atomic_load(&m->running), model_batch_queued(m),
-		      m->batch.max_queue, last);
+		      m->batch.max_queue, team_threads(m->team), last);
 	model_admit_render(m, sb);
 	model_render_burst(m, sb);
 	return sb->err;

@@ -376,22 +376,6 @@ struct job {
 };
 
 /*
- * span - the share [*lo, *hi) of @n columns that part @part of @parts
- * takes: contiguous, cut at multiples of 16 (a cache line of floats) so
- * two parts never write one line.
- */
-static void span(uint64_t n, unsigned int part, unsigned int parts,
-		 uint64_t *lo, uint64_t *hi)
-{
-	uint64_t lines = (n + 15) / 16;
-
-	*lo = lines * part / parts * 16;
-	*hi = lines * (part + 1) / parts * 16;
-	*lo = *lo < n ? *lo : n;
-	*hi = *hi < n ? *hi : n;
-}
-
-/*
  * mv - the share @part of @parts of y = x W^T for every row of the step
  * (W [n][k], x [rows][k], y [rows][n]): columns [lo, hi) of y, one
  * matmul launch over all rows, which reads each row of W once for the
@@ -403,7 +387,7 @@ static int mv(const struct step *s, unsigned int part, unsigned int parts,
 {
 	uint64_t lo, hi;
 
-	span(n, part, parts, &lo, &hi);
+	team_span(n, part, parts, &lo, &hi);
 	if (lo >= hi)
 		return 0;
 	return kc_dev_gemm_nt(s->dev, s->n, hi - lo, k, x, w + lo * k, y + lo,
@@ -423,7 +407,7 @@ static int w13(const struct step *s, uint32_t l, unsigned int part,
 	err = mv(s, part, parts, h, d, xb, wt(s, L2C_W1, l), hb);
 	if (!err)
 		err = mv(s, part, parts, h, d, xb, wt(s, L2C_W3, l), hb2);
-	span(h, part, parts, &lo, &hi);
+	team_span(h, part, parts, &lo, &hi);
 	if (!err && parts == 1) {	/* every row's columns at once */
 		err = k_unary(s, GL_K_silu, s->n * h, hb, hb);
 		return err ? err : k_binary(s, GL_K_mul, s->n * h, hb, hb2,

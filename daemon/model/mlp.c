@@ -8,14 +8,16 @@
  * its region's length), allocates nothing, and computes each row from
  * that row alone: one matmul launch per layer over all rows, whose
  * x W^T reads each weight once for the batch and gives every element
- * the bits it gets alone (kernels/matmul.c), so a row's output does not
- * depend on the batch it came in.
+ * the bits it gets alone (kernels/matmul-nt.c), so a row's output does
+ * not depend on the batch it came in, nor on how a team splits the
+ * product's columns.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "daemon/model/kcall.h"
 #include "daemon/model/mlp.h"
+#include "daemon/model/team.h"
 #include "daemon/model/tensor.h"
 #include "kernels/cpu.h"
 
@@ -120,21 +122,50 @@ float *mlp_output(const struct mlp_plan *p, void *base)
 	return (float *)((char *)base + mlp_output_off(p));
 }
 
+/* One layer's product, shared by a team: part p's columns of x W^T. */
+struct mlp_job {
+	const struct mlp_plan *p;
+	char *base;
+	int l;
+	uint32_t rows;
+	atomic_int *cancel;
+};
+
+static int layer_part(void *arg, unsigned int part, unsigned int parts)
+{
+	const struct mlp_job *j = arg;
+	const struct hf_mlp_layer *y = &j->p->cfg.layer[j->l];
+	const float *in = (const float *)(j->base + j->p->buf[j->l % 2]);
+	float *out = (float *)(j->base + j->p->buf[(j->l + 1) % 2]);
+	const float *w = (const float *)(j->base + j->p->w[j->l]);
+	uint64_t lo, hi;
+
+	team_span(y->out, part, parts, &lo, &hi);
+	if (lo >= hi)
+		return 0;
+	return kc_dev_gemm_nt(NULL, j->rows, (uint32_t)(hi - lo), y->in, in,
+			      w + lo * y->in, out + lo, y->out, j->cancel);
+}
+
 /* layer - layer @l over @rows rows: y = act(x W^T + b), on the CPU
- * twins (@d NULL) or device @d */
-static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
-		 struct dev *d, atomic_int *cancel)
+ * twins (@d NULL; the product split by columns over @team) or device @d */
+static int layer(const struct mlp_plan *p, char *base, struct team *team,
+		 int l, uint32_t rows, struct dev *d, atomic_int *cancel)
 {
 	const struct hf_mlp_layer *y = &p->cfg.layer[l];
 	float *in = (float *)(base + p->buf[l % 2]);
 	float *out = (float *)(base + p->buf[(l + 1) % 2]);
 	uint64_t n = (uint64_t)rows * y->out;
+	struct mlp_job j = { p, base, l, rows, cancel };
 	struct gl_kargs a = { 0 };
 	int err;
 
-	err = kc_dev_gemm_nt(d, rows, y->out, y->in, in,
-			     (const float *)(base + p->w[l]), out, y->out,
-			     cancel);
+	if (d)
+		err = kc_dev_gemm_nt(d, rows, y->out, y->in, in,
+				     (const float *)(base + p->w[l]), out,
+				     y->out, cancel);
+	else
+		err = team_run(team, layer_part, &j);
 	if (err)
 		return err;
 	kc_u32(&a, rows);
@@ -157,11 +188,17 @@ static int layer(const struct mlp_plan *p, char *base, int l, uint32_t rows,
 int mlp_forward(const struct mlp_plan *p, void *base, uint32_t rows,
 		struct dev *d, atomic_int *cancel)
 {
+	return mlp_forward_team(p, base, NULL, rows, d, cancel);
+}
+
+int mlp_forward_team(const struct mlp_plan *p, void *base, struct team *team,
+		     uint32_t rows, struct dev *d, atomic_int *cancel)
+{
 	int l, err = 0;
 
 	if (!rows || rows > p->max_batch)
 		return -EINVAL;
 	for (l = 0; !err && l < p->cfg.n_layers; l++)
-		err = layer(p, base, l, rows, d, cancel);
+		err = layer(p, base, d ? NULL : team, l, rows, d, cancel);
 	return err;
 }

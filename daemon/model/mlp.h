@@ -68,4 +68,14 @@ int mlp_forward(const struct mlp_plan *p, void *base, uint32_t rows,
 		struct dev *d,
 		atomic_int *cancel);
 
+/*
+ * mlp_forward_team - mlp_forward() with each layer's product split by
+ * output columns over @team's threads on the CPU twins (@team NULL: the
+ * calling thread alone; ignored with a device @d): the same bits on any
+ * number of threads. One caller at a time per @team.
+ */
+struct team;
+int mlp_forward_team(const struct mlp_plan *p, void *base, struct team *team,
+		     uint32_t rows, struct dev *d, atomic_int *cancel);
+
 #endif

@@ -171,3 +171,14 @@ int team_run(struct team *t, team_fn fn, void *arg)
 		err = t->err[i];
 	return err;
 }
+
+void team_span(uint64_t n, unsigned int part, unsigned int parts,
+	       uint64_t *lo, uint64_t *hi)
+{
+	uint64_t lines = (n + 15) / 16;
+
+	*lo = lines * part / parts * 16;
+	*hi = lines * (part + 1) / parts * 16;
+	*lo = *lo < n ? *lo : n;
+	*hi = *hi < n ? *hi : n;
+}

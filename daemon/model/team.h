@@ -12,6 +12,8 @@
 #ifndef GL_MODEL_TEAM_H
 #define GL_MODEL_TEAM_H
 
+#include <stdint.h>
+
 struct team;
 
 /* A job's part: 0 or a negative errno. */
@@ -30,6 +32,15 @@ void team_free(struct team *t);
 
 /* team_threads - the parts a job is split into: 1 for a NULL team. */
 unsigned int team_threads(const struct team *t);
+
+/*
+ * team_span - the share [*lo, *hi) of @n columns that part @part of
+ * @parts takes: contiguous, cut at multiples of 16 (a cache line of
+ * floats) so two parts never write one line; empty for some parts when
+ * @n is small.
+ */
+void team_span(uint64_t n, unsigned int part, unsigned int parts,
+	       uint64_t *lo, uint64_t *hi);
 
 /*
  * team_run - run @fn(@arg, part, parts) for every part, part 0 on the

@@ -4,7 +4,8 @@
  * binary form of uapi/model.h: every output within 1e-5 of the fixture's
  * numpy forward pass (selftests/fixtures/write_mlp.py), rows over
  * max_batch or a request over 64 KiB EFBIG, a bad header or length
- * EINVAL, text EINVAL, token ids EOPNOTSUPP; a tensor to a language
+ * EINVAL, text EINVAL, token ids EOPNOTSUPP; threads=2 and 3 the bits
+ * of one thread's answer; a tensor to a language
  * model EOPNOTSUPP; an mlp and a language model served at once (each
  * right alone, while the other is held mid-request, under concurrent
  * requests on both, after the other's unload); unload gives the memory
@@ -142,11 +143,53 @@ TEST_F(model_mlp, bad_requests)
 				  sizeof(ans)), 0);
 	EXPECT_NE(strstr(ans, "at most 65536"), NULL) TH_LOG("%s", ans);
 	free(big);
-	/* an mlp takes no tokenizer, context or threads */
+	/* an mlp takes no tokenizer or context; threads 1 to 16 */
 	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s max_ctx=4\n",
 			       self->dir), -EINVAL);
-	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s threads=2\n",
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s threads=17\n",
 			       self->dir), -EINVAL);
+	EXPECT_EQ(gl_ctl_write(d, "models/ctl", "load o %s threads=0\n",
+			       self->dir), -EINVAL);
+}
+
+/* threads=2 and 3 split each layer's product by columns: the answer is
+ * the bits of threads=1's, batched and alone */
+TEST_F(model_mlp, threads_answer_the_same_bits)
+{
+	const struct gl_daemon *d = &self->d;
+	struct {
+		struct gl_infer_tensor h;
+		float y[ROWS][OUT];
+	} one, many;
+	struct req r = { .h = { GL_INFER_MAGIC, GL_INFER_F32, ROWS, IN } };
+	struct blob in;
+	size_t rlen = sizeof(r.h) + ROWS * IN * 4;
+	int t, n = (int)(sizeof(one.h) + sizeof(one.y));
+	long long v;
+
+	ASSERT_EQ(slurp(self->dir, "input.bin", &in), 0);
+	ASSERT_EQ(in.len, sizeof(float) * ROWS * IN);
+	memcpy(r.x, in.p, in.len);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s max_batch=%d\n",
+			       self->dir, ROWS), 0);
+	ASSERT_EQ(infer_raw(d, &r, rlen, &one, sizeof(one)), n);
+	EXPECT_EQ(gl_read_key(d, "models/n/ctl", "threads", &v), 0);
+	EXPECT_EQ(v, 1);
+	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload n\n"), 0);
+	for (t = 2; t <= 3; t++) {
+		ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load n %s "
+				       "max_batch=%d threads=%d\n",
+				       self->dir, ROWS, t), 0);
+		EXPECT_EQ(gl_read_key(d, "models/n/ctl", "threads", &v), 0);
+		EXPECT_EQ(v, t);
+		memset(&many, 0, sizeof(many));
+		ASSERT_EQ(infer_raw(d, &r, rlen, &many, sizeof(many)), n);
+		EXPECT_EQ(memcmp(&one, &many, sizeof(one)), 0)
+			TH_LOG("threads=%d", t);
+		ASSERT_EQ(gl_ctl_write(d, "models/ctl", "unload n\n"), 0);
+	}
+	EXPECT_EQ(gl_count_leases(d), 0);
+	free(in.p);
 }
 
 TEST_F(model_mlp, binary_on_a_language_model)

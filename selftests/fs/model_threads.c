@@ -28,6 +28,7 @@ TEST_F(model_threads, the_same_tokens_on_any_thread_count)
 	const struct gl_daemon *d = &self->d;
 	char one[1024], many[1024];
 	unsigned int i, t;
+	long long v;
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m1 %s/legacy.bin "
 			       "max_batch=4\n", self->dir), 0);
@@ -35,6 +36,8 @@ TEST_F(model_threads, the_same_tokens_on_any_thread_count)
 		ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load mt %s/legacy.bin "
 				       "max_batch=4 threads=%u\n", self->dir,
 				       t), 0);
+		EXPECT_EQ(gl_read_key(d, "models/mt/ctl", "threads", &v), 0);
+		EXPECT_EQ(v, (long long)t);
 		for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 			ASSERT_GT(model_infer(d, "m1", reqs[i], one,
 					      sizeof(one)), 0);

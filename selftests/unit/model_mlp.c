@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "daemon/model/mlp.h"
+#include "daemon/model/team.h"
 #include "selftests/harness.h"
 #define MODEL_FIXTURE_MLP
 #include "selftests/unit/model_fixture.h"
@@ -49,8 +50,9 @@ static void check(const char *dir, const char *file, const char *ref)
 {
 	float one[ROWS * OUT];
 	struct blob in, want;
+	struct team *team;
 	struct mlp_model m;
-	unsigned int r;
+	unsigned int r, t;
 
 	ASSERT_EQ(slurp(dir, "input.bin", &in), 0);
 	ASSERT_EQ(slurp(dir, ref, &want), 0);
@@ -71,6 +73,17 @@ static void check(const char *dir, const char *file, const char *ref)
 	ASSERT_EQ(mlp_forward(&m.p, m.base, ROWS, NULL, NULL), 0);
 	EXPECT_EQ(memcmp(one, mlp_output(&m.p, m.base), sizeof(one)), 0)
 		TH_LOG("%s: batched rows differ", file);
+	/* split by columns over 2 and 3 threads: the same bits */
+	for (t = 2; t <= 3; t++) {
+		ASSERT_EQ(team_new(t, &team), 0);
+		memset(mlp_output(&m.p, m.base), 0, sizeof(one));
+		memcpy(mlp_input(&m.p, m.base), in.p, in.len);
+		ASSERT_EQ(mlp_forward_team(&m.p, m.base, team, ROWS, NULL,
+					   NULL), 0);
+		team_free(team);
+		EXPECT_EQ(memcmp(one, mlp_output(&m.p, m.base), sizeof(one)),
+			  0) TH_LOG("%s: %u threads differ", file, t);
+	}
 	free(m.base);
 	free(in.p);
 	free(want.p);

@@ -4,7 +4,7 @@
  * models/NAME/infer (the binary gl_infer_tensor form, one row per
  * request) at 1, 4 and 16 concurrent clients, batching off (a model of
  * max_batch=1) against on (max_batch=16, max_delay_us=D), both loaded
- * from the same seeded checkpoint this bench writes (config.json and
+ * with threads=T from the same seeded checkpoint this bench writes (config.json and
  * model.safetensors), in alternating runs of the same rounds: the ratio
  * on/off per client count, and each request's latency (p50, p99). Each
  * client is a thread that opens infer anew for every request (a
@@ -72,7 +72,7 @@ enum { OFF, ON, MODES };
 static const char *const mode_name[MODES] = { "off", "on" };
 
 struct bench {
-	long requests, rounds, width, layers, delay_us;
+	long requests, rounds, width, layers, delay_us, threads;
 	const char *daemon_opt;
 	char daemon[PATH_MAX];
 	char base[32], mnt[PATH_MAX], dir[PATH_MAX];
@@ -112,6 +112,7 @@ static void bench_usage(FILE *f)
 "                     pass takes who queued during the last one)\n"
 "      --width N      inputs and hidden width, 16..8192 (default 4096)\n"
 "      --layers N     WIDTH x WIDTH relu layers, 1..8 (default 1)\n"
+"  -t, --threads N    both models' threads=, 1..16 (default 1)\n"
 "      --daemon PATH  the gpuleased to run (default: the build's)\n"
 "  -h, --help         this text\n");
 }
@@ -128,6 +129,7 @@ static int bench_parse(void *state, int argc, char **argv)
 		  0 },
 		{ "width", 0, BENCH_OPT_LONG, &b->width, 16, 8192, 4096 },
 		{ "layers", 0, BENCH_OPT_LONG, &b->layers, 1, 8, 1 },
+		{ "threads", 't', BENCH_OPT_LONG, &b->threads, 1, 16, 1 },
 		{ "daemon", 0, BENCH_OPT_STR, &b->daemon_opt, 0,
 		  PATH_MAX - 1, 0 },
 		{ NULL },
@@ -489,9 +491,10 @@ static int bench_runs(struct bench *b)
 	long r;
 	int first, err;
 
-	snprintf(opts, sizeof(opts), "max_batch=%d max_delay_us=%ld", BATCH,
-		 b->delay_us);
-	err = load(b, mode_name[OFF], "max_batch=1");
+	snprintf(opts, sizeof(opts), "max_batch=1 threads=%ld", b->threads);
+	err = load(b, mode_name[OFF], opts);
+	snprintf(opts, sizeof(opts), "max_batch=%d max_delay_us=%ld "
+		 "threads=%ld", BATCH, b->delay_us, b->threads);
 	if (!err)
 		err = load(b, mode_name[ON], opts);
 	for (r = -1; !err && r < b->rounds; r++)
@@ -528,13 +531,15 @@ static void bench_report(struct bench *b)
 
 	printf("mlp: %ld inputs, %ld x %ld relu layer(s), %d outputs: "
 	       "%.1f MB of f32 weights; on: max_batch=%d max_delay_us=%ld, "
-	       "off: max_batch=1; %ld requests of 1 row per client per run, "
-	       "%ld rounds (median)\n", b->width, b->layers, b->width, OUTS,
+	       "off: max_batch=1; both threads=%ld; %ld requests of 1 row "
+	       "per client per run, %ld rounds (median)\n", b->width,
+	       b->layers, b->width, OUTS,
 	       (double)((b->layers * b->width + OUTS) * (b->width + 1) * 4) /
-	       1e6, BATCH, b->delay_us, b->requests, b->rounds);
+	       1e6, BATCH, b->delay_us, b->threads, b->requests, b->rounds);
 	p1 = median(b->pass_ns[0], b->rounds);
 	p16 = median(b->pass_ns[1], b->rounds);
-	printf("in process: a 1-row pass %.1f us, a %d-row pass %.1f us: "
+	printf("in process, one thread: a 1-row pass %.1f us, a %d-row pass "
+	       "%.1f us: "
 	       "%.2fx the time for %dx the rows\n", p1 / 1e3, BATCH,
 	       p16 / 1e3, p16 / p1, BATCH);
 	printf("%7s | %9s %7s %7s %5s %7s | %9s %7s %7s %5s %7s | %6s | %s\n",
