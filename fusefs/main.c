@@ -22,6 +22,7 @@
 #include "daemon/model-repo.h"
 #include "daemon/parse.h"
 #include "fusefs/fs.h"
+#include "fusefs/loop.h"
 #include "uapi/gpulease.h"
 
 #define GPULEASED_VERSION "0.1.0"
@@ -346,21 +347,6 @@ static void fs_unmount(struct fs *fs, bool unmount)
 	fs->se = NULL;
 }
 
-/*
- * FS_MAX_THREADS - the most worker threads libfuse's loop may start. A
- * read of a model's infer file waits on its worker until the answer has
- * bytes (fs_infer_read), so every client waiting for an answer holds
- * one: with libfuse's default of 10, ten of them left every other
- * request to the mount, any tenant's, queued in the kernel until a pass
- * ended (16 mlp clients then got about 5.5 rows a pass, not 16;
- * Documentation/performance.md, "mlp"). A model holds at most
- * max_batch + max_queue requests (65 by default), so 1024 workers serve
- * a dozen busy models; past 1024 waiting readers the stall comes back,
- * which only a read that replies later, holding no worker, would remove.
- * The workers beyond the 16 kept idle end when their request does.
- */
-#define FS_MAX_THREADS	1024
-
 /* Serve until a stop signal or an unmount, loading @repo's models
  * meanwhile; 0 or -errno. */
 static int fs_serve(struct fs *fs, const struct options *o,
@@ -370,14 +356,11 @@ static int fs_serve(struct fs *fs, const struct options *o,
 	sigset_t set;
 	int err;
 
-	loop = fuse_loop_cfg_create();
+	loop = fs_loop_cfg_new();
 	if (!loop) {
 		start_fail(o, "cannot configure the FUSE loop", -ENOMEM);
 		return -ENOMEM;
 	}
-	fuse_loop_cfg_set_clone_fd(loop, 0);
-	fuse_loop_cfg_set_idle_threads(loop, 16);
-	fuse_loop_cfg_set_max_threads(loop, FS_MAX_THREADS);
 	err = fs_notify_start(fs);
 	if (err) {
 		start_fail(o, "cannot start the notifier", err);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fusefs/loop.h"
 #include "nullfs.h"
 
 #define NULLFS_CTL		"ctl"
@@ -348,15 +349,11 @@ static int nullfs_serve(const char *mnt, const struct nullfs_opts *opts,
 	nullfs_report(ready_fd, 0);
 	ready_fd = -1;
 	if (!opts->single) {
-		/* gpuleased's loop (fusefs/main.c, FS_MAX_THREADS) */
-		loop = fuse_loop_cfg_create();
+		loop = fs_loop_cfg_new();	/* gpuleased's loop */
 		if (!loop) {
 			ret = -ENOMEM;
 			goto out_unmount;
 		}
-		fuse_loop_cfg_set_clone_fd(loop, 0);
-		fuse_loop_cfg_set_idle_threads(loop, 16);
-		fuse_loop_cfg_set_max_threads(loop, 1024);
 	}
 	ret = loop ? fuse_session_loop_mt(se, loop) : fuse_session_loop(se);
 	if (loop)
