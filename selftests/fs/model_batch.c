@@ -107,6 +107,30 @@ static void lm_req(char *buf, size_t size, int i)
 	snprintf(buf + len, size - len, "\n");
 }
 
+/*
+ * hold_one - set model_step_hold 1 and open a request on @name that has
+ * made its first token (read here): the step after holds it, and every
+ * request after it waits. Its fd, or -errno.
+ */
+static int hold_one(const struct gl_daemon *d, const char *name)
+{
+	static const char req[] = "max_tokens=20 output=ids ids 1 2 3\n";
+	char first[64];
+	int fd, err;
+
+	err = gl_ctl_write(d, "ctl", "model_step_hold 1\n");
+	if (err)
+		return err;
+	fd = req_open(d, name, req, sizeof(req) - 1);
+	if (fd < 0)
+		return fd;
+	if (read(fd, first, sizeof(first) - 1) <= 0) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
 static long long key(const struct gl_daemon *d, const char *file,
 		     const char *k)
 {
@@ -131,7 +155,7 @@ TEST_F(model_batch, sixteen_prompts_answer_as_alone)
 {
 	const struct gl_daemon *d = &self->d;
 	static char alone[NREQ][ANS], got[ANS];
-	char req[NREQ][512], first[64];
+	char req[NREQ][512];
 	int fd[NREQ], held, closed, i;
 	long long steps, rows;
 
@@ -144,10 +168,8 @@ TEST_F(model_batch, sixteen_prompts_answer_as_alone)
 	}
 	/* one held after its first token; 16 queue behind its step, and
 	 * one more that its opener closes before it runs */
-	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
-	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	held = hold_one(d, "m");
 	ASSERT_GE(held, 0);
-	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
 	for (i = 0; i < NREQ; i++) {
 		fd[i] = req_open(d, "m", req[i], strlen(req[i]));
 		ASSERT_GE(fd[i], 0);
@@ -223,15 +245,13 @@ TEST_F(model_batch, waiting_readers_do_not_stall_the_mount)
 	static struct waiter w[NREQ];
 	struct maker k = { .d = d };
 	atomic_int started = 0;
-	char first[64], buf[ANS];
+	char buf[ANS];
 	int held, i, ms;
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
 			       "max_batch=16\n", self->dir), 0);
-	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
-	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	held = hold_one(d, "m");
 	ASSERT_GE(held, 0);
-	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
 	for (i = 0; i < NREQ; i++) {
 		w[i].fd = req_open(d, "m", "max_tokens=4 output=ids ids 1 5\n",
 				   32);
@@ -265,7 +285,7 @@ TEST_F(model_batch, waiting_readers_do_not_stall_the_mount)
 TEST_F(model_batch, full_queue_is_ebusy)
 {
 	const struct gl_daemon *d = &self->d;
-	char first[64], buf[ANS], want[ANS];
+	char buf[ANS], want[ANS];
 	int held, waiting;
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
@@ -273,10 +293,8 @@ TEST_F(model_batch, full_queue_is_ebusy)
 	EXPECT_EQ(key(d, "models/m/ctl", "max_queue"), 1);
 	ASSERT_GT(model_infer(d, "m", "max_tokens=4 output=ids ids 1 5\n",
 			      want, sizeof(want)), 0);
-	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
-	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	held = hold_one(d, "m");
 	ASSERT_GE(held, 0);
-	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
 	waiting = req_open(d, "m", "max_tokens=4 output=ids ids 1 5\n", 32);
 	ASSERT_GE(waiting, 0);
 	EXPECT_EQ(key(d, "models/m/ctl", "queued"), 1);
@@ -297,15 +315,13 @@ TEST_F(model_batch, full_queue_is_ebusy)
 TEST_F(model_batch, expiry_ends_every_request)
 {
 	const struct gl_daemon *d = &self->d;
-	char first[64], buf[ANS];
+	char buf[ANS];
 	int held, queued;
 
 	ASSERT_EQ(gl_ctl_write(d, "models/ctl", "load m %s/legacy.bin "
 			       "ttl=60\n", self->dir), 0);
-	ASSERT_EQ(gl_ctl_write(d, "ctl", "model_step_hold 1\n"), 0);
-	held = req_open(d, "m", "max_tokens=20 output=ids ids 1 2 3\n", 35);
+	held = hold_one(d, "m");
 	ASSERT_GE(held, 0);
-	ASSERT_GT(read(held, first, sizeof(first) - 1), 0);
 	queued = req_open(d, "m", "max_tokens=4 output=ids ids 1 5\n", 32);
 	ASSERT_GE(queued, 0);
 	EXPECT_EQ(key(d, "models/m/ctl", "queued"), 1);
