@@ -169,8 +169,7 @@ const char *gw_tokens_find(const char *key);
 struct MHD_Daemon;
 struct sockaddr;
 struct MHD_Daemon *gw_http_start(const struct sockaddr *addr,
-				 unsigned int threads, unsigned int conns,
-				 unsigned int timeout);
+				 unsigned int conns, unsigned int timeout);
 
 /* main.c: the options the routes read */
 struct gw_opts {

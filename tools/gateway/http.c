@@ -457,19 +457,24 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **ctx,
 }
 
 /*
- * gw_http_start - serve on @addr with @threads threads (libmicrohttpd's
- * internal thread pool over epoll), at most @conns connections, idle ones
- * closed after @timeout seconds. Returns the daemon or NULL.
+ * gw_http_start - serve on @addr, a thread per connection (libmicrohttpd
+ * polls the listening socket on a thread of its own and hands each
+ * connection a thread): a route may block on a model (a completion waits
+ * for its answer on the connection's thread) without holding up any
+ * other connection. A thread pool ran routes on the thread that accepted
+ * their connection, and it accepts a burst at once: a /metrics request
+ * that came with a completion waited for the completion's end. At most
+ * @conns connections (so threads), idle ones closed after @timeout
+ * seconds. Returns the daemon or NULL.
  */
 struct MHD_Daemon *gw_http_start(const struct sockaddr *addr,
-				 unsigned int threads, unsigned int conns,
-				 unsigned int timeout)
+				 unsigned int conns, unsigned int timeout)
 {
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-				MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+				MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL,
 				NULL, on_request, NULL,
 				MHD_OPTION_SOCK_ADDR, addr,
-				MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_LIMIT, conns,
 				MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,

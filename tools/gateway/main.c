@@ -127,8 +127,9 @@ static void usage(FILE *f)
 	      "$GPULEASE_MOUNT or /gpu)\n"
 	      "  --tokens FILE       bearer tokens, 'KEY TENANT' per line; "
 	      "unknown key: 401\n"
-	      "  --threads N         server threads (default 16)\n"
-	      "  --max-conns N       connections at once (default 256)\n"
+	      "  --max-conns N       connections at once, a thread each "
+	      "(default 256,\n"
+	      "                      at most 16384)\n"
 	      "  --max-inflight N    completion and infer requests at once "
 	      "(default 32;\n"
 	      "                      more: 429)\n"
@@ -150,7 +151,6 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "mount", required_argument, NULL, 'm' },
 		{ "tokens", required_argument, NULL, 'k' },
-		{ "threads", required_argument, NULL, 't' },
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "max-inflight", required_argument, NULL, 'i' },
 		{ "model-inflight", required_argument, NULL, 'n' },
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	unsigned long threads = 16, conns = 256, timeout = 30, v;
+	unsigned long conns = 256, timeout = 30, v;
 	const char *listen_at = "127.0.0.1:8080";
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
@@ -187,9 +187,7 @@ int main(int argc, char **argv)
 		v = strtoul(optarg, &end, 10);
 		if (!*optarg || *end || !v || v > (1ul << 30))
 			goto bad;
-		if (opt == 't')
-			threads = v;
-		else if (opt == 'c')
+		if (opt == 'c')
 			conns = v;
 		else if (opt == 'i')
 			gw_opts.max_inflight = (unsigned int)v;
@@ -202,7 +200,7 @@ int main(int argc, char **argv)
 		else
 			timeout = v;
 	}
-	if (optind != argc || parse_listen(listen_at, &sa) || threads > 1024)
+	if (optind != argc || parse_listen(listen_at, &sa) || conns > 16384)
 		goto bad;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -210,8 +208,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	gw_backend_init(gw_opts.mount);
-	d = gw_http_start((const struct sockaddr *)&sa, (unsigned int)threads,
-			  (unsigned int)conns, (unsigned int)timeout);
+	d = gw_http_start((const struct sockaddr *)&sa, (unsigned int)conns,
+			  (unsigned int)timeout);
 	if (!d) {
 		fprintf(stderr, "gpulease-gateway: cannot listen on %s\n",
 			listen_at);
