@@ -29,6 +29,14 @@ int plain_init(struct plain *p, const void *file, size_t len);
 /* plain_forward - token @tok at position @pos; the vocab logits. */
 float *plain_forward(struct plain *p, int tok, int pos);
 
+/*
+ * plain_sweep - read every float of the @len bytes at @buf once, split
+ * over the forward pass's OpenMP threads as its products are: what a
+ * step that only read its weights from memory would cost. The sum, so
+ * the reads stay.
+ */
+float plain_sweep(const void *buf, size_t len);
+
 /* plain_threads - the OpenMP threads the forward pass uses. */
 int plain_threads(void);
 
