@@ -7,7 +7,8 @@
 #  1. tools/bench/gateway: p50 and p99 of one-row mlp requests through
 #     the ring and through the gateway, in alternating rounds of the same
 #     run, and the overhead at p50;
-#  2. a load test with wrk (127.0.0.1, 64 connections, GW_LOAD_SECS each,
+#  2. a load test with wrk (127.0.0.1, 64 connections, as many in flight
+#     (--max-inflight 64), GW_LOAD_SECS each,
 #     default 30): KServe infer on mlp, then completions on m1 (8 KV
 #     slots); requests/s, p50/p99 latency, and the count of failed
 #     (non-2xx or socket error) requests, which must be 0; GW_ROUNDS
@@ -51,6 +52,7 @@ echo "load m1 $FX/legacy.bin tokenizer=$FX/tokenizer.bin max_batch=8" \
 # gateway ARGS...: start one (the last one stopped first); $PORT
 gateway() {
 	stop_gateway
+	rm -f "$FX/gw.log"	# the child truncates it only once it runs
 	"$GW_BIN" --mount "$M" --listen 127.0.0.1:0 "$@" 2>"$FX/gw.log" &
 	GWPID=$!
 	gl_wait_for 200 grep -q "listening on" "$FX/gw.log" || exit 1
@@ -66,15 +68,25 @@ stop_gateway() {
 gateway
 "$BENCH" "$M" mlpd "$PORT" mlp 13 10 || exit 1
 
+# idle: the gateway's in-flight gauge reads 0 (the requests of the last
+# run's connections, which wrk closed mid-request, have ended: they
+# would count against --max-inflight and make the next run's first
+# requests 429s)
+idle() {
+	curl -sS "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+		grep -q '^gpulease_gateway_requests_in_flight 0$'
+}
+
 # load: wrk_run NAME PATH BODY
 fail=0
 wrk_run() {
+	gl_wait_for 400 idle || { echo "the gateway stayed busy"; return 1; }
 	cat >"$FX/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$3'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-	wrk -t 4 -c 64 -d "${SECS}s" --timeout 30s --latency -s "$FX/post.lua" \
+	wrk -t 4 -c "$CONNS" -d "${SECS}s" --timeout 30s --latency -s "$FX/post.lua" \
 		"http://127.0.0.1:$PORT$2" >"$FX/wrk.out" 2>&1 || return 1
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$FX/wrk.out")
 	p50=$(awk '$1 == "50%" { print $2 }' "$FX/wrk.out")
@@ -82,15 +94,18 @@ LUA
 	bad=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", "");
 		n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$FX/wrk.out")
 	total=$(awk '/requests in/ { print $1 }' "$FX/wrk.out")
-	echo "load $1: 64 connections, ${SECS} s: $total requests," \
+	echo "load $1: $CONNS connections, ${SECS} s: $total requests," \
 		"$rps/s, p50 $p50, p99 $p99, failed $bad"
 	[ "$bad" = 0 ] || { cat "$FX/wrk.out"; fail=1; }
 }
+# every connection has a thread of its own in the gateway: let all of
+# them be in flight (--max-inflight, else the rest are 429s at once)
+CONNS=64
 round=0
 while [ "$round" -lt "${GW_ROUNDS:-2}" ]; do
 	round=$((round + 1))
 	for n in 1 "${GW_INFLIGHT:-8}"; do
-		gateway --model-inflight "$n"
+		gateway --model-inflight "$n" --max-inflight "$CONNS"
 		echo "round $round, --model-inflight $n, load average" \
 			"$(cut -d' ' -f1-3 /proc/loadavg)"
 		wrk_run "mlp (KServe infer)" /v2/models/mlp/infer \
