@@ -88,13 +88,6 @@ static void attn_fetch(const float *k, uint64_t rows, uint64_t kvs)
 		__builtin_prefetch(p, 0, 2);
 }
 
-/* attn_whole - whether this worker runs every block of @g */
-static bool attn_whole(const struct gl_grid *g, const struct gl_kctx *ctx)
-{
-	return !ctx->block_begin &&
-	       gl_cpu_block_end(ctx, g) == gl_cpu_blocks(g);
-}
-
 /*
  * ATTN_GATHER - kv[l] = element @d of key row @l of the 8 at @kj, rows
  * @kvs floats apart: one element of 8 keys in lanes.
@@ -350,7 +343,7 @@ int gl_attn_scores_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 8);
 	a.k = GL_ARG_PTR(args, 9);
 	a.out = GL_ARG_PTR(args, 10);
-	if (attn_whole(grid, ctx)) {
+	if (gl_cpu_whole(grid, ctx)) {
 		attn_fetch(a.k, a.seq_k, a.n_kv_heads * a.head_dim);
 		return ATTN_ALL(attn_scores, &a, ctx);
 	}
@@ -381,7 +374,7 @@ int gl_attn_values_cpu(const struct gl_kargs *args,
 	a.q = GL_ARG_PTR(args, 5);
 	a.k = GL_ARG_PTR(args, 6);
 	a.out = GL_ARG_PTR(args, 7);
-	if (attn_whole(grid, ctx)) {
+	if (gl_cpu_whole(grid, ctx)) {
 		attn_fetch(a.k, a.seq_k, a.n_kv_heads * a.head_dim);
 		return ATTN_ALL(attn_values, &a, ctx);
 	}

@@ -102,6 +102,16 @@ static inline uint64_t gl_cpu_block_end(const struct gl_kctx *ctx,
 	return ctx->block_end < n ? ctx->block_end : n;
 }
 
+/* gl_cpu_whole - whether this worker runs every block of @g (a model's
+ * step runs a kernel so): a path that computes several elements side by
+ * side, or shares work between them, may then take the grid whole. */
+static inline bool gl_cpu_whole(const struct gl_grid *g,
+				const struct gl_kctx *ctx)
+{
+	return !ctx->block_begin &&
+	       gl_cpu_block_end(ctx, g) == gl_cpu_blocks(g);
+}
+
 /*
  * gl_cpu_1d - run @body(@arg, i) for every i < @n owned by the threads of
  * this worker's blocks under a 1-D grid-stride loop: thread t of block b

@@ -135,9 +135,7 @@ static int rope_run(const struct gl_kargs *args, const struct gl_grid *grid,
 
 	if (err)
 		return err;
-	if (!ctx->block_begin &&
-	    gl_cpu_block_end(ctx, grid) == gl_cpu_blocks(grid) &&
-	    r.half <= ROPE_TABLE)
+	if (gl_cpu_whole(grid, ctx) && r.half <= ROPE_TABLE)
 		return rope_whole(&r, seq, thread == rope_half_thread, ctx);
 	return gl_cpu_1d(grid, ctx, n, thread, &r);
 }
