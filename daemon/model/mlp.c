@@ -124,9 +124,9 @@ float *mlp_output(const struct mlp_plan *p, void *base)
 
 /* One layer's product, shared by a team: part p's columns of x W^T. */
 struct mlp_job {
-	const struct mlp_plan *p;
-	char *base;
-	int l;
+	const struct hf_mlp_layer *y;
+	const float *in, *w;
+	float *out;
 	uint32_t rows;
 	atomic_int *cancel;
 };
@@ -134,17 +134,14 @@ struct mlp_job {
 static int layer_part(void *arg, unsigned int part, unsigned int parts)
 {
 	const struct mlp_job *j = arg;
-	const struct hf_mlp_layer *y = &j->p->cfg.layer[j->l];
-	const float *in = (const float *)(j->base + j->p->buf[j->l % 2]);
-	float *out = (float *)(j->base + j->p->buf[(j->l + 1) % 2]);
-	const float *w = (const float *)(j->base + j->p->w[j->l]);
 	uint64_t lo, hi;
 
-	team_span(y->out, part, parts, &lo, &hi);
+	team_span(j->y->out, part, parts, &lo, &hi);
 	if (lo >= hi)
 		return 0;
-	return kc_dev_gemm_nt(NULL, j->rows, (uint32_t)(hi - lo), y->in, in,
-			      w + lo * y->in, out + lo, y->out, j->cancel);
+	return kc_dev_gemm_nt(NULL, j->rows, (uint32_t)(hi - lo), j->y->in,
+			      j->in, j->w + lo * j->y->in, j->out + lo,
+			      j->y->out, j->cancel);
 }
 
 /* layer - layer @l over @rows rows: y = act(x W^T + b), on the CPU
@@ -155,14 +152,14 @@ static int layer(const struct mlp_plan *p, char *base, struct team *team,
 	const struct hf_mlp_layer *y = &p->cfg.layer[l];
 	float *in = (float *)(base + p->buf[l % 2]);
 	float *out = (float *)(base + p->buf[(l + 1) % 2]);
+	const float *w = (const float *)(base + p->w[l]);
 	uint64_t n = (uint64_t)rows * y->out;
-	struct mlp_job j = { p, base, l, rows, cancel };
+	struct mlp_job j = { y, in, w, out, rows, cancel };
 	struct gl_kargs a = { 0 };
 	int err;
 
 	if (d)
-		err = kc_dev_gemm_nt(d, rows, y->out, y->in, in,
-				     (const float *)(base + p->w[l]), out,
+		err = kc_dev_gemm_nt(d, rows, y->out, y->in, in, w, out,
 				     y->out, cancel);
 	else
 		err = team_run(team, layer_part, &j);
@@ -199,6 +196,6 @@ int mlp_forward_team(const struct mlp_plan *p, void *base, struct team *team,
 	if (!rows || rows > p->max_batch)
 		return -EINVAL;
 	for (l = 0; !err && l < p->cfg.n_layers; l++)
-		err = layer(p, base, d ? NULL : team, l, rows, d, cancel);
+		err = layer(p, base, team, l, rows, d, cancel);
 	return err;
 }
