@@ -136,6 +136,30 @@ static int bench_parse(void *state, int argc, char **argv)
 				 sizeof(b->daemon)) ? 2 : 0;
 }
 
+/*
+ * lease_copy - a region of @len bytes reserved as the CPU device reserves
+ * a lease's (daemon/dev/cpu.c: mapped, huge pages, populated), with the
+ * @len bytes at @src copied in: *@out and its address *@base. 0 or
+ * -errno (said); nothing is left on failure.
+ */
+static int lease_copy(const void *src, size_t len, struct dev_region **out,
+		      void **base)
+{
+	int err;
+
+	err = dev_cpu_ops.reserve(&(struct dev){ 0 }, len, out);
+	if (err)
+		return verb_fail("reserve", "region", err);
+	err = dev_cpu_ops.resolve(*out, 0, len, base);
+	if (err) {
+		dev_cpu_ops.release(*out);
+		*out = NULL;
+		return verb_fail("resolve", "region", err);
+	}
+	memcpy(*base, src, len);
+	return 0;
+}
+
 static int bench_setup(struct bench *b)
 {
 	struct l2c_file f;
@@ -174,13 +198,8 @@ static int bench_setup(struct bench *b)
 	if (!err)
 		err = plain_init(&b->plain, b->ckpt, b->ckpt_len);
 	if (!err)
-		err = dev_cpu_ops.reserve(&(struct dev){ 0 }, b->ckpt_len,
-					  &b->lease);
-	if (!err)
-		err = dev_cpu_ops.resolve(b->lease, 0, b->ckpt_len,
-					  &b->lease_base);
-	if (!err)
-		memcpy(b->lease_base, b->ckpt, b->ckpt_len);
+		err = lease_copy(b->ckpt, b->ckpt_len, &b->lease,
+				 &b->lease_base);
 	return err;
 }
 
@@ -371,30 +390,24 @@ static int bench_load(struct bench *b)
 }
 
 /*
- * The floor of a cold start on this machine: a fresh region of @len
- * bytes made by the CPU device's own reserve (daemon/dev/cpu.c: mapped,
- * asked for huge pages, populated), the first touch any new lease's
- * pages pay, the @len bytes at @src copied into it (the weights a
- * reload copies from its kept mapping), then released. Its time in
- * *@ns; 0 or -errno.
+ * The floor of a cold start on this machine: lease_copy() of the @len
+ * bytes at @src (a new lease's first touch, then the weights a reload
+ * copies from its kept mapping), released. Its time in *@ns; 0 or
+ * -errno.
  */
 static int fresh_touch(const void *src, size_t len, uint64_t *ns)
 {
 	uint64_t t0 = stats_now_ns();
 	struct dev_region *r;
-	struct dev d = { 0 };
 	void *base;
 	int err;
 
-	err = dev_cpu_ops.reserve(&d, len, &r);
+	err = lease_copy(src, len, &r, &base);
 	if (err)
-		return verb_fail("reserve", "fresh", err);
-	err = dev_cpu_ops.resolve(r, 0, len, &base);
-	if (!err)
-		memcpy(base, src, len);
+		return err;
 	dev_cpu_ops.release(r);
 	*ns = stats_now_ns() - t0;
-	return err ? verb_fail("resolve", "fresh", err) : 0;
+	return 0;
 }
 
 /* cold starts: model "cold" made cold through its ctl, then timed from

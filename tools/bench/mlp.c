@@ -4,8 +4,8 @@
  * models/NAME/infer (the binary gl_infer_tensor form, one row per
  * request) at 1, 4 and 16 concurrent clients, batching off (a model of
  * max_batch=1) against on (max_batch=16, max_delay_us=D), both loaded
- * with threads=T from the same seeded checkpoint this bench writes (config.json and
- * model.safetensors), in alternating runs of the same rounds: the ratio
+ * with threads=T from the same seeded checkpoint this bench writes
+ * (config.json and model.safetensors), in alternating runs of the same rounds: the ratio
  * on/off per client count, and each request's latency (p50, p99). Each
  * client is a thread that opens infer anew for every request (a
  * transaction per open). Every answer is compared bit for bit with the
